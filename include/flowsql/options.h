@@ -1,0 +1,93 @@
+// Connector options are data: each connector declares them once (name, type,
+// default, doc, aliases), and the engine validates what the user wrote in
+// WITH (...), a table function's named arguments or a COPY option list against
+// that declaration before anything runs. `flowsql connectors` prints the same
+// declarations.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "flowsql/status.h"
+
+namespace flowsql {
+
+enum class OptionType {
+  kString,
+  kInt,       // a whole number
+  kDouble,    // a number
+  kBool,      // true/false, 1/0, on/off
+  kDuration,  // '1s', '250ms', '2m', '1h', or a number of seconds
+  kSize,      // '64MB', '1GiB', or a number of bytes
+  kEnum,      // one of OptionSpec::choices (case-insensitive)
+  kMap,       // {'a': 'INT', 'b': 'VARCHAR'}: kept as "a=INT,b=VARCHAR"
+};
+
+const char* OptionTypeName(OptionType type);
+
+struct OptionSpec {
+  std::string name;
+  OptionType type = OptionType::kString;
+  std::string default_value;  // empty: no default
+  std::string doc;
+  std::vector<std::string> aliases = {};
+  std::vector<std::string> choices = {};  // for kEnum
+};
+
+/// One option as the user wrote it. `value` is the literal's text (strings
+/// unquoted); `position` is where it stands in the statement ("line 1:40"), or empty.
+struct RawOption {
+  std::string name;
+  std::string value;
+  std::string position;
+};
+
+/// Options validated against a declaration. Values are stored under their
+/// canonical names; defaults are filled in.
+class Options {
+ public:
+  Options() = default;
+
+  /// Checks every raw option against `specs`: unknown names (aliases and case
+  /// allowed), ill-typed values and duplicates are errors that name the option.
+  /// `context` names the connector in messages ("file source").
+  static Result<Options> Validate(const std::vector<OptionSpec>& specs,
+                                  const std::vector<RawOption>& raw,
+                                  const std::string& context);
+
+  /// True when the user set `name` (defaults do not count).
+  bool IsSet(const std::string& name) const { return set_.count(name) > 0; }
+  /// True when the option has a value, set or default.
+  bool Has(const std::string& name) const { return values_.count(name) > 0; }
+
+  std::string GetString(const std::string& name, const std::string& fallback = "") const;
+  int64_t GetInt(const std::string& name, int64_t fallback = 0) const;
+  double GetDouble(const std::string& name, double fallback = 0) const;
+  bool GetBool(const std::string& name, bool fallback = false) const;
+  /// kDuration options, in milliseconds.
+  int64_t GetMillis(const std::string& name, int64_t fallback = 0) const;
+  /// kMap options as ordered key/value pairs.
+  std::vector<std::pair<std::string, std::string>> GetMap(const std::string& name) const;
+
+  /// Sets a value directly (used by table functions that preset options).
+  void Set(const std::string& name, std::string value) {
+    values_[name] = std::move(value);
+    set_[name] = true;
+  }
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::map<std::string, bool> set_;
+};
+
+/// Parses a duration ('1s', '250ms', '2m', '1h', '3') into milliseconds.
+Result<int64_t> ParseDurationMillis(const std::string& text);
+/// Parses a size ('64MB', '1GiB', '1000') into bytes.
+Result<int64_t> ParseSizeBytes(const std::string& text);
+
+}  // namespace flowsql

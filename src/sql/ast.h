@@ -1,0 +1,176 @@
+// The SQL abstract syntax tree produced by the parser and consumed by the planner.
+// Plain structs: the parser fills them, nothing mutates them afterwards.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flowsql/options.h"
+
+namespace flowsql::sql {
+
+/// A 1-based position in the script being parsed.
+struct Location {
+  int line = 0;
+  int column = 0;
+  /// "line 3:14"
+  std::string ToString() const;
+};
+
+enum class ExprKind {
+  kLiteral,   // lit_kind, text
+  kColumn,    // table (qualifier, may be empty), name
+  kStar,      // `*` or `t.*` in a select list, `count(*)`: table may hold the qualifier
+  kUnary,     // op: "-", "+", "NOT"; args[0]
+  kBinary,    // op: + - * / % || = <> < <= > >= AND OR; args[0], args[1]
+  kFunction,  // name (lower case), args, distinct; count(*) has one kStar argument
+  kCase,      // has_operand: args[0] is the operand; then WHEN/THEN pairs; has_else: last
+  kCast,      // args[0] CAST AS type_name (upper case, e.g. "DECIMAL(10,2)"); try_cast
+  kIn,        // args[0] [NOT] IN (args[1..]); negated
+  kBetween,   // args[0] [NOT] BETWEEN args[1] AND args[2]; negated
+  kLike,      // args[0] [NOT] LIKE|ILIKE args[1]; negated; case_insensitive for ILIKE
+  kIsNull,    // args[0] IS [NOT] NULL; negated
+  kIsBool,    // args[0] IS [NOT] TRUE|FALSE; negated; lit_kind kBool, text "true"/"false"
+};
+
+enum class LiteralKind {
+  kNull,
+  kBool,       // text: "true" / "false"
+  kInteger,    // text: digits
+  kDecimal,    // text: "1.5", "1e3"
+  kString,     // text: unquoted, escapes resolved
+  kDate,       // DATE '2024-01-31'; text is the string
+  kTimestamp,  // TIMESTAMP '2024-01-31 10:00:00'
+  kInterval,   // INTERVAL '1 day' or INTERVAL 1 DAY; text "1 day"
+};
+
+struct Expr;
+using ExprPtr = std::shared_ptr<Expr>;
+
+struct Expr {
+  ExprKind kind = ExprKind::kLiteral;
+  Location loc;
+  LiteralKind lit_kind = LiteralKind::kNull;
+  std::string text;       // literal text
+  std::string table;      // column / star qualifier
+  std::string name;       // column or function name
+  std::string op;         // unary / binary operator, upper case for words
+  std::string type_name;  // CAST target
+  std::vector<ExprPtr> args;
+  bool distinct = false;
+  bool negated = false;
+  bool case_insensitive = false;
+  bool has_operand = false;
+  bool has_else = false;
+  bool try_cast = false;
+};
+
+struct Query;
+struct TableRef;
+using TableRefPtr = std::shared_ptr<TableRef>;
+
+enum class TableKind {
+  kUri,       // FROM 'path-or-uri' [WITH (...)]: uri, options
+  kName,      // FROM name: a CTE or view; name
+  kFunction,  // FROM read_csv('x', delim = ';'): name, args (positional), options (named)
+  kSubquery,  // FROM (SELECT ...): subquery
+  kJoin,      // left JOIN right ON on | USING (using_columns)
+};
+
+enum class JoinType { kInner, kLeft, kRight, kFull, kCross };
+
+struct TableRef {
+  TableKind kind = TableKind::kUri;
+  Location loc;
+  std::string uri;
+  std::string name;
+  std::vector<ExprPtr> args;
+  std::vector<RawOption> options;
+  std::shared_ptr<Query> subquery;
+  std::string alias;
+  std::vector<std::string> column_aliases;  // AS t(a, b)
+  // kJoin
+  JoinType join_type = JoinType::kInner;
+  TableRefPtr left;
+  TableRefPtr right;
+  ExprPtr on;
+  std::vector<std::string> using_columns;
+};
+
+struct SelectItem {
+  ExprPtr expr;       // kStar for `*`
+  std::string alias;  // empty when none was given
+};
+
+struct SelectCore {
+  bool distinct = false;
+  std::vector<SelectItem> items;
+  TableRefPtr from;  // null for SELECT without FROM
+  ExprPtr where;
+  std::vector<ExprPtr> group_by;  // may hold integer literals (GROUP BY 1) or aliases
+  ExprPtr having;
+};
+
+enum class SetOp { kUnion, kUnionAll, kIntersect, kExcept };
+
+/// A SELECT, a set operation of two nodes, or a parenthesized query.
+struct QueryNode {
+  enum class Kind { kSelect, kSetOp, kQuery } kind = Kind::kSelect;
+  Location loc;
+  SelectCore select;              // kSelect
+  SetOp op = SetOp::kUnionAll;    // kSetOp
+  std::shared_ptr<QueryNode> left;
+  std::shared_ptr<QueryNode> right;
+  std::shared_ptr<Query> query;   // kQuery: ( query ) with its own ORDER BY / LIMIT
+};
+
+struct OrderItem {
+  ExprPtr expr;  // may be an integer literal (ORDER BY 1) or an alias
+  bool descending = false;
+  std::optional<bool> nulls_first;  // unset: NULLS LAST for ASC, NULLS FIRST for DESC
+};
+
+struct CommonTableExpr {
+  std::string name;
+  std::vector<std::string> column_aliases;
+  std::shared_ptr<Query> query;
+  Location loc;
+};
+
+struct Query {
+  Location loc;
+  std::vector<CommonTableExpr> ctes;
+  std::shared_ptr<QueryNode> body;
+  std::vector<OrderItem> order_by;
+  ExprPtr limit;   // null: none
+  ExprPtr offset;  // null: none
+};
+
+enum class StatementKind {
+  kQuery,       // query
+  kInto,        // query INTO 'uri' [WITH (...)]: query, target, target_options
+  kCopy,        // COPY (query) | table TO 'uri' [(...)|WITH (...)]: query, target, options
+  kExplain,     // EXPLAIN [ANALYZE] statement: inner
+  kDescribe,    // DESCRIBE 'uri' [WITH (...)] | DESCRIBE query: query (SELECT * FROM ...)
+  kCreateView,  // CREATE [OR REPLACE] VIEW name AS query: name, query, or_replace
+  kDropView,    // DROP VIEW [IF EXISTS] name: name, if_exists
+};
+
+struct Statement {
+  StatementKind kind = StatementKind::kQuery;
+  Location loc;
+  std::string text;  // the statement's own text, without the trailing ';'
+  std::shared_ptr<Query> query;
+  std::string target;
+  Location target_loc;
+  std::vector<RawOption> target_options;
+  std::shared_ptr<Statement> inner;
+  bool analyze = false;
+  std::string name;
+  bool or_replace = false;
+  bool if_exists = false;
+};
+
+}  // namespace flowsql::sql
