@@ -1,0 +1,13 @@
+#include "connectors/file/file_connector.h"
+#include "connectors/generate/generate_connector.h"
+#include "flowsql/connector.h"
+
+namespace flowsql {
+
+Status RegisterBuiltinConnectors(Registry* registry) {
+  ARROW_RETURN_NOT_OK(RegisterFileConnector(registry));
+  ARROW_RETURN_NOT_OK(RegisterGenerateConnector(registry));
+  return Status::OK();
+}
+
+}  // namespace flowsql
