@@ -1,0 +1,316 @@
+#include "connectors/generate/generate_connector.h"
+
+#include <arrow/array.h>
+#include <arrow/table.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace flowsql {
+namespace {
+
+const ConnectorSpec& Spec() {
+  static Registry* registry = [] {
+    auto* r = new Registry();
+    EXPECT_TRUE(RegisterGenerateConnector(r).ok());
+    return r;
+  }();
+  return registry->connectors().front();
+}
+
+/// Builds a source the way the engine does: validates named options, then applies
+/// the function's presets.
+Result<std::unique_ptr<Source>> MakeFunction(const std::string& function,
+                                             std::vector<std::string> positional,
+                                             std::vector<RawOption> named = {}) {
+  const ConnectorSpec& spec = Spec();
+  ConnectorArgs args;
+  args.positional = std::move(positional);
+  ARROW_ASSIGN_OR_RAISE(args.options,
+                        Options::Validate(spec.source_options, named, "generate"));
+  for (const auto& [k, v] : spec.functions.at(function)) args.options.Set(k, v);
+  return spec.make_source(args);
+}
+
+Result<std::unique_ptr<Source>> MakeUri(const std::string& uri,
+                                        std::vector<RawOption> with = {}) {
+  const ConnectorSpec& spec = Spec();
+  ConnectorArgs args;
+  args.uri = uri;
+  ARROW_ASSIGN_OR_RAISE(args.options,
+                        Options::Validate(spec.source_options, with, "generate"));
+  return spec.make_source(args);
+}
+
+struct Scanned {
+  std::shared_ptr<arrow::Table> table;
+  std::vector<std::string> offsets;
+  int batches = 0;
+};
+
+Scanned ScanAll(Source* source, ScanRequest request = {}) {
+  Scanned out;
+  auto stream = source->Scan(request).ValueOrDie();
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    EXPECT_TRUE(stream->ReadNext(&batch).ok());
+    if (!batch) break;
+    batches.push_back(batch);
+    out.offsets.push_back(stream->offset());
+    ++out.batches;
+  }
+  out.table = arrow::Table::FromRecordBatches(stream->schema(), batches).ValueOrDie();
+  return out;
+}
+
+std::vector<int64_t> Ints(const std::shared_ptr<arrow::Table>& table, int col = 0) {
+  std::vector<int64_t> out;
+  for (const auto& chunk : table->column(col)->chunks()) {
+    auto a = std::static_pointer_cast<arrow::Int64Array>(chunk);
+    for (int64_t i = 0; i < a->length(); ++i) out.push_back(a->Value(i));
+  }
+  return out;
+}
+
+std::vector<int64_t> Series(const std::string& fn, std::vector<std::string> args) {
+  auto source = MakeFunction(fn, std::move(args)).ValueOrDie();
+  return Ints(ScanAll(source.get()).table);
+}
+
+using V = std::vector<int64_t>;
+
+TEST(GenerateSeries, InclusiveBoundsAndSteps) {
+  EXPECT_EQ(Series("generate_series", {"1", "5"}), (V{1, 2, 3, 4, 5}));
+  EXPECT_EQ(Series("generate_series", {"1", "10", "3"}), (V{1, 4, 7, 10}));
+  EXPECT_EQ(Series("generate_series", {"1", "9", "3"}), (V{1, 4, 7}));
+  EXPECT_EQ(Series("generate_series", {"3"}), (V{0, 1, 2, 3}));
+  EXPECT_EQ(Series("generate_series", {"5", "5"}), (V{5}));
+  EXPECT_EQ(Series("generate_series", {" -2 ", "2"}), (V{-2, -1, 0, 1, 2}));
+}
+
+TEST(GenerateSeries, NegativeStepsAndEmpty) {
+  EXPECT_EQ(Series("generate_series", {"5", "1", "-2"}), (V{5, 3, 1}));
+  EXPECT_EQ(Series("range", {"5", "1", "-2"}), (V{5, 3}));
+  EXPECT_EQ(Series("generate_series", {"5", "1"}), V{});
+  EXPECT_EQ(Series("generate_series", {"1", "5", "-1"}), V{});
+  EXPECT_EQ(Series("range", {"0"}), V{});
+}
+
+TEST(GenerateSeries, RangeExcludesStop) {
+  EXPECT_EQ(Series("range", {"1", "5"}), (V{1, 2, 3, 4}));
+  EXPECT_EQ(Series("range", {"3"}), (V{0, 1, 2}));
+  EXPECT_EQ(Series("range", {"0", "10", "5"}), (V{0, 5}));
+  EXPECT_EQ(Series("range", {"0", "11", "5"}), (V{0, 5, 10}));
+}
+
+TEST(GenerateSeries, ColumnNamesAndBounded) {
+  auto gs = MakeFunction("generate_series", {"1", "3"}).ValueOrDie();
+  EXPECT_TRUE(gs->bounded());
+  EXPECT_EQ(gs->GetSchema().ValueOrDie()->ToString(), "generate_series: int64");
+  auto r = MakeFunction("range", {"1", "3"}).ValueOrDie();
+  EXPECT_EQ(r->GetSchema().ValueOrDie()->field(0)->name(), "range");
+}
+
+TEST(GenerateSeries, BatchesLimitAndProjection) {
+  auto source = MakeFunction("generate_series", {"1", "10000"}).ValueOrDie();
+  auto all = ScanAll(source.get());
+  EXPECT_EQ(all.table->num_rows(), 10000);
+  EXPECT_EQ(all.batches, 10);  // default batch_size 1024
+  ScanRequest request;
+  request.limit = 1500;
+  auto limited = ScanAll(source.get(), request);
+  EXPECT_EQ(limited.table->num_rows(), 1500);
+  EXPECT_EQ(Ints(limited.table).back(), 1500);
+  request.columns = std::vector<std::string>{};
+  auto no_columns = ScanAll(source.get(), request);
+  EXPECT_EQ(no_columns.table->num_columns(), 0);
+  EXPECT_EQ(no_columns.table->num_rows(), 1500);
+}
+
+TEST(GenerateSeries, ResumeFromOffset) {
+  auto source = MakeFunction("generate_series", {"0", "99"}, {{"batch_size", "10", ""}})
+                    .ValueOrDie();
+  auto all = ScanAll(source.get());
+  ScanRequest request;
+  request.start_offset = all.offsets[2];
+  auto rest = Ints(ScanAll(source.get(), request).table);
+  ASSERT_EQ(rest.size(), 70u);
+  EXPECT_EQ(rest.front(), 30);
+}
+
+TEST(GenerateSeries, Errors) {
+  auto st = MakeFunction("generate_series", {"1", "10", "0"}).status();
+  EXPECT_TRUE(IsUserError(st));
+  EXPECT_NE(st.message().find("step must not be 0"), std::string::npos) << st.message();
+  st = MakeFunction("generate_series", {"1", "x"}).status();
+  EXPECT_TRUE(IsUserError(st));
+  EXPECT_NE(st.message().find("stop) must be an integer, got 'x'"), std::string::npos)
+      << st.message();
+  st = MakeFunction("range", {"1.5", "3"}).status();
+  EXPECT_TRUE(IsUserError(st));
+  st = MakeFunction("range", {}).status();
+  EXPECT_TRUE(IsUserError(st));
+  st = MakeFunction("range", {"1", "2", "3", "4"}).status();
+  EXPECT_TRUE(IsUserError(st));
+  st = MakeFunction("generate_series", {"1", "3"}, {{"rate", "10", ""}}).status();
+  EXPECT_NE(st.message().find("'rate' does not apply"), std::string::npos)
+      << st.message();
+}
+
+TEST(Generate, ColumnsAndDeterministicValues) {
+  auto source = MakeFunction("generate", {}, {{"rows", "3000", ""}}).ValueOrDie();
+  EXPECT_TRUE(source->bounded());
+  EXPECT_EQ(source->GetSchema().ValueOrDie()->ToString(),
+            "id: int64\nts: timestamp[us, tz=UTC]\nvalue: double\ncategory: string");
+  auto a = ScanAll(source.get());
+  auto b = ScanAll(source.get());
+  ASSERT_EQ(a.table->num_rows(), 3000);
+  EXPECT_EQ(Ints(a.table).front(), 0);
+  EXPECT_EQ(Ints(a.table).back(), 2999);
+  EXPECT_EQ(a.batches, 3);
+  EXPECT_EQ(a.offsets.front(), "1024");
+  EXPECT_TRUE(a.table->column(2)->Equals(*b.table->column(2)));
+  EXPECT_TRUE(a.table->column(3)->Equals(*b.table->column(3)));
+  int seen[5] = {0, 0, 0, 0, 0};
+  double sum = 0;
+  auto values =
+      std::static_pointer_cast<arrow::DoubleArray>(a.table->column(2)->chunk(0));
+  auto cats = std::static_pointer_cast<arrow::StringArray>(a.table->column(3)->chunk(0));
+  for (int64_t i = 0; i < values->length(); ++i) {
+    ASSERT_GE(values->Value(i), 0.0);
+    ASSERT_LT(values->Value(i), 1.0);
+    sum += values->Value(i);
+    std::string c = cats->GetString(i);
+    ASSERT_EQ(c.size(), 1u);
+    ASSERT_GE(c[0], 'a');
+    ASSERT_LE(c[0], 'e');
+    ++seen[c[0] - 'a'];
+  }
+  EXPECT_NEAR(sum / values->length(), 0.5, 0.05);
+  for (int n : seen) EXPECT_GT(n, 100);
+
+  // Another seed gives other values; the same id with the same seed the same.
+  auto other = MakeFunction("generate", {}, {{"rows", "3000", ""}, {"seed", "7", ""}})
+                   .ValueOrDie();
+  EXPECT_FALSE(a.table->column(2)->Equals(*ScanAll(other.get()).table->column(2)));
+}
+
+TEST(Generate, ResumeFromOffsetEqualsContinuation) {
+  auto source =
+      MakeFunction("generate", {},
+                   {{"rows", "1000", ""}, {"batch_size", "100", ""}, {"start", "5", ""}})
+          .ValueOrDie();
+  ScanRequest request;
+  request.columns = std::vector<std::string>{"value", "id", "category"};
+  auto all = ScanAll(source.get(), request);
+  ASSERT_EQ(all.table->num_rows(), 1000);
+  EXPECT_EQ(all.table->schema()->field(0)->name(), "value");
+  EXPECT_EQ(all.offsets[3], "405");
+  request.start_offset = all.offsets[3];
+  auto rest = ScanAll(source.get(), request);
+  ASSERT_EQ(rest.table->num_rows(), 600);
+  EXPECT_TRUE(rest.table->Equals(*all.table->Slice(400)));
+  // Resuming at the end yields nothing.
+  request.start_offset = all.offsets.back();
+  EXPECT_EQ(ScanAll(source.get(), request).table->num_rows(), 0);
+  request.start_offset = "not-an-id";
+  EXPECT_TRUE(IsUserError(source->Scan(request).status()));
+}
+
+TEST(Generate, LimitOnUnboundedReturns) {
+  auto source = MakeFunction("generate", {}).ValueOrDie();
+  EXPECT_FALSE(source->bounded());
+  ScanRequest request;
+  request.limit = 2500;
+  request.columns = std::vector<std::string>{"id"};
+  auto scanned = ScanAll(source.get(), request);
+  EXPECT_EQ(scanned.table->num_rows(), 2500);
+  EXPECT_EQ(scanned.table->num_columns(), 1);
+  EXPECT_EQ(scanned.offsets.back(), "2500");
+}
+
+TEST(Generate, RateLimitingHolds) {
+  auto source = MakeFunction("generate", {}, {{"rate", "1000", ""}, {"rows", "200", ""}})
+                    .ValueOrDie();
+  auto t0 = std::chrono::steady_clock::now();
+  auto scanned = ScanAll(source.get());
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  EXPECT_EQ(scanned.table->num_rows(), 200);
+  EXPECT_GE(ms, 150);
+  EXPECT_GE(scanned.batches, 2);  // batches of ~100 ms worth of rows
+}
+
+TEST(Generate, LowRateStillFlows) {
+  // At 5 rows/s, a batch (possibly empty) still arrives every ~100 ms.
+  auto source =
+      MakeFunction("generate", {}, {{"rate", "5", ""}, {"rows", "2", ""}}).ValueOrDie();
+  auto stream = source->Scan({}).ValueOrDie();
+  int64_t rows = 0;
+  int reads = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ASSERT_TRUE(stream->ReadNext(&batch).ok());
+    if (!batch) break;
+    rows += batch->num_rows();
+    ++reads;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  EXPECT_EQ(rows, 2);
+  EXPECT_GE(ms, 350);  // the 2nd row is due at 400 ms
+  EXPECT_GE(reads, 3);
+}
+
+TEST(Generate, UriQueryParameters) {
+  auto source = MakeUri("generate://?rows=10&batch_size=4&seed=3").ValueOrDie();
+  EXPECT_TRUE(source->bounded());
+  auto scanned = ScanAll(source.get());
+  EXPECT_EQ(scanned.table->num_rows(), 10);
+  EXPECT_EQ(scanned.batches, 3);
+  // WITH options win over the URI's.
+  source = MakeUri("generate://?rows=10", {{"rows", "3", ""}}).ValueOrDie();
+  EXPECT_EQ(ScanAll(source.get()).table->num_rows(), 3);
+  EXPECT_NE(source->Describe().find("generate rate=0 rows=3"), std::string::npos)
+      << source->Describe();
+  EXPECT_FALSE(MakeUri("generate://").ValueOrDie()->bounded());
+}
+
+TEST(Generate, Errors) {
+  auto st = MakeUri("generate://?rate=fast").status();
+  EXPECT_TRUE(IsUserError(st));
+  EXPECT_NE(st.message().find("option 'rate'"), std::string::npos) << st.message();
+  st = MakeUri("generate://?speed=1").status();
+  EXPECT_NE(st.message().find("unknown option 'speed'"), std::string::npos)
+      << st.message();
+  st = MakeFunction("generate", {}, {{"speed", "1", ""}}).status();
+  EXPECT_NE(st.message().find("unknown option 'speed'"), std::string::npos)
+      << st.message();
+  st = MakeFunction("generate", {"100"}).status();
+  EXPECT_NE(st.message().find("named arguments only"), std::string::npos) << st.message();
+  st = MakeFunction("generate", {}, {{"rate", "-1", ""}}).status();
+  EXPECT_TRUE(IsUserError(st));
+  st = MakeFunction("generate", {}, {{"batch_size", "0", ""}}).status();
+  EXPECT_TRUE(IsUserError(st));
+  st = MakeFunction("generate", {}, {{"rows", "1.5", ""}}).status();
+  EXPECT_TRUE(IsUserError(st));
+  auto source = MakeFunction("generate", {}).ValueOrDie();
+  ScanRequest request;
+  request.columns = std::vector<std::string>{"nope"};
+  EXPECT_TRUE(IsUserError(source->Scan(request).status()));
+}
+
+TEST(Generate, RowsPerMinuteAlias) {
+  auto source =
+      MakeFunction("generate", {}, {{"rows_per_minute", "600", ""}}).ValueOrDie();
+  EXPECT_NE(source->Describe().find("rate=10 "), std::string::npos) << source->Describe();
+  source = MakeFunction("generate", {}, {{"rows_per_second", "7", ""}}).ValueOrDie();
+  EXPECT_NE(source->Describe().find("rate=7 "), std::string::npos) << source->Describe();
+}
+
+}  // namespace
+}  // namespace flowsql
