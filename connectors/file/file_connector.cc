@@ -1,0 +1,35 @@
+#include "connectors/file/file_connector.h"
+
+#include "connectors/file/file_options.h"
+#include "connectors/file/file_sink.h"
+#include "connectors/file/file_source.h"
+
+namespace flowsql {
+
+Status RegisterFileConnector(Registry* registry) {
+  ConnectorSpec spec;
+  spec.name = "file";
+  spec.doc =
+      "Local files: CSV, NDJSON, JSON arrays, Parquet and Arrow IPC. A path may be a "
+      "file, a directory or a glob; file:// URIs are accepted.";
+  spec.schemes = {"", "file"};
+  spec.functions = {
+      {"read_csv", {{"format", "csv"}}},       {"read_csv_auto", {{"format", "csv"}}},
+      {"read_json", {{"format", "json"}}},     {"read_json_auto", {{"format", "json"}}},
+      {"read_ndjson", {{"format", "ndjson"}}}, {"read_parquet", {{"format", "parquet"}}},
+      {"read_ipc", {{"format", "ipc"}}},       {"read_arrow", {{"format", "ipc"}}},
+  };
+  spec.positional_names = {"path"};
+  spec.functions_take_uri = true;
+  spec.source_options = file::SourceOptionSpecs();
+  spec.sink_options = file::SinkOptionSpecs();
+  spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
+    return std::make_unique<file::FileSource>(args);
+  };
+  spec.make_sink = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Sink>> {
+    return file::MakeFileSink(args);
+  };
+  return registry->Register(std::move(spec));
+}
+
+}  // namespace flowsql

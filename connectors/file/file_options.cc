@@ -1,0 +1,161 @@
+#include "connectors/file/file_options.h"
+
+namespace flowsql::file {
+
+std::vector<OptionSpec> SourceOptionSpecs() {
+  using T = OptionType;
+  return {
+      {"format",
+       T::kEnum,
+       "",
+       "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
+       ".jsonl .parquet .arrow .ipc .feather, optionally .gz for csv/json). 'json' reads "
+       "a JSON array of objects or NDJSON, whichever the file holds.",
+       {},
+       {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather"}},
+      {"delimiter",
+       T::kString,
+       "",
+       "CSV field separator, one character ('\\t' or 'tab' for a tab). Default ',' "
+       "(tab for .tsv).",
+       {"delim", "sep", "separator"}},
+      {"header",
+       T::kBool,
+       "true",
+       "CSV: the first row (after skip_rows) holds column names.",
+       {}},
+      {"quote", T::kString, "\"", "CSV quote character.", {}},
+      {"escape",
+       T::kString,
+       "",
+       "CSV escape character inside quoted values (default: a doubled quote escapes a "
+       "quote).",
+       {}},
+      {"null_string",
+       T::kString,
+       "",
+       "CSV text read as NULL, in every column including text columns. Default: empty "
+       "fields and NULL/null/NA/N/A/NaN read as NULL in non-text columns.",
+       {"nullstr", "null", "null_padding_string", "na_values"}},
+      {"skip_rows",
+       T::kInt,
+       "0",
+       "CSV: lines skipped at the start of each file, before the header.",
+       {"skip"}},
+      {"newlines_in_values",
+       T::kBool,
+       "false",
+       "CSV: quoted values may span lines (slower parsing).",
+       {"allow_quoted_newlines", "multiline"}},
+      {"columns",
+       T::kMap,
+       "",
+       "The full schema, {'name': 'TYPE', ...}, in file order; no type inference. CSV "
+       "columns are matched by position (the header row, if any, is skipped), other "
+       "formats by name.",
+       {"schema"}},
+      {"types",
+       T::kMap,
+       "",
+       "Types of some columns, {'name': 'TYPE'}, overriding inference. SQL type names: "
+       "INTEGER, BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, DECIMAL(p,s), ...",
+       {"dtypes", "column_types"}},
+      {"auto_detect",
+       T::kBool,
+       "true",
+       "Infer column types (CSV: from the first block; JSON: also dates and timestamps "
+       "in "
+       "strings). false: CSV columns are VARCHAR unless set by types/columns.",
+       {}},
+      {"timestamp_format",
+       T::kString,
+       "",
+       "CSV: strptime format for timestamps (e.g. '%d/%m/%Y %H:%M'); ISO 8601 is always "
+       "accepted.",
+       {"timestampformat"}},
+      {"batch_size",
+       T::kInt,
+       "0",
+       "Maximum rows per batch; 0: as read (a CSV/JSON block, 65536 Parquet rows).",
+       {}},
+      {"block_size",
+       T::kSize,
+       "4MB",
+       "CSV/JSON: bytes parsed per block; also the sample for type inference.",
+       {"buffer_size", "sample_size"}},
+      {"union_by_name",
+       T::kBool,
+       "true",
+       "Several files: combine their columns by name (missing columns are NULL, types "
+       "widened). false: read every file with the first file's schema.",
+       {}},
+      {"filename",
+       T::kBool,
+       "false",
+       "Reserved (accepted for DuckDB compatibility).",
+       {}},
+  };
+}
+
+std::vector<OptionSpec> SinkOptionSpecs() {
+  using T = OptionType;
+  return {
+      {"format",
+       T::kEnum,
+       "",
+       "Output format; by default from the extension of the target (a directory target "
+       "without one: parquet).",
+       {},
+       {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather"}},
+      {"mode",
+       T::kEnum,
+       "error_if_exists",
+       "What to do when the target exists: error_if_exists (alias error, errorifexists), "
+       "overwrite (replace it at commit), append (add rows; a directory target gets new "
+       "part files), ignore (write nothing).",
+       {"write_mode", "save_mode"},
+       {"error_if_exists", "error", "errorifexists", "overwrite", "append", "ignore"}},
+      {"overwrite",
+       T::kBool,
+       "false",
+       "DuckDB COPY: true means mode = 'overwrite'.",
+       {"overwrite_or_ignore"}},
+      {"append", T::kBool, "false", "DuckDB COPY: true means mode = 'append'.", {}},
+      {"compression",
+       T::kEnum,
+       "",
+       "Parquet: zstd, snappy (default), gzip, lz4, brotli, none/uncompressed. "
+       "IPC: zstd, lz4 or none (default). CSV/JSON: gzip, or none; default gzip when the "
+       "target ends in .gz.",
+       {"codec"},
+       {"zstd", "snappy", "gzip", "lz4", "brotli", "none", "uncompressed"}},
+      {"compression_level",
+       T::kInt,
+       "",
+       "Codec level (zstd 1-22, gzip 1-9, ...).",
+       {"level"}},
+      {"row_group_size",
+       T::kInt,
+       "122880",
+       "Parquet: rows per row group.",
+       {"row_group_size_rows", "row_group_rows"}},
+      {"header", T::kBool, "true", "CSV: write a header row.", {}},
+      {"delimiter",
+       T::kString,
+       "",
+       "CSV field separator (default ',', tab for .tsv).",
+       {"delim", "sep", "separator"}},
+      {"flush_rows",
+       T::kInt,
+       "",
+       "Continuous pipelines: commit a part every N rows (read by the runtime).",
+       {}},
+      {"flush_interval",
+       T::kDuration,
+       "",
+       "Continuous pipelines: commit at least this often (read by the runtime).",
+       {}},
+  };
+}
+
+}  // namespace flowsql::file

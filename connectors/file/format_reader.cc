@@ -1,0 +1,161 @@
+#include "connectors/file/format_reader.h"
+
+#include <arrow/array/util.h>
+#include <arrow/compute/cast.h>
+#include <arrow/io/compressed.h>
+#include <arrow/io/file.h>
+#include <arrow/util/compression.h>
+
+namespace flowsql::file {
+
+namespace {
+
+/// Forwards reads to `inner` and counts bytes; owns what the stream depends on
+/// (a decompression codec).
+class CountingInputStream : public arrow::io::InputStream {
+ public:
+  CountingInputStream(std::shared_ptr<arrow::io::InputStream> inner,
+                      std::shared_ptr<ScanStats> stats,
+                      std::shared_ptr<arrow::util::Codec> codec)
+      : inner_(std::move(inner)), stats_(std::move(stats)), codec_(std::move(codec)) {}
+
+  ~CountingInputStream() override { (void)inner_->Close(); }
+
+  Status Close() override { return inner_->Close(); }
+  bool closed() const override { return inner_->closed(); }
+  Result<int64_t> Tell() const override { return inner_->Tell(); }
+
+  Result<int64_t> Read(int64_t nbytes, void* out) override {
+    ARROW_ASSIGN_OR_RAISE(int64_t n, inner_->Read(nbytes, out));
+    if (stats_) stats_->bytes_read += n;
+    return n;
+  }
+  Result<std::shared_ptr<arrow::Buffer>> Read(int64_t nbytes) override {
+    ARROW_ASSIGN_OR_RAISE(auto buf, inner_->Read(nbytes));
+    if (stats_) stats_->bytes_read += buf->size();
+    return buf;
+  }
+
+ private:
+  std::shared_ptr<arrow::io::InputStream> inner_;
+  std::shared_ptr<ScanStats> stats_;
+  std::shared_ptr<arrow::util::Codec> codec_;
+};
+
+class ErrorNamingReader : public arrow::RecordBatchReader {
+ public:
+  ErrorNamingReader(std::shared_ptr<arrow::RecordBatchReader> inner, std::string path,
+                    std::shared_ptr<ScanStats> stats)
+      : inner_(std::move(inner)), path_(std::move(path)), stats_(std::move(stats)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    Status st = inner_->ReadNext(batch);
+    if (!st.ok()) return WithPath(st, path_);
+    if (*batch && stats_) stats_->batches_read++;
+    return st;
+  }
+  Status Close() override { return inner_->Close(); }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::string path_;
+  std::shared_ptr<ScanStats> stats_;
+};
+
+}  // namespace
+
+std::shared_ptr<arrow::RecordBatchReader> NameErrors(
+    std::shared_ptr<arrow::RecordBatchReader> inner, std::string path,
+    std::shared_ptr<ScanStats> stats) {
+  return std::make_shared<ErrorNamingReader>(std::move(inner), std::move(path),
+                                             std::move(stats));
+}
+
+Status WithPath(const Status& st, const std::string& path) {
+  if (st.ok()) return st;
+  if (st.message().rfind(path, 0) == 0) return st;
+  return st.WithMessage(path, ": ", st.message());
+}
+
+Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
+    const std::string& path, std::shared_ptr<ScanStats> stats) {
+  auto file = arrow::io::ReadableFile::Open(path);
+  if (!file.ok()) {
+    if (file.status().IsIOError()) {
+      return Status::IOError("cannot open ", path, ": ", file.status().message());
+    }
+    return WithPath(file.status(), path);
+  }
+  std::shared_ptr<arrow::io::InputStream> in = *file;
+  std::shared_ptr<arrow::util::Codec> codec;
+  if (IsGzipPath(path)) {
+    ARROW_ASSIGN_OR_RAISE(auto c, arrow::util::Codec::Create(arrow::Compression::GZIP));
+    codec = std::move(c);
+    ARROW_ASSIGN_OR_RAISE(in, arrow::io::CompressedInputStream::Make(codec.get(), in));
+  }
+  if (stats) stats->files_opened++;
+  return std::make_shared<CountingInputStream>(std::move(in), std::move(stats),
+                                               std::move(codec));
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> Conform(
+    const std::shared_ptr<arrow::RecordBatch>& batch,
+    const std::shared_ptr<arrow::Schema>& target, const std::string& path) {
+  if (batch->schema()->Equals(*target, /*check_metadata=*/false)) {
+    return batch->ReplaceSchema(target);
+  }
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  columns.reserve(target->num_fields());
+  for (const auto& field : target->fields()) {
+    auto column = batch->GetColumnByName(field->name());
+    if (column == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(column,
+                            arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
+    } else if (!column->type()->Equals(*field->type())) {
+      auto cast = arrow::compute::Cast(*column, field->type());
+      if (!cast.ok()) {
+        return Status::Invalid(path, ": column '", field->name(), "' cannot be read as ",
+                               field->type()->ToString(), ": ", cast.status().message());
+      }
+      column = *cast;
+    }
+    columns.push_back(std::move(column));
+  }
+  return arrow::RecordBatch::Make(target, batch->num_rows(), std::move(columns));
+}
+
+Result<std::shared_ptr<arrow::Schema>> ApplyTypeSettings(
+    const std::shared_ptr<arrow::Schema>& inferred, const ReadSettings& settings) {
+  arrow::FieldVector fields;
+  if (!settings.columns.empty()) {
+    for (const auto& [name, type] : settings.columns) {
+      fields.push_back(arrow::field(name, type));
+    }
+  } else {
+    fields = inferred->fields();
+  }
+  for (auto& f : fields) {
+    for (const auto& [name, type] : settings.types) {
+      if (f->name() == name) f = f->WithType(type);
+    }
+  }
+  return arrow::schema(std::move(fields));
+}
+
+std::unique_ptr<FormatReader> MakeFormatReader(const ReadSettings& settings) {
+  switch (settings.format) {
+    case FileFormat::kCsv:
+      return MakeCsvReader(settings);
+    case FileFormat::kJson:
+    case FileFormat::kNdjson:
+      return MakeJsonReader(settings);
+    case FileFormat::kParquet:
+      return MakeParquetReader(settings);
+    case FileFormat::kIpc:
+      return MakeIpcReader(settings);
+  }
+  return nullptr;
+}
+
+}  // namespace flowsql::file

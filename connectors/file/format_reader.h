@@ -1,0 +1,92 @@
+// The per-format half of the file source: each format knows how to inspect one
+// file's schema and how to open a batch reader over one file.
+#pragma once
+
+#include <arrow/compute/expression.h>
+#include <arrow/io/interfaces.h>
+#include <arrow/record_batch.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/file/read_settings.h"
+
+namespace flowsql::file {
+
+/// What a scan did, for EXPLAIN ANALYZE-style checks and tests. Thread-safe counters.
+struct ScanStats {
+  std::atomic<int64_t> bytes_read{0};  // bytes pulled from CSV/JSON inputs
+  std::atomic<int64_t> files_opened{0};
+  std::atomic<int64_t> row_groups_read{0};     // Parquet
+  std::atomic<int64_t> row_groups_skipped{0};  // Parquet, pruned by statistics
+  std::atomic<int64_t> batches_read{0};        // batches the format readers produced
+};
+
+/// One file as inspected.
+struct FileInfo {
+  std::string path;
+  /// The schema this file contributes to the source (types and columns options applied,
+  /// JSON date/timestamp strings typed).
+  std::shared_ptr<arrow::Schema> schema;
+  /// The schema the format reader produces natively for this file (JSON: before the
+  /// date/timestamp casts). Equal to `schema` for most formats.
+  std::shared_ptr<arrow::Schema> raw_schema;
+};
+
+/// One file to scan.
+struct FileScan {
+  const FileInfo* file = nullptr;
+  /// The source's full (unified) schema.
+  std::shared_ptr<arrow::Schema> schema;
+  /// Columns wanted, in order; all in `schema`. May be empty (only row counts wanted).
+  std::vector<std::string> columns;
+  /// A filter a format may use to skip data (Parquet row groups); may be literal(true).
+  arrow::compute::Expression filter = arrow::compute::literal(true);
+  std::shared_ptr<ScanStats> stats;
+};
+
+class FormatReader {
+ public:
+  virtual ~FormatReader() = default;
+  /// Reads enough of `path` to know its schema (a first block, a footer).
+  virtual Result<FileInfo> Inspect(const std::string& path) = 0;
+  /// Opens a reader over one file. Its batches hold at least the wanted columns that
+  /// exist in the file, possibly with other types or more columns; the caller
+  /// conforms them (Conform). Errors name the file.
+  virtual Result<std::shared_ptr<arrow::RecordBatchReader>> Open(
+      const FileScan& scan) = 0;
+};
+
+/// The reader for settings.format.
+std::unique_ptr<FormatReader> MakeFormatReader(const ReadSettings& settings);
+std::unique_ptr<FormatReader> MakeCsvReader(const ReadSettings& settings);
+std::unique_ptr<FormatReader> MakeJsonReader(const ReadSettings& settings);
+std::unique_ptr<FormatReader> MakeParquetReader(const ReadSettings& settings);
+std::unique_ptr<FormatReader> MakeIpcReader(const ReadSettings& settings);
+
+/// Opens `path` for sequential reading, decompressing .gz, counting bytes into `stats`.
+Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
+    const std::string& path, std::shared_ptr<ScanStats> stats);
+
+/// Returns `batch` with exactly the fields of `target`: columns found by name, cast
+/// when their type differs, missing ones null. Errors name `path` and the column.
+Result<std::shared_ptr<arrow::RecordBatch>> Conform(
+    const std::shared_ptr<arrow::RecordBatch>& batch,
+    const std::shared_ptr<arrow::Schema>& target, const std::string& path);
+
+/// Applies the `types` and `columns` settings to an inferred schema.
+Result<std::shared_ptr<arrow::Schema>> ApplyTypeSettings(
+    const std::shared_ptr<arrow::Schema>& inferred, const ReadSettings& settings);
+
+/// Wraps a format's reader: errors name `path`, batches are counted into `stats`.
+std::shared_ptr<arrow::RecordBatchReader> NameErrors(
+    std::shared_ptr<arrow::RecordBatchReader> inner, std::string path,
+    std::shared_ptr<ScanStats> stats);
+
+/// Prefixes an error with the file it concerns ("data/x.csv: ...").
+Status WithPath(const Status& st, const std::string& path);
+
+}  // namespace flowsql::file

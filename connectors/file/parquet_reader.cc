@@ -1,0 +1,146 @@
+// Parquet through parquet::arrow::FileReader: only the wanted columns, only the row
+// groups whose statistics may satisfy the filter (arrow::dataset's row-group test),
+// one row group at a time.
+#include <arrow/dataset/file_parquet.h>
+#include <arrow/filesystem/localfs.h>
+#include <arrow/io/file.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/exception.h>
+#include <parquet/file_reader.h>
+
+#include "connectors/file/format_reader.h"
+
+namespace flowsql::file {
+
+namespace {
+
+void CollectLeaves(const parquet::arrow::SchemaField& field, std::vector<int>* out) {
+  if (field.is_leaf()) {
+    out->push_back(field.column_index);
+    return;
+  }
+  for (const auto& child : field.children) CollectLeaves(child, out);
+}
+
+// Returns the row groups of `path` that may hold rows matching `filter`, or nullopt
+// when the filter cannot be applied to this file (then all are read).
+std::optional<std::vector<int>> PruneRowGroups(const std::string& path,
+                                               const arrow::compute::Expression& filter,
+                                               parquet::arrow::FileReader* reader) {
+  auto format = std::make_shared<arrow::dataset::ParquetFileFormat>();
+  arrow::dataset::FileSource source(path, std::make_shared<arrow::fs::LocalFileSystem>());
+  auto fragment = format->MakeFragment(source, arrow::compute::literal(true), nullptr);
+  if (!fragment.ok()) return std::nullopt;
+  auto parquet_fragment =
+      std::static_pointer_cast<arrow::dataset::ParquetFileFragment>(*fragment);
+  if (!parquet_fragment->EnsureCompleteMetadata(reader).ok()) return std::nullopt;
+  auto physical = parquet_fragment->ReadPhysicalSchema();
+  if (!physical.ok()) return std::nullopt;
+  auto bound = filter.Bind(**physical);
+  if (!bound.ok()) return std::nullopt;
+  auto subset = parquet_fragment->Subset(*bound);
+  if (!subset.ok()) return std::nullopt;
+  return std::static_pointer_cast<arrow::dataset::ParquetFileFragment>(*subset)
+      ->row_groups();
+}
+
+class ParquetReader : public FormatReader {
+ public:
+  explicit ParquetReader(ReadSettings settings) : settings_(std::move(settings)) {}
+
+  Result<FileInfo> Inspect(const std::string& path) override {
+    FileInfo info;
+    info.path = path;
+    ARROW_ASSIGN_OR_RAISE(auto reader, OpenReader(path));
+    std::shared_ptr<arrow::Schema> schema;
+    ARROW_RETURN_NOT_OK(WithPath(reader->GetSchema(&schema), path));
+    info.raw_schema = schema->RemoveMetadata();
+    ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(info.raw_schema, settings_));
+    return info;
+  }
+
+  Result<std::shared_ptr<arrow::RecordBatchReader>> Open(const FileScan& scan) override {
+    const std::string& path = scan.file->path;
+    ARROW_ASSIGN_OR_RAISE(auto reader, OpenReader(path));
+    if (scan.stats) scan.stats->files_opened++;
+    const auto& manifest = reader->manifest();
+    std::vector<int> leaves;
+    for (const auto& name : scan.columns) {
+      for (const auto& field : manifest.schema_fields) {
+        if (field.field->name() == name) CollectLeaves(field, &leaves);
+      }
+    }
+    if (leaves.empty() && !manifest.schema_fields.empty()) {
+      CollectLeaves(manifest.schema_fields[0], &leaves);
+    }
+    const int total = reader->num_row_groups();
+    std::vector<int> groups;
+    std::optional<std::vector<int>> pruned;
+    if (!scan.filter.Equals(arrow::compute::literal(true))) {
+      pruned = PruneRowGroups(path, scan.filter, reader.get());
+    }
+    if (pruned) {
+      groups = *pruned;
+    } else {
+      for (int i = 0; i < total; ++i) groups.push_back(i);
+    }
+    if (scan.stats) {
+      scan.stats->row_groups_read += static_cast<int64_t>(groups.size());
+      scan.stats->row_groups_skipped += total - static_cast<int64_t>(groups.size());
+    }
+    auto batches = reader->GetRecordBatchReader(groups, leaves);
+    if (!batches.ok()) return WithPath(batches.status(), path);
+    // The batch reader needs the FileReader alive.
+    return NameErrors(std::make_shared<Holder>(std::move(reader), std::move(*batches)),
+                      path, scan.stats);
+  }
+
+ private:
+  // Keeps a FileReader alive for the batch reader made from it.
+  class Holder : public arrow::RecordBatchReader {
+   public:
+    Holder(std::unique_ptr<parquet::arrow::FileReader> file,
+           std::unique_ptr<arrow::RecordBatchReader> batches)
+        : file_(std::move(file)), batches_(std::move(batches)) {}
+    std::shared_ptr<arrow::Schema> schema() const override { return batches_->schema(); }
+    Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+      return batches_->ReadNext(batch);
+    }
+    Status Close() override { return batches_->Close(); }
+
+   private:
+    std::unique_ptr<parquet::arrow::FileReader> file_;
+    std::unique_ptr<arrow::RecordBatchReader> batches_;
+  };
+
+  Result<std::unique_ptr<parquet::arrow::FileReader>> OpenReader(
+      const std::string& path) {
+    auto file = arrow::io::ReadableFile::Open(path);
+    if (!file.ok()) return WithPath(file.status(), path);
+    parquet::ArrowReaderProperties props;
+    props.set_batch_size(settings_.batch_size > 0 ? settings_.batch_size : 64 * 1024);
+    props.set_use_threads(true);
+    props.set_pre_buffer(true);
+    parquet::arrow::FileReaderBuilder builder;
+    try {
+      ARROW_RETURN_NOT_OK(WithPath(builder.Open(*file), path));
+    } catch (const std::exception& e) {
+      return Status::Invalid(path, ": not a Parquet file: ", e.what());
+    }
+    builder.properties(props);
+    auto reader = builder.Build();
+    if (!reader.ok()) return WithPath(reader.status(), path);
+    return std::move(*reader);
+  }
+
+  ReadSettings settings_;
+};
+
+}  // namespace
+
+std::unique_ptr<FormatReader> MakeParquetReader(const ReadSettings& settings) {
+  return std::make_unique<ParquetReader>(settings);
+}
+
+}  // namespace flowsql::file

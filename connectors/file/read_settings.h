@@ -1,0 +1,54 @@
+// Source options, parsed once from validated Options.
+#pragma once
+
+#include <arrow/type_fwd.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "connectors/file/format.h"
+#include "flowsql/options.h"
+
+namespace flowsql::file {
+
+using NamedTypes = std::vector<std::pair<std::string, std::shared_ptr<arrow::DataType>>>;
+
+/// How to read the files of one source. Built by ParseReadSettings.
+struct ReadSettings {
+  /// The format, from the `format` option or the first file's extension.
+  FileFormat format = FileFormat::kCsv;
+  // CSV
+  char delimiter = ',';
+  bool header = true;
+  char quote = '"';
+  std::optional<char> escape;
+  std::optional<std::string> null_string;
+  int64_t skip_rows = 0;
+  bool newlines_in_values = false;
+  // All formats
+  /// Full declared schema (`columns`); empty: inferred.
+  NamedTypes columns;
+  /// Type overrides for some columns (`types`).
+  NamedTypes types;
+  bool auto_detect = true;
+  std::string timestamp_format;
+  /// Maximum rows per batch; 0: as the format yields them.
+  int64_t batch_size = 0;
+  /// Bytes read per block by the CSV and JSON readers.
+  int64_t block_size = 4 << 20;
+  bool union_by_name = true;
+};
+
+/// Reads the source options. `first_path` gives the format when `format` is unset.
+/// Errors name the option ("option 'delimiter': expected one character").
+Result<ReadSettings> ParseReadSettings(const Options& options,
+                                       const std::string& first_path);
+
+/// Parses a kMap option value of SQL types (name=TYPE pairs).
+Result<NamedTypes> ParseNamedTypes(const Options& options, const std::string& name);
+
+}  // namespace flowsql::file
