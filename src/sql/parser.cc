@@ -1,0 +1,1396 @@
+#include "sql/parser.h"
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+#include "sql/lexer.h"
+
+namespace flowsql::sql {
+
+namespace {
+
+/// Maximum recursion depth (parentheses, subqueries, NOT NOT ...).
+constexpr int kMaxDepth = 1000;
+/// Maximum height of a left-deep chain (a OR b OR ..., UNION chains, join chains)
+/// plus the recursion around it, so that walking the tree stays within the stack.
+constexpr int kMaxHeight = 5000;
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(a[i])) !=
+        std::toupper(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const std::unordered_set<std::string>& ReservedWords() {
+  static const auto* words = new std::unordered_set<std::string>{
+      "SELECT", "FROM",      "WHERE",   "GROUP",  "HAVING", "ORDER", "LIMIT", "OFFSET",
+      "UNION",  "INTERSECT", "EXCEPT",  "JOIN",   "INNER",  "LEFT",  "RIGHT", "FULL",
+      "OUTER",  "CROSS",     "ON",      "USING",  "AS",     "AND",   "OR",    "NOT",
+      "INTO",   "WITH",      "WHEN",    "THEN",   "ELSE",   "END",   "CASE",  "IS",
+      "NULL",   "IN",        "BETWEEN", "LIKE",   "ILIKE",  "ASC",   "DESC",  "BY",
+      "ALL",    "DISTINCT",  "NATURAL", "WINDOW", "QUALIFY"};
+  return *words;
+}
+
+const std::unordered_set<std::string>& IntervalUnits() {
+  static const auto* units = new std::unordered_set<std::string>{
+      "YEAR",   "YEARS",   "MONTH",       "MONTHS",       "WEEK",        "WEEKS",
+      "DAY",    "DAYS",    "HOUR",        "HOURS",        "MINUTE",      "MINUTES",
+      "SECOND", "SECONDS", "MILLISECOND", "MILLISECONDS", "MICROSECOND", "MICROSECONDS"};
+  return *units;
+}
+
+// Binding powers of the expression operators, lowest first (PostgreSQL's order).
+enum Prec : int {
+  kPrecOr = 1,
+  kPrecAnd,
+  kPrecNot,
+  kPrecIs,
+  kPrecComparison,
+  kPrecLikeIn,  // [NOT] BETWEEN, IN, LIKE, ILIKE
+  kPrecConcat,
+  kPrecAdd,
+  kPrecMul,
+  kPrecUnary,
+  kPrecCast,
+};
+
+ExprPtr MakeExpr(ExprKind kind, Location loc) {
+  auto e = std::make_shared<Expr>();
+  e->kind = kind;
+  e->loc = loc;
+  return e;
+}
+
+ExprPtr MakeLiteral(LiteralKind lit_kind, std::string text, Location loc) {
+  auto e = MakeExpr(ExprKind::kLiteral, loc);
+  e->lit_kind = lit_kind;
+  e->text = std::move(text);
+  return e;
+}
+
+std::shared_ptr<Query> SelectStarFrom(TableRefPtr ref) {
+  auto node = std::make_shared<QueryNode>();
+  node->kind = QueryNode::Kind::kSelect;
+  node->loc = ref->loc;
+  node->select.items.push_back(SelectItem{MakeExpr(ExprKind::kStar, ref->loc), ""});
+  node->select.from = std::move(ref);
+  auto query = std::make_shared<Query>();
+  query->loc = node->loc;
+  query->body = std::move(node);
+  return query;
+}
+
+/// Counts one level of nesting for as long as it lives.
+class Nesting {
+ public:
+  explicit Nesting(int* counter, int amount = 1) : counter_(counter), amount_(amount) {
+    *counter_ += amount_;
+  }
+  ~Nesting() { *counter_ -= amount_; }
+  Nesting(const Nesting&) = delete;
+  Nesting& operator=(const Nesting&) = delete;
+  void Add() {
+    ++amount_;
+    ++*counter_;
+  }
+
+ private:
+  int* counter_;
+  int amount_;
+};
+
+class Parser {
+ public:
+  Parser(const std::string& sql, std::vector<Token> tokens)
+      : sql_(sql), tokens_(std::move(tokens)) {}
+
+  Result<std::vector<Statement>> ParseScript() {
+    std::vector<Statement> statements;
+    while (true) {
+      while (AcceptOp(";")) {
+      }
+      if (AtEnd()) break;
+      ARROW_ASSIGN_OR_RAISE(auto statement, ParseStatement());
+      if (!AtEnd() && !PeekOp(";")) return ErrorAt(Peek(), "';' or end of input");
+      statements.push_back(std::move(*statement));
+    }
+    return statements;
+  }
+
+  Result<ExprPtr> ParseStandaloneExpression() {
+    ARROW_ASSIGN_OR_RAISE(auto expr, ParseExpr());
+    if (!AtEnd()) return ErrorAt(Peek(), "end of input");
+    return expr;
+  }
+
+ private:
+  // ---- Tokens -------------------------------------------------------------------
+
+  const Token& Peek(size_t k = 0) const {
+    return tokens_[std::min(pos_ + k, tokens_.size() - 1)];
+  }
+  bool AtEnd() const { return Peek().kind == TokenKind::kEnd; }
+  const Token& Next() {
+    const Token& token = tokens_[pos_];
+    if (token.kind != TokenKind::kEnd) {
+      last_end_ = token.end;
+      ++pos_;
+    }
+    return token;
+  }
+
+  static bool IsKeyword(const Token& t, std::string_view keyword) {
+    return t.kind == TokenKind::kIdentifier && !t.quoted &&
+           EqualsIgnoreCase(t.text, keyword);
+  }
+  static bool IsOp(const Token& t, std::string_view op) {
+    return t.kind == TokenKind::kOperator && t.text == op;
+  }
+  static bool IsReserved(const Token& t) {
+    return t.kind == TokenKind::kIdentifier && !t.quoted &&
+           ReservedWords().count(Upper(t.text)) > 0;
+  }
+  /// An identifier usable as a name: quoted, or not a reserved keyword.
+  static bool IsName(const Token& t) {
+    return t.kind == TokenKind::kIdentifier && (t.quoted || !IsReserved(t));
+  }
+
+  bool PeekKeyword(std::string_view keyword, size_t k = 0) const {
+    return IsKeyword(Peek(k), keyword);
+  }
+  bool PeekOp(std::string_view op, size_t k = 0) const { return IsOp(Peek(k), op); }
+  bool AcceptKeyword(std::string_view keyword) {
+    if (!PeekKeyword(keyword)) return false;
+    Next();
+    return true;
+  }
+  bool AcceptOp(std::string_view op) {
+    if (!PeekOp(op)) return false;
+    Next();
+    return true;
+  }
+  Status ExpectKeyword(std::string_view keyword) {
+    if (AcceptKeyword(keyword)) return Status::OK();
+    return ErrorAt(Peek(), std::string(keyword));
+  }
+  Status ExpectOp(std::string_view op) {
+    if (AcceptOp(op)) return Status::OK();
+    return ErrorAt(Peek(), "'" + std::string(op) + "'");
+  }
+  /// Consumes a name (see IsName) and returns it as written.
+  Result<std::string> ExpectName(const std::string& what) {
+    if (!IsName(Peek())) return ErrorAt(Peek(), what);
+    return Next().value;
+  }
+  /// `name` or `a.b.c`, the parts joined with '.'.
+  Result<std::string> ExpectQualifiedName(const std::string& what) {
+    ARROW_ASSIGN_OR_RAISE(std::string name, ExpectName(what));
+    while (PeekOp(".") && Peek(1).kind == TokenKind::kIdentifier) {
+      Next();
+      name += "." + Next().value;
+    }
+    return name;
+  }
+
+  /// True when the tokens from `k` on are '('... followed by SELECT or WITH.
+  bool IsParenthesizedQuery(size_t k = 0) const {
+    size_t limit = k + kMaxDepth + 1;
+    while (PeekOp("(", k) && k < limit) ++k;
+    return PeekKeyword("SELECT", k) || PeekKeyword("WITH", k);
+  }
+
+  // ---- Errors -------------------------------------------------------------------
+
+  static std::string Describe(const Token& t) {
+    if (t.kind == TokenKind::kEnd) return "end of input";
+    std::string text = t.text;
+    size_t nl = text.find('\n');
+    if (nl != std::string::npos) text = text.substr(0, nl) + "...";
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    if (t.kind == TokenKind::kString) return "string " + text;
+    return "'" + text + "'";
+  }
+
+  Status ErrorAt(const Token& t, const std::string& expected) const {
+    return SyntaxError(sql_, t.loc, "expected " + expected + " but found " + Describe(t));
+  }
+
+  Status NotSupported(const Location& loc, const std::string& what) const {
+    return Status::Invalid(what, " are not supported yet at ", loc.ToString(),
+                           SourceExcerpt(sql_, loc));
+  }
+
+  Status TooDeep() const {
+    return SyntaxError(sql_, Peek().loc,
+                       "the statement is nested too deeply (more than " +
+                           std::to_string(kMaxDepth) + " levels)");
+  }
+
+  /// Enters one level of recursion; fails when the statement nests too deeply.
+  Status CheckDepth() const {
+    if (depth_ > kMaxDepth || height_ > kMaxHeight) return TooDeep();
+    return Status::OK();
+  }
+
+  // ---- Statements ---------------------------------------------------------------
+
+  Result<std::shared_ptr<Statement>> ParseStatement() {
+    Nesting depth(&depth_), height(&height_);
+    ARROW_RETURN_NOT_OK(CheckDepth());
+    const Token& start = Peek();
+    size_t begin = start.begin;
+    auto stmt = std::make_shared<Statement>();
+    stmt->loc = start.loc;
+
+    if (PeekKeyword("SELECT") || PeekKeyword("WITH") || PeekOp("(")) {
+      ARROW_RETURN_NOT_OK(ParseQueryStatement(stmt.get()));
+    } else if (AcceptKeyword("COPY")) {
+      ARROW_RETURN_NOT_OK(ParseCopy(stmt.get()));
+    } else if (AcceptKeyword("EXPLAIN")) {
+      stmt->kind = StatementKind::kExplain;
+      stmt->analyze = AcceptKeyword("ANALYZE");
+      ARROW_ASSIGN_OR_RAISE(stmt->inner, ParseStatement());
+    } else if (AcceptKeyword("DESCRIBE") || AcceptKeyword("DESC")) {
+      ARROW_RETURN_NOT_OK(ParseDescribe(stmt.get()));
+    } else if (AcceptKeyword("CREATE")) {
+      stmt->kind = StatementKind::kCreateView;
+      if (AcceptKeyword("OR")) {
+        ARROW_RETURN_NOT_OK(ExpectKeyword("REPLACE"));
+        stmt->or_replace = true;
+      }
+      if (!AcceptKeyword("VIEW")) {
+        return ErrorAt(Peek(), "VIEW (only CREATE VIEW is supported)");
+      }
+      ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
+      ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+      ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+    } else if (AcceptKeyword("DROP")) {
+      stmt->kind = StatementKind::kDropView;
+      if (!AcceptKeyword("VIEW")) {
+        return ErrorAt(Peek(), "VIEW (only DROP VIEW is supported)");
+      }
+      if (AcceptKeyword("IF")) {
+        ARROW_RETURN_NOT_OK(ExpectKeyword("EXISTS"));
+        stmt->if_exists = true;
+      }
+      ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
+    } else {
+      return ErrorAt(start,
+                     "a statement (SELECT, WITH, COPY, EXPLAIN, DESCRIBE, CREATE VIEW, "
+                     "DROP VIEW)");
+    }
+    stmt->text = sql_.substr(begin, last_end_ - begin);
+    return stmt;
+  }
+
+  Status ParseQueryStatement(Statement* stmt) {
+    stmt->kind = StatementKind::kQuery;
+    select_into_.reset();
+    into_allowed_ = true;
+    ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+    into_allowed_ = false;
+    if (select_into_) {
+      stmt->kind = StatementKind::kInto;
+      stmt->target = std::move(select_into_->target);
+      stmt->target_loc = select_into_->target_loc;
+      stmt->target_options = std::move(select_into_->target_options);
+      select_into_.reset();
+      if (PeekKeyword("INTO")) {
+        return SyntaxError(sql_, Peek().loc, "INTO is given twice");
+      }
+    } else if (AcceptKeyword("INTO")) {
+      stmt->kind = StatementKind::kInto;
+      ARROW_RETURN_NOT_OK(ParseIntoTarget(stmt));
+    }
+    return Status::OK();
+  }
+
+  /// After INTO: 'uri' [WITH (options)].
+  Status ParseIntoTarget(Statement* stmt) {
+    if (Peek().kind != TokenKind::kString) {
+      return ErrorAt(Peek(),
+                     "a string literal target after INTO (e.g. INTO 'out.parquet')");
+    }
+    stmt->target_loc = Peek().loc;
+    stmt->target = Next().value;
+    if (AcceptKeyword("WITH")) {
+      ARROW_RETURN_NOT_OK(ParseOptionList(&stmt->target_options));
+    }
+    return Status::OK();
+  }
+
+  Status ParseCopy(Statement* stmt) {
+    stmt->kind = StatementKind::kCopy;
+    if (PeekOp("(")) {
+      Next();
+      ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto ref, ParseTablePrimary(/*allow_alias=*/false));
+      stmt->query = SelectStarFrom(std::move(ref));
+    }
+    ARROW_RETURN_NOT_OK(ExpectKeyword("TO"));
+    if (Peek().kind != TokenKind::kString) {
+      return ErrorAt(Peek(), "a string literal target after TO (e.g. TO 'out.csv')");
+    }
+    stmt->target_loc = Peek().loc;
+    stmt->target = Next().value;
+    if (PeekOp("(")) {
+      ARROW_RETURN_NOT_OK(ParseOptionList(&stmt->target_options));
+    } else if (AcceptKeyword("WITH")) {
+      ARROW_RETURN_NOT_OK(ParseOptionList(&stmt->target_options));
+    }
+    return Status::OK();
+  }
+
+  Status ParseDescribe(Statement* stmt) {
+    stmt->kind = StatementKind::kDescribe;
+    if (PeekKeyword("SELECT") || PeekKeyword("WITH") || IsParenthesizedQuery()) {
+      ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto ref, ParseTablePrimary(/*allow_alias=*/false));
+      stmt->query = SelectStarFrom(std::move(ref));
+    }
+    return Status::OK();
+  }
+
+  // ---- Options ------------------------------------------------------------------
+
+  /// ( key [=|=>|:=] [value], ... )
+  Status ParseOptionList(std::vector<RawOption>* options) {
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    if (AcceptOp(")")) return Status::OK();
+    do {
+      const Token& key = Peek();
+      RawOption option;
+      option.position = key.loc.ToString();
+      if (key.kind == TokenKind::kString) {
+        option.name = Next().value;
+      } else if (key.kind == TokenKind::kIdentifier) {
+        option.name = Next().value;
+        while (PeekOp(".") && Peek(1).kind == TokenKind::kIdentifier) {
+          Next();
+          option.name += "." + Next().value;
+        }
+      } else {
+        return ErrorAt(key, "an option name");
+      }
+      bool assigned = AcceptOp("=") || AcceptOp("=>") || AcceptOp(":=");
+      if (!assigned && (PeekOp(",") || PeekOp(")"))) {
+        option.value = "true";
+      } else {
+        ARROW_ASSIGN_OR_RAISE(option.value, ParseOptionValue());
+      }
+      options->push_back(std::move(option));
+    } while (AcceptOp(","));
+    return ExpectOp(")");
+  }
+
+  /// A literal, a bare word, {'k': v, ...} (as "k=v,...") or [v, ...] / (v, ...)
+  /// (as "v,...").
+  Result<std::string> ParseOptionValue() {
+    if (PeekOp("{")) {
+      Next();
+      std::string out;
+      if (AcceptOp("}")) return out;
+      do {
+        const Token& key = Peek();
+        if (key.kind != TokenKind::kString && key.kind != TokenKind::kIdentifier) {
+          return ErrorAt(key, "a map key");
+        }
+        std::string name = Next().value;
+        ARROW_RETURN_NOT_OK(ExpectOp(":"));
+        ARROW_ASSIGN_OR_RAISE(std::string value, ParseOptionScalar());
+        if (!out.empty()) out += ",";
+        out += name + "=" + value;
+      } while (AcceptOp(","));
+      ARROW_RETURN_NOT_OK(ExpectOp("}"));
+      return out;
+    }
+    if (PeekOp("[") || PeekOp("(")) {
+      std::string close = PeekOp("[") ? "]" : ")";
+      Next();
+      std::string out;
+      if (AcceptOp(close)) return out;
+      bool first = true;
+      do {
+        ARROW_ASSIGN_OR_RAISE(std::string value, ParseOptionScalar());
+        if (!first) out += ",";
+        out += value;
+        first = false;
+      } while (AcceptOp(","));
+      ARROW_RETURN_NOT_OK(ExpectOp(close));
+      return out;
+    }
+    return ParseOptionScalar();
+  }
+
+  Result<std::string> ParseOptionScalar() {
+    const Token& t = Peek();
+    switch (t.kind) {
+      case TokenKind::kString:
+        return Next().value;
+      case TokenKind::kNumber:
+        return Next().text;
+      case TokenKind::kIdentifier:
+        Next();
+        if (IsKeyword(t, "TRUE")) return std::string("true");
+        if (IsKeyword(t, "FALSE")) return std::string("false");
+        if (IsKeyword(t, "NULL")) return std::string();
+        return t.value;
+      case TokenKind::kOperator:
+        if ((t.text == "-" || t.text == "+") && Peek(1).kind == TokenKind::kNumber) {
+          Next();
+          std::string sign = t.text == "-" ? "-" : "";
+          return sign + Next().text;
+        }
+        break;
+      case TokenKind::kEnd:
+        break;
+    }
+    return ErrorAt(t, "an option value (a literal, a name, a {map} or a [list])");
+  }
+
+  // ---- Queries ------------------------------------------------------------------
+
+  Result<std::shared_ptr<Query>> ParseQuery() {
+    Nesting depth(&depth_), height(&height_), level(&query_level_);
+    ARROW_RETURN_NOT_OK(CheckDepth());
+    auto query = std::make_shared<Query>();
+    query->loc = Peek().loc;
+    if (AcceptKeyword("WITH")) {
+      if (PeekKeyword("RECURSIVE")) {
+        return NotSupported(Peek().loc, "recursive common table expressions");
+      }
+      do {
+        CommonTableExpr cte;
+        cte.loc = Peek().loc;
+        ARROW_ASSIGN_OR_RAISE(cte.name, ExpectName("a name for the WITH query"));
+        if (PeekOp("(")) {
+          ARROW_RETURN_NOT_OK(ParseNameList(&cte.column_aliases, "a column name"));
+        }
+        ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+        ARROW_RETURN_NOT_OK(ExpectOp("("));
+        ARROW_ASSIGN_OR_RAISE(cte.query, ParseQuery());
+        ARROW_RETURN_NOT_OK(ExpectOp(")"));
+        query->ctes.push_back(std::move(cte));
+      } while (AcceptOp(","));
+    }
+    ARROW_ASSIGN_OR_RAISE(query->body, ParseUnion());
+
+    if (AcceptKeyword("ORDER")) {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+      do {
+        OrderItem item;
+        ARROW_ASSIGN_OR_RAISE(item.expr, ParseExpr());
+        if (AcceptKeyword("DESC")) {
+          item.descending = true;
+        } else {
+          AcceptKeyword("ASC");
+        }
+        if (PeekKeyword("NULLS")) {
+          Next();
+          if (AcceptKeyword("FIRST")) {
+            item.nulls_first = true;
+          } else if (AcceptKeyword("LAST")) {
+            item.nulls_first = false;
+          } else {
+            return ErrorAt(Peek(), "FIRST or LAST");
+          }
+        }
+        query->order_by.push_back(std::move(item));
+      } while (AcceptOp(","));
+    }
+
+    bool seen_limit = false;
+    bool seen_offset = false;
+    while (true) {
+      if (!seen_limit && AcceptKeyword("LIMIT")) {
+        seen_limit = true;
+        if (!AcceptKeyword("ALL")) {
+          ARROW_ASSIGN_OR_RAISE(query->limit, ParseExpr());
+        }
+      } else if (!seen_offset && AcceptKeyword("OFFSET")) {
+        seen_offset = true;
+        ARROW_ASSIGN_OR_RAISE(query->offset, ParseExpr());
+        if (!AcceptKeyword("ROWS")) AcceptKeyword("ROW");
+      } else {
+        break;
+      }
+    }
+    return query;
+  }
+
+  /// ( name, ... )
+  Status ParseNameList(std::vector<std::string>* names, const std::string& what) {
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    do {
+      ARROW_ASSIGN_OR_RAISE(std::string name, ExpectName(what));
+      names->push_back(std::move(name));
+    } while (AcceptOp(","));
+    return ExpectOp(")");
+  }
+
+  /// UNION and EXCEPT, left-associative, over INTERSECT operands.
+  Result<std::shared_ptr<QueryNode>> ParseUnion() {
+    Nesting chain(&height_, 0);
+    ARROW_ASSIGN_OR_RAISE(auto left, ParseIntersect());
+    while (PeekKeyword("UNION") || PeekKeyword("EXCEPT")) {
+      chain.Add();
+      ARROW_RETURN_NOT_OK(CheckDepth());
+      bool is_union = PeekKeyword("UNION");
+      const Token& op = Next();
+      SetOp set_op = is_union ? SetOp::kUnion : SetOp::kExcept;
+      if (AcceptKeyword("ALL")) {
+        if (!is_union) return NotSupported(op.loc, "EXCEPT ALL queries");
+        set_op = SetOp::kUnionAll;
+      } else {
+        AcceptKeyword("DISTINCT");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto right, ParseIntersect());
+      left = MakeSetOp(set_op, std::move(left), std::move(right));
+    }
+    return left;
+  }
+
+  Result<std::shared_ptr<QueryNode>> ParseIntersect() {
+    Nesting chain(&height_, 0);
+    ARROW_ASSIGN_OR_RAISE(auto left, ParseSetOperand());
+    while (PeekKeyword("INTERSECT")) {
+      chain.Add();
+      ARROW_RETURN_NOT_OK(CheckDepth());
+      const Token& op = Next();
+      if (AcceptKeyword("ALL")) return NotSupported(op.loc, "INTERSECT ALL queries");
+      AcceptKeyword("DISTINCT");
+      ARROW_ASSIGN_OR_RAISE(auto right, ParseSetOperand());
+      left = MakeSetOp(SetOp::kIntersect, std::move(left), std::move(right));
+    }
+    return left;
+  }
+
+  static std::shared_ptr<QueryNode> MakeSetOp(SetOp op, std::shared_ptr<QueryNode> left,
+                                              std::shared_ptr<QueryNode> right) {
+    auto node = std::make_shared<QueryNode>();
+    node->kind = QueryNode::Kind::kSetOp;
+    node->loc = left->loc;
+    node->op = op;
+    node->left = std::move(left);
+    node->right = std::move(right);
+    return node;
+  }
+
+  Result<std::shared_ptr<QueryNode>> ParseSetOperand() {
+    if (PeekKeyword("SELECT")) return ParseSelectCore();
+    if (PeekOp("(")) {
+      auto node = std::make_shared<QueryNode>();
+      node->kind = QueryNode::Kind::kQuery;
+      node->loc = Next().loc;
+      ARROW_ASSIGN_OR_RAISE(node->query, ParseQuery());
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      return node;
+    }
+    return ErrorAt(Peek(), "SELECT or '('");
+  }
+
+  Result<std::shared_ptr<QueryNode>> ParseSelectCore() {
+    auto node = std::make_shared<QueryNode>();
+    node->kind = QueryNode::Kind::kSelect;
+    node->loc = Next().loc;  // SELECT
+    SelectCore& core = node->select;
+    if (AcceptKeyword("DISTINCT")) {
+      if (PeekKeyword("ON")) return NotSupported(Peek().loc, "DISTINCT ON lists");
+      core.distinct = true;
+    } else {
+      AcceptKeyword("ALL");
+    }
+    do {
+      SelectItem item;
+      ARROW_RETURN_NOT_OK(ParseSelectItem(&item));
+      core.items.push_back(std::move(item));
+    } while (AcceptOp(","));
+
+    if (PeekKeyword("INTO")) ARROW_RETURN_NOT_OK(ParseSelectInto());
+    if (AcceptKeyword("FROM")) {
+      ARROW_ASSIGN_OR_RAISE(core.from, ParseTableRef());
+    }
+    if (AcceptKeyword("WHERE")) {
+      ARROW_ASSIGN_OR_RAISE(core.where, ParseExpr());
+    }
+    if (AcceptKeyword("GROUP")) {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+      if (PeekKeyword("ALL")) {
+        core.group_by.push_back(MakeExpr(ExprKind::kStar, Next().loc));
+      } else {
+        do {
+          ARROW_ASSIGN_OR_RAISE(auto expr, ParseExpr());
+          core.group_by.push_back(std::move(expr));
+        } while (AcceptOp(","));
+      }
+    }
+    if (AcceptKeyword("HAVING")) {
+      ARROW_ASSIGN_OR_RAISE(core.having, ParseExpr());
+    }
+    if (PeekKeyword("WINDOW") || PeekKeyword("QUALIFY")) {
+      return NotSupported(Peek().loc, Upper(Peek().text) + " clauses");
+    }
+    return node;
+  }
+
+  /// PostgreSQL's SELECT items INTO 'uri' [WITH (...)] FROM ...
+  Status ParseSelectInto() {
+    const Token& into = Peek();
+    if (!into_allowed_ || query_level_ != 1 || select_into_) {
+      return SyntaxError(sql_, into.loc,
+                         "INTO is only allowed once, in the outermost SELECT");
+    }
+    Next();
+    Statement target;
+    ARROW_RETURN_NOT_OK(ParseIntoTarget(&target));
+    select_into_ = std::move(target);
+    return Status::OK();
+  }
+
+  Status ParseSelectItem(SelectItem* item) {
+    if (PeekOp("*")) {
+      item->expr = MakeExpr(ExprKind::kStar, Next().loc);
+      return Status::OK();
+    }
+    if (IsName(Peek()) && PeekOp(".", 1) && PeekOp("*", 2)) {
+      item->expr = MakeExpr(ExprKind::kStar, Peek().loc);
+      item->expr->table = Next().value;
+      Next();
+      Next();
+      return Status::OK();
+    }
+    ARROW_ASSIGN_OR_RAISE(item->expr, ParseExpr());
+    if (AcceptKeyword("AS")) {
+      if (Peek().kind == TokenKind::kString) {
+        item->alias = Next().value;
+      } else {
+        ARROW_ASSIGN_OR_RAISE(item->alias, ExpectName("an alias after AS"));
+      }
+    } else if (IsName(Peek())) {
+      item->alias = Next().value;
+    }
+    return Status::OK();
+  }
+
+  // ---- Table references -----------------------------------------------------------
+
+  /// joined-table [, joined-table ...]: a comma is a cross join binding looser
+  /// than JOIN.
+  Result<TableRefPtr> ParseTableRef() {
+    Nesting depth(&depth_), height(&height_);
+    ARROW_RETURN_NOT_OK(CheckDepth());
+    ARROW_ASSIGN_OR_RAISE(auto left, ParseJoinedTable());
+    while (PeekOp(",")) {
+      height.Add();
+      ARROW_RETURN_NOT_OK(CheckDepth());
+      Next();
+      ARROW_ASSIGN_OR_RAISE(auto right, ParseJoinedTable());
+      left = MakeJoin(JoinType::kCross, std::move(left), std::move(right));
+    }
+    return left;
+  }
+
+  static TableRefPtr MakeJoin(JoinType type, TableRefPtr left, TableRefPtr right) {
+    auto join = std::make_shared<TableRef>();
+    join->kind = TableKind::kJoin;
+    join->loc = left->loc;
+    join->join_type = type;
+    join->left = std::move(left);
+    join->right = std::move(right);
+    return join;
+  }
+
+  Result<TableRefPtr> ParseJoinedTable() {
+    Nesting chain(&height_, 0);
+    ARROW_ASSIGN_OR_RAISE(auto left, ParseTablePrimary(/*allow_alias=*/true));
+    while (true) {
+      JoinType type;
+      if (PeekKeyword("JOIN")) {
+        type = JoinType::kInner;
+      } else if (PeekKeyword("INNER") && PeekKeyword("JOIN", 1)) {
+        type = JoinType::kInner;
+        Next();
+      } else if (PeekKeyword("CROSS")) {
+        type = JoinType::kCross;
+        Next();
+      } else if (PeekKeyword("LEFT") || PeekKeyword("RIGHT") || PeekKeyword("FULL")) {
+        type = PeekKeyword("LEFT")    ? JoinType::kLeft
+               : PeekKeyword("RIGHT") ? JoinType::kRight
+                                      : JoinType::kFull;
+        Next();
+        AcceptKeyword("OUTER");
+      } else if (PeekKeyword("NATURAL")) {
+        return NotSupported(Peek().loc, "NATURAL joins");
+      } else if (PeekKeyword("INNER")) {
+        Next();
+        return ErrorAt(Peek(), "JOIN");
+      } else {
+        break;
+      }
+      ARROW_RETURN_NOT_OK(ExpectKeyword("JOIN"));
+      chain.Add();
+      ARROW_RETURN_NOT_OK(CheckDepth());
+      ARROW_ASSIGN_OR_RAISE(auto right, ParseTablePrimary(/*allow_alias=*/true));
+      auto join = MakeJoin(type, std::move(left), std::move(right));
+      if (type != JoinType::kCross) {
+        if (AcceptKeyword("ON")) {
+          ARROW_ASSIGN_OR_RAISE(join->on, ParseExpr());
+        } else if (PeekKeyword("USING")) {
+          Next();
+          ARROW_RETURN_NOT_OK(ParseNameList(&join->using_columns, "a column name"));
+        } else {
+          return ErrorAt(Peek(), "ON or USING after the joined table");
+        }
+      }
+      left = std::move(join);
+    }
+    return left;
+  }
+
+  Result<TableRefPtr> ParseTablePrimary(bool allow_alias) {
+    Nesting depth(&depth_), height(&height_);
+    ARROW_RETURN_NOT_OK(CheckDepth());
+    auto ref = std::make_shared<TableRef>();
+    const Token& start = Peek();
+    ref->loc = start.loc;
+
+    if (start.kind == TokenKind::kString) {
+      ref->kind = TableKind::kUri;
+      ref->uri = Next().value;
+      // WITH (...) and the alias, in either order.
+      bool have_options = false;
+      bool have_alias = false;
+      while (true) {
+        if (!have_options && PeekKeyword("WITH") && PeekOp("(", 1)) {
+          Next();
+          ARROW_RETURN_NOT_OK(ParseOptionList(&ref->options));
+          have_options = true;
+        } else if (allow_alias && !have_alias && (PeekKeyword("AS") || IsName(Peek()))) {
+          ARROW_RETURN_NOT_OK(ParseTableAlias(ref.get()));
+          have_alias = true;
+        } else {
+          break;
+        }
+      }
+      return ref;
+    }
+
+    if (PeekOp("(")) {
+      if (IsParenthesizedQuery(1)) {
+        Next();
+        ref->kind = TableKind::kSubquery;
+        ARROW_ASSIGN_OR_RAISE(ref->subquery, ParseQuery());
+        ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      } else {
+        Next();
+        ARROW_ASSIGN_OR_RAISE(ref, ParseTableRef());
+        ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      }
+      if (allow_alias) ARROW_RETURN_NOT_OK(ParseTableAlias(ref.get()));
+      return ref;
+    }
+
+    if (IsName(start) && PeekOp("(", 1)) {
+      ref->kind = TableKind::kFunction;
+      ref->name = Lower(Next().value);
+      Next();  // (
+      if (!AcceptOp(")")) {
+        do {
+          ARROW_RETURN_NOT_OK(ParseTableFunctionArg(ref.get()));
+        } while (AcceptOp(","));
+        ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      }
+      if (allow_alias) ARROW_RETURN_NOT_OK(ParseTableAlias(ref.get()));
+      return ref;
+    }
+
+    if (IsName(start)) {
+      ref->kind = TableKind::kName;
+      ARROW_ASSIGN_OR_RAISE(ref->name, ExpectQualifiedName("a table name"));
+      if (PeekOp("(")) {
+        // A dotted name followed by '(': a qualified table function is not supported.
+        return ErrorAt(Peek(), "a table alias, JOIN or the end of the FROM clause");
+      }
+      if (allow_alias) ARROW_RETURN_NOT_OK(ParseTableAlias(ref.get()));
+      return ref;
+    }
+
+    return ErrorAt(start,
+                   "a table (a 'file' path, a name, a table function or a subquery)");
+  }
+
+  /// name = value | name => value | name := value, or a positional expression.
+  Status ParseTableFunctionArg(TableRef* ref) {
+    const Token& t = Peek();
+    if (t.kind == TokenKind::kIdentifier &&
+        (PeekOp("=", 1) || PeekOp("=>", 1) || PeekOp(":=", 1))) {
+      RawOption option;
+      option.name = t.value;
+      option.position = t.loc.ToString();
+      Next();
+      Next();
+      ARROW_ASSIGN_OR_RAISE(option.value, ParseOptionValue());
+      ref->options.push_back(std::move(option));
+      return Status::OK();
+    }
+    ARROW_ASSIGN_OR_RAISE(auto arg, ParseExpr());
+    ref->args.push_back(std::move(arg));
+    return Status::OK();
+  }
+
+  /// [AS] alias [(column, ...)]; nothing when no alias follows.
+  Status ParseTableAlias(TableRef* ref) {
+    if (AcceptKeyword("AS")) {
+      ARROW_ASSIGN_OR_RAISE(ref->alias, ExpectName("an alias after AS"));
+    } else if (IsName(Peek())) {
+      ref->alias = Next().value;
+    } else {
+      return Status::OK();
+    }
+    if (PeekOp("(")) {
+      ARROW_RETURN_NOT_OK(ParseNameList(&ref->column_aliases, "a column alias"));
+    }
+    return Status::OK();
+  }
+
+  // ---- Expressions --------------------------------------------------------------
+
+  Result<ExprPtr> ParseExpr() { return ParseBinary(0); }
+
+  /// Precedence climbing: parses operators binding at least as tightly as
+  /// `min_prec`.
+  Result<ExprPtr> ParseBinary(int min_prec) {
+    Nesting depth(&depth_), height(&height_);
+    ARROW_RETURN_NOT_OK(CheckDepth());
+    ARROW_ASSIGN_OR_RAISE(ExprPtr left, ParsePrefix());
+    while (true) {
+      const Token& t = Peek();
+      if (t.kind == TokenKind::kOperator) {
+        if (t.text == "::") {
+          if (kPrecCast < min_prec) break;
+          Next();
+          auto cast = MakeExpr(ExprKind::kCast, left->loc);
+          ARROW_ASSIGN_OR_RAISE(cast->type_name, ParseTypeName());
+          cast->args.push_back(std::move(left));
+          left = std::move(cast);
+          height.Add();
+          ARROW_RETURN_NOT_OK(CheckDepth());
+          continue;
+        }
+        int prec = 0;
+        std::string op = t.text;
+        if (op == "*" || op == "/" || op == "%") {
+          prec = kPrecMul;
+        } else if (op == "+" || op == "-") {
+          prec = kPrecAdd;
+        } else if (op == "||") {
+          prec = kPrecConcat;
+        } else if (op == "=" || op == "==") {
+          prec = kPrecComparison;
+          op = "=";
+        } else if (op == "<>" || op == "!=") {
+          prec = kPrecComparison;
+          op = "<>";
+        } else if (op == "<" || op == "<=" || op == ">" || op == ">=") {
+          prec = kPrecComparison;
+        } else {
+          break;
+        }
+        if (prec < min_prec) break;
+        Next();
+        ARROW_ASSIGN_OR_RAISE(auto right, ParseBinary(prec + 1));
+        left = MakeBinary(std::move(op), std::move(left), std::move(right));
+      } else if (t.kind == TokenKind::kIdentifier && !t.quoted) {
+        if (IsKeyword(t, "OR") || IsKeyword(t, "AND")) {
+          int prec = IsKeyword(t, "OR") ? kPrecOr : kPrecAnd;
+          if (prec < min_prec) break;
+          std::string op = Upper(Next().text);
+          ARROW_ASSIGN_OR_RAISE(auto right, ParseBinary(prec + 1));
+          left = MakeBinary(std::move(op), std::move(left), std::move(right));
+        } else if (IsKeyword(t, "IS") || IsKeyword(t, "ISNULL") ||
+                   IsKeyword(t, "NOTNULL")) {
+          if (kPrecIs < min_prec) break;
+          ARROW_ASSIGN_OR_RAISE(left, ParseIs(std::move(left)));
+        } else if (IsKeyword(t, "BETWEEN") || IsKeyword(t, "IN") ||
+                   IsKeyword(t, "LIKE") || IsKeyword(t, "ILIKE") ||
+                   (IsKeyword(t, "NOT") &&
+                    (PeekKeyword("BETWEEN", 1) || PeekKeyword("IN", 1) ||
+                     PeekKeyword("LIKE", 1) || PeekKeyword("ILIKE", 1)))) {
+          if (kPrecLikeIn < min_prec) break;
+          ARROW_ASSIGN_OR_RAISE(left, ParsePredicate(std::move(left)));
+        } else {
+          break;
+        }
+      } else {
+        break;
+      }
+      height.Add();
+      ARROW_RETURN_NOT_OK(CheckDepth());
+    }
+    return left;
+  }
+
+  static ExprPtr MakeBinary(std::string op, ExprPtr left, ExprPtr right) {
+    auto e = MakeExpr(ExprKind::kBinary, left->loc);
+    e->op = std::move(op);
+    e->args.push_back(std::move(left));
+    e->args.push_back(std::move(right));
+    return e;
+  }
+
+  /// IS [NOT] NULL | TRUE | FALSE, ISNULL, NOTNULL after `left`.
+  Result<ExprPtr> ParseIs(ExprPtr left) {
+    if (AcceptKeyword("ISNULL") || AcceptKeyword("NOTNULL")) {
+      auto e = MakeExpr(ExprKind::kIsNull, left->loc);
+      e->negated = IsKeyword(tokens_[pos_ - 1], "NOTNULL");
+      e->args.push_back(std::move(left));
+      return e;
+    }
+    Next();  // IS
+    bool negated = AcceptKeyword("NOT");
+    ExprPtr e;
+    if (AcceptKeyword("NULL")) {
+      e = MakeExpr(ExprKind::kIsNull, left->loc);
+    } else if (PeekKeyword("TRUE") || PeekKeyword("FALSE")) {
+      e = MakeExpr(ExprKind::kIsBool, left->loc);
+      e->lit_kind = LiteralKind::kBool;
+      e->text = Lower(Next().text);
+    } else {
+      return ErrorAt(Peek(), negated ? "NULL, TRUE or FALSE after IS NOT"
+                                     : "NULL, TRUE or FALSE after IS");
+    }
+    e->negated = negated;
+    e->args.push_back(std::move(left));
+    return e;
+  }
+
+  /// [NOT] BETWEEN / IN / LIKE / ILIKE after `left`.
+  Result<ExprPtr> ParsePredicate(ExprPtr left) {
+    bool negated = AcceptKeyword("NOT");
+    ExprPtr e;
+    if (AcceptKeyword("BETWEEN")) {
+      e = MakeExpr(ExprKind::kBetween, left->loc);
+      e->args.push_back(std::move(left));
+      ARROW_ASSIGN_OR_RAISE(auto low, ParseBinary(kPrecLikeIn + 1));
+      ARROW_RETURN_NOT_OK(ExpectKeyword("AND"));
+      ARROW_ASSIGN_OR_RAISE(auto high, ParseBinary(kPrecLikeIn + 1));
+      e->args.push_back(std::move(low));
+      e->args.push_back(std::move(high));
+    } else if (AcceptKeyword("IN")) {
+      e = MakeExpr(ExprKind::kIn, left->loc);
+      e->args.push_back(std::move(left));
+      ARROW_RETURN_NOT_OK(ExpectOp("("));
+      if (PeekKeyword("SELECT") || PeekKeyword("WITH")) {
+        return NotSupported(Peek().loc, "subqueries in expressions");
+      }
+      do {
+        ARROW_ASSIGN_OR_RAISE(auto item, ParseExpr());
+        e->args.push_back(std::move(item));
+      } while (AcceptOp(","));
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    } else {
+      e = MakeExpr(ExprKind::kLike, left->loc);
+      e->case_insensitive = PeekKeyword("ILIKE");
+      Next();  // LIKE | ILIKE
+      e->args.push_back(std::move(left));
+      ARROW_ASSIGN_OR_RAISE(auto pattern, ParseBinary(kPrecLikeIn + 1));
+      e->args.push_back(std::move(pattern));
+      if (PeekKeyword("ESCAPE"))
+        return NotSupported(Peek().loc, "LIKE ... ESCAPE clauses");
+    }
+    e->negated = negated;
+    return e;
+  }
+
+  /// Prefix NOT, unary - and +, or a primary.
+  Result<ExprPtr> ParsePrefix() {
+    const Token& t = Peek();
+    if (IsKeyword(t, "NOT")) {
+      auto e = MakeExpr(ExprKind::kUnary, Next().loc);
+      e->op = "NOT";
+      ARROW_ASSIGN_OR_RAISE(auto operand, ParseBinary(kPrecIs));
+      e->args.push_back(std::move(operand));
+      return e;
+    }
+    if (IsOp(t, "-") || IsOp(t, "+")) {
+      auto e = MakeExpr(ExprKind::kUnary, t.loc);
+      e->op = Next().text;
+      ARROW_ASSIGN_OR_RAISE(auto operand, ParseBinary(kPrecCast));
+      e->args.push_back(std::move(operand));
+      return e;
+    }
+    return ParsePrimary();
+  }
+
+  Result<ExprPtr> ParsePrimary() {
+    const Token& t = Peek();
+    switch (t.kind) {
+      case TokenKind::kNumber: {
+        Next();
+        bool decimal = t.text.find_first_of(".eE") != std::string::npos;
+        return MakeLiteral(decimal ? LiteralKind::kDecimal : LiteralKind::kInteger,
+                           t.text, t.loc);
+      }
+      case TokenKind::kString:
+        Next();
+        return MakeLiteral(LiteralKind::kString, t.value, t.loc);
+      case TokenKind::kOperator:
+        if (t.text == "(") {
+          if (IsParenthesizedQuery(1)) {
+            return NotSupported(t.loc, "subqueries in expressions");
+          }
+          Next();
+          ARROW_ASSIGN_OR_RAISE(auto inner, ParseExpr());
+          ARROW_RETURN_NOT_OK(ExpectOp(")"));
+          return inner;
+        }
+        return ErrorAt(t, "an expression");
+      case TokenKind::kEnd:
+        return ErrorAt(t, "an expression");
+      case TokenKind::kIdentifier:
+        break;
+    }
+    if (t.quoted) return ParseNameExpr();
+
+    if (IsKeyword(t, "NULL")) return MakeLiteral(LiteralKind::kNull, "", Next().loc);
+    if (IsKeyword(t, "TRUE")) return MakeLiteral(LiteralKind::kBool, "true", Next().loc);
+    if (IsKeyword(t, "FALSE"))
+      return MakeLiteral(LiteralKind::kBool, "false", Next().loc);
+    if (IsKeyword(t, "CASE")) return ParseCase();
+    bool call = PeekOp("(", 1);
+    if (call && (IsKeyword(t, "CAST") || IsKeyword(t, "TRY_CAST"))) return ParseCast();
+    if (call && IsKeyword(t, "EXTRACT")) return ParseExtract();
+    if (call && IsKeyword(t, "SUBSTRING")) return ParseSubstring();
+    if (call && IsKeyword(t, "POSITION")) return ParsePosition();
+    if (call && IsKeyword(t, "TRIM")) return ParseTrim();
+    if (Peek(1).kind == TokenKind::kString &&
+        (IsKeyword(t, "DATE") || IsKeyword(t, "TIMESTAMP"))) {
+      Next();
+      LiteralKind kind =
+          IsKeyword(t, "DATE") ? LiteralKind::kDate : LiteralKind::kTimestamp;
+      return MakeLiteral(kind, Next().value, t.loc);
+    }
+    if (IsKeyword(t, "INTERVAL") &&
+        (Peek(1).kind == TokenKind::kString || Peek(1).kind == TokenKind::kNumber)) {
+      return ParseInterval();
+    }
+    if (IsKeyword(t, "CURRENT_DATE") || IsKeyword(t, "CURRENT_TIMESTAMP") ||
+        IsKeyword(t, "NOW")) {
+      auto e = MakeExpr(ExprKind::kFunction, t.loc);
+      e->name = Lower(Next().text);
+      if (PeekOp("(") && PeekOp(")", 1)) {
+        Next();
+        Next();
+      }
+      return e;
+    }
+    if (IsReserved(t)) {
+      // LEFT(s, n) and RIGHT(s, n) are functions despite being keywords.
+      if (call && (IsKeyword(t, "LEFT") || IsKeyword(t, "RIGHT"))) {
+        return ParseFunctionCall(Lower(Next().text), t.loc);
+      }
+      if (IsKeyword(t, "SELECT")) {
+        return ErrorAt(t, "an expression (subqueries need parentheses)");
+      }
+      return ErrorAt(t, "an expression");
+    }
+    return ParseNameExpr();
+  }
+
+  /// A column reference `a`, `t.a`, `"A"`, or a function call `f(...)`.
+  Result<ExprPtr> ParseNameExpr() {
+    const Token& first = Next();
+    Location loc = first.loc;
+    std::vector<std::string> parts{first.value};
+    while (PeekOp(".")) {
+      if (Peek(1).kind != TokenKind::kIdentifier) {
+        return ErrorAt(Peek(1), "a column name after '.'");
+      }
+      Next();
+      parts.push_back(Next().value);
+    }
+    if (PeekOp("(")) {
+      std::string name = parts[0];
+      for (size_t i = 1; i < parts.size(); ++i) name += "." + parts[i];
+      return ParseFunctionCall(Lower(name), loc);
+    }
+    auto e = MakeExpr(ExprKind::kColumn, loc);
+    e->name = parts.back();
+    parts.pop_back();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) e->table += ".";
+      e->table += parts[i];
+    }
+    return e;
+  }
+
+  /// After the name: ( [* | [DISTINCT|ALL] expr, ...] ).
+  Result<ExprPtr> ParseFunctionCall(std::string name, Location loc) {
+    auto e = MakeExpr(ExprKind::kFunction, loc);
+    e->name = std::move(name);
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    if (PeekOp("*")) {
+      e->args.push_back(MakeExpr(ExprKind::kStar, Next().loc));
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    } else if (!AcceptOp(")")) {
+      if (AcceptKeyword("DISTINCT")) {
+        e->distinct = true;
+      } else {
+        AcceptKeyword("ALL");
+      }
+      do {
+        if (PeekKeyword("SELECT") || PeekKeyword("WITH")) {
+          return NotSupported(Peek().loc, "subqueries in expressions");
+        }
+        ARROW_ASSIGN_OR_RAISE(auto arg, ParseExpr());
+        e->args.push_back(std::move(arg));
+      } while (AcceptOp(","));
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    }
+    if (PeekKeyword("OVER")) return NotSupported(Peek().loc, "window functions (OVER)");
+    if (PeekKeyword("FILTER") && PeekOp("(", 1)) {
+      return NotSupported(Peek().loc, "aggregate FILTER clauses");
+    }
+    return e;
+  }
+
+  /// CASE [operand] WHEN a THEN b ... [ELSE c] END
+  Result<ExprPtr> ParseCase() {
+    auto e = MakeExpr(ExprKind::kCase, Next().loc);
+    if (!PeekKeyword("WHEN")) {
+      ARROW_ASSIGN_OR_RAISE(auto operand, ParseExpr());
+      e->args.push_back(std::move(operand));
+      e->has_operand = true;
+    }
+    if (!PeekKeyword("WHEN")) return ErrorAt(Peek(), "WHEN");
+    while (AcceptKeyword("WHEN")) {
+      ARROW_ASSIGN_OR_RAISE(auto when, ParseExpr());
+      ARROW_RETURN_NOT_OK(ExpectKeyword("THEN"));
+      ARROW_ASSIGN_OR_RAISE(auto then, ParseExpr());
+      e->args.push_back(std::move(when));
+      e->args.push_back(std::move(then));
+    }
+    if (AcceptKeyword("ELSE")) {
+      ARROW_ASSIGN_OR_RAISE(auto otherwise, ParseExpr());
+      e->args.push_back(std::move(otherwise));
+      e->has_else = true;
+    }
+    if (!AcceptKeyword("END")) {
+      return ErrorAt(Peek(), e->has_else ? "END" : "WHEN, ELSE or END");
+    }
+    return e;
+  }
+
+  /// CAST(e AS type) | TRY_CAST(e AS type)
+  Result<ExprPtr> ParseCast() {
+    auto e = MakeExpr(ExprKind::kCast, Peek().loc);
+    e->try_cast = IsKeyword(Next(), "TRY_CAST");
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    ARROW_ASSIGN_OR_RAISE(auto operand, ParseExpr());
+    e->args.push_back(std::move(operand));
+    ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+    ARROW_ASSIGN_OR_RAISE(e->type_name, ParseTypeName());
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    return e;
+  }
+
+  /// A type name, normalized: upper case, single spaces, parameters kept,
+  /// "[]" appended for arrays.
+  Result<std::string> ParseTypeName() {
+    const Token& t = Peek();
+    if (!IsName(t)) return ErrorAt(t, "a type name");
+    Next();
+    std::string name = Upper(t.value);
+    if (name == "DOUBLE" && AcceptKeyword("PRECISION")) {
+      name += " PRECISION";
+    } else if (name == "CHARACTER" && AcceptKeyword("VARYING")) {
+      name += " VARYING";
+    } else if ((name == "TIMESTAMP" || name == "TIME") &&
+               (PeekKeyword("WITH") || PeekKeyword("WITHOUT")) &&
+               PeekKeyword("TIME", 1) && PeekKeyword("ZONE", 2)) {
+      if (PeekKeyword("WITH")) name += " WITH TIME ZONE";
+      Next();
+      Next();
+      Next();
+    }
+    if (AcceptOp("(")) {
+      name += "(";
+      bool first = true;
+      do {
+        const Token& p = Peek();
+        if (p.kind != TokenKind::kNumber && p.kind != TokenKind::kIdentifier) {
+          return ErrorAt(p, "a type parameter");
+        }
+        if (!first) name += ",";
+        name += p.kind == TokenKind::kNumber ? p.text : Upper(p.value);
+        Next();
+        first = false;
+      } while (AcceptOp(","));
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      name += ")";
+    }
+    while (PeekOp("[") && PeekOp("]", 1)) {
+      Next();
+      Next();
+      name += "[]";
+    }
+    return name;
+  }
+
+  /// EXTRACT(field FROM e) -> extract('field', e)
+  Result<ExprPtr> ParseExtract() {
+    auto e = MakeExpr(ExprKind::kFunction, Next().loc);
+    e->name = "extract";
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    const Token& field = Peek();
+    if (field.kind != TokenKind::kIdentifier && field.kind != TokenKind::kString) {
+      return ErrorAt(field, "a date part (e.g. YEAR)");
+    }
+    Next();
+    e->args.push_back(MakeLiteral(LiteralKind::kString, Lower(field.value), field.loc));
+    if (!AcceptKeyword("FROM") && !AcceptOp(",")) return ErrorAt(Peek(), "FROM");
+    ARROW_ASSIGN_OR_RAISE(auto source, ParseExpr());
+    e->args.push_back(std::move(source));
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    return e;
+  }
+
+  /// SUBSTRING(e FROM a [FOR b]) | SUBSTRING(e FOR b) | SUBSTRING(e, a [, b])
+  Result<ExprPtr> ParseSubstring() {
+    auto e = MakeExpr(ExprKind::kFunction, Next().loc);
+    e->name = "substring";
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    ARROW_ASSIGN_OR_RAISE(auto str, ParseExpr());
+    e->args.push_back(std::move(str));
+    if (PeekKeyword("FROM") || PeekKeyword("FOR")) {
+      if (AcceptKeyword("FROM")) {
+        ARROW_ASSIGN_OR_RAISE(auto from, ParseExpr());
+        e->args.push_back(std::move(from));
+      } else {
+        e->args.push_back(MakeLiteral(LiteralKind::kInteger, "1", Peek().loc));
+      }
+      if (AcceptKeyword("FOR")) {
+        ARROW_ASSIGN_OR_RAISE(auto length, ParseExpr());
+        e->args.push_back(std::move(length));
+      }
+    } else {
+      while (AcceptOp(",")) {
+        ARROW_ASSIGN_OR_RAISE(auto arg, ParseExpr());
+        e->args.push_back(std::move(arg));
+      }
+    }
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    return e;
+  }
+
+  /// POSITION(a IN b) -> position(a, b)
+  Result<ExprPtr> ParsePosition() {
+    auto e = MakeExpr(ExprKind::kFunction, Next().loc);
+    e->name = "position";
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    ARROW_ASSIGN_OR_RAISE(auto needle, ParseBinary(kPrecLikeIn + 1));
+    e->args.push_back(std::move(needle));
+    if (!AcceptKeyword("IN") && !AcceptOp(",")) return ErrorAt(Peek(), "IN");
+    ARROW_ASSIGN_OR_RAISE(auto haystack, ParseExpr());
+    e->args.push_back(std::move(haystack));
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    return e;
+  }
+
+  /// TRIM([BOTH|LEADING|TRAILING] [chars] FROM e) | TRIM(e [, chars])
+  Result<ExprPtr> ParseTrim() {
+    auto e = MakeExpr(ExprKind::kFunction, Next().loc);
+    e->name = "trim";
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    if (AcceptKeyword("LEADING")) {
+      e->name = "ltrim";
+    } else if (AcceptKeyword("TRAILING")) {
+      e->name = "rtrim";
+    } else {
+      AcceptKeyword("BOTH");
+    }
+    if (AcceptKeyword("FROM")) {
+      ARROW_ASSIGN_OR_RAISE(auto str, ParseExpr());
+      e->args.push_back(std::move(str));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto first, ParseExpr());
+      if (AcceptKeyword("FROM")) {
+        ARROW_ASSIGN_OR_RAISE(auto str, ParseExpr());
+        e->args.push_back(std::move(str));
+        e->args.push_back(std::move(first));
+      } else {
+        e->args.push_back(std::move(first));
+        while (AcceptOp(",")) {
+          ARROW_ASSIGN_OR_RAISE(auto arg, ParseExpr());
+          e->args.push_back(std::move(arg));
+        }
+      }
+    }
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    return e;
+  }
+
+  /// INTERVAL '1 day' | INTERVAL '1' DAY | INTERVAL 1 DAY -> text "1 day"
+  Result<ExprPtr> ParseInterval() {
+    Location loc = Next().loc;
+    const Token& value = Next();
+    std::string text = value.value;
+    const Token& unit = Peek();
+    bool has_unit = unit.kind == TokenKind::kIdentifier && !unit.quoted &&
+                    IntervalUnits().count(Upper(unit.text)) > 0;
+    if (has_unit) {
+      text += " " + Lower(Next().text);
+    } else if (value.kind == TokenKind::kNumber) {
+      return ErrorAt(unit, "an interval unit (e.g. DAY)");
+    }
+    return MakeLiteral(LiteralKind::kInterval, std::move(text), loc);
+  }
+
+  const std::string& sql_;
+  std::vector<Token> tokens_;
+  size_t pos_ = 0;
+  size_t last_end_ = 0;
+  int depth_ = 0;
+  int height_ = 0;
+  int query_level_ = 0;
+  bool into_allowed_ = false;
+  std::optional<Statement> select_into_;
+};
+
+}  // namespace
+
+Result<std::vector<Statement>> ParseScript(const std::string& sql) {
+  ARROW_ASSIGN_OR_RAISE(auto tokens, Tokenize(sql));
+  return Parser(sql, std::move(tokens)).ParseScript();
+}
+
+Result<ExprPtr> ParseExpression(const std::string& text) {
+  ARROW_ASSIGN_OR_RAISE(auto tokens, Tokenize(text));
+  return Parser(text, std::move(tokens)).ParseStandaloneExpression();
+}
+
+}  // namespace flowsql::sql
