@@ -1022,39 +1022,59 @@ class JsonWriter : public ResultWriter {
   int64_t rows_ = 0;
 };
 
+// An arrow::io::OutputStream over a stdio stream (stdout may be a pipe, where
+// arrow::io::FileOutputStream fails to seek).
+class StdioOutputStream : public arrow::io::OutputStream {
+ public:
+  explicit StdioOutputStream(FILE* out) : out_(out) {}
+
+  Status Close() override {
+    closed_ = true;
+    return Flush();
+  }
+  bool closed() const override { return closed_; }
+  Result<int64_t> Tell() const override { return position_; }
+  Status Write(const void* data, int64_t nbytes) override {
+    if (nbytes > 0 && fwrite(data, 1, static_cast<size_t>(nbytes), out_) !=
+                          static_cast<size_t>(nbytes)) {
+      return Status::IOError("cannot write output: ", strerror(errno));
+    }
+    position_ += nbytes;
+    return Status::OK();
+  }
+  using arrow::io::OutputStream::Write;
+  Status Flush() override { return cli::Flush(out_); }
+
+ private:
+  FILE* out_;
+  int64_t position_ = 0;
+  bool closed_ = false;
+};
+
 class ArrowWriter : public ResultWriter {
  public:
   explicit ArrowWriter(FILE* out) : out_(out) {}
-  ~ArrowWriter() override {
-    if (writer_) (void)writer_->Close();
-    if (stream_) (void)stream_->Close();
-  }
 
   Status Begin(const std::shared_ptr<arrow::Schema>& schema) override {
-    ARROW_RETURN_NOT_OK(Flush(out_));
-    // The stream owns the descriptor it is given: hand it a duplicate.
-    int fd = dup(fileno(out_));
-    if (fd < 0) return Status::IOError("cannot write output: ", strerror(errno));
-    ARROW_ASSIGN_OR_RAISE(stream_, arrow::io::FileOutputStream::Open(fd));
+    stream_ = std::make_shared<StdioOutputStream>(out_);
     ARROW_ASSIGN_OR_RAISE(writer_, arrow::ipc::MakeStreamWriter(stream_, schema));
-    return Status::OK();
+    return stream_->Flush();
   }
 
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-    return writer_->WriteRecordBatch(*batch);
+    ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(*batch));
+    return stream_->Flush();
   }
 
   Status End() override {
     ARROW_RETURN_NOT_OK(writer_->Close());
     writer_.reset();
-    ARROW_RETURN_NOT_OK(stream_->Close());
-    stream_.reset();
-    return Status::OK();
+    return stream_->Close();
   }
 
  private:
   FILE* out_;
-  std::shared_ptr<arrow::io::FileOutputStream> stream_;
+  std::shared_ptr<StdioOutputStream> stream_;
   std::shared_ptr<arrow::ipc::RecordBatchWriter> writer_;
 };
 

@@ -159,10 +159,15 @@ int RunStatement(Session* session, const ParsedStatement& statement) {
   options.format = session->format;
   options.kind = stream->kind();
   options.max_width = session->max_width;
-  std::unique_ptr<ResultWriter> writer = MakeResultWriter(options, stdout);
+  // Statements without a result (CREATE VIEW, kind "ok") print nothing.
+  const std::shared_ptr<arrow::Schema> schema = stream->schema();
+  std::unique_ptr<ResultWriter> writer;
+  if (schema != nullptr && schema->num_fields() > 0) {
+    writer = MakeResultWriter(options, stdout);
+  }
   const bool stdout_tty = isatty(STDOUT_FILENO);
 
-  Status st = writer->Begin(stream->schema());
+  Status st = writer ? writer->Begin(schema) : Status::OK();
   while (st.ok()) {
     auto batch = stream->Next();
     if (!batch.ok()) {
@@ -170,6 +175,7 @@ int RunStatement(Session* session, const ParsedStatement& statement) {
       break;
     }
     if (*batch == nullptr) break;
+    if (!writer) continue;
     if (progress && writer->streaming() && stdout_tty) progress->Suspend();
     st = writer->Write(*batch);
     // Ctrl-C on a query streaming to the terminal: stop reading, finish the output.
@@ -178,7 +184,7 @@ int RunStatement(Session* session, const ParsedStatement& statement) {
   stream->Close();
   if (progress) progress->Finish();
   if (!st.ok()) return Report(session, st);
-  st = writer->End();
+  if (writer) st = writer->End();
   if (!st.ok()) return Report(session, st);
   return kExitOk;
 }

@@ -1,0 +1,54 @@
+"""Shared helpers for the CLI tests: the flowsql binary and a runner."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def flowsql_bin() -> str:
+    return os.environ.get("FLOWSQL_BIN", str(REPO / "build" / "flowsql"))
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def __repr__(self):
+        return f"Run(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+def run_flowsql(*args, input=None, cwd=None, env=None, timeout=60) -> Run:
+    """Runs flowsql with `args`; stdout/stderr as text (bytes with binary=True)."""
+    full_env = dict(os.environ)
+    full_env.pop("COLUMNS", None)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        [flowsql_bin(), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    return Run(proc)
+
+
+@pytest.fixture
+def flowsql():
+    return run_flowsql
+
+
+@pytest.fixture
+def people_csv(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("id,name,score\n1,ann,1.5\n2,bob,\n3,\"c, d\",3.25\n")
+    return path
