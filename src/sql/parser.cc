@@ -340,7 +340,7 @@ class Parser {
     return Status::OK();
   }
 
-  Status ParseCopy(Statement* stmt) {
+  [[gnu::noinline]] Status ParseCopy(Statement* stmt) {
     stmt->kind = StatementKind::kCopy;
     if (PeekOp("(")) {
       Next();
@@ -364,7 +364,7 @@ class Parser {
     return Status::OK();
   }
 
-  Status ParseDescribe(Statement* stmt) {
+  [[gnu::noinline]] Status ParseDescribe(Statement* stmt) {
     stmt->kind = StatementKind::kDescribe;
     if (PeekKeyword("SELECT") || PeekKeyword("WITH") || IsParenthesizedQuery()) {
       ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
@@ -378,7 +378,7 @@ class Parser {
   // ---- Options ------------------------------------------------------------------
 
   /// ( key [=|=>|:=] [value], ... )
-  Status ParseOptionList(std::vector<RawOption>* options) {
+  [[gnu::noinline]] Status ParseOptionList(std::vector<RawOption>* options) {
     ARROW_RETURN_NOT_OK(ExpectOp("("));
     if (AcceptOp(")")) return Status::OK();
     do {
@@ -658,7 +658,7 @@ class Parser {
   }
 
   /// PostgreSQL's SELECT items INTO 'uri' [WITH (...)] FROM ...
-  Status ParseSelectInto() {
+  [[gnu::noinline]] Status ParseSelectInto() {
     const Token& into = Peek();
     if (!into_allowed_ || query_level_ != 1 || select_into_) {
       return SyntaxError(sql_, into.loc,
@@ -963,7 +963,7 @@ class Parser {
   }
 
   /// IS [NOT] NULL | TRUE | FALSE, ISNULL, NOTNULL after `left`.
-  Result<ExprPtr> ParseIs(ExprPtr left) {
+  [[gnu::noinline]] Result<ExprPtr> ParseIs(ExprPtr left) {
     if (AcceptKeyword("ISNULL") || AcceptKeyword("NOTNULL")) {
       auto e = MakeExpr(ExprKind::kIsNull, left->loc);
       e->negated = IsKeyword(tokens_[pos_ - 1], "NOTNULL");
@@ -989,7 +989,7 @@ class Parser {
   }
 
   /// [NOT] BETWEEN / IN / LIKE / ILIKE after `left`.
-  Result<ExprPtr> ParsePredicate(ExprPtr left) {
+  [[gnu::noinline]] Result<ExprPtr> ParsePredicate(ExprPtr left) {
     bool negated = AcceptKeyword("NOT");
     ExprPtr e;
     if (AcceptKeyword("BETWEEN")) {
@@ -1075,6 +1075,13 @@ class Parser {
         break;
     }
     if (t.quoted) return ParseNameExpr();
+    return ParseWordPrimary();
+  }
+
+  /// A primary starting with an unquoted word: a keyword construct, a column
+  /// reference or a function call.
+  [[gnu::noinline]] Result<ExprPtr> ParseWordPrimary() {
+    const Token& t = Peek();
 
     if (IsKeyword(t, "NULL")) return MakeLiteral(LiteralKind::kNull, "", Next().loc);
     if (IsKeyword(t, "TRUE")) return MakeLiteral(LiteralKind::kBool, "true", Next().loc);
@@ -1122,7 +1129,7 @@ class Parser {
   }
 
   /// A column reference `a`, `t.a`, `"A"`, or a function call `f(...)`.
-  Result<ExprPtr> ParseNameExpr() {
+  [[gnu::noinline]] Result<ExprPtr> ParseNameExpr() {
     const Token& first = Next();
     Location loc = first.loc;
     std::vector<std::string> parts{first.value};
@@ -1149,7 +1156,7 @@ class Parser {
   }
 
   /// After the name: ( [* | [DISTINCT|ALL] expr, ...] ).
-  Result<ExprPtr> ParseFunctionCall(std::string name, Location loc) {
+  [[gnu::noinline]] Result<ExprPtr> ParseFunctionCall(std::string name, Location loc) {
     auto e = MakeExpr(ExprKind::kFunction, loc);
     e->name = std::move(name);
     ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1179,7 +1186,7 @@ class Parser {
   }
 
   /// CASE [operand] WHEN a THEN b ... [ELSE c] END
-  Result<ExprPtr> ParseCase() {
+  [[gnu::noinline]] Result<ExprPtr> ParseCase() {
     auto e = MakeExpr(ExprKind::kCase, Next().loc);
     if (!PeekKeyword("WHEN")) {
       ARROW_ASSIGN_OR_RAISE(auto operand, ParseExpr());
@@ -1206,7 +1213,7 @@ class Parser {
   }
 
   /// CAST(e AS type) | TRY_CAST(e AS type)
-  Result<ExprPtr> ParseCast() {
+  [[gnu::noinline]] Result<ExprPtr> ParseCast() {
     auto e = MakeExpr(ExprKind::kCast, Peek().loc);
     e->try_cast = IsKeyword(Next(), "TRY_CAST");
     ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1220,7 +1227,7 @@ class Parser {
 
   /// A type name, normalized: upper case, single spaces, parameters kept,
   /// "[]" appended for arrays.
-  Result<std::string> ParseTypeName() {
+  [[gnu::noinline]] Result<std::string> ParseTypeName() {
     const Token& t = Peek();
     if (!IsName(t)) return ErrorAt(t, "a type name");
     Next();
@@ -1262,7 +1269,7 @@ class Parser {
   }
 
   /// EXTRACT(field FROM e) -> extract('field', e)
-  Result<ExprPtr> ParseExtract() {
+  [[gnu::noinline]] Result<ExprPtr> ParseExtract() {
     auto e = MakeExpr(ExprKind::kFunction, Next().loc);
     e->name = "extract";
     ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1280,7 +1287,7 @@ class Parser {
   }
 
   /// SUBSTRING(e FROM a [FOR b]) | SUBSTRING(e FOR b) | SUBSTRING(e, a [, b])
-  Result<ExprPtr> ParseSubstring() {
+  [[gnu::noinline]] Result<ExprPtr> ParseSubstring() {
     auto e = MakeExpr(ExprKind::kFunction, Next().loc);
     e->name = "substring";
     ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1308,7 +1315,7 @@ class Parser {
   }
 
   /// POSITION(a IN b) -> position(a, b)
-  Result<ExprPtr> ParsePosition() {
+  [[gnu::noinline]] Result<ExprPtr> ParsePosition() {
     auto e = MakeExpr(ExprKind::kFunction, Next().loc);
     e->name = "position";
     ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1322,7 +1329,7 @@ class Parser {
   }
 
   /// TRIM([BOTH|LEADING|TRAILING] [chars] FROM e) | TRIM(e [, chars])
-  Result<ExprPtr> ParseTrim() {
+  [[gnu::noinline]] Result<ExprPtr> ParseTrim() {
     auto e = MakeExpr(ExprKind::kFunction, Next().loc);
     e->name = "trim";
     ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1355,7 +1362,7 @@ class Parser {
   }
 
   /// INTERVAL '1 day' | INTERVAL '1' DAY | INTERVAL 1 DAY -> text "1 day"
-  Result<ExprPtr> ParseInterval() {
+  [[gnu::noinline]] Result<ExprPtr> ParseInterval() {
     Location loc = Next().loc;
     const Token& value = Next();
     std::string text = value.value;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,7 @@ std::string Dump(const ExprPtr& e) {
       size_t i = 0;
       if (e->has_operand) out += " " + Dump(e->args[i++]);
       size_t pairs_end = e->args.size() - (e->has_else ? 1 : 0);
-      for (; i + 1 < pairs_end + 1 && i < pairs_end; i += 2) {
+      for (; i + 1 < pairs_end; i += 2) {
         out += " WHEN " + Dump(e->args[i]) + " THEN " + Dump(e->args[i + 1]);
       }
       if (e->has_else) out += " ELSE " + Dump(e->args.back());
@@ -862,6 +863,18 @@ TEST(ErrorTest, ModerateNestingIsFine) {
   EXPECT_TRUE(ParseScript(chain).ok());
 }
 
+TEST(ErrorTest, NestingJustBelowTheLimitsIsFine) {
+  // 990 parentheses: the recursion limit is 1000 levels.
+  std::string parens = "SELECT " + std::string(990, '(') + "1" + std::string(990, ')');
+  auto result = ParseScript(parens);
+  EXPECT_TRUE(result.ok()) << FirstLine(result.status().message());
+  // A left-deep chain of 4900 operators: the tree height limit is 5000.
+  std::string chain = "SELECT 1";
+  for (int i = 0; i < 4900; ++i) chain += " OR 1";
+  result = ParseScript(chain);
+  EXPECT_TRUE(result.ok()) << FirstLine(result.status().message());
+}
+
 TEST(ErrorTest, VeryLongChainsAreBounded) {
   std::string chain = "SELECT 1";
   for (int i = 0; i < 20000; ++i) chain += " OR 1";
@@ -883,6 +896,46 @@ TEST(ErrorTest, NeverCrashesOnPrefixes) {
   for (size_t i = 0; i < sql.size(); ++i) {
     auto result = ParseScript(sql.substr(0, i));
     if (!result.ok()) EXPECT_TRUE(result.status().IsInvalid());
+  }
+}
+
+TEST(ErrorTest, RandomMutationsNeverCrash) {
+  // Deletes, duplicates and swaps characters of valid statements; every result must
+  // parse or fail with a positioned message ending in a caret line.
+  const std::vector<std::string> corpus = {
+      "SELECT a, b AS x FROM 'f.csv' WITH (h true) t JOIN u ON t.a = u.a WHERE a > 1",
+      "WITH c AS (SELECT 1) SELECT count(DISTINCT x) FROM c GROUP BY ALL ORDER BY 1",
+      "COPY (SELECT CAST(a AS DECIMAL(10,2)) FROM read_csv('x', d = ';')) TO 'o' (F csv)",
+      "SELECT CASE x WHEN 1 THEN 'a' END, EXTRACT(day FROM d), a::int[] FROM t",
+      "EXPLAIN SELECT a FROM t WHERE a NOT IN (1, 2) AND b BETWEEN 1 AND 2 LIMIT 3",
+      "DESCRIBE read_json('x', columns = {'a': 'INT'}); DROP VIEW IF EXISTS v",
+      "SELECT \"Q\" FROM (SELECT 1) s UNION (SELECT 2) INTO 'x' WITH (a [1, 2])",
+  };
+  const std::string alphabet = "()'\",;.*:=-/ \nSELCTFROMaz019{}[]\"";
+  std::mt19937 rng(42);
+  for (int iteration = 0; iteration < 20000; ++iteration) {
+    std::string sql = corpus[rng() % corpus.size()];
+    int edits = 1 + rng() % 4;
+    for (int i = 0; i < edits && !sql.empty(); ++i) {
+      size_t at = rng() % sql.size();
+      switch (rng() % 3) {
+        case 0:
+          sql.erase(at, 1 + rng() % 5);
+          break;
+        case 1:
+          sql.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        default:
+          std::swap(sql[at], sql[rng() % sql.size()]);
+          break;
+      }
+    }
+    auto result = ParseScript(sql);
+    if (result.ok()) continue;
+    const std::string& message = result.status().message();
+    ASSERT_TRUE(result.status().IsInvalid()) << sql;
+    ASSERT_NE(message.find(" at line "), std::string::npos) << message;
+    ASSERT_EQ(message.back(), '^') << message;
   }
 }
 
