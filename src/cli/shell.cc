@@ -168,24 +168,38 @@ int RunStatement(Session* session, const ParsedStatement& statement) {
   const bool stdout_tty = isatty(STDOUT_FILENO);
 
   Status st = writer ? writer->Begin(schema) : Status::OK();
+  bool cancelled = false;
   while (st.ok()) {
+    // A query stopped by Ctrl-C (here or inside the engine) still ends its output
+    // properly: the table is drawn, the JSON array closed. (A pipeline stopped by
+    // Ctrl-C has committed and returns its summary row: that is printed.)
+    if (options.kind == "query" && Interrupted(session)) {
+      cancelled = true;
+      break;
+    }
     auto batch = stream->Next();
     if (!batch.ok()) {
       st = batch.status();
+      if (st.IsCancelled() && Interrupted(session)) {
+        cancelled = true;
+        st = Status::OK();
+      }
       break;
     }
     if (*batch == nullptr) break;
     if (!writer) continue;
     if (progress && writer->streaming() && stdout_tty) progress->Suspend();
     st = writer->Write(*batch);
-    // Ctrl-C on a query streaming to the terminal: stop reading, finish the output.
-    if (Interrupted(session)) break;
   }
   stream->Close();
   if (progress) progress->Finish();
+  if (st.ok() && writer) st = writer->End();
   if (!st.ok()) return Report(session, st);
-  if (writer) st = writer->End();
-  if (!st.ok()) return Report(session, st);
+  if (cancelled) {
+    fflush(stdout);
+    fprintf(stderr, "Interrupted\n");
+    return kExitInterrupted;
+  }
   return kExitOk;
 }
 
@@ -330,19 +344,18 @@ int RunShell(Session* session) {
     rl_callback_handler_install(buffer.empty() ? kPrompt : kContinuationPrompt, OnLine);
     bool cancelled = false;
     while (!g_have_line && !g_eof) {
+      // A Ctrl-C that came while readline was busy.
+      if (session->interrupt->exchange(false)) {
+        cancelled = true;
+        break;
+      }
       const int fd = fileno(rl_instream != nullptr ? rl_instream : stdin);
       fd_set fds;
       FD_ZERO(&fds);
       FD_SET(fd, &fds);
       const int n = select(fd + 1, &fds, nullptr, nullptr, nullptr);
       if (n < 0) {
-        if (errno == EINTR) {
-          if (session->interrupt->exchange(false)) {
-            cancelled = true;
-            break;
-          }
-          continue;
-        }
+        if (errno == EINTR) continue;
         g_eof = true;
         break;
       }

@@ -55,3 +55,22 @@ def test_second_sigint_exits_130(tmp_path):
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 130
+
+
+def test_sigint_stops_an_unbounded_query_with_complete_output():
+    import json
+
+    proc = subprocess.Popen(
+        [flowsql_bin(), "-json", "-c", "SELECT id FROM generate(rate => 200)"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted" in stderr
+    rows = json.loads(stdout)  # the array was closed
+    assert [r["id"] for r in rows] == list(range(len(rows)))
