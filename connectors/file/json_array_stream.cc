@@ -8,7 +8,7 @@ namespace flowsql::file {
 
 namespace {
 
-constexpr int64_t kChunk = 1 << 20;
+constexpr int64_t kChunk = 256 << 10;
 
 class JsonArrayToNdjsonStream : public arrow::io::InputStream {
  public:

@@ -88,12 +88,28 @@ class JsonReader : public FormatReader {
     auto made = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
     if (!made.ok()) return WithPath(made.status(), path);
     auto reader = *made;
+    // Arrow infers timestamp[s] from date and timestamp strings alike: read those
+    // columns as text again and look at the values.
+    arrow::FieldVector inferred;
+    bool temporal = false;
+    for (const auto& f : reader->schema()->fields()) {
+      bool ts = f->type()->id() == arrow::Type::TIMESTAMP;
+      temporal = temporal || ts;
+      inferred.push_back(f->WithType(ts ? arrow::utf8() : NullToString(f->type())));
+    }
+    if (temporal) {
+      (void)reader->Close();
+      parse.explicit_schema = arrow::schema(inferred);
+      ARROW_ASSIGN_OR_RAISE(input, OpenJson(path, nullptr));
+      made = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
+      if (!made.ok()) return WithPath(made.status(), path);
+      reader = *made;
+    }
     std::shared_ptr<arrow::RecordBatch> first;
     ARROW_RETURN_NOT_OK(WithPath(reader->ReadNext(&first), path));
+    (void)reader->Close();
     arrow::FieldVector raw_fields, fields;
-    for (int i = 0; i < reader->schema()->num_fields(); ++i) {
-      auto raw = reader->schema()->field(i);
-      raw = raw->WithType(NullToString(raw->type()));
+    for (const auto& raw : inferred) {
       auto f = raw;
       if (raw->type()->id() == arrow::Type::STRING && first && settings_.auto_detect) {
         auto column = first->GetColumnByName(raw->name());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <arrow/api.h>
+#include <arrow/compute/initialize.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -17,6 +18,14 @@
 #include "connectors/file/file_source.h"
 
 namespace flowsql::file::testing {
+
+/// Registers Arrow's compute functions once per test binary, as the engine does.
+class ComputeEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { ASSERT_TRUE(arrow::compute::Initialize().ok()); }
+};
+inline ::testing::Environment* const kComputeEnvironment =
+    ::testing::AddGlobalTestEnvironment(new ComputeEnvironment);
 
 /// A directory under /tmp, removed with its content when the object dies.
 class TempDir {

@@ -1,0 +1,170 @@
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include "connectors/file/json_array_stream.h"
+#include "connectors/file/test_util.h"
+
+namespace flowsql::file {
+namespace {
+
+using testing::Cell;
+using testing::ReadAll;
+using testing::ReadFile;
+using testing::TempDir;
+
+const char* kNdjson =
+    R"({"i": 1, "d": 1.5, "b": true, "day": "2024-01-02", "ts": "2024-01-02T03:04:05.5", "s": "x", "o": {"k": 1, "v": "a"}, "l": [1, 2]})"
+    "\n"
+    R"({"i": 2, "d": null, "b": false, "day": "2024-02-03", "ts": "2024-01-02 03:04:06", "s": null, "o": {"k": 2, "v": "b"}, "l": []})"
+    "\n";
+
+void ExpectInferred(const arrow::Table& table) {
+  auto schema = table.schema();
+  EXPECT_EQ(schema->GetFieldByName("i")->type()->ToString(), "int64");
+  EXPECT_EQ(schema->GetFieldByName("d")->type()->ToString(), "double");
+  EXPECT_EQ(schema->GetFieldByName("b")->type()->ToString(), "bool");
+  EXPECT_EQ(schema->GetFieldByName("day")->type()->ToString(), "date32[day]");
+  EXPECT_EQ(schema->GetFieldByName("ts")->type()->ToString(), "timestamp[us]");
+  EXPECT_EQ(schema->GetFieldByName("s")->type()->ToString(), "string");
+  EXPECT_EQ(schema->GetFieldByName("o")->type()->id(), arrow::Type::STRUCT);
+  EXPECT_EQ(schema->GetFieldByName("l")->type()->id(), arrow::Type::LIST);
+  EXPECT_EQ(table.num_rows(), 2);
+  EXPECT_EQ(Cell(table, "day", 1), "2024-02-03");
+  EXPECT_EQ(Cell(table, "ts", 0), "2024-01-02 03:04:05.500000");
+  EXPECT_EQ(Cell(table, "s", 1), "null");
+  EXPECT_EQ(Cell(table, "o", 1), "{k:int64 = 2, v:string = b}");
+}
+
+TEST(JsonReader, NdjsonInference) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Write("t.ndjson", kNdjson)));
+  ExpectInferred(*table);
+}
+
+TEST(JsonReader, JsonExtensionHoldingNdjson) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Write("t.json", kNdjson)));
+  ExpectInferred(*table);
+}
+
+TEST(JsonReader, PrettyPrintedArray) {
+  TempDir dir;
+  std::string lines = kNdjson;
+  std::string array = "  [\n";
+  size_t nl = lines.find('\n');
+  array += lines.substr(0, nl) + ",\n\n   " +
+           lines.substr(nl + 1, lines.size() - nl - 2) + "\n]\n";
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Write("t.json", array)));
+  ExpectInferred(*table);
+}
+
+TEST(JsonReader, ArrayWithTrickyStrings) {
+  TempDir dir;
+  auto path = dir.Write(
+      "t.json",
+      "[{\"s\": \"a, ]}\\\" [{\" },\n {\"s\":\"line\\nbreak\"} , {\"s\": \"\"}]");
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(path));
+  EXPECT_EQ(table->num_rows(), 3);
+  EXPECT_EQ(Cell(*table, "s", 0), "a, ]}\" [{");
+  EXPECT_EQ(Cell(*table, "s", 1), "line\nbreak");
+}
+
+TEST(JsonReader, TimestampWithZoneIsUtc) {
+  TempDir dir;
+  auto path = dir.Write("t.ndjson",
+                        "{\"t\": \"2024-01-02T03:04:05Z\"}\n"
+                        "{\"t\": \"2024-01-02T05:04:05+02:00\"}\n");
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(path));
+  EXPECT_EQ(table->schema()->field(0)->type()->ToString(), "timestamp[us, tz=UTC]");
+  EXPECT_EQ(Cell(*table, "t", 1), Cell(*table, "t", 0));
+}
+
+TEST(JsonReader, MixedStringsStayText) {
+  TempDir dir;
+  auto path = dir.Write("t.ndjson", "{\"t\": \"2024-01-02\"}\n{\"t\": \"soon\"}\n");
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(path));
+  EXPECT_EQ(table->schema()->field(0)->type()->ToString(), "string");
+}
+
+TEST(JsonReader, FieldsAppearingLaterAndProjection) {
+  TempDir dir;
+  auto path = dir.Write("t.ndjson", "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2, \"c\": 3}\n");
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(path));
+  ScanRequest request;
+  request.columns = std::vector<std::string>{"b"};
+  ASSERT_OK_AND_ASSIGN(auto table, ReadAll(source.get(), request));
+  EXPECT_EQ(table->schema()->ToString(), "b: string");
+  EXPECT_EQ(table->num_rows(), 2);
+}
+
+TEST(JsonReader, TypesAndColumnsOptions) {
+  TempDir dir;
+  auto path = dir.Write("t.ndjson", "{\"a\": 1, \"d\": \"2024-01-01\", \"x\": 5}\n");
+  ASSERT_OK_AND_ASSIGN(auto t1, ReadFile(path, {{"types", "a=VARCHAR,d=VARCHAR"}}));
+  EXPECT_EQ(t1->schema()->ToString(), "a: string\nd: string\nx: int64");
+  ASSERT_OK_AND_ASSIGN(auto t2,
+                       ReadFile(path, {{"columns", "d=DATE,a=DOUBLE,missing=INTEGER"}}));
+  EXPECT_EQ(t2->schema()->ToString(), "d: date32[day]\na: double\nmissing: int32");
+  EXPECT_EQ(Cell(*t2, "a", 0), "1");
+  EXPECT_EQ(Cell(*t2, "missing", 0), "null");
+}
+
+TEST(JsonReader, ReadNdjsonPresetOnJsonlAndGzip) {
+  TempDir dir;
+  dir.Write("t.jsonl", kNdjson);
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Join("t.jsonl"), {{"format", "ndjson"}}));
+  ExpectInferred(*table);
+  ASSERT_EQ(std::system(("gzip -k " + dir.Join("t.jsonl")).c_str()), 0);
+  ASSERT_OK_AND_ASSIGN(auto gz, ReadFile(dir.Join("t.jsonl.gz")));
+  ExpectInferred(*gz);
+}
+
+TEST(JsonReader, LimitStopsEarlyOnLargeArray) {
+  TempDir dir;
+  std::string content = "[";
+  for (int i = 0; i < 200000; ++i) {
+    content += (i ? ",\n" : "") + std::string("{\"id\": ") + std::to_string(i) +
+               ", \"name\": \"some name here\"}";
+  }
+  content += "]";
+  auto path = dir.Write("big.json", content);
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(path, {{"block_size", "64KB"}}));
+  ScanRequest request;
+  request.limit = 5;
+  ASSERT_OK_AND_ASSIGN(auto table, ReadAll(source.get(), request));
+  EXPECT_EQ(table->num_rows(), 5);
+  EXPECT_LT(source->last_scan_stats()->bytes_read.load(),
+            static_cast<int64_t>(content.size()) / 2);
+  // And a full read gets every row.
+  ASSERT_OK_AND_ASSIGN(auto all, ReadAll(source.get()));
+  EXPECT_EQ(all->num_rows(), 200000);
+  EXPECT_EQ(Cell(*all, "id", 199999), "199999");
+}
+
+TEST(JsonReader, MalformedNdjsonNamesFile) {
+  TempDir dir;
+  auto path = dir.Write("bad.ndjson", "{\"a\": 1}\n{\"a\": 2,,}\n");
+  auto result = ReadFile(path);
+  ASSERT_FALSE(result.ok());
+  std::string msg = result.status().message();
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("row 1"), std::string::npos) << msg;
+}
+
+TEST(JsonReader, MalformedArrayNamesFileAndOffset) {
+  TempDir dir;
+  auto path = dir.Write("bad.json", "[{\"a\": 1}, {\"a\": 2}");
+  auto result = ReadFile(path);
+  ASSERT_FALSE(result.ok());
+  std::string msg = result.status().message();
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unterminated JSON array at byte 19"), std::string::npos) << msg;
+  auto trailing = ReadFile(dir.Write("bad2.json", "[{\"a\": 1}] x"));
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_NE(trailing.status().message().find("after the JSON array at byte 11"),
+            std::string::npos)
+      << trailing.status().message();
+}
+
+}  // namespace
+}  // namespace flowsql::file

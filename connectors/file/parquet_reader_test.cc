@@ -1,0 +1,128 @@
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <arrow/ipc/api.h>
+#include <gtest/gtest.h>
+#include <parquet/arrow/writer.h>
+
+#include "connectors/file/test_util.h"
+
+namespace flowsql::file {
+namespace {
+
+using testing::Cell;
+using testing::ReadAll;
+using testing::ReadFile;
+using testing::TempDir;
+
+// ids 0..n-1 in row groups of `group` rows, names "n<id>".
+std::shared_ptr<arrow::Table> MakeTable(int n) {
+  arrow::Int64Builder ids;
+  arrow::StringBuilder names;
+  for (int i = 0; i < n; ++i) {
+    EXPECT_TRUE(ids.Append(i).ok());
+    EXPECT_TRUE(names.Append("n" + std::to_string(i)).ok());
+  }
+  auto schema = arrow::schema(
+      {arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  return arrow::Table::Make(schema, {*ids.Finish(), *names.Finish()});
+}
+
+void WriteParquet(const arrow::Table& table, const std::string& path, int64_t group) {
+  auto out = *arrow::io::FileOutputStream::Open(path);
+  ASSERT_TRUE(
+      parquet::arrow::WriteTable(table, arrow::default_memory_pool(), out, group).ok());
+  ASSERT_TRUE(out->Close().ok());
+}
+
+TEST(ParquetReader, ReadsAndProjects) {
+  TempDir dir;
+  auto path = dir.Join("t.parquet");
+  WriteParquet(*MakeTable(1000), path, 100);
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(path));
+  EXPECT_EQ(table->num_rows(), 1000);
+  EXPECT_EQ(table->schema()->ToString(), "id: int64\nname: string");
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(path));
+  ScanRequest request;
+  request.columns = std::vector<std::string>{"name"};
+  ASSERT_OK_AND_ASSIGN(auto names, ReadAll(source.get(), request));
+  EXPECT_EQ(names->num_columns(), 1);
+  EXPECT_EQ(Cell(*names, "name", 999), "n999");
+}
+
+TEST(ParquetReader, FilterSkipsRowGroups) {
+  TempDir dir;
+  auto path = dir.Join("t.parquet");
+  WriteParquet(*MakeTable(1000), path, 100);  // 10 row groups
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(path));
+  ScanRequest request;
+  request.filter = arrow::compute::greater_equal(arrow::compute::field_ref("id"),
+                                                 arrow::compute::literal(int64_t{850}));
+  ASSERT_OK_AND_ASSIGN(auto table, ReadAll(source.get(), request));
+  auto stats = source->last_scan_stats();
+  EXPECT_EQ(stats->row_groups_read.load(), 2);
+  EXPECT_EQ(stats->row_groups_skipped.load(), 8);
+  EXPECT_EQ(table->num_rows(), 200);  // coarse: whole row groups 800..999
+  EXPECT_EQ(Cell(*table, "id", 0), "800");
+  EXPECT_NE(source->Describe().find("filter="), std::string::npos);
+}
+
+TEST(ParquetReader, LimitReadsOneRowGroup) {
+  TempDir dir;
+  auto path = dir.Join("t.parquet");
+  WriteParquet(*MakeTable(100000), path, 10000);
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(path, {{"batch_size", "1000"}}));
+  ScanRequest request;
+  request.limit = 10;
+  ASSERT_OK_AND_ASSIGN(auto table, ReadAll(source.get(), request));
+  EXPECT_EQ(table->num_rows(), 10);
+  EXPECT_EQ(source->last_scan_stats()->batches_read.load(), 1);
+}
+
+TEST(ParquetReader, DirectoryUnifiesAndTypesOverride) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Join("d"));
+  WriteParquet(*MakeTable(10), dir.Join("d/a.parquet"), 100);
+  auto other = MakeTable(5)->SelectColumns({0}).ValueOrDie();
+  WriteParquet(*other, dir.Join("d/b.parquet"), 100);
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Join("d"), {{"types", "id=VARCHAR"}}));
+  EXPECT_EQ(table->num_rows(), 15);
+  EXPECT_EQ(table->schema()->ToString(), "id: string\nname: string");
+  EXPECT_EQ(Cell(*table, "name", 12), "null");
+}
+
+TEST(ParquetReader, NotParquetIsAnError) {
+  TempDir dir;
+  auto path = dir.Write("t.parquet", "this is not parquet");
+  auto result = ReadFile(path);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find(path), std::string::npos)
+      << result.status().message();
+}
+
+TEST(IpcReader, FileAndStreamFormats) {
+  TempDir dir;
+  auto table = MakeTable(50);
+  {
+    auto out = *arrow::io::FileOutputStream::Open(dir.Join("t.arrow"));
+    auto writer = *arrow::ipc::MakeFileWriter(out, table->schema());
+    ASSERT_OK(writer->WriteTable(*table));
+    ASSERT_OK(writer->Close());
+  }
+  {
+    auto out = *arrow::io::FileOutputStream::Open(dir.Join("s.ipc"));
+    auto writer = *arrow::ipc::MakeStreamWriter(out, table->schema());
+    ASSERT_OK(writer->WriteTable(*table));
+    ASSERT_OK(writer->Close());
+  }
+  for (const auto& name : {"t.arrow", "s.ipc"}) {
+    ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(dir.Join(name)));
+    ScanRequest request;
+    request.columns = std::vector<std::string>{"name"};
+    ASSERT_OK_AND_ASSIGN(auto read, ReadAll(source.get(), request));
+    EXPECT_EQ(read->num_rows(), 50);
+    EXPECT_EQ(read->schema()->ToString(), "name: string");
+  }
+}
+
+}  // namespace
+}  // namespace flowsql::file
