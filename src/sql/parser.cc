@@ -491,6 +491,8 @@ class Parser {
           ARROW_RETURN_NOT_OK(ParseNameList(&cte.column_aliases, "a column name"));
         }
         ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+        if (PeekKeyword("NOT") && PeekKeyword("MATERIALIZED", 1)) Next();
+        AcceptKeyword("MATERIALIZED");
         ARROW_RETURN_NOT_OK(ExpectOp("("));
         ARROW_ASSIGN_OR_RAISE(cte.query, ParseQuery());
         ARROW_RETURN_NOT_OK(ExpectOp(")"));
@@ -700,10 +702,11 @@ class Parser {
 
   /// joined-table [, joined-table ...]: a comma is a cross join binding looser
   /// than JOIN.
-  Result<TableRefPtr> ParseTableRef() {
+  /// `first`, when given, is the already parsed first table.
+  Result<TableRefPtr> ParseTableRef(TableRefPtr first = nullptr) {
     Nesting depth(&depth_), height(&height_);
     ARROW_RETURN_NOT_OK(CheckDepth());
-    ARROW_ASSIGN_OR_RAISE(auto left, ParseJoinedTable());
+    ARROW_ASSIGN_OR_RAISE(auto left, ParseJoinedTable(std::move(first)));
     while (PeekOp(",")) {
       height.Add();
       ARROW_RETURN_NOT_OK(CheckDepth());
@@ -724,9 +727,13 @@ class Parser {
     return join;
   }
 
-  Result<TableRefPtr> ParseJoinedTable() {
+  /// `first`, when given, is the already parsed first table.
+  Result<TableRefPtr> ParseJoinedTable(TableRefPtr first = nullptr) {
     Nesting chain(&height_, 0);
-    ARROW_ASSIGN_OR_RAISE(auto left, ParseTablePrimary(/*allow_alias=*/true));
+    TableRefPtr left = std::move(first);
+    if (!left) {
+      ARROW_ASSIGN_OR_RAISE(left, ParseTablePrimary(/*allow_alias=*/true));
+    }
     while (true) {
       JoinType type;
       if (PeekKeyword("JOIN")) {
@@ -804,6 +811,18 @@ class Parser {
         Next();
         ref->kind = TableKind::kSubquery;
         ARROW_ASSIGN_OR_RAISE(ref->subquery, ParseQuery());
+        const Query& q = *ref->subquery;
+        if (!PeekOp(")") && q.ctes.empty() && q.order_by.empty() && !q.limit &&
+            !q.offset && q.body->kind == QueryNode::Kind::kQuery) {
+          // ((SELECT ...) s JOIN t ON ...): the inner parentheses were a subquery
+          // starting a parenthesized join.
+          auto first = std::make_shared<TableRef>();
+          first->kind = TableKind::kSubquery;
+          first->loc = q.body->loc;
+          first->subquery = q.body->query;
+          ARROW_RETURN_NOT_OK(ParseTableAlias(first.get()));
+          ARROW_ASSIGN_OR_RAISE(ref, ParseTableRef(std::move(first)));
+        }
         ARROW_RETURN_NOT_OK(ExpectOp(")"));
       } else {
         Next();
@@ -972,6 +991,9 @@ class Parser {
     }
     Next();  // IS
     bool negated = AcceptKeyword("NOT");
+    if (PeekKeyword("DISTINCT")) {
+      return NotSupported(Peek().loc, "IS [NOT] DISTINCT FROM comparisons");
+    }
     ExprPtr e;
     if (AcceptKeyword("NULL")) {
       e = MakeExpr(ExprKind::kIsNull, left->loc);

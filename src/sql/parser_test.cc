@@ -443,6 +443,19 @@ TEST(ParserTest, CommaBindsLooserThanJoin) {
             "SELECT * FROM ((a JOIN b ON TRUE) JOIN c ON TRUE)");
 }
 
+TEST(ParserTest, ParenthesizedJoinStartingWithASubquery) {
+  EXPECT_EQ(Q("SELECT * FROM ((SELECT 1 AS k) s JOIN t USING (k)) j"),
+            "SELECT * FROM ((SELECT 1 AS k) AS s JOIN t USING (k)) AS j");
+  EXPECT_EQ(Q("SELECT * FROM ((SELECT 1) UNION ALL (SELECT 2))"),
+            "SELECT * FROM ({(SELECT 1)} UNION ALL {(SELECT 2)})");
+}
+
+TEST(ParserTest, MaterializedCte) {
+  EXPECT_EQ(Q("WITH a AS MATERIALIZED (SELECT 1), b AS NOT MATERIALIZED (SELECT 2) "
+              "SELECT * FROM a"),
+            "WITH a AS (SELECT 1), b AS (SELECT 2) SELECT * FROM a");
+}
+
 TEST(ParserTest, JoinLocationIsItsStart) {
   Statement s = ParseOne("SELECT * FROM a JOIN b ON true");
   EXPECT_EQ(s.query->body->select.from->loc.ToString(), "line 1:15");
@@ -813,6 +826,16 @@ TEST(ErrorTest, StatementErrors) {
       "DESCRIBE, CREATE VIEW, DROP VIEW) but found end of input");
 }
 
+TEST(ErrorTest, StandaloneExpression) {
+  EXPECT_EQ(E("a b"),
+            "ERROR: syntax error at line 1:3: expected end of input but found 'b'\n"
+            "  a b\n"
+            "    ^");
+  EXPECT_EQ(E(""),
+            "ERROR: syntax error at line 1:1: expected an expression but found end "
+            "of input\n  \n  ^");
+}
+
 TEST(ErrorTest, OptionErrors) {
   EXPECT_EQ(FirstLine(Err("SELECT * FROM 'x' WITH (a = )")),
             "syntax error at line 1:29: expected an option value (a literal, a name, a "
@@ -828,6 +851,14 @@ TEST(ErrorTest, UnsupportedFeatures) {
             "window functions (OVER) are not supported yet at line 1:21");
   EXPECT_EQ(FirstLine(Err("SELECT * FROM a NATURAL JOIN b")),
             "NATURAL joins are not supported yet at line 1:17");
+  EXPECT_EQ(FirstLine(Err("SELECT a IS NOT DISTINCT FROM b")),
+            "IS [NOT] DISTINCT FROM comparisons are not supported yet at line 1:17");
+  EXPECT_EQ(FirstLine(Err("SELECT DISTINCT ON (a) a FROM t")),
+            "DISTINCT ON lists are not supported yet at line 1:17");
+  EXPECT_EQ(FirstLine(Err("SELECT a FROM t QUALIFY a > 1")),
+            "QUALIFY clauses are not supported yet at line 1:17");
+  EXPECT_EQ(FirstLine(Err("SELECT 1 EXCEPT ALL SELECT 2")),
+            "EXCEPT ALL queries are not supported yet at line 1:10");
   EXPECT_EQ(FirstLine(Err("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r")),
             "recursive common table expressions are not supported yet at line 1:6");
 }
