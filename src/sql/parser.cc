@@ -247,7 +247,7 @@ class Parser {
                            std::to_string(kMaxDepth) + " levels)");
   }
 
-  /// Enters one level of recursion; fails when the statement nests too deeply.
+  /// Fails when the recursion (depth_) or the tree being built (height_) is too deep.
   Status CheckDepth() const {
     if (depth_ > kMaxDepth || height_ > kMaxHeight) return TooDeep();
     return Status::OK();
