@@ -208,8 +208,14 @@ class SeriesStream : public BatchStream {
     if (emit_column_) {
       arrow::Int64Builder builder;
       ARROW_RETURN_NOT_OK(builder.Reserve(n));
-      int64_t v = series_.start + next_index_ * series_.step;
-      for (int64_t i = 0; i < n; ++i, v += series_.step) builder.UnsafeAppend(v);
+      // Unsigned arithmetic wraps where int64 would overflow; every value emitted
+      // lies between start and stop, so it is exact.
+      const uint64_t step = static_cast<uint64_t>(series_.step);
+      uint64_t v = static_cast<uint64_t>(series_.start) +
+                   static_cast<uint64_t>(next_index_) * step;
+      for (int64_t i = 0; i < n; ++i, v += step) {
+        builder.UnsafeAppend(static_cast<int64_t>(v));
+      }
       ARROW_ASSIGN_OR_RAISE(auto array, builder.Finish());
       columns.push_back(std::move(array));
     }

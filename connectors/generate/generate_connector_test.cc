@@ -97,6 +97,17 @@ TEST(GenerateSeries, NegativeStepsAndEmpty) {
   EXPECT_EQ(Series("range", {"0"}), V{});
 }
 
+TEST(GenerateSeries, ExtremeBounds) {
+  EXPECT_EQ(Series("generate_series", {"9223372036854775806", "9223372036854775807"}),
+            (V{9223372036854775806LL, 9223372036854775807LL}));
+  EXPECT_EQ(Series("generate_series", {"-9223372036854775808", "9223372036854775807",
+                                       "9223372036854775807"}),
+            (V{INT64_MIN, -1, 9223372036854775806LL}));
+  EXPECT_TRUE(IsUserError(
+      MakeFunction("range", {"-9223372036854775808", "9223372036854775807"}).status()));
+  EXPECT_TRUE(IsUserError(MakeFunction("range", {"99999999999999999999"}).status()));
+}
+
 TEST(GenerateSeries, RangeExcludesStop) {
   EXPECT_EQ(Series("range", {"1", "5"}), (V{1, 2, 3, 4}));
   EXPECT_EQ(Series("range", {"3"}), (V{0, 1, 2}));
@@ -278,6 +289,9 @@ TEST(Generate, UriQueryParameters) {
   EXPECT_NE(source->Describe().find("generate rate=0 rows=3"), std::string::npos)
       << source->Describe();
   EXPECT_FALSE(MakeUri("generate://").ValueOrDie()->bounded());
+  EXPECT_FALSE(MakeUri("generate://?rows=-1").ValueOrDie()->bounded());
+  EXPECT_TRUE(IsUserError(MakeUri("generate://orders?rows=1").status()));
+  EXPECT_TRUE(IsUserError(MakeUri("generate://?rows").status()));
 }
 
 TEST(Generate, Errors) {
