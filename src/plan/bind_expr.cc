@@ -1,0 +1,598 @@
+// Expression binding: AST expressions to arrow::compute::Expression, with the
+// implicit casts SQL users expect (DuckDB semantics where they differ).
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <set>
+
+#include <arrow/array/util.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api.h>
+#include <arrow/scalar.h>
+
+#include "plan/binder.h"
+
+namespace flowsql::plan {
+
+namespace cp = arrow::compute;
+using arrow::Type;
+
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+Status ErrorAt(const sql::Location& loc, const std::string& message) {
+  return Status::Invalid(message, " at ", loc.ToString());
+}
+
+bool IsInteger(const arrow::DataType& t) { return arrow::is_integer(t.id()); }
+bool IsFloating(const arrow::DataType& t) { return arrow::is_floating(t.id()); }
+bool IsNumeric(const arrow::DataType& t) {
+  return IsInteger(t) || IsFloating(t) || arrow::is_decimal(t.id());
+}
+bool IsString(const arrow::DataType& t) {
+  return t.id() == Type::STRING || t.id() == Type::LARGE_STRING || t.id() == Type::STRING_VIEW;
+}
+bool IsTemporal(const arrow::DataType& t) {
+  return t.id() == Type::DATE32 || t.id() == Type::DATE64 || t.id() == Type::TIMESTAMP;
+}
+
+const std::set<std::string>& AggregateNames() {
+  static const std::set<std::string> names = {
+      "count",  "sum",      "avg",        "mean",       "min",       "max",
+      "stddev", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop",
+      "any_value", "first", "arbitrary", "bool_and", "bool_or", "count_star"};
+  return names;
+}
+
+// The common type of values that meet in CASE, COALESCE, IN, UNION.
+std::shared_ptr<arrow::DataType> CommonType(
+    const std::vector<std::shared_ptr<arrow::DataType>>& types) {
+  std::shared_ptr<arrow::DataType> out;
+  for (const auto& t : types) {
+    if (t->id() == Type::NA) continue;
+    if (!out) {
+      out = t;
+      continue;
+    }
+    if (out->Equals(*t)) continue;
+    if (IsInteger(*out) && IsInteger(*t)) {
+      out = arrow::int64();
+    } else if (IsNumeric(*out) && IsNumeric(*t)) {
+      out = arrow::float64();
+    } else if (IsTemporal(*out) && IsTemporal(*t)) {
+      out = arrow::timestamp(arrow::TimeUnit::MICRO);
+    } else {
+      out = arrow::utf8();
+    }
+  }
+  return out ? out : arrow::null();
+}
+
+}  // namespace
+
+bool IsAggregateFunction(const std::string& name) { return AggregateNames().count(name) > 0; }
+
+std::shared_ptr<arrow::DataType> CommonTypeOf(
+    const std::vector<std::shared_ptr<arrow::DataType>>& types) {
+  return CommonType(types);
+}
+
+std::string ExprToString(const sql::Expr& e) {
+  using K = sql::ExprKind;
+  auto args = [&](size_t from = 0) {
+    std::string out;
+    for (size_t i = from; i < e.args.size(); ++i) {
+      if (i > from) out += ", ";
+      out += ExprToString(*e.args[i]);
+    }
+    return out;
+  };
+  switch (e.kind) {
+    case K::kLiteral:
+      switch (e.lit_kind) {
+        case sql::LiteralKind::kNull:
+          return "NULL";
+        case sql::LiteralKind::kString:
+          return "'" + e.text + "'";
+        case sql::LiteralKind::kDate:
+          return "DATE '" + e.text + "'";
+        case sql::LiteralKind::kTimestamp:
+          return "TIMESTAMP '" + e.text + "'";
+        case sql::LiteralKind::kInterval:
+          return "INTERVAL '" + e.text + "'";
+        default:
+          return e.text;
+      }
+    case K::kColumn:
+      return e.table.empty() ? e.name : e.table + "." + e.name;
+    case K::kStar:
+      return e.table.empty() ? "*" : e.table + ".*";
+    case K::kUnary:
+      return e.op == "NOT" ? "(NOT " + ExprToString(*e.args[0]) + ")"
+                           : "(" + e.op + ExprToString(*e.args[0]) + ")";
+    case K::kBinary:
+      return "(" + ExprToString(*e.args[0]) + " " + e.op + " " + ExprToString(*e.args[1]) +
+             ")";
+    case K::kFunction:
+      if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
+        return "count_star()";
+      }
+      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")";
+    case K::kCase: {
+      std::string out = "CASE";
+      size_t i = 0;
+      if (e.has_operand) out += " " + ExprToString(*e.args[i++]);
+      size_t end = e.args.size() - (e.has_else ? 1 : 0);
+      for (; i + 1 < end + 1 && i < end; i += 2) {
+        out += " WHEN " + ExprToString(*e.args[i]) + " THEN " + ExprToString(*e.args[i + 1]);
+      }
+      if (e.has_else) out += " ELSE " + ExprToString(*e.args.back());
+      return out + " END";
+    }
+    case K::kCast:
+      return "CAST(" + ExprToString(*e.args[0]) + " AS " + e.type_name + ")";
+    case K::kIn:
+      return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (") + args(1) +
+             "))";
+    case K::kBetween:
+      return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT BETWEEN " : " BETWEEN ") +
+             ExprToString(*e.args[1]) + " AND " + ExprToString(*e.args[2]) + ")";
+    case K::kLike:
+      return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT" : "") +
+             (e.case_insensitive ? " ILIKE " : " LIKE ") + ExprToString(*e.args[1]) + ")";
+    case K::kIsNull:
+      return "(" + ExprToString(*e.args[0]) + (e.negated ? " IS NOT NULL)" : " IS NULL)");
+    case K::kIsBool:
+      return "(" + ExprToString(*e.args[0]) + (e.negated ? " IS NOT " : " IS ") + e.text +
+             ")";
+  }
+  return "?";
+}
+
+namespace {
+
+std::shared_ptr<arrow::Schema> ScopeSchema(const Binder::Scope& scope) {
+  arrow::FieldVector fields;
+  for (const auto& c : scope.columns) fields.push_back(arrow::field(c.internal, c.type));
+  return arrow::schema(fields);
+}
+
+Result<Binder::Bound> TypeOf(cp::Expression expr, const Binder::Scope& scope,
+                             const sql::Location& loc) {
+  auto bound = expr.Bind(*ScopeSchema(scope));
+  if (!bound.ok()) {
+    std::string msg = bound.status().message();
+    // Arrow says "Function 'add' has no kernel matching input types (string, int64)".
+    return Status::TypeError(msg, " at ", loc.ToString());
+  }
+  return Binder::Bound{std::move(expr), bound->type()->GetSharedPtr()};
+}
+
+Binder::Bound Lit(std::shared_ptr<arrow::Scalar> scalar) {
+  auto type = scalar->type;
+  return {cp::literal(std::move(scalar)), type};
+}
+
+bool IsLiteral(const Binder::Bound& b) { return b.expr.literal() != nullptr; }
+
+Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& text,
+                                                           const sql::Location& loc) {
+  // "1 day", "2 hours", "30 minutes", "1.5 seconds", "3 days 4 hours"
+  std::istringstream in(text);
+  double number;
+  std::string unit;
+  int64_t micros = 0;
+  int64_t months = 0;
+  bool any = false;
+  while (in >> number >> unit) {
+    any = true;
+    unit = Lower(unit);
+    if (!unit.empty() && unit.back() == 's' && unit != "s" && unit != "ms" && unit != "us") {
+      unit.pop_back();
+    }
+    if (unit == "day" || unit == "d") {
+      micros += static_cast<int64_t>(number * 86400e6);
+    } else if (unit == "hour" || unit == "h") {
+      micros += static_cast<int64_t>(number * 3600e6);
+    } else if (unit == "minute" || unit == "min" || unit == "m") {
+      micros += static_cast<int64_t>(number * 60e6);
+    } else if (unit == "second" || unit == "sec" || unit == "s") {
+      micros += static_cast<int64_t>(number * 1e6);
+    } else if (unit == "millisecond" || unit == "ms") {
+      micros += static_cast<int64_t>(number * 1e3);
+    } else if (unit == "microsecond" || unit == "us") {
+      micros += static_cast<int64_t>(number);
+    } else if (unit == "week" || unit == "w") {
+      micros += static_cast<int64_t>(number * 7 * 86400e6);
+    } else if (unit == "month" || unit == "mon") {
+      months += static_cast<int64_t>(number);
+    } else if (unit == "year" || unit == "y") {
+      months += static_cast<int64_t>(number * 12);
+    } else {
+      return ErrorAt(loc, "unknown interval unit '" + unit + "'");
+    }
+  }
+  if (!any) return ErrorAt(loc, "bad interval '" + text + "'");
+  if (months != 0) {
+    return Status::NotImplemented("month and year intervals are not supported yet at ",
+                                  loc.ToString());
+  }
+  return std::make_shared<arrow::DurationScalar>(micros, arrow::TimeUnit::MICRO);
+}
+
+}  // namespace
+
+Result<const Binder::Column*> Binder::Resolve(const Scope& scope, const std::string& table,
+                                              const std::string& name,
+                                              const sql::Location& loc) {
+  const Column* found = nullptr;
+  int matches = 0;
+  std::string lname = Lower(name), ltable = Lower(table);
+  for (int exact = 1; exact >= 0 && matches == 0; --exact) {
+    for (const auto& c : scope.columns) {
+      bool name_ok = exact ? c.name == name : Lower(c.name) == lname;
+      if (!name_ok) continue;
+      if (!table.empty()) {
+        if (Lower(c.qualifier) != ltable) continue;
+      } else if (c.hidden) {
+        continue;
+      }
+      if (found == nullptr || found->internal != c.internal) ++matches;
+      found = &c;
+    }
+  }
+  if (matches > 1) {
+    return ErrorAt(loc, "column reference '" + name + "' is ambiguous");
+  }
+  if (found == nullptr) {
+    std::string known;
+    for (const auto& c : scope.columns) {
+      if (c.hidden) continue;
+      known += (known.empty() ? "" : ", ") +
+               (c.qualifier.empty() ? c.name : c.qualifier + "." + c.name);
+    }
+    std::string full = table.empty() ? name : table + "." + name;
+    return Status::KeyError("column '", full, "' not found at ", loc.ToString(),
+                            known.empty() ? "" : "; columns: " + known);
+  }
+  return found;
+}
+
+Result<Binder::Bound> Binder::Call(const std::string& function, std::vector<Bound> args,
+                                   const Scope& scope, const sql::Location& loc,
+                                   std::shared_ptr<cp::FunctionOptions> options) {
+  std::vector<cp::Expression> exprs;
+  for (auto& a : args) exprs.push_back(std::move(a.expr));
+  return TypeOf(cp::call(function, std::move(exprs), std::move(options)), scope, loc);
+}
+
+Result<Binder::Bound> Binder::CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
+                                     const Scope& scope, const sql::Location& loc) {
+  if (value.type->Equals(*type)) return value;
+  if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
+    auto cast = lit->scalar()->CastTo(type);
+    if (!cast.ok()) {
+      return Status::Invalid("cannot convert ", lit->scalar()->ToString(), " to ",
+                             ArrowTypeToSql(*type), " at ", loc.ToString(), ": ",
+                             cast.status().message());
+    }
+    return Lit(*cast);
+  }
+  // DuckDB rounds when casting floats to integers; Arrow would refuse to truncate.
+  if (IsFloating(*value.type) && IsInteger(*type)) {
+    ARROW_ASSIGN_OR_RAISE(
+        value, Call("round", {value}, scope, loc,
+                    std::make_shared<cp::RoundOptions>(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+  }
+  return Call("cast", {value}, scope, loc,
+              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+}
+
+Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
+                                       AggContext* agg) {
+  using K = sql::ExprKind;
+  if (agg != nullptr) {
+    auto it = agg->by_text.find(ExprToString(e));
+    if (it != agg->by_text.end()) {
+      for (const auto& c : scope.columns) {
+        if (c.internal == it->second) return Bound{cp::field_ref(c.internal), c.type};
+      }
+    }
+  }
+  switch (e.kind) {
+    case K::kLiteral: {
+      switch (e.lit_kind) {
+        case sql::LiteralKind::kNull:
+          return Lit(std::make_shared<arrow::NullScalar>());
+        case sql::LiteralKind::kBool:
+          return Lit(std::make_shared<arrow::BooleanScalar>(Lower(e.text) == "true"));
+        case sql::LiteralKind::kInteger: {
+          try {
+            size_t used = 0;
+            long long v = std::stoll(e.text, &used);
+            if (used == e.text.size()) {
+              if (v >= INT32_MIN && v <= INT32_MAX) {
+                return Lit(std::make_shared<arrow::Int32Scalar>(static_cast<int32_t>(v)));
+              }
+              return Lit(std::make_shared<arrow::Int64Scalar>(v));
+            }
+          } catch (...) {
+          }
+          return Lit(std::make_shared<arrow::DoubleScalar>(std::stod(e.text)));
+        }
+        case sql::LiteralKind::kDecimal:
+          return Lit(std::make_shared<arrow::DoubleScalar>(std::stod(e.text)));
+        case sql::LiteralKind::kString:
+          return Lit(std::make_shared<arrow::StringScalar>(e.text));
+        case sql::LiteralKind::kDate:
+        case sql::LiteralKind::kTimestamp: {
+          auto type = e.lit_kind == sql::LiteralKind::kDate
+                          ? arrow::date32()
+                          : arrow::timestamp(arrow::TimeUnit::MICRO);
+          auto cast = arrow::StringScalar(e.text).CastTo(type);
+          if (!cast.ok()) {
+            return ErrorAt(e.loc, "invalid " + ArrowTypeToSql(*type) + " literal '" + e.text +
+                                      "'");
+          }
+          return Lit(*cast);
+        }
+        case sql::LiteralKind::kInterval: {
+          ARROW_ASSIGN_OR_RAISE(auto s, ParseIntervalMicros(e.text, e.loc));
+          return Lit(s);
+        }
+      }
+      break;
+    }
+    case K::kColumn: {
+      if (agg != nullptr) {
+        ARROW_ASSIGN_OR_RAISE(auto col, Resolve(*agg->input, e.table, e.name, e.loc));
+        auto it = agg->key_by_column.find(col->internal);
+        if (it == agg->key_by_column.end()) {
+          return ErrorAt(e.loc, "column '" + e.name +
+                                    "' must appear in the GROUP BY clause or be used in an "
+                                    "aggregate function");
+        }
+        for (const auto& c : scope.columns) {
+          if (c.internal == it->second) return Bound{cp::field_ref(c.internal), c.type};
+        }
+        return Status::Invalid("internal: group key not in scope");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto col, Resolve(scope, e.table, e.name, e.loc));
+      return Bound{cp::field_ref(col->internal), col->type};
+    }
+    case K::kStar:
+      return ErrorAt(e.loc, "'*' is not allowed here");
+    case K::kUnary: {
+      ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*e.args[0], scope, agg));
+      if (e.op == "NOT") {
+        if (arg.type->id() == Type::NA) return Lit(std::make_shared<arrow::BooleanScalar>());
+        return Call("invert", {arg}, scope, e.loc);
+      }
+      if (e.op == "-") return Call("negate", {arg}, scope, e.loc);
+      return arg;
+    }
+    case K::kBinary: {
+      ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*e.args[0], scope, agg));
+      ARROW_ASSIGN_OR_RAISE(auto r, BindExpr(*e.args[1], scope, agg));
+      const std::string& op = e.op;
+      if (op == "AND" || op == "OR") {
+        for (auto* side : {&l, &r}) {
+          if (side->type->id() == Type::NA) {
+            *side = Lit(std::make_shared<arrow::BooleanScalar>());
+          } else if (side->type->id() != Type::BOOL) {
+            return ErrorAt(e.loc, op + " needs boolean operands, got " +
+                                      ArrowTypeToSql(*side->type));
+          }
+        }
+        return Call(op == "AND" ? "and_kleene" : "or_kleene", {l, r}, scope, e.loc);
+      }
+      if (op == "||") {
+        for (auto* side : {&l, &r}) {
+          if (!IsString(*side->type)) {
+            ARROW_ASSIGN_OR_RAISE(*side, CastTo(*side, arrow::utf8(), scope, e.loc));
+          }
+        }
+        return Call("binary_join_element_wise", {l, r, Lit(std::make_shared<arrow::StringScalar>(""))},
+                    scope, e.loc);
+      }
+      // Comparisons and arithmetic: a string literal meets a typed value.
+      if (IsLiteral(l) && IsString(*l.type) && !IsString(*r.type) && r.type->id() != Type::NA) {
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
+      } else if (IsLiteral(r) && IsString(*r.type) && !IsString(*l.type) &&
+                 l.type->id() != Type::NA) {
+        ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
+      }
+      if (l.type->id() == Type::DATE32 && r.type->id() == Type::TIMESTAMP) {
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
+      } else if (r.type->id() == Type::DATE32 && l.type->id() == Type::TIMESTAMP) {
+        ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
+      }
+      static const std::map<std::string, std::string> kCompare = {
+          {"=", "equal"},          {"<>", "not_equal"}, {"<", "less"},
+          {"<=", "less_equal"},    {">", "greater"},    {">=", "greater_equal"}};
+      if (auto it = kCompare.find(op); it != kCompare.end()) {
+        return Call(it->second, {l, r}, scope, e.loc);
+      }
+      if ((op == "+" || op == "-") && l.type->id() == Type::DATE32 && IsInteger(*r.type)) {
+        // date +/- days stays a date.
+        ARROW_ASSIGN_OR_RAISE(auto days, CastTo(l, arrow::int32(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(auto n, CastTo(r, arrow::int32(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(auto sum, Call(op == "+" ? "add" : "subtract", {days, n}, scope, e.loc));
+        return CastTo(sum, arrow::date32(), scope, e.loc);
+      }
+      if ((op == "+" || op == "-") && r.type->id() == Type::DURATION &&
+          l.type->id() == Type::DATE32) {
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc));
+      }
+      if (op == "/") {
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::float64(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(r, CastTo(r, arrow::float64(), scope, e.loc));
+        return Call("divide", {l, r}, scope, e.loc);
+      }
+      if (op == "//") return Call("divide", {l, r}, scope, e.loc);
+      static const std::map<std::string, std::string> kArith = {
+          {"+", "add"}, {"-", "subtract"}, {"*", "multiply"}, {"%", "remainder"}};
+      if (auto it = kArith.find(op); it != kArith.end()) {
+        return Call(it->second, {l, r}, scope, e.loc);
+      }
+      return ErrorAt(e.loc, "unknown operator '" + op + "'");
+    }
+    case K::kFunction:
+      return BindFunction(e, scope, agg);
+    case K::kCase: {
+      std::vector<Bound> conds, values;
+      size_t i = 0;
+      std::optional<Bound> operand;
+      if (e.has_operand) {
+        ARROW_ASSIGN_OR_RAISE(operand, BindExpr(*e.args[i++], scope, agg));
+      }
+      size_t end = e.args.size() - (e.has_else ? 1 : 0);
+      for (; i + 1 < end + 1 && i < end; i += 2) {
+        ARROW_ASSIGN_OR_RAISE(auto when, BindExpr(*e.args[i], scope, agg));
+        if (operand) {
+          Bound lhs = *operand;
+          if (IsLiteral(when) && !when.type->Equals(*lhs.type) && when.type->id() != Type::NA) {
+            ARROW_ASSIGN_OR_RAISE(when, CastTo(when, lhs.type, scope, e.loc));
+          }
+          ARROW_ASSIGN_OR_RAISE(when, Call("equal", {lhs, when}, scope, e.loc));
+        }
+        if (when.type->id() == Type::NA) when = Lit(std::make_shared<arrow::BooleanScalar>());
+        conds.push_back(when);
+        ARROW_ASSIGN_OR_RAISE(auto then, BindExpr(*e.args[i + 1], scope, agg));
+        values.push_back(then);
+      }
+      if (e.has_else) {
+        ARROW_ASSIGN_OR_RAISE(auto other, BindExpr(*e.args.back(), scope, agg));
+        values.push_back(other);
+      }
+      std::vector<std::shared_ptr<arrow::DataType>> types;
+      for (auto& v : values) types.push_back(v.type);
+      auto common = CommonType(types);
+      if (common->id() == Type::NA) return Lit(std::make_shared<arrow::NullScalar>());
+      for (auto& v : values) {
+        if (v.type->id() == Type::NA) {
+          v = Lit(arrow::MakeNullScalar(common));
+        } else {
+          ARROW_ASSIGN_OR_RAISE(v, CastTo(v, common, scope, e.loc));
+        }
+      }
+      std::vector<std::string> names;
+      std::vector<cp::Expression> cond_exprs;
+      for (size_t k = 0; k < conds.size(); ++k) {
+        names.push_back("c" + std::to_string(k));
+        cond_exprs.push_back(conds[k].expr);
+      }
+      std::vector<cp::Expression> args;
+      args.push_back(cp::call("make_struct", cond_exprs,
+                              std::make_shared<cp::MakeStructOptions>(names)));
+      for (auto& v : values) args.push_back(v.expr);
+      return TypeOf(cp::call("case_when", args), scope, e.loc);
+    }
+    case K::kCast: {
+      ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
+      auto type = SqlTypeToArrow(e.type_name);
+      if (!type.ok()) return ErrorAt(e.loc, type.status().message());
+      if (value.type->id() == Type::NA) return Lit(arrow::MakeNullScalar(*type));
+      if (value.type->id() == Type::DATE32 && (*type)->id() == Type::TIMESTAMP) {
+        return CastTo(value, *type, scope, e.loc);
+      }
+      return CastTo(value, *type, scope, e.loc);
+    }
+    case K::kIn: {
+      ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
+      std::vector<Bound> items;
+      bool all_literal = true;
+      for (size_t i = 1; i < e.args.size(); ++i) {
+        ARROW_ASSIGN_OR_RAISE(auto item, BindExpr(*e.args[i], scope, agg));
+        all_literal = all_literal && IsLiteral(item);
+        items.push_back(item);
+      }
+      Bound result;
+      if (all_literal && value.type->id() != Type::NA) {
+        arrow::ScalarVector scalars;
+        for (auto& item : items) {
+          ARROW_ASSIGN_OR_RAISE(auto cast, CastTo(item, value.type, scope, e.loc));
+          scalars.push_back(cast.expr.literal()->scalar());
+        }
+        std::unique_ptr<arrow::ArrayBuilder> builder;
+        ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), value.type, &builder));
+        for (auto& s : scalars) ARROW_RETURN_NOT_OK(builder->AppendScalar(*s));
+        ARROW_ASSIGN_OR_RAISE(auto set, builder->Finish());
+        auto opts = std::make_shared<cp::SetLookupOptions>(
+            set, cp::SetLookupOptions::INCONCLUSIVE);
+        ARROW_ASSIGN_OR_RAISE(result, Call("is_in", {value}, scope, e.loc, opts));
+      } else {
+        std::optional<Bound> acc;
+        for (auto& item : items) {
+          Bound lhs = value;
+          if (IsLiteral(item) && IsString(*item.type) && !IsString(*lhs.type)) {
+            ARROW_ASSIGN_OR_RAISE(item, CastTo(item, lhs.type, scope, e.loc));
+          }
+          ARROW_ASSIGN_OR_RAISE(auto eq, Call("equal", {lhs, item}, scope, e.loc));
+          if (acc) {
+            ARROW_ASSIGN_OR_RAISE(acc, Call("or_kleene", {*acc, eq}, scope, e.loc));
+          } else {
+            acc = eq;
+          }
+        }
+        result = *acc;
+      }
+      if (e.negated) return Call("invert", {result}, scope, e.loc);
+      return result;
+    }
+    case K::kBetween: {
+      // Reuse the comparison rules by binding synthetic AST nodes.
+      auto ge = std::make_shared<sql::Expr>();
+      ge->kind = K::kBinary;
+      ge->op = ">=";
+      ge->loc = e.loc;
+      ge->args = {e.args[0], e.args[1]};
+      auto le = std::make_shared<sql::Expr>(*ge);
+      le->op = "<=";
+      le->args = {e.args[0], e.args[2]};
+      ARROW_ASSIGN_OR_RAISE(auto a, BindExpr(*ge, scope, agg));
+      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*le, scope, agg));
+      ARROW_ASSIGN_OR_RAISE(auto both, Call("and_kleene", {a, b}, scope, e.loc));
+      if (e.negated) return Call("invert", {both}, scope, e.loc);
+      return both;
+    }
+    case K::kLike: {
+      ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
+      const auto& pat = *e.args[1];
+      if (pat.kind != K::kLiteral || pat.lit_kind != sql::LiteralKind::kString) {
+        return ErrorAt(pat.loc, "LIKE needs a string literal pattern");
+      }
+      if (!IsString(*value.type)) {
+        ARROW_ASSIGN_OR_RAISE(value, CastTo(value, arrow::utf8(), scope, e.loc));
+      }
+      ARROW_ASSIGN_OR_RAISE(
+          auto m, Call("match_like", {value}, scope, e.loc,
+                       std::make_shared<cp::MatchSubstringOptions>(pat.text,
+                                                                   e.case_insensitive)));
+      if (e.negated) return Call("invert", {m}, scope, e.loc);
+      return m;
+    }
+    case K::kIsNull: {
+      ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
+      return Call(e.negated ? "is_valid" : "is_null", {value}, scope, e.loc);
+    }
+    case K::kIsBool: {
+      ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
+      bool want = Lower(e.text) == "true";
+      Bound target = Lit(std::make_shared<arrow::BooleanScalar>(want));
+      ARROW_ASSIGN_OR_RAISE(auto eq, Call("equal", {value, target}, scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(auto valid, Call("is_valid", {value}, scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(auto is, Call("and_kleene", {valid, eq}, scope, e.loc));
+      // and_kleene(false, null) is false; and (true, x) is x which is non-null here.
+      if (e.negated) return Call("invert", {is}, scope, e.loc);
+      return is;
+    }
+  }
+  return ErrorAt(e.loc, "unsupported expression");
+}
+
+}  // namespace flowsql::plan

@@ -1,0 +1,469 @@
+// Scalar functions: SQL names (DuckDB / PostgreSQL) mapped onto Arrow compute.
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include <arrow/compute/api.h>
+#include <arrow/scalar.h>
+
+#include "plan/binder.h"
+
+namespace flowsql::plan {
+
+bool IsAggregateFunction(const std::string& name);
+
+namespace cp = arrow::compute;
+using arrow::Type;
+
+namespace {
+
+Status ErrorAt(const sql::Location& loc, const std::string& message) {
+  return Status::Invalid(message, " at ", loc.ToString());
+}
+
+bool IsString(const arrow::DataType& t) {
+  return t.id() == Type::STRING || t.id() == Type::LARGE_STRING;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// A constant argument's value, for functions whose Arrow kernels take options.
+Result<std::shared_ptr<arrow::Scalar>> ConstArg(const Binder::Bound& b,
+                                                const std::string& function, int index,
+                                                const sql::Location& loc) {
+  const auto* lit = b.expr.literal();
+  if (lit == nullptr || !lit->is_scalar()) {
+    return ErrorAt(loc, function + "(): argument " + std::to_string(index + 1) +
+                            " must be a constant");
+  }
+  return lit->scalar();
+}
+
+Result<int64_t> ConstInt(const Binder::Bound& b, const std::string& function, int index,
+                         const sql::Location& loc) {
+  ARROW_ASSIGN_OR_RAISE(auto s, ConstArg(b, function, index, loc));
+  auto cast = s->CastTo(arrow::int64());
+  if (!cast.ok() || !(*cast)->is_valid) {
+    return ErrorAt(loc, function + "(): argument " + std::to_string(index + 1) +
+                            " must be an integer");
+  }
+  return std::static_pointer_cast<arrow::Int64Scalar>(*cast)->value;
+}
+
+Result<std::string> ConstString(const Binder::Bound& b, const std::string& function,
+                                int index, const sql::Location& loc) {
+  ARROW_ASSIGN_OR_RAISE(auto s, ConstArg(b, function, index, loc));
+  if (!IsString(*s->type) || !s->is_valid) {
+    return ErrorAt(loc, function + "(): argument " + std::to_string(index + 1) +
+                            " must be a string");
+  }
+  return std::static_pointer_cast<arrow::StringScalar>(s)->ToString();
+}
+
+Result<cp::CalendarUnit> ParseUnit(const std::string& text, const sql::Location& loc) {
+  std::string u = Lower(text);
+  if (u == "year" || u == "years") return cp::CalendarUnit::YEAR;
+  if (u == "quarter") return cp::CalendarUnit::QUARTER;
+  if (u == "month" || u == "months") return cp::CalendarUnit::MONTH;
+  if (u == "week" || u == "weeks") return cp::CalendarUnit::WEEK;
+  if (u == "day" || u == "days") return cp::CalendarUnit::DAY;
+  if (u == "hour" || u == "hours") return cp::CalendarUnit::HOUR;
+  if (u == "minute" || u == "minutes") return cp::CalendarUnit::MINUTE;
+  if (u == "second" || u == "seconds") return cp::CalendarUnit::SECOND;
+  if (u == "millisecond" || u == "milliseconds") return cp::CalendarUnit::MILLISECOND;
+  return ErrorAt(loc, "unknown date part '" + text + "'");
+}
+
+}  // namespace
+
+Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scope,
+                                           AggContext* agg) {
+  const std::string& name = e.name;
+  if (IsAggregateFunction(name)) {
+    return ErrorAt(e.loc, agg ? "aggregate function calls cannot be nested"
+                              : "aggregate function " + name + "() is not allowed here");
+  }
+  std::vector<Bound> args;
+  for (const auto& a : e.args) {
+    ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*a, scope, agg));
+    args.push_back(std::move(b));
+  }
+  auto arity = [&](size_t lo, size_t hi) -> Status {
+    if (args.size() < lo || args.size() > hi) {
+      std::string want = lo == hi ? std::to_string(lo)
+                                  : std::to_string(lo) + " to " + std::to_string(hi);
+      return ErrorAt(e.loc, name + "() takes " + want + " argument" + (hi == 1 ? "" : "s") +
+                                ", got " + std::to_string(args.size()));
+    }
+    return Status::OK();
+  };
+  auto call = [&](const std::string& fn, std::vector<Bound> a,
+                  std::shared_ptr<cp::FunctionOptions> opts = nullptr) {
+    return Call(fn, std::move(a), scope, e.loc, std::move(opts));
+  };
+  auto as_string = [&](Bound b) -> Result<Bound> {
+    if (IsString(*b.type)) return b;
+    return CastTo(b, arrow::utf8(), scope, e.loc);
+  };
+  auto as_double = [&](Bound b) -> Result<Bound> {
+    return CastTo(b, arrow::float64(), scope, e.loc);
+  };
+  auto as_timestamp = [&](Bound b) -> Result<Bound> {
+    if (b.type->id() == Type::TIMESTAMP) return b;
+    return CastTo(b, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc);
+  };
+  auto lit = [](std::shared_ptr<arrow::Scalar> s) {
+    auto t = s->type;
+    return Bound{cp::literal(std::move(s)), t};
+  };
+
+  // Unary functions that map one to one.
+  static const std::map<std::string, std::string> kUnary = {
+      {"lower", "utf8_lower"},   {"lcase", "utf8_lower"},     {"upper", "utf8_upper"},
+      {"ucase", "utf8_upper"},   {"length", "utf8_length"},   {"len", "utf8_length"},
+      {"char_length", "utf8_length"}, {"character_length", "utf8_length"},
+      {"reverse", "utf8_reverse"}, {"abs", "abs"},            {"sign", "sign"},
+      {"year", "year"},          {"month", "month"},          {"day", "day"},
+      {"dayofmonth", "day"},     {"hour", "hour"},            {"minute", "minute"},
+      {"second", "second"},      {"quarter", "quarter"},      {"dayofyear", "day_of_year"},
+      {"week", "iso_week"},      {"weekofyear", "iso_week"},  {"isnan", "is_nan"},
+      {"isinf", "is_inf"},       {"isfinite", "is_finite"}};
+  static const std::map<std::string, std::string> kUnaryDouble = {
+      {"sqrt", "sqrt"}, {"exp", "exp"},   {"ln", "ln"},     {"log10", "log10"},
+      {"log2", "log2"}, {"sin", "sin"},   {"cos", "cos"},   {"tan", "tan"},
+      {"asin", "asin"}, {"acos", "acos"}, {"atan", "atan"}, {"cbrt", "cbrt"}};
+
+  if (auto it = kUnary.find(name); it != kUnary.end()) {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    if (it->second.rfind("utf8_", 0) == 0) {
+      ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, args));
+    if (it->second == "utf8_length" || it->second == "year" || it->second == "month" ||
+        it->second == "day" || it->second == "hour" || it->second == "minute" ||
+        it->second == "second" || it->second == "quarter" || it->second == "day_of_year" ||
+        it->second == "iso_week") {
+      return CastTo(r, arrow::int64(), scope, e.loc);
+    }
+    return r;
+  }
+  if (auto it = kUnaryDouble.find(name); it != kUnaryDouble.end()) {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_double(args[0]));
+    return call(it->second, args);
+  }
+  if (name == "log") {
+    ARROW_RETURN_NOT_OK(arity(1, 2));
+    if (args.size() == 1) {
+      ARROW_ASSIGN_OR_RAISE(args[0], as_double(args[0]));
+      return call("log10", args);
+    }
+    ARROW_ASSIGN_OR_RAISE(args[0], as_double(args[0]));
+    ARROW_ASSIGN_OR_RAISE(args[1], as_double(args[1]));
+    return call("logb", {args[1], args[0]});
+  }
+  if (name == "floor" || name == "ceil" || name == "ceiling" || name == "trunc") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    if (arrow::is_integer(args[0].type->id())) return args[0];
+    return call(name == "ceiling" ? "ceil" : name, args);
+  }
+  if (name == "round") {
+    ARROW_RETURN_NOT_OK(arity(1, 2));
+    int64_t digits = 0;
+    if (args.size() == 2) {
+      ARROW_ASSIGN_OR_RAISE(digits, ConstInt(args[1], name, 1, e.loc));
+    }
+    if (arrow::is_integer(args[0].type->id()) && digits >= 0) return args[0];
+    return call("round", {args[0]},
+                std::make_shared<cp::RoundOptions>(digits,
+                                                   cp::RoundMode::HALF_TOWARDS_INFINITY));
+  }
+  if (name == "power" || name == "pow") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_double(args[0]));
+    ARROW_ASSIGN_OR_RAISE(args[1], as_double(args[1]));
+    return call("power", args);
+  }
+  if (name == "mod") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    return call("remainder", args);
+  }
+  if (name == "pi") {
+    ARROW_RETURN_NOT_OK(arity(0, 0));
+    return lit(std::make_shared<arrow::DoubleScalar>(3.14159265358979323846));
+  }
+  if (name == "random") {
+    ARROW_RETURN_NOT_OK(arity(0, 0));
+    return call("random", {}, std::make_shared<cp::RandomOptions>());
+  }
+  if (name == "greatest" || name == "least") {
+    if (args.empty()) return ErrorAt(e.loc, name + "() needs arguments");
+    std::vector<std::shared_ptr<arrow::DataType>> types;
+    for (auto& a : args) types.push_back(a.type);
+    auto common = CommonTypeOf(types);
+    for (auto& a : args) {
+      ARROW_ASSIGN_OR_RAISE(a, CastTo(a, common, scope, e.loc));
+    }
+    return call(name == "greatest" ? "max_element_wise" : "min_element_wise", args);
+  }
+  if (name == "coalesce" || name == "ifnull") {
+    if (args.empty()) return ErrorAt(e.loc, name + "() needs arguments");
+    std::vector<std::shared_ptr<arrow::DataType>> types;
+    for (auto& a : args) types.push_back(a.type);
+    auto common = CommonTypeOf(types);
+    if (common->id() == Type::NA) return args[0];
+    for (auto& a : args) {
+      if (a.type->id() == Type::NA) {
+        a = lit(arrow::MakeNullScalar(common));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(a, CastTo(a, common, scope, e.loc));
+      }
+    }
+    if (args.size() == 1) return args[0];
+    return call("coalesce", args);
+  }
+  if (name == "nullif") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    if (args[1].expr.literal() && !args[1].type->Equals(*args[0].type)) {
+      ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], args[0].type, scope, e.loc));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto eq, call("equal", {args[0], args[1]}));
+    ARROW_ASSIGN_OR_RAISE(auto cond, call("coalesce", {eq, lit(std::make_shared<arrow::BooleanScalar>(false))}));
+    return call("if_else", {cond, lit(arrow::MakeNullScalar(args[0].type)), args[0]});
+  }
+  // Strings.
+  if (name == "concat") {
+    if (args.empty()) return ErrorAt(e.loc, "concat() needs arguments");
+    for (auto& a : args) {
+      ARROW_ASSIGN_OR_RAISE(a, as_string(a));
+    }
+    args.push_back(lit(std::make_shared<arrow::StringScalar>("")));
+    return call("binary_join_element_wise", args,
+                std::make_shared<cp::JoinOptions>(cp::JoinOptions::SKIP));
+  }
+  if (name == "concat_ws") {
+    if (args.size() < 2) return ErrorAt(e.loc, "concat_ws() needs a separator and values");
+    std::vector<Bound> parts(args.begin() + 1, args.end());
+    for (auto& a : parts) {
+      ARROW_ASSIGN_OR_RAISE(a, as_string(a));
+    }
+    parts.push_back(args[0]);
+    return call("binary_join_element_wise", parts,
+                std::make_shared<cp::JoinOptions>(cp::JoinOptions::SKIP));
+  }
+  if (name == "substr" || name == "substring") {
+    ARROW_RETURN_NOT_OK(arity(2, 3));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(int64_t start, ConstInt(args[1], name, 1, e.loc));
+    int64_t begin = start > 0 ? start - 1 : 0;
+    int64_t stop = std::numeric_limits<int64_t>::max();
+    if (args.size() == 3) {
+      ARROW_ASSIGN_OR_RAISE(int64_t len, ConstInt(args[2], name, 2, e.loc));
+      stop = std::max<int64_t>(begin, (start > 0 ? begin : start - 1) + len);
+      if (start <= 0) stop = std::max<int64_t>(0, start - 1 + len);
+    }
+    return call("utf8_slice_codeunits", {args[0]},
+                std::make_shared<cp::SliceOptions>(begin, stop));
+  }
+  if (name == "left" || name == "right") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(int64_t n, ConstInt(args[1], name, 1, e.loc));
+    auto opts = name == "left" ? std::make_shared<cp::SliceOptions>(0, n)
+                               : std::make_shared<cp::SliceOptions>(
+                                     -n, std::numeric_limits<int64_t>::max());
+    if (name == "right" && n == 0) opts = std::make_shared<cp::SliceOptions>(0, 0);
+    return call("utf8_slice_codeunits", {args[0]}, opts);
+  }
+  if (name == "trim" || name == "ltrim" || name == "rtrim" || name == "btrim") {
+    ARROW_RETURN_NOT_OK(arity(1, 2));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    std::string base = name == "btrim" ? "trim" : name;
+    if (args.size() == 1) return call("utf8_" + base + "_whitespace", {args[0]});
+    ARROW_ASSIGN_OR_RAISE(auto chars, ConstString(args[1], name, 1, e.loc));
+    return call("utf8_" + base, {args[0]}, std::make_shared<cp::TrimOptions>(chars));
+  }
+  if (name == "replace") {
+    ARROW_RETURN_NOT_OK(arity(3, 3));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(auto from, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(auto to, ConstString(args[2], name, 2, e.loc));
+    return call("replace_substring", {args[0]},
+                std::make_shared<cp::ReplaceSubstringOptions>(from, to));
+  }
+  if (name == "regexp_replace") {
+    ARROW_RETURN_NOT_OK(arity(3, 4));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(auto from, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(auto to, ConstString(args[2], name, 2, e.loc));
+    int64_t max = 1;
+    if (args.size() == 4) {
+      ARROW_ASSIGN_OR_RAISE(auto flags, ConstString(args[3], name, 3, e.loc));
+      if (flags.find('g') != std::string::npos) max = -1;
+    }
+    // Arrow uses RE2's \1 for groups; DuckDB too.
+    return call("replace_substring_regex", {args[0]},
+                std::make_shared<cp::ReplaceSubstringOptions>(from, to, max));
+  }
+  if (name == "starts_with" || name == "ends_with" || name == "contains" ||
+      name == "regexp_matches" || name == "prefix" || name == "suffix") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(auto pattern, ConstString(args[1], name, 1, e.loc));
+    std::string fn = name == "prefix"           ? "starts_with"
+                     : name == "suffix"         ? "ends_with"
+                     : name == "contains"       ? "match_substring"
+                     : name == "regexp_matches" ? "match_substring_regex"
+                                                : name;
+    return call(fn, {args[0]}, std::make_shared<cp::MatchSubstringOptions>(pattern));
+  }
+  if (name == "strpos" || name == "position" || name == "instr") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(auto pattern, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(
+        auto idx, call("find_substring", {args[0]},
+                       std::make_shared<cp::MatchSubstringOptions>(pattern)));
+    ARROW_ASSIGN_OR_RAISE(idx, CastTo(idx, arrow::int64(), scope, e.loc));
+    return call("add", {idx, lit(std::make_shared<arrow::Int64Scalar>(1))});
+  }
+  if (name == "lpad" || name == "rpad") {
+    ARROW_RETURN_NOT_OK(arity(2, 3));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(int64_t width, ConstInt(args[1], name, 1, e.loc));
+    std::string pad = " ";
+    if (args.size() == 3) {
+      ARROW_ASSIGN_OR_RAISE(pad, ConstString(args[2], name, 2, e.loc));
+    }
+    return call("utf8_" + name, {args[0]}, std::make_shared<cp::PadOptions>(width, pad));
+  }
+  if (name == "repeat") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int64(), scope, e.loc));
+    return call("binary_repeat", args);
+  }
+  // Dates and times.
+  if (name == "current_date" || name == "today") {
+    auto now = std::chrono::system_clock::now();
+    int32_t days = static_cast<int32_t>(
+        std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24);
+    return lit(std::make_shared<arrow::Date32Scalar>(days));
+  }
+  if (name == "now" || name == "current_timestamp" || name == "get_current_timestamp") {
+    auto now = std::chrono::system_clock::now();
+    int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+    return lit(std::make_shared<arrow::TimestampScalar>(
+        us, arrow::timestamp(arrow::TimeUnit::MICRO)));
+  }
+  if (name == "dayofweek" || name == "dow" || name == "isodow") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    bool iso = name == "isodow";
+    ARROW_ASSIGN_OR_RAISE(
+        auto r, call("day_of_week", args,
+                     std::make_shared<cp::DayOfWeekOptions>(!iso, iso ? 1 : 7)));
+    return CastTo(r, arrow::int64(), scope, e.loc);
+  }
+  if (name == "extract" || name == "date_part" || name == "datepart") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto part, ConstString(args[0], name, 0, e.loc));
+    part = Lower(part);
+    static const std::map<std::string, std::string> kParts = {
+        {"year", "year"},       {"years", "year"},     {"month", "month"},
+        {"day", "day"},         {"hour", "hour"},      {"minute", "minute"},
+        {"second", "second"},   {"quarter", "quarter"}, {"doy", "day_of_year"},
+        {"dayofyear", "day_of_year"}, {"week", "iso_week"}, {"millisecond", "millisecond"},
+        {"microsecond", "microsecond"}};
+    if (part == "dow" || part == "dayofweek" || part == "isodow") {
+      bool iso = part == "isodow";
+      ARROW_ASSIGN_OR_RAISE(
+          auto r, call("day_of_week", {args[1]},
+                       std::make_shared<cp::DayOfWeekOptions>(!iso, iso ? 1 : 7)));
+      return CastTo(r, arrow::int64(), scope, e.loc);
+    }
+    if (part == "epoch") {
+      ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[1]));
+      ARROW_ASSIGN_OR_RAISE(auto micros, CastTo(ts, arrow::int64(), scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(micros, as_double(micros));
+      return call("divide", {micros, lit(std::make_shared<arrow::DoubleScalar>(1e6))});
+    }
+    auto it = kParts.find(part);
+    if (it == kParts.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
+    ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1]}));
+    return CastTo(r, arrow::int64(), scope, e.loc);
+  }
+  if (name == "date_trunc" || name == "datetrunc") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto part, ConstString(args[0], name, 0, e.loc));
+    ARROW_ASSIGN_OR_RAISE(auto unit, ParseUnit(part, e.loc));
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[1]));
+    cp::RoundTemporalOptions opts(1, unit);
+    opts.week_starts_monday = true;
+    return call("floor_temporal", {ts}, std::make_shared<cp::RoundTemporalOptions>(opts));
+  }
+  if (name == "strftime") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto fmt, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+    return call("strftime", {ts}, std::make_shared<cp::StrftimeOptions>(fmt, "C"));
+  }
+  if (name == "strptime") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto fmt, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    return call("strptime", {args[0]},
+                std::make_shared<cp::StrptimeOptions>(fmt, arrow::TimeUnit::MICRO, true));
+  }
+  if (name == "to_timestamp") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    ARROW_ASSIGN_OR_RAISE(auto secs, as_double(args[0]));
+    ARROW_ASSIGN_OR_RAISE(
+        auto us, call("multiply", {secs, lit(std::make_shared<arrow::DoubleScalar>(1e6))}));
+    ARROW_ASSIGN_OR_RAISE(us, CastTo(us, arrow::int64(), scope, e.loc));
+    return CastTo(us, arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), scope, e.loc);
+  }
+  if (name == "epoch") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+    ARROW_ASSIGN_OR_RAISE(auto micros, CastTo(ts, arrow::int64(), scope, e.loc));
+    ARROW_ASSIGN_OR_RAISE(micros, as_double(micros));
+    return call("divide", {micros, lit(std::make_shared<arrow::DoubleScalar>(1e6))});
+  }
+  if (name == "date_diff" || name == "datediff") {
+    ARROW_RETURN_NOT_OK(arity(3, 3));
+    ARROW_ASSIGN_OR_RAISE(auto part, ConstString(args[0], name, 0, e.loc));
+    static const std::map<std::string, std::string> kBetween = {
+        {"year", "years_between"},     {"quarter", "quarters_between"},
+        {"month", "month_interval_between"}, {"week", "weeks_between"},
+        {"day", "days_between"},       {"hour", "hours_between"},
+        {"minute", "minutes_between"}, {"second", "seconds_between"}};
+    auto it = kBetween.find(Lower(part));
+    if (it == kBetween.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
+    ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1], args[2]}));
+    return CastTo(r, arrow::int64(), scope, e.loc);
+  }
+  if (name == "typeof") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    return lit(std::make_shared<arrow::StringScalar>(ArrowTypeToSql(*args[0].type)));
+  }
+  if (name == "if" || name == "iff") {
+    ARROW_RETURN_NOT_OK(arity(3, 3));
+    std::vector<std::shared_ptr<arrow::DataType>> types = {args[1].type, args[2].type};
+    auto common = CommonTypeOf(types);
+    for (int i = 1; i <= 2; ++i) {
+      if (args[i].type->id() == Type::NA) {
+        args[i] = lit(arrow::MakeNullScalar(common));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(args[i], CastTo(args[i], common, scope, e.loc));
+      }
+    }
+    return call("if_else", args);
+  }
+  return Status::KeyError("unknown function '", name, "' at ", e.loc.ToString());
+}
+
+}  // namespace flowsql::plan

@@ -1,0 +1,874 @@
+// Relational binding: FROM, joins, WHERE, GROUP BY, select lists, set operations,
+// ORDER BY and LIMIT, into a logical plan of internal-named columns.
+#include "plan/binder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api.h>
+#include <arrow/scalar.h>
+
+namespace flowsql::plan {
+
+namespace cp = arrow::compute;
+using arrow::Type;
+
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+Status ErrorAt(const sql::Location& loc, const std::string& message) {
+  return Status::Invalid(message, " at ", loc.ToString());
+}
+
+PlanPtr Node(NodeKind kind, std::vector<PlanPtr> inputs) {
+  auto n = std::make_shared<PlanNode>();
+  n->kind = kind;
+  n->inputs = std::move(inputs);
+  return n;
+}
+
+std::shared_ptr<arrow::Schema> SchemaOf(const Binder::Scope& scope) {
+  arrow::FieldVector fields;
+  for (const auto& c : scope.columns) fields.push_back(arrow::field(c.internal, c.type));
+  return arrow::schema(fields);
+}
+
+// The constant text of a table-function argument or LIMIT.
+Result<std::string> ConstText(const sql::Expr& e, const std::string& what) {
+  if (e.kind == sql::ExprKind::kLiteral) return e.text;
+  if (e.kind == sql::ExprKind::kUnary && e.op == "-" &&
+      e.args[0]->kind == sql::ExprKind::kLiteral) {
+    return "-" + e.args[0]->text;
+  }
+  return ErrorAt(e.loc, what + " must be a constant");
+}
+
+Result<int64_t> ConstCount(const sql::Expr& e, const std::string& what) {
+  ARROW_ASSIGN_OR_RAISE(auto text, ConstText(e, what));
+  try {
+    size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used == text.size() && v >= 0) return v;
+  } catch (...) {
+  }
+  return ErrorAt(e.loc, what + " must be a non-negative integer, got '" + text + "'");
+}
+
+void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
+  if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name)) {
+    out->push_back(&e);
+    return;
+  }
+  for (const auto& a : e.args) CollectAggregates(*a, out);
+}
+
+void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
+  if (e->kind == sql::ExprKind::kBinary && e->op == "AND") {
+    SplitConjuncts(e->args[0], out);
+    SplitConjuncts(e->args[1], out);
+  } else {
+    out->push_back(e);
+  }
+}
+
+std::string DefaultAlias(const std::string& uri) {
+  std::string path = uri;
+  auto scheme = path.find("://");
+  if (scheme != std::string::npos) path = path.substr(scheme + 3);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  std::string stem = std::filesystem::path(path).filename().string();
+  auto dot = stem.find('.');
+  return dot == std::string::npos ? stem : stem.substr(0, dot);
+}
+
+}  // namespace
+
+std::string Binder::NewName(const std::string& base) {
+  return base + "#" + std::to_string(++next_id_);
+}
+
+Result<PlanPtr> Binder::BindQuery(const sql::Query& query) {
+  ARROW_ASSIGN_OR_RAISE(auto rel, BindQueryRelation(query));
+  auto project = Node(NodeKind::kProject, {rel.plan});
+  arrow::FieldVector fields;
+  for (const auto& c : rel.scope.columns) {
+    if (c.hidden) continue;
+    project->exprs.push_back(cp::field_ref(c.internal));
+    fields.push_back(arrow::field(c.name, c.type));
+  }
+  project->schema = arrow::schema(fields);
+  return project;
+}
+
+Result<Binder::Relation> Binder::BindQueryRelation(const sql::Query& query) {
+  CteFrame frame;
+  for (const auto& cte : query.ctes) frame.ctes[Lower(cte.name)] = &cte;
+  cte_stack_.push_back(frame);
+  struct Pop {
+    std::vector<CteFrame>* s;
+    ~Pop() { s->pop_back(); }
+  } pop{&cte_stack_};
+
+  if (query.body->kind == sql::QueryNode::Kind::kSelect) {
+    bool applied = false;
+    return BindSelect(query.body->select, &query, &applied);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto rel, BindNode(*query.body));
+  std::vector<std::string> names;
+  for (const auto& c : rel.scope.columns) names.push_back(c.name);
+  return ApplyOrderLimit(std::move(rel), query, names);
+}
+
+Result<Binder::Relation> Binder::BindNode(const sql::QueryNode& node) {
+  switch (node.kind) {
+    case sql::QueryNode::Kind::kSelect: {
+      bool applied = false;
+      return BindSelect(node.select, nullptr, &applied);
+    }
+    case sql::QueryNode::Kind::kQuery:
+      return BindQueryRelation(*node.query);
+    case sql::QueryNode::Kind::kSetOp:
+      return BindSetOp(node);
+  }
+  return Status::Invalid("unknown query node");
+}
+
+namespace {
+
+// Adds Sort and Limit nodes on top of `plan`. keys refer to plan's columns.
+Result<PlanPtr> AddOrderLimit(PlanPtr plan, std::vector<cp::SortKey> keys,
+                              const sql::Query* query) {
+  if (!keys.empty()) {
+    auto sort = Node(NodeKind::kSort, {plan});
+    sort->schema = plan->schema;
+    sort->sort_keys = std::move(keys);
+    plan = sort;
+  }
+  if (query != nullptr && (query->limit || query->offset)) {
+    auto limit = Node(NodeKind::kLimit, {plan});
+    limit->schema = plan->schema;
+    if (query->limit) {
+      if (query->limit->kind == sql::ExprKind::kLiteral &&
+          query->limit->lit_kind == sql::LiteralKind::kNull) {
+        limit->count = -1;
+      } else {
+        ARROW_ASSIGN_OR_RAISE(limit->count, ConstCount(*query->limit, "LIMIT"));
+      }
+    }
+    if (query->offset) {
+      ARROW_ASSIGN_OR_RAISE(limit->offset, ConstCount(*query->offset, "OFFSET"));
+    }
+    plan = limit;
+  }
+  return plan;
+}
+
+cp::SortKey MakeSortKey(const std::string& internal, const sql::OrderItem& item) {
+  // DuckDB's default: NULLS LAST in both directions.
+  bool nulls_first = item.nulls_first.value_or(false);
+  return cp::SortKey(arrow::FieldRef(internal),
+                     item.descending ? cp::SortOrder::Descending : cp::SortOrder::Ascending,
+                     nulls_first ? cp::NullPlacement::AtStart : cp::NullPlacement::AtEnd);
+}
+
+// The output column an ORDER BY item names: an ordinal, an output name, or the
+// same expression as a select item. -1 when none.
+Result<int> OrderTarget(const sql::OrderItem& item, const std::vector<std::string>& names,
+                        const std::vector<std::string>& texts) {
+  const auto& e = *item.expr;
+  if (e.kind == sql::ExprKind::kLiteral && e.lit_kind == sql::LiteralKind::kInteger) {
+    int64_t k = std::stoll(e.text);
+    if (k < 1 || k > static_cast<int64_t>(names.size())) {
+      return ErrorAt(e.loc, "ORDER BY position " + e.text + " is not in the select list");
+    }
+    return static_cast<int>(k - 1);
+  }
+  if (e.kind == sql::ExprKind::kColumn && e.table.empty()) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == e.name) return static_cast<int>(i);
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (Lower(names[i]) == Lower(e.name)) return static_cast<int>(i);
+    }
+  }
+  std::string text = ExprToString(e);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i] == text) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+Result<Binder::Relation> Binder::ApplyOrderLimit(Relation rel, const sql::Query& query,
+                                                 const std::vector<std::string>& names) {
+  std::vector<cp::SortKey> keys;
+  for (const auto& item : query.order_by) {
+    ARROW_ASSIGN_OR_RAISE(int target, OrderTarget(item, names, {}));
+    if (target < 0) {
+      return ErrorAt(item.expr->loc,
+                     "ORDER BY of a set operation must name an output column or position");
+    }
+    keys.push_back(MakeSortKey(rel.scope.columns[target].internal, item));
+  }
+  ARROW_ASSIGN_OR_RAISE(rel.plan, AddOrderLimit(rel.plan, std::move(keys), &query));
+  return rel;
+}
+
+Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
+                                            const sql::Query* query, bool* order_applied) {
+  Relation in;
+  if (select.from) {
+    ARROW_ASSIGN_OR_RAISE(in, BindTable(*select.from));
+  } else {
+    auto values = Node(NodeKind::kValues, {});
+    std::string name = NewName("dummy");
+    arrow::Int32Builder b;
+    ARROW_RETURN_NOT_OK(b.Append(0));
+    ARROW_ASSIGN_OR_RAISE(auto arr, b.Finish());
+    values->schema = arrow::schema({arrow::field(name, arrow::int32())});
+    values->values = arrow::RecordBatch::Make(values->schema, 1, {arr});
+    in.plan = values;
+    in.scope.columns.push_back({"", name, name, arrow::int32(), true});
+  }
+  if (select.where) {
+    std::vector<const sql::Expr*> aggs;
+    CollectAggregates(*select.where, &aggs);
+    if (!aggs.empty()) {
+      return ErrorAt(aggs[0]->loc, "aggregate functions are not allowed in WHERE");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.where, in.scope, nullptr));
+    if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
+      return ErrorAt(select.where->loc, "WHERE needs a boolean condition, got " +
+                                            ArrowTypeToSql(*pred.type));
+    }
+    auto filter = Node(NodeKind::kFilter, {in.plan});
+    filter->predicate = pred.expr;
+    filter->schema = in.plan->schema;
+    in.plan = filter;
+  }
+
+  // Aggregation.
+  std::vector<const sql::Expr*> agg_calls;
+  for (const auto& item : select.items) CollectAggregates(*item.expr, &agg_calls);
+  if (select.having) CollectAggregates(*select.having, &agg_calls);
+  if (query) {
+    for (const auto& o : query->order_by) CollectAggregates(*o.expr, &agg_calls);
+  }
+  bool group_all = select.group_by.size() == 1 &&
+                   select.group_by[0]->kind == sql::ExprKind::kStar;
+  bool aggregating = !select.group_by.empty() || !agg_calls.empty() || select.having;
+  Relation post;  // the scope select items bind in
+  AggContext ctx;
+  AggContext* aggp = nullptr;
+  if (aggregating) {
+    ctx.input = &in.scope;
+    auto pre = Node(NodeKind::kProject, {in.plan});
+    arrow::FieldVector pre_fields;
+    auto agg = Node(NodeKind::kAggregate, {pre});
+    arrow::FieldVector agg_fields;
+    std::vector<Column> key_cols, agg_cols;
+
+    std::vector<sql::ExprPtr> group_exprs;
+    if (group_all) {
+      for (const auto& item : select.items) {
+        std::vector<const sql::Expr*> inner;
+        CollectAggregates(*item.expr, &inner);
+        if (inner.empty()) group_exprs.push_back(item.expr);
+      }
+    } else {
+      for (const auto& g : select.group_by) {
+        sql::ExprPtr target = g;
+        if (g->kind == sql::ExprKind::kLiteral && g->lit_kind == sql::LiteralKind::kInteger) {
+          int64_t k = std::stoll(g->text);
+          if (k < 1 || k > static_cast<int64_t>(select.items.size())) {
+            return ErrorAt(g->loc, "GROUP BY position " + g->text + " is not in the select list");
+          }
+          target = select.items[k - 1].expr;
+        } else if (g->kind == sql::ExprKind::kColumn && g->table.empty() &&
+                   !Resolve(in.scope, "", g->name, g->loc).ok()) {
+          for (const auto& item : select.items) {
+            if (Lower(item.alias) == Lower(g->name)) target = item.expr;
+          }
+        }
+        group_exprs.push_back(target);
+      }
+    }
+    for (const auto& g : group_exprs) {
+      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*g, in.scope, nullptr));
+      std::string display = g->kind == sql::ExprKind::kColumn ? g->name : ExprToString(*g);
+      std::string pre_name = NewName(display);
+      pre->exprs.push_back(b.expr);
+      pre_fields.push_back(arrow::field(pre_name, b.type));
+      agg->keys.push_back(pre_name);
+      // Acero's aggregate node keeps the key column's name.
+      std::string out_name = pre_name;
+      Column col{g->kind == sql::ExprKind::kColumn ? g->table : "", display, out_name, b.type};
+      if (const auto* ref = b.expr.field_ref(); ref && ref->name()) {
+        ctx.key_by_column[*ref->name()] = out_name;
+        for (const auto& c : in.scope.columns) {
+          if (c.internal == *ref->name()) col.qualifier = c.qualifier;
+        }
+      }
+      ctx.by_text[ExprToString(*g)] = out_name;
+      key_cols.push_back(col);
+      agg_fields.push_back(arrow::field(out_name, b.type));
+    }
+    for (const sql::Expr* call : agg_calls) {
+      std::string text = ExprToString(*call);
+      if (ctx.by_text.count(text)) continue;
+      const std::string& fn = call->name;
+      bool star = fn == "count_star" ||
+                  (call->args.size() == 1 && call->args[0]->kind == sql::ExprKind::kStar);
+      AggregateCall ac;
+      std::shared_ptr<arrow::DataType> out_type;
+      if (star) {
+        if (fn != "count" && fn != "count_star") {
+          return ErrorAt(call->loc, fn + "(*) is not supported; use count(*)");
+        }
+        ac.function = "count_all";
+        out_type = arrow::int64();
+      } else {
+        if (call->args.size() != 1) {
+          return ErrorAt(call->loc, fn + "() takes one argument");
+        }
+        std::vector<const sql::Expr*> nested;
+        CollectAggregates(*call->args[0], &nested);
+        if (!nested.empty()) return ErrorAt(nested[0]->loc, "aggregate function calls cannot be nested");
+        ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*call->args[0], in.scope, nullptr));
+        auto skip = std::make_shared<cp::ScalarAggregateOptions>(true, 1);
+        if (call->distinct && fn != "count" && fn != "min" && fn != "max") {
+          return Status::NotImplemented(fn, "(DISTINCT ...) is not supported yet at ",
+                                        call->loc.ToString());
+        }
+        if (fn == "count") {
+          ac.function = call->distinct ? "count_distinct" : "count";
+          ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
+          out_type = arrow::int64();
+        } else if (fn == "sum") {
+          if (arrow::is_integer(arg.type->id())) {
+            ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::int64(), in.scope, call->loc));
+          } else if (!arrow::is_floating(arg.type->id()) && !arrow::is_decimal(arg.type->id())) {
+            return ErrorAt(call->loc, "sum() needs a number, got " + ArrowTypeToSql(*arg.type));
+          }
+          ac.function = "sum";
+          ac.options = skip;
+          out_type = arrow::is_floating(arg.type->id()) ? arrow::float64() : arg.type;
+          if (arrow::is_decimal(arg.type->id())) {
+            out_type = arrow::decimal128(
+                38, static_cast<const arrow::DecimalType&>(*arg.type).scale());
+          }
+        } else if (fn == "avg" || fn == "mean") {
+          if (!arrow::is_integer(arg.type->id()) && !arrow::is_floating(arg.type->id()) &&
+              !arrow::is_decimal(arg.type->id())) {
+            return ErrorAt(call->loc, fn + "() needs a number, got " + ArrowTypeToSql(*arg.type));
+          }
+          ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::float64(), in.scope, call->loc));
+          ac.function = "mean";
+          ac.options = skip;
+          out_type = arrow::float64();
+        } else if (fn == "min" || fn == "max" || fn == "any_value" || fn == "first" ||
+                   fn == "arbitrary") {
+          ac.function = (fn == "min" || fn == "max") ? fn : "first";
+          ac.options = skip;
+          out_type = arg.type;
+        } else if (fn == "stddev" || fn == "stddev_samp" || fn == "stddev_pop" ||
+                   fn == "variance" || fn == "var_samp" || fn == "var_pop") {
+          ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::float64(), in.scope, call->loc));
+          ac.function = fn.rfind("stddev", 0) == 0 ? "stddev" : "variance";
+          int ddof = fn.find("pop") != std::string::npos ? 0 : 1;
+          ac.options = std::make_shared<cp::VarianceOptions>(ddof, true, 1);
+          out_type = arrow::float64();
+        } else if (fn == "bool_and" || fn == "bool_or") {
+          ac.function = fn == "bool_and" ? "all" : "any";
+          ac.options = skip;
+          out_type = arrow::boolean();
+        } else {
+          return ErrorAt(call->loc, "unsupported aggregate " + fn + "()");
+        }
+        ac.input = NewName(ExprToString(*call->args[0]));
+        pre->exprs.push_back(arg.expr);
+        pre_fields.push_back(arrow::field(ac.input, arg.type));
+      }
+      ac.output = NewName(text);
+      ctx.by_text[text] = ac.output;
+      agg->aggregates.push_back(ac);
+      agg_fields.push_back(arrow::field(ac.output, out_type));
+      agg_cols.push_back({"", text, ac.output, out_type});
+    }
+    if (pre->exprs.empty()) {
+      // count(*) alone: project one constant column to count.
+      std::string name = NewName("one");
+      pre->exprs.push_back(cp::literal(int32_t{1}));
+      pre_fields.push_back(arrow::field(name, arrow::int32()));
+    }
+    pre->schema = arrow::schema(pre_fields);
+    agg->schema = arrow::schema(agg_fields);
+    post.plan = agg;
+    post.scope.columns = key_cols;
+    post.scope.columns.insert(post.scope.columns.end(), agg_cols.begin(), agg_cols.end());
+    if (select.having) {
+      ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.having, post.scope, &ctx));
+      auto filter = Node(NodeKind::kFilter, {post.plan});
+      filter->predicate = pred.expr;
+      filter->schema = post.plan->schema;
+      post.plan = filter;
+    }
+    aggp = &ctx;
+  } else {
+    post = in;
+  }
+
+  // Select list.
+  auto project = Node(NodeKind::kProject, {post.plan});
+  arrow::FieldVector fields;
+  std::vector<Column> out_cols;
+  std::vector<std::string> names, texts;
+  for (const auto& item : select.items) {
+    if (item.expr->kind == sql::ExprKind::kStar) {
+      if (aggregating) {
+        return ErrorAt(item.expr->loc, "SELECT * cannot be used with GROUP BY or aggregates");
+      }
+      bool any = false;
+      for (const auto& c : post.scope.columns) {
+        if (c.hidden) continue;
+        if (!item.expr->table.empty() && Lower(c.qualifier) != Lower(item.expr->table)) continue;
+        any = true;
+        std::string internal = NewName(c.name);
+        project->exprs.push_back(cp::field_ref(c.internal));
+        fields.push_back(arrow::field(internal, c.type));
+        out_cols.push_back({"", c.name, internal, c.type});
+        names.push_back(c.name);
+        texts.push_back(c.name);
+      }
+      if (!any && !item.expr->table.empty()) {
+        return ErrorAt(item.expr->loc, "table '" + item.expr->table + "' not found in FROM");
+      }
+      continue;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*item.expr, post.scope, aggp));
+    std::string name = !item.alias.empty() ? item.alias
+                       : item.expr->kind == sql::ExprKind::kColumn ? item.expr->name
+                                                                   : ExprToString(*item.expr);
+    std::string internal = NewName(name);
+    project->exprs.push_back(b.expr);
+    fields.push_back(arrow::field(internal, b.type));
+    out_cols.push_back({"", name, internal, b.type});
+    names.push_back(name);
+    texts.push_back(ExprToString(*item.expr));
+  }
+  size_t visible = out_cols.size();
+
+  // ORDER BY may reference select items or, without DISTINCT, anything in scope.
+  std::vector<cp::SortKey> keys;
+  if (query) {
+    for (const auto& item : query->order_by) {
+      ARROW_ASSIGN_OR_RAISE(int target, OrderTarget(item, names, texts));
+      if (target >= 0) {
+        keys.push_back(MakeSortKey(out_cols[target].internal, item));
+        continue;
+      }
+      if (select.distinct) {
+        return ErrorAt(item.expr->loc,
+                       "for SELECT DISTINCT, ORDER BY expressions must appear in the select list");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*item.expr, post.scope, aggp));
+      std::string internal = NewName("sort");
+      project->exprs.push_back(b.expr);
+      fields.push_back(arrow::field(internal, b.type));
+      out_cols.push_back({"", internal, internal, b.type, true});
+      keys.push_back(MakeSortKey(internal, item));
+    }
+  }
+  project->schema = arrow::schema(fields);
+  PlanPtr plan = project;
+  if (select.distinct) {
+    auto distinct = Node(NodeKind::kAggregate, {plan});
+    for (const auto& c : out_cols) distinct->keys.push_back(c.internal);
+    distinct->schema = plan->schema;
+    plan = distinct;
+  }
+  ARROW_ASSIGN_OR_RAISE(plan, AddOrderLimit(plan, std::move(keys), query));
+  if (out_cols.size() > visible) {
+    auto drop = Node(NodeKind::kProject, {plan});
+    arrow::FieldVector kept;
+    for (size_t i = 0; i < visible; ++i) {
+      drop->exprs.push_back(cp::field_ref(out_cols[i].internal));
+      kept.push_back(arrow::field(out_cols[i].internal, out_cols[i].type));
+    }
+    drop->schema = arrow::schema(kept);
+    plan = drop;
+    out_cols.resize(visible);
+  }
+  *order_applied = true;
+  Relation out;
+  out.plan = plan;
+  out.scope.columns = out_cols;
+  return out;
+}
+
+Result<Binder::Relation> Binder::BindSetOp(const sql::QueryNode& node) {
+  ARROW_ASSIGN_OR_RAISE(auto left, BindNode(*node.left));
+  ARROW_ASSIGN_OR_RAISE(auto right, BindNode(*node.right));
+  const char* op_name = node.op == sql::SetOp::kIntersect ? "INTERSECT"
+                        : node.op == sql::SetOp::kExcept  ? "EXCEPT"
+                                                          : "UNION";
+  if (left.scope.columns.size() != right.scope.columns.size()) {
+    return ErrorAt(node.loc, std::string(op_name) + " inputs have " +
+                                 std::to_string(left.scope.columns.size()) + " and " +
+                                 std::to_string(right.scope.columns.size()) + " columns");
+  }
+  std::vector<std::shared_ptr<arrow::DataType>> types;
+  for (size_t i = 0; i < left.scope.columns.size(); ++i) {
+    types.push_back(CommonTypeOf({left.scope.columns[i].type, right.scope.columns[i].type}));
+    if (types.back()->id() == Type::NA) types.back() = arrow::int32();
+  }
+  bool is_union = node.op == sql::SetOp::kUnion || node.op == sql::SetOp::kUnionAll;
+  std::vector<std::string> shared_names;
+  for (const auto& c : left.scope.columns) shared_names.push_back(NewName(c.name));
+  auto conform = [&](Relation& rel, bool shared) -> Result<Relation> {
+    auto p = Node(NodeKind::kProject, {rel.plan});
+    arrow::FieldVector fields;
+    Relation out;
+    for (size_t i = 0; i < rel.scope.columns.size(); ++i) {
+      const auto& c = rel.scope.columns[i];
+      Bound b{cp::field_ref(c.internal), c.type};
+      if (c.type->id() == Type::NA) {
+        b = Bound{cp::literal(arrow::MakeNullScalar(types[i])), types[i]};
+      } else {
+        ARROW_ASSIGN_OR_RAISE(b, CastTo(b, types[i], rel.scope, node.loc));
+      }
+      std::string name = shared ? shared_names[i] : NewName(c.name);
+      p->exprs.push_back(b.expr);
+      fields.push_back(arrow::field(name, types[i]));
+      out.scope.columns.push_back({"", left.scope.columns[i].name, name, types[i]});
+    }
+    p->schema = arrow::schema(fields);
+    out.plan = p;
+    return out;
+  };
+  ARROW_ASSIGN_OR_RAISE(auto l, conform(left, true));
+  ARROW_ASSIGN_OR_RAISE(auto r, conform(right, is_union));
+  auto distinct_of = [](PlanPtr input, const Scope& scope) {
+    auto d = Node(NodeKind::kAggregate, {input});
+    for (const auto& c : scope.columns) d->keys.push_back(c.internal);
+    d->schema = input->schema;
+    return d;
+  };
+  Relation out;
+  out.scope = l.scope;
+  if (is_union) {
+    auto u = Node(NodeKind::kUnion, {l.plan, r.plan});
+    u->schema = l.plan->schema;
+    out.plan = node.op == sql::SetOp::kUnion ? distinct_of(u, l.scope) : u;
+    return out;
+  }
+  auto join = Node(NodeKind::kJoin, {distinct_of(l.plan, l.scope), r.plan});
+  join->join_type = node.op == sql::SetOp::kIntersect ? arrow::acero::JoinType::LEFT_SEMI
+                                                      : arrow::acero::JoinType::LEFT_ANTI;
+  for (size_t i = 0; i < l.scope.columns.size(); ++i) {
+    join->left_keys.push_back(l.scope.columns[i].internal);
+    join->right_keys.push_back(r.scope.columns[i].internal);
+  }
+  join->null_equal_keys = true;
+  join->schema = l.plan->schema;
+  out.plan = join;
+  return out;
+}
+
+Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
+  Relation rel;
+  std::string qualifier = ref.alias;
+  switch (ref.kind) {
+    case sql::TableKind::kUri:
+    case sql::TableKind::kFunction:
+      return BindSource(ref);
+    case sql::TableKind::kJoin:
+      return BindJoin(ref);
+    case sql::TableKind::kSubquery: {
+      ARROW_ASSIGN_OR_RAISE(rel, BindQueryRelation(*ref.subquery));
+      break;
+    }
+    case sql::TableKind::kName: {
+      std::string key = Lower(ref.name);
+      const sql::CommonTableExpr* cte = nullptr;
+      size_t frame_index = 0;
+      for (size_t i = cte_stack_.size(); i-- > 0;) {
+        auto it = cte_stack_[i].ctes.find(key);
+        if (it != cte_stack_[i].ctes.end()) {
+          cte = it->second;
+          frame_index = i;
+          break;
+        }
+      }
+      if (qualifier.empty()) qualifier = ref.name;
+      if (cte != nullptr) {
+        // A CTE sees the CTEs before it, not itself.
+        std::vector<CteFrame> saved(cte_stack_.begin() + frame_index + 1, cte_stack_.end());
+        cte_stack_.resize(frame_index + 1);
+        auto hidden = cte_stack_.back().ctes;
+        cte_stack_.back().ctes.erase(key);
+        auto bound = BindQueryRelation(*cte->query);
+        cte_stack_.back().ctes = hidden;
+        cte_stack_.insert(cte_stack_.end(), saved.begin(), saved.end());
+        ARROW_ASSIGN_OR_RAISE(rel, std::move(bound));
+        if (!cte->column_aliases.empty()) {
+          if (cte->column_aliases.size() > rel.scope.columns.size()) {
+            return ErrorAt(cte->loc, "too many column names for '" + cte->name + "'");
+          }
+          for (size_t i = 0; i < cte->column_aliases.size(); ++i) {
+            rel.scope.columns[i].name = cte->column_aliases[i];
+          }
+        }
+      } else if (auto it = views_->find(key); it != views_->end()) {
+        if (++view_depth_ > 32) {
+          return ErrorAt(ref.loc, "view '" + ref.name + "' refers to itself");
+        }
+        auto saved = std::move(cte_stack_);
+        cte_stack_.clear();
+        auto bound = BindQueryRelation(*it->second);
+        cte_stack_ = std::move(saved);
+        --view_depth_;
+        ARROW_ASSIGN_OR_RAISE(rel, std::move(bound));
+      } else {
+        return Status::KeyError("table '", ref.name, "' not found at ", ref.loc.ToString(),
+                                "; to read a file write FROM '", ref.name, ".csv' (quoted)");
+      }
+      break;
+    }
+  }
+  for (auto& c : rel.scope.columns) c.qualifier = qualifier;
+  if (!ref.column_aliases.empty()) {
+    if (ref.column_aliases.size() > rel.scope.columns.size()) {
+      return ErrorAt(ref.loc, "too many column aliases for '" + qualifier + "'");
+    }
+    for (size_t i = 0; i < ref.column_aliases.size(); ++i) {
+      rel.scope.columns[i].name = ref.column_aliases[i];
+    }
+  }
+  return rel;
+}
+
+Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
+  const ConnectorSpec* spec = nullptr;
+  ConnectorArgs args;
+  std::vector<RawOption> raw = ref.options;
+  std::string default_alias;
+  if (ref.kind == sql::TableKind::kUri) {
+    spec = registry_->FindByUri(ref.uri);
+    if (spec == nullptr) {
+      return ErrorAt(ref.loc, "no connector for '" + UriScheme(ref.uri) + "://' URIs");
+    }
+    args.uri = ref.uri;
+    default_alias = DefaultAlias(ref.uri);
+  } else {
+    spec = registry_->FindByFunction(ref.name);
+    if (spec == nullptr) {
+      return Status::KeyError("unknown table function '", ref.name, "' at ",
+                              ref.loc.ToString());
+    }
+    size_t i = 0;
+    if (spec->functions_take_uri) {
+      if (ref.args.empty()) {
+        return ErrorAt(ref.loc, ref.name + "() needs a path or URI as its first argument");
+      }
+      ARROW_ASSIGN_OR_RAISE(args.uri, ConstText(*ref.args[0], "the arguments of " + ref.name + "()"));
+      default_alias = DefaultAlias(args.uri);
+      i = 1;
+    } else {
+      default_alias = ref.name;
+    }
+    for (; i < ref.args.size(); ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto text, ConstText(*ref.args[i], "the arguments of " + ref.name + "()"));
+      args.positional.push_back(text);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(args.options,
+                        Options::Validate(spec->source_options, raw, spec->name + " source"));
+  if (ref.kind == sql::TableKind::kFunction) {
+    for (const auto& [k, v] : spec->functions.at(ref.name)) {
+      if (!args.options.IsSet(k)) args.options.Set(k, v);
+    }
+  }
+  if (!spec->make_source) {
+    return ErrorAt(ref.loc, "connector '" + spec->name + "' cannot be read from");
+  }
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Source> source, spec->make_source(args));
+  ARROW_ASSIGN_OR_RAISE(auto schema, source->GetSchema());
+  auto scan = Node(NodeKind::kScan, {});
+  scan->source = source;
+  Relation rel;
+  std::string qualifier = ref.alias.empty() ? default_alias : ref.alias;
+  arrow::FieldVector fields;
+  for (int i = 0; i < schema->num_fields(); ++i) {
+    const auto& f = schema->field(i);
+    std::string internal = NewName(f->name());
+    fields.push_back(arrow::field(internal, f->type()));
+    scan->source_columns.push_back(f->name());
+    rel.scope.columns.push_back({qualifier, f->name(), internal, f->type()});
+  }
+  if (!ref.column_aliases.empty()) {
+    for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size(); ++i) {
+      rel.scope.columns[i].name = ref.column_aliases[i];
+    }
+  }
+  scan->schema = arrow::schema(fields);
+  rel.plan = scan;
+  return rel;
+}
+
+Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
+  ARROW_ASSIGN_OR_RAISE(auto left, BindTable(*ref.left));
+  ARROW_ASSIGN_OR_RAISE(auto right, BindTable(*ref.right));
+  Scope both;
+  both.columns = left.scope.columns;
+  both.columns.insert(both.columns.end(), right.scope.columns.begin(),
+                      right.scope.columns.end());
+  using JT = arrow::acero::JoinType;
+  JT type = JT::INNER;
+  switch (ref.join_type) {
+    case sql::JoinType::kLeft:
+      type = JT::LEFT_OUTER;
+      break;
+    case sql::JoinType::kRight:
+      type = JT::RIGHT_OUTER;
+      break;
+    case sql::JoinType::kFull:
+      type = JT::FULL_OUTER;
+      break;
+    default:
+      break;
+  }
+  std::vector<Bound> lkeys, rkeys;
+  std::vector<cp::Expression> residual;
+  std::vector<std::pair<const Column*, const Column*>> using_pairs;
+  if (!ref.using_columns.empty()) {
+    for (const auto& name : ref.using_columns) {
+      ARROW_ASSIGN_OR_RAISE(auto l, Resolve(left.scope, "", name, ref.loc));
+      ARROW_ASSIGN_OR_RAISE(auto r, Resolve(right.scope, "", name, ref.loc));
+      lkeys.push_back({cp::field_ref(l->internal), l->type});
+      rkeys.push_back({cp::field_ref(r->internal), r->type});
+      using_pairs.emplace_back(l, r);
+    }
+  } else if (ref.on) {
+    std::vector<sql::ExprPtr> conjuncts;
+    SplitConjuncts(ref.on, &conjuncts);
+    for (const auto& c : conjuncts) {
+      if (c->kind == sql::ExprKind::kBinary && c->op == "=") {
+        auto l1 = BindExpr(*c->args[0], left.scope, nullptr);
+        auto r1 = BindExpr(*c->args[1], right.scope, nullptr);
+        if (l1.ok() && r1.ok()) {
+          lkeys.push_back(*l1);
+          rkeys.push_back(*r1);
+          continue;
+        }
+        auto l2 = BindExpr(*c->args[1], left.scope, nullptr);
+        auto r2 = BindExpr(*c->args[0], right.scope, nullptr);
+        if (l2.ok() && r2.ok()) {
+          lkeys.push_back(*l2);
+          rkeys.push_back(*r2);
+          continue;
+        }
+      }
+      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*c, both, nullptr));
+      residual.push_back(b.expr);
+    }
+  }
+  // Keys become columns of the same type on both sides; no keys: a constant key.
+  if (lkeys.empty()) {
+    lkeys.push_back({cp::literal(int32_t{1}), arrow::int32()});
+    rkeys.push_back({cp::literal(int32_t{1}), arrow::int32()});
+  }
+  auto key_side = [&](Relation& rel, std::vector<Bound>& keys,
+                      const std::vector<Bound>& other) -> Result<std::vector<std::string>> {
+    std::vector<std::string> names;
+    bool need_project = false;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto common = CommonTypeOf({keys[i].type, other[i].type});
+      if (!keys[i].type->Equals(*common)) {
+        ARROW_ASSIGN_OR_RAISE(keys[i], CastTo(keys[i], common, rel.scope, ref.loc));
+      }
+      if (!keys[i].expr.field_ref()) need_project = true;
+    }
+    if (!need_project) {
+      for (auto& k : keys) names.push_back(*k.expr.field_ref()->name());
+      return names;
+    }
+    auto p = Node(NodeKind::kProject, {rel.plan});
+    arrow::FieldVector fields(rel.plan->schema->fields());
+    for (const auto& c : rel.scope.columns) p->exprs.push_back(cp::field_ref(c.internal));
+    for (auto& k : keys) {
+      std::string n = NewName("key");
+      p->exprs.push_back(k.expr);
+      fields.push_back(arrow::field(n, k.type));
+      rel.scope.columns.push_back({"", n, n, k.type, true});
+      names.push_back(n);
+    }
+    p->schema = arrow::schema(fields);
+    rel.plan = p;
+    return names;
+  };
+  auto lcopy = lkeys;
+  ARROW_ASSIGN_OR_RAISE(auto lnames, key_side(left, lkeys, rkeys));
+  ARROW_ASSIGN_OR_RAISE(auto rnames, key_side(right, rkeys, lcopy));
+  auto join = Node(NodeKind::kJoin, {left.plan, right.plan});
+  join->join_type = type;
+  join->left_keys = lnames;
+  join->right_keys = rnames;
+  if (!residual.empty()) join->predicate = cp::and_(residual);
+  arrow::FieldVector fields(left.plan->schema->fields());
+  for (const auto& f : right.plan->schema->fields()) fields.push_back(f);
+  join->schema = arrow::schema(fields);
+  Relation out;
+  out.plan = join;
+  out.scope.columns = left.scope.columns;
+  out.scope.columns.insert(out.scope.columns.end(), right.scope.columns.begin(),
+                           right.scope.columns.end());
+  if (!using_pairs.empty()) {
+    // USING columns appear once, merged, where the left one stood.
+    auto p = Node(NodeKind::kProject, {join});
+    arrow::FieldVector pf;
+    std::vector<Column> cols;
+    for (const auto& c : out.scope.columns) {
+      const std::pair<const Column*, const Column*>* pair = nullptr;
+      for (const auto& up : using_pairs) {
+        if (up.first->internal == c.internal) pair = &up;
+      }
+      if (pair != nullptr) {
+        auto lt = pair->first->type, rt = pair->second->type;
+        auto common = CommonTypeOf({lt, rt});
+        ARROW_ASSIGN_OR_RAISE(auto lb, CastTo({cp::field_ref(pair->first->internal), lt}, common, out.scope, ref.loc));
+        ARROW_ASSIGN_OR_RAISE(auto rb, CastTo({cp::field_ref(pair->second->internal), rt}, common, out.scope, ref.loc));
+        cp::Expression merged = type == JT::RIGHT_OUTER ? rb.expr
+                                : type == JT::FULL_OUTER ? cp::call("coalesce", {lb.expr, rb.expr})
+                                                         : lb.expr;
+        std::string n = NewName(c.name);
+        p->exprs.push_back(merged);
+        pf.push_back(arrow::field(n, common));
+        cols.push_back({"", c.name, n, common});
+      }
+      bool hide = pair != nullptr;
+      for (const auto& up : using_pairs) {
+        if (up.second->internal == c.internal) hide = true;
+      }
+      p->exprs.push_back(cp::field_ref(c.internal));
+      pf.push_back(arrow::field(c.internal, c.type));
+      Column copy = c;
+      copy.hidden = copy.hidden || hide;
+      cols.push_back(copy);
+    }
+    p->schema = arrow::schema(pf);
+    out.plan = p;
+    out.scope.columns = cols;
+  }
+  return out;
+}
+
+}  // namespace flowsql::plan

@@ -1,0 +1,114 @@
+// Binds a parsed query to connectors and columns, producing a logical plan.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flowsql/connector.h"
+#include "plan/plan.h"
+#include "sql/ast.h"
+
+namespace flowsql::plan {
+
+/// Views by lower-case name.
+using ViewMap = std::map<std::string, std::shared_ptr<sql::Query>>;
+
+class Binder {
+ public:
+  /// REQUIRES: registry and views outlive the binder.
+  Binder(const Registry* registry, const ViewMap* views)
+      : registry_(registry), views_(views) {}
+
+  /// Binds a query. The plan's root schema carries the user-visible column names.
+  Result<PlanPtr> BindQuery(const sql::Query& query);
+
+  struct Column {
+    std::string qualifier;  // table alias or name, may be empty
+    std::string name;       // user-visible name
+    std::string internal;   // unique internal name
+    std::shared_ptr<arrow::DataType> type;
+    bool hidden = false;  // not expanded by `*` nor found unqualified (USING columns)
+  };
+  struct Scope {
+    std::vector<Column> columns;
+    const Scope* outer = nullptr;  // unused for now: no correlated subqueries
+  };
+  struct Relation {
+    PlanPtr plan;
+    Scope scope;
+  };
+  struct CteFrame {
+    std::map<std::string, const sql::CommonTableExpr*> ctes;
+  };
+
+  /// Binding over a GROUP BY: group keys and aggregate results by canonical text,
+  /// and the input columns that are group keys.
+  struct AggContext {
+    const Scope* input = nullptr;
+    std::map<std::string, std::string> by_text;         // canonical text -> internal
+    std::map<std::string, std::string> key_by_column;   // input internal -> key internal
+  };
+  /// An expression bound to a scope, with its type.
+  struct Bound {
+    arrow::compute::Expression expr;
+    std::shared_ptr<arrow::DataType> type;
+  };
+
+ private:
+  Result<Relation> BindQueryRelation(const sql::Query& query);
+  Result<Relation> BindNode(const sql::QueryNode& node);
+  Result<Relation> BindSelect(const sql::SelectCore& select, const sql::Query* outer_query,
+                              bool* order_applied);
+  Result<Relation> BindTable(const sql::TableRef& ref);
+  Result<Relation> BindSource(const sql::TableRef& ref);
+  Result<Relation> BindJoin(const sql::TableRef& ref);
+  Result<Relation> BindSetOp(const sql::QueryNode& node);
+  Result<Relation> ApplyOrderLimit(Relation rel, const sql::Query& query,
+                                   const std::vector<std::string>& names);
+
+ public:
+  /// Binds an expression. `scope` holds the columns the result may reference; with
+  /// `agg`, column references must be group keys (resolved through agg->input).
+  Result<Bound> BindExpr(const sql::Expr& expr, const Scope& scope, AggContext* agg);
+
+ private:
+  Result<Bound> BindFunction(const sql::Expr& expr, const Scope& scope, AggContext* agg);
+  Result<Bound> Call(const std::string& function, std::vector<Bound> args,
+                     const Scope& scope, const sql::Location& loc,
+                     std::shared_ptr<arrow::compute::FunctionOptions> options = nullptr);
+  Result<Bound> CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
+                       const Scope& scope, const sql::Location& loc);
+  Result<const Column*> Resolve(const Scope& scope, const std::string& table,
+                                const std::string& name, const sql::Location& loc);
+
+ public:
+
+  std::string NewName(const std::string& base);
+
+ private:
+  const Registry* registry_;
+  const ViewMap* views_;
+  std::vector<CteFrame> cte_stack_;
+  int next_id_ = 0;
+  int view_depth_ = 0;
+};
+
+/// The SQL type name's Arrow type ("DECIMAL(10,2)" -> decimal128(10, 2)).
+Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& name);
+/// The SQL name of an Arrow type (int64 -> BIGINT), for DESCRIBE.
+std::string ArrowTypeToSql(const arrow::DataType& type);
+
+/// Canonical text of an expression, used to match GROUP BY expressions and to name
+/// unnamed result columns (DuckDB style: count_star(), (a + 1)).
+std::string ExprToString(const sql::Expr& expr);
+
+/// The type values of `types` meet in (CASE, COALESCE, UNION): int64, double, string.
+std::shared_ptr<arrow::DataType> CommonTypeOf(
+    const std::vector<std::shared_ptr<arrow::DataType>>& types);
+
+/// True for count, sum, avg, min, max and the other aggregate functions.
+bool IsAggregateFunction(const std::string& name);
+
+}  // namespace flowsql::plan

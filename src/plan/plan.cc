@@ -1,0 +1,402 @@
+#include "plan/plan.h"
+
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <arrow/acero/exec_plan.h>
+#include <arrow/compute/api.h>
+#include <arrow/io/interfaces.h>
+#include <arrow/table.h>
+#include <arrow/util/async_generator.h>
+#include <arrow/util/iterator.h>
+#include <arrow/util/thread_pool.h>
+
+namespace flowsql::plan {
+
+namespace cp = arrow::compute;
+namespace ac = arrow::acero;
+
+bool IsUnbounded(const PlanNode& node) {
+  if (node.kind == NodeKind::kScan) return !node.source->bounded() && !node.pushed.limit;
+  for (const auto& in : node.inputs) {
+    if (IsUnbounded(*in)) return node.kind != NodeKind::kLimit || node.count < 0;
+  }
+  return false;
+}
+
+bool BlocksOnUnbounded(const PlanNode& node) {
+  bool blocking = node.kind == NodeKind::kAggregate || node.kind == NodeKind::kSort ||
+                  node.kind == NodeKind::kJoin;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const auto& in = node.inputs[i];
+    if (BlocksOnUnbounded(*in)) return true;
+    // A hash join reads its right (build) side fully; the left side streams.
+    bool reads_all = blocking && !(node.kind == NodeKind::kJoin && i == 0);
+    if (reads_all && IsUnbounded(*in)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::string Clean(const std::string& text) {
+  static const std::regex kSuffix("#[0-9]+");
+  return std::regex_replace(text, kSuffix, "");
+}
+
+cp::Expression Rename(const cp::Expression& e, const std::map<std::string, std::string>& names) {
+  if (const auto* ref = e.field_ref()) {
+    if (ref->name()) {
+      auto it = names.find(*ref->name());
+      if (it != names.end()) return cp::field_ref(it->second);
+    }
+    return e;
+  }
+  if (const auto* call = e.call()) {
+    std::vector<cp::Expression> args;
+    for (const auto& a : call->arguments) args.push_back(Rename(a, names));
+    return cp::call(call->function_name, std::move(args), call->options);
+  }
+  return e;
+}
+
+void Require(const cp::Expression& e, std::set<std::string>* out) {
+  for (const auto& ref : cp::FieldsInExpression(e)) {
+    if (ref.name()) out->insert(*ref.name());
+  }
+}
+
+void PushProjection(const PlanPtr& node, std::set<std::string> required) {
+  switch (node->kind) {
+    case NodeKind::kScan: {
+      if (!node->source->pushdown().projection) return;
+      std::vector<std::string> columns;
+      arrow::FieldVector fields;
+      std::vector<std::string> source_columns;
+      for (int i = 0; i < node->schema->num_fields(); ++i) {
+        if (required.count(node->schema->field(i)->name())) {
+          columns.push_back(node->source_columns[i]);
+          fields.push_back(node->schema->field(i));
+          source_columns.push_back(node->source_columns[i]);
+        }
+      }
+      if (fields.empty() && node->schema->num_fields() > 0) {
+        columns.push_back(node->source_columns[0]);
+        fields.push_back(node->schema->field(0));
+        source_columns.push_back(node->source_columns[0]);
+      }
+      if (static_cast<int>(fields.size()) == node->schema->num_fields()) return;
+      node->pushed.columns = columns;
+      node->schema = arrow::schema(fields);
+      node->source_columns = source_columns;
+      node->projection_pushed = true;
+      return;
+    }
+    case NodeKind::kValues:
+      return;
+    case NodeKind::kFilter:
+      Require(node->predicate, &required);
+      break;
+    case NodeKind::kProject:
+      required.clear();
+      for (const auto& e : node->exprs) Require(e, &required);
+      break;
+    case NodeKind::kAggregate:
+      required.clear();
+      required.insert(node->keys.begin(), node->keys.end());
+      for (const auto& a : node->aggregates) {
+        if (!a.input.empty()) required.insert(a.input);
+      }
+      break;
+    case NodeKind::kJoin:
+      Require(node->predicate, &required);
+      required.insert(node->left_keys.begin(), node->left_keys.end());
+      required.insert(node->right_keys.begin(), node->right_keys.end());
+      // Semi and anti joins output only the left side, but read all of it.
+      for (const auto& f : node->inputs[0]->schema->fields()) {
+        if (node->join_type == ac::JoinType::LEFT_SEMI ||
+            node->join_type == ac::JoinType::LEFT_ANTI) {
+          required.insert(f->name());
+        }
+      }
+      break;
+    case NodeKind::kSort:
+      for (const auto& k : node->sort_keys) {
+        if (k.target.name()) required.insert(*k.target.name());
+      }
+      break;
+    case NodeKind::kLimit:
+      break;
+    case NodeKind::kUnion:
+      // Inputs are projections that must keep every column for the union's schema.
+      required.clear();
+      for (const auto& f : node->schema->fields()) required.insert(f->name());
+      break;
+  }
+  for (const auto& in : node->inputs) PushProjection(in, required);
+}
+
+void PushFilters(const PlanPtr& node) {
+  for (const auto& in : node->inputs) PushFilters(in);
+  if (node->kind != NodeKind::kFilter) return;
+  const auto& scan = node->inputs[0];
+  if (scan->kind != NodeKind::kScan || !scan->source->pushdown().filter) return;
+  std::map<std::string, std::string> names;
+  for (int i = 0; i < scan->schema->num_fields(); ++i) {
+    names[scan->schema->field(i)->name()] = scan->source_columns[i];
+  }
+  scan->pushed.filter = Rename(node->predicate, names);
+  scan->filter_pushed = true;
+}
+
+void PushLimits(const PlanPtr& node) {
+  for (const auto& in : node->inputs) PushLimits(in);
+  if (node->kind != NodeKind::kLimit || node->count < 0) return;
+  PlanPtr below = node->inputs[0];
+  while (below->kind == NodeKind::kProject) below = below->inputs[0];
+  if (below->kind != NodeKind::kScan || !below->source->pushdown().limit) return;
+  below->pushed.limit = node->offset + node->count;
+  below->limit_pushed = true;
+}
+
+}  // namespace
+
+void Optimize(const PlanPtr& root) {
+  std::set<std::string> all;
+  for (const auto& f : root->schema->fields()) all.insert(f->name());
+  PushFilters(root);
+  PushLimits(root);
+  PushProjection(root, all);
+}
+
+std::string ToString(const PlanNode& node, int indent) {
+  std::ostringstream out;
+  out << std::string(indent * 2, ' ');
+  auto names = [&](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& n : v) s += (s.empty() ? "" : ", ") + n;
+    return Clean(s);
+  };
+  switch (node.kind) {
+    case NodeKind::kScan: {
+      out << "Scan " << node.source->Describe();
+      if (node.projection_pushed) out << "\n" << std::string(indent * 2 + 4, ' ')
+                                      << "pushed projection: " << names(*node.pushed.columns);
+      if (node.filter_pushed) out << "\n" << std::string(indent * 2 + 4, ' ')
+                                  << "pushed filter: " << node.pushed.filter.ToString();
+      if (node.limit_pushed) out << "\n" << std::string(indent * 2 + 4, ' ')
+                                 << "pushed limit: " << *node.pushed.limit;
+      break;
+    }
+    case NodeKind::kValues:
+      out << "Values (1 row)";
+      break;
+    case NodeKind::kFilter:
+      out << "Filter " << Clean(node.predicate.ToString());
+      break;
+    case NodeKind::kProject: {
+      out << "Project ";
+      for (size_t i = 0; i < node.exprs.size(); ++i) {
+        std::string e = Clean(node.exprs[i].ToString());
+        std::string n = Clean(node.schema->field(static_cast<int>(i))->name());
+        out << (i ? ", " : "") << e;
+        if (e != n) out << " AS " << n;
+      }
+      break;
+    }
+    case NodeKind::kAggregate: {
+      out << "Aggregate";
+      if (!node.keys.empty()) out << " keys=[" << names(node.keys) << "]";
+      if (!node.aggregates.empty()) {
+        out << " aggregates=[";
+        for (size_t i = 0; i < node.aggregates.size(); ++i) {
+          const auto& a = node.aggregates[i];
+          out << (i ? ", " : "") << a.function << "(" << Clean(a.input) << ")";
+        }
+        out << "]";
+      }
+      break;
+    }
+    case NodeKind::kJoin:
+      out << "HashJoin " << ac::ToString(node.join_type) << " left=[" << names(node.left_keys)
+          << "] right=[" << names(node.right_keys) << "]";
+      if (node.predicate != cp::literal(true)) out << " filter=" << Clean(node.predicate.ToString());
+      break;
+    case NodeKind::kSort: {
+      out << "Sort ";
+      for (size_t i = 0; i < node.sort_keys.size(); ++i) {
+        const auto& k = node.sort_keys[i];
+        out << (i ? ", " : "") << Clean(k.target.name() ? *k.target.name() : k.target.ToString())
+            << (k.order == cp::SortOrder::Descending ? " DESC" : " ASC")
+            << (k.null_placement == cp::NullPlacement::AtStart ? " NULLS FIRST" : "");
+      }
+      break;
+    }
+    case NodeKind::kLimit:
+      out << "Limit " << (node.count < 0 ? std::string("ALL") : std::to_string(node.count));
+      if (node.offset) out << " OFFSET " << node.offset;
+      break;
+    case NodeKind::kUnion:
+      out << "Union";
+      break;
+  }
+  out << "\n";
+  for (const auto& in : node.inputs) out << ToString(*in, indent + 1);
+  return out.str();
+}
+
+namespace {
+
+/// Renames a source's fields to the plan's internal names and checks the contract.
+class RenamingStream : public BatchStream {
+ public:
+  RenamingStream(std::unique_ptr<BatchStream> inner, std::shared_ptr<arrow::Schema> schema,
+                 std::string source)
+      : inner_(std::move(inner)), schema_(std::move(schema)), source_(std::move(source)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  std::string offset() const override { return inner_->offset(); }
+  Status Close() override { return inner_->Close(); }
+
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(&batch));
+    if (!batch) {
+      *out = nullptr;
+      return Status::OK();
+    }
+    if (batch->num_columns() != schema_->num_fields()) {
+      return Status::Invalid(source_, " returned ", batch->num_columns(), " columns, expected ",
+                             schema_->num_fields());
+    }
+    std::vector<std::shared_ptr<arrow::Array>> columns = batch->columns();
+    for (int i = 0; i < schema_->num_fields(); ++i) {
+      if (!columns[i]->type()->Equals(*schema_->field(i)->type())) {
+        ARROW_ASSIGN_OR_RAISE(auto cast,
+                              cp::Cast(*columns[i], schema_->field(i)->type()));
+        columns[i] = cast;
+      }
+    }
+    *out = arrow::RecordBatch::Make(schema_, batch->num_rows(), std::move(columns));
+    return Status::OK();
+  }
+
+ private:
+  std::unique_ptr<BatchStream> inner_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::string source_;
+};
+
+bool IsOrdered(const PlanNode& node) {
+  switch (node.kind) {
+    case NodeKind::kScan:
+    case NodeKind::kValues:
+    case NodeKind::kSort:
+      return true;
+    case NodeKind::kFilter:
+    case NodeKind::kProject:
+    case NodeKind::kLimit:
+      return IsOrdered(*node.inputs[0]);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BatchStream>> OpenScan(const PlanNode& node) {
+  ARROW_ASSIGN_OR_RAISE(auto stream, node.source->Scan(node.pushed));
+  return std::make_unique<RenamingStream>(std::move(stream), node.schema,
+                                          node.source->Describe());
+}
+
+Result<ac::Declaration> Lower(const PlanPtr& node) {
+  std::vector<ac::Declaration::Input> inputs;
+  for (const auto& in : node->inputs) {
+    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in));
+    inputs.push_back(std::move(d));
+  }
+  switch (node->kind) {
+    case NodeKind::kScan: {
+      ARROW_ASSIGN_OR_RAISE(std::shared_ptr<BatchStream> stream, OpenScan(*node));
+      auto it = arrow::MakeFunctionIterator(
+          [stream]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+            std::shared_ptr<arrow::RecordBatch> batch;
+            ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
+            return batch;
+          });
+      ARROW_ASSIGN_OR_RAISE(
+          auto gen, arrow::MakeBackgroundGenerator(std::move(it),
+                                                   arrow::io::default_io_context().executor(),
+                                                   /*max_q=*/4, /*q_restart=*/2));
+      std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen =
+          [gen]() {
+            return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
+                                  -> std::optional<cp::ExecBatch> {
+              if (!batch) return std::nullopt;
+              return cp::ExecBatch(*batch);
+            });
+          };
+      return ac::Declaration("source", ac::SourceNodeOptions(node->schema, exec_gen,
+                                                             cp::Ordering::Implicit()));
+    }
+    case NodeKind::kValues: {
+      ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches({node->values}));
+      return ac::Declaration("table_source", ac::TableSourceNodeOptions(table));
+    }
+    case NodeKind::kFilter:
+      return ac::Declaration("filter", std::move(inputs), ac::FilterNodeOptions(node->predicate));
+    case NodeKind::kProject: {
+      std::vector<std::string> names;
+      for (const auto& f : node->schema->fields()) names.push_back(f->name());
+      return ac::Declaration("project", std::move(inputs),
+                             ac::ProjectNodeOptions(node->exprs, names));
+    }
+    case NodeKind::kAggregate: {
+      std::vector<cp::Aggregate> aggs;
+      bool grouped = !node->keys.empty();
+      for (const auto& a : node->aggregates) {
+        std::vector<arrow::FieldRef> target;
+        if (!a.input.empty()) target.emplace_back(a.input);
+        aggs.emplace_back((grouped ? "hash_" : "") + a.function, a.options, std::move(target),
+                          a.output);
+      }
+      std::vector<arrow::FieldRef> keys;
+      for (const auto& k : node->keys) keys.emplace_back(k);
+      return ac::Declaration("aggregate", std::move(inputs),
+                             ac::AggregateNodeOptions(std::move(aggs), std::move(keys)));
+    }
+    case NodeKind::kJoin: {
+      std::vector<arrow::FieldRef> lk, rk;
+      for (const auto& k : node->left_keys) lk.emplace_back(k);
+      for (const auto& k : node->right_keys) rk.emplace_back(k);
+      ac::HashJoinNodeOptions opts(node->join_type, lk, rk, node->predicate, "", "");
+      if (node->null_equal_keys) {
+        for (auto& c : opts.key_cmp) c = ac::JoinKeyCmp::IS;
+      }
+      return ac::Declaration("hashjoin", std::move(inputs), std::move(opts));
+    }
+    case NodeKind::kSort:
+      return ac::Declaration("order_by", std::move(inputs),
+                             ac::OrderByNodeOptions(cp::Ordering(node->sort_keys)));
+    case NodeKind::kLimit: {
+      int64_t count = node->count < 0 ? std::numeric_limits<int64_t>::max() : node->count;
+      if (IsOrdered(*node->inputs[0])) {
+        return ac::Declaration("fetch", std::move(inputs),
+                               ac::FetchNodeOptions(node->offset, count));
+      }
+      // Without an order Acero cannot fetch: run the input, then slice it.
+      auto input = std::get<ac::Declaration>(std::move(inputs[0]));
+      ARROW_ASSIGN_OR_RAISE(auto table, ac::DeclarationToTable(std::move(input)));
+      int64_t offset = std::min(node->offset, table->num_rows());
+      table = table->Slice(offset, std::min(count, table->num_rows() - offset));
+      return ac::Declaration("table_source", ac::TableSourceNodeOptions(table));
+    }
+    case NodeKind::kUnion:
+      return ac::Declaration("union", std::move(inputs), ac::ExecNodeOptions{});
+  }
+  return Status::Invalid("unknown plan node");
+}
+
+}  // namespace flowsql::plan

@@ -1,0 +1,94 @@
+// The logical plan: what the binder builds from the AST, the optimizer rewrites,
+// and Lower() turns into an Acero declaration.
+//
+// Every column inside a plan has a unique internal name ("city#3"); the binder
+// maps user-visible names onto them, and the root Project restores user names.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/acero/options.h>
+#include <arrow/compute/expression.h>
+#include <arrow/compute/ordering.h>
+#include <arrow/type.h>
+
+#include "flowsql/connector.h"
+
+namespace flowsql::plan {
+
+struct PlanNode;
+using PlanPtr = std::shared_ptr<PlanNode>;
+
+enum class NodeKind { kScan, kValues, kFilter, kProject, kAggregate, kJoin, kSort, kLimit, kUnion };
+
+struct AggregateCall {
+  std::string function;  // Acero hash_ name without the prefix: "sum", "count_all"
+  std::shared_ptr<arrow::compute::FunctionOptions> options;
+  std::string input;   // internal name of the argument column, empty for count_all
+  std::string output;  // internal name of the result
+};
+
+struct PlanNode {
+  NodeKind kind = NodeKind::kScan;
+  std::vector<PlanPtr> inputs;
+  /// Output schema, internal names.
+  std::shared_ptr<arrow::Schema> schema;
+
+  // kScan: the source, the source's column name for each output field, and what
+  // the optimizer pushed into it.
+  std::shared_ptr<Source> source;
+  std::vector<std::string> source_columns;
+  ScanRequest pushed;
+  bool projection_pushed = false;
+  bool filter_pushed = false;
+  bool limit_pushed = false;
+
+  // kValues
+  std::shared_ptr<arrow::RecordBatch> values;
+
+  // kFilter (predicate) and kJoin (residual filter)
+  arrow::compute::Expression predicate = arrow::compute::literal(true);
+
+  // kProject
+  std::vector<arrow::compute::Expression> exprs;
+
+  // kAggregate: group keys (internal names of input columns), then aggregates.
+  std::vector<std::string> keys;
+  std::vector<AggregateCall> aggregates;
+
+  // kJoin
+  arrow::acero::JoinType join_type = arrow::acero::JoinType::INNER;
+  std::vector<std::string> left_keys;
+  std::vector<std::string> right_keys;
+  bool null_equal_keys = false;  // INTERSECT / EXCEPT compare NULLs as equal
+
+  // kSort
+  std::vector<arrow::compute::SortKey> sort_keys;
+
+  // kLimit
+  int64_t offset = 0;
+  int64_t count = -1;  // -1: no limit (OFFSET only)
+};
+
+/// True when every row reaching this node's output comes from an unbounded source
+/// through non-blocking nodes only.
+bool IsUnbounded(const PlanNode& node);
+/// True when the node can never finish (an unbounded input reaches a blocking node).
+bool BlocksOnUnbounded(const PlanNode& node);
+
+/// Pushes projections, filters and limits into scans that accept them.
+void Optimize(const PlanPtr& root);
+
+/// EXPLAIN text: one node a line, children indented.
+std::string ToString(const PlanNode& node, int indent = 0);
+
+/// Turns a plan into an Acero declaration.
+Result<arrow::acero::Declaration> Lower(const PlanPtr& node);
+
+/// Opens a scan of a plan's source with the pushed request, renaming fields to the
+/// plan's internal names. REQUIRES: node.kind == kScan.
+Result<std::unique_ptr<BatchStream>> OpenScan(const PlanNode& node);
+
+}  // namespace flowsql::plan
