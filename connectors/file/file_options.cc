@@ -34,8 +34,8 @@ std::vector<OptionSpec> SourceOptionSpecs() {
       {"null_string",
        T::kString,
        "",
-       "CSV text read as NULL, in every column including text columns. Default: empty "
-       "fields and NULL/null/NA/N/A/NaN read as NULL in non-text columns.",
+       "CSV text read as NULL, in every column including text columns. Default: an "
+       "unquoted empty field is NULL (a quoted \"\" is an empty string), like DuckDB.",
        {"nullstr", "null", "null_padding_string", "na_values"}},
       {"skip_rows",
        T::kInt,

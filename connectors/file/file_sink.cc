@@ -1,9 +1,447 @@
+// The file sink. A single-file target is written to a hidden temp file beside it and
+// renamed onto the target at Commit(). A directory target (a URI ending in '/' or an
+// existing directory) gets one part file per Commit(), each written the same way.
 #include "connectors/file/file_sink.h"
+
+#include <arrow/io/file.h>
+#include <arrow/util/compression.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "connectors/file/batch_writer.h"
+#include "connectors/file/file_source.h"
+#include "connectors/file/format_reader.h"
 
 namespace flowsql::file {
 
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class Mode { kErrorIfExists, kOverwrite, kAppend, kIgnore };
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kErrorIfExists:
+      return "error_if_exists";
+    case Mode::kOverwrite:
+      return "overwrite";
+    case Mode::kAppend:
+      return "append";
+    case Mode::kIgnore:
+      return "ignore";
+  }
+  return "?";
+}
+
+struct SinkSettings {
+  WriteSettings write;
+  Mode mode = Mode::kErrorIfExists;
+  std::string path;
+  bool directory = false;
+};
+
+std::string RandomHex() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+Result<arrow::Compression::type> ParseCompression(const std::string& name,
+                                                  FileFormat format) {
+  std::string n = Lower(name);
+  arrow::Compression::type codec;
+  if (n == "none" || n == "uncompressed") {
+    codec = arrow::Compression::UNCOMPRESSED;
+  } else if (n == "zstd") {
+    codec = arrow::Compression::ZSTD;
+  } else if (n == "snappy") {
+    codec = arrow::Compression::SNAPPY;
+  } else if (n == "gzip") {
+    codec = arrow::Compression::GZIP;
+  } else if (n == "lz4") {
+    codec = format == FileFormat::kIpc ? arrow::Compression::LZ4_FRAME
+                                       : arrow::Compression::LZ4;
+  } else if (n == "brotli") {
+    codec = arrow::Compression::BROTLI;
+  } else {
+    return Status::Invalid("option 'compression': unknown codec '", name, "'");
+  }
+  bool ok = true;
+  switch (format) {
+    case FileFormat::kParquet:
+      break;
+    case FileFormat::kIpc:
+      ok = codec == arrow::Compression::UNCOMPRESSED ||
+           codec == arrow::Compression::ZSTD || codec == arrow::Compression::LZ4_FRAME;
+      break;
+    default:
+      ok = codec == arrow::Compression::UNCOMPRESSED || codec == arrow::Compression::GZIP;
+  }
+  if (!ok) {
+    return Status::Invalid("option 'compression': ", FormatName(format),
+                           " files cannot use '", name, "'");
+  }
+  return codec;
+}
+
+Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
+  SinkSettings s;
+  s.path = UriToPath(args.uri);
+  if (s.path.empty()) return Status::Invalid("file sink: no path given");
+  std::error_code ec;
+  s.directory = s.path.back() == '/' || fs::is_directory(s.path, ec);
+  const Options& o = args.options;
+  auto from_path = FormatFromPath(s.path);
+  if (o.Has("format")) {
+    ARROW_ASSIGN_OR_RAISE(s.write.format, FormatFromName(o.GetString("format")));
+    if (Lower(o.GetString("format")) == "tsv") s.write.delimiter = '\t';
+  } else if (from_path && !s.directory) {
+    s.write.format = from_path->format;
+  } else if (s.directory) {
+    s.write.format = FileFormat::kParquet;
+  } else {
+    return Status::Invalid("cannot tell the format to write '", s.path,
+                           "' from its extension; set option format = "
+                           "'csv'|'json'|'ndjson'|'parquet'|'ipc'");
+  }
+  if (from_path && from_path->tab_separated) s.write.delimiter = '\t';
+  if (o.IsSet("delimiter")) {
+    std::string d = o.GetString("delimiter");
+    if (d == "\\t" || Lower(d) == "tab") d = "\t";
+    if (d.size() != 1) {
+      return Status::Invalid("option 'delimiter': expected one character, got '", d, "'");
+    }
+    s.write.delimiter = d[0];
+  }
+  s.write.header = o.GetBool("header", true);
+  // Compression: parquet defaults to snappy; csv/json to gzip when the name ends .gz.
+  if (o.IsSet("compression")) {
+    ARROW_ASSIGN_OR_RAISE(s.write.compression,
+                          ParseCompression(o.GetString("compression"), s.write.format));
+  } else if (s.write.format == FileFormat::kParquet) {
+    s.write.compression = arrow::Compression::SNAPPY;
+  } else if (from_path && from_path->gzip) {
+    s.write.compression = arrow::Compression::GZIP;
+  }
+  if (o.Has("compression_level")) {
+    s.write.compression_level = static_cast<int>(o.GetInt("compression_level"));
+  }
+  s.write.row_group_size = o.GetInt("row_group_size", 122880);
+  if (s.write.row_group_size <= 0) {
+    return Status::Invalid("option 'row_group_size' must be > 0");
+  }
+  std::string mode = Lower(o.GetString("mode", "error_if_exists"));
+  if (mode == "overwrite") {
+    s.mode = Mode::kOverwrite;
+  } else if (mode == "append") {
+    s.mode = Mode::kAppend;
+  } else if (mode == "ignore") {
+    s.mode = Mode::kIgnore;
+  } else {
+    s.mode = Mode::kErrorIfExists;
+  }
+  if (o.GetBool("overwrite", false)) s.mode = Mode::kOverwrite;
+  if (o.GetBool("append", false)) s.mode = Mode::kAppend;
+  return s;
+}
+
+// The sequence number of a part file name ("part-00012-1a2b3c4d.parquet"), or -1.
+int64_t PartSequence(const std::string& name) {
+  unsigned long long seq;
+  char rest[8];
+  if (std::sscanf(name.c_str(), "part-%5llu-%7s", &seq, rest) == 2) {
+    return static_cast<int64_t>(seq);
+  }
+  return -1;
+}
+
+class FileSink : public Sink {
+ public:
+  explicit FileSink(SinkSettings settings) : settings_(std::move(settings)) {}
+
+  ~FileSink() override { (void)Abort(); }
+
+  Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
+    if (opened_) return Status::Invalid("file sink: Open() called twice");
+    schema_ = schema;
+    const std::string& path = settings_.path;
+    std::error_code ec;
+    bool exists = fs::exists(path, ec);
+    if (settings_.directory) {
+      bool non_empty = exists && !IsEmptyDirectory(path);
+      if (non_empty && settings_.mode == Mode::kErrorIfExists) {
+        return Status::Invalid(path,
+                               " already exists and is not empty; use mode = "
+                               "'overwrite' or 'append'");
+      }
+      if (non_empty && settings_.mode == Mode::kIgnore) ignore_ = true;
+      if (!ignore_) {
+        fs::create_directories(path, ec);
+        if (ec)
+          return Status::IOError("cannot create directory ", path, ": ", ec.message());
+        next_seq_ = NextSequence();
+      }
+    } else {
+      if (exists && settings_.mode == Mode::kErrorIfExists) {
+        return Status::Invalid(path,
+                               " already exists; use mode = 'overwrite' or 'append'");
+      }
+      if (exists && settings_.mode == Mode::kIgnore) ignore_ = true;
+      if (!ignore_) {
+        auto parent = fs::path(path).parent_path();
+        if (!parent.empty()) fs::create_directories(parent, ec);
+        ARROW_RETURN_NOT_OK(StartFile(path, exists && settings_.mode == Mode::kAppend));
+      }
+    }
+    opened_ = true;
+    return Status::OK();
+  }
+
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    if (!opened_) return Status::Invalid("file sink: Write() before Open()");
+    if (ignore_ || batch->num_rows() == 0) return Status::OK();
+    if (!settings_.directory && committed_) {
+      return Status::Invalid(
+          settings_.path,
+          ": a single file is written once; continuous writes need a directory target "
+          "(a path ending with '/')");
+    }
+    if (aborted_ && !settings_.directory) {
+      return Status::Invalid(settings_.path, ": the write was aborted");
+    }
+    if (writer_ == nullptr) {
+      if (!settings_.directory) return Status::Invalid("file sink: not open");
+      ARROW_RETURN_NOT_OK(StartPart());
+    }
+    Status st = writer_->Write(*batch);
+    if (!st.ok()) return WithPath(st, settings_.path);
+    rows_ += batch->num_rows();
+    return Status::OK();
+  }
+
+  Status Commit() override {
+    if (!opened_) return Status::Invalid("file sink: Commit() before Open()");
+    if (ignore_) return Status::OK();
+    if (!settings_.directory) {
+      if (committed_) return Status::OK();
+      if (writer_ == nullptr)
+        return Status::Invalid(settings_.path, ": nothing to commit");
+      ARROW_RETURN_NOT_OK(FinishTemp(settings_.path));
+      committed_ = true;
+      return Status::OK();
+    }
+    if (writer_ != nullptr) {
+      char name[64];
+      std::snprintf(name, sizeof(name), "part-%05" PRId64 "-%s.%s", next_seq_++,
+                    RandomHex().c_str(), PartExtension().c_str());
+      std::string final_path = (fs::path(settings_.path) / name).string();
+      ARROW_RETURN_NOT_OK(FinishTemp(final_path));
+      written_.push_back(fs::path(final_path).filename().string());
+    }
+    if (settings_.mode == Mode::kOverwrite && !replaced_old_) {
+      ARROW_RETURN_NOT_OK(RemoveOldParts());
+      replaced_old_ = true;
+    }
+    return Status::OK();
+  }
+
+  Status Abort() override {
+    if (writer_ != nullptr) {
+      (void)writer_->Close();
+      writer_.reset();
+    }
+    if (!temp_path_.empty()) {
+      std::error_code ec;
+      fs::remove(temp_path_, ec);
+      temp_path_.clear();
+    }
+    rows_ = 0;
+    if (opened_ && !committed_) aborted_ = true;
+    return Status::OK();
+  }
+
+  std::string Describe() const override {
+    return std::string("file ") + FormatName(settings_.write.format) + " " +
+           settings_.path + (settings_.directory ? " (part files)" : "") +
+           " mode=" + ModeName(settings_.mode);
+  }
+
+ private:
+  std::string PartExtension() const {
+    std::string ext = FormatExtension(settings_.write.format);
+    if (settings_.write.compression == arrow::Compression::GZIP &&
+        settings_.write.format != FileFormat::kParquet) {
+      ext += ".gz";
+    }
+    return ext;
+  }
+
+  static bool IsEmptyDirectory(const std::string& path) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!name.empty() && name[0] != '.') return false;
+    }
+    return true;
+  }
+
+  int64_t NextSequence() const {
+    int64_t next = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
+      next = std::max(next, PartSequence(entry.path().filename().string()) + 1);
+    }
+    return next;
+  }
+
+  // Opens a temp file beside `target`; with `append`, first puts the target's rows in.
+  Status StartFile(const std::string& target, bool append) {
+    fs::path t(target);
+    temp_path_ = (t.parent_path() / ("." + t.filename().string() + ".tmp-" + RandomHex()))
+                     .string();
+    const auto format = settings_.write.format;
+    bool raw_append =
+        append && (format == FileFormat::kCsv || format == FileFormat::kNdjson);
+    bool write_header = true;
+    if (raw_append) {
+      // CSV and NDJSON: copy the old bytes, then add rows (a gzip file gets a second
+      // gzip member, which readers concatenate).
+      std::error_code ec;
+      fs::copy_file(target, temp_path_, fs::copy_options::overwrite_existing, ec);
+      if (ec) return Status::IOError("cannot copy ", target, ": ", ec.message());
+      write_header = fs::file_size(temp_path_, ec) == 0;
+    }
+    auto out = arrow::io::FileOutputStream::Open(temp_path_, /*append=*/raw_append);
+    if (!out.ok()) {
+      temp_path_.clear();
+      return Status::IOError("cannot create a file beside ", target, ": ",
+                             out.status().message());
+    }
+    if (raw_append && !write_header && !IsGzipPath(target) && !EndsWithNewline(target)) {
+      ARROW_RETURN_NOT_OK((*out)->Write("\n", 1));
+    }
+    auto writer = MakeBatchWriter(settings_.write, *out, schema_, write_header);
+    if (!writer.ok()) {
+      (void)(*out)->Close();
+      (void)Abort();
+      return WithPath(writer.status(), target);
+    }
+    writer_ = std::move(*writer);
+    if (append && !raw_append) {
+      Status st = CopyOldRows(target);
+      if (!st.ok()) {
+        (void)Abort();
+        return st;
+      }
+    }
+    return Status::OK();
+  }
+
+  static bool EndsWithNewline(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return true;
+    bool newline = true;
+    if (std::fseek(f, -1, SEEK_END) == 0) newline = std::fgetc(f) == '\n';
+    std::fclose(f);
+    return newline;
+  }
+
+  // Parquet, IPC, JSON arrays: rewrites the target's rows into the temp file.
+  Status CopyOldRows(const std::string& target) {
+    ConnectorArgs args;
+    args.uri = target;
+    args.options.Set("format", FormatName(settings_.write.format));
+    FileSource old(args);
+    ARROW_ASSIGN_OR_RAISE(auto old_schema, old.GetSchema());
+    for (const auto& f : old_schema->fields()) {
+      if (schema_->GetFieldIndex(f->name()) < 0) {
+        return Status::Invalid("cannot append to ", target, ": it has column '",
+                               f->name(), "', which the new rows do not have");
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(auto stream, old.Scan(ScanRequest{}));
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
+      if (!batch) break;
+      ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, schema_, target));
+      ARROW_RETURN_NOT_OK(writer_->Write(*batch));
+    }
+    return Status::OK();
+  }
+
+  Status StartPart() {
+    return StartFile((fs::path(settings_.path) / ("part." + PartExtension())).string(),
+                     false);
+  }
+
+  // Closes the writer and renames the temp file onto `final_path`.
+  Status FinishTemp(const std::string& final_path) {
+    Status st = writer_->Close();
+    writer_.reset();
+    if (!st.ok()) {
+      (void)Abort();
+      return WithPath(st, settings_.path);
+    }
+    std::error_code ec;
+    if (settings_.mode == Mode::kErrorIfExists && !settings_.directory &&
+        fs::exists(final_path, ec)) {
+      (void)Abort();
+      return Status::Invalid(final_path,
+                             " already exists; use mode = 'overwrite' or 'append'");
+    }
+    fs::rename(temp_path_, final_path, ec);
+    if (ec) {
+      (void)Abort();
+      return Status::IOError("cannot rename into ", final_path, ": ", ec.message());
+    }
+    temp_path_.clear();
+    rows_ = 0;
+    return Status::OK();
+  }
+
+  // Overwrite of a directory: removes data files of our format not written by us.
+  Status RemoveOldParts() {
+    std::error_code ec;
+    std::vector<fs::path> old;
+    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.empty() || name[0] == '.' || !entry.is_regular_file(ec)) continue;
+      if (std::find(written_.begin(), written_.end(), name) != written_.end()) continue;
+      auto pf = FormatFromPath(name);
+      if (pf && pf->format == settings_.write.format) old.push_back(entry.path());
+    }
+    for (const auto& p : old) {
+      fs::remove(p, ec);
+      if (ec) return Status::IOError("cannot remove ", p.string(), ": ", ec.message());
+    }
+    return Status::OK();
+  }
+
+  SinkSettings settings_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::unique_ptr<BatchWriter> writer_;
+  std::string temp_path_;
+  int64_t rows_ = 0;
+  int64_t next_seq_ = 0;
+  std::vector<std::string> written_;
+  bool opened_ = false;
+  bool committed_ = false;
+  bool aborted_ = false;
+  bool ignore_ = false;
+  bool replaced_old_ = false;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Sink>> MakeFileSink(const ConnectorArgs& args) {
-  return Status::NotImplemented("file sink");
+  ARROW_ASSIGN_OR_RAISE(auto settings, ParseSinkSettings(args));
+  return std::make_unique<FileSink>(std::move(settings));
 }
 
 }  // namespace flowsql::file
