@@ -100,11 +100,10 @@ class CsvReader : public FormatReader {
 
   arrow::csv::ConvertOptions ConvertOptions() const {
     auto o = arrow::csv::ConvertOptions::Defaults();
-    // Like DuckDB: an empty unquoted field is NULL in every column, a quoted one
-    // ("") is an empty string, and no other text means NULL unless asked for.
+    // Like DuckDB: an empty field is NULL in every column, and no other text means
+    // NULL unless asked for.
     o.null_values = {settings_.null_string ? *settings_.null_string : ""};
     o.strings_can_be_null = true;
-    o.quoted_strings_can_be_null = false;
     if (!settings_.timestamp_format.empty()) {
       o.timestamp_parsers = {
           arrow::TimestampParser::MakeStrptime(settings_.timestamp_format),

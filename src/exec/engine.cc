@@ -332,14 +332,11 @@ struct Engine::Impl {
         return st_run;
       }
     }
-    ARROW_ASSIGN_OR_RAISE(auto table, TextTable({"rows_written", "target"},
-                                                {{std::to_string(rows), st.target}}));
-    // rows_written as a number.
     arrow::Int64Builder b;
     ARROW_RETURN_NOT_OK(b.Append(rows));
     ARROW_ASSIGN_OR_RAISE(auto arr, b.Finish());
-    ARROW_ASSIGN_OR_RAISE(table, table->SetColumn(0, arrow::field("rows_written", arrow::int64()),
-                                                  std::make_shared<arrow::ChunkedArray>(arr)));
+    auto table = arrow::Table::Make(arrow::schema({arrow::field("rows_written", arrow::int64())}),
+                                    {arr}, 1);
     return std::make_unique<TableResult>(table, "write");
   }
 
@@ -373,9 +370,9 @@ struct Engine::Impl {
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(*st.query));
     std::vector<std::vector<std::optional<std::string>>> rows;
     for (const auto& f : root->schema->fields()) {
-      rows.push_back({f->name(), plan::ArrowTypeToSql(*f->type()), std::string("YES")});
+      rows.push_back({f->name(), plan::ArrowTypeToSql(*f->type())});
     }
-    ARROW_ASSIGN_OR_RAISE(auto table, TextTable({"column_name", "column_type", "null"}, rows));
+    ARROW_ASSIGN_OR_RAISE(auto table, TextTable({"column_name", "column_type"}, rows));
     return std::make_unique<TableResult>(table, "describe");
   }
 

@@ -274,9 +274,15 @@ Result<Binder::Bound> Binder::CastTo(Bound value, const std::shared_ptr<arrow::D
                                      const Scope& scope, const sql::Location& loc) {
   if (value.type->Equals(*type)) return value;
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
-    auto cast = lit->scalar()->CastTo(type);
+    std::shared_ptr<arrow::Scalar> scalar = lit->scalar();
+    if (IsFloating(*scalar->type) && IsInteger(*type) && scalar->is_valid) {
+      ARROW_ASSIGN_OR_RAISE(auto rounded,
+                            cp::Round(scalar, cp::RoundOptions(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+      scalar = rounded.scalar();
+    }
+    auto cast = scalar->CastTo(type);
     if (!cast.ok()) {
-      return Status::Invalid("cannot convert ", lit->scalar()->ToString(), " to ",
+      return Status::Invalid("cannot convert '", lit->scalar()->ToString(), "' to ",
                              ArrowTypeToSql(*type), " at ", loc.ToString(), ": ",
                              cast.status().message());
     }
@@ -315,9 +321,6 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
             size_t used = 0;
             long long v = std::stoll(e.text, &used);
             if (used == e.text.size()) {
-              if (v >= INT32_MIN && v <= INT32_MAX) {
-                return Lit(std::make_shared<arrow::Int32Scalar>(static_cast<int32_t>(v)));
-              }
               return Lit(std::make_shared<arrow::Int64Scalar>(v));
             }
           } catch (...) {
@@ -361,8 +364,22 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         }
         return Status::Invalid("internal: group key not in scope");
       }
-      ARROW_ASSIGN_OR_RAISE(auto col, Resolve(scope, e.table, e.name, e.loc));
-      return Bound{cp::field_ref(col->internal), col->type};
+      auto col = Resolve(scope, e.table, e.name, e.loc);
+      if (!col.ok() && !e.table.empty()) {
+        // s.field: a field of a struct column s.
+        auto parent = Resolve(scope, "", e.table, e.loc);
+        if (parent.ok() && (*parent)->type->id() == Type::STRUCT) {
+          auto field = static_cast<const arrow::StructType&>(*(*parent)->type).GetFieldByName(e.name);
+          if (field == nullptr) {
+            return ErrorAt(e.loc, "struct column '" + e.table + "' has no field '" + e.name + "'");
+          }
+          return Bound{cp::call("struct_field", {cp::field_ref((*parent)->internal)},
+                                cp::StructFieldOptions(arrow::FieldRef(e.name))),
+                       field->type()};
+        }
+      }
+      ARROW_RETURN_NOT_OK(col.status());
+      return Bound{cp::field_ref((*col)->internal), (*col)->type};
     }
     case K::kStar:
       return ErrorAt(e.loc, "'*' is not allowed here");
@@ -415,6 +432,9 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           {"=", "equal"},          {"<>", "not_equal"}, {"<", "less"},
           {"<=", "less_equal"},    {">", "greater"},    {">=", "greater_equal"}};
       if (auto it = kCompare.find(op); it != kCompare.end()) {
+        if (l.type->id() == Type::NA || r.type->id() == Type::NA) {
+          return Lit(std::make_shared<arrow::BooleanScalar>());
+        }
         return Call(it->second, {l, r}, scope, e.loc);
       }
       if ((op == "+" || op == "-") && l.type->id() == Type::DATE32 && IsInteger(*r.type)) {
@@ -434,6 +454,18 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         return Call("divide", {l, r}, scope, e.loc);
       }
       if (op == "//") return Call("divide", {l, r}, scope, e.loc);
+      if (op == "**") {
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::float64(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(r, CastTo(r, arrow::float64(), scope, e.loc));
+        return Call("power", {l, r}, scope, e.loc);
+      }
+      if (op == "-" && l.type->id() == Type::DATE32 && r.type->id() == Type::DATE32) {
+        // date - date is a number of days, as in DuckDB and PostgreSQL.
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::int32(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(r, CastTo(r, arrow::int32(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(auto days, Call("subtract", {l, r}, scope, e.loc));
+        return CastTo(days, arrow::int64(), scope, e.loc);
+      }
       static const std::map<std::string, std::string> kArith = {
           {"+", "add"}, {"-", "subtract"}, {"*", "multiply"}, {"%", "remainder"}};
       if (auto it = kArith.find(op); it != kArith.end()) {
@@ -497,10 +529,11 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       auto type = SqlTypeToArrow(e.type_name);
       if (!type.ok()) return ErrorAt(e.loc, type.status().message());
       if (value.type->id() == Type::NA) return Lit(arrow::MakeNullScalar(*type));
-      if (value.type->id() == Type::DATE32 && (*type)->id() == Type::TIMESTAMP) {
-        return CastTo(value, *type, scope, e.loc);
+      auto cast = CastTo(value, *type, scope, e.loc);
+      if (!cast.ok() && e.try_cast && IsLiteral(value)) {
+        return Lit(arrow::MakeNullScalar(*type));
       }
-      return CastTo(value, *type, scope, e.loc);
+      return cast;
     }
     case K::kIn: {
       ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));

@@ -173,6 +173,12 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   if (name == "round") {
     ARROW_RETURN_NOT_OK(arity(1, 2));
     int64_t digits = 0;
+    if (args.size() == 2 && !args[1].expr.literal()) {
+      ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int32(), scope, e.loc));
+      return call("round_binary", args,
+                  std::make_shared<cp::RoundBinaryOptions>(
+                      cp::RoundMode::HALF_TOWARDS_INFINITY));
+    }
     if (args.size() == 2) {
       ARROW_ASSIGN_OR_RAISE(digits, ConstInt(args[1], name, 1, e.loc));
     }
@@ -409,6 +415,9 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(2, 2));
     ARROW_ASSIGN_OR_RAISE(auto fmt, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+    // Arrow prints fractional seconds for %S below second precision; DuckDB does not.
+    auto opts = cp::CastOptions::Unsafe(arrow::timestamp(arrow::TimeUnit::SECOND));
+    ARROW_ASSIGN_OR_RAISE(ts, call("cast", {ts}, std::make_shared<cp::CastOptions>(opts)));
     return call("strftime", {ts}, std::make_shared<cp::StrftimeOptions>(fmt, "C"));
   }
   if (name == "strptime") {

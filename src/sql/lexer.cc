@@ -17,7 +17,7 @@ bool IsIdentChar(char c) { return IsIdentStart(c) || IsDigit(c) || c == '$'; }
 
 // Operators, longest first so that "<=" wins over "<".
 constexpr std::string_view kOperators[] = {
-    "::", "||", "==", "!=", "<>", "<=", ">=", "=>", ":=", "+", "-", "*", "/", "%",
+    "::", "||", "//", "**", "==", "!=", "<>", "<=", ">=", "=>", ":=", "+", "-", "*", "/", "%",
     "=",  "<",  ">",  "(",  ")",  ",",  ".",  ";",  "[",  "]", "{", "}", ":"};
 
 class Lexer {

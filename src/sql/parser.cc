@@ -922,7 +922,7 @@ class Parser {
         }
         int prec = 0;
         std::string op = t.text;
-        if (op == "*" || op == "/" || op == "%") {
+        if (op == "*" || op == "/" || op == "%" || op == "//" || op == "**") {
           prec = kPrecMul;
         } else if (op == "+" || op == "-") {
           prec = kPrecAdd;
