@@ -490,7 +490,11 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           if (IsLiteral(when) && !when.type->Equals(*lhs.type) && when.type->id() != Type::NA) {
             ARROW_ASSIGN_OR_RAISE(when, CastTo(when, lhs.type, scope, e.loc));
           }
-          ARROW_ASSIGN_OR_RAISE(when, Call("equal", {lhs, when}, scope, e.loc));
+          if (when.type->id() == Type::NA || lhs.type->id() == Type::NA) {
+            when = Lit(std::make_shared<arrow::BooleanScalar>());
+          } else {
+            ARROW_ASSIGN_OR_RAISE(when, Call("equal", {lhs, when}, scope, e.loc));
+          }
         }
         if (when.type->id() == Type::NA) when = Lit(std::make_shared<arrow::BooleanScalar>());
         conds.push_back(when);

@@ -336,6 +336,22 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(idx, CastTo(idx, arrow::int64(), scope, e.loc));
     return call("add", {idx, lit(std::make_shared<arrow::Int64Scalar>(1))});
   }
+  if (name == "split_part") {
+    ARROW_RETURN_NOT_OK(arity(3, 3));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(auto sep, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(int64_t index, ConstInt(args[2], name, 2, e.loc));
+    if (index < 1) return ErrorAt(e.loc, "split_part(): the index starts at 1");
+    ARROW_ASSIGN_OR_RAISE(auto parts, call("split_pattern", {args[0]},
+                                           std::make_shared<cp::SplitPatternOptions>(sep)));
+    // Past the last part DuckDB returns ''; list_slice gives an empty list there.
+    ARROW_ASSIGN_OR_RAISE(
+        auto slice, call("list_slice", {parts},
+                         std::make_shared<cp::ListSliceOptions>(index - 1, index)));
+    ARROW_ASSIGN_OR_RAISE(auto joined,
+                          call("binary_join", {slice, lit(std::make_shared<arrow::StringScalar>(""))}));
+    return joined;
+  }
   if (name == "lpad" || name == "rpad") {
     ARROW_RETURN_NOT_OK(arity(2, 3));
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
