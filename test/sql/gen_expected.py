@@ -22,6 +22,9 @@ line right above the record:
 queries); failures there are ignored, except that a `# duckdb:` comment above
 a statement replaces it (`# duckdb: skip` skips it).
 
+--refill: replaces the expected rows of every query record (except `# nocheck`
+and `# duckdb: skip` ones) with DuckDB's; review the diff before committing.
+
 --check: runs every query record through DuckDB (or its `# duckdb:` query) and
 reports the records whose expected rows differ from DuckDB's. Records preceded
 by `# duckdb: skip` or `# nocheck` are not checked (hand-written expectations).
@@ -219,6 +222,34 @@ def type_letter(t):
     return "T"
 
 
+def _number(s):
+    if not s or not (s[0].isdigit() or (s[0] == "-" and s[1:2].isdigit())):
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def rows_match(expected, actual):
+    """As RowsMatch() in sqltest.cc: numbers may differ by one unit of the 3rd decimal."""
+    if len(expected) != len(actual):
+        return False
+    for e, a in zip(expected, actual):
+        if e == a:
+            continue
+        ec, ac = e.split("\t"), a.split("\t")
+        if len(ec) != len(ac):
+            return False
+        for x, y in zip(ec, ac):
+            if x == y:
+                continue
+            fx, fy = _number(x), _number(y)
+            if fx is None or fy is None or abs(fx - fy) > 0.0011 + 1e-9 * abs(fx):
+                return False
+    return True
+
+
 # ---------------------------------------------------------------------------
 # Records.
 
@@ -295,7 +326,7 @@ def run_duckdb(con, sql):
         return con.execute(sql).to_arrow_table()
 
 
-def process_file(path, check, stats):
+def process_file(path, check, refill, stats):
     with open(path) as f:
         lines = f.read().split("\n")
     records = parse(lines)
@@ -320,7 +351,7 @@ def process_file(path, check, stats):
             if r.kind != "query" or r.sep_line is None:
                 continue
             expected = lines[r.result_start:r.result_end]
-            placeholder = expected == [PLACEHOLDER]
+            placeholder = expected == [PLACEHOLDER] or (refill and not r.nocheck)
             if dsql == "skip" or (r.nocheck and not placeholder):
                 continue
             if not placeholder and not check:
@@ -343,12 +374,12 @@ def process_file(path, check, stats):
                 elif len(header[1]) != table.num_columns:
                     print("TYPES %s: typestring %s but DuckDB returns %d columns"
                           % (where, header[1], table.num_columns))
-                replacements[r.header_line] = [" ".join(header)]
-                replacements[r.result_start] = rows
+                replacements[r.header_line] = ([" ".join(header)], r.header_line + 1)
+                replacements[r.result_start] = (rows, r.result_end)
                 stats["filled"] += 1
             else:
                 exp = sorted(expected) if r.sort in ("rowsort", "valuesort") else expected
-                if exp != rows or len(r.types) != table.num_columns:
+                if not rows_match(exp, rows) or len(r.types) != table.num_columns:
                     stats["differ"] += 1
                     print("DIFFERS %s" % where)
                     print("  sql: %s" % (dsql or sql).replace("\n", " "))
@@ -367,17 +398,26 @@ def process_file(path, check, stats):
         shutil.rmtree(tmp, ignore_errors=True)
     if replacements:
         out = []
-        for idx, line in enumerate(lines):
+        idx = 0
+        while idx < len(lines):
             if idx in replacements:
-                out.extend(replacements[idx])
+                new_lines, end = replacements[idx]
+                out.extend(new_lines)
+                if end == idx:  # an empty section: insert before this line
+                    out.append(lines[idx])
+                    idx += 1
+                else:
+                    idx = end
             else:
-                out.append(line)
+                out.append(lines[idx])
+                idx += 1
         with open(path, "w") as f:
             f.write("\n".join(out))
 
 
 def main(argv):
     check = "--check" in argv
+    refill = "--refill" in argv
     paths = [a for a in argv if not a.startswith("--")] or ["test/sql"]
     files = []
     for p in paths:
@@ -388,7 +428,7 @@ def main(argv):
             files.append(p)
     stats = {"filled": 0, "differ": 0, "same": 0, "errors": 0}
     for f in sorted(files):
-        process_file(f, check, stats)
+        process_file(f, check, refill, stats)
     print("gen_expected: %(filled)d filled, %(same)d same, %(differ)d differ, "
           "%(errors)d duckdb errors" % stats)
     return 1 if stats["differ"] or stats["errors"] else 0
