@@ -1189,17 +1189,50 @@ std::unique_ptr<ResultWriter> MakeResultWriter(const WriterOptions& options, FIL
 
 namespace {
 
-std::string TypeText(const OptionSpec& spec) {
-  std::string t = OptionTypeName(spec.type);
+std::string Join(const std::vector<std::string>& items, const std::string& sep);
+
+// The option's doc, with the choices of an enum.
+std::string DocText(const OptionSpec& spec, bool markdown) {
+  std::string doc = spec.doc;
   if (spec.type == OptionType::kEnum && !spec.choices.empty()) {
-    t += "(";
-    for (size_t i = 0; i < spec.choices.size(); ++i) {
-      if (i > 0) t += "|";
-      t += spec.choices[i];
-    }
-    t += ")";
+    std::vector<std::string> choices;
+    for (const auto& c : spec.choices) choices.push_back(markdown ? "`" + c + "`" : c);
+    if (!doc.empty() && doc.back() != '.') doc += ".";
+    if (!doc.empty()) doc += " ";
+    doc += "One of: " + Join(choices, ", ") + ".";
   }
-  return t;
+  return doc;
+}
+
+// Splits `text` at spaces into lines of at most `width` columns (longer words
+// stand alone).
+std::vector<std::string> Wrap(const std::string& text, int64_t width) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    if (!line.empty() && DisplayWidth(line) + 1 + DisplayWidth(word) > width) {
+      lines.push_back(line);
+      line.clear();
+    }
+    if (!line.empty()) line += " ";
+    line += word;
+  }
+  if (!line.empty() || lines.empty()) lines.push_back(line);
+  return lines;
+}
+
+// "  label:      text" with `text` wrapped under itself.
+std::string LabeledText(const std::string& label, const std::string& text,
+                        int64_t max_width) {
+  const std::string head = "  " + label + std::string(12 - label.size() - 1, ' ');
+  const std::string indent(DisplayWidth(head), ' ');
+  std::string out;
+  const auto lines = Wrap(text, std::max<int64_t>(max_width - DisplayWidth(head), 30));
+  for (size_t i = 0; i < lines.size(); ++i)
+    out += (i == 0 ? head : indent) + lines[i] + "\n";
+  return out;
 }
 
 std::string Join(const std::vector<std::string>& items, const std::string& sep) {
@@ -1266,15 +1299,15 @@ void AppendOptionsMarkdown(const std::string& title, const std::vector<OptionSpe
   for (const auto& spec : specs) {
     std::vector<std::string> aliases;
     for (const auto& a : spec.aliases) aliases.push_back(Code(a));
-    *out += "| " + Code(spec.name) + " | " + MarkdownCell(TypeText(spec)) + " | " +
+    *out += "| " + Code(spec.name) + " | " + OptionTypeName(spec.type) + " | " +
             MarkdownCell(Code(spec.default_value)) + " | " + Join(aliases, ", ") + " | " +
-            MarkdownCell(spec.doc) + " |\n";
+            MarkdownCell(DocText(spec, true)) + " |\n";
   }
   *out += "\n";
 }
 
 void AppendOptionsText(const std::string& title, const std::vector<OptionSpec>& specs,
-                       std::string* out) {
+                       int64_t max_width, std::string* out) {
   *out += "  " + title + ":";
   if (specs.empty()) {
     *out += " none\n";
@@ -1284,26 +1317,39 @@ void AppendOptionsText(const std::string& title, const std::vector<OptionSpec>& 
   std::vector<std::array<std::string, 5>> rows;
   rows.push_back({"name", "type", "default", "aliases", "description"});
   for (const auto& spec : specs) {
-    rows.push_back({spec.name, TypeText(spec),
+    rows.push_back({spec.name, OptionTypeName(spec.type),
                     spec.default_value.empty() ? "-" : spec.default_value,
-                    spec.aliases.empty() ? "-" : Join(spec.aliases, ", "), spec.doc});
+                    spec.aliases.empty() ? "-" : Join(spec.aliases, ", "),
+                    DocText(spec, false)});
   }
   std::array<int64_t, 4> width{};
   for (const auto& row : rows) {
     for (int c = 0; c < 4; ++c) width[c] = std::max(width[c], DisplayWidth(row[c]));
   }
+  int64_t doc_column = 4;
+  for (int c = 0; c < 4; ++c) doc_column += width[c] + 2;
+  // Descriptions wrap in their column, or under the row when the column is too narrow.
+  const bool beside = max_width - doc_column >= 30;
+  const int64_t doc_width = beside ? max_width - doc_column : max_width - 8;
   for (const auto& row : rows) {
     std::string line = "    ";
     for (int c = 0; c < 4; ++c) line += Pad(row[c], width[c], 'l') + "  ";
-    line += row[4];
+    const auto doc = Wrap(row[4], doc_width);
+    if (beside) {
+      line += doc[0];
+    }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     *out += line + "\n";
+    for (size_t i = beside ? 1 : 0; i < doc.size(); ++i) {
+      if (doc[i].empty()) continue;
+      *out += std::string(beside ? doc_column : 8, ' ') + doc[i] + "\n";
+    }
   }
 }
 
 }  // namespace
 
-std::string FormatConnectors(const Registry& registry, bool markdown) {
+std::string FormatConnectors(const Registry& registry, bool markdown, int64_t max_width) {
   std::string out;
   if (markdown) {
     out += "# Connectors\n\n";
@@ -1333,17 +1379,21 @@ std::string FormatConnectors(const Registry& registry, bool markdown) {
   for (const auto& spec : registry.connectors()) {
     if (!first) out += "\n";
     first = false;
-    out += spec.name;
-    if (!spec.doc.empty()) out += " — " + spec.doc;
-    out += "\n";
-    if (!spec.schemes.empty()) out += "  uris:       " + SchemesText(spec, false) + "\n";
+    for (const auto& line : Wrap(spec.name + (spec.doc.empty() ? "" : " — " + spec.doc),
+                                 std::max<int64_t>(max_width, 40))) {
+      out += line + "\n";
+    }
+    if (!spec.schemes.empty())
+      out += LabeledText("uris:", SchemesText(spec, false), max_width);
     auto functions = FunctionsText(spec, false);
-    if (!functions.empty()) out += "  functions:  " + Join(functions, "; ") + "\n";
+    if (!functions.empty()) {
+      out += LabeledText("functions:", Join(functions, "; "), max_width);
+    }
     if (spec.make_source || !spec.source_options.empty()) {
-      AppendOptionsText("source options", spec.source_options, &out);
+      AppendOptionsText("source options", spec.source_options, max_width, &out);
     }
     if (spec.make_sink || !spec.sink_options.empty()) {
-      AppendOptionsText("sink options", spec.sink_options, &out);
+      AppendOptionsText("sink options", spec.sink_options, max_width, &out);
     }
   }
   return out;

@@ -103,8 +103,10 @@ std::string RenderTable(const TableLayout& layout, int64_t max_width,
 // --- connectors -----------------------------------------------------------------
 
 /// Every registered connector with its schemes, table functions and options, as
-/// aligned text or (markdown = true) as Markdown sections with tables.
-std::string FormatConnectors(const Registry& registry, bool markdown);
+/// aligned text wrapped to `max_width` columns, or (markdown = true) as Markdown
+/// sections with tables.
+std::string FormatConnectors(const Registry& registry, bool markdown,
+                             int64_t max_width = 100);
 
 // --- progress -------------------------------------------------------------------
 

@@ -222,7 +222,8 @@ int Main(int argc, char** argv) {
 
   if (args.connectors) {
     if (!args.scripts.empty()) return UsageError("'connectors' takes no -c or -f");
-    fputs(FormatConnectors((*engine)->registry(), args.markdown).c_str(), stdout);
+    fputs(FormatConnectors((*engine)->registry(), args.markdown, TerminalWidth()).c_str(),
+          stdout);
     return kExitOk;
   }
 

@@ -288,7 +288,8 @@ bool RunDotCommand(Session* session, const std::string& line) {
       }
     }
   } else if (command == ".connectors") {
-    fputs(FormatConnectors(session->engine->registry(), false).c_str(), stdout);
+    fputs(FormatConnectors(session->engine->registry(), false, TerminalWidth()).c_str(),
+          stdout);
   } else if (command == ".read") {
     std::ifstream file(arg, std::ios::binary);
     if (arg.empty() || !file) {

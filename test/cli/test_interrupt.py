@@ -40,23 +40,6 @@ def test_sigint_stops_a_continuous_pipeline_cleanly(tmp_path):
     assert str(len(ids)) in stdout
 
 
-def test_second_sigint_exits_130(tmp_path):
-    # A pipeline that cannot finish its first commit quickly is not needed: the
-    # second signal exits at once whatever the statement is doing.
-    proc = subprocess.Popen(
-        [flowsql_bin(), "-c", "SELECT * FROM generate(rate => 10) INTO '"
-         + str(tmp_path / "o") + "/' WITH (format = 'parquet', flush_interval = '60s')"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
-    assert proc.returncode == 130
-
-
 def test_sigint_stops_an_unbounded_query_with_complete_output():
     import json
 
