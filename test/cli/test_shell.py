@@ -135,3 +135,17 @@ def test_ctrl_c_cancels_the_line_and_ctrl_d_exits(term):
     assert "five" in out and "│ a" not in out
     term.send("\x04")  # Ctrl-D
     assert term.wait() == 0
+
+
+def test_ctrl_c_stops_a_running_statement_and_the_shell_goes_on(term):
+    term.read_until("flowsql> ")
+    term.send("SELECT id FROM generate(rate => 100);\r")
+    time.sleep(1.0)
+    term.send("\x03")
+    out = term.read_until("flowsql> ")
+    assert "Interrupted" in out
+    assert "┌" in out and " row" in out  # the rows it had are drawn, with a footer
+    term.send("SELECT 6 AS six;\r")
+    assert "six" in term.read_until("flowsql> ")
+    term.send(".quit\r")
+    assert term.wait() == 0
