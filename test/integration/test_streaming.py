@@ -155,9 +155,10 @@ def test_restart_from_state_dir_after_kill9(flowsql, start, tmp_path):
 
 
 # (d) ----------------------------------------------------------------------------------
-# 20M generated rows of (id, ts, value, category); ~10M pass the filter: held in
-# memory they take well over the bound, streamed they need a few batches.
-BIG_ROWS = int(os.environ.get("FLOWSQL_TEST_BIG_ROWS", "20000000"))
+# 50M generated rows of (id, ts, value, category); ~25M pass the filter: held in
+# memory they take ~700 MB (29 bytes a row), well over the bound; streamed they
+# need a few batches and the Parquet writer's buffers.
+BIG_ROWS = int(os.environ.get("FLOWSQL_TEST_BIG_ROWS", "50000000"))
 RSS_BOUND_MB = 500
 
 
