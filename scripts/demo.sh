@@ -15,9 +15,20 @@ rm -rf "$DIR"
 mkdir -p "$DIR"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Prints an argument as a shell word a reader can paste: bare when plain, else in
+# double quotes.
+quote() {
+  local s=$1
+  if [[ $s =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then
+    printf '%s' "$s"
+  else
+    s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//\$/\\\$}; s=${s//\`/\\\`}
+    printf '"%s"' "$s"
+  fi
+}
 run() {
   printf '$'
-  printf ' %q' "$@"
+  for a in "$@"; do printf ' '; quote "$a"; done
   printf '\n'
   "$@"
 }
