@@ -19,7 +19,7 @@ struct WriteSettings {
   /// Parquet/IPC codec; for CSV/JSON only GZIP or UNCOMPRESSED.
   arrow::Compression::type compression = arrow::Compression::UNCOMPRESSED;
   std::optional<int> compression_level;
-  int64_t row_group_size = 122880;
+  int64_t row_group_size = 1048576;
   bool header = true;
   char delimiter = ',';
 };

@@ -104,6 +104,7 @@ class CsvReader : public FormatReader {
     // NULL unless asked for.
     o.null_values = {settings_.null_string ? *settings_.null_string : ""};
     o.strings_can_be_null = true;
+    o.quoted_strings_can_be_null = settings_.allow_quoted_nulls;
     if (!settings_.timestamp_format.empty()) {
       o.timestamp_parsers = {
           arrow::TimestampParser::MakeStrptime(settings_.timestamp_format),

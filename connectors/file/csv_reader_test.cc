@@ -35,9 +35,12 @@ TEST(CsvReader, QuotedEmptyIsEmptyString) {
   TempDir dir;
   auto path = dir.Write("t.csv", "s,n\n\"\",1\n,2\nNA,3\n");
   ASSERT_OK_AND_ASSIGN(auto table, ReadFile(path));
-  EXPECT_EQ(Cell(*table, "s", 0), "");
+  EXPECT_EQ(Cell(*table, "s", 0), "null");  // DuckDB's default
   EXPECT_EQ(Cell(*table, "s", 1), "null");
   EXPECT_EQ(Cell(*table, "s", 2), "NA");
+  ASSERT_OK_AND_ASSIGN(auto quoted, ReadFile(path, {{"allow_quoted_nulls", "false"}}));
+  EXPECT_EQ(Cell(*quoted, "s", 0), "");
+  EXPECT_EQ(Cell(*quoted, "s", 1), "null");
 }
 
 TEST(CsvReader, FileUriAndRelativePath) {

@@ -35,8 +35,14 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kString,
        "",
        "CSV text read as NULL, in every column including text columns. Default: an "
-       "unquoted empty field is NULL (a quoted \"\" is an empty string), like DuckDB.",
+       "empty field is NULL, like DuckDB (see allow_quoted_nulls).",
        {"nullstr", "null", "null_padding_string", "na_values"}},
+      {"allow_quoted_nulls",
+       T::kBool,
+       "true",
+       "CSV: a quoted null spelling (\"\" by default) is NULL too; false: it is the "
+       "text.",
+       {}},
       {"skip_rows",
        T::kInt,
        "0",
@@ -89,11 +95,6 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "Several files: combine their columns by name (missing columns are NULL, types "
        "widened). false: read every file with the first file's schema.",
        {}},
-      {"filename",
-       T::kBool,
-       "false",
-       "Reserved (accepted for DuckDB compatibility).",
-       {}},
   };
 }
 
@@ -136,8 +137,8 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        {"level"}},
       {"row_group_size",
        T::kInt,
-       "122880",
-       "Parquet: rows per row group.",
+       "1048576",
+       "Parquet: rows per row group (as pyarrow; large groups encode faster).",
        {"row_group_size_rows", "row_group_rows"}},
       {"header", T::kBool, "true", "CSV: write a header row.", {}},
       {"delimiter",

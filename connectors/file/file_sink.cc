@@ -131,7 +131,7 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   if (o.Has("compression_level")) {
     s.write.compression_level = static_cast<int>(o.GetInt("compression_level"));
   }
-  s.write.row_group_size = o.GetInt("row_group_size", 122880);
+  s.write.row_group_size = o.GetInt("row_group_size", 1048576);
   if (s.write.row_group_size <= 0) {
     return Status::Invalid("option 'row_group_size' must be > 0");
   }

@@ -58,6 +58,7 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
     if (*s.escape == s.quote) s.escape.reset();
   }
   if (options.IsSet("null_string")) s.null_string = options.GetString("null_string");
+  s.allow_quoted_nulls = options.GetBool("allow_quoted_nulls", true);
   s.skip_rows = options.GetInt("skip_rows", 0);
   if (s.skip_rows < 0) return Status::Invalid("option 'skip_rows' must be >= 0");
   s.newlines_in_values = options.GetBool("newlines_in_values", false);

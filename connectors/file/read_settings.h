@@ -27,6 +27,8 @@ struct ReadSettings {
   char quote = '"';
   std::optional<char> escape;
   std::optional<std::string> null_string;
+  /// A quoted null spelling ("") is NULL too (DuckDB's allow_quoted_nulls).
+  bool allow_quoted_nulls = true;
   int64_t skip_rows = 0;
   bool newlines_in_values = false;
   // All formats
