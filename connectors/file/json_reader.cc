@@ -86,6 +86,16 @@ class JsonReader : public FormatReader {
     ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(path, nullptr));
     auto parse = arrow::json::ParseOptions::Defaults();
     auto made = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
+    if (!made.ok() && IsEmptyStream(made.status())) {
+      // No rows: no columns either, unless declared.
+      ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(arrow::schema({}), settings_));
+      arrow::FieldVector raw;
+      for (const auto& f : info.schema->fields()) {
+        raw.push_back(f->WithType(ReadableType(f->type())));
+      }
+      info.raw_schema = arrow::schema(raw);
+      return info;
+    }
     if (!made.ok()) return WithPath(made.status(), path);
     auto reader = *made;
     // Arrow infers timestamp[s] from date and timestamp strings alike: read those
@@ -158,11 +168,18 @@ class JsonReader : public FormatReader {
     parse.unexpected_field_behavior = arrow::json::UnexpectedFieldBehavior::Ignore;
     ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(scan.file->path, scan.stats));
     auto reader = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
+    if (!reader.ok() && IsEmptyStream(reader.status())) {
+      return arrow::RecordBatchReader::Make({}, parse.explicit_schema);
+    }
     if (!reader.ok()) return WithPath(reader.status(), scan.file->path);
     return NameErrors(*reader, scan.file->path, scan.stats);
   }
 
  private:
+  static bool IsEmptyStream(const Status& st) {
+    return st.message().find("Empty JSON") != std::string::npos;
+  }
+
   static std::shared_ptr<arrow::DataType> ReadableType(
       const std::shared_ptr<arrow::DataType>& t) {
     if (arrow::is_integer(t->id()) || arrow::is_floating(t->id()) ||

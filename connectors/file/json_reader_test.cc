@@ -168,3 +168,25 @@ TEST(JsonReader, MalformedArrayNamesFileAndOffset) {
 
 }  // namespace
 }  // namespace flowsql::file
+
+namespace flowsql::file {
+namespace {
+
+TEST(JsonReader, EmptyFilesHaveNoRows) {
+  testing::TempDir dir;
+  for (const char* name : {"e.ndjson", "e.json"}) {
+    auto path = dir.Write(name, "");
+    auto table = testing::ReadFile(path);
+    if (table.ok()) {
+      EXPECT_EQ((*table)->num_rows(), 0) << name;
+    } else {
+      EXPECT_NE(table.status().message().find(path), std::string::npos)
+          << table.status().message();
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(auto empty_array, testing::ReadFile(dir.Write("a.json", " [ ] ")));
+  EXPECT_EQ(empty_array->num_rows(), 0);
+}
+
+}  // namespace
+}  // namespace flowsql::file
