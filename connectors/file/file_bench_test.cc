@@ -21,7 +21,11 @@ TEST(FileBench, DISABLED_CsvToParquetZstd) {
   if (input == nullptr) GTEST_SKIP() << "set FLOWSQL_BENCH_CSV";
   testing::TempDir dir;
   auto start = std::chrono::steady_clock::now();
-  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(input));
+  testing::Raw source_options;
+  if (const char* bs = std::getenv("FLOWSQL_BENCH_BLOCK")) {
+    source_options.push_back({"block_size", bs});
+  }
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(input, source_options));
   ASSERT_OK_AND_ASSIGN(auto schema, source->GetSchema());
   testing::Raw options = {{"compression", "zstd"}};
   if (const char* rg = std::getenv("FLOWSQL_BENCH_ROW_GROUP")) {
@@ -50,7 +54,10 @@ TEST(FileBench, DISABLED_NdjsonScan) {
   const char* input = std::getenv("FLOWSQL_BENCH_NDJSON");
   if (input == nullptr) GTEST_SKIP() << "set FLOWSQL_BENCH_NDJSON";
   auto start = std::chrono::steady_clock::now();
-  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(input));
+  testing::Raw options;
+  if (const char* bs = std::getenv("FLOWSQL_BENCH_BLOCK"))
+    options.push_back({"block_size", bs});
+  ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(input, options));
   ScanRequest request;
   request.columns = std::vector<std::string>{"city", "amount"};
   ASSERT_OK_AND_ASSIGN(auto stream, source->Scan(request));
