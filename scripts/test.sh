@@ -71,7 +71,7 @@ echo "== Python tests (${suites[*]})"
 if [ ${#suites[@]} -gt 0 ]; then
   "$PY" -m pytest -q -p no:cacheprovider "${suites[@]}" 2>&1 | tee "$log_dir/py.log"
   rc=${PIPESTATUS[0]}
-  summary=$(grep -E "^(=+ )?[0-9]+ (passed|failed)|^(=+ )?no tests ran" "$log_dir/py.log" | tail -1)
+  summary=$(grep -E "^(=+ )?[0-9]+ (passed|failed|errors?)|^(=+ )?no tests ran" "$log_dir/py.log" | tail -1)
   p_passed=$(grep -oE "[0-9]+ passed" <<<"$summary" | grep -oE "[0-9]+" || true)
   p_failed=$(grep -oE "[0-9]+ failed" <<<"$summary" | grep -oE "[0-9]+" || true)
   p_errors=$(grep -oE "[0-9]+ errors?" <<<"$summary" | grep -oE "[0-9]+" || true)

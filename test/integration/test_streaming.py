@@ -16,7 +16,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT
+from flowsql_harness import ROOT, flowsql, start  # noqa: F401 (fixtures)
 
 
 def committed_parquet_files(directory):

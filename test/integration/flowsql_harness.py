@@ -1,4 +1,8 @@
-"""Shared fixtures for end-to-end tests of the built flowsql CLI."""
+"""Fixtures and helpers for end-to-end tests of the built flowsql CLI.
+
+Not a conftest.py: test/cli has one, and two conftest modules on one pytest
+command line shadow each other (`from conftest import ...`). Test modules import
+the fixtures from here explicitly."""
 import os
 import signal
 import subprocess
