@@ -10,7 +10,7 @@ import os
 from common import OUT, Tool, python_tool, ensure_orders
 
 NAME = "ndjson_groupby"
-DEFAULT_SIZE_MB = 100
+DEFAULT_SIZE_MB = 300
 
 SQL = ("SELECT city, count(*) AS n, sum(amount) AS total, avg(qty) AS avg_qty "
        "FROM {src} WHERE status = 'shipped' AND amount > 50 GROUP BY city ORDER BY city")

@@ -134,7 +134,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", help="default: all (%s)" % ", ".join(WORKLOADS))
     ap.add_argument("--size-mb", type=int, default=0,
-                    help="input size in MB (default per workload: csv 200, ndjson 100)")
+                    help="input size in MB (default per workload: csv 200, ndjson 300)")
     ap.add_argument("--runs", type=int, default=3, help="measured runs per tool (>= 3)")
     ap.add_argument("--flowsql", default="build/flowsql", help="the flowsql binary")
     ap.add_argument("--tools", default="", help="comma-separated subset of tools")
