@@ -364,7 +364,9 @@ std::vector<std::string> SplitWords(const std::string& s) {
   return out;
 }
 
-std::vector<Record> ParseRecords(const std::vector<std::string>& lines) {
+/// Parses every record; those between `mode skip` and `mode unskip` are counted in
+/// `*skipped` and left out.
+std::vector<Record> ParseRecords(const std::vector<std::string>& lines, int* skipped) {
   std::vector<Record> records;
   bool skipping = false;
   size_t i = 0;
@@ -441,7 +443,11 @@ std::vector<Record> ParseRecords(const std::vector<std::string>& lines) {
       rec.kind = Record::Kind::kInvalid;
       rec.note = "record without SQL";
     }
-    if (!skipping) records.push_back(std::move(rec));
+    if (skipping) {
+      ++*skipped;
+    } else {
+      records.push_back(std::move(rec));
+    }
   }
   return records;
 }
@@ -616,6 +622,7 @@ bool MessageMatches(const std::string& message,
 struct Counts {
   int passed = 0;
   int failed = 0;
+  int skipped = 0;
 };
 
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
@@ -634,7 +641,7 @@ void RunFile(const std::string& path, Watchdog* watchdog, bool verbose, Counts* 
   }
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
-  auto records = ParseRecords(lines);
+  auto records = ParseRecords(lines, &counts->skipped);
 
   // A fresh temporary directory per file for write tests.
   std::string tmpl = (fs::temp_directory_path() / "flowsql_sqltest_XXXXXX").string();
@@ -782,6 +789,9 @@ int Main(int argc, char** argv) {
   {
     Watchdog watchdog(timeout_s);
     for (const auto& file : files) RunFile(file, &watchdog, verbose, &counts);
+  }
+  if (counts.skipped > 0) {
+    std::cout << "sqltest: " << counts.skipped << " records skipped (mode skip)\n";
   }
   std::cout << "sqltest: " << counts.passed << " passed, " << counts.failed << " failed"
             << std::endl;
