@@ -303,6 +303,29 @@ bool IsOrdered(const PlanNode& node) {
   }
 }
 
+// The columns a node really produces after pushdown (Filter, Sort and Limit keep
+// their input's, whose schema may have shrunk).
+std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
+  switch (node.kind) {
+    case NodeKind::kFilter:
+    case NodeKind::kSort:
+    case NodeKind::kLimit:
+      return LiveSchema(*node.inputs[0]);
+    case NodeKind::kJoin: {
+      auto left = LiveSchema(*node.inputs[0]);
+      if (node.join_type == ac::JoinType::LEFT_SEMI ||
+          node.join_type == ac::JoinType::LEFT_ANTI) {
+        return left;
+      }
+      arrow::FieldVector fields = left->fields();
+      for (const auto& f : LiveSchema(*node.inputs[1])->fields()) fields.push_back(f);
+      return arrow::schema(fields);
+    }
+    default:
+      return node.schema;
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BatchStream>> OpenScan(const PlanNode& node) {
@@ -368,6 +391,19 @@ Result<ac::Declaration> Lower(const PlanPtr& node) {
                              ac::AggregateNodeOptions(std::move(aggs), std::move(keys)));
     }
     case NodeKind::kJoin: {
+      // Acero's hash join carries only flat columns; refuse nested ones up front
+      // rather than failing inside the running plan.
+      for (size_t side = 0; side < 2; ++side) {
+        const auto& keys = side == 0 ? node->left_keys : node->right_keys;
+        for (const auto& f : LiveSchema(*node->inputs[side])->fields()) {
+          if (arrow::is_nested(f->type()->id()) &&
+              std::find(keys.begin(), keys.end(), f->name()) == keys.end()) {
+            return Status::NotImplemented(
+                "joins cannot carry LIST, STRUCT or MAP columns yet (column '",
+                Clean(f->name()), "')");
+          }
+        }
+      }
       std::vector<arrow::FieldRef> lk, rk;
       for (const auto& k : node->left_keys) lk.emplace_back(k);
       for (const auto& k : node->right_keys) rk.emplace_back(k);

