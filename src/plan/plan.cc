@@ -318,7 +318,8 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
         return left;
       }
       arrow::FieldVector fields = left->fields();
-      for (const auto& f : LiveSchema(*node.inputs[1])->fields()) fields.push_back(f);
+      auto right = LiveSchema(*node.inputs[1]);
+      for (const auto& f : right->fields()) fields.push_back(f);
       return arrow::schema(fields);
     }
     default:
@@ -395,7 +396,8 @@ Result<ac::Declaration> Lower(const PlanPtr& node) {
       // rather than failing inside the running plan.
       for (size_t side = 0; side < 2; ++side) {
         const auto& keys = side == 0 ? node->left_keys : node->right_keys;
-        for (const auto& f : LiveSchema(*node->inputs[side])->fields()) {
+        auto schema = LiveSchema(*node->inputs[side]);
+        for (const auto& f : schema->fields()) {
           if (arrow::is_nested(f->type()->id()) &&
               std::find(keys.begin(), keys.end(), f->name()) == keys.end()) {
             return Status::NotImplemented(
