@@ -4,7 +4,7 @@
     .venv/bin/python bench/run.py [workload ...] [--size-mb N] [--runs N] [--plot]
                                   [--flowsql build/flowsql] [--tools flowsql,duckdb]
 
-Per /work/shared/BENCHMARKS.md: data generated deterministically into bench/data/
+Per ../shared/BENCHMARKS.md: data generated deterministically into bench/data/
 (once per size), every tool run as a separate process, alternately, one warm-up
 round then --runs measured rounds; wall time and peak RSS (os.wait4) of each child;
 results verified equal across tools before any time is reported; a table of
