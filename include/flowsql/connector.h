@@ -12,6 +12,10 @@
 // an idempotent or transactional sink it is exactly-once.
 #pragma once
 
+#include <arrow/compute/expression.h>
+#include <arrow/record_batch.h>
+#include <arrow/type_fwd.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,10 +23,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <arrow/compute/expression.h>
-#include <arrow/record_batch.h>
-#include <arrow/type_fwd.h>
 
 #include "flowsql/options.h"
 #include "flowsql/status.h"
@@ -111,7 +111,8 @@ struct ConnectorSpec {
   std::string doc;
   /// URI schemes served ("file"); "" serves bare paths.
   std::vector<std::string> schemes;
-  /// Table functions served, each with options it presets ({"read_csv", {{"format","csv"}}}).
+  /// Table functions served, each with options it presets ({"read_csv",
+  /// {{"format","csv"}}}).
   std::map<std::string, std::map<std::string, std::string>> functions;
   /// Positional arguments taken by the table functions, in order (for docs).
   std::vector<std::string> positional_names;

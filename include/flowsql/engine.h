@@ -5,14 +5,14 @@
 //   ARROW_ASSIGN_OR_RAISE(auto reader, engine->Query("SELECT 1 AS x"));
 #pragma once
 
+#include <arrow/record_batch.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <arrow/record_batch.h>
 
 #include "flowsql/connector.h"
 #include "flowsql/status.h"

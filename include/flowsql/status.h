@@ -3,10 +3,10 @@
 // reports with exit code 1, and runtime failures (I/O, servers), exit code 2.
 #pragma once
 
-#include <string>
-
 #include <arrow/result.h>
 #include <arrow/status.h>
+
+#include <string>
 
 namespace flowsql {
 

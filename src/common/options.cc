@@ -10,7 +10,8 @@ namespace flowsql {
 namespace {
 
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -49,8 +50,8 @@ bool ParseBool(const std::string& text, bool* out) {
 // Splits "12.5ms" into number and unit.
 bool SplitNumberUnit(const std::string& text, double* number, std::string* unit) {
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                             text[i] == '.')) {
+  while (i < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
     ++i;
   }
   if (i == 0) return false;
@@ -168,7 +169,8 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
       return Status::Invalid("option '", spec->name, "' given twice", where);
     }
     auto bad = [&](const std::string& why) {
-      return Status::Invalid("option '", opt.name, "'", where, " for ", context, ": ", why);
+      return Status::Invalid("option '", opt.name, "'", where, " for ", context, ": ",
+                             why);
     };
     std::string value = opt.value;
     switch (spec->type) {
@@ -187,7 +189,8 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
       }
       case OptionType::kBool: {
         bool v;
-        if (!ParseBool(value, &v)) return bad("expected true or false, got '" + value + "'");
+        if (!ParseBool(value, &v))
+          return bad("expected true or false, got '" + value + "'");
         value = v ? "true" : "false";
         break;
       }
@@ -220,7 +223,8 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
   return out;
 }
 
-std::string Options::GetString(const std::string& name, const std::string& fallback) const {
+std::string Options::GetString(const std::string& name,
+                               const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
 }
@@ -267,10 +271,11 @@ std::vector<std::pair<std::string, std::string>> Options::GetMap(
       }
       comma = next_comma;
     }
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                      : comma - start);
+    std::string item = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t eq = item.find('=');
-    if (eq != std::string::npos) out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    if (eq != std::string::npos)
+      out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

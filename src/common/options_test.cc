@@ -8,7 +8,11 @@ std::vector<OptionSpec> Specs() {
   return {{"delimiter", OptionType::kString, ",", "field separator", {"delim", "sep"}},
           {"header", OptionType::kBool, "true", "first row is a header"},
           {"flush_interval", OptionType::kDuration, "", "commit at least this often"},
-          {"mode", OptionType::kEnum, "error_if_exists", "write mode", {},
+          {"mode",
+           OptionType::kEnum,
+           "error_if_exists",
+           "write mode",
+           {},
            {"error_if_exists", "overwrite", "append"}}};
 }
 
@@ -23,7 +27,8 @@ TEST(Options, AliasesAndDefaults) {
 TEST(Options, UnknownOptionNamesIt) {
   auto st = Options::Validate(Specs(), {{"delimeter", ";", "line 1:30"}}, "csv").status();
   ASSERT_TRUE(st.IsInvalid());
-  EXPECT_NE(st.message().find("unknown option 'delimeter' at line 1:30"), std::string::npos)
+  EXPECT_NE(st.message().find("unknown option 'delimeter' at line 1:30"),
+            std::string::npos)
       << st.message();
 }
 
@@ -32,7 +37,8 @@ TEST(Options, IllTyped) {
   EXPECT_NE(st.message().find("option 'header'"), std::string::npos);
   st = Options::Validate(Specs(), {{"mode", "upsert", ""}}, "csv").status();
   EXPECT_NE(st.message().find("expected one of"), std::string::npos);
-  st = Options::Validate(Specs(), {{"flush_interval", "1 fortnight", ""}}, "csv").status();
+  st =
+      Options::Validate(Specs(), {{"flush_interval", "1 fortnight", ""}}, "csv").status();
   EXPECT_FALSE(st.ok());
 }
 

@@ -10,7 +10,8 @@ std::string UriScheme(const std::string& uri) {
   if (pos == std::string::npos || pos == 0) return "";
   std::string scheme = uri.substr(0, pos);
   for (char c : scheme) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' &&
+        c != '.') {
       return "";
     }
   }
@@ -21,7 +22,8 @@ std::string UriScheme(const std::string& uri) {
 
 Status Registry::Register(ConnectorSpec spec) {
   for (const auto& c : connectors_) {
-    if (c.name == spec.name) return Status::Invalid("connector registered twice: ", spec.name);
+    if (c.name == spec.name)
+      return Status::Invalid("connector registered twice: ", spec.name);
   }
   connectors_.push_back(std::move(spec));
   return Status::OK();
@@ -30,7 +32,8 @@ Status Registry::Register(ConnectorSpec spec) {
 const ConnectorSpec* Registry::FindByUri(const std::string& uri) const {
   std::string scheme = UriScheme(uri);
   for (const auto& c : connectors_) {
-    if (std::find(c.schemes.begin(), c.schemes.end(), scheme) != c.schemes.end()) return &c;
+    if (std::find(c.schemes.begin(), c.schemes.end(), scheme) != c.schemes.end())
+      return &c;
   }
   return nullptr;
 }

@@ -1,17 +1,17 @@
 #include "flowsql/engine.h"
 
+#include <arrow/acero/exec_plan.h>
+#include <arrow/array/builder_binary.h>
+#include <arrow/array/builder_primitive.h>
+#include <arrow/array/util.h>
+#include <arrow/compute/api.h>
+#include <arrow/compute/initialize.h>
+#include <arrow/table.h>
+
 #include <algorithm>
 #include <cctype>
 #include <functional>
 #include <map>
-
-#include <arrow/acero/exec_plan.h>
-#include <arrow/array/builder_binary.h>
-#include <arrow/array/builder_primitive.h>
-#include <arrow/compute/api.h>
-#include <arrow/compute/initialize.h>
-#include <arrow/array/util.h>
-#include <arrow/table.h>
 
 #include "plan/binder.h"
 #include "plan/plan.h"
@@ -30,7 +30,8 @@ struct ParsedStatement {
 namespace {
 
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -145,10 +146,8 @@ bool StatelessChain(const plan::PlanPtr& root, std::vector<plan::PlanPtr>* chain
         node = node->inputs[0];
         break;
       case plan::NodeKind::kLimit:
-        if (*limit >= 0 || node->offset != 0 || !chain->empty() == false) {
-          if (*limit >= 0 || node->offset != 0) return false;
-        }
-        // Only a limit above every filter keeps "rows out" == "rows written".
+        if (*limit >= 0 || node->offset != 0) return false;
+        // The pipeline counts its limit after the transform: no filter may sit above.
         for (const auto& n : *chain) {
           if (n->kind == plan::NodeKind::kFilter) return false;
         }
@@ -184,8 +183,8 @@ class ChainTransform {
         for (const auto& e : bound_[i]) {
           ARROW_ASSIGN_OR_RAISE(auto d, cp::ExecuteScalarExpression(e, exec));
           if (d.is_scalar()) {
-            ARROW_ASSIGN_OR_RAISE(auto arr, arrow::MakeArrayFromScalar(*d.scalar(),
-                                                                       batch->num_rows()));
+            ARROW_ASSIGN_OR_RAISE(
+                auto arr, arrow::MakeArrayFromScalar(*d.scalar(), batch->num_rows()));
             columns.push_back(arr);
           } else {
             columns.push_back(d.make_array());
@@ -258,8 +257,9 @@ struct Engine::Impl {
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(*st.query));
     ConnectorArgs args;
     args.uri = st.target;
-    ARROW_ASSIGN_OR_RAISE(args.options, Options::Validate(spec->sink_options, st.target_options,
-                                                          spec->name + " sink"));
+    ARROW_ASSIGN_OR_RAISE(
+        args.options,
+        Options::Validate(spec->sink_options, st.target_options, spec->name + " sink"));
     std::vector<plan::PlanPtr> chain;
     plan::PlanPtr scan;
     int64_t limit = -1;
@@ -270,7 +270,8 @@ struct Engine::Impl {
     if (stateless && !options.state_dir.empty()) {
       ARROW_ASSIGN_OR_RAISE(resume, LoadOffset(options.state_dir, pipeline_id));
       // A resumed pipeline continues the target it started.
-      if (!resume.empty() && !args.options.IsSet("mode")) args.options.Set("mode", "append");
+      if (!resume.empty() && !args.options.IsSet("mode"))
+        args.options.Set("mode", "append");
     }
     ARROW_ASSIGN_OR_RAISE(std::unique_ptr<Sink> sink, spec->make_sink(args));
     ARROW_RETURN_NOT_OK(sink->Open(root->schema));
@@ -292,7 +293,9 @@ struct Engine::Impl {
       class PlanSource : public Source {
        public:
         explicit PlanSource(plan::PlanPtr scan) : scan_(std::move(scan)) {}
-        Result<std::shared_ptr<arrow::Schema>> GetSchema() override { return scan_->schema; }
+        Result<std::shared_ptr<arrow::Schema>> GetSchema() override {
+          return scan_->schema;
+        }
         bool bounded() const override { return scan_->source->bounded(); }
         Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) override {
           plan::PlanNode node = *scan_;
@@ -321,7 +324,8 @@ struct Engine::Impl {
         std::shared_ptr<arrow::RecordBatch> batch;
         st_run = (*reader)->ReadNext(&batch);
         if (!st_run.ok() || !batch) break;
-        batch = arrow::RecordBatch::Make(root->schema, batch->num_rows(), batch->columns());
+        batch =
+            arrow::RecordBatch::Make(root->schema, batch->num_rows(), batch->columns());
         st_run = sink->Write(batch);
         rows += batch->num_rows();
         if (options.progress) options.progress(rows, 0);
@@ -335,8 +339,8 @@ struct Engine::Impl {
     arrow::Int64Builder b;
     ARROW_RETURN_NOT_OK(b.Append(rows));
     ARROW_ASSIGN_OR_RAISE(auto arr, b.Finish());
-    auto table = arrow::Table::Make(arrow::schema({arrow::field("rows_written", arrow::int64())}),
-                                    {arr}, 1);
+    auto table = arrow::Table::Make(
+        arrow::schema({arrow::field("rows_written", arrow::int64())}), {arr}, 1);
     return std::make_unique<TableResult>(table, "write");
   }
 
@@ -348,7 +352,8 @@ struct Engine::Impl {
     }
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(*inner.query));
     std::string text;
-    if (inner.kind == sql::StatementKind::kInto || inner.kind == sql::StatementKind::kCopy) {
+    if (inner.kind == sql::StatementKind::kInto ||
+        inner.kind == sql::StatementKind::kCopy) {
       text = "Write " + inner.target + "\n" + plan::ToString(*root, 1);
     } else {
       text = plan::ToString(*root);
@@ -395,7 +400,8 @@ Result<std::unique_ptr<Engine>> Engine::Make(EngineOptions options) {
 
 const Registry& Engine::registry() const { return impl_->registry; }
 
-Result<std::vector<std::shared_ptr<ParsedStatement>>> Engine::Parse(const std::string& sql) {
+Result<std::vector<std::shared_ptr<ParsedStatement>>> Engine::Parse(
+    const std::string& sql) {
   ARROW_ASSIGN_OR_RAISE(auto statements, sql::ParseScript(sql));
   std::vector<std::shared_ptr<ParsedStatement>> out;
   for (auto& s : statements) {
@@ -419,8 +425,8 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
     case sql::StatementKind::kCreateView: {
       std::string key = Lower(st.name);
       if (impl_->views.count(key) && !st.or_replace) {
-        return Status::Invalid("view '", st.name, "' already exists at ", st.loc.ToString(),
-                               "; use CREATE OR REPLACE VIEW");
+        return Status::Invalid("view '", st.name, "' already exists at ",
+                               st.loc.ToString(), "; use CREATE OR REPLACE VIEW");
       }
       plan::Binder binder(&impl_->registry, &impl_->views);
       ARROW_RETURN_NOT_OK(binder.BindQuery(*st.query).status());
@@ -430,7 +436,8 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
     case sql::StatementKind::kDropView: {
       std::string key = Lower(st.name);
       if (!impl_->views.erase(key) && !st.if_exists) {
-        return Status::Invalid("view '", st.name, "' does not exist at ", st.loc.ToString());
+        return Status::Invalid("view '", st.name, "' does not exist at ",
+                               st.loc.ToString());
       }
       return impl_->Done();
     }

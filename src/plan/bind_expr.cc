@@ -1,14 +1,14 @@
 // Expression binding: AST expressions to arrow::compute::Expression, with the
 // implicit casts SQL users expect (DuckDB semantics where they differ).
-#include <algorithm>
-#include <cctype>
-#include <chrono>
-#include <set>
-
 #include <arrow/array/util.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/scalar.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <set>
 
 #include "plan/binder.h"
 
@@ -20,7 +20,8 @@ using arrow::Type;
 namespace {
 
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -34,7 +35,8 @@ bool IsNumeric(const arrow::DataType& t) {
   return IsInteger(t) || IsFloating(t) || arrow::is_decimal(t.id());
 }
 bool IsString(const arrow::DataType& t) {
-  return t.id() == Type::STRING || t.id() == Type::LARGE_STRING || t.id() == Type::STRING_VIEW;
+  return t.id() == Type::STRING || t.id() == Type::LARGE_STRING ||
+         t.id() == Type::STRING_VIEW;
 }
 bool IsTemporal(const arrow::DataType& t) {
   return t.id() == Type::DATE32 || t.id() == Type::DATE64 || t.id() == Type::TIMESTAMP;
@@ -42,9 +44,9 @@ bool IsTemporal(const arrow::DataType& t) {
 
 const std::set<std::string>& AggregateNames() {
   static const std::set<std::string> names = {
-      "count",  "sum",      "avg",        "mean",       "min",       "max",
-      "stddev", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop",
-      "any_value", "first", "arbitrary", "bool_and", "bool_or", "count_star"};
+      "count",     "sum",         "avg",        "mean",     "min",      "max",
+      "stddev",    "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop",
+      "any_value", "first",       "arbitrary",  "bool_and", "bool_or",  "count_star"};
   return names;
 }
 
@@ -74,7 +76,9 @@ std::shared_ptr<arrow::DataType> CommonType(
 
 }  // namespace
 
-bool IsAggregateFunction(const std::string& name) { return AggregateNames().count(name) > 0; }
+bool IsAggregateFunction(const std::string& name) {
+  return AggregateNames().count(name) > 0;
+}
 
 std::shared_ptr<arrow::DataType> CommonTypeOf(
     const std::vector<std::shared_ptr<arrow::DataType>>& types) {
@@ -115,8 +119,8 @@ std::string ExprToString(const sql::Expr& e) {
       return e.op == "NOT" ? "(NOT " + ExprToString(*e.args[0]) + ")"
                            : "(" + e.op + ExprToString(*e.args[0]) + ")";
     case K::kBinary:
-      return "(" + ExprToString(*e.args[0]) + " " + e.op + " " + ExprToString(*e.args[1]) +
-             ")";
+      return "(" + ExprToString(*e.args[0]) + " " + e.op + " " +
+             ExprToString(*e.args[1]) + ")";
     case K::kFunction:
       if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
         return "count_star()";
@@ -128,7 +132,8 @@ std::string ExprToString(const sql::Expr& e) {
       if (e.has_operand) out += " " + ExprToString(*e.args[i++]);
       size_t end = e.args.size() - (e.has_else ? 1 : 0);
       for (; i + 1 < end + 1 && i < end; i += 2) {
-        out += " WHEN " + ExprToString(*e.args[i]) + " THEN " + ExprToString(*e.args[i + 1]);
+        out +=
+            " WHEN " + ExprToString(*e.args[i]) + " THEN " + ExprToString(*e.args[i + 1]);
       }
       if (e.has_else) out += " ELSE " + ExprToString(*e.args.back());
       return out + " END";
@@ -136,11 +141,12 @@ std::string ExprToString(const sql::Expr& e) {
     case K::kCast:
       return "CAST(" + ExprToString(*e.args[0]) + " AS " + e.type_name + ")";
     case K::kIn:
-      return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (") + args(1) +
-             "))";
+      return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (") +
+             args(1) + "))";
     case K::kBetween:
-      return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT BETWEEN " : " BETWEEN ") +
-             ExprToString(*e.args[1]) + " AND " + ExprToString(*e.args[2]) + ")";
+      return "(" + ExprToString(*e.args[0]) +
+             (e.negated ? " NOT BETWEEN " : " BETWEEN ") + ExprToString(*e.args[1]) +
+             " AND " + ExprToString(*e.args[2]) + ")";
     case K::kLike:
       return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT" : "") +
              (e.case_insensitive ? " ILIKE " : " LIKE ") + ExprToString(*e.args[1]) + ")";
@@ -191,7 +197,8 @@ Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& te
   while (in >> number >> unit) {
     any = true;
     unit = Lower(unit);
-    if (!unit.empty() && unit.back() == 's' && unit != "s" && unit != "ms" && unit != "us") {
+    if (!unit.empty() && unit.back() == 's' && unit != "s" && unit != "ms" &&
+        unit != "us") {
       unit.pop_back();
     }
     if (unit == "day" || unit == "d") {
@@ -226,7 +233,8 @@ Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& te
 
 }  // namespace
 
-Result<const Binder::Column*> Binder::Resolve(const Scope& scope, const std::string& table,
+Result<const Binder::Column*> Binder::Resolve(const Scope& scope,
+                                              const std::string& table,
                                               const std::string& name,
                                               const sql::Location& loc) {
   const Column* found = nullptr;
@@ -270,14 +278,16 @@ Result<Binder::Bound> Binder::Call(const std::string& function, std::vector<Boun
   return TypeOf(cp::call(function, std::move(exprs), std::move(options)), scope, loc);
 }
 
-Result<Binder::Bound> Binder::CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
+Result<Binder::Bound> Binder::CastTo(Bound value,
+                                     const std::shared_ptr<arrow::DataType>& type,
                                      const Scope& scope, const sql::Location& loc) {
   if (value.type->Equals(*type)) return value;
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
     std::shared_ptr<arrow::Scalar> scalar = lit->scalar();
     if (IsFloating(*scalar->type) && IsInteger(*type) && scalar->is_valid) {
-      ARROW_ASSIGN_OR_RAISE(auto rounded,
-                            cp::Round(scalar, cp::RoundOptions(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+      ARROW_ASSIGN_OR_RAISE(
+          auto rounded,
+          cp::Round(scalar, cp::RoundOptions(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
       scalar = rounded.scalar();
     }
     auto cast = scalar->CastTo(type);
@@ -290,9 +300,9 @@ Result<Binder::Bound> Binder::CastTo(Bound value, const std::shared_ptr<arrow::D
   }
   // DuckDB rounds when casting floats to integers; Arrow would refuse to truncate.
   if (IsFloating(*value.type) && IsInteger(*type)) {
-    ARROW_ASSIGN_OR_RAISE(
-        value, Call("round", {value}, scope, loc,
-                    std::make_shared<cp::RoundOptions>(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+    ARROW_ASSIGN_OR_RAISE(value, Call("round", {value}, scope, loc,
+                                      std::make_shared<cp::RoundOptions>(
+                                          0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
   }
   return Call("cast", {value}, scope, loc,
               std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
@@ -338,8 +348,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                           : arrow::timestamp(arrow::TimeUnit::MICRO);
           auto cast = arrow::StringScalar(e.text).CastTo(type);
           if (!cast.ok()) {
-            return ErrorAt(e.loc, "invalid " + ArrowTypeToSql(*type) + " literal '" + e.text +
-                                      "'");
+            return ErrorAt(
+                e.loc, "invalid " + ArrowTypeToSql(*type) + " literal '" + e.text + "'");
           }
           return Lit(*cast);
         }
@@ -355,9 +365,10 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(auto col, Resolve(*agg->input, e.table, e.name, e.loc));
         auto it = agg->key_by_column.find(col->internal);
         if (it == agg->key_by_column.end()) {
-          return ErrorAt(e.loc, "column '" + e.name +
-                                    "' must appear in the GROUP BY clause or be used in an "
-                                    "aggregate function");
+          return ErrorAt(e.loc,
+                         "column '" + e.name +
+                             "' must appear in the GROUP BY clause or be used in an "
+                             "aggregate function");
         }
         for (const auto& c : scope.columns) {
           if (c.internal == it->second) return Bound{cp::field_ref(c.internal), c.type};
@@ -369,9 +380,11 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         // s.field: a field of a struct column s.
         auto parent = Resolve(scope, "", e.table, e.loc);
         if (parent.ok() && (*parent)->type->id() == Type::STRUCT) {
-          auto field = static_cast<const arrow::StructType&>(*(*parent)->type).GetFieldByName(e.name);
+          auto field = static_cast<const arrow::StructType&>(*(*parent)->type)
+                           .GetFieldByName(e.name);
           if (field == nullptr) {
-            return ErrorAt(e.loc, "struct column '" + e.table + "' has no field '" + e.name + "'");
+            return ErrorAt(
+                e.loc, "struct column '" + e.table + "' has no field '" + e.name + "'");
           }
           return Bound{cp::call("struct_field", {cp::field_ref((*parent)->internal)},
                                 cp::StructFieldOptions(arrow::FieldRef(e.name))),
@@ -386,7 +399,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
     case K::kUnary: {
       ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*e.args[0], scope, agg));
       if (e.op == "NOT") {
-        if (arg.type->id() == Type::NA) return Lit(std::make_shared<arrow::BooleanScalar>());
+        if (arg.type->id() == Type::NA)
+          return Lit(std::make_shared<arrow::BooleanScalar>());
         return Call("invert", {arg}, scope, e.loc);
       }
       if (e.op == "-") return Call("negate", {arg}, scope, e.loc);
@@ -413,11 +427,12 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
             ARROW_ASSIGN_OR_RAISE(*side, CastTo(*side, arrow::utf8(), scope, e.loc));
           }
         }
-        return Call("binary_join_element_wise", {l, r, Lit(std::make_shared<arrow::StringScalar>(""))},
-                    scope, e.loc);
+        return Call("binary_join_element_wise",
+                    {l, r, Lit(std::make_shared<arrow::StringScalar>(""))}, scope, e.loc);
       }
       // Comparisons and arithmetic: a string literal meets a typed value.
-      if (IsLiteral(l) && IsString(*l.type) && !IsString(*r.type) && r.type->id() != Type::NA) {
+      if (IsLiteral(l) && IsString(*l.type) && !IsString(*r.type) &&
+          r.type->id() != Type::NA) {
         ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
       } else if (IsLiteral(r) && IsString(*r.type) && !IsString(*l.type) &&
                  l.type->id() != Type::NA) {
@@ -429,24 +444,27 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
       }
       static const std::map<std::string, std::string> kCompare = {
-          {"=", "equal"},          {"<>", "not_equal"}, {"<", "less"},
-          {"<=", "less_equal"},    {">", "greater"},    {">=", "greater_equal"}};
+          {"=", "equal"},       {"<>", "not_equal"}, {"<", "less"},
+          {"<=", "less_equal"}, {">", "greater"},    {">=", "greater_equal"}};
       if (auto it = kCompare.find(op); it != kCompare.end()) {
         if (l.type->id() == Type::NA || r.type->id() == Type::NA) {
           return Lit(std::make_shared<arrow::BooleanScalar>());
         }
         return Call(it->second, {l, r}, scope, e.loc);
       }
-      if ((op == "+" || op == "-") && l.type->id() == Type::DATE32 && IsInteger(*r.type)) {
+      if ((op == "+" || op == "-") && l.type->id() == Type::DATE32 &&
+          IsInteger(*r.type)) {
         // date +/- days stays a date.
         ARROW_ASSIGN_OR_RAISE(auto days, CastTo(l, arrow::int32(), scope, e.loc));
         ARROW_ASSIGN_OR_RAISE(auto n, CastTo(r, arrow::int32(), scope, e.loc));
-        ARROW_ASSIGN_OR_RAISE(auto sum, Call(op == "+" ? "add" : "subtract", {days, n}, scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(
+            auto sum, Call(op == "+" ? "add" : "subtract", {days, n}, scope, e.loc));
         return CastTo(sum, arrow::date32(), scope, e.loc);
       }
       if ((op == "+" || op == "-") && r.type->id() == Type::DURATION &&
           l.type->id() == Type::DATE32) {
-        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(
+            l, CastTo(l, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc));
       }
       if (op == "/") {
         ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::float64(), scope, e.loc));
@@ -487,7 +505,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(auto when, BindExpr(*e.args[i], scope, agg));
         if (operand) {
           Bound lhs = *operand;
-          if (IsLiteral(when) && !when.type->Equals(*lhs.type) && when.type->id() != Type::NA) {
+          if (IsLiteral(when) && !when.type->Equals(*lhs.type) &&
+              when.type->id() != Type::NA) {
             ARROW_ASSIGN_OR_RAISE(when, CastTo(when, lhs.type, scope, e.loc));
           }
           if (when.type->id() == Type::NA || lhs.type->id() == Type::NA) {
@@ -496,7 +515,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
             ARROW_ASSIGN_OR_RAISE(when, Call("equal", {lhs, when}, scope, e.loc));
           }
         }
-        if (when.type->id() == Type::NA) when = Lit(std::make_shared<arrow::BooleanScalar>());
+        if (when.type->id() == Type::NA)
+          when = Lit(std::make_shared<arrow::BooleanScalar>());
         conds.push_back(when);
         ARROW_ASSIGN_OR_RAISE(auto then, BindExpr(*e.args[i + 1], scope, agg));
         values.push_back(then);
@@ -556,7 +576,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           scalars.push_back(cast.expr.literal()->scalar());
         }
         std::unique_ptr<arrow::ArrayBuilder> builder;
-        ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), value.type, &builder));
+        ARROW_RETURN_NOT_OK(
+            arrow::MakeBuilder(arrow::default_memory_pool(), value.type, &builder));
         for (auto& s : scalars) ARROW_RETURN_NOT_OK(builder->AppendScalar(*s));
         ARROW_ASSIGN_OR_RAISE(auto set, builder->Finish());
         auto opts = std::make_shared<cp::SetLookupOptions>(
@@ -606,10 +627,9 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       if (!IsString(*value.type)) {
         ARROW_ASSIGN_OR_RAISE(value, CastTo(value, arrow::utf8(), scope, e.loc));
       }
-      ARROW_ASSIGN_OR_RAISE(
-          auto m, Call("match_like", {value}, scope, e.loc,
-                       std::make_shared<cp::MatchSubstringOptions>(pat.text,
-                                                                   e.case_insensitive)));
+      ARROW_ASSIGN_OR_RAISE(auto m, Call("match_like", {value}, scope, e.loc,
+                                         std::make_shared<cp::MatchSubstringOptions>(
+                                             pat.text, e.case_insensitive)));
       if (e.negated) return Call("invert", {m}, scope, e.loc);
       return m;
     }

@@ -1,10 +1,10 @@
 // Scalar functions: SQL names (DuckDB / PostgreSQL) mapped onto Arrow compute.
+#include <arrow/compute/api.h>
+#include <arrow/scalar.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-
-#include <arrow/compute/api.h>
-#include <arrow/scalar.h>
 
 #include "plan/binder.h"
 
@@ -26,7 +26,8 @@ bool IsString(const arrow::DataType& t) {
 }
 
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -95,8 +96,9 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     if (args.size() < lo || args.size() > hi) {
       std::string want = lo == hi ? std::to_string(lo)
                                   : std::to_string(lo) + " to " + std::to_string(hi);
-      return ErrorAt(e.loc, name + "() takes " + want + " argument" + (hi == 1 ? "" : "s") +
-                                ", got " + std::to_string(args.size()));
+      return ErrorAt(e.loc, name + "() takes " + want + " argument" +
+                                (hi == 1 ? "" : "s") + ", got " +
+                                std::to_string(args.size()));
     }
     return Status::OK();
   };
@@ -122,15 +124,31 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
 
   // Unary functions that map one to one.
   static const std::map<std::string, std::string> kUnary = {
-      {"lower", "utf8_lower"},   {"lcase", "utf8_lower"},     {"upper", "utf8_upper"},
-      {"ucase", "utf8_upper"},   {"length", "utf8_length"},   {"len", "utf8_length"},
-      {"char_length", "utf8_length"}, {"character_length", "utf8_length"},
-      {"reverse", "utf8_reverse"}, {"abs", "abs"},            {"sign", "sign"},
-      {"year", "year"},          {"month", "month"},          {"day", "day"},
-      {"dayofmonth", "day"},     {"hour", "hour"},            {"minute", "minute"},
-      {"second", "second"},      {"quarter", "quarter"},      {"dayofyear", "day_of_year"},
-      {"week", "iso_week"},      {"weekofyear", "iso_week"},  {"isnan", "is_nan"},
-      {"isinf", "is_inf"},       {"isfinite", "is_finite"}};
+      {"lower", "utf8_lower"},
+      {"lcase", "utf8_lower"},
+      {"upper", "utf8_upper"},
+      {"ucase", "utf8_upper"},
+      {"length", "utf8_length"},
+      {"len", "utf8_length"},
+      {"char_length", "utf8_length"},
+      {"character_length", "utf8_length"},
+      {"reverse", "utf8_reverse"},
+      {"abs", "abs"},
+      {"sign", "sign"},
+      {"year", "year"},
+      {"month", "month"},
+      {"day", "day"},
+      {"dayofmonth", "day"},
+      {"hour", "hour"},
+      {"minute", "minute"},
+      {"second", "second"},
+      {"quarter", "quarter"},
+      {"dayofyear", "day_of_year"},
+      {"week", "iso_week"},
+      {"weekofyear", "iso_week"},
+      {"isnan", "is_nan"},
+      {"isinf", "is_inf"},
+      {"isfinite", "is_finite"}};
   static const std::map<std::string, std::string> kUnaryDouble = {
       {"sqrt", "sqrt"}, {"exp", "exp"},   {"ln", "ln"},     {"log10", "log10"},
       {"log2", "log2"}, {"sin", "sin"},   {"cos", "cos"},   {"tan", "tan"},
@@ -144,8 +162,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, args));
     if (it->second == "utf8_length" || it->second == "year" || it->second == "month" ||
         it->second == "day" || it->second == "hour" || it->second == "minute" ||
-        it->second == "second" || it->second == "quarter" || it->second == "day_of_year" ||
-        it->second == "iso_week") {
+        it->second == "second" || it->second == "quarter" ||
+        it->second == "day_of_year" || it->second == "iso_week") {
       return CastTo(r, arrow::int64(), scope, e.loc);
     }
     return r;
@@ -175,17 +193,17 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     int64_t digits = 0;
     if (args.size() == 2 && !args[1].expr.literal()) {
       ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int32(), scope, e.loc));
-      return call("round_binary", args,
-                  std::make_shared<cp::RoundBinaryOptions>(
-                      cp::RoundMode::HALF_TOWARDS_INFINITY));
+      return call(
+          "round_binary", args,
+          std::make_shared<cp::RoundBinaryOptions>(cp::RoundMode::HALF_TOWARDS_INFINITY));
     }
     if (args.size() == 2) {
       ARROW_ASSIGN_OR_RAISE(digits, ConstInt(args[1], name, 1, e.loc));
     }
     if (arrow::is_integer(args[0].type->id()) && digits >= 0) return args[0];
-    return call("round", {args[0]},
-                std::make_shared<cp::RoundOptions>(digits,
-                                                   cp::RoundMode::HALF_TOWARDS_INFINITY));
+    return call(
+        "round", {args[0]},
+        std::make_shared<cp::RoundOptions>(digits, cp::RoundMode::HALF_TOWARDS_INFINITY));
   }
   if (name == "power" || name == "pow") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
@@ -237,7 +255,9 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], args[0].type, scope, e.loc));
     }
     ARROW_ASSIGN_OR_RAISE(auto eq, call("equal", {args[0], args[1]}));
-    ARROW_ASSIGN_OR_RAISE(auto cond, call("coalesce", {eq, lit(std::make_shared<arrow::BooleanScalar>(false))}));
+    ARROW_ASSIGN_OR_RAISE(
+        auto cond,
+        call("coalesce", {eq, lit(std::make_shared<arrow::BooleanScalar>(false))}));
     return call("if_else", {cond, lit(arrow::MakeNullScalar(args[0].type)), args[0]});
   }
   // Strings.
@@ -251,7 +271,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
                 std::make_shared<cp::JoinOptions>(cp::JoinOptions::SKIP));
   }
   if (name == "concat_ws") {
-    if (args.size() < 2) return ErrorAt(e.loc, "concat_ws() needs a separator and values");
+    if (args.size() < 2)
+      return ErrorAt(e.loc, "concat_ws() needs a separator and values");
     std::vector<Bound> parts(args.begin() + 1, args.end());
     for (auto& a : parts) {
       ARROW_ASSIGN_OR_RAISE(a, as_string(a));
@@ -330,9 +351,9 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(2, 2));
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(auto pattern, ConstString(args[1], name, 1, e.loc));
-    ARROW_ASSIGN_OR_RAISE(
-        auto idx, call("find_substring", {args[0]},
-                       std::make_shared<cp::MatchSubstringOptions>(pattern)));
+    ARROW_ASSIGN_OR_RAISE(auto idx,
+                          call("find_substring", {args[0]},
+                               std::make_shared<cp::MatchSubstringOptions>(pattern)));
     ARROW_ASSIGN_OR_RAISE(idx, CastTo(idx, arrow::int64(), scope, e.loc));
     return call("add", {idx, lit(std::make_shared<arrow::Int64Scalar>(1))});
   }
@@ -342,14 +363,16 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(auto sep, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(int64_t index, ConstInt(args[2], name, 2, e.loc));
     if (index < 1) return ErrorAt(e.loc, "split_part(): the index starts at 1");
-    ARROW_ASSIGN_OR_RAISE(auto parts, call("split_pattern", {args[0]},
-                                           std::make_shared<cp::SplitPatternOptions>(sep)));
-    // Past the last part DuckDB returns ''; list_slice gives an empty list there.
     ARROW_ASSIGN_OR_RAISE(
-        auto slice, call("list_slice", {parts},
-                         std::make_shared<cp::ListSliceOptions>(index - 1, index)));
-    ARROW_ASSIGN_OR_RAISE(auto joined,
-                          call("binary_join", {slice, lit(std::make_shared<arrow::StringScalar>(""))}));
+        auto parts,
+        call("split_pattern", {args[0]}, std::make_shared<cp::SplitPatternOptions>(sep)));
+    // Past the last part DuckDB returns ''; list_slice gives an empty list there.
+    ARROW_ASSIGN_OR_RAISE(auto slice,
+                          call("list_slice", {parts},
+                               std::make_shared<cp::ListSliceOptions>(index - 1, index)));
+    ARROW_ASSIGN_OR_RAISE(
+        auto joined,
+        call("binary_join", {slice, lit(std::make_shared<arrow::StringScalar>(""))}));
     return joined;
   }
   if (name == "lpad" || name == "rpad") {
@@ -372,13 +395,15 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   if (name == "current_date" || name == "today") {
     auto now = std::chrono::system_clock::now();
     int32_t days = static_cast<int32_t>(
-        std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24);
+        std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() /
+        24);
     return lit(std::make_shared<arrow::Date32Scalar>(days));
   }
   if (name == "now" || name == "current_timestamp" || name == "get_current_timestamp") {
     auto now = std::chrono::system_clock::now();
     int64_t us =
-        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch())
+            .count();
     return lit(std::make_shared<arrow::TimestampScalar>(
         us, arrow::timestamp(arrow::TimeUnit::MICRO)));
   }
@@ -395,10 +420,18 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(auto part, ConstString(args[0], name, 0, e.loc));
     part = Lower(part);
     static const std::map<std::string, std::string> kParts = {
-        {"year", "year"},       {"years", "year"},     {"month", "month"},
-        {"day", "day"},         {"hour", "hour"},      {"minute", "minute"},
-        {"second", "second"},   {"quarter", "quarter"}, {"doy", "day_of_year"},
-        {"dayofyear", "day_of_year"}, {"week", "iso_week"}, {"millisecond", "millisecond"},
+        {"year", "year"},
+        {"years", "year"},
+        {"month", "month"},
+        {"day", "day"},
+        {"hour", "hour"},
+        {"minute", "minute"},
+        {"second", "second"},
+        {"quarter", "quarter"},
+        {"doy", "day_of_year"},
+        {"dayofyear", "day_of_year"},
+        {"week", "iso_week"},
+        {"millisecond", "millisecond"},
         {"microsecond", "microsecond"}};
     if (part == "dow" || part == "dayofweek" || part == "isodow") {
       bool iso = part == "isodow";
@@ -433,7 +466,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
     // Arrow prints fractional seconds for %S below second precision; DuckDB does not.
     auto opts = cp::CastOptions::Unsafe(arrow::timestamp(arrow::TimeUnit::SECOND));
-    ARROW_ASSIGN_OR_RAISE(ts, call("cast", {ts}, std::make_shared<cp::CastOptions>(opts)));
+    ARROW_ASSIGN_OR_RAISE(ts,
+                          call("cast", {ts}, std::make_shared<cp::CastOptions>(opts)));
     return call("strftime", {ts}, std::make_shared<cp::StrftimeOptions>(fmt, "C"));
   }
   if (name == "strptime") {
@@ -447,7 +481,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(1, 1));
     ARROW_ASSIGN_OR_RAISE(auto secs, as_double(args[0]));
     ARROW_ASSIGN_OR_RAISE(
-        auto us, call("multiply", {secs, lit(std::make_shared<arrow::DoubleScalar>(1e6))}));
+        auto us,
+        call("multiply", {secs, lit(std::make_shared<arrow::DoubleScalar>(1e6))}));
     ARROW_ASSIGN_OR_RAISE(us, CastTo(us, arrow::int64(), scope, e.loc));
     return CastTo(us, arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), scope, e.loc);
   }
@@ -462,10 +497,14 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(3, 3));
     ARROW_ASSIGN_OR_RAISE(auto part, ConstString(args[0], name, 0, e.loc));
     static const std::map<std::string, std::string> kBetween = {
-        {"year", "years_between"},     {"quarter", "quarters_between"},
-        {"month", "month_interval_between"}, {"week", "weeks_between"},
-        {"day", "days_between"},       {"hour", "hours_between"},
-        {"minute", "minutes_between"}, {"second", "seconds_between"}};
+        {"year", "years_between"},
+        {"quarter", "quarters_between"},
+        {"month", "month_interval_between"},
+        {"week", "weeks_between"},
+        {"day", "days_between"},
+        {"hour", "hours_between"},
+        {"minute", "minutes_between"},
+        {"second", "seconds_between"}};
     auto it = kBetween.find(Lower(part));
     if (it == kBetween.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
     ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1], args[2]}));

@@ -2,14 +2,14 @@
 // ORDER BY and LIMIT, into a logical plan of internal-named columns.
 #include "plan/binder.h"
 
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api.h>
+#include <arrow/scalar.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <set>
-
-#include <arrow/array/builder_primitive.h>
-#include <arrow/compute/api.h>
-#include <arrow/scalar.h>
 
 namespace flowsql::plan {
 
@@ -19,7 +19,8 @@ using arrow::Type;
 namespace {
 
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -173,9 +174,10 @@ Result<PlanPtr> AddOrderLimit(PlanPtr plan, std::vector<cp::SortKey> keys,
 cp::SortKey MakeSortKey(const std::string& internal, const sql::OrderItem& item) {
   // DuckDB's default: NULLS LAST in both directions.
   bool nulls_first = item.nulls_first.value_or(false);
-  return cp::SortKey(arrow::FieldRef(internal),
-                     item.descending ? cp::SortOrder::Descending : cp::SortOrder::Ascending,
-                     nulls_first ? cp::NullPlacement::AtStart : cp::NullPlacement::AtEnd);
+  return cp::SortKey(
+      arrow::FieldRef(internal),
+      item.descending ? cp::SortOrder::Descending : cp::SortOrder::Ascending,
+      nulls_first ? cp::NullPlacement::AtStart : cp::NullPlacement::AtEnd);
 }
 
 // The output column an ORDER BY item names: an ordinal, an output name, or the
@@ -213,8 +215,9 @@ Result<Binder::Relation> Binder::ApplyOrderLimit(Relation rel, const sql::Query&
   for (const auto& item : query.order_by) {
     ARROW_ASSIGN_OR_RAISE(int target, OrderTarget(item, names, {}));
     if (target < 0) {
-      return ErrorAt(item.expr->loc,
-                     "ORDER BY of a set operation must name an output column or position");
+      return ErrorAt(
+          item.expr->loc,
+          "ORDER BY of a set operation must name an output column or position");
     }
     keys.push_back(MakeSortKey(rel.scope.columns[target].internal, item));
   }
@@ -223,7 +226,8 @@ Result<Binder::Relation> Binder::ApplyOrderLimit(Relation rel, const sql::Query&
 }
 
 Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
-                                            const sql::Query* query, bool* order_applied) {
+                                            const sql::Query* query,
+                                            bool* order_applied) {
   Relation in;
   if (select.from) {
     ARROW_ASSIGN_OR_RAISE(in, BindTable(*select.from));
@@ -262,8 +266,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   if (query) {
     for (const auto& o : query->order_by) CollectAggregates(*o.expr, &agg_calls);
   }
-  bool group_all = select.group_by.size() == 1 &&
-                   select.group_by[0]->kind == sql::ExprKind::kStar;
+  bool group_all =
+      select.group_by.size() == 1 && select.group_by[0]->kind == sql::ExprKind::kStar;
   bool aggregating = !select.group_by.empty() || !agg_calls.empty() || select.having;
   Relation post;  // the scope select items bind in
   AggContext ctx;
@@ -286,10 +290,12 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     } else {
       for (const auto& g : select.group_by) {
         sql::ExprPtr target = g;
-        if (g->kind == sql::ExprKind::kLiteral && g->lit_kind == sql::LiteralKind::kInteger) {
+        if (g->kind == sql::ExprKind::kLiteral &&
+            g->lit_kind == sql::LiteralKind::kInteger) {
           int64_t k = std::stoll(g->text);
           if (k < 1 || k > static_cast<int64_t>(select.items.size())) {
-            return ErrorAt(g->loc, "GROUP BY position " + g->text + " is not in the select list");
+            return ErrorAt(g->loc,
+                           "GROUP BY position " + g->text + " is not in the select list");
           }
           target = select.items[k - 1].expr;
         } else if (g->kind == sql::ExprKind::kColumn && g->table.empty() &&
@@ -303,14 +309,16 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     }
     for (const auto& g : group_exprs) {
       ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*g, in.scope, nullptr));
-      std::string display = g->kind == sql::ExprKind::kColumn ? g->name : ExprToString(*g);
+      std::string display =
+          g->kind == sql::ExprKind::kColumn ? g->name : ExprToString(*g);
       std::string pre_name = NewName(display);
       pre->exprs.push_back(b.expr);
       pre_fields.push_back(arrow::field(pre_name, b.type));
       agg->keys.push_back(pre_name);
       // Acero's aggregate node keeps the key column's name.
       std::string out_name = pre_name;
-      Column col{g->kind == sql::ExprKind::kColumn ? g->table : "", display, out_name, b.type};
+      Column col{g->kind == sql::ExprKind::kColumn ? g->table : "", display, out_name,
+                 b.type};
       if (const auto* ref = b.expr.field_ref(); ref && ref->name()) {
         ctx.key_by_column[*ref->name()] = out_name;
         for (const auto& c : in.scope.columns) {
@@ -341,7 +349,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         }
         std::vector<const sql::Expr*> nested;
         CollectAggregates(*call->args[0], &nested);
-        if (!nested.empty()) return ErrorAt(nested[0]->loc, "aggregate function calls cannot be nested");
+        if (!nested.empty())
+          return ErrorAt(nested[0]->loc, "aggregate function calls cannot be nested");
         ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*call->args[0], in.scope, nullptr));
         auto skip = std::make_shared<cp::ScalarAggregateOptions>(true, 1);
         if (call->distinct && fn != "count" && fn != "min" && fn != "max") {
@@ -355,8 +364,10 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         } else if (fn == "sum") {
           if (arrow::is_integer(arg.type->id())) {
             ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::int64(), in.scope, call->loc));
-          } else if (!arrow::is_floating(arg.type->id()) && !arrow::is_decimal(arg.type->id())) {
-            return ErrorAt(call->loc, "sum() needs a number, got " + ArrowTypeToSql(*arg.type));
+          } else if (!arrow::is_floating(arg.type->id()) &&
+                     !arrow::is_decimal(arg.type->id())) {
+            return ErrorAt(call->loc,
+                           "sum() needs a number, got " + ArrowTypeToSql(*arg.type));
           }
           ac.function = "sum";
           ac.options = skip;
@@ -368,7 +379,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         } else if (fn == "avg" || fn == "mean") {
           if (!arrow::is_integer(arg.type->id()) && !arrow::is_floating(arg.type->id()) &&
               !arrow::is_decimal(arg.type->id())) {
-            return ErrorAt(call->loc, fn + "() needs a number, got " + ArrowTypeToSql(*arg.type));
+            return ErrorAt(call->loc,
+                           fn + "() needs a number, got " + ArrowTypeToSql(*arg.type));
           }
           ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::float64(), in.scope, call->loc));
           ac.function = "mean";
@@ -434,12 +446,14 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   for (const auto& item : select.items) {
     if (item.expr->kind == sql::ExprKind::kStar) {
       if (aggregating) {
-        return ErrorAt(item.expr->loc, "SELECT * cannot be used with GROUP BY or aggregates");
+        return ErrorAt(item.expr->loc,
+                       "SELECT * cannot be used with GROUP BY or aggregates");
       }
       bool any = false;
       for (const auto& c : post.scope.columns) {
         if (c.hidden) continue;
-        if (!item.expr->table.empty() && Lower(c.qualifier) != Lower(item.expr->table)) continue;
+        if (!item.expr->table.empty() && Lower(c.qualifier) != Lower(item.expr->table))
+          continue;
         any = true;
         std::string internal = NewName(c.name);
         project->exprs.push_back(cp::field_ref(c.internal));
@@ -449,14 +463,16 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         texts.push_back(c.name);
       }
       if (!any && !item.expr->table.empty()) {
-        return ErrorAt(item.expr->loc, "table '" + item.expr->table + "' not found in FROM");
+        return ErrorAt(item.expr->loc,
+                       "table '" + item.expr->table + "' not found in FROM");
       }
       continue;
     }
     ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*item.expr, post.scope, aggp));
     std::string name = !item.alias.empty() ? item.alias
-                       : item.expr->kind == sql::ExprKind::kColumn ? item.expr->name
-                                                                   : ExprToString(*item.expr);
+                       : item.expr->kind == sql::ExprKind::kColumn
+                           ? item.expr->name
+                           : ExprToString(*item.expr);
     std::string internal = NewName(name);
     project->exprs.push_back(b.expr);
     fields.push_back(arrow::field(internal, b.type));
@@ -476,8 +492,9 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         continue;
       }
       if (select.distinct) {
-        return ErrorAt(item.expr->loc,
-                       "for SELECT DISTINCT, ORDER BY expressions must appear in the select list");
+        return ErrorAt(
+            item.expr->loc,
+            "for SELECT DISTINCT, ORDER BY expressions must appear in the select list");
       }
       ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*item.expr, post.scope, aggp));
       std::string internal = NewName("sort");
@@ -527,7 +544,8 @@ Result<Binder::Relation> Binder::BindSetOp(const sql::QueryNode& node) {
   }
   std::vector<std::shared_ptr<arrow::DataType>> types;
   for (size_t i = 0; i < left.scope.columns.size(); ++i) {
-    types.push_back(CommonTypeOf({left.scope.columns[i].type, right.scope.columns[i].type}));
+    types.push_back(
+        CommonTypeOf({left.scope.columns[i].type, right.scope.columns[i].type}));
     if (types.back()->id() == Type::NA) types.back() = arrow::int32();
   }
   bool is_union = node.op == sql::SetOp::kUnion || node.op == sql::SetOp::kUnionAll;
@@ -611,7 +629,8 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
       if (qualifier.empty()) qualifier = ref.name;
       if (cte != nullptr) {
         // A CTE sees the CTEs before it, not itself.
-        std::vector<CteFrame> saved(cte_stack_.begin() + frame_index + 1, cte_stack_.end());
+        std::vector<CteFrame> saved(cte_stack_.begin() + frame_index + 1,
+                                    cte_stack_.end());
         cte_stack_.resize(frame_index + 1);
         auto hidden = cte_stack_.back().ctes;
         cte_stack_.back().ctes.erase(key);
@@ -638,8 +657,9 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
         --view_depth_;
         ARROW_ASSIGN_OR_RAISE(rel, std::move(bound));
       } else {
-        return Status::KeyError("table '", ref.name, "' not found at ", ref.loc.ToString(),
-                                "; to read a file write FROM '", ref.name, ".csv' (quoted)");
+        return Status::KeyError("table '", ref.name, "' not found at ",
+                                ref.loc.ToString(), "; to read a file write FROM '",
+                                ref.name, ".csv' (quoted)");
       }
       break;
     }
@@ -677,21 +697,24 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
     size_t i = 0;
     if (spec->functions_take_uri) {
       if (ref.args.empty()) {
-        return ErrorAt(ref.loc, ref.name + "() needs a path or URI as its first argument");
+        return ErrorAt(ref.loc,
+                       ref.name + "() needs a path or URI as its first argument");
       }
-      ARROW_ASSIGN_OR_RAISE(args.uri, ConstText(*ref.args[0], "the arguments of " + ref.name + "()"));
+      ARROW_ASSIGN_OR_RAISE(
+          args.uri, ConstText(*ref.args[0], "the arguments of " + ref.name + "()"));
       default_alias = DefaultAlias(args.uri);
       i = 1;
     } else {
       default_alias = ref.name;
     }
     for (; i < ref.args.size(); ++i) {
-      ARROW_ASSIGN_OR_RAISE(auto text, ConstText(*ref.args[i], "the arguments of " + ref.name + "()"));
+      ARROW_ASSIGN_OR_RAISE(
+          auto text, ConstText(*ref.args[i], "the arguments of " + ref.name + "()"));
       args.positional.push_back(text);
     }
   }
-  ARROW_ASSIGN_OR_RAISE(args.options,
-                        Options::Validate(spec->source_options, raw, spec->name + " source"));
+  ARROW_ASSIGN_OR_RAISE(
+      args.options, Options::Validate(spec->source_options, raw, spec->name + " source"));
   if (ref.kind == sql::TableKind::kFunction) {
     for (const auto& [k, v] : spec->functions.at(ref.name)) {
       if (!args.options.IsSet(k)) args.options.Set(k, v);
@@ -715,7 +738,8 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
     rel.scope.columns.push_back({qualifier, f->name(), internal, f->type()});
   }
   if (!ref.column_aliases.empty()) {
-    for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size(); ++i) {
+    for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size();
+         ++i) {
       rel.scope.columns[i].name = ref.column_aliases[i];
     }
   }
@@ -786,8 +810,9 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
     lkeys.push_back({cp::literal(int32_t{1}), arrow::int32()});
     rkeys.push_back({cp::literal(int32_t{1}), arrow::int32()});
   }
-  auto key_side = [&](Relation& rel, std::vector<Bound>& keys,
-                      const std::vector<Bound>& other) -> Result<std::vector<std::string>> {
+  auto key_side =
+      [&](Relation& rel, std::vector<Bound>& keys,
+          const std::vector<Bound>& other) -> Result<std::vector<std::string>> {
     std::vector<std::string> names;
     bool need_project = false;
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -844,11 +869,14 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
       if (pair != nullptr) {
         auto lt = pair->first->type, rt = pair->second->type;
         auto common = CommonTypeOf({lt, rt});
-        ARROW_ASSIGN_OR_RAISE(auto lb, CastTo({cp::field_ref(pair->first->internal), lt}, common, out.scope, ref.loc));
-        ARROW_ASSIGN_OR_RAISE(auto rb, CastTo({cp::field_ref(pair->second->internal), rt}, common, out.scope, ref.loc));
+        ARROW_ASSIGN_OR_RAISE(auto lb, CastTo({cp::field_ref(pair->first->internal), lt},
+                                              common, out.scope, ref.loc));
+        ARROW_ASSIGN_OR_RAISE(auto rb, CastTo({cp::field_ref(pair->second->internal), rt},
+                                              common, out.scope, ref.loc));
         cp::Expression merged = type == JT::RIGHT_OUTER ? rb.expr
-                                : type == JT::FULL_OUTER ? cp::call("coalesce", {lb.expr, rb.expr})
-                                                         : lb.expr;
+                                : type == JT::FULL_OUTER
+                                    ? cp::call("coalesce", {lb.expr, rb.expr})
+                                    : lb.expr;
         std::string n = NewName(c.name);
         p->exprs.push_back(merged);
         pf.push_back(arrow::field(n, common));

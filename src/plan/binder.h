@@ -47,8 +47,8 @@ class Binder {
   /// and the input columns that are group keys.
   struct AggContext {
     const Scope* input = nullptr;
-    std::map<std::string, std::string> by_text;         // canonical text -> internal
-    std::map<std::string, std::string> key_by_column;   // input internal -> key internal
+    std::map<std::string, std::string> by_text;        // canonical text -> internal
+    std::map<std::string, std::string> key_by_column;  // input internal -> key internal
   };
   /// An expression bound to a scope, with its type.
   struct Bound {
@@ -59,8 +59,8 @@ class Binder {
  private:
   Result<Relation> BindQueryRelation(const sql::Query& query);
   Result<Relation> BindNode(const sql::QueryNode& node);
-  Result<Relation> BindSelect(const sql::SelectCore& select, const sql::Query* outer_query,
-                              bool* order_applied);
+  Result<Relation> BindSelect(const sql::SelectCore& select,
+                              const sql::Query* outer_query, bool* order_applied);
   Result<Relation> BindTable(const sql::TableRef& ref);
   Result<Relation> BindSource(const sql::TableRef& ref);
   Result<Relation> BindJoin(const sql::TableRef& ref);
@@ -84,7 +84,6 @@ class Binder {
                                 const std::string& name, const sql::Location& loc);
 
  public:
-
   std::string NewName(const std::string& base);
 
  private:

@@ -1,9 +1,5 @@
 #include "plan/plan.h"
 
-#include <regex>
-#include <set>
-#include <sstream>
-
 #include <arrow/acero/exec_plan.h>
 #include <arrow/compute/api.h>
 #include <arrow/io/interfaces.h>
@@ -11,6 +7,10 @@
 #include <arrow/util/async_generator.h>
 #include <arrow/util/iterator.h>
 #include <arrow/util/thread_pool.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
 
 namespace flowsql::plan {
 
@@ -45,7 +45,8 @@ std::string Clean(const std::string& text) {
   return std::regex_replace(text, kSuffix, "");
 }
 
-cp::Expression Rename(const cp::Expression& e, const std::map<std::string, std::string>& names) {
+cp::Expression Rename(const cp::Expression& e,
+                      const std::map<std::string, std::string>& names) {
   if (const auto* ref = e.field_ref()) {
     if (ref->name()) {
       auto it = names.find(*ref->name());
@@ -181,12 +182,17 @@ std::string ToString(const PlanNode& node, int indent) {
   switch (node.kind) {
     case NodeKind::kScan: {
       out << "Scan " << node.source->Describe();
-      if (node.projection_pushed) out << "\n" << std::string(indent * 2 + 4, ' ')
-                                      << "pushed projection: " << names(*node.pushed.columns);
-      if (node.filter_pushed) out << "\n" << std::string(indent * 2 + 4, ' ')
-                                  << "pushed filter: " << node.pushed.filter.ToString();
-      if (node.limit_pushed) out << "\n" << std::string(indent * 2 + 4, ' ')
-                                 << "pushed limit: " << *node.pushed.limit;
+      if (node.projection_pushed)
+        out << "\n"
+            << std::string(indent * 2 + 4, ' ')
+            << "pushed projection: " << names(*node.pushed.columns);
+      if (node.filter_pushed)
+        out << "\n"
+            << std::string(indent * 2 + 4, ' ')
+            << "pushed filter: " << node.pushed.filter.ToString();
+      if (node.limit_pushed)
+        out << "\n"
+            << std::string(indent * 2 + 4, ' ') << "pushed limit: " << *node.pushed.limit;
       break;
     }
     case NodeKind::kValues:
@@ -219,22 +225,25 @@ std::string ToString(const PlanNode& node, int indent) {
       break;
     }
     case NodeKind::kJoin:
-      out << "HashJoin " << ac::ToString(node.join_type) << " left=[" << names(node.left_keys)
-          << "] right=[" << names(node.right_keys) << "]";
-      if (node.predicate != cp::literal(true)) out << " filter=" << Clean(node.predicate.ToString());
+      out << "HashJoin " << ac::ToString(node.join_type) << " left=["
+          << names(node.left_keys) << "] right=[" << names(node.right_keys) << "]";
+      if (node.predicate != cp::literal(true))
+        out << " filter=" << Clean(node.predicate.ToString());
       break;
     case NodeKind::kSort: {
       out << "Sort ";
       for (size_t i = 0; i < node.sort_keys.size(); ++i) {
         const auto& k = node.sort_keys[i];
-        out << (i ? ", " : "") << Clean(k.target.name() ? *k.target.name() : k.target.ToString())
+        out << (i ? ", " : "")
+            << Clean(k.target.name() ? *k.target.name() : k.target.ToString())
             << (k.order == cp::SortOrder::Descending ? " DESC" : " ASC")
             << (k.null_placement == cp::NullPlacement::AtStart ? " NULLS FIRST" : "");
       }
       break;
     }
     case NodeKind::kLimit:
-      out << "Limit " << (node.count < 0 ? std::string("ALL") : std::to_string(node.count));
+      out << "Limit "
+          << (node.count < 0 ? std::string("ALL") : std::to_string(node.count));
       if (node.offset) out << " OFFSET " << node.offset;
       break;
     case NodeKind::kUnion:
@@ -251,9 +260,11 @@ namespace {
 /// Renames a source's fields to the plan's internal names and checks the contract.
 class RenamingStream : public BatchStream {
  public:
-  RenamingStream(std::unique_ptr<BatchStream> inner, std::shared_ptr<arrow::Schema> schema,
-                 std::string source)
-      : inner_(std::move(inner)), schema_(std::move(schema)), source_(std::move(source)) {}
+  RenamingStream(std::unique_ptr<BatchStream> inner,
+                 std::shared_ptr<arrow::Schema> schema, std::string source)
+      : inner_(std::move(inner)),
+        schema_(std::move(schema)),
+        source_(std::move(source)) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   std::string offset() const override { return inner_->offset(); }
@@ -267,8 +278,8 @@ class RenamingStream : public BatchStream {
       return Status::OK();
     }
     if (batch->num_columns() != schema_->num_fields()) {
-      return Status::Invalid(source_, " returned ", batch->num_columns(), " columns, expected ",
-                             schema_->num_fields());
+      return Status::Invalid(source_, " returned ", batch->num_columns(),
+                             " columns, expected ", schema_->num_fields());
     }
     std::vector<std::shared_ptr<arrow::Array>> columns = batch->columns();
     for (int i = 0; i < schema_->num_fields(); ++i) {
@@ -350,18 +361,17 @@ Result<ac::Declaration> Lower(const PlanPtr& node) {
             ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
             return batch;
           });
-      ARROW_ASSIGN_OR_RAISE(
-          auto gen, arrow::MakeBackgroundGenerator(std::move(it),
-                                                   arrow::io::default_io_context().executor(),
-                                                   /*max_q=*/4, /*q_restart=*/2));
-      std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen =
-          [gen]() {
-            return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
-                                  -> std::optional<cp::ExecBatch> {
-              if (!batch) return std::nullopt;
-              return cp::ExecBatch(*batch);
-            });
-          };
+      ARROW_ASSIGN_OR_RAISE(auto gen,
+                            arrow::MakeBackgroundGenerator(
+                                std::move(it), arrow::io::default_io_context().executor(),
+                                /*max_q=*/4, /*q_restart=*/2));
+      std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [gen]() {
+        return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
+                              -> std::optional<cp::ExecBatch> {
+          if (!batch) return std::nullopt;
+          return cp::ExecBatch(*batch);
+        });
+      };
       return ac::Declaration("source", ac::SourceNodeOptions(node->schema, exec_gen,
                                                              cp::Ordering::Implicit()));
     }
@@ -370,7 +380,8 @@ Result<ac::Declaration> Lower(const PlanPtr& node) {
       return ac::Declaration("table_source", ac::TableSourceNodeOptions(table));
     }
     case NodeKind::kFilter:
-      return ac::Declaration("filter", std::move(inputs), ac::FilterNodeOptions(node->predicate));
+      return ac::Declaration("filter", std::move(inputs),
+                             ac::FilterNodeOptions(node->predicate));
     case NodeKind::kProject: {
       std::vector<std::string> names;
       for (const auto& f : node->schema->fields()) names.push_back(f->name());
@@ -383,8 +394,8 @@ Result<ac::Declaration> Lower(const PlanPtr& node) {
       for (const auto& a : node->aggregates) {
         std::vector<arrow::FieldRef> target;
         if (!a.input.empty()) target.emplace_back(a.input);
-        aggs.emplace_back((grouped ? "hash_" : "") + a.function, a.options, std::move(target),
-                          a.output);
+        aggs.emplace_back((grouped ? "hash_" : "") + a.function, a.options,
+                          std::move(target), a.output);
       }
       std::vector<arrow::FieldRef> keys;
       for (const auto& k : node->keys) keys.emplace_back(k);

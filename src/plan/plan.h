@@ -5,14 +5,14 @@
 // maps user-visible names onto them, and the root Project restores user names.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <arrow/acero/options.h>
 #include <arrow/compute/expression.h>
 #include <arrow/compute/ordering.h>
 #include <arrow/type.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "flowsql/connector.h"
 
@@ -21,7 +21,17 @@ namespace flowsql::plan {
 struct PlanNode;
 using PlanPtr = std::shared_ptr<PlanNode>;
 
-enum class NodeKind { kScan, kValues, kFilter, kProject, kAggregate, kJoin, kSort, kLimit, kUnion };
+enum class NodeKind {
+  kScan,
+  kValues,
+  kFilter,
+  kProject,
+  kAggregate,
+  kJoin,
+  kSort,
+  kLimit,
+  kUnion
+};
 
 struct AggregateCall {
   std::string function;  // Acero hash_ name without the prefix: "sum", "count_all"

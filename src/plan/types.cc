@@ -1,8 +1,8 @@
+#include <arrow/type.h>
+
 #include <algorithm>
 #include <cctype>
 #include <regex>
-
-#include <arrow/type.h>
 
 #include "plan/binder.h"
 
@@ -26,8 +26,8 @@ Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& raw) 
     size_t start = 0;
     while (start <= inside.size()) {
       size_t comma = inside.find(',', start);
-      std::string part = inside.substr(start, comma == std::string::npos ? std::string::npos
-                                                                          : comma - start);
+      std::string part = inside.substr(
+          start, comma == std::string::npos ? std::string::npos : comma - start);
       try {
         params.push_back(std::stoi(part));
       } catch (...) {
@@ -138,8 +138,8 @@ std::string ArrowTypeToSql(const arrow::DataType& type) {
     case Type::DECIMAL128:
     case Type::DECIMAL256: {
       const auto& d = static_cast<const arrow::DecimalType&>(type);
-      return "DECIMAL(" + std::to_string(d.precision()) + "," + std::to_string(d.scale()) +
-             ")";
+      return "DECIMAL(" + std::to_string(d.precision()) + "," +
+             std::to_string(d.scale()) + ")";
     }
     case Type::LIST:
     case Type::LARGE_LIST:
@@ -156,7 +156,8 @@ std::string ArrowTypeToSql(const arrow::DataType& type) {
     case Type::MAP:
       return "MAP";
     case Type::DICTIONARY:
-      return ArrowTypeToSql(*static_cast<const arrow::DictionaryType&>(type).value_type());
+      return ArrowTypeToSql(
+          *static_cast<const arrow::DictionaryType&>(type).value_type());
     default:
       return type.ToString();
   }

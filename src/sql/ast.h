@@ -119,11 +119,11 @@ enum class SetOp { kUnion, kUnionAll, kIntersect, kExcept };
 struct QueryNode {
   enum class Kind { kSelect, kSetOp, kQuery } kind = Kind::kSelect;
   Location loc;
-  SelectCore select;              // kSelect
-  SetOp op = SetOp::kUnionAll;    // kSetOp
+  SelectCore select;            // kSelect
+  SetOp op = SetOp::kUnionAll;  // kSetOp
   std::shared_ptr<QueryNode> left;
   std::shared_ptr<QueryNode> right;
-  std::shared_ptr<Query> query;   // kQuery: ( query ) with its own ORDER BY / LIMIT
+  std::shared_ptr<Query> query;  // kQuery: ( query ) with its own ORDER BY / LIMIT
 };
 
 struct OrderItem {
@@ -149,11 +149,11 @@ struct Query {
 };
 
 enum class StatementKind {
-  kQuery,       // query
-  kInto,        // query INTO 'uri' [WITH (...)]: query, target, target_options
-  kCopy,        // COPY (query) | table TO 'uri' [(...)|WITH (...)]: query, target, options
-  kExplain,     // EXPLAIN [ANALYZE] statement: inner
-  kDescribe,    // DESCRIBE 'uri' [WITH (...)] | DESCRIBE query: query (SELECT * FROM ...)
+  kQuery,     // query
+  kInto,      // query INTO 'uri' [WITH (...)]: query, target, target_options
+  kCopy,      // COPY (query) | table TO 'uri' [(...)|WITH (...)]: query, target, options
+  kExplain,   // EXPLAIN [ANALYZE] statement: inner
+  kDescribe,  // DESCRIBE 'uri' [WITH (...)] | DESCRIBE query: query (SELECT * FROM ...)
   kCreateView,  // CREATE [OR REPLACE] VIEW name AS query: name, query, or_replace
   kDropView,    // DROP VIEW [IF EXISTS] name: name, if_exists
 };
