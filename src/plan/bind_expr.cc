@@ -19,16 +19,6 @@ using arrow::Type;
 
 namespace {
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-Status ErrorAt(const sql::Location& loc, const std::string& message) {
-  return Status::Invalid(message, " at ", loc.ToString());
-}
-
 bool IsInteger(const arrow::DataType& t) { return arrow::is_integer(t.id()); }
 bool IsFloating(const arrow::DataType& t) { return arrow::is_floating(t.id()); }
 bool IsNumeric(const arrow::DataType& t) {
@@ -196,7 +186,7 @@ Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& te
   bool any = false;
   while (in >> number >> unit) {
     any = true;
-    unit = Lower(unit);
+    unit = AsciiLower(unit);
     if (!unit.empty() && unit.back() == 's' && unit != "s" && unit != "ms" &&
         unit != "us") {
       unit.pop_back();
@@ -239,13 +229,13 @@ Result<const Binder::Column*> Binder::Resolve(const Scope& scope,
                                               const sql::Location& loc) {
   const Column* found = nullptr;
   int matches = 0;
-  std::string lname = Lower(name), ltable = Lower(table);
+  std::string lname = AsciiLower(name), ltable = AsciiLower(table);
   for (int exact = 1; exact >= 0 && matches == 0; --exact) {
     for (const auto& c : scope.columns) {
-      bool name_ok = exact ? c.name == name : Lower(c.name) == lname;
+      bool name_ok = exact ? c.name == name : AsciiLower(c.name) == lname;
       if (!name_ok) continue;
       if (!table.empty()) {
-        if (Lower(c.qualifier) != ltable) continue;
+        if (AsciiLower(c.qualifier) != ltable) continue;
       } else if (c.hidden) {
         continue;
       }
@@ -325,7 +315,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         case sql::LiteralKind::kNull:
           return Lit(std::make_shared<arrow::NullScalar>());
         case sql::LiteralKind::kBool:
-          return Lit(std::make_shared<arrow::BooleanScalar>(Lower(e.text) == "true"));
+          return Lit(
+              std::make_shared<arrow::BooleanScalar>(AsciiLower(e.text) == "true"));
         case sql::LiteralKind::kInteger: {
           try {
             size_t used = 0;
@@ -639,7 +630,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
     }
     case K::kIsBool: {
       ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
-      bool want = Lower(e.text) == "true";
+      bool want = AsciiLower(e.text) == "true";
       Bound target = Lit(std::make_shared<arrow::BooleanScalar>(want));
       ARROW_ASSIGN_OR_RAISE(auto eq, Call("equal", {value, target}, scope, e.loc));
       ARROW_ASSIGN_OR_RAISE(auto valid, Call("is_valid", {value}, scope, e.loc));

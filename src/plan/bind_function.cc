@@ -17,18 +17,8 @@ using arrow::Type;
 
 namespace {
 
-Status ErrorAt(const sql::Location& loc, const std::string& message) {
-  return Status::Invalid(message, " at ", loc.ToString());
-}
-
 bool IsString(const arrow::DataType& t) {
   return t.id() == Type::STRING || t.id() == Type::LARGE_STRING;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 // A constant argument's value, for functions whose Arrow kernels take options.
@@ -65,7 +55,7 @@ Result<std::string> ConstString(const Binder::Bound& b, const std::string& funct
 }
 
 Result<cp::CalendarUnit> ParseUnit(const std::string& text, const sql::Location& loc) {
-  std::string u = Lower(text);
+  std::string u = AsciiLower(text);
   if (u == "year" || u == "years") return cp::CalendarUnit::YEAR;
   if (u == "quarter") return cp::CalendarUnit::QUARTER;
   if (u == "month" || u == "months") return cp::CalendarUnit::MONTH;
@@ -418,7 +408,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   if (name == "extract" || name == "date_part" || name == "datepart") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
     ARROW_ASSIGN_OR_RAISE(auto part, ConstString(args[0], name, 0, e.loc));
-    part = Lower(part);
+    part = AsciiLower(part);
     static const std::map<std::string, std::string> kParts = {
         {"year", "year"},
         {"years", "year"},
@@ -505,7 +495,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
         {"hour", "hours_between"},
         {"minute", "minutes_between"},
         {"second", "seconds_between"}};
-    auto it = kBetween.find(Lower(part));
+    auto it = kBetween.find(AsciiLower(part));
     if (it == kBetween.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
     ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1], args[2]}));
     return CastTo(r, arrow::int64(), scope, e.loc);

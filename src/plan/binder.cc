@@ -18,16 +18,6 @@ using arrow::Type;
 
 namespace {
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-Status ErrorAt(const sql::Location& loc, const std::string& message) {
-  return Status::Invalid(message, " at ", loc.ToString());
-}
-
 PlanPtr Node(NodeKind kind, std::vector<PlanPtr> inputs) {
   auto n = std::make_shared<PlanNode>();
   n->kind = kind;
@@ -110,7 +100,7 @@ Result<PlanPtr> Binder::BindQuery(const sql::Query& query) {
 
 Result<Binder::Relation> Binder::BindQueryRelation(const sql::Query& query) {
   CteFrame frame;
-  for (const auto& cte : query.ctes) frame.ctes[Lower(cte.name)] = &cte;
+  for (const auto& cte : query.ctes) frame.ctes[AsciiLower(cte.name)] = &cte;
   cte_stack_.push_back(frame);
   struct Pop {
     std::vector<CteFrame>* s;
@@ -197,7 +187,7 @@ Result<int> OrderTarget(const sql::OrderItem& item, const std::vector<std::strin
       if (names[i] == e.name) return static_cast<int>(i);
     }
     for (size_t i = 0; i < names.size(); ++i) {
-      if (Lower(names[i]) == Lower(e.name)) return static_cast<int>(i);
+      if (AsciiLower(names[i]) == AsciiLower(e.name)) return static_cast<int>(i);
     }
   }
   std::string text = ExprToString(e);
@@ -301,7 +291,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         } else if (g->kind == sql::ExprKind::kColumn && g->table.empty() &&
                    !Resolve(in.scope, "", g->name, g->loc).ok()) {
           for (const auto& item : select.items) {
-            if (Lower(item.alias) == Lower(g->name)) target = item.expr;
+            if (AsciiLower(item.alias) == AsciiLower(g->name)) target = item.expr;
           }
         }
         group_exprs.push_back(target);
@@ -452,7 +442,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       bool any = false;
       for (const auto& c : post.scope.columns) {
         if (c.hidden) continue;
-        if (!item.expr->table.empty() && Lower(c.qualifier) != Lower(item.expr->table))
+        if (!item.expr->table.empty() &&
+            AsciiLower(c.qualifier) != AsciiLower(item.expr->table))
           continue;
         any = true;
         std::string internal = NewName(c.name);
@@ -615,7 +606,7 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
       break;
     }
     case sql::TableKind::kName: {
-      std::string key = Lower(ref.name);
+      std::string key = AsciiLower(ref.name);
       const sql::CommonTableExpr* cte = nullptr;
       size_t frame_index = 0;
       for (size_t i = cte_stack_.size(); i-- > 0;) {

@@ -107,6 +107,11 @@ std::string ExprToString(const sql::Expr& expr);
 std::shared_ptr<arrow::DataType> CommonTypeOf(
     const std::vector<std::shared_ptr<arrow::DataType>>& types);
 
+/// Lower-cases ASCII text (identifiers match case-insensitively).
+std::string AsciiLower(std::string text);
+/// A user error that ends with " at line L:C".
+Status ErrorAt(const sql::Location& loc, const std::string& message);
+
 /// True for count, sum, avg, min, max and the other aggregate functions.
 bool IsAggregateFunction(const std::string& name);
 

@@ -8,6 +8,16 @@
 
 namespace flowsql::plan {
 
+std::string AsciiLower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+Status ErrorAt(const sql::Location& loc, const std::string& message) {
+  return Status::Invalid(message, " at ", loc.ToString());
+}
+
 Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& raw) {
   std::string name = raw;
   std::transform(name.begin(), name.end(), name.begin(),
