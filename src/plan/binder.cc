@@ -25,12 +25,6 @@ PlanPtr Node(NodeKind kind, std::vector<PlanPtr> inputs) {
   return n;
 }
 
-std::shared_ptr<arrow::Schema> SchemaOf(const Binder::Scope& scope) {
-  arrow::FieldVector fields;
-  for (const auto& c : scope.columns) fields.push_back(arrow::field(c.internal, c.type));
-  return arrow::schema(fields);
-}
-
 // The constant text of a table-function argument or LIMIT.
 Result<std::string> ConstText(const sql::Expr& e, const std::string& what) {
   if (e.kind == sql::ExprKind::kLiteral) return e.text;
