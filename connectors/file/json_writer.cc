@@ -7,52 +7,12 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/json.h"
 #include "connectors/file/batch_writer.h"
 
 namespace flowsql::file {
 
 namespace {
-
-void AppendEscaped(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + start, i - start);
-    start = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 15]);
-    }
-  }
-  out->append(s.data() + start, s.size() - start);
-  out->push_back('"');
-}
 
 template <typename T>
 void AppendNumber(T v, std::string* out) {
@@ -121,7 +81,7 @@ class StringWriter : public ValueWriter {
     } else if (raw_) {
       out->append(array_.GetView(i));
     } else {
-      AppendEscaped(array_.GetView(i), out);
+      AppendJsonString(array_.GetView(i), out);
     }
   }
 
@@ -138,7 +98,7 @@ class StructWriter : public ValueWriter {
     const auto& s = static_cast<const arrow::StructArray&>(*a);
     for (int f = 0; f < s.num_fields(); ++f) {
       std::string key;
-      AppendEscaped(s.struct_type()->field(f)->name(), &key);
+      AppendJsonString(s.struct_type()->field(f)->name(), &key);
       w->keys_.push_back(key + ":");
       ARROW_ASSIGN_OR_RAISE(auto child, MakeValueWriter(s.field(f)));
       w->children_.push_back(std::move(child));
@@ -217,7 +177,7 @@ class MapWriter : public ValueWriter {
     auto start = map_.value_offset(i);
     for (int32_t k = 0; k < map_.value_length(i); ++k) {
       if (k) out->push_back(',');
-      AppendEscaped(keys_->GetView(start + k), out);
+      AppendJsonString(keys_->GetView(start + k), out);
       out->push_back(':');
       items_->Write(start + k, out);
     }

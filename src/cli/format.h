@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "flowsql/connector.h"
 #include "flowsql/status.h"
 
@@ -42,9 +43,6 @@ std::string FormatText(const arrow::Array& array, int64_t i,
 /// everything else (dates, timestamps, decimals are numbers) as strings.
 /// Non-finite floats become null so the output stays valid JSON.
 void AppendJson(const arrow::Array& array, int64_t i, std::string* out);
-
-/// Appends `s` as a quoted JSON string.
-void AppendJsonString(std::string_view s, std::string* out);
 
 /// A short type name for the table header: int64, double, varchar, date,
 /// timestamp, decimal(10,2), int64[], struct(a int64, b varchar), ...
