@@ -121,7 +121,7 @@ std::string ExprToString(const sql::Expr& e) {
       size_t i = 0;
       if (e.has_operand) out += " " + ExprToString(*e.args[i++]);
       size_t end = e.args.size() - (e.has_else ? 1 : 0);
-      for (; i + 1 < end + 1 && i < end; i += 2) {
+      for (; i < end; i += 2) {
         out +=
             " WHEN " + ExprToString(*e.args[i]) + " THEN " + ExprToString(*e.args[i + 1]);
       }
@@ -492,7 +492,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(operand, BindExpr(*e.args[i++], scope, agg));
       }
       size_t end = e.args.size() - (e.has_else ? 1 : 0);
-      for (; i + 1 < end + 1 && i < end; i += 2) {
+      for (; i < end; i += 2) {
         ARROW_ASSIGN_OR_RAISE(auto when, BindExpr(*e.args[i], scope, agg));
         if (operand) {
           Bound lhs = *operand;
