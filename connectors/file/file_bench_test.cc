@@ -32,8 +32,8 @@ TEST(FileBench, DISABLED_CsvToParquetZstd) {
     options.push_back({"row_group_size", rg});
   }
   ASSERT_OK_AND_ASSIGN(auto sink, testing::MakeSink(dir.Join("out.parquet"), options));
-  ASSERT_OK(sink->Open(schema));
-  ASSERT_OK_AND_ASSIGN(auto stream, source->Scan({}));
+  ASSERT_OK(sink->Open(schema, {}));
+  ASSERT_OK_AND_ASSIGN(auto stream, ScanAll(source.get(), {}));
   int64_t rows = 0;
   double read_s = 0;
   while (true) {
@@ -45,7 +45,7 @@ TEST(FileBench, DISABLED_CsvToParquetZstd) {
     rows += batch->num_rows();
     ASSERT_OK(sink->Write(batch));
   }
-  ASSERT_OK(sink->Commit());
+  ASSERT_OK(sink->Commit(testing::NextEpoch()));
   std::printf("csv->parquet zstd: %lld rows in %.2f s (reading %.2f s)\n",
               static_cast<long long>(rows), Seconds(start), read_s);
 }
@@ -60,7 +60,7 @@ TEST(FileBench, DISABLED_NdjsonScan) {
   ASSERT_OK_AND_ASSIGN(auto source, testing::MakeSource(input, options));
   ScanRequest request;
   request.columns = std::vector<std::string>{"city", "amount"};
-  ASSERT_OK_AND_ASSIGN(auto stream, source->Scan(request));
+  ASSERT_OK_AND_ASSIGN(auto stream, ScanAll(source.get(), request));
   int64_t rows = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;

@@ -1,13 +1,19 @@
 // The file sink. A single-file target is written to a hidden temp file beside it and
 // renamed onto the target at Commit(). A directory target (a URI ending in '/' or an
-// existing directory) gets one part file per Commit(), each written the same way.
+// existing directory) gets one part file per epoch, "part-<epoch>-<pipeline>.<ext>",
+// written the same way, fsynced, and published with link() so that it never
+// replaces a part already there: that makes a directory a transactional sink.
 #include "connectors/file/file_sink.h"
 
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -150,14 +156,43 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   return s;
 }
 
-// The sequence number of a part file name ("part-00012-1a2b3c4d.parquet"), or -1.
-int64_t PartSequence(const std::string& name) {
-  unsigned long long seq;
-  char rest[8];
-  if (std::sscanf(name.c_str(), "part-%5llu-%7s", &seq, rest) == 2) {
-    return static_cast<int64_t>(seq);
+/// Part files are named "part-<epoch, 8 digits>-<pipeline>.<ext>".
+std::string PartPrefix(int64_t epoch, const std::string& pipeline) {
+  char head[32];
+  std::snprintf(head, sizeof(head), "part-%08" PRId64 "-", epoch);
+  return head + pipeline + ".";
+}
+
+/// The epoch of part file `name` when it belongs to `pipeline`, else -1.
+int64_t PartEpoch(const std::string& name, const std::string& pipeline) {
+  long long epoch;
+  int consumed = 0;
+  if (std::sscanf(name.c_str(), "part-%8lld-%n", &epoch, &consumed) != 1 ||
+      consumed != 14) {
+    return -1;
   }
-  return -1;
+  if (name.compare(consumed, pipeline.size(), pipeline) != 0 ||
+      name.size() <= consumed + pipeline.size() ||
+      name[consumed + pipeline.size()] != '.') {
+    return -1;
+  }
+  return epoch;
+}
+
+Status SyncPath(const std::string& path, bool directory) {
+  int fd =
+      ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open ", path, ": ", std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::IOError("cannot sync ", path, ": ", std::strerror(err));
+  return Status::OK();
+}
+
+std::string ParentDir(const std::string& path) {
+  auto parent = fs::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
 }
 
 class FileSink : public Sink {
@@ -166,9 +201,12 @@ class FileSink : public Sink {
 
   ~FileSink() override { (void)Abort(); }
 
-  Status Open(const std::shared_ptr<arrow::Schema>& schema) override {
+  Status Open(const std::shared_ptr<arrow::Schema>& schema,
+              const SinkContext& context) override {
     if (opened_) return Status::Invalid("file sink: Open() called twice");
     schema_ = schema;
+    // A resumed pipeline adds to what its earlier runs wrote, whatever the mode.
+    if (context.resumed) settings_.mode = Mode::kAppend;
     const std::string& path = settings_.path;
     std::error_code ec;
     bool exists = fs::exists(path, ec);
@@ -184,7 +222,6 @@ class FileSink : public Sink {
         fs::create_directories(path, ec);
         if (ec)
           return Status::IOError("cannot create directory ", path, ": ", ec.message());
-        next_seq_ = NextSequence();
       }
     } else {
       if (exists && settings_.mode == Mode::kErrorIfExists) {
@@ -224,24 +261,22 @@ class FileSink : public Sink {
     return Status::OK();
   }
 
-  Status Commit() override {
+  Status Commit(const Epoch& epoch) override {
     if (!opened_) return Status::Invalid("file sink: Commit() before Open()");
     if (ignore_) return Status::OK();
     if (!settings_.directory) {
       if (committed_) return Status::OK();
       if (writer_ == nullptr)
         return Status::Invalid(settings_.path, ": nothing to commit");
-      ARROW_RETURN_NOT_OK(FinishTemp(settings_.path));
+      ARROW_RETURN_NOT_OK(FinishTemp(settings_.path, /*replace=*/true));
       committed_ = true;
       return Status::OK();
     }
     if (writer_ != nullptr) {
-      char name[64];
-      std::snprintf(name, sizeof(name), "part-%05" PRId64 "-%s.%s", next_seq_++,
-                    RandomHex().c_str(), PartExtension().c_str());
+      std::string name = PartPrefix(epoch.number, epoch.pipeline) + PartExtension();
       std::string final_path = (fs::path(settings_.path) / name).string();
-      ARROW_RETURN_NOT_OK(FinishTemp(final_path));
-      written_.push_back(fs::path(final_path).filename().string());
+      ARROW_RETURN_NOT_OK(FinishTemp(final_path, /*replace=*/false));
+      written_.push_back(name);
     }
     if (settings_.mode == Mode::kOverwrite && !replaced_old_) {
       ARROW_RETURN_NOT_OK(RemoveOldParts());
@@ -263,6 +298,22 @@ class FileSink : public Sink {
     rows_ = 0;
     if (opened_ && !committed_) aborted_ = true;
     return Status::OK();
+  }
+
+  /// A directory stores the epoch in its part names; a single file holds one
+  /// write and cannot tell which epoch it came from.
+  bool transactional() const override { return settings_.directory; }
+
+  Result<int64_t> LastCommittedEpoch(const std::string& pipeline) override {
+    int64_t last = -1;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
+      last = std::max(last, PartEpoch(entry.path().filename().string(), pipeline));
+    }
+    if (ec && fs::exists(settings_.path)) {
+      return Status::IOError("cannot list ", settings_.path, ": ", ec.message());
+    }
+    return last;
   }
 
   std::string Describe() const override {
@@ -288,15 +339,6 @@ class FileSink : public Sink {
       if (!name.empty() && name[0] != '.') return false;
     }
     return true;
-  }
-
-  int64_t NextSequence() const {
-    int64_t next = 0;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
-      next = std::max(next, PartSequence(entry.path().filename().string()) + 1);
-    }
-    return next;
   }
 
   // Opens a temp file beside `target`; with `append`, first puts the target's rows in.
@@ -364,7 +406,7 @@ class FileSink : public Sink {
                                f->name(), "', which the new rows do not have");
       }
     }
-    ARROW_ASSIGN_OR_RAISE(auto stream, old.Scan(ScanRequest{}));
+    ARROW_ASSIGN_OR_RAISE(auto stream, ScanAll(&old, ScanRequest{}));
     while (true) {
       std::shared_ptr<arrow::RecordBatch> batch;
       ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
@@ -380,10 +422,13 @@ class FileSink : public Sink {
                      false);
   }
 
-  // Closes the writer and renames the temp file onto `final_path`.
-  Status FinishTemp(const std::string& final_path) {
+  // Closes the writer, makes the temp file durable and publishes it as
+  // `final_path`: renamed over it when `replace`, else linked, so that an existing
+  // part (an epoch committed before a crash) is kept and the new copy dropped.
+  Status FinishTemp(const std::string& final_path, bool replace) {
     Status st = writer_->Close();
     writer_.reset();
+    if (st.ok()) st = SyncPath(temp_path_, false);
     if (!st.ok()) {
       (void)Abort();
       return WithPath(st, settings_.path);
@@ -395,14 +440,19 @@ class FileSink : public Sink {
       return Status::Invalid(final_path,
                              " already exists; use mode = 'overwrite' or 'append'");
     }
-    fs::rename(temp_path_, final_path, ec);
+    if (replace) {
+      fs::rename(temp_path_, final_path, ec);
+    } else if (::link(temp_path_.c_str(), final_path.c_str()) != 0 && errno != EEXIST) {
+      ec = std::error_code(errno, std::generic_category());
+    }
     if (ec) {
       (void)Abort();
       return Status::IOError("cannot rename into ", final_path, ": ", ec.message());
     }
+    if (!replace) fs::remove(temp_path_, ec);
     temp_path_.clear();
     rows_ = 0;
-    return Status::OK();
+    return SyncPath(ParentDir(final_path), true);
   }
 
   // Overwrite of a directory: removes data files of our format not written by us.
@@ -428,7 +478,6 @@ class FileSink : public Sink {
   std::unique_ptr<BatchWriter> writer_;
   std::string temp_path_;
   int64_t rows_ = 0;
-  int64_t next_seq_ = 0;
   std::vector<std::string> written_;
   bool opened_ = false;
   bool committed_ = false;

@@ -53,9 +53,9 @@ std::shared_ptr<arrow::RecordBatch> MakeBatch(bool nested = true, int64_t first_
 Status WriteOnce(const std::string& uri, const testing::Raw& raw,
                  std::vector<std::shared_ptr<arrow::RecordBatch>> batches) {
   ARROW_ASSIGN_OR_RAISE(auto sink, MakeSink(uri, raw));
-  ARROW_RETURN_NOT_OK(sink->Open(batches.front()->schema()));
+  ARROW_RETURN_NOT_OK(sink->Open(batches.front()->schema(), {}));
   for (const auto& b : batches) ARROW_RETURN_NOT_OK(sink->Write(b));
-  return sink->Commit();
+  return sink->Commit(testing::NextEpoch());
 }
 
 void ExpectRoundTrip(const arrow::Table& table, bool nested) {
@@ -127,7 +127,7 @@ TEST(FileSink, ErrorIfExists) {
   TempDir dir;
   auto path = dir.Write("t.csv", "a\n1\n");
   ASSERT_OK_AND_ASSIGN(auto sink, MakeSink(path));
-  auto st = sink->Open(MakeBatch(false)->schema());
+  auto st = sink->Open(MakeBatch(false)->schema(), {});
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(st.IsInvalid());
   EXPECT_EQ(st.message(), path + " already exists; use mode = 'overwrite' or 'append'");
@@ -172,7 +172,7 @@ TEST(FileSink, AbortLeavesNothing) {
   auto path = dir.Join("t.parquet");
   {
     ASSERT_OK_AND_ASSIGN(auto sink, MakeSink(path));
-    ASSERT_OK(sink->Open(MakeBatch()->schema()));
+    ASSERT_OK(sink->Open(MakeBatch()->schema(), {}));
     ASSERT_OK(sink->Write(MakeBatch()));
     ASSERT_OK(sink->Abort());
     ASSERT_OK(sink->Abort());  // twice is fine
@@ -180,7 +180,7 @@ TEST(FileSink, AbortLeavesNothing) {
   {
     // Destroyed without Commit or Abort.
     ASSERT_OK_AND_ASSIGN(auto sink, MakeSink(path));
-    ASSERT_OK(sink->Open(MakeBatch()->schema()));
+    ASSERT_OK(sink->Open(MakeBatch()->schema(), {}));
     ASSERT_OK(sink->Write(MakeBatch()));
   }
   EXPECT_TRUE(fs::is_empty(dir.path()));
@@ -192,7 +192,7 @@ TEST(FileSink, FailedWriteLeavesOldTargetIntact) {
   ASSERT_OK(WriteOnce(path, {{"mode", "overwrite"}}, {MakeBatch()}));
   auto before = fs::file_size(path);
   ASSERT_OK_AND_ASSIGN(auto sink, MakeSink(path, {{"mode", "overwrite"}}));
-  ASSERT_OK(sink->Open(MakeBatch()->schema()));
+  ASSERT_OK(sink->Open(MakeBatch()->schema(), {}));
   ASSERT_OK(sink->Write(MakeBatch()));
   // A batch of another schema fails the write.
   std::shared_ptr<arrow::Array> x =
@@ -212,10 +212,10 @@ TEST(FileSink, FailedWriteLeavesOldTargetIntact) {
 TEST(FileSink, SingleFileCommittedTwiceNeedsDirectory) {
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto sink, MakeSink(dir.Join("t.ndjson")));
-  ASSERT_OK(sink->Open(MakeBatch()->schema()));
+  ASSERT_OK(sink->Open(MakeBatch()->schema(), {}));
   ASSERT_OK(sink->Write(MakeBatch()));
-  ASSERT_OK(sink->Commit());
-  ASSERT_OK(sink->Commit());  // nothing new: fine
+  ASSERT_OK(sink->Commit(testing::NextEpoch()));
+  ASSERT_OK(sink->Commit(testing::NextEpoch()));  // nothing new: fine
   auto st = sink->Write(MakeBatch());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("continuous writes need a directory target"),
@@ -234,39 +234,56 @@ TEST(FileSink, DirectoryTargetPartFiles) {
   TempDir dir;
   auto target = dir.Join("out/");
   ASSERT_OK_AND_ASSIGN(auto sink, MakeSink(target, {{"format", "parquet"}}));
-  ASSERT_OK(sink->Open(MakeBatch()->schema()));
+  ASSERT_OK(sink->Open(MakeBatch()->schema(), {}));
   ASSERT_OK(sink->Write(MakeBatch(true, 1)));
   ASSERT_OK(sink->Write(MakeBatch(true, 10)));
-  ASSERT_OK(sink->Commit());
-  ASSERT_OK(sink->Commit());  // no rows: no part
+  ASSERT_OK(sink->Commit({"p", 0}));
+  ASSERT_OK(sink->Commit({"p", 1}));  // no rows: no part
   ASSERT_OK(sink->Write(MakeBatch(true, 20)));
-  ASSERT_OK(sink->Commit());
+  ASSERT_OK(sink->Commit({"p", 2}));
   ASSERT_OK(sink->Write(MakeBatch(true, 30)));
   ASSERT_OK(sink->Abort());  // this part is dropped
   auto files = Files(dir.Join("out"));
   ASSERT_EQ(files.size(), 2u);
-  EXPECT_EQ(files[0].substr(0, 11), "part-00000-");
-  EXPECT_EQ(files[1].substr(0, 11), "part-00001-");
-  EXPECT_EQ(files[0].size(), std::string("part-00000-12345678.parquet").size());
+  EXPECT_EQ(files[0], "part-00000000-p.parquet");
+  EXPECT_EQ(files[1], "part-00000002-p.parquet");
+  EXPECT_TRUE(sink->transactional());
+  ASSERT_OK_AND_ASSIGN(int64_t last, sink->LastCommittedEpoch("p"));
+  EXPECT_EQ(last, 2);
+  ASSERT_OK_AND_ASSIGN(last, sink->LastCommittedEpoch("other"));
+  EXPECT_EQ(last, -1);
   ASSERT_OK_AND_ASSIGN(auto table, ReadFile(target));
+  EXPECT_EQ(table->num_rows(), 9);
+
+  // A replayed epoch finds its part there: the first copy stays, nothing doubles.
+  ASSERT_OK(sink->Write(MakeBatch(true, 90)));
+  ASSERT_OK(sink->Commit({"p", 2}));
+  EXPECT_EQ(Files(dir.Join("out")).size(), 2u);
+  ASSERT_OK_AND_ASSIGN(table, ReadFile(target));
   EXPECT_EQ(table->num_rows(), 9);
 
   // error_if_exists on a non-empty directory.
   ASSERT_OK_AND_ASSIGN(auto again, MakeSink(target));
-  auto st = again->Open(MakeBatch()->schema());
+  auto st = again->Open(MakeBatch()->schema(), {});
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("already exists and is not empty"), std::string::npos);
 
-  // append adds parts with later numbers.
+  // append adds parts.
   ASSERT_OK(WriteOnce(target, {{"mode", "append"}}, {MakeBatch(true, 40)}));
   files = Files(dir.Join("out"));
   ASSERT_EQ(files.size(), 3u);
-  EXPECT_EQ(files[2].substr(0, 11), "part-00002-");
+
+  // A resumed pipeline never deletes what its earlier runs wrote.
+  ASSERT_OK_AND_ASSIGN(auto resumed, MakeSink(target, {{"mode", "overwrite"}}));
+  ASSERT_OK(resumed->Open(MakeBatch()->schema(), {"p", /*resumed=*/true}));
+  ASSERT_OK(resumed->Write(MakeBatch(true, 60)));
+  ASSERT_OK(resumed->Commit({"p", 3}));
+  EXPECT_EQ(Files(dir.Join("out")).size(), 4u);
 
   // overwrite replaces every old part at the first commit.
   ASSERT_OK(WriteOnce(target, {{"mode", "overwrite"}}, {MakeBatch(true, 50)}));
   files = Files(dir.Join("out"));
-  ASSERT_EQ(files.size(), 1u);
+  ASSERT_EQ(Files(dir.Join("out")).size(), 1u);
   ASSERT_OK_AND_ASSIGN(auto replaced, ReadFile(target));
   EXPECT_EQ(replaced->num_rows(), 3);
   EXPECT_EQ(Cell(*replaced, "id", 0), "50");

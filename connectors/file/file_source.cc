@@ -3,94 +3,102 @@
 #include <arrow/type.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 namespace flowsql::file {
 
 namespace {
 
-/// Batches from the files of a source, one file after the other, conformed to the
-/// projected schema, cut at batch_size rows and stopped at the limit.
-class FileBatchStream : public BatchStream {
+/// Parquet files larger than this are read as several row-group ranges.
+constexpr int64_t kSplitBytes = 64 << 20;
+
+/// Reads one file split, conformed to the projected schema, cut at batch_size
+/// rows, from row `skip` up to row `end` (-1: the end) of what the format yields.
+class FileSplitReader : public SplitReader {
  public:
-  FileBatchStream(std::shared_ptr<FormatReader> reader,
-                  std::shared_ptr<std::vector<FileInfo>> files,
-                  std::shared_ptr<arrow::Schema> full, std::shared_ptr<arrow::Schema> out,
-                  arrow::compute::Expression filter, std::optional<int64_t> limit,
-                  int64_t batch_size, std::shared_ptr<ScanStats> stats)
+  FileSplitReader(std::shared_ptr<arrow::RecordBatchReader> reader,
+                  std::shared_ptr<arrow::Schema> out, std::string path, int64_t skip,
+                  int64_t end, int64_t batch_size)
       : reader_(std::move(reader)),
-        files_(std::move(files)),
-        full_(std::move(full)),
         out_(std::move(out)),
-        filter_(std::move(filter)),
-        remaining_(limit.value_or(-1)),
-        batch_size_(batch_size),
-        stats_(std::move(stats)) {}
+        path_(std::move(path)),
+        skip_(skip),
+        end_(end),
+        batch_size_(batch_size) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return out_; }
 
-  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    *out = nullptr;
-    while (remaining_ != 0) {
+  Result<SourceBatch> Next() override {
+    while (end_ < 0 || position_ < end_) {
       if (pending_ && pending_offset_ < pending_->num_rows()) {
         int64_t n = pending_->num_rows() - pending_offset_;
         if (batch_size_ > 0) n = std::min(n, batch_size_);
-        if (remaining_ > 0) n = std::min(n, remaining_);
-        *out = pending_->Slice(pending_offset_, n);
+        if (end_ >= 0) n = std::min(n, end_ - position_);
+        auto batch = pending_->Slice(pending_offset_, n);
         pending_offset_ += n;
-        if (remaining_ > 0) remaining_ -= n;
-        if (remaining_ == 0) return Close();
-        return Status::OK();
+        position_ += n;
+        return SourceBatch{std::move(batch), std::to_string(position_)};
       }
       pending_ = nullptr;
       pending_offset_ = 0;
-      if (current_ == nullptr) {
-        if (next_file_ >= files_->size()) return Status::OK();
-        FileScan scan;
-        scan.file = &(*files_)[next_file_++];
-        scan.schema = full_;
-        scan.columns = out_->field_names();
-        scan.filter = filter_;
-        scan.stats = stats_;
-        ARROW_ASSIGN_OR_RAISE(current_, reader_->Open(scan));
-        current_path_ = scan.file->path;
-      }
+      if (reader_ == nullptr) break;
       std::shared_ptr<arrow::RecordBatch> batch;
-      ARROW_RETURN_NOT_OK(current_->ReadNext(&batch));
+      ARROW_RETURN_NOT_OK(reader_->ReadNext(&batch));
       if (batch == nullptr) {
-        ARROW_RETURN_NOT_OK(current_->Close());
-        current_ = nullptr;
+        Status st = reader_->Close();
+        reader_ = nullptr;
+        ARROW_RETURN_NOT_OK(st);
+        break;
+      }
+      // Rows before the resume point were delivered by an earlier reader.
+      if (position_ + batch->num_rows() <= skip_) {
+        position_ += batch->num_rows();
         continue;
       }
-      ARROW_ASSIGN_OR_RAISE(pending_, Conform(batch, out_, current_path_));
+      ARROW_ASSIGN_OR_RAISE(pending_, Conform(batch, out_, path_));
+      if (position_ < skip_) {
+        pending_offset_ = skip_ - position_;
+        position_ = skip_;
+      }
     }
-    return Status::OK();
-  }
-
-  Status Close() override {
-    pending_ = nullptr;
-    if (current_) {
-      auto reader = std::move(current_);
-      current_ = nullptr;
-      return reader->Close();
+    if (reader_) {
+      (void)reader_->Close();
+      reader_ = nullptr;
     }
-    return Status::OK();
+    return SourceBatch{};
   }
 
  private:
-  std::shared_ptr<FormatReader> reader_;
-  std::shared_ptr<std::vector<FileInfo>> files_;
-  std::shared_ptr<arrow::Schema> full_;
+  std::shared_ptr<arrow::RecordBatchReader> reader_;
   std::shared_ptr<arrow::Schema> out_;
-  arrow::compute::Expression filter_;
-  int64_t remaining_;  // -1: no limit
+  std::string path_;
+  int64_t skip_;
+  int64_t end_;
   int64_t batch_size_;
-  std::shared_ptr<ScanStats> stats_;
-  size_t next_file_ = 0;
-  std::shared_ptr<arrow::RecordBatchReader> current_;
-  std::string current_path_;
+  int64_t position_ = 0;  // rows of the split behind us, delivered or skipped
   std::shared_ptr<arrow::RecordBatch> pending_;
   int64_t pending_offset_ = 0;
 };
+
+/// A split's payload: "<row group begin> <row group end> <path>".
+std::string EncodeSplit(int begin, int end, const std::string& path) {
+  return std::to_string(begin) + " " + std::to_string(end) + " " + path;
+}
+
+Status ParseRows(const std::string& offset, const std::string& split, int64_t* out) {
+  if (offset.empty()) return Status::OK();
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(offset.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0) {
+    return Status::Invalid("file source: cannot resume ", split, " from offset '", offset,
+                           "' (expected a row count)");
+  }
+  *out = v;
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -139,6 +147,7 @@ Status FileSource::Prepare() {
                              "; columns: ", schema_->ToString());
     }
   }
+  for (size_t i = 0; i < files_->size(); ++i) file_index_[(*files_)[i].path] = i;
   prepared_ = true;
   return Status::OK();
 }
@@ -148,8 +157,56 @@ Result<std::shared_ptr<arrow::Schema>> FileSource::GetSchema() {
   return schema_;
 }
 
-Result<std::unique_ptr<BatchStream>> FileSource::Scan(const ScanRequest& request) {
+Result<std::vector<Split>> FileSource::PlanSplits(const ScanRequest& request) {
   ARROW_RETURN_NOT_OK(Prepare());
+  stats_ = std::make_shared<ScanStats>();
+  pushed_.clear();
+  if (request.columns) {
+    pushed_ += " columns=[";
+    for (size_t i = 0; i < request.columns->size(); ++i) {
+      pushed_ += (i ? "," : "") + (*request.columns)[i];
+    }
+    pushed_ += "]";
+  }
+  if (!request.filter.Equals(arrow::compute::literal(true))) {
+    pushed_ += " filter=" + request.filter.ToString();
+  }
+  if (request.limit) pushed_ += " limit=" + std::to_string(*request.limit);
+  std::vector<Split> splits;
+  for (const auto& file : *files_) {
+    // A limit needs few rows: one split per file keeps it from reading ahead.
+    int64_t parts = request.limit ? 1 : file.size / kSplitBytes;
+    parts = std::clamp<int64_t>(parts, 1, std::max(file.row_groups, 1));
+    if (parts == 1) {
+      splits.push_back({file.path, EncodeSplit(0, -1, file.path)});
+      continue;
+    }
+    for (int64_t i = 0; i < parts; ++i) {
+      const int begin = static_cast<int>(file.row_groups * i / parts);
+      const int end = static_cast<int>(file.row_groups * (i + 1) / parts);
+      splits.push_back(
+          {file.path + "#rg=" + std::to_string(begin) + "-" + std::to_string(end),
+           EncodeSplit(begin, end, file.path)});
+    }
+  }
+  return splits;
+}
+
+Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
+                                                           const SplitRange& range,
+                                                           const ScanRequest& request) {
+  ARROW_RETURN_NOT_OK(Prepare());
+  int begin = 0, end = -1, consumed = 0;
+  if (std::sscanf(split.payload.c_str(), "%d %d %n", &begin, &end, &consumed) != 2 ||
+      consumed == 0) {
+    return Status::Invalid("file source: not a split of ", path_, ": '", split.payload,
+                           "'");
+  }
+  const std::string path = split.payload.substr(consumed);
+  auto it = file_index_.find(path);
+  if (it == file_index_.end()) {
+    return Status::Invalid("file source: ", path, " is not a file of ", path_);
+  }
   std::shared_ptr<arrow::Schema> out = schema_;
   if (request.columns) {
     arrow::FieldVector fields;
@@ -162,22 +219,23 @@ Result<std::unique_ptr<BatchStream>> FileSource::Scan(const ScanRequest& request
     }
     out = arrow::schema(std::move(fields));
   }
-  last_stats_ = std::make_shared<ScanStats>();
-  last_pushed_.clear();
-  if (request.columns) {
-    last_pushed_ += " columns=[";
-    for (size_t i = 0; i < request.columns->size(); ++i) {
-      last_pushed_ += (i ? "," : "") + (*request.columns)[i];
-    }
-    last_pushed_ += "]";
+  int64_t skip = 0, stop = -1;
+  ARROW_RETURN_NOT_OK(ParseRows(range.start, split.id, &skip));
+  ARROW_RETURN_NOT_OK(ParseRows(range.end, split.id, &stop));
+  if (request.limit && (stop < 0 || stop > skip + *request.limit)) {
+    stop = skip + *request.limit;
   }
-  if (!request.filter.Equals(arrow::compute::literal(true))) {
-    last_pushed_ += " filter=" + request.filter.ToString();
-  }
-  if (request.limit) last_pushed_ += " limit=" + std::to_string(*request.limit);
-  return std::make_unique<FileBatchStream>(reader_, files_, schema_, std::move(out),
-                                           request.filter, request.limit,
-                                           settings_.batch_size, last_stats_);
+  FileScan scan;
+  scan.file = &(*files_)[it->second];
+  scan.schema = schema_;
+  scan.columns = out->field_names();
+  scan.filter = request.filter;
+  scan.stats = stats_;
+  scan.row_group_begin = begin;
+  scan.row_group_end = end;
+  ARROW_ASSIGN_OR_RAISE(auto reader, reader_->Open(scan));
+  return std::make_unique<FileSplitReader>(std::move(reader), std::move(out), path, skip,
+                                           stop, settings_.batch_size);
 }
 
 std::string FileSource::Describe() const {
@@ -193,7 +251,7 @@ std::string FileSource::Describe() const {
   if (prepared_ && files_->size() > 1) {
     out += " (" + std::to_string(files_->size()) + " files)";
   }
-  return out + last_pushed_;
+  return out + pushed_;
 }
 
 }  // namespace flowsql::file

@@ -1,6 +1,7 @@
 // The file source: one path, directory or glob of files of one format.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,19 +11,25 @@
 
 namespace flowsql::file {
 
-/// A Source over local files. Resolving the files and inferring the schema happen on
-/// the first GetSchema() or Scan(). Not thread-safe; a scan's stream may outlive it.
+/// A Source over local files: one split per file, and row-group ranges of about
+/// 64 MB for larger Parquet files. A split's offset is the number of rows it has
+/// produced. Resolving the files and inferring the schema happen on the first
+/// GetSchema() or PlanSplits(); after that, OpenSplit() is thread-safe.
 class FileSource : public Source {
  public:
   explicit FileSource(ConnectorArgs args);
 
   Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
   Pushdown pushdown() const override { return {true, true, true}; }
-  Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) override;
+  Result<std::vector<Split>> PlanSplits(const ScanRequest& request) override;
+  Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                 const SplitRange& range,
+                                                 const ScanRequest& request) override;
   std::string Describe() const override;
 
-  /// The counters of the most recent Scan() (bytes read, row groups skipped, ...).
-  std::shared_ptr<ScanStats> last_scan_stats() const { return last_stats_; }
+  /// The counters of the scans since the last PlanSplits() (bytes read, row groups
+  /// skipped, ...).
+  std::shared_ptr<ScanStats> last_scan_stats() const { return stats_; }
   /// The files read, after resolving globs and directories. REQUIRES: GetSchema() ok.
   const std::vector<FileInfo>& files() const { return *files_; }
 
@@ -35,9 +42,10 @@ class FileSource : public Source {
   ReadSettings settings_;
   std::shared_ptr<FormatReader> reader_;
   std::shared_ptr<std::vector<FileInfo>> files_;
+  std::map<std::string, size_t> file_index_;  // path -> index into files_
   std::shared_ptr<arrow::Schema> schema_;
-  std::shared_ptr<ScanStats> last_stats_;
-  std::string last_pushed_;
+  std::shared_ptr<ScanStats> stats_ = std::make_shared<ScanStats>();
+  std::string pushed_;  // EXPLAIN text of the last planned request
 };
 
 }  // namespace flowsql::file

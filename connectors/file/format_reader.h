@@ -34,6 +34,10 @@ struct FileInfo {
   /// The schema the format reader produces natively for this file (JSON: before the
   /// date/timestamp casts). Equal to `schema` for most formats.
   std::shared_ptr<arrow::Schema> raw_schema;
+  /// Parquet: the file's row groups and size in bytes (0 for other formats), so
+  /// that a large file can be read as several splits.
+  int row_groups = 0;
+  int64_t size = 0;
 };
 
 /// One file to scan.
@@ -46,6 +50,10 @@ struct FileScan {
   /// A filter a format may use to skip data (Parquet row groups); may be literal(true).
   arrow::compute::Expression filter = arrow::compute::literal(true);
   std::shared_ptr<ScanStats> stats;
+  /// Parquet: read only the row groups [row_group_begin, row_group_end); -1: to the
+  /// last one.
+  int row_group_begin = 0;
+  int row_group_end = -1;
 };
 
 class FormatReader {

@@ -9,6 +9,8 @@
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 
+#include <filesystem>
+
 #include "connectors/file/format_reader.h"
 
 namespace flowsql::file {
@@ -57,6 +59,9 @@ class ParquetReader : public FormatReader {
     ARROW_RETURN_NOT_OK(WithPath(reader->GetSchema(&schema), path));
     info.raw_schema = schema->RemoveMetadata();
     ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(info.raw_schema, settings_));
+    info.row_groups = reader->num_row_groups();
+    std::error_code ec;
+    info.size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
     return info;
   }
 
@@ -74,7 +79,7 @@ class ParquetReader : public FormatReader {
     if (leaves.empty() && !manifest.schema_fields.empty()) {
       CollectLeaves(manifest.schema_fields[0], &leaves);
     }
-    const int total = reader->num_row_groups();
+    int total = reader->num_row_groups();
     std::vector<int> groups;
     std::optional<std::vector<int>> pruned;
     if (!scan.filter.Equals(arrow::compute::literal(true))) {
@@ -85,6 +90,9 @@ class ParquetReader : public FormatReader {
     } else {
       for (int i = 0; i < total; ++i) groups.push_back(i);
     }
+    const int end = scan.row_group_end < 0 ? total : std::min(scan.row_group_end, total);
+    std::erase_if(groups, [&](int g) { return g < scan.row_group_begin || g >= end; });
+    total = end - std::min(scan.row_group_begin, end);
     if (scan.stats) {
       scan.stats->row_groups_read += static_cast<int64_t>(groups.size());
       scan.stats->row_groups_skipped += total - static_cast<int64_t>(groups.size());

@@ -83,11 +83,17 @@ inline Result<std::unique_ptr<Sink>> MakeSink(const std::string& uri,
   return MakeFileSink(args);
 }
 
+/// A new epoch for each commit of a test (epochs only grow).
+inline Epoch NextEpoch() {
+  static int64_t next = 0;
+  return Epoch{"test", next++};
+}
+
 /// Scans everything into one table; checks every batch has the stream's schema.
 inline Result<std::shared_ptr<arrow::Table>> ReadAll(Source* source,
                                                      const ScanRequest& request = {},
                                                      int* batches = nullptr) {
-  ARROW_ASSIGN_OR_RAISE(auto stream, source->Scan(request));
+  ARROW_ASSIGN_OR_RAISE(auto stream, ScanAll(source, request));
   std::vector<std::shared_ptr<arrow::RecordBatch>> out;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <thread>
 
@@ -18,15 +19,11 @@ namespace flowsql {
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
 constexpr const char* kFunctionOption = "function";
 constexpr const char* kGenerate = "generate";
 constexpr const char* kGenerateSeries = "generate_series";
 constexpr const char* kRange = "range";
 constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
-/// A rate-limited stream returns a batch (possibly empty) at least this often.
-constexpr auto kTick = std::chrono::milliseconds(100);
 
 std::vector<OptionSpec> SourceOptions() {
   return {
@@ -42,7 +39,7 @@ std::vector<OptionSpec> SourceOptions() {
        OptionType::kDouble,
        "0",
        "Rows per second of the generate stream; 0 generates as fast as the consumer "
-       "reads. At a rate, a batch (possibly empty) comes at least every 100 ms",
+       "reads",
        {"rows_per_second"}},
       {"rows_per_minute", OptionType::kDouble, "",
        "Alternative to rate, in rows per minute (rate = rows_per_minute / 60)"},
@@ -60,6 +57,12 @@ std::vector<OptionSpec> SourceOptions() {
        {"start_id", "start_row_id"}},
       {"seed", OptionType::kInt, "42",
        "Seed of the deterministic 'value' and 'category' columns"},
+      {"splits", OptionType::kInt, "1",
+       "Splits read in parallel. generate_series and range: contiguous index ranges; "
+       "generate: split i of n yields the ids start + i, start + i + n, ..."},
+      {"ack_log", OptionType::kString, "",
+       "generate: a file to which every acknowledgement appends '<split> <offset>' "
+       "lines, once the rows up to that offset are durable in every sink"},
   };
 }
 
@@ -185,9 +188,52 @@ Result<Series> MakeSeries(const std::string& function,
   return s;
 }
 
-class SeriesStream : public BatchStream {
+/// The split of a series or stream: `index` of `count`, and the stream's start
+/// time (wall clock, microseconds) when the scan was planned.
+struct SplitSpec {
+  int64_t index = 0;
+  int64_t count = 1;
+  int64_t base_us = 0;
+};
+
+std::string EncodeSplit(const SplitSpec& s) {
+  return std::to_string(s.index) + " " + std::to_string(s.count) + " " +
+         std::to_string(s.base_us);
+}
+
+Result<SplitSpec> DecodeSplit(const Split& split, const std::string& context) {
+  SplitSpec s;
+  long long index, count, base;
+  if (std::sscanf(split.payload.c_str(), "%lld %lld %lld", &index, &count, &base) != 3 ||
+      count <= 0 || index < 0 || index >= count) {
+    return UserError(context + ": not a split of this source: '" + split.payload + "'");
+  }
+  s.index = index;
+  s.count = count;
+  s.base_us = base;
+  return s;
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::vector<Split>> PlanSplitsOf(int64_t count) {
+  std::vector<Split> splits;
+  const int64_t base = NowMicros();
+  for (int64_t i = 0; i < count; ++i) {
+    SplitSpec s{i, count, base};
+    splits.push_back({std::to_string(i) + "/" + std::to_string(count), EncodeSplit(s)});
+  }
+  return splits;
+}
+
+/// Reads a series split: row indices [next, end), as the series' values.
+class SeriesReader : public SplitReader {
  public:
-  SeriesStream(Series series, std::shared_ptr<arrow::Schema> schema, bool emit_column,
+  SeriesReader(Series series, std::shared_ptr<arrow::Schema> schema, bool emit_column,
                int64_t next_index, int64_t end_index, int64_t batch_size)
       : series_(std::move(series)),
         schema_(std::move(schema)),
@@ -198,11 +244,8 @@ class SeriesStream : public BatchStream {
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    if (next_index_ >= end_index_) {
-      *out = nullptr;
-      return Status::OK();
-    }
+  Result<SourceBatch> Next() override {
+    if (next_index_ >= end_index_) return SourceBatch{};
     int64_t n = std::min(batch_size_, end_index_ - next_index_);
     std::vector<std::shared_ptr<arrow::Array>> columns;
     if (emit_column_) {
@@ -219,13 +262,11 @@ class SeriesStream : public BatchStream {
       ARROW_ASSIGN_OR_RAISE(auto array, builder.Finish());
       columns.push_back(std::move(array));
     }
-    *out = arrow::RecordBatch::Make(schema_, n, std::move(columns));
     next_index_ += n;
-    return Status::OK();
+    // The offset is the index of the next value, as text.
+    return SourceBatch{arrow::RecordBatch::Make(schema_, n, std::move(columns)),
+                       std::to_string(next_index_)};
   }
-
-  /// The index of the next value, as text.
-  std::string offset() const override { return std::to_string(next_index_); }
 
  private:
   Series series_;
@@ -238,27 +279,34 @@ class SeriesStream : public BatchStream {
 
 class SeriesSource : public Source {
  public:
-  SeriesSource(Series series, int64_t batch_size)
+  SeriesSource(Series series, int64_t batch_size, int64_t splits)
       : series_(std::move(series)),
         batch_size_(batch_size),
+        splits_(splits),
         schema_(arrow::schema({arrow::field(series_.function, arrow::int64())})) {}
 
   Result<std::shared_ptr<arrow::Schema>> GetSchema() override { return schema_; }
   Pushdown pushdown() const override { return {true, false, true}; }
 
-  Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) override {
+  Result<std::vector<Split>> PlanSplits(const ScanRequest&) override {
+    return PlanSplitsOf(splits_);
+  }
+
+  /// Split i of n holds the row indices [count * i / n, count * (i + 1) / n).
+  Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                 const SplitRange& range,
+                                                 const ScanRequest& request) override {
     ARROW_ASSIGN_OR_RAISE(auto indices,
                           ResolveColumns(schema_, request, series_.function));
-    int64_t next = 0;
-    if (!request.start_offset.empty()) {
-      if (!ParseInt64(request.start_offset, &next) || next < 0 || next > series_.count) {
-        return UserError(series_.function + "(): cannot resume from offset '" +
-                         request.start_offset + "' (expected a row index 0.." +
-                         std::to_string(series_.count) + ")");
-      }
-    }
-    int64_t end = next + RemainingAfterLimit(series_.count - next, request);
-    return std::make_unique<SeriesStream>(series_, Project(schema_, indices),
+    ARROW_ASSIGN_OR_RAISE(SplitSpec spec, DecodeSplit(split, series_.function));
+    const __int128 count = series_.count;
+    const int64_t begin = static_cast<int64_t>(count * spec.index / spec.count);
+    int64_t end = static_cast<int64_t>(count * (spec.index + 1) / spec.count);
+    int64_t next = begin;
+    ARROW_RETURN_NOT_OK(ParseIndex(range.start, begin, end, &next));
+    if (!range.end.empty()) ARROW_RETURN_NOT_OK(ParseIndex(range.end, next, end, &end));
+    end = next + RemainingAfterLimit(end - next, request);
+    return std::make_unique<SeriesReader>(series_, Project(schema_, indices),
                                           !indices.empty(), next, end, batch_size_);
   }
 
@@ -270,8 +318,20 @@ class SeriesSource : public Source {
   }
 
  private:
+  Status ParseIndex(const std::string& offset, int64_t low, int64_t high,
+                    int64_t* out) const {
+    if (offset.empty()) return Status::OK();
+    if (!ParseInt64(offset, out) || *out < low || *out > high) {
+      return UserError(series_.function + "(): cannot resume from offset '" + offset +
+                       "' (expected a row index " + std::to_string(low) + ".." +
+                       std::to_string(high) + ")");
+    }
+    return Status::OK();
+  }
+
   Series series_;
   int64_t batch_size_;
+  int64_t splits_;
   std::shared_ptr<arrow::Schema> schema_;
 };
 
@@ -284,6 +344,8 @@ struct StreamConfig {
   int64_t batch_size = 1024;
   int64_t start = 0;
   int64_t seed = 42;
+  int64_t splits = 1;
+  std::string ack_log;  // file that Acknowledge() appends to; empty: none
 };
 
 enum class Column { kId, kTs, kValue, kCategory };
@@ -295,36 +357,43 @@ std::shared_ptr<arrow::Schema> GenerateSchema() {
        arrow::field("value", arrow::float64()), arrow::field("category", arrow::utf8())});
 }
 
-class GenerateStream : public BatchStream {
+/// A stream position: the next id of the split and the stream's start time, which
+/// every row's `ts` follows from: "1024@1767225600000000".
+struct StreamOffset {
+  int64_t next_id = 0;
+  int64_t base_us = 0;
+};
+
+std::string EncodeOffset(const StreamOffset& o) {
+  return std::to_string(o.next_id) + "@" + std::to_string(o.base_us);
+}
+
+/// Reads split i of n: ids start + i, start + i + n, ... below `end_id`. A row's
+/// `ts` is base + (id - start) / rate seconds (1 microsecond apart when
+/// unthrottled), so a replay yields the same rows; at a rate, a row is emitted
+/// once the wall clock has passed its `ts`.
+class GenerateReader : public SplitReader {
  public:
-  GenerateStream(StreamConfig config, std::shared_ptr<arrow::Schema> schema,
-                 std::vector<int> columns, int64_t next_id, int64_t remaining)
+  GenerateReader(const StreamConfig& config, std::shared_ptr<arrow::Schema> schema,
+                 std::vector<int> columns, SplitSpec split, StreamOffset next,
+                 int64_t end_id, arrow::StopToken stop)
       : config_(config),
         schema_(std::move(schema)),
         columns_(std::move(columns)),
-        next_id_(next_id),
-        remaining_(remaining),
+        stride_(split.count),
+        next_(next),
+        end_id_(end_id),
+        stop_(std::move(stop)),
         seed_mix_(SplitMix64(static_cast<uint64_t>(config.seed))) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    if (remaining_ <= 0) {
-      *out = nullptr;
-      return Status::OK();
-    }
-    int64_t n =
-        config_.rate > 0 ? WaitForRows() : std::min(config_.batch_size, remaining_);
-    int64_t first_ts_us = 0;
-    double ts_step_us = 0;
+  Result<SourceBatch> Next() override {
+    if (next_.next_id >= end_id_) return SourceBatch{};
+    int64_t n = (end_id_ - next_.next_id + stride_ - 1) / stride_;
+    n = std::min(n, config_.batch_size);
     if (config_.rate > 0) {
-      // Each row carries the wall-clock time at which the rate allowed it.
-      ts_step_us = 1e6 / config_.rate;
-      first_ts_us = wall_start_us_ + static_cast<int64_t>((emitted_ + 1) * ts_step_us);
-    } else {
-      first_ts_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+      ARROW_ASSIGN_OR_RAISE(n, WaitForRows(n));
     }
     std::vector<std::shared_ptr<arrow::Array>> arrays;
     for (int c : columns_) {
@@ -333,7 +402,7 @@ class GenerateStream : public BatchStream {
         case Column::kId: {
           arrow::Int64Builder b;
           ARROW_RETURN_NOT_OK(b.Reserve(n));
-          for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(next_id_ + i);
+          for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(Id(i));
           ARROW_ASSIGN_OR_RAISE(array, b.Finish());
           break;
         }
@@ -342,16 +411,14 @@ class GenerateStream : public BatchStream {
               schema_->field(static_cast<int>(arrays.size()))->type(),
               arrow::default_memory_pool());
           ARROW_RETURN_NOT_OK(b.Reserve(n));
-          for (int64_t i = 0; i < n; ++i) {
-            b.UnsafeAppend(first_ts_us + static_cast<int64_t>(i * ts_step_us));
-          }
+          for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(TsMicros(Id(i)));
           ARROW_ASSIGN_OR_RAISE(array, b.Finish());
           break;
         }
         case Column::kValue: {
           arrow::DoubleBuilder b;
           ARROW_RETURN_NOT_OK(b.Reserve(n));
-          for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(Value(next_id_ + i));
+          for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(Value(Id(i)));
           ARROW_ASSIGN_OR_RAISE(array, b.Finish());
           break;
         }
@@ -361,7 +428,7 @@ class GenerateStream : public BatchStream {
           ARROW_RETURN_NOT_OK(b.Reserve(n));
           ARROW_RETURN_NOT_OK(b.ReserveData(n));
           for (int64_t i = 0; i < n; ++i) {
-            b.UnsafeAppend(kCategories[Category(next_id_ + i)], 1);
+            b.UnsafeAppend(kCategories[Category(Id(i))], 1);
           }
           ARROW_ASSIGN_OR_RAISE(array, b.Finish());
           break;
@@ -369,17 +436,18 @@ class GenerateStream : public BatchStream {
       }
       arrays.push_back(std::move(array));
     }
-    *out = arrow::RecordBatch::Make(schema_, n, std::move(arrays));
-    next_id_ += n;
-    remaining_ -= n;
-    emitted_ += n;
-    return Status::OK();
+    next_.next_id += n * stride_;
+    return SourceBatch{arrow::RecordBatch::Make(schema_, n, std::move(arrays)),
+                       EncodeOffset(next_)};
   }
 
-  /// The next id, as text.
-  std::string offset() const override { return std::to_string(next_id_); }
-
  private:
+  int64_t Id(int64_t i) const { return next_.next_id + i * stride_; }
+  int64_t TsMicros(int64_t id) const {
+    const double step_us = config_.rate > 0 ? 1e6 / config_.rate : 1.0;
+    return next_.base_us +
+           static_cast<int64_t>(static_cast<double>(id - config_.start) * step_us);
+  }
   double Value(int64_t id) const {
     uint64_t h = SplitMix64(seed_mix_ ^ static_cast<uint64_t>(id));
     return static_cast<double>(h >> 11) * 0x1.0p-53;
@@ -390,47 +458,34 @@ class GenerateStream : public BatchStream {
     return static_cast<int>(h % 5);
   }
 
-  /// Sleeps until rows may be emitted without exceeding rate * elapsed, and returns
-  /// how many (possibly 0 after a tick of kTick, so that slow rates still flow).
-  int64_t WaitForRows() {
-    if (!started_) {
-      started_ = true;
-      start_ = SteadyClock::now();
-      wall_start_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+  /// Waits until at least about 100 ms worth of rows (1 at least, `most` at most)
+  /// have their ts in the past, and returns how many are due. Sleeps in slices,
+  /// so that a stop request is seen within ~50 ms.
+  Result<int64_t> WaitForRows(int64_t most) {
+    const int64_t target = std::clamp<int64_t>(
+        static_cast<int64_t>(config_.rate * 0.1 / static_cast<double>(stride_)), 1, most);
+    const int64_t ready_us = TsMicros(Id(target - 1));
+    while (true) {
+      ARROW_RETURN_NOT_OK(stop_.Poll());
+      const int64_t now = NowMicros();
+      if (now >= ready_us) break;
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(std::min<int64_t>(ready_us - now, 50000)));
     }
-    const int64_t most = std::min(config_.batch_size, remaining_);
-    const int64_t target =
-        std::clamp<int64_t>(static_cast<int64_t>(config_.rate * 0.1), 1, most);
-    auto ready = start_ + std::chrono::microseconds(static_cast<int64_t>(
-                              std::ceil((emitted_ + target) * 1e6 / config_.rate)));
-    auto now = SteadyClock::now();
-    int64_t floor_rows = 0;
-    if (ready <= now + kTick) {
-      std::this_thread::sleep_until(ready);
-      floor_rows = target;
-    } else {
-      std::this_thread::sleep_until(now + kTick);
-    }
-    double elapsed_s = std::chrono::duration<double>(SteadyClock::now() - start_).count();
-    double allowed = std::floor(config_.rate * elapsed_s) - static_cast<double>(emitted_);
-    int64_t due = allowed <= 0                           ? 0
-                  : allowed >= static_cast<double>(most) ? most
-                                                         : static_cast<int64_t>(allowed);
-    return std::clamp<int64_t>(std::max(due, floor_rows), 0, most);
+    const int64_t now = NowMicros();
+    int64_t due = target;
+    while (due < most && TsMicros(Id(due)) <= now) ++due;
+    return due;
   }
 
   StreamConfig config_;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<int> columns_;
-  int64_t next_id_;
-  int64_t remaining_;
+  int64_t stride_;
+  StreamOffset next_;
+  int64_t end_id_;
+  arrow::StopToken stop_;
   uint64_t seed_mix_;
-  int64_t emitted_ = 0;
-  bool started_ = false;
-  SteadyClock::time_point start_;
-  int64_t wall_start_us_ = 0;
 };
 
 class GenerateSource : public Source {
@@ -442,22 +497,53 @@ class GenerateSource : public Source {
   bool bounded() const override { return config_.rows >= 0; }
   Pushdown pushdown() const override { return {true, false, true}; }
 
-  Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) override {
+  Result<std::vector<Split>> PlanSplits(const ScanRequest&) override {
+    return PlanSplitsOf(config_.splits);
+  }
+
+  Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                 const SplitRange& range,
+                                                 const ScanRequest& request) override {
     ARROW_ASSIGN_OR_RAISE(auto indices, ResolveColumns(schema_, request, "generate"));
-    const int64_t end_id = config_.rows < 0 ? kUnbounded : config_.start + config_.rows;
-    int64_t next = config_.start;
-    if (!request.start_offset.empty()) {
-      if (!ParseInt64(request.start_offset, &next) || next < config_.start ||
-          next > end_id) {
-        return UserError("generate: cannot resume from offset '" + request.start_offset +
-                         "' (expected the next id, " + std::to_string(config_.start) +
-                         (config_.rows < 0 ? " or more" : ".." + std::to_string(end_id)) +
-                         ")");
-      }
+    ARROW_ASSIGN_OR_RAISE(SplitSpec spec, DecodeSplit(split, "generate"));
+    if (spec.count != config_.splits) {
+      return UserError("generate: split '" + split.id + "' is not one of " +
+                       std::to_string(config_.splits) + " splits");
     }
-    int64_t remaining = RemainingAfterLimit(end_id - next, request);
-    return std::make_unique<GenerateStream>(config_, Project(schema_, indices), indices,
-                                            next, remaining);
+    int64_t end_id = config_.rows < 0 ? kUnbounded : config_.start + config_.rows;
+    StreamOffset next{config_.start + spec.index, spec.base_us};
+    ARROW_RETURN_NOT_OK(ParseOffset(range.start, spec, end_id, &next));
+    if (!range.end.empty()) {
+      StreamOffset end = next;
+      ARROW_RETURN_NOT_OK(ParseOffset(range.end, spec, end_id, &end));
+      end_id = std::max(end.next_id, next.next_id);
+    }
+    if (request.limit) {
+      const __int128 last = static_cast<__int128>(next.next_id) +
+                            static_cast<__int128>(*request.limit) * spec.count;
+      if (last < end_id) end_id = static_cast<int64_t>(last);
+    }
+    return std::make_unique<GenerateReader>(config_, Project(schema_, indices), indices,
+                                            spec, next, end_id, request.stop);
+  }
+
+  /// Appends "<split> <offset>" lines to the ack_log file, if set: what the
+  /// runtime declared durable, for tests and for the curious.
+  Status Acknowledge(const std::map<std::string, std::string>& offsets) override {
+    if (config_.ack_log.empty()) return Status::OK();
+    FILE* f = std::fopen(config_.ack_log.c_str(), "a");
+    if (f == nullptr) {
+      return Status::IOError("generate: cannot open ack_log '", config_.ack_log,
+                             "': ", std::strerror(errno));
+    }
+    for (const auto& [split, offset] : offsets) {
+      std::fprintf(f, "%s %s\n", split.c_str(), offset.c_str());
+    }
+    bool ok = std::fflush(f) == 0;
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok)
+      return Status::IOError("generate: cannot write ack_log '", config_.ack_log, "'");
+    return Status::OK();
   }
 
   std::string Describe() const override {
@@ -471,6 +557,24 @@ class GenerateSource : public Source {
   }
 
  private:
+  /// Parses "<next id>@<start time>" of split `spec` into `out`.
+  Status ParseOffset(const std::string& text, const SplitSpec& spec, int64_t end_id,
+                     StreamOffset* out) const {
+    if (text.empty()) return Status::OK();
+    long long id, base;
+    char tail;
+    if (std::sscanf(text.c_str(), "%lld@%lld%c", &id, &base, &tail) != 2 ||
+        id < config_.start || (end_id != kUnbounded && id > end_id + spec.count) ||
+        (id - config_.start) % spec.count != spec.index) {
+      return UserError("generate: cannot resume split " + std::to_string(spec.index) +
+                       " from offset '" + text +
+                       "' (expected '<next id>@<start time>', an id of that split)");
+    }
+    out->next_id = id;
+    out->base_us = base;
+    return Status::OK();
+  }
+
   StreamConfig config_;
   std::shared_ptr<arrow::Schema> schema_;
 };
@@ -549,15 +653,20 @@ Result<std::unique_ptr<Source>> MakeGenerateSource(const ConnectorArgs& args) {
     return UserError("option 'batch_size' must be positive, got " +
                      std::to_string(batch_size));
   }
+  const int64_t splits = options.GetInt("splits", 1);
+  if (splits <= 0 || splits > 1024) {
+    return UserError("option 'splits' must be 1..1024, got " + std::to_string(splits));
+  }
   if (function == kGenerateSeries || function == kRange) {
-    for (const char* name : {"rate", "rows_per_minute", "rows", "start", "seed"}) {
+    for (const char* name :
+         {"rate", "rows_per_minute", "rows", "start", "seed", "ack_log"}) {
       if (options.IsSet(name)) {
         return UserError("option '" + std::string(name) + "' does not apply to " +
                          function + "()");
       }
     }
     ARROW_ASSIGN_OR_RAISE(Series series, MakeSeries(function, args.positional));
-    return std::make_unique<SeriesSource>(std::move(series), batch_size);
+    return std::make_unique<SeriesSource>(std::move(series), batch_size, splits);
   }
   if (!args.positional.empty()) {
     return UserError(
@@ -586,6 +695,8 @@ Result<std::unique_ptr<Source>> MakeGenerateSource(const ConnectorArgs& args) {
   config.batch_size = batch_size;
   config.start = options.GetInt("start", 0);
   config.seed = options.GetInt("seed", 42);
+  config.splits = splits;
+  config.ack_log = options.GetString("ack_log");
   if (config.rows >= 0 && config.start > kUnbounded - config.rows) {
     return UserError("options 'start' + 'rows' overflow a BIGINT id");
   }

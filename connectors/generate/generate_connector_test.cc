@@ -4,7 +4,9 @@
 #include <arrow/table.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 namespace flowsql {
 namespace {
@@ -48,19 +50,33 @@ struct Scanned {
   int batches = 0;
 };
 
-Scanned ScanAll(Source* source, ScanRequest request = {}) {
+/// Opens the first split from `start`.
+Result<std::unique_ptr<SplitReader>> Open(Source* source, const ScanRequest& request,
+                                          const std::string& start = "") {
+  ARROW_ASSIGN_OR_RAISE(auto splits, source->PlanSplits(request));
+  return source->OpenSplit(splits.at(0), SplitRange{start, ""}, request);
+}
+
+/// Reads every split, one after the other; the first from `start`.
+Scanned Read(Source* source, ScanRequest request = {}, const std::string& start = "") {
   Scanned out;
-  auto stream = source->Scan(request).ValueOrDie();
+  auto splits = source->PlanSplits(request).ValueOrDie();
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    EXPECT_TRUE(stream->ReadNext(&batch).ok());
-    if (!batch) break;
-    batches.push_back(batch);
-    out.offsets.push_back(stream->offset());
-    ++out.batches;
+  std::shared_ptr<arrow::Schema> schema;
+  for (size_t i = 0; i < splits.size(); ++i) {
+    auto reader =
+        source->OpenSplit(splits[i], SplitRange{i == 0 ? start : "", ""}, request)
+            .ValueOrDie();
+    schema = reader->schema();
+    while (true) {
+      auto next = reader->Next().ValueOrDie();
+      if (!next.batch) break;
+      batches.push_back(next.batch);
+      out.offsets.push_back(next.offset);
+      ++out.batches;
+    }
   }
-  out.table = arrow::Table::FromRecordBatches(stream->schema(), batches).ValueOrDie();
+  out.table = arrow::Table::FromRecordBatches(schema, batches).ValueOrDie();
   return out;
 }
 
@@ -75,7 +91,7 @@ std::vector<int64_t> Ints(const std::shared_ptr<arrow::Table>& table, int col = 
 
 std::vector<int64_t> Series(const std::string& fn, std::vector<std::string> args) {
   auto source = MakeFunction(fn, std::move(args)).ValueOrDie();
-  return Ints(ScanAll(source.get()).table);
+  return Ints(Read(source.get()).table);
 }
 
 using V = std::vector<int64_t>;
@@ -125,16 +141,16 @@ TEST(GenerateSeries, ColumnNamesAndBounded) {
 
 TEST(GenerateSeries, BatchesLimitAndProjection) {
   auto source = MakeFunction("generate_series", {"1", "10000"}).ValueOrDie();
-  auto all = ScanAll(source.get());
+  auto all = Read(source.get());
   EXPECT_EQ(all.table->num_rows(), 10000);
   EXPECT_EQ(all.batches, 10);  // default batch_size 1024
   ScanRequest request;
   request.limit = 1500;
-  auto limited = ScanAll(source.get(), request);
+  auto limited = Read(source.get(), request);
   EXPECT_EQ(limited.table->num_rows(), 1500);
   EXPECT_EQ(Ints(limited.table).back(), 1500);
   request.columns = std::vector<std::string>{};
-  auto no_columns = ScanAll(source.get(), request);
+  auto no_columns = Read(source.get(), request);
   EXPECT_EQ(no_columns.table->num_columns(), 0);
   EXPECT_EQ(no_columns.table->num_rows(), 1500);
 }
@@ -142,10 +158,9 @@ TEST(GenerateSeries, BatchesLimitAndProjection) {
 TEST(GenerateSeries, ResumeFromOffset) {
   auto source = MakeFunction("generate_series", {"0", "99"}, {{"batch_size", "10", ""}})
                     .ValueOrDie();
-  auto all = ScanAll(source.get());
+  auto all = Read(source.get());
   ScanRequest request;
-  request.start_offset = all.offsets[2];
-  auto rest = Ints(ScanAll(source.get(), request).table);
+  auto rest = Ints(Read(source.get(), request, all.offsets[2]).table);
   ASSERT_EQ(rest.size(), 70u);
   EXPECT_EQ(rest.front(), 30);
 }
@@ -174,13 +189,13 @@ TEST(Generate, ColumnsAndDeterministicValues) {
   EXPECT_TRUE(source->bounded());
   EXPECT_EQ(source->GetSchema().ValueOrDie()->ToString(),
             "id: int64\nts: timestamp[us, tz=UTC]\nvalue: double\ncategory: string");
-  auto a = ScanAll(source.get());
-  auto b = ScanAll(source.get());
+  auto a = Read(source.get());
+  auto b = Read(source.get());
   ASSERT_EQ(a.table->num_rows(), 3000);
   EXPECT_EQ(Ints(a.table).front(), 0);
   EXPECT_EQ(Ints(a.table).back(), 2999);
   EXPECT_EQ(a.batches, 3);
-  EXPECT_EQ(a.offsets.front(), "1024");
+  EXPECT_EQ(a.offsets.front().substr(0, 5), "1024@");
   EXPECT_TRUE(a.table->column(2)->Equals(*b.table->column(2)));
   EXPECT_TRUE(a.table->column(3)->Equals(*b.table->column(3)));
   int seen[5] = {0, 0, 0, 0, 0};
@@ -204,7 +219,7 @@ TEST(Generate, ColumnsAndDeterministicValues) {
   // Another seed gives other values; the same id with the same seed the same.
   auto other = MakeFunction("generate", {}, {{"rows", "3000", ""}, {"seed", "7", ""}})
                    .ValueOrDie();
-  EXPECT_FALSE(a.table->column(2)->Equals(*ScanAll(other.get()).table->column(2)));
+  EXPECT_FALSE(a.table->column(2)->Equals(*Read(other.get()).table->column(2)));
 }
 
 TEST(Generate, ResumeFromOffsetEqualsContinuation) {
@@ -214,19 +229,16 @@ TEST(Generate, ResumeFromOffsetEqualsContinuation) {
           .ValueOrDie();
   ScanRequest request;
   request.columns = std::vector<std::string>{"value", "id", "category"};
-  auto all = ScanAll(source.get(), request);
+  auto all = Read(source.get(), request);
   ASSERT_EQ(all.table->num_rows(), 1000);
   EXPECT_EQ(all.table->schema()->field(0)->name(), "value");
-  EXPECT_EQ(all.offsets[3], "405");
-  request.start_offset = all.offsets[3];
-  auto rest = ScanAll(source.get(), request);
+  EXPECT_EQ(all.offsets[3].substr(0, 4), "405@");
+  auto rest = Read(source.get(), request, all.offsets[3]);
   ASSERT_EQ(rest.table->num_rows(), 600);
   EXPECT_TRUE(rest.table->Equals(*all.table->Slice(400)));
   // Resuming at the end yields nothing.
-  request.start_offset = all.offsets.back();
-  EXPECT_EQ(ScanAll(source.get(), request).table->num_rows(), 0);
-  request.start_offset = "not-an-id";
-  EXPECT_TRUE(IsUserError(source->Scan(request).status()));
+  EXPECT_EQ(Read(source.get(), request, all.offsets.back()).table->num_rows(), 0);
+  EXPECT_TRUE(IsUserError(Open(source.get(), request, "not-an-id").status()));
 }
 
 TEST(Generate, LimitOnUnboundedReturns) {
@@ -235,17 +247,17 @@ TEST(Generate, LimitOnUnboundedReturns) {
   ScanRequest request;
   request.limit = 2500;
   request.columns = std::vector<std::string>{"id"};
-  auto scanned = ScanAll(source.get(), request);
+  auto scanned = Read(source.get(), request);
   EXPECT_EQ(scanned.table->num_rows(), 2500);
   EXPECT_EQ(scanned.table->num_columns(), 1);
-  EXPECT_EQ(scanned.offsets.back(), "2500");
+  EXPECT_EQ(scanned.offsets.back().substr(0, 5), "2500@");
 }
 
 TEST(Generate, RateLimitingHolds) {
   auto source = MakeFunction("generate", {}, {{"rate", "1000", ""}, {"rows", "200", ""}})
                     .ValueOrDie();
   auto t0 = std::chrono::steady_clock::now();
-  auto scanned = ScanAll(source.get());
+  auto scanned = Read(source.get());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
@@ -254,38 +266,76 @@ TEST(Generate, RateLimitingHolds) {
   EXPECT_GE(scanned.batches, 2);  // batches of ~100 ms worth of rows
 }
 
-TEST(Generate, LowRateStillFlows) {
-  // At 5 rows/s, a batch (possibly empty) still arrives every ~100 ms.
+TEST(Generate, LowRateWaitsForDueRows) {
+  // At 5 rows/s the 2nd row is due 200 ms after the first; the reader waits for it.
   auto source =
       MakeFunction("generate", {}, {{"rate", "5", ""}, {"rows", "2", ""}}).ValueOrDie();
-  auto stream = source->Scan({}).ValueOrDie();
-  int64_t rows = 0;
-  int reads = 0;
   auto t0 = std::chrono::steady_clock::now();
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ASSERT_TRUE(stream->ReadNext(&batch).ok());
-    if (!batch) break;
-    rows += batch->num_rows();
-    ++reads;
-  }
+  auto scanned = Read(source.get());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
-  EXPECT_EQ(rows, 2);
-  EXPECT_GE(ms, 350);  // the 2nd row is due at 400 ms
-  EXPECT_GE(reads, 3);
+  EXPECT_EQ(scanned.table->num_rows(), 2);
+  EXPECT_GE(ms, 150);
+}
+
+TEST(Generate, StopTokenEndsAWait) {
+  auto source = MakeFunction("generate", {}, {{"rate", "0.01", ""}}).ValueOrDie();
+  arrow::StopSource stop;
+  ScanRequest request;
+  request.stop = stop.token();
+  auto reader = Open(source.get(), request).ValueOrDie();
+  ASSERT_EQ(reader->Next().ValueOrDie().batch->num_rows(), 1);  // due at once
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop.RequestStop();
+  });
+  auto next = reader->Next();
+  stopper.join();
+  EXPECT_TRUE(next.status().IsCancelled()) << next.status().ToString();
+}
+
+TEST(Generate, ReplayIsDeterministic) {
+  // ts follows from the offset: a replay of a range yields the same rows.
+  auto source =
+      MakeFunction("generate", {}, {{"rate", "100000", ""}, {"rows", "3000", ""}})
+          .ValueOrDie();
+  auto first = Read(source.get());
+  ASSERT_EQ(first.table->num_rows(), 3000);
+  auto offset = first.offsets[0];
+  const int64_t head = std::stoll(offset.substr(0, offset.find('@')));
+  ASSERT_GT(head, 0);
+  auto a = Read(source.get(), {}, offset);
+  auto b = Read(source.get(), {}, offset);
+  EXPECT_TRUE(a.table->Equals(*b.table));
+  EXPECT_TRUE(a.table->Equals(*first.table->Slice(head)));
+}
+
+TEST(Generate, SplitsPartitionTheIds) {
+  auto source = MakeFunction("generate", {}, {{"rows", "30", ""}, {"splits", "3", ""}})
+                    .ValueOrDie();
+  auto splits = source->PlanSplits({}).ValueOrDie();
+  ASSERT_EQ(splits.size(), 3u);
+  EXPECT_EQ(splits[1].id, "1/3");
+  auto ids = Ints(Read(source.get()).table);
+  std::sort(ids.begin(), ids.end());
+  ASSERT_EQ(ids.size(), 30u);
+  for (int64_t i = 0; i < 30; ++i) EXPECT_EQ(ids[i], i);
+  auto series =
+      MakeFunction("generate_series", {"1", "10"}, {{"splits", "4", ""}}).ValueOrDie();
+  EXPECT_EQ(Ints(Read(series.get()).table),
+            (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
 }
 
 TEST(Generate, UriQueryParameters) {
   auto source = MakeUri("generate://?rows=10&batch_size=4&seed=3").ValueOrDie();
   EXPECT_TRUE(source->bounded());
-  auto scanned = ScanAll(source.get());
+  auto scanned = Read(source.get());
   EXPECT_EQ(scanned.table->num_rows(), 10);
   EXPECT_EQ(scanned.batches, 3);
   // WITH options win over the URI's.
   source = MakeUri("generate://?rows=10", {{"rows", "3", ""}}).ValueOrDie();
-  EXPECT_EQ(ScanAll(source.get()).table->num_rows(), 3);
+  EXPECT_EQ(Read(source.get()).table->num_rows(), 3);
   EXPECT_NE(source->Describe().find("generate rate=0 rows=3"), std::string::npos)
       << source->Describe();
   EXPECT_FALSE(MakeUri("generate://").ValueOrDie()->bounded());
@@ -315,7 +365,7 @@ TEST(Generate, Errors) {
   auto source = MakeFunction("generate", {}).ValueOrDie();
   ScanRequest request;
   request.columns = std::vector<std::string>{"nope"};
-  EXPECT_TRUE(IsUserError(source->Scan(request).status()));
+  EXPECT_TRUE(IsUserError(Open(source.get(), request).status()));
 }
 
 TEST(Generate, RowsPerMinuteAlias) {

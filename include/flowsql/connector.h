@@ -7,14 +7,25 @@
 // and registers all of them in one RegisterXxx(Registry*) call. Batches are
 // arrow::RecordBatch values; nothing else crosses the contract.
 //
-// Delivery: the runtime writes batches to a Sink, calls Commit(), and only then
-// persists the source offsets those batches covered. That is at-least-once; with
-// an idempotent or transactional sink it is exactly-once.
+// Reading. A Source plans its scan as splits (a file, a row-group range, a
+// partition). The runtime reads splits concurrently, each through its own
+// SplitReader, with bounded buffers. Every batch carries the offset its split has
+// reached; a split reopened at that offset yields exactly the rows after it. A
+// source keeps no "current offset": read-ahead cannot make a checkpoint wrong.
+//
+// Delivery (docs/delivery.md). The runtime cuts a pipeline into epochs. Before
+// any row of epoch N reaches a sink it durably logs the offset range of every
+// split that N covers; it writes the rows, calls Commit({pipeline, N}) on every
+// sink, logs the commit, and only then calls Source::Acknowledge() with the
+// offsets now safe. A transactional sink stores (pipeline, epoch) atomically
+// with its data and answers LastCommittedEpoch(), so a replayed epoch is never
+// written twice: exactly-once. Other sinks are at-least-once.
 #pragma once
 
 #include <arrow/compute/expression.h>
 #include <arrow/record_batch.h>
 #include <arrow/type_fwd.h>
+#include <arrow/util/cancel.h>
 
 #include <cstdint>
 #include <functional>
@@ -37,10 +48,14 @@ struct ScanRequest {
   /// Rows for which `filter` is not true may be dropped. The engine applies the
   /// filter again after the scan, so a source may prune coarsely (row groups).
   arrow::compute::Expression filter = arrow::compute::literal(true);
-  /// Stop after this many rows (only pushed when no filter stands in between).
+  /// The scan needs no more than this many rows (only pushed when no filter stands
+  /// in between). Each split may stop after `limit` rows; the runtime stops the
+  /// whole scan at the total.
   std::optional<int64_t> limit;
-  /// Resume after this position (a value from BatchStream::offset()). Empty: start.
-  std::string start_offset;
+  /// Set when the statement stops (Ctrl-C, an error elsewhere, a consumer that
+  /// has seen enough). A reader blocked waiting for data returns soon after it is
+  /// set, with Status::Cancelled or the end of its split.
+  arrow::StopToken stop = arrow::StopToken::Unstoppable();
 };
 
 /// What a source can do with a ScanRequest.
@@ -50,13 +65,45 @@ struct Pushdown {
   bool limit = false;
 };
 
-/// A stream of batches from one scan. Not thread-safe: one consumer pulls.
-/// A slow consumer pauses the scan; implementations keep bounded buffers.
-class BatchStream : public arrow::RecordBatchReader {
+/// A part of a scan that can be read on its own, on any machine, and resumed.
+struct Split {
+  /// Names the split within its source, stably: planning the same source again
+  /// gives the same split the same id ("data/a.parquet", "data/b.parquet#rg=4-7",
+  /// "2/4"). Checkpoints are keyed on it.
+  std::string id;
+  /// What the source needs to read the split, opaque to the runtime.
+  std::string payload;
+};
+
+/// A batch and the position its split has reached after it.
+struct SourceBatch {
+  /// nullptr at the end of the split. May have zero rows (an offset that moved
+  /// without rows, e.g. filtered out by the source).
+  std::shared_ptr<arrow::RecordBatch> batch;
+  /// Opaque. Reopening the split at `offset` yields exactly the rows after
+  /// `batch`. Meaningless at the end of the split.
+  std::string offset;
+};
+
+/// Reads one split. Not thread-safe: one consumer calls Next() at a time.
+class SplitReader {
  public:
-  /// The position after the last batch returned by ReadNext(), from which a new
-  /// scan can resume (ScanRequest::start_offset). Empty for sources that cannot resume.
-  virtual std::string offset() const { return ""; }
+  virtual ~SplitReader() = default;
+  /// The schema of every batch: the requested columns, in order.
+  virtual std::shared_ptr<arrow::Schema> schema() const = 0;
+  /// The next batch, or a SourceBatch with batch == nullptr at the end. May block
+  /// while no data is available; returns soon after the request's stop token is
+  /// set. An unbounded split never ends on its own.
+  virtual Result<SourceBatch> Next() = 0;
+};
+
+/// Where a split reader starts and stops.
+struct SplitRange {
+  /// An offset from a SourceBatch of this split. Empty: the split's beginning.
+  std::string start;
+  /// Stop exactly after the batch that reached this offset (a replay of a logged
+  /// epoch). Empty: read to the end of the split.
+  std::string end;
 };
 
 class Source {
@@ -68,10 +115,44 @@ class Source {
   /// False for sources that never end on their own (streams, generators at a rate).
   virtual bool bounded() const { return true; }
   virtual Pushdown pushdown() const { return {}; }
-  /// Starts a scan. REQUIRES: request.columns name columns of GetSchema().
-  virtual Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) = 0;
+  /// Plans the scan as splits. The union of all splits is the full scan. Splits
+  /// may differ between calls as the data grows (a new file, a new partition);
+  /// one that keeps its id keeps its meaning. The default is one split, "0".
+  virtual Result<std::vector<Split>> PlanSplits(const ScanRequest& request) {
+    return std::vector<Split>{Split{"0", ""}};
+  }
+  /// Opens a reader of `split` over `range`. REQUIRES: `split` came from
+  /// PlanSplits of a source built from the same arguments (possibly in another
+  /// process), and request.columns name columns of GetSchema(). Thread-safe:
+  /// the runtime opens and reads several splits at once.
+  virtual Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                         const SplitRange& range,
+                                                         const ScanRequest& request) = 0;
+  /// Tells the source that every row of each listed split up to its offset is
+  /// durable in every sink. Only now may it delete a read file, commit a Kafka
+  /// offset or confirm a replication slot. Offsets only move forward. Called
+  /// from one thread at a time.
+  virtual Status Acknowledge(const std::map<std::string, std::string>& offsets) {
+    return Status::OK();
+  }
   /// One line for EXPLAIN, e.g. "file csv data/orders.csv".
   virtual std::string Describe() const = 0;
+};
+
+/// An epoch of a pipeline, as a sink sees it at commit.
+struct Epoch {
+  /// The pipeline's name: [A-Za-z0-9_.-]+, safe in file names.
+  std::string pipeline;
+  /// 0, 1, 2, ... per pipeline; a replay repeats a number with the same rows.
+  int64_t number = 0;
+};
+
+/// How a sink is opened.
+struct SinkContext {
+  std::string pipeline;
+  /// True when earlier runs of this pipeline committed to the sink. A resumed
+  /// sink never deletes what they wrote, whatever its mode says.
+  bool resumed = false;
 };
 
 /// A sink makes written batches visible only at Commit(). Not thread-safe.
@@ -81,14 +162,23 @@ class Sink {
 
   /// Prepares to receive batches of `schema`. Checks the write mode (an existing
   /// target under error_if_exists fails here, before any data is read).
-  virtual Status Open(const std::shared_ptr<arrow::Schema>& schema) = 0;
+  virtual Status Open(const std::shared_ptr<arrow::Schema>& schema,
+                      const SinkContext& context) = 0;
   virtual Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) = 0;
   /// Makes every batch written since the last Commit() durable and visible,
-  /// atomically. A sink may be committed many times (continuous pipelines).
-  virtual Status Commit() = 0;
+  /// atomically, as `epoch`. A sink is committed once per epoch (continuous
+  /// pipelines commit many times). A transactional sink records `epoch` with the
+  /// data; committing an epoch it already holds changes nothing.
+  virtual Status Commit(const Epoch& epoch) = 0;
   /// Discards what was written since the last Commit(); leaves nothing partial
   /// behind. Safe to call after a failed Write or Commit, and more than once.
   virtual Status Abort() = 0;
+  /// True when the sink stores (pipeline, epoch) atomically with its data, so
+  /// that LastCommittedEpoch() is exact: delivery into it is exactly-once.
+  virtual bool transactional() const { return false; }
+  /// The highest epoch of `pipeline` committed to this sink, or -1 when none.
+  /// REQUIRES: transactional() and Open() called.
+  virtual Result<int64_t> LastCommittedEpoch(const std::string& pipeline) { return -1; }
   /// One line for EXPLAIN.
   virtual std::string Describe() const = 0;
 };
@@ -134,6 +224,7 @@ class Registry {
   /// Returns nullptr when none does.
   const ConnectorSpec* FindByUri(const std::string& uri) const;
   const ConnectorSpec* FindByFunction(const std::string& name) const;
+  const ConnectorSpec* FindByName(const std::string& name) const;
   const std::vector<ConnectorSpec>& connectors() const { return connectors_; }
 
  private:
@@ -145,5 +236,24 @@ Status RegisterBuiltinConnectors(Registry* registry);
 
 /// The scheme of `uri` ("file" for "file:///x"), or "" for a bare path.
 std::string UriScheme(const std::string& uri);
+
+/// Reads every split of `source`, one after the other, in planned order: the
+/// plain sequential scan (tests, small internal reads). The runtime reads splits
+/// in parallel instead.
+Result<std::shared_ptr<arrow::RecordBatchReader>> ScanAll(Source* source,
+                                                          const ScanRequest& request);
+
+/// One split's read, as bytes: what a remote executor needs to open the split
+/// with the same connector, arguments and request (the filter included).
+struct ScanTask {
+  std::string connector;
+  ConnectorArgs args;
+  ScanRequest request;  // the stop token does not travel
+  Split split;
+  SplitRange range;
+};
+
+Result<std::string> SerializeScanTask(const ScanTask& task);
+Result<ScanTask> DeserializeScanTask(const std::string& bytes);
 
 }  // namespace flowsql

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <arrow/record_batch.h>
+#include <arrow/util/cancel.h>
 
 #include <atomic>
 #include <cstdint>
@@ -20,11 +21,17 @@
 namespace flowsql {
 
 struct EngineOptions {
-  /// Where continuous pipelines keep source offsets between runs. Empty: none.
+  /// Where pipelines keep their offset and commit logs between runs
+  /// (docs/delivery.md). Empty: none; every write starts afresh.
   std::string state_dir;
-  /// Set to true (from a signal handler) to stop running statements: a continuous
-  /// pipeline commits what it has and returns; a batch query is cancelled.
-  std::atomic<bool>* interrupt = nullptr;
+  /// Names the pipeline of write statements. Empty: derived from the targets.
+  std::string pipeline;
+  /// Forget the pipeline's state before running it.
+  bool reset = false;
+  /// Stops running statements (a signal handler may request it): a continuous
+  /// pipeline commits its epoch in progress and returns; a batch write aborts,
+  /// leaving every target as it was, and a query is cancelled (Status::Cancelled).
+  arrow::StopToken stop = arrow::StopToken::Unstoppable();
   /// Called now and then during long statements with rows and bytes moved so far.
   std::function<void(int64_t rows, int64_t bytes)> progress;
 };

@@ -78,6 +78,10 @@ class Options {
     values_[name] = std::move(value);
     set_[name] = true;
   }
+  /// Sets a value without marking it as set by the user (a default).
+  void SetDefault(const std::string& name, std::string value) {
+    values_[name] = std::move(value);
+  }
   const std::map<std::string, std::string>& values() const { return values_; }
 
  private:

@@ -1,5 +1,6 @@
 // The flowsql command: runs SQL from -c, -f or stdin, or an interactive shell,
 // and prints results as a table, CSV, JSON, NDJSON or an Arrow IPC stream.
+#include <arrow/builder.h>
 #include <arrow/config.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,23 +18,27 @@
 #include "cli/format.h"
 #include "cli/shell.h"
 #include "flowsql/engine.h"
+#include "runtime/state.h"
 
 namespace flowsql::cli {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-std::atomic<bool> g_interrupt{false};
+arrow::StopSource g_stop;
+std::atomic<int> g_signal{0};
 
 // First SIGINT/SIGTERM: ask the running statement to stop (a continuous pipeline
-// commits and returns). Second: leave at once.
-void OnSignal(int) {
-  if (g_interrupt.exchange(true)) {
+// commits and returns; a batch write leaves its targets as they were). Second:
+// leave at once.
+void OnSignal(int signal) {
+  if (g_signal.exchange(signal) != 0 && g_stop.token().IsStopRequested()) {
     static const char kMessage[] = "\nInterrupted\n";
     ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
     (void)ignored;
-    _exit(kExitInterrupted);
+    _exit(128 + signal);
   }
+  g_stop.RequestStopFromSignal(signal);
 }
 
 void InstallSignalHandlers() {
@@ -53,6 +58,7 @@ const char* kUsage =
     "       flowsql [OPTIONS] -c SQL [-c SQL] run SQL statements given as text\n"
     "       flowsql [OPTIONS] -f FILE         run the statements in FILE ('-' is stdin)\n"
     "       flowsql connectors [--markdown]   list connectors and their options\n"
+    "       flowsql pipelines --state-dir DIR list pipelines: last epoch, rows, offsets\n"
     "\n"
     "Options:\n"
     "  -c, --command SQL     run SQL (statements separated by ';'); may be repeated\n"
@@ -61,8 +67,11 @@ const char* kUsage =
     "  --format FORMAT       output format: table (default), csv, json, ndjson, arrow\n"
     "  -table, -csv, -json, -ndjson, -arrow\n"
     "                        short for --format FORMAT (also with two dashes)\n"
-    "  --state-dir DIR       keep continuous pipelines' source offsets in DIR, so a\n"
-    "                        restarted pipeline resumes where it stopped\n"
+    "  --state-dir DIR       keep pipelines' offset and commit logs in DIR, so a\n"
+    "                        restarted pipeline resumes where it committed\n"
+    "  --pipeline NAME       name the pipeline of write statements (default: from\n"
+    "                        the targets)\n"
+    "  --reset               forget the pipeline's state and start it over\n"
     "  --no-progress         never show the progress line on stderr\n"
     "  -h, --help            show this help\n"
     "  -V, --version         show the version\n"
@@ -71,9 +80,10 @@ const char* kUsage =
     "starts an interactive shell when it is.\n"
     "\n"
     "Exit codes: 0 success, 1 user error (bad SQL, unknown option, missing file),\n"
-    "2 runtime failure, 130 interrupted. Scripts stop at the first failing statement.\n"
-    "Ctrl-C stops the running statement (a continuous pipeline commits what it has);\n"
-    "a second Ctrl-C exits at once.\n"
+    "2 runtime failure, 130/143 interrupted by SIGINT/SIGTERM. Scripts stop at the\n"
+    "first failing statement. Ctrl-C or SIGTERM stops the running statement: a\n"
+    "continuous pipeline commits its epoch in progress and exits 0; a batch write\n"
+    "leaves its targets as they were. A second Ctrl-C exits at once.\n"
     "\n"
     "Examples:\n"
     "  flowsql -c \"SELECT * FROM 'data/orders.csv' LIMIT 10\"\n"
@@ -82,6 +92,55 @@ const char* kUsage =
     "  flowsql -f pipeline.sql --state-dir .flowsql-state\n"
     "  echo \"SELECT * FROM generate_series(1, 5)\" | flowsql -csv\n"
     "  flowsql connectors --markdown > docs/connectors.md\n";
+
+/// `flowsql pipelines`: one row per pipeline of a state directory.
+Status PrintPipelines(const std::vector<PipelineSummary>& pipelines,
+                      OutputFormat format) {
+  arrow::StringBuilder name, offsets;
+  arrow::Int64Builder epoch, rows;
+  arrow::BooleanBuilder committed;
+  arrow::TimestampBuilder time(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"),
+                               arrow::default_memory_pool());
+  for (const auto& p : pipelines) {
+    ARROW_RETURN_NOT_OK(name.Append(p.name));
+    const int64_t last = p.offsets ? p.offsets->epoch : -1;
+    ARROW_RETURN_NOT_OK(last >= 0 ? epoch.Append(last) : epoch.AppendNull());
+    ARROW_RETURN_NOT_OK(
+        committed.Append(last < 0 || (p.commit && p.commit->epoch >= last)));
+    ARROW_RETURN_NOT_OK(p.commit ? rows.Append(p.commit->total_rows) : rows.Append(0));
+    ARROW_RETURN_NOT_OK(p.commit ? time.Append(p.commit->time_ms) : time.AppendNull());
+    std::string text;
+    if (p.offsets) {
+      for (const auto& s : p.offsets->splits) {
+        if (!text.empty()) text += ", ";
+        text += s.scan + ":" + s.split.id + "=" +
+                (s.done ? std::string("done") : s.range.end);
+      }
+    }
+    ARROW_RETURN_NOT_OK(offsets.Append(text));
+  }
+  std::vector<std::shared_ptr<arrow::Array>> columns(6);
+  ARROW_RETURN_NOT_OK(name.Finish(&columns[0]));
+  ARROW_RETURN_NOT_OK(epoch.Finish(&columns[1]));
+  ARROW_RETURN_NOT_OK(committed.Finish(&columns[2]));
+  ARROW_RETURN_NOT_OK(rows.Finish(&columns[3]));
+  ARROW_RETURN_NOT_OK(time.Finish(&columns[4]));
+  ARROW_RETURN_NOT_OK(offsets.Finish(&columns[5]));
+  auto schema = arrow::schema({arrow::field("pipeline", arrow::utf8()),
+                               arrow::field("last_epoch", arrow::int64()),
+                               arrow::field("committed", arrow::boolean()),
+                               arrow::field("rows", arrow::int64()),
+                               arrow::field("last_commit", columns[4]->type()),
+                               arrow::field("offsets", arrow::utf8())});
+  WriterOptions options;
+  options.format = format;
+  options.max_width = TerminalWidth();
+  auto writer = MakeResultWriter(options, stdout);
+  ARROW_RETURN_NOT_OK(writer->Begin(schema));
+  ARROW_RETURN_NOT_OK(writer->Write(arrow::RecordBatch::Make(
+      schema, static_cast<int64_t>(pipelines.size()), std::move(columns))));
+  return writer->End();
+}
 
 int UsageError(const std::string& message) {
   fprintf(stderr, "Error: %s\nRun 'flowsql --help' for usage.\n", message.c_str());
@@ -97,6 +156,9 @@ struct Args {
   std::vector<Script> scripts;
   OutputFormat format = OutputFormat::kTable;
   std::string state_dir;
+  std::string pipeline;
+  bool reset = false;
+  bool pipelines = false;
   bool progress = true;
   bool help = false;
   bool version = false;
@@ -148,6 +210,13 @@ int ParseArgs(int argc, char** argv, Args* args) {
     } else if (arg == "--state-dir") {
       if (!take_value(arg)) return UsageError("option --state-dir needs a directory");
       args->state_dir = value;
+    } else if (arg == "--pipeline") {
+      if (!take_value(arg)) return UsageError("option --pipeline needs a name");
+      args->pipeline = value;
+    } else if (arg == "--reset") {
+      args->reset = true;
+    } else if (arg == "pipelines" && !args->pipelines && !args->connectors) {
+      args->pipelines = true;
     } else if (arg == "--no-progress") {
       args->progress = false;
     } else if (arg == "-h" || arg == "--help" || arg == "-help") {
@@ -156,7 +225,7 @@ int ParseArgs(int argc, char** argv, Args* args) {
       args->version = true;
     } else if (arg == "--markdown" && args->connectors) {
       args->markdown = true;
-    } else if (arg == "connectors" && !args->connectors) {
+    } else if (arg == "connectors" && !args->connectors && !args->pipelines) {
       args->connectors = true;
     } else if (arg == "-") {
       args->scripts.push_back({true, "-"});
@@ -167,7 +236,7 @@ int ParseArgs(int argc, char** argv, Args* args) {
                         "' (use -c to run SQL, -f to run a file)");
     }
     if (has_value && arg != "--command" && arg != "--file" && arg != "--format" &&
-        arg != "--state-dir") {
+        arg != "--state-dir" && arg != "--pipeline") {
       return UsageError("option " + arg + " takes no value");
     }
   }
@@ -205,12 +274,30 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
 
+  if (args.pipelines) {
+    if (!args.scripts.empty()) return UsageError("'pipelines' takes no -c or -f");
+    if (args.state_dir.empty()) return UsageError("'pipelines' needs --state-dir DIR");
+    auto listed = ListPipelines(args.state_dir);
+    if (!listed.ok()) {
+      fprintf(stderr, "Error: %s\n", listed.status().message().c_str());
+      return IsUserError(listed.status()) ? kExitUserError : kExitRuntimeError;
+    }
+    Status st = PrintPipelines(*listed, args.format);
+    if (!st.ok()) {
+      fprintf(stderr, "Error: %s\n", st.message().c_str());
+      return kExitRuntimeError;
+    }
+    return kExitOk;
+  }
+
   InstallSignalHandlers();
   ProgressLine progress(args.progress && isatty(STDERR_FILENO));
 
   EngineOptions options;
   options.state_dir = args.state_dir;
-  options.interrupt = &g_interrupt;
+  options.pipeline = args.pipeline;
+  options.reset = args.reset;
+  options.stop = g_stop.token();
   options.progress = [&progress](int64_t rows, int64_t bytes) {
     progress.Update(rows, bytes);
   };
@@ -230,7 +317,8 @@ int Main(int argc, char** argv) {
   Session session;
   session.engine = engine->get();
   session.format = args.format;
-  session.interrupt = &g_interrupt;
+  session.stop = &g_stop;
+  session.signal = &g_signal;
   session.progress = &progress;
   session.max_width = TerminalWidth();
 
@@ -250,7 +338,7 @@ int Main(int argc, char** argv) {
     }
     const int code = RunScript(&session, sql);
     if (code != kExitOk) return code;
-    if (g_interrupt.load()) break;
+    if (g_stop.token().IsStopRequested()) break;
   }
   fflush(stdout);
   return kExitOk;

@@ -130,13 +130,19 @@ int64_t TerminalWidth() {
 namespace {
 
 bool Interrupted(const Session* session) {
-  return session->interrupt != nullptr && session->interrupt->load();
+  return session->stop != nullptr && session->stop->token().IsStopRequested();
+}
+
+int InterruptedExit(const Session* session) {
+  const int signal = session->signal != nullptr ? session->signal->load() : 0;
+  return signal > 0 ? 128 + signal : kExitInterrupted;
 }
 
 int Report(Session* session, const Status& status) {
   if (Interrupted(session) && status.IsCancelled()) {
+    fflush(stdout);
     fprintf(stderr, "Interrupted\n");
-    return kExitInterrupted;
+    return InterruptedExit(session);
   }
   std::string message = status.message();
   while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -198,7 +204,7 @@ int RunStatement(Session* session, const ParsedStatement& statement) {
   if (cancelled) {
     fflush(stdout);
     fprintf(stderr, "Interrupted\n");
-    return kExitInterrupted;
+    return InterruptedExit(session);
   }
   return kExitOk;
 }
@@ -346,7 +352,8 @@ int RunShell(Session* session) {
     bool cancelled = false;
     while (!g_have_line && !g_eof) {
       // A Ctrl-C that came while readline was busy.
-      if (session->interrupt->exchange(false)) {
+      if (Interrupted(session)) {
+        session->stop->Reset();
         cancelled = true;
         break;
       }
@@ -383,7 +390,7 @@ int RunShell(Session* session) {
     if (buffer.empty() && Trim(line).rfind('.', 0) == 0) {
       AddHistory(line, history_path);
       if (!RunDotCommand(session, Trim(line))) break;
-      session->interrupt->store(false);
+      session->stop->Reset();
       continue;
     }
     if (buffer.empty() && IsBlank(line)) continue;
@@ -400,7 +407,7 @@ int RunShell(Session* session) {
         RunScript(session, statement);
         fflush(stdout);
       }
-      session->interrupt->store(false);
+      session->stop->Reset();
     }
     if (IsBlank(buffer)) buffer.clear();
   }

@@ -2,6 +2,8 @@
 // interactive shell.
 #pragma once
 
+#include <arrow/util/cancel.h>
+
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -21,8 +23,11 @@ constexpr int kExitInterrupted = 130;
 struct Session {
   Engine* engine = nullptr;
   OutputFormat format = OutputFormat::kTable;
-  /// Set by SIGINT/SIGTERM; shared with EngineOptions::interrupt.
-  std::atomic<bool>* interrupt = nullptr;
+  /// Requested by SIGINT/SIGTERM; its token is EngineOptions::stop. The shell
+  /// resets it after each statement.
+  arrow::StopSource* stop = nullptr;
+  /// The signal that requested the stop (exit code 128 + signal).
+  const std::atomic<int>* signal = nullptr;
   ProgressLine* progress = nullptr;
   /// Width tables must fit in (the terminal's, or 120).
   int64_t max_width = 120;
@@ -30,8 +35,9 @@ struct Session {
 
 /// Parses `sql` and runs its statements in order, printing results on stdout and
 /// errors on stderr ("Error: <message>"). Stops at the first failing statement,
-/// and after a statement during which `interrupt` was set.
-/// Returns kExitOk, kExitUserError, kExitRuntimeError or kExitInterrupted.
+/// and after a statement during which a stop was requested.
+/// Returns kExitOk, kExitUserError, kExitRuntimeError, or 128 + the signal
+/// (130 for SIGINT, 143 for SIGTERM) when a statement was interrupted.
 int RunScript(Session* session, const std::string& sql);
 
 /// Runs the interactive shell on the terminal until .quit or Ctrl-D. Errors are

@@ -468,10 +468,10 @@ class Watchdog {
     cv_.notify_all();
     thread_.join();
   }
-  std::atomic<bool>* flag() { return &interrupt_; }
+  arrow::StopToken token() { return stop_source_.token(); }
   void Arm(const std::string& where) {
     std::lock_guard<std::mutex> lock(mu_);
-    interrupt_ = false;
+    stop_source_.Reset();
     fired_ = false;
     where_ = where;
     deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s_);
@@ -482,7 +482,7 @@ class Watchdog {
   bool Disarm() {
     std::lock_guard<std::mutex> lock(mu_);
     armed_ = false;
-    interrupt_ = false;
+    stop_source_.Reset();
     return fired_;
   }
 
@@ -498,7 +498,7 @@ class Watchdog {
           !stop_) {
         if (!fired_) {
           fired_ = true;
-          interrupt_ = true;
+          stop_source_.RequestStop();
           std::cerr << "sqltest: " << where_ << ": timed out after " << timeout_s_
                     << " s, interrupting" << std::endl;
           deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -513,7 +513,7 @@ class Watchdog {
   }
 
   int timeout_s_;
-  std::atomic<bool> interrupt_{false};
+  arrow::StopSource stop_source_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::chrono::steady_clock::time_point deadline_;
@@ -650,7 +650,7 @@ void RunFile(const std::string& path, Watchdog* watchdog, bool verbose, Counts* 
   std::string test_dir = mkdtemp(buf.data()) ? std::string(buf.data()) : "/tmp";
 
   EngineOptions options;
-  options.interrupt = watchdog->flag();
+  options.stop = watchdog->token();
   auto engine_result = Engine::Make(options);
   if (!engine_result.ok()) {
     std::cout << "FAIL " << path

@@ -12,10 +12,13 @@
 #include <cctype>
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "plan/binder.h"
 #include "plan/plan.h"
 #include "runtime/pipeline.h"
+#include "runtime/scanner.h"
+#include "runtime/state.h"
 #include "sql/parser.h"
 
 namespace flowsql {
@@ -28,6 +31,12 @@ struct ParsedStatement {
 };
 
 namespace {
+
+/// Splits of a bounded scan read at once: one per core, at least two so that
+/// reading overlaps decoding.
+int ReadThreads() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -55,18 +64,23 @@ class TableResult : public StatementResult {
   std::string kind_;
 };
 
-/// A running Acero plan.
+/// A running Acero plan, with the scanners that feed it.
 class QueryResult : public StatementResult {
  public:
   QueryResult(std::unique_ptr<arrow::RecordBatchReader> reader,
-              std::shared_ptr<arrow::Schema> schema, const EngineOptions* options)
-      : reader_(std::move(reader)), schema_(std::move(schema)), options_(options) {}
+              std::shared_ptr<arrow::Schema> schema,
+              std::vector<std::shared_ptr<SplitScanner>> scanners,
+              const EngineOptions* options)
+      : reader_(std::move(reader)),
+        schema_(std::move(schema)),
+        scanners_(std::move(scanners)),
+        options_(options) {}
   ~QueryResult() override { Close(); }
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   Result<std::shared_ptr<arrow::RecordBatch>> Next() override {
     if (!reader_) return nullptr;
-    if (options_->interrupt && options_->interrupt->load()) {
+    if (options_->stop.IsStopRequested()) {
       Close();
       return Status::Cancelled("interrupted");
     }
@@ -78,10 +92,11 @@ class QueryResult : public StatementResult {
     }
     rows_ += batch->num_rows();
     if (options_->progress) options_->progress(rows_, 0);
-    // Acero names fields by its own rules: give the user's names back.
-    return arrow::RecordBatch::Make(schema_, batch->num_rows(), batch->columns());
+    return batch;
   }
   void Close() override {
+    // Stop the scanners first, so that pulls blocked on them return.
+    for (auto& s : scanners_) s->Stop();
     if (reader_) {
       (void)reader_->Close();
       reader_.reset();
@@ -92,9 +107,55 @@ class QueryResult : public StatementResult {
  private:
   std::unique_ptr<arrow::RecordBatchReader> reader_;
   std::shared_ptr<arrow::Schema> schema_;
+  std::vector<std::shared_ptr<SplitScanner>> scanners_;
   const EngineOptions* options_;
   int64_t rows_ = 0;
 };
+
+/// Reads every split of `scan` in parallel, in split order; the pull stops with
+/// Cancelled when `stop` is set.
+std::pair<BatchPull, std::shared_ptr<SplitScanner>> ParallelPull(
+    const plan::PlanNode& scan, std::vector<Split> splits, arrow::StopToken stop) {
+  std::vector<SplitRange> ranges(splits.size());
+  auto scanner = std::make_shared<SplitScanner>(scan.source, scan.pushed,
+                                                std::move(splits), std::move(ranges),
+                                                scan.source->bounded(), ReadThreads());
+  scanner->Start();
+  BatchPull pull = [scanner, stop]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+    while (true) {
+      ARROW_RETURN_NOT_OK(stop.Poll());
+      ARROW_ASSIGN_OR_RAISE(auto item,
+                            scanner->Next(Clock::now() + std::chrono::milliseconds(50)));
+      if (!item) continue;
+      if (item->split == scanner->splits().size()) return nullptr;
+      if (item->batch && item->batch->num_rows() > 0) return item->batch;
+    }
+  };
+  return {std::move(pull), std::move(scanner)};
+}
+
+/// A pipeline name from the targets: their characters outside [A-Za-z0-9_.-]
+/// become '_' ("out/orders/" -> "out_orders").
+std::string NameFromTargets(const std::vector<sql::IntoTarget>& targets) {
+  std::string name;
+  for (const auto& t : targets) {
+    if (!name.empty()) name += "__";
+    for (char c : t.uri) {
+      bool ok =
+          std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+      char out = ok ? c : '_';
+      if (out == '_' && !name.empty() && name.back() == '_') continue;
+      name += out;
+    }
+  }
+  while (!name.empty() && (name.front() == '_' || name.front() == '.')) name.erase(0, 1);
+  while (!name.empty() && name.back() == '_') name.pop_back();
+  if (name.empty()) name = "pipeline";
+  if (name.size() > 100) {
+    name = name.substr(0, 80) + "-" + std::to_string(std::hash<std::string>{}(name));
+  }
+  return name;
+}
 
 Result<std::shared_ptr<arrow::Table>> TextTable(
     const std::vector<std::string>& names,
@@ -118,108 +179,6 @@ Result<std::shared_ptr<arrow::Table>> TextTable(
                             static_cast<int64_t>(rows.size()));
 }
 
-std::string Hash(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-/// The chain of Filter/Project nodes above a single scan, top first, when the
-/// whole plan is one (a "stateless" pipeline). Limit may sit on top.
-bool StatelessChain(const plan::PlanPtr& root, std::vector<plan::PlanPtr>* chain,
-                    plan::PlanPtr* scan, int64_t* limit) {
-  *limit = -1;
-  plan::PlanPtr node = root;
-  while (true) {
-    switch (node->kind) {
-      case plan::NodeKind::kScan:
-        *scan = node;
-        return true;
-      case plan::NodeKind::kFilter:
-      case plan::NodeKind::kProject:
-        chain->push_back(node);
-        node = node->inputs[0];
-        break;
-      case plan::NodeKind::kLimit:
-        if (*limit >= 0 || node->offset != 0) return false;
-        // The pipeline counts its limit after the transform: no filter may sit above.
-        for (const auto& n : *chain) {
-          if (n->kind == plan::NodeKind::kFilter) return false;
-        }
-        *limit = node->count;
-        node = node->inputs[0];
-        break;
-      default:
-        return false;
-    }
-  }
-}
-
-/// Evaluates a chain of Filter/Project nodes on one batch.
-class ChainTransform {
- public:
-  explicit ChainTransform(std::vector<plan::PlanPtr> chain) : chain_(std::move(chain)) {
-    std::reverse(chain_.begin(), chain_.end());  // bottom first
-  }
-
-  Result<std::shared_ptr<arrow::RecordBatch>> operator()(
-      const std::shared_ptr<arrow::RecordBatch>& input) {
-    std::shared_ptr<arrow::RecordBatch> batch = input;
-    if (bound_.empty()) ARROW_RETURN_NOT_OK(Bind(*batch->schema()));
-    for (size_t i = 0; i < chain_.size(); ++i) {
-      const auto& node = chain_[i];
-      cp::ExecBatch exec(*batch);
-      if (node->kind == plan::NodeKind::kFilter) {
-        ARROW_ASSIGN_OR_RAISE(auto mask, cp::ExecuteScalarExpression(bound_[i][0], exec));
-        ARROW_ASSIGN_OR_RAISE(auto filtered, cp::Filter(batch, mask));
-        batch = filtered.record_batch();
-      } else {
-        std::vector<std::shared_ptr<arrow::Array>> columns;
-        for (const auto& e : bound_[i]) {
-          ARROW_ASSIGN_OR_RAISE(auto d, cp::ExecuteScalarExpression(e, exec));
-          if (d.is_scalar()) {
-            ARROW_ASSIGN_OR_RAISE(
-                auto arr, arrow::MakeArrayFromScalar(*d.scalar(), batch->num_rows()));
-            columns.push_back(arr);
-          } else {
-            columns.push_back(d.make_array());
-          }
-        }
-        batch = arrow::RecordBatch::Make(node->schema, batch->num_rows(), columns);
-      }
-    }
-    return batch;
-  }
-
- private:
-  Status Bind(const arrow::Schema& input) {
-    std::shared_ptr<arrow::Schema> schema = std::make_shared<arrow::Schema>(input);
-    for (const auto& node : chain_) {
-      std::vector<cp::Expression> exprs;
-      if (node->kind == plan::NodeKind::kFilter) {
-        ARROW_ASSIGN_OR_RAISE(auto e, node->predicate.Bind(*schema));
-        exprs.push_back(e);
-      } else {
-        for (const auto& x : node->exprs) {
-          ARROW_ASSIGN_OR_RAISE(auto e, x.Bind(*schema));
-          exprs.push_back(e);
-        }
-        schema = node->schema;
-      }
-      bound_.push_back(std::move(exprs));
-    }
-    return Status::OK();
-  }
-
-  std::vector<plan::PlanPtr> chain_;
-  std::vector<std::vector<cp::Expression>> bound_;
-};
-
 }  // namespace
 
 struct Engine::Impl {
@@ -241,103 +200,160 @@ struct Engine::Impl {
 
   Result<std::unique_ptr<StatementResult>> RunQuery(const sql::Query& query) {
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(query));
-    ARROW_ASSIGN_OR_RAISE(auto decl, plan::Lower(root));
-    ac::QueryOptions qo;
-    qo.use_threads = true;
-    ARROW_ASSIGN_OR_RAISE(auto reader, ac::DeclarationToReader(std::move(decl), qo));
-    return std::make_unique<QueryResult>(std::move(reader), root->schema, &options);
+    std::vector<std::shared_ptr<SplitScanner>> scanners;
+    auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
+      ARROW_ASSIGN_OR_RAISE(auto splits, scan.source->PlanSplits(scan.pushed));
+      auto [pull, scanner] = ParallelPull(scan, std::move(splits), options.stop);
+      scanners.push_back(scanner);
+      return plan::SourceDeclaration(scan, std::move(pull));
+    };
+    auto decl = plan::Lower(root, lower_scan);
+    if (!decl.ok()) {
+      for (auto& s : scanners) s->Stop();
+      return decl.status();
+    }
+    auto reader = plan::ToReader(std::move(*decl), root->schema);
+    if (!reader.ok()) {
+      for (auto& s : scanners) s->Stop();
+      return reader.status();
+    }
+    return std::make_unique<QueryResult>(std::move(*reader), root->schema,
+                                         std::move(scanners), &options);
+  }
+
+  /// Prepares a continuous plan: the LIMIT on top moves into the runtime, and each
+  /// bounded input that a join reads whole (its build side) is read once, here,
+  /// into a table. Returns the scans left to stream, left to right.
+  Result<std::vector<plan::PlanPtr>> PrepareContinuous(plan::PlanPtr* root,
+                                                       int64_t* limit) {
+    if ((*root)->kind == plan::NodeKind::kLimit) {
+      if ((*root)->offset != 0) {
+        return Status::NotImplemented("OFFSET over an unbounded source is not supported");
+      }
+      *limit = (*root)->count;
+      auto schema = (*root)->schema;
+      *root = (*root)->inputs[0];
+      (*root)->schema = schema;
+    }
+    std::vector<plan::PlanPtr> streams;
+    std::function<Status(const plan::PlanPtr&)> walk =
+        [&](const plan::PlanPtr& node) -> Status {
+      switch (node->kind) {
+        case plan::NodeKind::kScan:
+          streams.push_back(node);
+          return Status::OK();
+        case plan::NodeKind::kValues:
+          return Status::OK();
+        case plan::NodeKind::kFilter:
+        case plan::NodeKind::kProject:
+        case plan::NodeKind::kUnion:
+          for (const auto& in : node->inputs) ARROW_RETURN_NOT_OK(walk(in));
+          return Status::OK();
+        case plan::NodeKind::kJoin: {
+          ARROW_RETURN_NOT_OK(walk(node->inputs[0]));
+          auto& build = node->inputs[1];
+          ARROW_ASSIGN_OR_RAISE(auto table, ReadWhole(build));
+          auto values = std::make_shared<plan::PlanNode>();
+          values->kind = plan::NodeKind::kValues;
+          values->schema = build->schema;
+          values->table = std::move(table);
+          build = values;
+          return Status::OK();
+        }
+        default:
+          return Status::NotImplemented(
+              "a continuous pipeline cannot run this operator over a stream yet: ",
+              plan::ToString(*node, 0, /*children=*/false));
+      }
+    };
+    ARROW_RETURN_NOT_OK(walk(*root));
+    return streams;
+  }
+
+  /// Runs a bounded subplan to the end (a join's build side under a stream).
+  Result<std::shared_ptr<arrow::Table>> ReadWhole(const plan::PlanPtr& node) {
+    std::vector<std::shared_ptr<SplitScanner>> scanners;
+    auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
+      ARROW_ASSIGN_OR_RAISE(auto splits, scan.source->PlanSplits(scan.pushed));
+      auto [pull, scanner] = ParallelPull(scan, std::move(splits), options.stop);
+      scanners.push_back(scanner);
+      return plan::SourceDeclaration(scan, std::move(pull));
+    };
+    auto decl = plan::Lower(node, lower_scan);
+    Result<std::shared_ptr<arrow::Table>> table =
+        decl.ok() ? ac::DeclarationToTable(std::move(*decl)) : decl.status();
+    for (auto& s : scanners) s->Stop();
+    ARROW_ASSIGN_OR_RAISE(auto t, table);
+    return arrow::Table::Make(node->schema, t->columns(), t->num_rows());
   }
 
   Result<std::unique_ptr<StatementResult>> RunWrite(const sql::Statement& st) {
-    const ConnectorSpec* spec = registry.FindByUri(st.target);
-    if (spec == nullptr || !spec->make_sink) {
-      return Status::Invalid("no connector can write '", st.target, "' at ",
-                             st.target_loc.ToString());
-    }
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(*st.query));
-    ConnectorArgs args;
-    args.uri = st.target;
-    ARROW_ASSIGN_OR_RAISE(
-        args.options,
-        Options::Validate(spec->sink_options, st.target_options, spec->name + " sink"));
-    std::vector<plan::PlanPtr> chain;
-    plan::PlanPtr scan;
-    int64_t limit = -1;
-    bool stateless = StatelessChain(root, &chain, &scan, &limit);
-    bool unbounded = plan::IsUnbounded(*root);
-    std::string pipeline_id = Hash(st.text);
-    std::string resume;
-    if (stateless && !options.state_dir.empty()) {
-      ARROW_ASSIGN_OR_RAISE(resume, LoadOffset(options.state_dir, pipeline_id));
-      // A resumed pipeline continues the target it started.
-      if (!resume.empty() && !args.options.IsSet("mode"))
-        args.options.Set("mode", "append");
+    // The sinks, their options validated by their connectors.
+    std::vector<std::unique_ptr<Sink>> sinks;
+    PipelineSpec spec;
+    for (const auto& target : st.targets) {
+      const ConnectorSpec* connector = registry.FindByUri(target.uri);
+      if (connector == nullptr || !connector->make_sink) {
+        return Status::Invalid("no connector can write '", target.uri, "' at ",
+                               target.loc.ToString());
+      }
+      ConnectorArgs args;
+      args.uri = target.uri;
+      ARROW_ASSIGN_OR_RAISE(args.options,
+                            Options::Validate(connector->sink_options, target.options,
+                                              connector->name + " sink"));
+      if (spec.flush_rows == 0 && args.options.IsSet("flush_rows")) {
+        spec.flush_rows = args.options.GetInt("flush_rows");
+      }
+      if (spec.flush_interval_ms == 0 && args.options.IsSet("flush_interval")) {
+        spec.flush_interval_ms = args.options.GetMillis("flush_interval");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto sink, connector->make_sink(args));
+      spec.sinks.push_back(sink.get());
+      sinks.push_back(std::move(sink));
     }
-    ARROW_ASSIGN_OR_RAISE(std::unique_ptr<Sink> sink, spec->make_sink(args));
-    ARROW_RETURN_NOT_OK(sink->Open(root->schema));
-    int64_t rows = 0;
-    if (stateless) {
-      PipelineOptions po;
-      if (unbounded) {
-        po.flush_rows = args.options.GetInt("flush_rows", 0);
-        po.flush_interval_ms = args.options.GetMillis("flush_interval", 0);
-        if (po.flush_rows == 0 && po.flush_interval_ms == 0) po.flush_interval_ms = 1000;
-      }
-      po.limit = limit;
-      po.state_dir = options.state_dir;
-      po.pipeline_id = pipeline_id;
-      po.interrupt = options.interrupt;
-      po.on_commit = options.progress;
-      ChainTransform transform(chain);
-      // The scan is opened by the pipeline with the resume offset.
-      class PlanSource : public Source {
-       public:
-        explicit PlanSource(plan::PlanPtr scan) : scan_(std::move(scan)) {}
-        Result<std::shared_ptr<arrow::Schema>> GetSchema() override {
-          return scan_->schema;
-        }
-        bool bounded() const override { return scan_->source->bounded(); }
-        Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) override {
-          plan::PlanNode node = *scan_;
-          node.pushed.start_offset = request.start_offset;
-          return plan::OpenScan(node);
-        }
-        std::string Describe() const override { return scan_->source->Describe(); }
-
-       private:
-        plan::PlanPtr scan_;
-      } source(scan);
-      auto result = RunPipeline(
-          &source, scan->pushed,
-          [&](const std::shared_ptr<arrow::RecordBatch>& b) { return transform(b); },
-          sink.get(), po);
-      if (!result.ok()) {
-        (void)sink->Abort();
-        return result.status();
-      }
-      rows = result->rows_written;
+    spec.continuous = plan::IsUnbounded(*root);
+    if (spec.continuous && spec.flush_rows == 0 && spec.flush_interval_ms == 0) {
+      spec.flush_interval_ms = 1000;
+    }
+    spec.name = options.pipeline.empty() ? NameFromTargets(st.targets) : options.pipeline;
+    ARROW_RETURN_NOT_OK(ValidatePipelineName(spec.name));
+    // The fingerprint covers the plan and the sinks, never the SQL text.
+    std::string identity = plan::Fingerprint(*root);
+    for (const auto& s : spec.sinks) identity += "|" + s->Describe();
+    spec.fingerprint = identity;
+    std::vector<plan::PlanPtr> scans;
+    if (spec.continuous) {
+      ARROW_ASSIGN_OR_RAISE(scans, PrepareContinuous(&root, &spec.limit));
     } else {
-      ARROW_ASSIGN_OR_RAISE(auto decl, plan::Lower(root));
-      auto reader = ac::DeclarationToReader(std::move(decl));
-      Status st_run = reader.status();
-      while (st_run.ok()) {
-        std::shared_ptr<arrow::RecordBatch> batch;
-        st_run = (*reader)->ReadNext(&batch);
-        if (!st_run.ok() || !batch) break;
-        batch =
-            arrow::RecordBatch::Make(root->schema, batch->num_rows(), batch->columns());
-        st_run = sink->Write(batch);
-        rows += batch->num_rows();
-        if (options.progress) options.progress(rows, 0);
-      }
-      if (st_run.ok()) st_run = sink->Commit();
-      if (!st_run.ok()) {
-        (void)sink->Abort();
-        return st_run;
-      }
+      plan::CollectScans(root, &scans);
     }
+    for (size_t i = 0; i < scans.size(); ++i) {
+      spec.scans.push_back(
+          PipelineScan{std::to_string(i), scans[i]->source, scans[i]->pushed});
+    }
+    spec.run_plan = [root, scans](std::vector<BatchPull> inputs)
+        -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
+        for (size_t i = 0; i < scans.size(); ++i) {
+          if (scans[i].get() == &scan) return plan::SourceDeclaration(scan, inputs[i]);
+        }
+        return Status::Invalid("a scan the runtime does not read");
+      };
+      ARROW_ASSIGN_OR_RAISE(auto decl, plan::Lower(root, lower_scan));
+      ARROW_ASSIGN_OR_RAISE(auto reader, plan::ToReader(std::move(decl), root->schema));
+      return std::shared_ptr<arrow::RecordBatchReader>(std::move(reader));
+    };
+    spec.schema = root->schema;
+    spec.state_dir = options.state_dir;
+    spec.reset = options.reset;
+    spec.stop = options.stop;
+    spec.progress = options.progress;
+    spec.threads = ReadThreads();
+    ARROW_ASSIGN_OR_RAISE(auto stats, RunPipeline(spec));
     arrow::Int64Builder b;
-    ARROW_RETURN_NOT_OK(b.Append(rows));
+    ARROW_RETURN_NOT_OK(b.Append(stats.rows_written));
     ARROW_ASSIGN_OR_RAISE(auto arr, b.Finish());
     auto table = arrow::Table::Make(
         arrow::schema({arrow::field("rows_written", arrow::int64())}), {arr}, 1);
@@ -354,7 +370,21 @@ struct Engine::Impl {
     std::string text;
     if (inner.kind == sql::StatementKind::kInto ||
         inner.kind == sql::StatementKind::kCopy) {
-      text = "Write " + inner.target + "\n" + plan::ToString(*root, 1);
+      for (const auto& target : inner.targets) {
+        text += "Write " + target.uri;
+        const ConnectorSpec* connector = registry.FindByUri(target.uri);
+        if (connector != nullptr && connector->make_sink) {
+          ConnectorArgs args;
+          args.uri = target.uri;
+          ARROW_ASSIGN_OR_RAISE(args.options,
+                                Options::Validate(connector->sink_options, target.options,
+                                                  connector->name + " sink"));
+          ARROW_ASSIGN_OR_RAISE(auto sink, connector->make_sink(args));
+          text += sink->transactional() ? " (exactly-once)" : " (at-least-once)";
+        }
+        text += "\n";
+      }
+      text += plan::ToString(*root, 1);
     } else {
       text = plan::ToString(*root);
     }

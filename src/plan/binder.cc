@@ -712,6 +712,8 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   ARROW_ASSIGN_OR_RAISE(auto schema, source->GetSchema());
   auto scan = Node(NodeKind::kScan, {});
   scan->source = source;
+  scan->connector = spec->name;
+  scan->args = args;
   Relation rel;
   std::string qualifier = ref.alias.empty() ? default_alias : ref.alias;
   arrow::FieldVector fields;

@@ -171,7 +171,7 @@ void Optimize(const PlanPtr& root) {
   PushProjection(root, all);
 }
 
-std::string ToString(const PlanNode& node, int indent) {
+std::string ToString(const PlanNode& node, int indent, bool children) {
   std::ostringstream out;
   out << std::string(indent * 2, ' ');
   auto names = [&](const std::vector<std::string>& v) {
@@ -182,6 +182,9 @@ std::string ToString(const PlanNode& node, int indent) {
   switch (node.kind) {
     case NodeKind::kScan: {
       out << "Scan " << node.source->Describe();
+      if (auto splits = node.source->PlanSplits(node.pushed); splits.ok()) {
+        out << " splits=" << splits->size();
+      }
       if (node.projection_pushed)
         out << "\n"
             << std::string(indent * 2 + 4, ' ')
@@ -196,7 +199,11 @@ std::string ToString(const PlanNode& node, int indent) {
       break;
     }
     case NodeKind::kValues:
-      out << "Values (1 row)";
+      if (node.table) {
+        out << "Values (" << node.table->num_rows() << " rows, read once)";
+      } else {
+        out << "Values (1 row)";
+      }
       break;
     case NodeKind::kFilter:
       out << "Filter " << Clean(node.predicate.ToString());
@@ -251,53 +258,30 @@ std::string ToString(const PlanNode& node, int indent) {
       break;
   }
   out << "\n";
+  if (!children) return out.str();
   for (const auto& in : node.inputs) out << ToString(*in, indent + 1);
   return out.str();
 }
 
 namespace {
 
-/// Renames a source's fields to the plan's internal names and checks the contract.
-class RenamingStream : public BatchStream {
- public:
-  RenamingStream(std::unique_ptr<BatchStream> inner,
-                 std::shared_ptr<arrow::Schema> schema, std::string source)
-      : inner_(std::move(inner)),
-        schema_(std::move(schema)),
-        source_(std::move(source)) {}
-
-  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-  std::string offset() const override { return inner_->offset(); }
-  Status Close() override { return inner_->Close(); }
-
-  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(inner_->ReadNext(&batch));
-    if (!batch) {
-      *out = nullptr;
-      return Status::OK();
-    }
-    if (batch->num_columns() != schema_->num_fields()) {
-      return Status::Invalid(source_, " returned ", batch->num_columns(),
-                             " columns, expected ", schema_->num_fields());
-    }
-    std::vector<std::shared_ptr<arrow::Array>> columns = batch->columns();
-    for (int i = 0; i < schema_->num_fields(); ++i) {
-      if (!columns[i]->type()->Equals(*schema_->field(i)->type())) {
-        ARROW_ASSIGN_OR_RAISE(auto cast,
-                              cp::Cast(*columns[i], schema_->field(i)->type()));
-        columns[i] = cast;
-      }
-    }
-    *out = arrow::RecordBatch::Make(schema_, batch->num_rows(), std::move(columns));
-    return Status::OK();
+/// Gives a source's batch the plan's internal names and types, checking the contract.
+Result<std::shared_ptr<arrow::RecordBatch>> Conform(
+    const std::shared_ptr<arrow::RecordBatch>& batch,
+    const std::shared_ptr<arrow::Schema>& schema, const std::string& source) {
+  if (batch->num_columns() != schema->num_fields()) {
+    return Status::Invalid(source, " returned ", batch->num_columns(),
+                           " columns, expected ", schema->num_fields());
   }
-
- private:
-  std::unique_ptr<BatchStream> inner_;
-  std::shared_ptr<arrow::Schema> schema_;
-  std::string source_;
-};
+  std::vector<std::shared_ptr<arrow::Array>> columns = batch->columns();
+  for (int i = 0; i < schema->num_fields(); ++i) {
+    if (!columns[i]->type()->Equals(*schema->field(i)->type())) {
+      ARROW_ASSIGN_OR_RAISE(auto cast, cp::Cast(*columns[i], schema->field(i)->type()));
+      columns[i] = cast;
+    }
+  }
+  return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
+}
 
 bool IsOrdered(const PlanNode& node) {
   switch (node.kind) {
@@ -340,43 +324,157 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
 
 }  // namespace
 
-Result<std::unique_ptr<BatchStream>> OpenScan(const PlanNode& node) {
-  ARROW_ASSIGN_OR_RAISE(auto stream, node.source->Scan(node.pushed));
-  return std::make_unique<RenamingStream>(std::move(stream), node.schema,
-                                          node.source->Describe());
+ac::Declaration SourceDeclaration(const PlanNode& scan, BatchPull pull) {
+  auto schema = scan.schema;
+  auto name = scan.source->Describe();
+  auto it = arrow::MakeFunctionIterator(
+      [pull = std::move(pull), schema,
+       name]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+        ARROW_ASSIGN_OR_RAISE(auto batch, pull());
+        if (batch == nullptr) return batch;
+        return Conform(batch, schema, name);
+      });
+  // The pull may block: it runs on the IO pool, a few batches ahead.
+  auto gen = arrow::MakeBackgroundGenerator(std::move(it),
+                                            arrow::io::default_io_context().executor(),
+                                            /*max_q=*/4, /*q_restart=*/2)
+                 .ValueOrDie();
+  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [gen]() {
+    return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
+                          -> std::optional<cp::ExecBatch> {
+      if (!batch) return std::nullopt;
+      return cp::ExecBatch(*batch);
+    });
+  };
+  return ac::Declaration(
+      "source", ac::SourceNodeOptions(scan.schema, exec_gen, cp::Ordering::Implicit()));
 }
 
-Result<ac::Declaration> Lower(const PlanPtr& node) {
+namespace {
+
+/// Pulls a running plan's output through a sink node with tight backpressure: a
+/// slow consumer (a sink writing files) pauses the sources at ~32 MB of queued
+/// output, where Acero's default waits for 1 GiB.
+class PlanReader : public arrow::RecordBatchReader {
+ public:
+  PlanReader(std::shared_ptr<ac::ExecPlan> plan, std::shared_ptr<arrow::Schema> schema,
+             std::function<arrow::Future<std::optional<cp::ExecBatch>>()> gen)
+      : plan_(std::move(plan)), schema_(std::move(schema)), gen_(std::move(gen)) {}
+  ~PlanReader() override { (void)Close(); }
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    *out = nullptr;
+    if (plan_ == nullptr) return Status::OK();
+    auto next = gen_().result();
+    if (!next.ok()) {
+      (void)Close();
+      return next.status();
+    }
+    if (!next->has_value()) {
+      // The end: report an error the plan finished with.
+      Status st = plan_->finished().status();
+      plan_.reset();
+      return st;
+    }
+    ARROW_ASSIGN_OR_RAISE(*out, (*next)->ToRecordBatch(schema_));
+    return Status::OK();
+  }
+
+  Status Close() override {
+    if (plan_ == nullptr) return Status::OK();
+    plan_->StopProducing();
+    (void)plan_->finished().status();
+    plan_.reset();
+    return Status::OK();
+  }
+
+ private:
+  std::shared_ptr<ac::ExecPlan> plan_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> gen_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<arrow::RecordBatchReader>> ToReader(
+    ac::Declaration declaration, std::shared_ptr<arrow::Schema> schema) {
+  ac::QueryOptions options;
+  options.use_threads = true;
+  ARROW_ASSIGN_OR_RAISE(auto plan, ac::ExecPlan::Make(options));
+  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> gen;
+  ac::SinkNodeOptions sink(&gen, ac::BackpressureOptions(8 << 20, 32 << 20));
+  ARROW_RETURN_NOT_OK(ac::Declaration::Sequence({std::move(declaration), {"sink", sink}})
+                          .AddToPlan(plan.get())
+                          .status());
+  ARROW_RETURN_NOT_OK(plan->Validate());
+  plan->StartProducing();
+  return std::make_unique<PlanReader>(std::move(plan), std::move(schema), std::move(gen));
+}
+
+void CollectScans(const PlanPtr& node, std::vector<PlanPtr>* out) {
+  if (node->kind == NodeKind::kScan) out->push_back(node);
+  for (const auto& in : node->inputs) CollectScans(in, out);
+}
+
+namespace {
+
+void Fingerprint(const PlanNode& node, std::string* out) {
+  *out +=
+      std::to_string(static_cast<int>(node.kind)) + "(" + node.schema->ToString() + ";";
+  switch (node.kind) {
+    case NodeKind::kScan: {
+      *out += node.connector + "|" + node.args.uri + "|";
+      for (const auto& p : node.args.positional) *out += p + ",";
+      for (const auto& [k, v] : node.args.options.values()) *out += k + "=" + v + ",";
+      for (const auto& c : node.source_columns) *out += c + ",";
+      *out += "|" + node.pushed.filter.ToString();
+      if (node.pushed.columns) {
+        for (const auto& c : *node.pushed.columns) *out += c + ",";
+      }
+      if (node.pushed.limit) *out += "limit=" + std::to_string(*node.pushed.limit);
+      break;
+    }
+    case NodeKind::kValues:
+      if (node.values) *out += node.values->ToString();
+      break;
+    default:
+      *out += ToString(node, 0, /*children=*/false);
+  }
+  for (const auto& in : node.inputs) Fingerprint(*in, out);
+  *out += ")";
+}
+
+}  // namespace
+
+std::string Fingerprint(const PlanNode& node) {
+  std::string text;
+  Fingerprint(node, &text);
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_scan) {
   std::vector<ac::Declaration::Input> inputs;
   for (const auto& in : node->inputs) {
-    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in));
+    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in, lower_scan));
     inputs.push_back(std::move(d));
   }
   switch (node->kind) {
-    case NodeKind::kScan: {
-      ARROW_ASSIGN_OR_RAISE(std::shared_ptr<BatchStream> stream, OpenScan(*node));
-      auto it = arrow::MakeFunctionIterator(
-          [stream]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
-            std::shared_ptr<arrow::RecordBatch> batch;
-            ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
-            return batch;
-          });
-      ARROW_ASSIGN_OR_RAISE(auto gen,
-                            arrow::MakeBackgroundGenerator(
-                                std::move(it), arrow::io::default_io_context().executor(),
-                                /*max_q=*/4, /*q_restart=*/2));
-      std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [gen]() {
-        return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
-                              -> std::optional<cp::ExecBatch> {
-          if (!batch) return std::nullopt;
-          return cp::ExecBatch(*batch);
-        });
-      };
-      return ac::Declaration("source", ac::SourceNodeOptions(node->schema, exec_gen,
-                                                             cp::Ordering::Implicit()));
-    }
+    case NodeKind::kScan:
+      return lower_scan(*node);
     case NodeKind::kValues: {
-      ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches({node->values}));
+      std::shared_ptr<arrow::Table> table = node->table;
+      if (table == nullptr) {
+        ARROW_ASSIGN_OR_RAISE(table, arrow::Table::FromRecordBatches({node->values}));
+      }
       return ac::Declaration("table_source", ac::TableSourceNodeOptions(table));
     }
     case NodeKind::kFilter:

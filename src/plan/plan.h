@@ -10,11 +10,13 @@
 #include <arrow/compute/ordering.h>
 #include <arrow/type.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "flowsql/connector.h"
+#include "runtime/pipeline.h"
 
 namespace flowsql::plan {
 
@@ -55,8 +57,14 @@ struct PlanNode {
   bool filter_pushed = false;
   bool limit_pushed = false;
 
-  // kValues
+  // kScan: the connector and arguments the source was built from (fingerprints,
+  // scan tasks shipped elsewhere).
+  std::string connector;
+  ConnectorArgs args;
+
+  // kValues: one batch, or a table (a bounded input read once for a stream)
   std::shared_ptr<arrow::RecordBatch> values;
+  std::shared_ptr<arrow::Table> table;
 
   // kFilter (predicate) and kJoin (residual filter)
   arrow::compute::Expression predicate = arrow::compute::literal(true);
@@ -91,14 +99,34 @@ bool BlocksOnUnbounded(const PlanNode& node);
 /// Pushes projections, filters and limits into scans that accept them.
 void Optimize(const PlanPtr& root);
 
-/// EXPLAIN text: one node a line, children indented.
-std::string ToString(const PlanNode& node, int indent = 0);
+/// EXPLAIN text: one node a line, children indented (or only the node's own line).
+std::string ToString(const PlanNode& node, int indent = 0, bool children = true);
+
+/// How a scan node becomes a declaration: the caller decides where its batches
+/// come from (parallel splits, an epoch's buffer).
+using ScanLowering =
+    std::function<Result<arrow::acero::Declaration>(const PlanNode& scan)>;
 
 /// Turns a plan into an Acero declaration.
-Result<arrow::acero::Declaration> Lower(const PlanPtr& node);
+Result<arrow::acero::Declaration> Lower(const PlanPtr& node,
+                                        const ScanLowering& lower_scan);
 
-/// Opens a scan of a plan's source with the pushed request, renaming fields to the
-/// plan's internal names. REQUIRES: node.kind == kScan.
-Result<std::unique_ptr<BatchStream>> OpenScan(const PlanNode& node);
+/// A source declaration for `scan` whose batches come from `pull` (the source's
+/// own names and types), given the plan's internal names and types.
+/// REQUIRES: scan.kind == kScan.
+arrow::acero::Declaration SourceDeclaration(const PlanNode& scan, BatchPull pull);
+
+/// Starts a plan and returns its output as batches of `schema` (the plan's names
+/// replaced by the user's). Backpressure keeps its queued output small. Closing
+/// the reader stops the plan.
+Result<std::unique_ptr<arrow::RecordBatchReader>> ToReader(
+    arrow::acero::Declaration declaration, std::shared_ptr<arrow::Schema> schema);
+
+/// The scan nodes under `node`, left to right.
+void CollectScans(const PlanPtr& node, std::vector<PlanPtr>* out);
+
+/// Identifies what a plan computes: the same for the same statement however it is
+/// formatted; different when a source, an option, an expression or a column changes.
+std::string Fingerprint(const PlanNode& node);
 
 }  // namespace flowsql::plan

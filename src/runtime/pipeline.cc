@@ -1,16 +1,41 @@
 #include "runtime/pipeline.h"
 
 #include <arrow/util/byte_size.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <thread>
 
-#include "runtime/checkpoint.h"
+#include "runtime/scanner.h"
+#include "runtime/state.h"
 
 namespace flowsql {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+/// An epoch's input stops growing at this size even before its triggers fire.
+constexpr int64_t kMaxEpochBytes = 256 << 20;
+/// How often a wait looks at the stop token.
+constexpr auto kPoll = std::chrono::milliseconds(50);
+
+/// Kills the process at `point` when FLOWSQL_FAULT names it (and, with
+/// ":<epoch>", only in that epoch). For the crash suite.
+void Fault(const char* point, int64_t epoch) {
+  static const char* fault = std::getenv("FLOWSQL_FAULT");
+  if (fault == nullptr) return;
+  std::string spec = fault;
+  std::string name = spec.substr(0, spec.find(':'));
+  if (name != point) return;
+  if (spec.find(':') != std::string::npos &&
+      std::atoll(spec.c_str() + spec.find(':') + 1) != epoch) {
+    return;
+  }
+  ::kill(::getpid(), SIGKILL);
+}
 
 /// A sink failure is a runtime failure even when the sink reports a user-error code.
 Status AsRuntimeError(const Status& st, const std::string& what) {
@@ -23,147 +48,425 @@ int64_t BatchBytes(const arrow::RecordBatch& batch) {
   return referenced.ok() ? *referenced : arrow::util::TotalBufferSize(batch);
 }
 
-/// One run of a pipeline. Epochs: rows written since the last commit are pending;
-/// a commit makes them visible, then checkpoints the offset that covers them.
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Where every known split of every scan stands: the key is (scan, split id).
+using Progress = std::map<std::pair<std::string, std::string>, SplitProgress>;
+
 class PipelineRun {
  public:
-  PipelineRun(Source* source, const BatchTransform& transform, Sink* sink,
-              const PipelineOptions& options)
-      : source_(source), transform_(transform), sink_(sink), options_(options) {}
+  explicit PipelineRun(const PipelineSpec& spec) : spec_(spec) {}
 
-  Result<PipelineStats> Run(ScanRequest request) {
-    if (checkpointing()) {
-      ARROW_ASSIGN_OR_RAISE(std::string saved,
-                            LoadOffset(options_.state_dir, options_.pipeline_id));
-      if (!saved.empty()) {
-        request.start_offset = saved;
-        saved_offset_ = covered_offset_ = stats_.last_offset = saved;
-      }
-    }
-    ARROW_ASSIGN_OR_RAISE(auto stream, source_->Scan(request));
-    last_flush_ = Clock::now();
-    bool interrupted = false;
-    while (!LimitReached()) {
-      if (Interrupted()) {
-        interrupted = true;
-        break;
-      }
-      std::shared_ptr<arrow::RecordBatch> batch;
-      Status st = stream->ReadNext(&batch);
-      if (!st.ok()) return AbortWith(st);
-      if (!batch) break;
-      ARROW_RETURN_NOT_OK(Process(batch, stream->offset()));
-      if (LimitReached()) break;
-      ARROW_RETURN_NOT_OK(MaybeFlush());
-    }
-    (void)stream->Close();
-    // The end: commit what is pending. A run that ends on its own commits once even
-    // with no rows, so that a sink can finalize an empty result.
-    if (pending_rows_ > 0 || (stats_.commits == 0 && !interrupted)) {
-      ARROW_RETURN_NOT_OK(Commit());
-    } else {
-      ARROW_RETURN_NOT_OK(Persist());
+  Result<PipelineStats> Run() {
+    Status st = RunInner();
+    if (!st.ok()) {
+      for (Sink* sink : spec_.sinks) (void)sink->Abort();
+      return st;
     }
     return stats_;
   }
 
  private:
-  bool checkpointing() const { return !options_.state_dir.empty(); }
-  bool Interrupted() const {
-    return options_.interrupt != nullptr && options_.interrupt->load();
+  Status RunInner() {
+    bool resumed = false;
+    if (!spec_.state_dir.empty()) {
+      ARROW_ASSIGN_OR_RAISE(state_, PipelineState::Open(spec_.state_dir, spec_.name,
+                                                        spec_.fingerprint, spec_.reset));
+      resumed = state_->last_offsets().has_value();
+      if (state_->last_commit()) total_rows_ = state_->last_commit()->total_rows;
+    }
+    for (Sink* sink : spec_.sinks) {
+      Status st = sink->Open(spec_.schema, SinkContext{spec_.name, resumed});
+      if (!st.ok()) return st;
+    }
+    // Epoch numbers continue after both the logs and what sinks already hold
+    // (a directory written by an earlier run without a state directory).
+    for (Sink* sink : spec_.sinks) {
+      int64_t last = -1;
+      if (sink->transactional()) {
+        ARROW_ASSIGN_OR_RAISE(last, sink->LastCommittedEpoch(spec_.name));
+      }
+      sink_last_.push_back(last);
+      next_epoch_ = std::max(next_epoch_, last + 1);
+    }
+    if (state_ && state_->last_offsets()) {
+      const OffsetEntry& logged = *state_->last_offsets();
+      ARROW_RETURN_NOT_OK(ReplayIfPending(logged));
+      for (const auto& s : logged.splits) {
+        SplitProgress p = s;
+        p.range.start = p.range.end;
+        p.read = false;
+        progress_[{s.scan, s.split.id}] = std::move(p);
+      }
+      next_epoch_ = std::max(next_epoch_, logged.epoch + 1);
+    }
+    return spec_.continuous ? RunContinuous() : RunBatch(resumed);
   }
-  int64_t RowsOut() const { return stats_.rows_written + pending_rows_; }
-  bool LimitReached() const { return options_.limit >= 0 && RowsOut() >= options_.limit; }
 
-  Status AbortWith(const Status& st) {
-    (void)sink_->Abort();
+  // ---------------------------------------------------------------------------
+  // Replay
+
+  Status ReplayIfPending(const OffsetEntry& logged) {
+    const int64_t epoch = logged.epoch;
+    if (state_->last_commit() && state_->last_commit()->epoch >= epoch)
+      return Status::OK();
+    std::vector<bool> targets;
+    bool any = false;
+    for (size_t i = 0; i < spec_.sinks.size(); ++i) {
+      // A sink that is not transactional cannot tell: it gets the epoch again.
+      bool lacks = !spec_.sinks[i]->transactional() || sink_last_[i] < epoch;
+      targets.push_back(lacks);
+      any = any || lacks;
+    }
+    int64_t rows = 0;
+    if (any) {
+      std::vector<std::vector<SplitProgress>> per_scan(spec_.scans.size());
+      for (const auto& s : logged.splits) {
+        if (!s.read) continue;
+        int i = ScanIndex(s.scan);
+        if (i < 0) return Status::IOError("offset log names an unknown scan ", s.scan);
+        per_scan[i].push_back(s);
+      }
+      ARROW_ASSIGN_OR_RAISE(rows, RunRanges(epoch, per_scan, targets, nullptr));
+    }
+    ++stats_.replayed;
+    return FinishEpoch(epoch, rows, logged);
+  }
+
+  int ScanIndex(const std::string& key) const {
+    for (size_t i = 0; i < spec_.scans.size(); ++i) {
+      if (spec_.scans[i].key == key) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Batch: one epoch over the remaining part of every split.
+
+  Status RunBatch(bool resumed) {
+    const int64_t epoch = next_epoch_;
+    OffsetEntry entry;
+    entry.epoch = epoch;
+    std::vector<std::vector<SplitProgress>> per_scan(spec_.scans.size());
+    bool any = false;
+    for (size_t i = 0; i < spec_.scans.size(); ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto splits, PlanSplits(i));
+      for (auto& p : splits) {
+        if (!p.done) {
+          p.done = true;
+          p.read = true;
+          p.range.end.clear();  // to the end of the split
+          per_scan[i].push_back(p);
+          any = true;
+        }
+        entry.splits.push_back(std::move(p));
+      }
+    }
+    // A resumed pipeline with nothing new commits nothing: an empty epoch would
+    // replace a single-file target with an empty one.
+    if (!any && resumed) {
+      for (Sink* sink : spec_.sinks) (void)sink->Abort();
+      return Status::OK();
+    }
+    ARROW_RETURN_NOT_OK(LogOffsets(entry));
+    std::vector<bool> targets(spec_.sinks.size(), true);
+    std::map<std::pair<size_t, std::string>, std::string> reached;
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, &reached));
+    // The log said "to the end"; the acknowledgement names the offsets reached.
+    for (auto& s : entry.splits) {
+      auto it = reached.find({static_cast<size_t>(ScanIndex(s.scan)), s.split.id});
+      if (it != reached.end()) s.range.end = it->second;
+    }
+    return FinishEpoch(epoch, rows, entry);
+  }
+
+  /// The splits scan `i` plans now, with where each stands: resumed after its
+  /// logged offset, done, or new (from its beginning).
+  Result<std::vector<SplitProgress>> PlanSplits(size_t i) {
+    const PipelineScan& scan = spec_.scans[i];
+    ARROW_ASSIGN_OR_RAISE(auto splits, scan.source->PlanSplits(scan.request));
+    std::vector<SplitProgress> out;
+    for (auto& split : splits) {
+      auto it = progress_.find({scan.key, split.id});
+      if (it != progress_.end()) {
+        SplitProgress p = it->second;
+        p.range.start = p.range.end;
+        out.push_back(std::move(p));
+      } else {
+        out.push_back(SplitProgress{scan.key, std::move(split), {}, false});
+      }
+    }
+    return out;
+  }
+
+  /// Reads the given ranges of every scan through the plan into the sinks marked
+  /// in `targets`, then commits them. Returns the rows written. `reached`, when
+  /// given, receives the last offset read of each (scan, split).
+  Result<int64_t> RunRanges(
+      int64_t epoch, const std::vector<std::vector<SplitProgress>>& per_scan,
+      const std::vector<bool>& targets,
+      std::map<std::pair<size_t, std::string>, std::string>* reached) {
+    std::vector<std::shared_ptr<SplitScanner>> scanners;
+    std::vector<BatchPull> pulls;
+    auto reached_mutex = std::make_shared<std::mutex>();
+    for (size_t i = 0; i < spec_.scans.size(); ++i) {
+      std::vector<Split> splits;
+      std::vector<SplitRange> ranges;
+      for (const auto& p : per_scan[i]) {
+        splits.push_back(p.split);
+        ranges.push_back(p.range);
+      }
+      auto scanner = std::make_shared<SplitScanner>(
+          spec_.scans[i].source, spec_.scans[i].request, std::move(splits),
+          std::move(ranges), /*ordered=*/true, spec_.threads);
+      scanner->Start();
+      scanners.push_back(scanner);
+      pulls.push_back([this, scanner, i, reached,
+                       reached_mutex]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+        while (true) {
+          ARROW_RETURN_NOT_OK(spec_.stop.Poll());
+          ARROW_ASSIGN_OR_RAISE(auto item, scanner->Next(Clock::now() + kPoll));
+          if (!item) continue;
+          if (item->split == scanner->splits().size()) return nullptr;
+          if (item->batch == nullptr) continue;
+          if (reached) {
+            std::lock_guard<std::mutex> lock(*reached_mutex);
+            (*reached)[{i, scanner->splits()[item->split].id}] = item->offset;
+          }
+          if (item->batch->num_rows() > 0) return item->batch;
+        }
+      });
+    }
+    auto result = WriteEpoch(epoch, std::move(pulls), targets, -1);
+    for (auto& s : scanners) s->Stop();
+    return result;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Continuous: epochs cut from the buffered input of every scan.
+
+  struct EpochInput {
+    std::vector<std::vector<std::shared_ptr<arrow::RecordBatch>>> batches;
+    int64_t rows = 0;
+    int64_t bytes = 0;
+    bool moved = false;  // some offset moved or some split ended
+  };
+
+  Status RunContinuous() {
+    std::vector<std::vector<SplitProgress>> splits(spec_.scans.size());
+    for (size_t i = 0; i < spec_.scans.size(); ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto planned, PlanSplits(i));
+      std::vector<Split> to_read;
+      std::vector<SplitRange> ranges;
+      for (auto& p : planned) {
+        p.range.end = p.range.start;
+        if (!p.done) {
+          to_read.push_back(p.split);
+          ranges.push_back({p.range.start, ""});
+        }
+        progress_[{p.scan, p.split.id}] = p;
+      }
+      auto scanner = std::make_shared<SplitScanner>(
+          spec_.scans[i].source, spec_.scans[i].request, std::move(to_read),
+          std::move(ranges), spec_.scans[i].source->bounded(), spec_.threads);
+      scanner->Start();
+      scanners_.push_back(scanner);
+      ended_.push_back(false);
+    }
+    Status st = ContinuousLoop();
+    for (auto& s : scanners_) s->Stop();
     return st;
   }
 
-  /// Transforms `batch`, slices it to the limit and writes it. `offset` is the
-  /// source position after `batch`.
-  Status Process(const std::shared_ptr<arrow::RecordBatch>& batch,
-                 const std::string& offset) {
-    std::shared_ptr<arrow::RecordBatch> out = batch;
-    if (transform_) {
-      auto transformed = transform_(batch);
-      if (!transformed.ok()) return AbortWith(transformed.status());
-      out = *transformed;
-    }
-    bool whole = true;
-    if (out && options_.limit >= 0 && out->num_rows() > options_.limit - RowsOut()) {
-      out = out->Slice(0, options_.limit - RowsOut());
-      whole = false;
-    }
-    if (out && out->num_rows() > 0) {
-      Status st = sink_->Write(out);
-      if (!st.ok()) return AbortWith(AsRuntimeError(st, "sink write failed"));
-      pending_rows_ += out->num_rows();
-      pending_bytes_ += BatchBytes(*out);
-    }
-    // A sliced batch is not covered: resuming after it would skip its dropped rows.
-    if (whole) covered_offset_ = offset;
-    return Status::OK();
-  }
-
-  Status MaybeFlush() {
-    if (options_.flush_rows > 0 && pending_rows_ >= options_.flush_rows) return Commit();
-    if (options_.flush_interval_ms > 0 &&
-        Clock::now() - last_flush_ >=
-            std::chrono::milliseconds(options_.flush_interval_ms)) {
-      if (pending_rows_ > 0) return Commit();
-      // Every row up to here was filtered out: the offset may advance alone.
-      last_flush_ = Clock::now();
-      return Persist();
+  Status ContinuousLoop() {
+    bool finished = false;
+    while (!finished) {
+      EpochInput input;
+      input.batches.resize(spec_.scans.size());
+      ARROW_ASSIGN_OR_RAISE(finished, Collect(&input));
+      if (!input.moved) continue;
+      const int64_t epoch = next_epoch_++;
+      OffsetEntry entry;
+      entry.epoch = epoch;
+      for (auto& [key, p] : progress_) entry.splits.push_back(p);
+      ARROW_RETURN_NOT_OK(LogOffsets(entry));
+      std::vector<BatchPull> pulls;
+      for (auto& batches : input.batches) {
+        auto shared = std::make_shared<std::vector<std::shared_ptr<arrow::RecordBatch>>>(
+            std::move(batches));
+        auto next = std::make_shared<size_t>(0);
+        pulls.push_back([shared, next]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+          if (*next >= shared->size()) return nullptr;
+          return (*shared)[(*next)++];
+        });
+      }
+      std::vector<bool> targets(spec_.sinks.size(), true);
+      const int64_t room = spec_.limit < 0 ? -1 : spec_.limit - stats_.rows_written;
+      ARROW_ASSIGN_OR_RAISE(int64_t rows,
+                            WriteEpoch(epoch, std::move(pulls), targets, room));
+      ARROW_RETURN_NOT_OK(FinishEpoch(epoch, rows, entry));
+      for (auto& [key, p] : progress_) {
+        p.range.start = p.range.end;
+        p.read = false;
+      }
+      if (spec_.limit >= 0 && stats_.rows_written >= spec_.limit) finished = true;
     }
     return Status::OK();
   }
 
-  Status Commit() {
-    Status st = sink_->Commit();
-    if (!st.ok()) return AbortWith(AsRuntimeError(st, "sink commit failed"));
-    stats_.rows_written += pending_rows_;
-    stats_.commits += 1;
-    committed_bytes_ += pending_bytes_;
-    pending_rows_ = pending_bytes_ = 0;
-    last_flush_ = Clock::now();
-    if (!covered_offset_.empty()) stats_.last_offset = covered_offset_;
-    ARROW_RETURN_NOT_OK(Persist());
-    if (options_.on_commit) options_.on_commit(stats_.rows_written, committed_bytes_);
-    return Status::OK();
-  }
-
-  /// Saves the covered offset when it moved. REQUIRES: no rows pending.
-  Status Persist() {
-    if (!checkpointing() || covered_offset_.empty() || covered_offset_ == saved_offset_) {
-      return Status::OK();
+  /// Fills `input` until a trigger fires. Returns true when the pipeline ends
+  /// after this epoch (inputs ended, or stopped).
+  Result<bool> Collect(EpochInput* input) {
+    const auto start = Clock::now();
+    const auto deadline = spec_.flush_interval_ms > 0
+                              ? start + std::chrono::milliseconds(spec_.flush_interval_ms)
+                              : Clock::time_point::max();
+    size_t turn = 0;
+    while (true) {
+      if (spec_.stop.IsStopRequested()) {
+        stats_.stopped = true;
+        return true;
+      }
+      bool all_ended = true;
+      for (bool e : ended_) all_ended = all_ended && e;
+      if (all_ended) return true;
+      if (spec_.flush_rows > 0 && input->rows >= spec_.flush_rows) return false;
+      if (input->bytes >= kMaxEpochBytes) return false;
+      const auto now = Clock::now();
+      if (now >= deadline && input->moved) return false;
+      // Wait on one scanner at a time; several share the wait in short slices.
+      size_t i = turn++ % scanners_.size();
+      if (ended_[i]) continue;
+      auto until = std::min(deadline > now ? deadline : now + kPoll, now + kPoll);
+      if (scanners_.size() > 1)
+        until = std::min(until, now + std::chrono::milliseconds(5));
+      ARROW_ASSIGN_OR_RAISE(auto item, scanners_[i]->Next(until));
+      if (!item) continue;
+      SplitScanner& scanner = *scanners_[i];
+      if (item->split == scanner.splits().size()) {
+        ended_[i] = true;
+        continue;
+      }
+      SplitProgress& p =
+          progress_[{spec_.scans[i].key, scanner.splits()[item->split].id}];
+      input->moved = true;
+      p.read = true;
+      if (item->batch == nullptr) {
+        p.done = true;
+        continue;
+      }
+      p.range.end = item->offset;
+      if (item->batch->num_rows() == 0) continue;
+      input->rows += item->batch->num_rows();
+      input->bytes += BatchBytes(*item->batch);
+      input->batches[i].push_back(std::move(item->batch));
     }
-    ARROW_RETURN_NOT_OK(
-        SaveOffset(options_.state_dir, options_.pipeline_id, covered_offset_));
-    saved_offset_ = covered_offset_;
-    stats_.last_offset = covered_offset_;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The steps of an epoch
+
+  Status LogOffsets(const OffsetEntry& entry) {
+    if (!state_) return Status::OK();
+    ARROW_RETURN_NOT_OK(state_->WriteOffsets(entry));
+    Fault("after_offset_log", entry.epoch);
     return Status::OK();
   }
 
-  Source* source_;
-  const BatchTransform& transform_;
-  Sink* sink_;
-  const PipelineOptions& options_;
+  /// Runs the plan over `pulls` into the sinks marked in `targets` and commits
+  /// them as `epoch`. At most `room` rows are written (-1: all).
+  Result<int64_t> WriteEpoch(int64_t epoch, std::vector<BatchPull> pulls,
+                             const std::vector<bool>& targets, int64_t room) {
+    ARROW_ASSIGN_OR_RAISE(auto reader, spec_.run_plan(std::move(pulls)));
+    int64_t rows = 0;
+    int64_t bytes = 0;
+    while (room < 0 || rows < room) {
+      if (!spec_.continuous) ARROW_RETURN_NOT_OK(spec_.stop.Poll());
+      std::shared_ptr<arrow::RecordBatch> batch;
+      Status st = reader->ReadNext(&batch);
+      if (!st.ok()) {
+        (void)reader->Close();
+        return st;
+      }
+      if (!batch) break;
+      if (batch->num_rows() == 0) continue;
+      if (room >= 0 && batch->num_rows() > room - rows)
+        batch = batch->Slice(0, room - rows);
+      for (size_t i = 0; i < spec_.sinks.size(); ++i) {
+        if (!targets[i]) continue;
+        Status w = spec_.sinks[i]->Write(batch);
+        if (!w.ok()) {
+          (void)reader->Close();
+          return AsRuntimeError(w, "sink write failed");
+        }
+      }
+      rows += batch->num_rows();
+      bytes += BatchBytes(*batch);
+      Fault("mid_write", epoch);
+      if (!spec_.continuous && spec_.progress) {
+        spec_.progress(stats_.rows_written + rows, committed_bytes_ + bytes);
+      }
+    }
+    (void)reader->Close();
+    if (!spec_.continuous) ARROW_RETURN_NOT_OK(spec_.stop.Poll());
+    for (size_t i = 0; i < spec_.sinks.size(); ++i) {
+      if (!targets[i]) continue;
+      Status st = spec_.sinks[i]->Commit(Epoch{spec_.name, epoch});
+      if (!st.ok()) return AsRuntimeError(st, "sink commit failed");
+      Fault("after_sink_commit", epoch);
+    }
+    committed_bytes_ += bytes;
+    return rows;
+  }
+
+  /// Logs the commit of `epoch` and acknowledges the offsets it reached.
+  Status FinishEpoch(int64_t epoch, int64_t rows, const OffsetEntry& entry) {
+    total_rows_ += rows;
+    stats_.rows_written += rows;
+    stats_.epochs += 1;
+    Fault("before_commit_log", epoch);
+    if (state_) {
+      ARROW_RETURN_NOT_OK(
+          state_->WriteCommit(CommitEntry{epoch, rows, total_rows_, NowMillis()}));
+    }
+    Fault("before_ack", epoch);
+    for (size_t i = 0; i < spec_.scans.size(); ++i) {
+      std::map<std::string, std::string> offsets;
+      for (const auto& s : entry.splits) {
+        if (s.scan == spec_.scans[i].key && !s.range.end.empty() &&
+            s.range.end != s.range.start) {
+          offsets[s.split.id] = s.range.end;
+        }
+      }
+      if (offsets.empty()) continue;
+      Status st = spec_.scans[i].source->Acknowledge(offsets);
+      if (!st.ok())
+        return st.WithMessage("acknowledging epoch ", epoch, ": ", st.message());
+    }
+    if (spec_.progress) spec_.progress(stats_.rows_written, committed_bytes_);
+    return Status::OK();
+  }
+
+  const PipelineSpec& spec_;
   PipelineStats stats_;
-  int64_t pending_rows_ = 0;
-  int64_t pending_bytes_ = 0;
+  std::optional<PipelineState> state_;
+  std::vector<int64_t> sink_last_;
+  int64_t next_epoch_ = 0;
+  int64_t total_rows_ = 0;
   int64_t committed_bytes_ = 0;
-  std::string covered_offset_;  // source position after the last whole batch
-  std::string saved_offset_;    // what the checkpoint file holds
-  Clock::time_point last_flush_;
+  Progress progress_;
+  std::vector<std::shared_ptr<SplitScanner>> scanners_;
+  std::vector<bool> ended_;
 };
 
 }  // namespace
 
-Result<PipelineStats> RunPipeline(Source* source, ScanRequest request,
-                                  const BatchTransform& transform, Sink* sink,
-                                  const PipelineOptions& options) {
-  return PipelineRun(source, transform, sink, options).Run(std::move(request));
+Result<PipelineStats> RunPipeline(const PipelineSpec& spec) {
+  return PipelineRun(spec).Run();
 }
 
 }  // namespace flowsql

@@ -1,76 +1,91 @@
-// Continuous pipelines: source -> stateless transform -> sink, committed in
-// epochs, with source offsets checkpointed after each sink commit.
+// The runtime: every write statement is a pipeline, sources -> plan -> sinks, cut
+// into epochs. A batch write is one epoch; a continuous pipeline (an unbounded
+// input) commits an epoch every flush_rows rows or flush_interval, until its
+// inputs end, its LIMIT is reached or it is stopped. docs/delivery.md tells the
+// guarantees this gives.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "flowsql/connector.h"
 
 namespace flowsql {
 
-/// A per-batch transform (filter and projection). Returns nullptr or an empty
-/// batch when every row is filtered out.
-using BatchTransform = std::function<Result<std::shared_ptr<arrow::RecordBatch>>(
-    const std::shared_ptr<arrow::RecordBatch>&)>;
+/// An input of the plan that the runtime reads through epochs, split by split.
+struct PipelineScan {
+  /// Names the scan in the pipeline's state; stable for the same plan ("0", "1").
+  std::string key;
+  std::shared_ptr<Source> source;
+  ScanRequest request;
+};
 
-struct PipelineOptions {
-  /// Commit once this many rows are pending. 0: no row trigger.
-  int64_t flush_rows = 0;
-  /// Commit at least this often while rows are pending. 0: no time trigger.
-  int64_t flush_interval_ms = 0;
-  /// Stop after this many output rows (LIMIT). -1: none.
-  int64_t limit = -1;
-  /// Directory for checkpoints. Empty: no checkpoints, always start from scratch.
+/// Pulls the next batch of one scan within one run of the plan; nullptr at the end.
+/// Called from one thread at a time.
+using BatchPull = std::function<Result<std::shared_ptr<arrow::RecordBatch>>()>;
+
+/// Runs the statement's plan once over `inputs` (one pull per PipelineSpec::scans
+/// entry, in order) and returns its output: what one epoch writes.
+using PlanRun = std::function<Result<std::shared_ptr<arrow::RecordBatchReader>>(
+    std::vector<BatchPull> inputs)>;
+
+struct PipelineSpec {
+  /// Names the pipeline in the state directory and in transactional sinks.
+  std::string name;
+  /// Identifies the plan: a restart with another fingerprint is refused.
+  std::string fingerprint;
+  /// Where the offset and commit logs live. Empty: no state; a run starts afresh.
   std::string state_dir;
-  /// Names the checkpoint file inside state_dir (a hash of the statement text).
-  std::string pipeline_id;
-  /// Polled between batches: when it becomes true the pipeline commits what it has
-  /// and returns OK.
-  std::atomic<bool>* interrupt = nullptr;
-  /// Called after each commit with the total rows and bytes committed so far.
-  std::function<void(int64_t rows, int64_t bytes)> on_commit;
+  /// Forget the pipeline's state before starting.
+  bool reset = false;
+  /// True when an input is unbounded: epochs are cut by the flush settings.
+  bool continuous = false;
+  /// Continuous: commit once this many input rows are in the epoch (0: no row
+  /// trigger) and at least every flush_interval_ms (0: no time trigger).
+  int64_t flush_rows = 0;
+  int64_t flush_interval_ms = 0;
+  /// Continuous: stop after writing this many rows (-1: no limit).
+  int64_t limit = -1;
+  std::vector<PipelineScan> scans;
+  PlanRun run_plan;
+  /// The schema of the plan's output, given to the sinks.
+  std::shared_ptr<arrow::Schema> schema;
+  /// Not owned; opened, written, committed and aborted by the runtime.
+  std::vector<Sink*> sinks;
+  /// Continuous: a stop commits the epoch in progress and returns OK. Batch: a
+  /// stop aborts every sink (targets stay as they were) and returns Cancelled.
+  arrow::StopToken stop = arrow::StopToken::Unstoppable();
+  /// Called after each commit with the rows and bytes committed so far.
+  std::function<void(int64_t rows, int64_t bytes)> progress;
+  /// Splits of a bounded scan read ahead at once.
+  int threads = 2;
 };
 
 struct PipelineStats {
-  int64_t rows_written = 0;  // rows committed to the sink
-  int64_t commits = 0;
-  std::string last_offset;  // offset persisted with the last commit
+  int64_t rows_written = 0;  // rows this run committed (per sink)
+  int64_t epochs = 0;        // epochs this run committed, replays included
+  int64_t replayed = 0;      // epochs replayed from the offset log
+  bool stopped = false;      // a continuous pipeline ended by the stop token
 };
 
-/// Runs `source` through `transform` into `sink` until the source ends, the limit
-/// is reached or `interrupt` is set. REQUIRES: sink->Open() was called.
-///
-/// Batches are read on the calling thread. Commits happen when flush_rows rows are
-/// pending, when flush_interval_ms passed since the last commit with rows pending
-/// (checked after each batch), at the limit, at the end of the source and on
-/// interrupt. The clock and `interrupt` are only checked between batches, so an
-/// unbounded source must return from ReadNext() at least every ~100 ms, with an
-/// empty batch when it has no rows yet (the generate connector does); a slower
-/// source delays time-based commits and interrupts until its next batch.
-/// The last batch is sliced so that exactly `limit` rows are written. A run that
-/// ends on its own commits at least once, even with no rows.
-///
-/// Delivery: after each sink Commit() the source offset of the last batch covered
-/// is written atomically to state_dir/<pipeline_id>.offset (state_dir is created
-/// if missing); on start, a saved offset is passed to the scan as
-/// ScanRequest::start_offset. A crash between the two may repeat the last epoch
-/// (at-least-once), never skip rows. A batch sliced at the limit is not covered,
-/// so a rerun repeats it rather than skipping its remaining rows. Sources whose
-/// offsets are empty get no checkpoint file.
-/// On a failed source read, transform, Write or Commit the sink is aborted and
-/// the error returned; sink failures are runtime errors (IOError), never user
-/// errors. Rows committed before stay committed and their offset saved.
-Result<PipelineStats> RunPipeline(Source* source, ScanRequest request,
-                                  const BatchTransform& transform, Sink* sink,
-                                  const PipelineOptions& options);
-
-/// Reads the offset saved for `pipeline_id` in `state_dir`, or "" when none (or
-/// when state_dir is empty).
-Result<std::string> LoadOffset(const std::string& state_dir,
-                               const std::string& pipeline_id);
+/// Runs a pipeline to its end. Delivery, in this order per epoch N:
+///   1. offset log N (every split's range) is durable;
+///   2. the plan's rows go to every sink;
+///   3. every sink commits N;
+///   4. commit log N is durable;
+///   5. each source is acknowledged with the offsets it reached.
+/// On start, an epoch logged but not committed is replayed from exactly its
+/// logged ranges into the sinks that lack it (a transactional sink that already
+/// holds it is skipped), then reading goes on after the logged ranges.
+/// Errors: a failed read, plan or sink aborts every sink and is returned; sink
+/// failures are runtime errors (IOError), never user errors. Epochs committed
+/// before stay committed.
+/// Fault injection for the crash suite: FLOWSQL_FAULT=<point>[:<epoch>] kills the
+/// process with SIGKILL at after_offset_log, mid_write, after_sink_commit,
+/// before_commit_log or before_ack.
+Result<PipelineStats> RunPipeline(const PipelineSpec& spec);
 
 }  // namespace flowsql

@@ -1,418 +1,332 @@
+// The runtime against an in-memory transactional sink: epochs, limits, state,
+// replay of a pending epoch, and fingerprints.
 #include "runtime/pipeline.h"
 
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
-#include "runtime/checkpoint.h"
+#include "runtime/state.h"
+
+#define ASSERT_OK(expr)                      \
+  do {                                       \
+    auto _st = (expr);                       \
+    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
+  } while (0)
+#define EXPECT_OK(expr) EXPECT_TRUE((expr).ok())
+#define PIPELINE_TEST_CONCAT_(a, b) a##b
+#define PIPELINE_TEST_CONCAT(a, b) PIPELINE_TEST_CONCAT_(a, b)
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(PIPELINE_TEST_CONCAT(_res_, __LINE__), lhs, rexpr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(res, lhs, rexpr)  \
+  auto res = (rexpr);                               \
+  ASSERT_TRUE(res.ok()) << res.status().ToString(); \
+  lhs = std::move(res).ValueOrDie()
 
 namespace flowsql {
 namespace {
 
-std::shared_ptr<arrow::Schema> CounterSchema() {
-  return arrow::schema({arrow::field("x", arrow::int64())});
-}
-
-/// Counts 0, 1, ... in batches; its offset is the next value.
-struct CounterConfig {
-  int64_t rows = 100;  // -1: unbounded
-  int64_t batch_size = 10;
-  int64_t delay_ms = 0;             // sleep before each batch
-  bool resumable = true;            // false: empty offsets
-  int64_t fail_at_batch = -1;       // ReadNext fails on this batch number
-  int64_t interrupt_at_batch = -1;  // sets *interrupt when returning this batch
-  std::atomic<bool>* interrupt = nullptr;
-};
-
-class CounterStream : public BatchStream {
+/// 0..n-1 in one int64 column "id", split in `splits` contiguous ranges; its
+/// offset is the next id. Acknowledgements are recorded.
+class CountingSource : public Source {
  public:
-  CounterStream(CounterConfig config, int64_t next) : config_(config), next_(next) {}
-  std::shared_ptr<arrow::Schema> schema() const override { return CounterSchema(); }
-
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    if (config_.delay_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(config_.delay_ms));
+  CountingSource(int64_t n, int splits, bool bounded = true)
+      : n_(n), splits_(splits), bounded_(bounded) {}
+  Result<std::shared_ptr<arrow::Schema>> GetSchema() override { return schema_; }
+  bool bounded() const override { return bounded_; }
+  Result<std::vector<Split>> PlanSplits(const ScanRequest&) override {
+    std::vector<Split> out;
+    for (int i = 0; i < splits_; ++i) {
+      out.push_back({std::to_string(i), std::to_string(n_ * i / splits_) + " " +
+                                            std::to_string(n_ * (i + 1) / splits_)});
     }
-    if (batches_ == config_.fail_at_batch) return Status::IOError("source broke");
-    int64_t n = config_.batch_size;
-    if (config_.rows >= 0) n = std::min(n, config_.rows - next_);
-    if (n <= 0) {
-      *out = nullptr;
-      return Status::OK();
-    }
-    arrow::Int64Builder b;
-    for (int64_t i = 0; i < n; ++i) ARROW_RETURN_NOT_OK(b.Append(next_ + i));
-    ARROW_ASSIGN_OR_RAISE(auto array, b.Finish());
-    *out = arrow::RecordBatch::Make(CounterSchema(), n, {array});
-    next_ += n;
-    if (batches_ == config_.interrupt_at_batch) config_.interrupt->store(true);
-    ++batches_;
+    return out;
+  }
+  Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                 const SplitRange& range,
+                                                 const ScanRequest& request) override {
+    long long begin, end;
+    sscanf(split.payload.c_str(), "%lld %lld", &begin, &end);
+    if (!range.start.empty()) begin = std::stoll(range.start);
+    if (!range.end.empty()) end = std::stoll(range.end);
+    return std::make_unique<Reader>(schema_, begin, end);
+  }
+  Status Acknowledge(const std::map<std::string, std::string>& offsets) override {
+    for (const auto& [k, v] : offsets) acked[k] = v;
     return Status::OK();
   }
+  std::string Describe() const override { return "counting"; }
 
-  std::string offset() const override {
-    return config_.resumable ? std::to_string(next_) : "";
-  }
-
- private:
-  CounterConfig config_;
-  int64_t next_;
-  int64_t batches_ = 0;
-};
-
-class CounterSource : public Source {
- public:
-  explicit CounterSource(CounterConfig config) : config_(config) {}
-  Result<std::shared_ptr<arrow::Schema>> GetSchema() override { return CounterSchema(); }
-  bool bounded() const override { return config_.rows >= 0; }
-  Result<std::unique_ptr<BatchStream>> Scan(const ScanRequest& request) override {
-    start_offsets.push_back(request.start_offset);
-    int64_t next = request.start_offset.empty() ? 0 : std::stoll(request.start_offset);
-    return std::make_unique<CounterStream>(config_, next);
-  }
-  std::string Describe() const override { return "counter"; }
-
-  std::vector<std::string> start_offsets;
+  std::map<std::string, std::string> acked;
 
  private:
-  CounterConfig config_;
+  class Reader : public SplitReader {
+   public:
+    Reader(std::shared_ptr<arrow::Schema> schema, int64_t next, int64_t end)
+        : schema_(std::move(schema)), next_(next), end_(end) {}
+    std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+    Result<SourceBatch> Next() override {
+      if (next_ >= end_) return SourceBatch{};
+      int64_t n = std::min<int64_t>(10, end_ - next_);
+      arrow::Int64Builder b;
+      for (int64_t i = 0; i < n; ++i) ARROW_RETURN_NOT_OK(b.Append(next_ + i));
+      ARROW_ASSIGN_OR_RAISE(auto array, b.Finish());
+      next_ += n;
+      return SourceBatch{arrow::RecordBatch::Make(schema_, n, {array}),
+                         std::to_string(next_)};
+    }
+
+   private:
+    std::shared_ptr<arrow::Schema> schema_;
+    int64_t next_, end_;
+  };
+
+  int64_t n_;
+  int splits_;
+  bool bounded_;
+  std::shared_ptr<arrow::Schema> schema_ =
+      arrow::schema({arrow::field("id", arrow::int64())});
 };
 
-/// Records written and committed values; can be told to fail.
-class RecordingSink : public Sink {
+/// Keeps committed epochs in memory, as a transactional sink would.
+class MemorySink : public Sink {
  public:
-  Status Open(const std::shared_ptr<arrow::Schema>&) override { return Status::OK(); }
+  Status Open(const std::shared_ptr<arrow::Schema>&, const SinkContext& c) override {
+    context = c;
+    return Status::OK();
+  }
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
-    if (writes == fail_write_at) return Status::IOError("disk full");
-    ++writes;
-    batch_sizes.push_back(batch->num_rows());
-    auto a = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
-    for (int64_t i = 0; i < a->length(); ++i) pending.push_back(a->Value(i));
+    for (int64_t i = 0; i < batch->num_rows(); ++i) {
+      pending.push_back(
+          std::static_pointer_cast<arrow::Int64Array>(batch->column(0))->Value(i));
+    }
     return Status::OK();
   }
-  Status Commit() override {
-    if (commits == fail_commit_at) return Status::Invalid("commit rejected");
-    ++commits;
-    committed.insert(committed.end(), pending.begin(), pending.end());
-    commit_sizes.push_back(static_cast<int64_t>(pending.size()));
+  Status Commit(const Epoch& epoch) override {
+    if (epochs.count(epoch.number) == 0) epochs[epoch.number] = pending;
     pending.clear();
     return Status::OK();
   }
   Status Abort() override {
-    ++aborts;
     pending.clear();
     return Status::OK();
   }
-  std::string Describe() const override { return "recording"; }
+  bool transactional() const override { return true; }
+  Result<int64_t> LastCommittedEpoch(const std::string&) override {
+    return epochs.empty() ? -1 : epochs.rbegin()->first;
+  }
+  std::string Describe() const override { return "memory"; }
 
-  std::vector<int64_t> pending, committed, batch_sizes, commit_sizes;
-  int64_t writes = 0, commits = 0, aborts = 0;
-  int64_t fail_write_at = -1, fail_commit_at = -1;
+  std::vector<int64_t> All() const {
+    std::vector<int64_t> out;
+    for (const auto& [e, ids] : epochs) out.insert(out.end(), ids.begin(), ids.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  SinkContext context;
+  std::vector<int64_t> pending;
+  std::map<int64_t, std::vector<int64_t>> epochs;
 };
 
-std::vector<int64_t> Iota(int64_t from, int64_t to) {
-  std::vector<int64_t> v;
-  for (int64_t i = from; i < to; ++i) v.push_back(i);
-  return v;
-}
-
-class PipelineTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("flowsql_pipeline_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+/// The plan is the identity over the first scan.
+class PullReader : public arrow::RecordBatchReader {
+ public:
+  explicit PullReader(BatchPull pull) : pull_(std::move(pull)) {}
+  std::shared_ptr<arrow::Schema> schema() const override {
+    return arrow::schema({arrow::field("id", arrow::int64())});
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  PipelineOptions Checkpointed() {
-    PipelineOptions o;
-    o.state_dir = (dir_ / "state" / "nested").string();
-    o.pipeline_id = "p1";
-    return o;
-  }
-  std::string SavedOffset(const PipelineOptions& o) {
-    return LoadOffset(o.state_dir, o.pipeline_id).ValueOrDie();
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    ARROW_ASSIGN_OR_RAISE(*out, pull_());
+    return Status::OK();
   }
 
-  std::filesystem::path dir_;
+ private:
+  BatchPull pull_;
 };
 
-TEST_F(PipelineTest, FlushByRows) {
-  CounterSource source({.rows = 100, .batch_size = 10});
-  RecordingSink sink;
-  PipelineOptions o;
-  o.flush_rows = 30;
-  std::vector<int64_t> reported;
-  o.on_commit = [&](int64_t rows, int64_t bytes) {
-    reported.push_back(rows);
-    EXPECT_GT(bytes, 0);
+PipelineSpec Spec(std::shared_ptr<Source> source, Sink* sink) {
+  PipelineSpec spec;
+  spec.name = "p";
+  spec.fingerprint = "f";
+  spec.scans.push_back({"0", std::move(source), {}});
+  spec.schema = arrow::schema({arrow::field("id", arrow::int64())});
+  spec.sinks.push_back(sink);
+  spec.run_plan = [](std::vector<BatchPull> inputs)
+      -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    return std::make_shared<PullReader>(inputs[0]);
   };
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 100);
-  EXPECT_EQ(stats.commits, 4);
-  EXPECT_EQ(sink.commit_sizes, (std::vector<int64_t>{30, 30, 30, 10}));
-  EXPECT_EQ(reported, (std::vector<int64_t>{30, 60, 90, 100}));
-  EXPECT_EQ(sink.committed, Iota(0, 100));
-  EXPECT_EQ(stats.last_offset, "100");
+  return spec;
 }
 
-TEST_F(PipelineTest, FlushByInterval) {
-  // 12 batches of one row, 25 ms apart, committed at least every 60 ms.
-  CounterSource source({.rows = 12, .batch_size = 1, .delay_ms = 25});
-  RecordingSink sink;
-  PipelineOptions o;
-  o.flush_interval_ms = 60;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 12);
-  EXPECT_GE(stats.commits, 2);
-  EXPECT_LT(stats.commits, 12);
-  EXPECT_EQ(sink.committed, Iota(0, 12));
+std::vector<int64_t> Range(int64_t n) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(i);
+  return out;
 }
 
-TEST_F(PipelineTest, NoTriggerCommitsOnceAtEnd) {
-  CounterSource source({.rows = 55, .batch_size = 10});
-  RecordingSink sink;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, {}).ValueOrDie();
-  EXPECT_EQ(stats.commits, 1);
-  EXPECT_EQ(sink.committed, Iota(0, 55));
+struct TempDir {
+  TempDir() {
+    path = (std::filesystem::temp_directory_path() /
+            ("flowsql_pipeline_" + std::to_string(::getpid()) + "_" +
+             std::to_string(counter++)))
+               .string();
+    std::filesystem::remove_all(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+  static inline int counter = 0;
+};
+
+TEST(Pipeline, BatchIsOneEpochOverEverySplit) {
+  auto source = std::make_shared<CountingSource>(1000, 7);
+  MemorySink sink;
+  ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(Spec(source, &sink)));
+  EXPECT_EQ(stats.rows_written, 1000);
+  EXPECT_EQ(stats.epochs, 1);
+  ASSERT_EQ(sink.epochs.size(), 1u);
+  // Ordered read of bounded splits: the rows come in split order.
+  EXPECT_EQ(sink.epochs[0], Range(1000));
+  EXPECT_EQ(source->acked.size(), 7u);
+  EXPECT_EQ(source->acked["6"], "1000");
 }
 
-TEST_F(PipelineTest, EmptySourceStillCommitsOnce) {
-  CounterSource source({.rows = 0});
-  RecordingSink sink;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, {}).ValueOrDie();
-  EXPECT_EQ(stats.commits, 1);
-  EXPECT_EQ(stats.rows_written, 0);
+TEST(Pipeline, ContinuousCutsEpochsAndStopsAtLimit) {
+  auto source = std::make_shared<CountingSource>(1000000, 2, /*bounded=*/false);
+  MemorySink sink;
+  auto spec = Spec(source, &sink);
+  spec.continuous = true;
+  spec.flush_rows = 100;
+  spec.limit = 450;
+  ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
+  EXPECT_EQ(stats.rows_written, 450);
+  EXPECT_GE(sink.epochs.size(), 4u);
+  auto all = sink.All();
+  std::set<int64_t> unique(all.begin(), all.end());
+  EXPECT_EQ(unique.size(), 450u);
 }
 
-TEST_F(PipelineTest, LimitSlicesTheLastBatch) {
-  CounterSource source({.rows = -1, .batch_size = 10});
-  RecordingSink sink;
-  PipelineOptions o = Checkpointed();
-  o.limit = 25;
-  o.flush_rows = 10;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 25);
-  EXPECT_EQ(sink.batch_sizes, (std::vector<int64_t>{10, 10, 5}));
-  EXPECT_EQ(sink.committed, Iota(0, 25));
-  // The sliced batch is not covered: a rerun repeats rows 20..24, never skips 25..29.
-  EXPECT_EQ(SavedOffset(o), "20");
-}
-
-TEST_F(PipelineTest, LimitZeroReadsNothing) {
-  CounterSource source({.rows = -1});
-  RecordingSink sink;
-  PipelineOptions o;
-  o.limit = 0;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 0);
-  EXPECT_TRUE(sink.batch_sizes.empty());
-}
-
-TEST_F(PipelineTest, InterruptCommitsPendingRows) {
-  std::atomic<bool> interrupt{false};
-  CounterSource source(
-      {.rows = -1, .batch_size = 10, .interrupt_at_batch = 4, .interrupt = &interrupt});
-  RecordingSink sink;
-  PipelineOptions o = Checkpointed();
-  o.flush_rows = 1000;
-  o.interrupt = &interrupt;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 50);
-  EXPECT_EQ(stats.commits, 1);
-  EXPECT_EQ(sink.committed, Iota(0, 50));
-  EXPECT_EQ(SavedOffset(o), "50");
-  EXPECT_EQ(stats.last_offset, "50");
-}
-
-TEST_F(PipelineTest, InterruptFromAnotherThread) {
-  std::atomic<bool> interrupt{false};
-  CounterSource source({.rows = -1, .batch_size = 10, .delay_ms = 5});
-  RecordingSink sink;
-  PipelineOptions o;
-  o.interrupt = &interrupt;
+TEST(Pipeline, StopCommitsTheEpochInProgress) {
+  auto source = std::make_shared<CountingSource>(1000000000, 1, /*bounded=*/false);
+  MemorySink sink;
+  auto spec = Spec(source, &sink);
+  spec.continuous = true;
+  spec.flush_interval_ms = 60000;
+  arrow::StopSource stop;
+  spec.stop = stop.token();
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    interrupt = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.RequestStop();
   });
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
+  ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
   stopper.join();
+  EXPECT_TRUE(stats.stopped);
+  EXPECT_EQ(sink.epochs.size(), 1u);
   EXPECT_GT(stats.rows_written, 0);
-  EXPECT_EQ(sink.committed, Iota(0, stats.rows_written));
-  EXPECT_TRUE(sink.pending.empty());
+  EXPECT_EQ(sink.All(), Range(stats.rows_written));
 }
 
-TEST_F(PipelineTest, CheckpointAndResumeWithoutGapOrRepeat) {
-  PipelineOptions o = Checkpointed();
-  o.flush_rows = 20;
-  std::vector<int64_t> all;
-  {
-    std::atomic<bool> interrupt{false};
-    CounterSource source({.rows = 100,
-                          .batch_size = 10,
-                          .interrupt_at_batch = 4,
-                          .interrupt = &interrupt});
-    RecordingSink sink;
-    o.interrupt = &interrupt;
-    auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-    EXPECT_EQ(stats.rows_written, 50);
-    EXPECT_EQ(SavedOffset(o), "50");
-    all = sink.committed;
+TEST(Pipeline, StopAbortsABatchWrite) {
+  auto source = std::make_shared<CountingSource>(1000, 1);
+  MemorySink sink;
+  auto spec = Spec(source, &sink);
+  arrow::StopSource stop;
+  stop.RequestStop();
+  spec.stop = stop.token();
+  auto result = RunPipeline(spec);
+  ASSERT_TRUE(result.status().IsCancelled()) << result.status().ToString();
+  EXPECT_TRUE(sink.epochs.empty());
+}
+
+TEST(Pipeline, RestartResumesAfterTheLoggedOffsets) {
+  TempDir dir;
+  auto source = std::make_shared<CountingSource>(1000000, 1, /*bounded=*/false);
+  MemorySink sink;
+  auto spec = Spec(source, &sink);
+  spec.continuous = true;
+  spec.flush_rows = 100;
+  spec.limit = 300;
+  spec.state_dir = dir.path;
+  ASSERT_OK(RunPipeline(spec).status());
+  EXPECT_FALSE(sink.context.resumed);
+  spec.limit = 200;
+  ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
+  EXPECT_TRUE(sink.context.resumed);
+  EXPECT_EQ(stats.rows_written, 200);
+  EXPECT_EQ(sink.All(), Range(500));
+  ASSERT_OK_AND_ASSIGN(auto listed, ListPipelines(dir.path));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].commit->total_rows, 500);
+}
+
+TEST(Pipeline, PendingEpochIsReplayedOnlyWhereMissing) {
+  TempDir dir;
+  auto source = std::make_shared<CountingSource>(1000000, 1, /*bounded=*/false);
+  MemorySink has, lacks;
+  // A crash after the offset log of epoch 1: the log holds it, no commit does.
+  ASSERT_OK_AND_ASSIGN(auto state, PipelineState::Open(dir.path, "p", "f", false));
+  OffsetEntry e0{0, {{"0", {"0", "0 1000000"}, {"", "100"}, false, true}}};
+  OffsetEntry e1{1, {{"0", {"0", "0 1000000"}, {"100", "250"}, false, true}}};
+  ASSERT_OK(state.WriteOffsets(e0));
+  ASSERT_OK(state.WriteCommit(CommitEntry{0, 100, 100, 0}));
+  ASSERT_OK(state.WriteOffsets(e1));
+  for (int64_t i = 0; i < 100; ++i) {
+    has.epochs[0].push_back(i);
+    lacks.epochs[0].push_back(i);
   }
-  {
-    std::atomic<bool> interrupt{false};
-    CounterSource source({.rows = 100, .batch_size = 10});
-    RecordingSink sink;
-    o.interrupt = &interrupt;
-    auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-    EXPECT_EQ(source.start_offsets, (std::vector<std::string>{"50"}));
-    EXPECT_EQ(stats.rows_written, 50);
-    all.insert(all.end(), sink.committed.begin(), sink.committed.end());
-  }
-  EXPECT_EQ(all, Iota(0, 100));
-  EXPECT_EQ(SavedOffset(o), "100");
-  // No temporary files are left behind.
-  int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(o.state_dir)) {
-    EXPECT_EQ(e.path().filename(), "p1.offset");
-    ++files;
-  }
-  EXPECT_EQ(files, 1);
+  for (int64_t i = 100; i < 250; ++i) has.epochs[1].push_back(i);  // committed, unlogged
+  auto spec = Spec(source, &has);
+  spec.sinks.push_back(&lacks);
+  spec.continuous = true;
+  spec.flush_rows = 50;
+  spec.limit = 50;
+  spec.state_dir = dir.path;
+  ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
+  EXPECT_EQ(stats.replayed, 1);
+  auto replayed = Range(250);
+  replayed.erase(replayed.begin(), replayed.begin() + 100);
+  EXPECT_EQ(lacks.epochs[1], replayed);
+  EXPECT_EQ(has.All(), Range(250 + 50));
+  EXPECT_EQ(lacks.All(), Range(250 + 50));
 }
 
-TEST_F(PipelineTest, PreexistingCheckpointIsHonoured) {
-  PipelineOptions o = Checkpointed();
-  ASSERT_TRUE(SaveOffset(o.state_dir, o.pipeline_id, "70").ok());
-  CounterSource source({.rows = 100, .batch_size = 10});
-  RecordingSink sink;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(source.start_offsets, (std::vector<std::string>{"70"}));
-  EXPECT_EQ(sink.committed, Iota(70, 100));
-  EXPECT_EQ(stats.last_offset, "100");
+TEST(Pipeline, AnotherPlanUnderTheSameNameIsRefused) {
+  TempDir dir;
+  auto source = std::make_shared<CountingSource>(10, 1);
+  MemorySink sink;
+  auto spec = Spec(source, &sink);
+  spec.state_dir = dir.path;
+  ASSERT_OK(RunPipeline(spec).status());
+  spec.fingerprint = "g";
+  auto st = RunPipeline(spec).status();
+  ASSERT_TRUE(st.IsInvalid());
+  EXPECT_NE(st.message().find("--reset"), std::string::npos) << st.message();
+  spec.reset = true;
+  ASSERT_OK(RunPipeline(spec).status());
 }
 
-TEST_F(PipelineTest, FailingCommitAbortsAndKeepsTheOldCheckpoint) {
-  CounterSource source({.rows = 100, .batch_size = 10});
-  RecordingSink sink;
-  sink.fail_commit_at = 1;  // the second commit fails
-  PipelineOptions o = Checkpointed();
-  o.flush_rows = 30;
-  std::vector<int64_t> reported;
-  o.on_commit = [&](int64_t rows, int64_t) { reported.push_back(rows); };
-  auto result = RunPipeline(&source, {}, nullptr, &sink, o);
-  ASSERT_FALSE(result.ok());
-  EXPECT_FALSE(IsUserError(result.status())) << result.status().ToString();
-  EXPECT_NE(result.status().message().find("commit rejected"), std::string::npos);
-  EXPECT_GE(sink.aborts, 1);
-  EXPECT_TRUE(sink.pending.empty());
-  EXPECT_EQ(sink.committed, Iota(0, 30));
-  EXPECT_EQ(reported, (std::vector<int64_t>{30}));
-  EXPECT_EQ(SavedOffset(o), "30");
+TEST(Pipeline, ResumedBatchWithNothingNewWritesNothing) {
+  TempDir dir;
+  auto source = std::make_shared<CountingSource>(10, 2);
+  MemorySink sink;
+  auto spec = Spec(source, &sink);
+  spec.state_dir = dir.path;
+  ASSERT_OK(RunPipeline(spec).status());
+  ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
+  EXPECT_EQ(stats.rows_written, 0);
+  EXPECT_EQ(sink.epochs.size(), 1u);
 }
 
-TEST_F(PipelineTest, FailingWriteAborts) {
-  CounterSource source({.rows = 100, .batch_size = 10});
-  RecordingSink sink;
-  sink.fail_write_at = 4;
-  PipelineOptions o = Checkpointed();
-  o.flush_rows = 20;
-  auto result = RunPipeline(&source, {}, nullptr, &sink, o);
-  ASSERT_FALSE(result.ok());
-  EXPECT_TRUE(result.status().IsIOError());
-  EXPECT_EQ(sink.aborts, 1);
-  EXPECT_EQ(sink.committed, Iota(0, 40));
-  EXPECT_EQ(SavedOffset(o), "40");
-}
-
-TEST_F(PipelineTest, FailingSourceAborts) {
-  CounterSource source({.rows = 100, .batch_size = 10, .fail_at_batch = 3});
-  RecordingSink sink;
-  PipelineOptions o = Checkpointed();
-  o.flush_rows = 20;
-  auto result = RunPipeline(&source, {}, nullptr, &sink, o);
-  ASSERT_FALSE(result.ok());
-  EXPECT_NE(result.status().message().find("source broke"), std::string::npos);
-  EXPECT_EQ(sink.aborts, 1);
-  EXPECT_EQ(sink.committed, Iota(0, 20));
-  EXPECT_EQ(SavedOffset(o), "20");
-}
-
-TEST_F(PipelineTest, NonResumableSourceWritesNoCheckpoint) {
-  CounterSource source({.rows = 50, .batch_size = 10, .resumable = false});
-  RecordingSink sink;
-  PipelineOptions o = Checkpointed();
-  o.flush_rows = 10;
-  auto stats = RunPipeline(&source, {}, nullptr, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 50);
-  EXPECT_EQ(stats.last_offset, "");
-  EXPECT_FALSE(std::filesystem::exists(CheckpointPath(o.state_dir, o.pipeline_id)));
-}
-
-TEST_F(PipelineTest, TransformFiltersAndProjects) {
-  CounterSource source({.rows = 100, .batch_size = 10});
-  RecordingSink sink;
-  PipelineOptions o = Checkpointed();
-  o.limit = 15;
-  // Keeps only batches whose first value is a multiple of 20.
-  BatchTransform keep_even_batches = [](const std::shared_ptr<arrow::RecordBatch>& batch)
-      -> Result<std::shared_ptr<arrow::RecordBatch>> {
-    auto a = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
-    if (a->Value(0) % 20 != 0) return nullptr;
-    return batch;
-  };
-  auto stats = RunPipeline(&source, {}, keep_even_batches, &sink, o).ValueOrDie();
-  EXPECT_EQ(stats.rows_written, 15);
-  std::vector<int64_t> expected = Iota(0, 10);
-  for (int64_t i = 20; i < 25; ++i) expected.push_back(i);
-  EXPECT_EQ(sink.committed, expected);
-  // Rows 10..19 were filtered out; the sliced batch 20..29 is not covered.
-  EXPECT_EQ(SavedOffset(o), "20");
-}
-
-TEST_F(PipelineTest, TransformErrorAborts) {
-  CounterSource source({.rows = 100, .batch_size = 10});
-  RecordingSink sink;
-  BatchTransform failing = [](const std::shared_ptr<arrow::RecordBatch>&)
-      -> Result<std::shared_ptr<arrow::RecordBatch>> {
-    return Status::Invalid("cannot cast 'x' to INT");
-  };
-  auto result = RunPipeline(&source, {}, failing, &sink, {});
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(sink.aborts, 1);
-}
-
-TEST_F(PipelineTest, LoadOffsetWithoutStateIsEmpty) {
-  EXPECT_EQ(LoadOffset("", "p").ValueOrDie(), "");
-  EXPECT_EQ(LoadOffset((dir_ / "missing").string(), "p").ValueOrDie(), "");
-  EXPECT_FALSE(LoadOffset(dir_.string(), "../escape").ok());
-}
-
-TEST_F(PipelineTest, SaveOffsetReplacesAtomically) {
-  std::string state = (dir_ / "s").string();
-  ASSERT_TRUE(SaveOffset(state, "p", "{\"partition\": 3,\n \"pos\": 17}").ok());
-  ASSERT_TRUE(SaveOffset(state, "p", "42").ok());
-  EXPECT_EQ(LoadOffset(state, "p").ValueOrDie(), "42");
-}
-
-TEST_F(PipelineTest, UnwritableStateDirIsARuntimeError) {
-  std::filesystem::create_directories(dir_);
-  std::ofstream(dir_ / "file") << "x";
-  CounterSource source({.rows = 10, .batch_size = 10});
-  RecordingSink sink;
-  PipelineOptions o;
-  o.state_dir = (dir_ / "file" / "state").string();
-  o.pipeline_id = "p";
-  auto result = RunPipeline(&source, {}, nullptr, &sink, o);
-  ASSERT_FALSE(result.ok());
-  EXPECT_TRUE(result.status().IsIOError()) << result.status().ToString();
-  EXPECT_EQ(sink.committed, Iota(0, 10));  // committed data is kept
+TEST(State, PipelineNames) {
+  EXPECT_OK(ValidatePipelineName("orders_to_lake-2.v1"));
+  EXPECT_FALSE(ValidatePipelineName("").ok());
+  EXPECT_FALSE(ValidatePipelineName("a/b").ok());
+  EXPECT_FALSE(ValidatePipelineName(".hidden").ok());
 }
 
 }  // namespace

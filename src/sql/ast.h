@@ -149,13 +149,20 @@ struct Query {
 };
 
 enum class StatementKind {
-  kQuery,     // query
-  kInto,      // query INTO 'uri' [WITH (...)]: query, target, target_options
-  kCopy,      // COPY (query) | table TO 'uri' [(...)|WITH (...)]: query, target, options
-  kExplain,   // EXPLAIN [ANALYZE] statement: inner
-  kDescribe,  // DESCRIBE 'uri' [WITH (...)] | DESCRIBE query: query (SELECT * FROM ...)
+  kQuery,       // query
+  kInto,        // query INTO 'uri' [WITH (...)] [, 'uri' [WITH (...)]]...: query, targets
+  kCopy,        // COPY (query) | table TO 'uri' [(...)|WITH (...)]: query, targets
+  kExplain,     // EXPLAIN [ANALYZE] statement: inner
+  kDescribe,    // DESCRIBE 'uri' [WITH (...)] | DESCRIBE query: query (SELECT * FROM ...)
   kCreateView,  // CREATE [OR REPLACE] VIEW name AS query: name, query, or_replace
   kDropView,    // DROP VIEW [IF EXISTS] name: name, if_exists
+};
+
+/// A sink of INTO or COPY: 'uri' [WITH (options)].
+struct IntoTarget {
+  std::string uri;
+  Location loc;
+  std::vector<RawOption> options;
 };
 
 struct Statement {
@@ -163,9 +170,8 @@ struct Statement {
   Location loc;
   std::string text;  // the statement's own text, without the trailing ';'
   std::shared_ptr<Query> query;
-  std::string target;
-  Location target_loc;
-  std::vector<RawOption> target_options;
+  /// kInto: one or more ('a', 'b' WITH (...)); kCopy: one.
+  std::vector<IntoTarget> targets;
   std::shared_ptr<Statement> inner;
   bool analyze = false;
   std::string name;

@@ -312,9 +312,7 @@ class Parser {
     into_allowed_ = false;
     if (select_into_) {
       stmt->kind = StatementKind::kInto;
-      stmt->target = std::move(select_into_->target);
-      stmt->target_loc = select_into_->target_loc;
-      stmt->target_options = std::move(select_into_->target_options);
+      stmt->targets = std::move(select_into_->targets);
       select_into_.reset();
       if (PeekKeyword("INTO")) {
         return SyntaxError(sql_, Peek().loc, "INTO is given twice");
@@ -326,17 +324,21 @@ class Parser {
     return Status::OK();
   }
 
-  /// After INTO: 'uri' [WITH (options)].
+  /// After INTO: 'uri' [WITH (options)] [, 'uri' [WITH (options)]]...
   Status ParseIntoTarget(Statement* stmt) {
-    if (Peek().kind != TokenKind::kString) {
-      return ErrorAt(Peek(),
-                     "a string literal target after INTO (e.g. INTO 'out.parquet')");
-    }
-    stmt->target_loc = Peek().loc;
-    stmt->target = Next().value;
-    if (AcceptKeyword("WITH")) {
-      ARROW_RETURN_NOT_OK(ParseOptionList(&stmt->target_options));
-    }
+    do {
+      if (Peek().kind != TokenKind::kString) {
+        return ErrorAt(Peek(),
+                       "a string literal target after INTO (e.g. INTO 'out.parquet')");
+      }
+      IntoTarget target;
+      target.loc = Peek().loc;
+      target.uri = Next().value;
+      if (AcceptKeyword("WITH")) {
+        ARROW_RETURN_NOT_OK(ParseOptionList(&target.options));
+      }
+      stmt->targets.push_back(std::move(target));
+    } while (AcceptOp(","));
     return Status::OK();
   }
 
@@ -354,13 +356,15 @@ class Parser {
     if (Peek().kind != TokenKind::kString) {
       return ErrorAt(Peek(), "a string literal target after TO (e.g. TO 'out.csv')");
     }
-    stmt->target_loc = Peek().loc;
-    stmt->target = Next().value;
+    IntoTarget target;
+    target.loc = Peek().loc;
+    target.uri = Next().value;
     if (PeekOp("(")) {
-      ARROW_RETURN_NOT_OK(ParseOptionList(&stmt->target_options));
+      ARROW_RETURN_NOT_OK(ParseOptionList(&target.options));
     } else if (AcceptKeyword("WITH")) {
-      ARROW_RETURN_NOT_OK(ParseOptionList(&stmt->target_options));
+      ARROW_RETURN_NOT_OK(ParseOptionList(&target.options));
     }
+    stmt->targets.push_back(std::move(target));
     return Status::OK();
   }
 

@@ -467,33 +467,33 @@ TEST(ParserTest, IntoAfterQuery) {
   Statement s = ParseOne(
       "SELECT a FROM t ORDER BY a LIMIT 3 INTO 'out.parquet' WITH (compression zstd)");
   EXPECT_EQ(s.kind, StatementKind::kInto);
-  EXPECT_EQ(s.target, "out.parquet");
-  EXPECT_EQ(s.target_loc.ToString(), "line 1:41");
-  EXPECT_EQ(DumpOptions(s.target_options), "compression=zstd");
+  EXPECT_EQ(s.targets[0].uri, "out.parquet");
+  EXPECT_EQ(s.targets[0].loc.ToString(), "line 1:41");
+  EXPECT_EQ(DumpOptions(s.targets[0].options), "compression=zstd");
   EXPECT_EQ(Dump(*s.query), "SELECT a FROM t ORDER BY a LIMIT 3");
 }
 
 TEST(ParserTest, IntoPostgresPosition) {
   Statement s = ParseOne("SELECT a INTO 'out.csv' FROM t WHERE a > 1");
   EXPECT_EQ(s.kind, StatementKind::kInto);
-  EXPECT_EQ(s.target, "out.csv");
+  EXPECT_EQ(s.targets[0].uri, "out.csv");
   EXPECT_EQ(Dump(*s.query), "SELECT a FROM t WHERE (a > 1)");
 }
 
 TEST(ParserTest, Copy) {
   Statement s = ParseOne("COPY (SELECT * FROM t) TO 'out.csv' (FORMAT csv, HEADER)");
   EXPECT_EQ(s.kind, StatementKind::kCopy);
-  EXPECT_EQ(s.target, "out.csv");
-  EXPECT_EQ(DumpOptions(s.target_options), "FORMAT=csv; HEADER=true");
+  EXPECT_EQ(s.targets[0].uri, "out.csv");
+  EXPECT_EQ(DumpOptions(s.targets[0].options), "FORMAT=csv; HEADER=true");
   EXPECT_EQ(Dump(*s.query), "SELECT * FROM t");
 
   s = ParseOne("COPY events TO 'e.parquet' WITH (format 'parquet')");
   EXPECT_EQ(Dump(*s.query), "SELECT * FROM events");
-  EXPECT_EQ(DumpOptions(s.target_options), "format=parquet");
+  EXPECT_EQ(DumpOptions(s.targets[0].options), "format=parquet");
 
   s = ParseOne("COPY 'in.csv' TO 'out.json'");
   EXPECT_EQ(Dump(*s.query), "SELECT * FROM 'in.csv'");
-  EXPECT_TRUE(s.target_options.empty());
+  EXPECT_TRUE(s.targets[0].options.empty());
 }
 
 TEST(ParserTest, Explain) {
