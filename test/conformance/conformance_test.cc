@@ -1,0 +1,366 @@
+// Every connector's sources and sinks, through the same checks. To add a
+// connector, add its cases to Sources() and Sinks() below.
+#include "test/conformance/conformance.h"
+
+#include <arrow/builder.h>
+#include <arrow/compute/api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+
+namespace flowsql::conformance {
+namespace {
+
+namespace fs = std::filesystem;
+namespace cp = arrow::compute;
+
+#define ASSERT_OK(expr)                      \
+  do {                                       \
+    auto _st = (expr);                       \
+    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
+  } while (0)
+#define CONFORMANCE_CONCAT_(a, b) a##b
+#define CONFORMANCE_CONCAT(a, b) CONFORMANCE_CONCAT_(a, b)
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(CONFORMANCE_CONCAT(_res_, __LINE__), lhs, rexpr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(res, lhs, rexpr)  \
+  auto res = (rexpr);                               \
+  ASSERT_TRUE(res.ok()) << res.status().ToString(); \
+  lhs = std::move(res).ValueOrDie()
+
+const Registry& TheRegistry() {
+  static Registry* registry = [] {
+    auto* r = new Registry();
+    (void)cp::Initialize();
+    (void)RegisterBuiltinConnectors(r);
+    return r;
+  }();
+  return *registry;
+}
+
+std::string Dir() {
+  static std::string dir = [] {
+    auto d =
+        fs::temp_directory_path() / ("flowsql_conformance_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d.string();
+  }();
+  return dir;
+}
+
+/// ids [first, first + n) and a name column.
+std::shared_ptr<arrow::RecordBatch> Batch(int64_t first, int64_t n) {
+  arrow::Int64Builder ids;
+  arrow::StringBuilder names;
+  for (int64_t i = first; i < first + n; ++i) {
+    (void)ids.Append(i);
+    (void)names.Append("name " + std::to_string(i));
+  }
+  auto schema = arrow::schema(
+      {arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  return arrow::RecordBatch::Make(schema, n, {*ids.Finish(), *names.Finish()});
+}
+
+Result<std::unique_ptr<Sink>> MakeSink(const std::string& connector,
+                                       const ConnectorArgs& args) {
+  return TheRegistry().FindByName(connector)->make_sink(args);
+}
+
+/// Writes 3 files of each format, 1000 ids each (0..2999), with the file sink.
+void WriteFixtures() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  for (const char* ext : {"csv", "parquet", "ndjson"}) {
+    fs::create_directories(Dir() + "/" + ext);
+    for (int i = 0; i < 3; ++i) {
+      auto args =
+          MakeArgs(TheRegistry(), "file",
+                   Dir() + "/" + ext + "/part" + std::to_string(i) + "." + ext, {}, true)
+              .ValueOrDie();
+      auto sink = MakeSink("file", args).ValueOrDie();
+      auto batch = Batch(i * 1000, 1000);
+      (void)sink->Open(batch->schema(), {});
+      (void)sink->Write(batch);
+      (void)sink->Commit({"fixture", 0});
+    }
+  }
+}
+
+std::vector<SourceCase> Sources() {
+  WriteFixtures();
+  const auto& r = TheRegistry();
+  std::vector<SourceCase> out;
+  const char* file_schema = "id: int64\nname: string";
+  for (const char* ext : {"csv", "parquet", "ndjson"}) {
+    out.push_back(
+        {std::string("file_") + ext, "file",
+         MakeArgs(r, "file", Dir() + "/" + ext + "/*." + ext, {}, false).ValueOrDie(),
+         file_schema, "id", 0, 3000});
+  }
+  auto series =
+      MakeArgs(r, "generate", "", {{"function", "generate_series"}, {"splits", "4"}},
+               false, {"0", "9999"})
+          .ValueOrDie();
+  out.push_back({"generate_series", "generate", series, "generate_series: int64",
+                 "generate_series", 0, 10000});
+  auto gen = MakeArgs(r, "generate", "",
+                      {{"rows", "5000"}, {"splits", "3"}, {"start", "7"}}, false)
+                 .ValueOrDie();
+  out.push_back({"generate", "generate", gen,
+                 "id: int64\nts: timestamp[us, tz=UTC]\nvalue: double\ncategory: string",
+                 "id", 7, 5000});
+  return out;
+}
+
+Result<std::shared_ptr<arrow::Table>> ReadDirectory(const std::string& path) {
+  std::error_code ec;
+  bool any = false;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& e : fs::directory_iterator(path, ec)) {
+      any = any || e.path().filename().string()[0] != '.';
+    }
+  } else {
+    any = fs::exists(path, ec);
+  }
+  if (!any) return arrow::Table::MakeEmpty(Batch(0, 0)->schema());
+  ARROW_ASSIGN_OR_RAISE(auto args, MakeArgs(TheRegistry(), "file", path, {}, false));
+  ARROW_ASSIGN_OR_RAISE(auto source, TheRegistry().FindByName("file")->make_source(args));
+  ARROW_ASSIGN_OR_RAISE(auto reader, ScanAll(source.get(), {}));
+  return reader->ToTable();
+}
+
+std::vector<SinkCase> Sinks() {
+  const auto& r = TheRegistry();
+  std::vector<SinkCase> out;
+  int n = 0;
+  for (auto [name, uri, format] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"file_dir_parquet", "sink_parquet/", "parquet"},
+           {"file_dir_ndjson", "sink_ndjson/", "ndjson"},
+           {"file_dir_csv", "sink_csv/", "csv"},
+           {"file_single_parquet", "single.parquet", "parquet"}}) {
+    SinkCase c;
+    c.name = name;
+    c.connector = "file";
+    std::string path = Dir() + "/sinks" + std::to_string(n++) + "/" + uri;
+    c.args = MakeArgs(r, "file", path, {{"format", format}}, true).ValueOrDie();
+    c.read = [path] { return ReadDirectory(path); };
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<int64_t> Expected(const SourceCase& c) {
+  std::vector<int64_t> out(c.rows);
+  std::iota(out.begin(), out.end(), c.first);
+  return out;
+}
+
+class SourceConformance : public ::testing::TestWithParam<SourceCase> {
+ protected:
+  std::shared_ptr<Source> Make() {
+    return TheRegistry()
+        .FindByName(GetParam().connector)
+        ->make_source(GetParam().args)
+        .ValueOrDie();
+  }
+};
+
+TEST_P(SourceConformance, ReportsItsSchema) {
+  auto source = Make();
+  ASSERT_OK_AND_ASSIGN(auto schema, source->GetSchema());
+  EXPECT_EQ(schema->ToString(), GetParam().schema);
+}
+
+TEST_P(SourceConformance, UnionOfSplitsIsTheFullScan) {
+  auto source = Make();
+  ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits({}));
+  ASSERT_FALSE(splits.empty());
+  std::set<std::string> ids;
+  std::vector<int64_t> keys;
+  for (const auto& split : splits) {
+    EXPECT_TRUE(ids.insert(split.id).second) << "split id twice: " << split.id;
+    ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, {}));
+    ASSERT_OK_AND_ASSIGN(auto k, Keys(read.batches, GetParam().key));
+    keys.insert(keys.end(), k.begin(), k.end());
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, Expected(GetParam()));
+  // Planning again gives the same splits.
+  ASSERT_OK_AND_ASSIGN(auto again, source->PlanSplits({}));
+  ASSERT_EQ(again.size(), splits.size());
+  for (size_t i = 0; i < splits.size(); ++i) EXPECT_EQ(again[i].id, splits[i].id);
+}
+
+TEST_P(SourceConformance, HonoursDeclaredPushdowns) {
+  auto source = Make();
+  const auto& c = GetParam();
+  const Pushdown pushdown = source->pushdown();
+  ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits({}));
+  if (pushdown.projection) {
+    ScanRequest request;
+    request.columns = std::vector<std::string>{c.key};
+    for (const auto& split : splits) {
+      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request));
+      for (const auto& b : read.batches) {
+        ASSERT_EQ(b->num_columns(), 1);
+        EXPECT_EQ(b->schema()->field(0)->name(), c.key);
+      }
+    }
+  }
+  if (pushdown.filter) {
+    // A source may keep extra rows, never drop a matching one.
+    ScanRequest request;
+    const int64_t half = c.first + c.rows / 2;
+    request.filter = cp::less(cp::field_ref(c.key), cp::literal(half));
+    std::vector<int64_t> matching;
+    for (const auto& split : splits) {
+      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request));
+      ASSERT_OK_AND_ASSIGN(auto k, Keys(read.batches, c.key));
+      for (int64_t v : k) {
+        if (v < half) matching.push_back(v);
+      }
+    }
+    std::sort(matching.begin(), matching.end());
+    auto expected = Expected(c);
+    expected.resize(c.rows / 2);
+    EXPECT_EQ(matching, expected);
+  }
+  if (pushdown.limit) {
+    ScanRequest request;
+    request.limit = 7;
+    for (const auto& split : splits) {
+      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request));
+      int64_t rows = 0;
+      for (const auto& b : read.batches) rows += b->num_rows();
+      EXPECT_LE(rows, 7) << split.id;
+    }
+  }
+}
+
+TEST_P(SourceConformance, ResumesFromAnyOffset) {
+  auto source = Make();
+  ScanRequest request;
+  ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits(request));
+  for (const auto& split : splits) {
+    ASSERT_OK_AND_ASSIGN(auto full, ReadSplit(source.get(), split, {}, request));
+    ASSERT_OK_AND_ASSIGN(auto all, Keys(full.batches, GetParam().key));
+    size_t before = 0;
+    for (size_t i = 0; i < full.offsets.size() && i < 12; ++i) {
+      before += full.batches[i]->num_rows();
+      ASSERT_OK_AND_ASSIGN(
+          auto rest, ReadSplit(source.get(), split, {full.offsets[i], ""}, request));
+      ASSERT_OK_AND_ASSIGN(auto keys, Keys(rest.batches, GetParam().key));
+      EXPECT_EQ(keys, std::vector<int64_t>(all.begin() + before, all.end()))
+          << split.id << " from " << full.offsets[i];
+      // A replay of a logged range stops exactly at its end.
+      if (i + 2 < full.offsets.size()) {
+        ASSERT_OK_AND_ASSIGN(auto range,
+                             ReadSplit(source.get(), split,
+                                       {full.offsets[i], full.offsets[i + 2]}, request));
+        ASSERT_OK_AND_ASSIGN(auto ranged, Keys(range.batches, GetParam().key));
+        size_t n = full.batches[i + 1]->num_rows() + full.batches[i + 2]->num_rows();
+        EXPECT_EQ(ranged,
+                  std::vector<int64_t>(all.begin() + before, all.begin() + before + n));
+      }
+    }
+  }
+}
+
+TEST_P(SourceConformance, ScanTaskRoundTripsThroughBytes) {
+  auto source = Make();
+  const auto& c = GetParam();
+  ScanTask task;
+  task.connector = c.connector;
+  task.args = c.args;
+  task.request.columns = std::vector<std::string>{c.key};
+  task.request.filter = cp::greater_equal(cp::field_ref(c.key), cp::literal(c.first + 1));
+  ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits(task.request));
+  task.split = splits.back();
+  ASSERT_OK_AND_ASSIGN(auto bytes, SerializeScanTask(task));
+  ASSERT_OK_AND_ASSIGN(auto back, DeserializeScanTask(bytes));
+  EXPECT_TRUE(back.request.filter.Equals(task.request.filter));
+  EXPECT_EQ(back.split.payload, task.split.payload);
+  // Elsewhere: a source built from the shipped arguments reads the same rows.
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<Source> remote,
+                       TheRegistry().FindByName(back.connector)->make_source(back.args));
+  ASSERT_OK(remote->GetSchema().status());
+  ASSERT_OK_AND_ASSIGN(auto there,
+                       ReadSplit(remote.get(), back.split, back.range, back.request));
+  ASSERT_OK_AND_ASSIGN(auto here, ReadSplit(source.get(), task.split, {}, task.request));
+  ASSERT_OK_AND_ASSIGN(auto a, Keys(there.batches, c.key));
+  ASSERT_OK_AND_ASSIGN(auto b, Keys(here.batches, c.key));
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(DeserializeScanTask("garbage").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Connectors, SourceConformance, ::testing::ValuesIn(Sources()),
+                         [](const auto& info) { return info.param.name; });
+
+class SinkConformance : public ::testing::TestWithParam<SinkCase> {
+ protected:
+  std::unique_ptr<Sink> Make() {
+    return MakeSink(GetParam().connector, GetParam().args).ValueOrDie();
+  }
+  int64_t Rows() { return GetParam().read().ValueOrDie()->num_rows(); }
+  void SetUp() override {
+    std::error_code ec;
+    auto path = GetParam().args.uri;
+    fs::remove_all(path, ec);
+  }
+};
+
+TEST_P(SinkConformance, AbortLeavesNothing) {
+  auto sink = Make();
+  ASSERT_OK(sink->Open(Batch(0, 0)->schema(), {"p", false}));
+  ASSERT_OK(sink->Write(Batch(0, 100)));
+  ASSERT_OK(sink->Abort());
+  EXPECT_EQ(Rows(), 0);
+  auto path = fs::path(GetParam().args.uri);
+  auto dir = path.filename().empty() ? path.parent_path() : path.parent_path();
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    ADD_FAILURE() << "left behind: " << e.path();
+  }
+}
+
+TEST_P(SinkConformance, CommitIsAtomic) {
+  auto sink = Make();
+  ASSERT_OK(sink->Open(Batch(0, 0)->schema(), {"p", false}));
+  ASSERT_OK(sink->Write(Batch(0, 100)));
+  ASSERT_OK(sink->Write(Batch(100, 50)));
+  EXPECT_EQ(Rows(), 0) << "rows visible before Commit()";
+  ASSERT_OK(sink->Commit({"p", 0}));
+  EXPECT_EQ(Rows(), 150);
+}
+
+TEST_P(SinkConformance, ReplayedEpochIsIdempotent) {
+  auto sink = Make();
+  if (!sink->transactional()) GTEST_SKIP() << "at-least-once sink";
+  ASSERT_OK(sink->Open(Batch(0, 0)->schema(), {"p", false}));
+  ASSERT_OK(sink->Write(Batch(0, 100)));
+  ASSERT_OK(sink->Commit({"p", 0}));
+  ASSERT_OK(sink->Write(Batch(100, 10)));
+  ASSERT_OK(sink->Commit({"p", 1}));
+  // A restart after a crash before the commit log: epoch 1 again.
+  auto again = Make();
+  ASSERT_OK(again->Open(Batch(0, 0)->schema(), {"p", true}));
+  ASSERT_OK_AND_ASSIGN(int64_t last, again->LastCommittedEpoch("p"));
+  EXPECT_EQ(last, 1);
+  ASSERT_OK(again->Write(Batch(100, 10)));
+  ASSERT_OK(again->Commit({"p", 1}));
+  EXPECT_EQ(Rows(), 110);
+  ASSERT_OK(again->Write(Batch(110, 5)));
+  ASSERT_OK(again->Commit({"p", 2}));
+  EXPECT_EQ(Rows(), 115);
+}
+
+INSTANTIATE_TEST_SUITE_P(Connectors, SinkConformance, ::testing::ValuesIn(Sinks()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace flowsql::conformance
