@@ -18,7 +18,7 @@ namespace flowsql {
 namespace {
 
 /// An epoch's input stops growing at this size even before its triggers fire.
-constexpr int64_t kMaxEpochBytes = 256 << 20;
+constexpr int64_t kMaxEpochBytes = 64 << 20;
 /// How often a wait looks at the stop token.
 constexpr auto kPoll = std::chrono::milliseconds(50);
 
@@ -115,24 +115,20 @@ class PipelineRun {
     if (state_->last_commit() && state_->last_commit()->epoch >= epoch)
       return Status::OK();
     std::vector<bool> targets;
-    bool any = false;
     for (size_t i = 0; i < spec_.sinks.size(); ++i) {
       // A sink that is not transactional cannot tell: it gets the epoch again.
-      bool lacks = !spec_.sinks[i]->transactional() || sink_last_[i] < epoch;
-      targets.push_back(lacks);
-      any = any || lacks;
+      targets.push_back(!spec_.sinks[i]->transactional() || sink_last_[i] < epoch);
     }
-    int64_t rows = 0;
-    if (any) {
-      std::vector<std::vector<SplitProgress>> per_scan(spec_.scans.size());
-      for (const auto& s : logged.splits) {
-        if (!s.read) continue;
-        int i = ScanIndex(s.scan);
-        if (i < 0) return Status::IOError("offset log names an unknown scan ", s.scan);
-        per_scan[i].push_back(s);
-      }
-      ARROW_ASSIGN_OR_RAISE(rows, RunRanges(epoch, per_scan, targets, nullptr));
+    // Sinks that hold the epoch get nothing, but the epoch is read again all the
+    // same: the commit log records how many rows it holds.
+    std::vector<std::vector<SplitProgress>> per_scan(spec_.scans.size());
+    for (const auto& s : logged.splits) {
+      if (!s.read) continue;
+      int i = ScanIndex(s.scan);
+      if (i < 0) return Status::IOError("offset log names an unknown scan ", s.scan);
+      per_scan[i].push_back(s);
     }
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, nullptr));
     ++stats_.replayed;
     return FinishEpoch(epoch, rows, logged);
   }
