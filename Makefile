@@ -27,6 +27,7 @@ test-asan: setup
 	  scripts/test.sh build-asan
 
 bench: build
+	bench/setup.sh
 	$(PY) bench/run.py
 
 format:

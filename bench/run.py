@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/run.py [workload ...] [--size-mb N] [--runs N] [--plot]
                                   [--flowsql build/flowsql] [--tools flowsql,duckdb]
+                                  [--duration S]
 
 Per ../shared/BENCHMARKS.md: data generated deterministically into bench/data/
 (once per size), every tool run as a separate process, alternately, one warm-up
@@ -13,6 +14,10 @@ flowsql is faster); bench/results/<workload>.json; --plot writes a PNG.
 
 Peers run as `.venv/bin/python -c ...`, so their times include the interpreter
 start and the import of their package (about what a user's script pays too).
+
+A workload module that does not run to completion (continuous) defines
+run_workload(args) and is run by it instead of the generic loop below; it prints
+the same table columns and writes the same JSON file.
 """
 import argparse
 import os
@@ -22,13 +27,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
+import continuous  # noqa: E402
 import csv_to_parquet  # noqa: E402
+import glob_scan  # noqa: E402
 import ndjson_groupby  # noqa: E402
 
-WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby)}
+WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, continuous)}
 
 
 def run_workload(mod, args):
+    if hasattr(mod, "run_workload"):
+        return mod.run_workload(args)
     size = args.size_mb or mod.DEFAULT_SIZE_MB
     ctx = mod.prepare(size)
     os.makedirs(common.OUT, exist_ok=True)
@@ -120,6 +129,11 @@ def plot(payloads):
     fig, axes = plt.subplots(1, len(payloads), figsize=(5 * len(payloads), 4), squeeze=False)
     for ax, p in zip(axes[0], payloads):
         tools = [t for t in p["tools"] if "median_s" in t]
+        if "duration_s" in p:  # a fixed-duration workload: compare rates
+            ax.bar([t["tool"] for t in tools], [t["rows_per_s"] for t in tools])
+            ax.set_title("%s (%g s runs)" % (p["workload"], p["duration_s"]))
+            ax.set_ylabel("median rows/s (higher is better)")
+            continue
         ax.bar([t["tool"] for t in tools], [t["median_s"] for t in tools])
         ax.set_title("%s (%.0f MB)" % (p["workload"], p["input_mb"]))
         ax.set_ylabel("median wall s (lower is better)")
@@ -134,10 +148,14 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", help="default: all (%s)" % ", ".join(WORKLOADS))
     ap.add_argument("--size-mb", type=int, default=0,
-                    help="input size in MB (default per workload: csv 200, ndjson 300)")
+                    help="input size in MB (default per workload: csv 200, ndjson 300, "
+                         "glob_scan 200; continuous has no input)")
     ap.add_argument("--runs", type=int, default=3, help="measured runs per tool (>= 3)")
     ap.add_argument("--flowsql", default="build/flowsql", help="the flowsql binary")
     ap.add_argument("--tools", default="", help="comma-separated subset of tools")
+    ap.add_argument("--duration", type=float, default=0,
+                    help="seconds per run of the continuous workload (default %d)"
+                         % continuous.DEFAULT_DURATION_S)
     ap.add_argument("--plot", action="store_true", help="write bench/results/bench.png")
     args = ap.parse_args()
     names = args.workloads or list(WORKLOADS)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the benchmarks need beyond the project's own setup
+# (scripts/setup.sh): a Java runtime for the PySpark peer, and the pinned
+# benchmark-only Python peers of bench/requirements.txt into .venv.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v java >/dev/null 2>&1; then
+  echo "bench/setup: installing openjdk-17-jre-headless (Java for pyspark)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  scripts/setup.sh
+fi
+stamp=.venv/.bench-requirements.stamp
+if [ ! -f "$stamp" ] || ! cmp -s bench/requirements.txt "$stamp"; then
+  echo "bench/setup: installing pinned benchmark peers (bench/requirements.txt)"
+  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+  cp bench/requirements.txt "$stamp"
+fi
