@@ -8,6 +8,7 @@
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -163,20 +164,17 @@ std::string PartPrefix(int64_t epoch, const std::string& pipeline) {
   return head + pipeline + ".";
 }
 
-/// The epoch of part file `name` when it belongs to `pipeline`, else -1.
-int64_t PartEpoch(const std::string& name, const std::string& pipeline) {
+/// The epoch of part file `name` when it is a part of `pipeline` with extension
+/// `ext`, else -1.
+int64_t PartEpoch(const std::string& name, const std::string& pipeline,
+                  const std::string& ext) {
   long long epoch;
   int consumed = 0;
   if (std::sscanf(name.c_str(), "part-%8lld-%n", &epoch, &consumed) != 1 ||
-      consumed != 14) {
+      consumed != 14 || epoch < 0) {
     return -1;
   }
-  if (name.compare(consumed, pipeline.size(), pipeline) != 0 ||
-      name.size() <= consumed + pipeline.size() ||
-      name[consumed + pipeline.size()] != '.') {
-    return -1;
-  }
-  return epoch;
+  return name == PartPrefix(epoch, pipeline) + ext ? epoch : -1;
 }
 
 Status SyncPath(const std::string& path, bool directory) {
@@ -199,12 +197,21 @@ class FileSink : public Sink {
  public:
   explicit FileSink(SinkSettings settings) : settings_(std::move(settings)) {}
 
-  ~FileSink() override { (void)Abort(); }
+  ~FileSink() override {
+    (void)Abort();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema,
               const SinkContext& context) override {
     if (opened_) return Status::Invalid("file sink: Open() called twice");
     schema_ = schema;
+    pipeline_ = context.pipeline;
+    if (context.continuous && !settings_.directory) {
+      return Status::Invalid(settings_.path,
+                             ": a continuous pipeline writes many epochs and needs a "
+                             "directory target (a path ending with '/')");
+    }
     // A resumed pipeline adds to what its earlier runs wrote, whatever the mode.
     if (context.resumed) settings_.mode = Mode::kAppend;
     const std::string& path = settings_.path;
@@ -222,6 +229,7 @@ class FileSink : public Sink {
         fs::create_directories(path, ec);
         if (ec)
           return Status::IOError("cannot create directory ", path, ": ", ec.message());
+        ARROW_RETURN_NOT_OK(LockPipeline());
       }
     } else {
       if (exists && settings_.mode == Mode::kErrorIfExists) {
@@ -308,7 +316,8 @@ class FileSink : public Sink {
     int64_t last = -1;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
-      last = std::max(last, PartEpoch(entry.path().filename().string(), pipeline));
+      last = std::max(
+          last, PartEpoch(entry.path().filename().string(), pipeline, PartExtension()));
     }
     if (ec && fs::exists(settings_.path)) {
       return Status::IOError("cannot list ", settings_.path, ": ", ec.message());
@@ -418,8 +427,34 @@ class FileSink : public Sink {
   }
 
   Status StartPart() {
-    return StartFile((fs::path(settings_.path) / ("part." + PartExtension())).string(),
-                     false);
+    return StartFile(
+        (fs::path(settings_.path) / ("part-" + pipeline_ + "." + PartExtension()))
+            .string(),
+        false);
+  }
+
+  // One writer per pipeline and directory: two would pick the same epoch numbers,
+  // and link() would keep one part and drop the other's rows. The lock also makes
+  // it safe to remove temporary files a crashed run of the pipeline left.
+  Status LockPipeline() {
+    const std::string lock = (fs::path(settings_.path) / (".lock-" + pipeline_)).string();
+    lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) {
+      return Status::IOError("cannot create ", lock, ": ", std::strerror(errno));
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      return Status::IOError("pipeline '", pipeline_, "' is already writing to ",
+                             settings_.path, " in another process");
+    }
+    const std::string stale = ".part-" + pipeline_ + "." + PartExtension() + ".tmp-";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
+      if (entry.path().filename().string().rfind(stale, 0) == 0)
+        fs::remove(entry.path(), ec);
+    }
+    return Status::OK();
   }
 
   // Closes the writer, makes the temp file durable and publishes it as
@@ -484,6 +519,8 @@ class FileSink : public Sink {
   bool aborted_ = false;
   bool ignore_ = false;
   bool replaced_old_ = false;
+  std::string pipeline_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace

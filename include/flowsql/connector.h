@@ -153,6 +153,9 @@ struct SinkContext {
   /// True when earlier runs of this pipeline committed to the sink. A resumed
   /// sink never deletes what they wrote, whatever its mode says.
   bool resumed = false;
+  /// True when the pipeline commits many epochs (an unbounded input); a sink that
+  /// can hold only one write refuses it here.
+  bool continuous = false;
 };
 
 /// A sink makes written batches visible only at Commit(). Not thread-safe.
@@ -177,7 +180,7 @@ class Sink {
   /// that LastCommittedEpoch() is exact: delivery into it is exactly-once.
   virtual bool transactional() const { return false; }
   /// The highest epoch of `pipeline` committed to this sink, or -1 when none.
-  /// REQUIRES: transactional() and Open() called.
+  /// REQUIRES: transactional(). May be called before Open().
   virtual Result<int64_t> LastCommittedEpoch(const std::string& pipeline) { return -1; }
   /// One line for EXPLAIN.
   virtual std::string Describe() const = 0;

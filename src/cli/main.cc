@@ -3,6 +3,7 @@
 #include <arrow/builder.h>
 #include <arrow/config.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,16 +29,29 @@ constexpr const char* kVersion = "0.1.0";
 arrow::StopSource g_stop;
 std::atomic<int> g_signal{0};
 
+std::atomic<int64_t> g_first_signal_ms{0};
+
+int64_t MonotonicMillis() {  // async-signal-safe
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 // First SIGINT/SIGTERM: ask the running statement to stop (a continuous pipeline
-// commits and returns; a batch write leaves its targets as they were). Second:
-// leave at once.
+// commits and returns; a batch write leaves its targets as they were). A second
+// one, half a second or more later, leaves at once; sooner, it is the same
+// request delivered twice (a terminal and `timeout` both signal the group).
 void OnSignal(int signal) {
-  if (g_signal.exchange(signal) != 0 && g_stop.token().IsStopRequested()) {
+  const int64_t now = MonotonicMillis();
+  if (g_stop.token().IsStopRequested()) {
+    if (now - g_first_signal_ms.load() < 500) return;
     static const char kMessage[] = "\nInterrupted\n";
     ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
     (void)ignored;
     _exit(128 + signal);
   }
+  g_first_signal_ms.store(now);
+  g_signal.store(signal);
   g_stop.RequestStopFromSignal(signal);
 }
 

@@ -134,11 +134,34 @@ std::pair<BatchPull, std::shared_ptr<SplitScanner>> ParallelPull(
   return {std::move(pull), std::move(scanner)};
 }
 
+/// True when rows of an unbounded source reach the output through streaming
+/// operators: the statement is a continuous pipeline (a LIMIT on top does not
+/// change that; the runtime counts it across epochs).
+bool ReadsStream(const plan::PlanNode& node) {
+  switch (node.kind) {
+    case plan::NodeKind::kScan:
+      return !node.source->bounded();
+    case plan::NodeKind::kFilter:
+    case plan::NodeKind::kProject:
+    case plan::NodeKind::kLimit:
+    case plan::NodeKind::kUnion:
+      for (const auto& in : node.inputs) {
+        if (ReadsStream(*in)) return true;
+      }
+      return false;
+    case plan::NodeKind::kJoin:
+      return ReadsStream(*node.inputs[0]);
+    default:
+      return false;
+  }
+}
+
 /// A pipeline name from the targets: their characters outside [A-Za-z0-9_.-]
 /// become '_' ("out/orders/" -> "out_orders").
 std::string NameFromTargets(const std::vector<sql::IntoTarget>& targets) {
   std::string name;
   for (const auto& t : targets) {
+    while (!name.empty() && name.back() == '_') name.pop_back();
     if (!name.empty()) name += "__";
     for (char c : t.uri) {
       bool ok =
@@ -226,14 +249,29 @@ struct Engine::Impl {
   /// into a table. Returns the scans left to stream, left to right.
   Result<std::vector<plan::PlanPtr>> PrepareContinuous(plan::PlanPtr* root,
                                                        int64_t* limit) {
-    if ((*root)->kind == plan::NodeKind::kLimit) {
-      if ((*root)->offset != 0) {
+    // The LIMIT among the Projects on top: projections keep rows one for one, so
+    // the runtime may count the limit after them.
+    plan::PlanNode* parent = nullptr;
+    plan::PlanPtr node = *root;
+    while (node->kind == plan::NodeKind::kProject ||
+           node->kind == plan::NodeKind::kLimit) {
+      if (node->kind == plan::NodeKind::kProject) {
+        parent = node.get();
+        node = node->inputs[0];
+        continue;
+      }
+      if (node->offset != 0) {
         return Status::NotImplemented("OFFSET over an unbounded source is not supported");
       }
-      *limit = (*root)->count;
-      auto schema = (*root)->schema;
-      *root = (*root)->inputs[0];
-      (*root)->schema = schema;
+      if (node->count >= 0 && (*limit < 0 || node->count < *limit)) *limit = node->count;
+      plan::PlanPtr below = node->inputs[0];
+      if (parent == nullptr) {
+        below->schema = node->schema;
+        *root = below;
+      } else {
+        parent->inputs[0] = below;
+      }
+      node = below;
     }
     std::vector<plan::PlanPtr> streams;
     std::function<Status(const plan::PlanPtr&)> walk =
@@ -313,7 +351,7 @@ struct Engine::Impl {
       spec.sinks.push_back(sink.get());
       sinks.push_back(std::move(sink));
     }
-    spec.continuous = plan::IsUnbounded(*root);
+    spec.continuous = ReadsStream(*root);
     if (spec.continuous && spec.flush_rows == 0 && spec.flush_interval_ms == 0) {
       spec.flush_interval_ms = 1000;
     }

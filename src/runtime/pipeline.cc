@@ -72,26 +72,36 @@ class PipelineRun {
 
  private:
   Status RunInner() {
-    bool resumed = false;
     if (!spec_.state_dir.empty()) {
       ARROW_ASSIGN_OR_RAISE(state_, PipelineState::Open(spec_.state_dir, spec_.name,
                                                         spec_.fingerprint, spec_.reset));
-      resumed = state_->last_offsets().has_value();
       if (state_->last_commit()) total_rows_ = state_->last_commit()->total_rows;
-    }
-    for (Sink* sink : spec_.sinks) {
-      Status st = sink->Open(spec_.schema, SinkContext{spec_.name, resumed});
-      if (!st.ok()) return st;
     }
     // Epoch numbers continue after both the logs and what sinks already hold
     // (a directory written by an earlier run without a state directory).
+    int64_t sinks_last = -1;
     for (Sink* sink : spec_.sinks) {
       int64_t last = -1;
       if (sink->transactional()) {
         ARROW_ASSIGN_OR_RAISE(last, sink->LastCommittedEpoch(spec_.name));
       }
       sink_last_.push_back(last);
+      sinks_last = std::max(sinks_last, last);
       next_epoch_ = std::max(next_epoch_, last + 1);
+    }
+    // Resumed: an earlier run committed something (an epoch in the commit log, or
+    // the pending epoch already in a sink). A pending first epoch that no sink
+    // holds is written afresh, with the statement's mode.
+    bool resumed = false;
+    if (state_) {
+      const auto& logged = state_->last_offsets();
+      resumed = state_->last_commit().has_value() ||
+                (logged.has_value() && sinks_last >= logged->epoch);
+    }
+    for (Sink* sink : spec_.sinks) {
+      Status st =
+          sink->Open(spec_.schema, SinkContext{spec_.name, resumed, spec_.continuous});
+      if (!st.ok()) return st;
     }
     if (state_ && state_->last_offsets()) {
       const OffsetEntry& logged = *state_->last_offsets();
@@ -128,9 +138,12 @@ class PipelineRun {
       if (i < 0) return Status::IOError("offset log names an unknown scan ", s.scan);
       per_scan[i].push_back(s);
     }
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, nullptr));
+    std::map<std::pair<size_t, std::string>, std::string> reached;
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, &reached));
+    OffsetEntry entry = logged;
+    ARROW_RETURN_NOT_OK(RecordReached(&entry, reached));
     ++stats_.replayed;
-    return FinishEpoch(epoch, rows, logged);
+    return FinishEpoch(epoch, rows, entry);
   }
 
   int ScanIndex(const std::string& key) const {
@@ -172,12 +185,25 @@ class PipelineRun {
     std::vector<bool> targets(spec_.sinks.size(), true);
     std::map<std::pair<size_t, std::string>, std::string> reached;
     ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, &reached));
-    // The log said "to the end"; the acknowledgement names the offsets reached.
-    for (auto& s : entry.splits) {
-      auto it = reached.find({static_cast<size_t>(ScanIndex(s.scan)), s.split.id});
-      if (it != reached.end()) s.range.end = it->second;
-    }
+    ARROW_RETURN_NOT_OK(RecordReached(&entry, reached));
     return FinishEpoch(epoch, rows, entry);
+  }
+
+  /// A batch epoch is logged "to the end of each split"; once read, its entry is
+  /// logged again with the offsets reached, which the acknowledgement names.
+  Status RecordReached(
+      OffsetEntry* entry,
+      const std::map<std::pair<size_t, std::string>, std::string>& reached) {
+    bool changed = false;
+    for (auto& s : entry->splits) {
+      if (!s.read || !s.range.end.empty()) continue;
+      auto it = reached.find({static_cast<size_t>(ScanIndex(s.scan)), s.split.id});
+      if (it == reached.end()) continue;
+      s.range.end = it->second;
+      changed = true;
+    }
+    if (changed && state_) ARROW_RETURN_NOT_OK(state_->WriteOffsets(*entry));
+    return Status::OK();
   }
 
   /// The splits scan `i` plans now, with where each stands: resumed after its
@@ -430,20 +456,26 @@ class PipelineRun {
           state_->WriteCommit(CommitEntry{epoch, rows, total_rows_, NowMillis()}));
     }
     Fault("before_ack", epoch);
+    ARROW_RETURN_NOT_OK(Acknowledge(entry));
+    if (spec_.progress) spec_.progress(stats_.rows_written, committed_bytes_);
+    return Status::OK();
+  }
+
+  /// Tells each source the offsets its splits reached in `entry`.
+  Status Acknowledge(const OffsetEntry& entry) {
     for (size_t i = 0; i < spec_.scans.size(); ++i) {
       std::map<std::string, std::string> offsets;
       for (const auto& s : entry.splits) {
-        if (s.scan == spec_.scans[i].key && !s.range.end.empty() &&
-            s.range.end != s.range.start) {
+        if (s.scan == spec_.scans[i].key && s.read && !s.range.end.empty()) {
           offsets[s.split.id] = s.range.end;
         }
       }
       if (offsets.empty()) continue;
       Status st = spec_.scans[i].source->Acknowledge(offsets);
-      if (!st.ok())
-        return st.WithMessage("acknowledging epoch ", epoch, ": ", st.message());
+      if (!st.ok()) {
+        return st.WithMessage("acknowledging epoch ", entry.epoch, ": ", st.message());
+      }
     }
-    if (spec_.progress) spec_.progress(stats_.rows_written, committed_bytes_);
     return Status::OK();
   }
 

@@ -269,12 +269,19 @@ TEST(Pipeline, PendingEpochIsReplayedOnlyWhereMissing) {
   auto source = std::make_shared<CountingSource>(1000000, 1, /*bounded=*/false);
   MemorySink has, lacks;
   // A crash after the offset log of epoch 1: the log holds it, no commit does.
-  ASSERT_OK_AND_ASSIGN(auto state, PipelineState::Open(dir.path, "p", "f", false));
-  OffsetEntry e0{0, {{"0", {"0", "0 1000000"}, {"", "100"}, false, true}}};
-  OffsetEntry e1{1, {{"0", {"0", "0 1000000"}, {"100", "250"}, false, true}}};
-  ASSERT_OK(state.WriteOffsets(e0));
-  ASSERT_OK(state.WriteCommit(CommitEntry{0, 100, 100, 0}));
-  ASSERT_OK(state.WriteOffsets(e1));
+  {
+    ASSERT_OK_AND_ASSIGN(auto state, PipelineState::Open(dir.path, "p", "f", false));
+    OffsetEntry e0{0, {{"0", {"0", "0 1000000"}, {"", "100"}, false, true}}};
+    OffsetEntry e1{1, {{"0", {"0", "0 1000000"}, {"100", "250"}, false, true}}};
+    ASSERT_OK(state.WriteOffsets(e0));
+    ASSERT_OK(state.WriteCommit(CommitEntry{0, 100, 100, 0}));
+    ASSERT_OK(state.WriteOffsets(e1));
+    // One process at a time.
+    auto twice = PipelineState::Open(dir.path, "p", "f", false);
+    ASSERT_FALSE(twice.ok());
+    EXPECT_NE(twice.status().message().find("running in another process"),
+              std::string::npos);
+  }
   for (int64_t i = 0; i < 100; ++i) {
     has.epochs[0].push_back(i);
     lacks.epochs[0].push_back(i);

@@ -1,6 +1,7 @@
 #include "runtime/state.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -195,6 +196,19 @@ Result<PipelineState> PipelineState::Open(const std::string& state_dir,
   ARROW_RETURN_NOT_OK(ValidatePipelineName(name));
   PipelineState state;
   state.dir_ = (fs::path(state_dir) / name).string();
+  ARROW_RETURN_NOT_OK(MakeDirs(state_dir));
+  // The lock sits beside the pipeline's folder, so that --reset can remove it.
+  const std::string lock = (fs::path(state_dir) / ("." + name + ".lock")).string();
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create lock", lock);
+  state.lock_ = std::shared_ptr<int>(new int(fd), [](int* p) {
+    ::close(*p);
+    delete p;
+  });
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Invalid("pipeline '", name, "' in '", state_dir,
+                           "' is running in another process");
+  }
   std::error_code ec;
   if (reset) {
     fs::remove_all(state.dir_, ec);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,8 +50,9 @@ Status ValidatePipelineName(const std::string& name);
 /// A pipeline's state directory. Not thread-safe.
 class PipelineState {
  public:
-  /// Opens (creating if missing) `state_dir`/`name`. With `reset`, deletes what it
-  /// held first. A fingerprint different from the recorded one is a user error.
+  /// Opens (creating if missing) `state_dir`/`name` and locks it for this process:
+  /// a pipeline runs once at a time. With `reset`, deletes what it held first. A
+  /// fingerprint different from the recorded one is a user error.
   static Result<PipelineState> Open(const std::string& state_dir, const std::string& name,
                                     const std::string& fingerprint, bool reset);
 
@@ -66,6 +68,7 @@ class PipelineState {
 
  private:
   std::string dir_;
+  std::shared_ptr<int> lock_;  // the locked file descriptor, closed with the state
   std::optional<OffsetEntry> last_offsets_;
   std::optional<CommitEntry> last_commit_;
 };

@@ -160,6 +160,9 @@ std::vector<int64_t> Expected(const SourceCase& c) {
   return out;
 }
 
+void PrintTo(const SourceCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const SinkCase& c, std::ostream* os) { *os << c.name; }
+
 class SourceConformance : public ::testing::TestWithParam<SourceCase> {
  protected:
   std::shared_ptr<Source> Make() {
@@ -324,6 +327,8 @@ TEST_P(SinkConformance, AbortLeavesNothing) {
   auto dir = path.filename().empty() ? path.parent_path() : path.parent_path();
   std::error_code ec;
   for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    // A directory sink keeps its pipeline's lock file; it holds no data.
+    if (e.path().filename().string().rfind(".lock-", 0) == 0) continue;
     ADD_FAILURE() << "left behind: " << e.path();
   }
 }
@@ -347,6 +352,7 @@ TEST_P(SinkConformance, ReplayedEpochIsIdempotent) {
   ASSERT_OK(sink->Write(Batch(100, 10)));
   ASSERT_OK(sink->Commit({"p", 1}));
   // A restart after a crash before the commit log: epoch 1 again.
+  sink.reset();
   auto again = Make();
   ASSERT_OK(again->Open(Batch(0, 0)->schema(), {"p", true}));
   ASSERT_OK_AND_ASSIGN(int64_t last, again->LastCommittedEpoch("p"));
