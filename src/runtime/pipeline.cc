@@ -122,8 +122,11 @@ class PipelineRun {
 
   Status ReplayIfPending(const OffsetEntry& logged) {
     const int64_t epoch = logged.epoch;
-    if (state_->last_commit() && state_->last_commit()->epoch >= epoch)
-      return Status::OK();
+    if (state_->last_commit() && state_->last_commit()->epoch >= epoch) {
+      // A crash may have come between the commit log and the acknowledgement:
+      // acknowledge again (sources take a repeated acknowledgement as a no-op).
+      return Acknowledge(logged);
+    }
     std::vector<bool> targets;
     for (size_t i = 0; i < spec_.sinks.size(); ++i) {
       // A sink that is not transactional cannot tell: it gets the epoch again.

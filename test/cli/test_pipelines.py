@@ -140,3 +140,97 @@ def test_generate_acknowledges_only_committed_offsets(tmp_path):
     committed = duckdb.sql(f"SELECT count(*) FROM '{out}/*.parquet'").fetchall()[0][0]
     # Every acknowledged offset (the next id) is covered by committed rows.
     assert acked[-1] == committed
+
+
+def test_single_file_overwrite_replays_idempotently_after_a_crash_issue5(tmp_path):
+    target, state = tmp_path / "t.csv", tmp_path / "state"
+    target.write_text("id\n-1\n")
+    sql = (f"SELECT * FROM generate_series(1, 3) g(id) INTO '{target}' "
+           "WITH (mode = 'overwrite')")
+    env = dict(os.environ, FLOWSQL_FAULT="before_commit_log")
+    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
+                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                             timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    proc = run("--state-dir", str(state), "-c", sql)
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text().split() == ['"id"', "1", "2", "3"]
+
+
+def test_pipeline_names_that_share_a_prefix_do_not_mix_issue5(tmp_path):
+    out, state = tmp_path / "d", tmp_path / "state"
+    for name in ("p.v2", "p"):
+        proc = run("--state-dir", str(state), "--pipeline", name, "-c",
+                   f"SELECT * FROM generate_series(1, 3) g(n) INTO '{out}/' "
+                   "WITH (format = 'csv', mode = 'append')")
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.glob("*.csv")) == [
+        "part-00000000-p.csv", "part-00000000-p.v2.csv"]
+
+
+def test_a_pipeline_runs_once_at_a_time(tmp_path):
+    out, state = tmp_path / "out", tmp_path / "state"
+    sql = (f"SELECT id FROM generate(rate => 1000) INTO '{out}/' "
+           "WITH (format = 'parquet', flush_interval = '200ms')")
+    args = [flowsql_bin(), "--state-dir", str(state), "-c", sql]
+    first = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: len(list(out.glob("*.parquet"))) >= 1)
+        second = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 1
+        assert "is running in another process" in second.stderr
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 0
+    finally:
+        first.kill()
+
+
+def test_limit_over_a_stream_commits_per_epoch(tmp_path):
+    out, state = tmp_path / "out", tmp_path / "state"
+    sql = (f"SELECT id FROM generate(rate => 2000) WHERE id % 2 = 0 LIMIT 100000 "
+           f"INTO '{out}/' WITH (format = 'parquet', flush_interval = '200ms')")
+    proc = subprocess.Popen([flowsql_bin(), "--state-dir", str(state), "-c", sql],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: len(list(out.glob("*.parquet"))) >= 2), "no epochs"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    n, distinct, odd = duckdb.sql(f"SELECT count(*), count(DISTINCT id), sum(id % 2) "
+                                  f"FROM '{out}/*.parquet'").fetchall()[0]
+    assert n > 0 and n == distinct and odd == 0
+    # With a LIMIT the pipeline ends by itself.
+    done = run("-csv", "-c", "SELECT id FROM generate(rate => 5000) LIMIT 300 "
+               f"INTO '{tmp_path}/lim/' WITH (format = 'parquet', flush_rows = 100)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["rows_written", "300"]
+
+
+def test_a_stream_into_one_file_is_refused(tmp_path):
+    proc = run("-c", f"SELECT id FROM generate(rate => 100) INTO '{tmp_path}/one.csv'")
+    assert proc.returncode == 1
+    assert "needs a directory target" in proc.stderr
+    assert not (tmp_path / "one.csv").exists()
+
+
+@pytest.mark.parametrize("fault", ["after_offset_log", "before_ack"])
+def test_acknowledged_after_a_crash_issue5(tmp_path, fault):
+    out, state, ack = tmp_path / "out", tmp_path / "state", tmp_path / "acks"
+    sql = (f"SELECT id FROM generate(rows => 5000, ack_log => '{ack}') INTO '{out}/' "
+           "WITH (format = 'parquet')")
+    env = dict(os.environ, FLOWSQL_FAULT=fault)
+    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
+                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                             timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    assert not ack.exists()
+    proc = run("--state-dir", str(state), "-c", sql)
+    assert proc.returncode == 0, proc.stderr
+    assert ack.read_text().split()[1].startswith("5000@")
+    assert duckdb.sql(f"SELECT count(*), count(DISTINCT id) FROM '{out}/*.parquet'"
+                      ).fetchall() == [(5000, 5000)]
