@@ -48,7 +48,7 @@ std::vector<OptionSpec> SourceOptions() {
        "",
        "Total rows of the generate stream; absent or -1: unbounded",
        {"row_count", "count", "max_rows"}},
-      {"batch_size", OptionType::kInt, "1024",
+      {"batch_size", OptionType::kInt, "65536",
        "Most rows per batch (generate, generate_series and range)"},
       {"start",
        OptionType::kInt,
@@ -341,7 +341,7 @@ class SeriesSource : public Source {
 struct StreamConfig {
   double rate = 0;    // rows per second; 0: unthrottled
   int64_t rows = -1;  // -1: unbounded
-  int64_t batch_size = 1024;
+  int64_t batch_size = 65536;
   int64_t start = 0;
   int64_t seed = 42;
   int64_t splits = 1;
@@ -648,7 +648,7 @@ Result<Options> MergeUriOptions(const ConnectorArgs& args,
 Result<std::unique_ptr<Source>> MakeGenerateSource(const ConnectorArgs& args) {
   ARROW_ASSIGN_OR_RAISE(Options options, MergeUriOptions(args, SourceOptions()));
   const std::string function = options.GetString(kFunctionOption, kGenerate);
-  const int64_t batch_size = options.GetInt("batch_size", 1024);
+  const int64_t batch_size = options.GetInt("batch_size", 65536);
   if (batch_size <= 0) {
     return UserError("option 'batch_size' must be positive, got " +
                      std::to_string(batch_size));
