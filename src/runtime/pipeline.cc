@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <optional>
 #include <thread>
@@ -307,18 +308,39 @@ class PipelineRun {
     return st;
   }
 
+  /// Cuts and writes epochs. Epoch N is written and committed on a second thread
+  /// while the input of N + 1 is collected; N + 1 is logged only once N is
+  /// committed, so the offset log never runs ahead of the commit log by more
+  /// than one epoch. With a LIMIT, epochs run one after the other, since the
+  /// room left depends on what the previous one wrote.
   Status ContinuousLoop() {
+    std::future<Status> inflight;
+    auto wait = [&]() -> Status {
+      if (!inflight.valid()) return Status::OK();
+      return inflight.get();
+    };
     bool finished = false;
-    while (!finished) {
+    Status st;
+    while (!finished && st.ok()) {
       EpochInput input;
       input.batches.resize(spec_.scans.size());
-      ARROW_ASSIGN_OR_RAISE(finished, Collect(&input));
+      auto collected = Collect(&input);
+      if (!collected.ok()) {
+        st = collected.status();
+        break;
+      }
+      finished = *collected;
       if (!input.moved) continue;
+      ARROW_RETURN_NOT_OK(wait());
       const int64_t epoch = next_epoch_++;
       OffsetEntry entry;
       entry.epoch = epoch;
       for (auto& [key, p] : progress_) entry.splits.push_back(p);
       ARROW_RETURN_NOT_OK(LogOffsets(entry));
+      for (auto& [key, p] : progress_) {
+        p.range.start = p.range.end;
+        p.read = false;
+      }
       std::vector<BatchPull> pulls;
       for (auto& batches : input.batches) {
         auto shared = std::make_shared<std::vector<std::shared_ptr<arrow::RecordBatch>>>(
@@ -329,18 +351,22 @@ class PipelineRun {
           return (*shared)[(*next)++];
         });
       }
-      std::vector<bool> targets(spec_.sinks.size(), true);
       const int64_t room = spec_.limit < 0 ? -1 : spec_.limit - stats_.rows_written;
-      ARROW_ASSIGN_OR_RAISE(int64_t rows,
-                            WriteEpoch(epoch, std::move(pulls), targets, room));
-      ARROW_RETURN_NOT_OK(FinishEpoch(epoch, rows, entry));
-      for (auto& [key, p] : progress_) {
-        p.range.start = p.range.end;
-        p.read = false;
+      inflight =
+          std::async(std::launch::async, [this, epoch, room, entry = std::move(entry),
+                                          pulls = std::move(pulls)]() mutable {
+            std::vector<bool> targets(spec_.sinks.size(), true);
+            ARROW_ASSIGN_OR_RAISE(int64_t rows,
+                                  WriteEpoch(epoch, std::move(pulls), targets, room));
+            return FinishEpoch(epoch, rows, entry);
+          });
+      if (spec_.limit >= 0) {
+        ARROW_RETURN_NOT_OK(wait());
+        if (stats_.rows_written >= spec_.limit) finished = true;
       }
-      if (spec_.limit >= 0 && stats_.rows_written >= spec_.limit) finished = true;
     }
-    return Status::OK();
+    Status last = wait();
+    return st.ok() ? last : st;
   }
 
   /// Fills `input` until a trigger fires. Returns true when the pipeline ends
