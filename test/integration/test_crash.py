@@ -1,0 +1,494 @@
+"""Crash suite: continuous pipelines killed at every step of an epoch, and at random,
+lose no row and write no row twice.
+
+Delivery per epoch N (src/runtime/pipeline.h): offset log N, rows to the sinks,
+every sink commits N, commit log N, acknowledge. Directory sinks publish one part
+file per epoch, part-<epoch 8 digits>-<pipeline>.<ext>, and skip a replayed epoch
+whose part is already there: exactly-once. FLOWSQL_FAULT=<point>[:<epoch>] makes
+flowsql SIGKILL itself at one of these steps.
+
+Every check reads the committed part files with DuckDB: count(*) == count(DISTINCT
+id) (no duplicate) and the ids are exactly 0..max (no gap); every row's ts lies on
+the generator's one timeline (a replay rebuilt the same rows); the join gave every
+row its name. Hidden files (a killed write's temp file) are never read: DuckDB's
+glob '*.parquet' does match dotfiles, so the part files are listed explicitly.
+generate's ack_log shows the acknowledgements: never past the rows every sink
+holds, never backwards, and after a clean stop up to the last committed row. After
+a clean stop, two sinks of one pipeline hold the same rows.
+
+Tests never assert on time: deadlines only guard against hangs. The random kills
+use a fixed seed (FLOWSQL_CRASH_SEED overrides it) so a failure can be replayed.
+
+    FLOWSQL_BIN=build/flowsql .venv/bin/python -m pytest -q test/integration/test_crash.py
+"""
+import csv
+import io
+import os
+import random
+import signal
+import subprocess
+import time
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flowsql_harness import ROOT, Proc, flowsql  # noqa: F401 (fixture)
+
+POINTS = ["after_offset_log", "mid_write", "after_sink_commit", "before_commit_log",
+          "before_ack"]
+FAULT_EPOCH = 2
+# The second run dies too: at epoch 2 again while it replays the pending epoch 2
+# (every point but before_ack leaves it pending), or in a new epoch of its own.
+SECOND_FAULT = {
+    "after_offset_log": ("mid_write", 2),
+    "mid_write": ("after_sink_commit", 2),
+    "after_sink_commit": ("before_commit_log", 2),
+    "before_commit_log": ("before_ack", 2),
+    "before_ack": ("after_offset_log", 5),
+}
+RATE = 20000
+TIMELINE = "epoch_us(ts) - id * %d" % (1000000 // RATE)  # generate's base, in us
+KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 3 kinds
+SEED = int(os.environ.get("FLOWSQL_CRASH_SEED", "20240917"))
+HANG = 60  # s: a run that takes longer than this is a hang
+
+
+# -------------------------------------------------------------------------------------
+# Pipelines
+
+class Output:
+    def __init__(self, path, fmt):
+        self.path = str(path)
+        self.fmt = fmt  # "parquet" or "ndjson"
+
+
+class Kind:
+    """A continuous pipeline: its statement, its output folders, its state dir."""
+
+    def __init__(self, name, sql, outputs, state, ack_log, pipeline=None, joined=False):
+        self.name = name
+        self.sql = sql
+        self.outputs = outputs
+        self.state = str(state)
+        self.ack_log = str(ack_log)  # generate's acknowledgements, '<split> <id>@<base>'
+        self.pipeline = pipeline
+        self.joined = joined  # rows carry name = 'n' || (id % 10), and no ts
+
+    def args(self, flowsql):
+        args = [flowsql, "--no-progress", "--state-dir", self.state]
+        if self.pipeline:
+            args += ["--pipeline", self.pipeline]
+        return args + ["-c", self.sql]
+
+    def describe(self, fault=None):
+        env = "FLOWSQL_FAULT=%s " % fault if fault else ""
+        return "%s%s" % (env, " ".join(_quote(a) for a in self.args("build/flowsql")))
+
+
+def _quote(arg):
+    return "'%s'" % arg.replace("'", "'\\''") if any(c in arg for c in " '\"*%") else arg
+
+
+def write_dim(path):
+    pq.write_table(pa.table({"k": pa.array(range(10), pa.int64()),
+                             "name": pa.array(["n%d" % i for i in range(10)])}),
+                   str(path))
+
+
+def make_kind(kind, tmp_path):
+    state = tmp_path / "state"
+    acks = tmp_path / "acks.log"
+    gen = "generate(rate => %d, ack_log => '%s')" % (RATE, acks)
+    if kind == "parquet":
+        out = tmp_path / "out"
+        sql = ("SELECT * FROM %s INTO '%s/' WITH (format = 'parquet', flush_rows = 1000, "
+               "flush_interval = '200ms')" % (gen, out))
+        return Kind(kind, sql, [Output(out, "parquet")], state, acks)
+    if kind == "join_ndjson":
+        dim = tmp_path / "dim.parquet"
+        write_dim(dim)
+        out = tmp_path / "joined"
+        sql = ("SELECT g.id, g.value, d.name FROM %s g JOIN '%s' d ON g.id %% 10 = d.k "
+               "INTO '%s/' WITH (format = 'ndjson', flush_rows = 1000, "
+               "flush_interval = '200ms')" % (gen, dim, out))
+        return Kind(kind, sql, [Output(out, "ndjson")], state, acks, pipeline="joined",
+                    joined=True)
+    if kind == "two_sinks":
+        a, b = tmp_path / "a", tmp_path / "b"
+        sql = ("SELECT * FROM %s INTO '%s/' WITH (format = 'parquet', flush_rows = 500, "
+               "flush_interval = '200ms'), '%s/' WITH (format = 'ndjson')" % (gen, a, b))
+        return Kind(kind, sql, [Output(a, "parquet"), Output(b, "ndjson")], state, acks,
+                    pipeline="dual")
+    raise ValueError(kind)
+
+
+def env_with(fault=None):
+    env = dict(os.environ)
+    env.pop("FLOWSQL_FAULT", None)
+    if fault:
+        env["FLOWSQL_FAULT"] = fault
+    return env
+
+
+@pytest.fixture
+def procs():
+    """procs.start(args, env) launches flowsql; a finally kills whatever still runs."""
+    started = []
+
+    class Starter:
+        @staticmethod
+        def start(args, env):
+            p = Proc(args, env=env)
+            started.append(p)
+            return p
+
+    try:
+        yield Starter
+    finally:
+        for p in started:
+            if p.popen.poll() is None:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.popen.wait(10)
+                except (ProcessLookupError, ChildProcessError, subprocess.TimeoutExpired):
+                    pass
+
+
+# -------------------------------------------------------------------------------------
+# Output folders
+
+def part_files(output):
+    """Committed part files of `output`, sorted; temp files (hidden) are skipped."""
+    if not os.path.isdir(output.path):
+        return []
+    names = [n for n in os.listdir(output.path)
+             if n.startswith("part-") and n.endswith("." + output.fmt)]
+    return sorted(os.path.join(output.path, n) for n in names)
+
+
+def listing(*dirs):
+    """`ls -laR`-like text of `dirs` for failure messages."""
+    lines = []
+    for d in dirs:
+        for root, subdirs, names in os.walk(d):
+            subdirs.sort()
+            lines.append("%s:" % root)
+            for n in sorted(names):
+                p = os.path.join(root, n)
+                try:
+                    size = os.path.getsize(p)
+                except OSError:
+                    size = -1
+                lines.append("  %8d %s" % (size, n))
+    return "\n".join(lines)
+
+
+def _sql_list(paths):
+    return "[%s]" % ", ".join("'%s'" % p.replace("'", "''") for p in paths)
+
+
+def reader(output, filename=False):
+    """A DuckDB table function over the committed part files of `output`."""
+    files = _sql_list(part_files(output))
+    extra = ", filename = true" if filename else ""
+    if output.fmt == "parquet":
+        return "read_parquet(%s%s)" % (files, extra)
+    return "read_json(%s, format = 'newline_delimited'%s)" % (files, extra)
+
+
+def load(con, output, table, kind):
+    """Loads the committed rows of `output` into `table` (id, name, file)."""
+    if not part_files(output):
+        con.execute("CREATE TABLE %s (id BIGINT, name VARCHAR, file VARCHAR)" % table)
+        return
+    name = "name" if kind.joined else "NULL::VARCHAR AS name"
+    con.execute("CREATE TABLE %s AS SELECT CAST(id AS BIGINT) AS id, %s, "
+                "regexp_extract(filename, '[^/]*$') AS file FROM %s"
+                % (table, name, reader(output, filename=True)))
+
+
+def check_output(output, context, kind, state=None):
+    """Asserts that `output` holds ids 0..max exactly once (and, for the join, the
+    right name on every row); returns (rows, max id)."""
+    if not part_files(output):
+        return 0, -1
+    con = duckdb.connect()
+    bad_name = ("count(*) FILTER (WHERE name IS DISTINCT FROM 'n' || CAST(id % 10 AS "
+                "VARCHAR))" if kind.joined else "0")
+    # generate: ts = base + id / rate, whichever run (or replay) wrote the row.
+    timelines = "0" if kind.joined else "count(DISTINCT %s)" % TIMELINE
+    rows, distinct, lo, hi, bad, lines = con.execute(
+        "SELECT count(*), count(DISTINCT id), min(id), max(id), %s, %s FROM %s"
+        % (bad_name, timelines, reader(output))).fetchone()
+    if rows == distinct and lo == 0 and hi + 1 == distinct and bad == 0 and lines <= 1:
+        return rows, hi
+    # Something is wrong: gather the details.
+    load(con, output, "t", kind)
+    problems = []
+    if rows != distinct:
+        dups = con.execute(
+            "SELECT id, count(*) AS copies, list(DISTINCT file ORDER BY file) FROM t "
+            "GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 5").fetchall()
+        problems.append("%d rows but %d distinct ids: %d duplicated rows; first "
+                        "(id, copies, files): %s" % (rows, distinct, rows - distinct, dups))
+    if lo != 0 or hi + 1 != distinct:
+        missing = con.execute(
+            "SELECT range FROM range(0, %d) EXCEPT SELECT id FROM t ORDER BY 1 LIMIT 8"
+            % (hi + 1)).fetchall()
+        problems.append("ids are not 0..max: min %s max %s distinct %d, %d ids missing; "
+                        "first missing: %s" % (lo, hi, distinct, hi + 1 - distinct,
+                                               [m[0] for m in missing]))
+    if bad:
+        wrong = con.execute(
+            "SELECT id, name, file FROM t WHERE name IS DISTINCT FROM 'n' || "
+            "CAST(id % 10 AS VARCHAR) ORDER BY id LIMIT 5").fetchall()
+        problems.append("%d rows joined to the wrong name; first (id, name, file): %s"
+                        % (bad, wrong))
+    if lines > 1:
+        per_line = con.execute(
+            "SELECT %s AS base, count(*), min(id), max(id), list(DISTINCT file ORDER BY "
+            "file)[:3] FROM (SELECT *, regexp_extract(filename, '[^/]*$') AS file FROM %s) "
+            "GROUP BY base ORDER BY 3" % (TIMELINE, reader(output, filename=True))
+        ).fetchall()
+        problems.append("ts is not base + id / rate on one timeline (%d bases); "
+                        "(base us, rows, min id, max id, files): %s" % (lines, per_line))
+    per_file = con.execute(
+        "SELECT file, count(*), min(id), max(id) FROM t GROUP BY file ORDER BY file"
+    ).fetchall()
+    pytest.fail("%s\n  statement: %s\n  output %s: %s\n  per part (file, rows, min id, "
+                "max id): %s\n%s"
+                % (context, kind.describe(), output.path, "\n  ".join(problems),
+                   per_file, listing(output.path, *([state] if state else []))))
+
+
+def acked_ids(kind):
+    """The ids up to which generate was acknowledged, in order (split "0/1")."""
+    if not os.path.exists(kind.ack_log):
+        return []
+    out = []
+    with open(kind.ack_log) as f:
+        for line in f:
+            split, offset = line.split()
+            assert split == "0/1", line
+            out.append(int(offset.split("@")[0]))
+    return out
+
+
+def check_all(kind, context, final=False):
+    """check_output on every output; then the acknowledgements: never beyond what
+    every sink holds, never backwards. `final` (after a clean stop): every sink holds
+    the same rows, and every committed row is acknowledged."""
+    results = [check_output(o, context, kind, kind.state) for o in kind.outputs]
+    committed = min(rows for rows, _ in results)
+    acks = acked_ids(kind)
+    backwards = [(i, acks[i - 1], acks[i]) for i in range(1, len(acks))
+                 if acks[i] < acks[i - 1]]
+    assert not backwards and (not acks or acks[-1] <= committed), (
+        "%s: acknowledgements (rows up to the id acked) must never pass the rows every "
+        "sink holds (%d) nor go back; last acks %s; going back (line, from, to): %s\n"
+        "  statement: %s" % (context, committed, acks[-5:], backwards[:5], kind.describe()))
+    if not final:
+        return results
+    # A restart removes the temp files crashed runs left (docs/delivery.md); a clean
+    # stop leaves none of its own. Only the parts and the lock file remain.
+    for o in kind.outputs:
+        left = [n for n in os.listdir(o.path)
+                if not (n in [os.path.basename(f) for f in part_files(o)]
+                        or n.startswith(".lock-"))]
+        assert not left, ("%s: files other than parts left in %s: %s\n%s"
+                          % (context, o.path, left[:5], listing(o.path)))
+    assert acks and acks[-1] == committed, (
+        "%s: after a clean stop every committed row is acknowledged: %d rows committed, "
+        "acknowledged up to %s" % (context, committed, acks[-1:]))
+    if len(kind.outputs) > 1:
+        con = duckdb.connect()
+        cols = "id, ts, value, category"
+        diffs = []
+        for i in range(1, len(kind.outputs)):
+            a, b = reader(kind.outputs[0]), reader(kind.outputs[i])
+            only_a = con.execute("SELECT %s FROM %s EXCEPT SELECT %s FROM %s ORDER BY 1"
+                                 % (cols, a, cols, b)).fetchall()
+            only_b = con.execute("SELECT %s FROM %s EXCEPT SELECT %s FROM %s ORDER BY 1"
+                                 % (cols, b, cols, a)).fetchall()
+            if only_a or only_b:
+                diffs.append("%d rows only in %s, first %s; %d rows only in %s, first %s"
+                             % (len(only_a), kind.outputs[0].path, only_a[:3], len(only_b),
+                                kind.outputs[i].path, only_b[:3]))
+        if diffs:
+            pytest.fail("%s: the sinks hold different rows; (rows, max id) per sink %s; "
+                        "%s\n  statement: %s\n%s"
+                        % (context, results, "; ".join(diffs), kind.describe(),
+                           listing(*[o.path for o in kind.outputs], kind.state)))
+    return results
+
+
+def wait_for_parts(proc, output, count, kind, timeout=HANG):
+    """Waits until `output` has `count` committed part files; fails if the process
+    exits first or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(part_files(output)) >= count:
+            return
+        if proc.popen.poll() is not None:
+            out, err = proc.popen.communicate()
+            pytest.fail("flowsql exited with %s before committing %d parts of %s\n  "
+                        "statement: %s\n  stderr: %s\n%s"
+                        % (proc.popen.returncode, count, output.path, kind.describe(),
+                           err.decode(errors="replace")[-2000:],
+                           listing(output.path, kind.state)))
+        time.sleep(0.02)
+    pytest.fail("%s has %d part files after %d s, expected %d (hang?)\n  statement: %s"
+                % (output.path, len(part_files(output)), timeout, count, kind.describe()))
+
+
+def stop_cleanly(proc, kind, context, sig=signal.SIGINT):
+    proc.signal(sig)
+    code = proc.wait(timeout=HANG)
+    assert code == 0, ("%s: %s must commit and exit 0, got %s\n  statement: %s\n  "
+                       "stderr: %s" % (context, sig.name, code, kind.describe(),
+                                       proc.stderr.decode(errors="replace")[-2000:]))
+
+
+def expect_fault_kill(proc, kind, fault):
+    code = proc.wait(timeout=HANG)
+    assert code == -signal.SIGKILL, (
+        "FLOWSQL_FAULT=%s: expected death by SIGKILL (-9), got %s\n  statement: %s\n  "
+        "stderr: %s\n%s" % (fault, code, kind.describe(fault),
+                            proc.stderr.decode(errors="replace")[-2000:],
+                            listing(*[o.path for o in kind.outputs], kind.state)))
+
+
+def committed_rows_in_state(flowsql, kind):
+    """The `rows` column of `flowsql pipelines` for the kind's pipeline."""
+    proc = subprocess.run([flowsql, "--format", "csv", "pipelines", "--state-dir",
+                           kind.state], cwd=ROOT, capture_output=True, timeout=HANG)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    rows = list(csv.DictReader(io.StringIO(proc.stdout.decode())))
+    assert len(rows) == 1, proc.stdout.decode()
+    return int(rows[0]["rows"]), rows[0]
+
+
+# -------------------------------------------------------------------------------------
+# 1. A kill at each step of an epoch
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks"])
+def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, tmp_path, kind_name,
+                                                   point):
+    kind = make_kind(kind_name, tmp_path)
+    first = kind.outputs[0]
+
+    # Run 1 dies at <point> in epoch 2.
+    fault = "%s:%d" % (point, FAULT_EPOCH)
+    p = procs.start(kind.args(flowsql), env_with(fault))
+    expect_fault_kill(p, kind, fault)
+    context = "after the crash at %s" % fault
+    crashed = check_all(kind, context)
+    # Epoch 2 is published by a sink exactly when that sink committed before the kill
+    # (after_sink_commit strikes after the first sink's commit).
+    for i, o in enumerate(kind.outputs):
+        has = any(os.path.basename(f).startswith("part-%08d-" % FAULT_EPOCH)
+                  for f in part_files(o))
+        want = (point in ("before_commit_log", "before_ack")
+                or (point == "after_sink_commit" and i == 0))
+        assert has == want, ("%s: %s %s part %d\n%s"
+                             % (context, o.path, "has" if has else "lacks", FAULT_EPOCH,
+                                listing(o.path, kind.state)))
+
+    # Run 2 dies too, at another point (while replaying epoch 2 when it is pending).
+    point2, epoch2 = SECOND_FAULT[point]
+    fault2 = "%s:%d" % (point2, epoch2)
+    p = procs.start(kind.args(flowsql), env_with(fault2))
+    expect_fault_kill(p, kind, fault2)
+    check_all(kind, "after the crash at %s, then at %s" % (fault, fault2))
+
+    # Run 3 has no fault: it commits more epochs and stops on SIGINT.
+    before = len(part_files(first))
+    p = procs.start(kind.args(flowsql), env_with())
+    wait_for_parts(p, first, before + 3, kind)
+    context = "after crashes at %s and %s, then a clean run stopped by SIGINT" % (
+        fault, fault2)
+    stop_cleanly(p, kind, context)
+    final = check_all(kind, context, final=True)
+    assert final[0][0] > crashed[0][0], "%s: the clean run committed nothing" % context
+
+
+# -------------------------------------------------------------------------------------
+# 2. kill -9 at random moments, many times over
+
+@pytest.mark.parametrize("kind_name", ["parquet", "join_ndjson", "two_sinks"])
+def test_random_kill9(flowsql, procs, tmp_path, kind_name):
+    seed = SEED + ["parquet", "join_ndjson", "two_sinks"].index(kind_name)
+    rng = random.Random(seed)
+    kind = make_kind(kind_name, tmp_path)
+    first = kind.outputs[0]
+    history = []  # (cycle, delay, rows in the first output after the kill)
+    prev = [0] * len(kind.outputs)
+    for cycle in range(1, KILL_CYCLES + 1):
+        delay = rng.uniform(0.2, 1.5)
+        p = procs.start(kind.args(flowsql), env_with())
+        # Not an assertion on time: the moment of the kill.
+        killed_at = time.monotonic() + delay
+        while time.monotonic() < killed_at and p.popen.poll() is None:
+            time.sleep(0.01)
+        if p.popen.poll() is not None:
+            out, err = p.popen.communicate()
+            pytest.fail("kill cycle %d (seed %d): flowsql exited with %s on its own\n  "
+                        "statement: %s\n  stderr: %s"
+                        % (cycle, seed, p.popen.returncode, kind.describe(),
+                           err.decode(errors="replace")[-2000:]))
+        p.signal(signal.SIGKILL)
+        code = p.wait(timeout=HANG)
+        assert code == -signal.SIGKILL, "kill cycle %d (seed %d): exit %s after SIGKILL" % (
+            cycle, seed, code)
+        context = ("kind %s, kill cycle %d/%d (seed %d, killed %.2f s after start; "
+                   "history (cycle, delay, rows): %s)"
+                   % (kind_name, cycle, KILL_CYCLES, seed, delay, history[-5:]))
+        results = check_all(kind, context)
+        for i, (rows, _) in enumerate(results):
+            assert rows >= prev[i], ("%s: committed rows of %s went down from %d to %d"
+                                     % (context, kind.outputs[i].path, prev[i], rows))
+        prev = [r for r, _ in results]
+        history.append((cycle, round(delay, 2), prev[0]))
+
+    before = len(part_files(first))
+    p = procs.start(kind.args(flowsql), env_with())
+    wait_for_parts(p, first, before + 3, kind)
+    # SIGTERM stops a pipeline like SIGINT does.
+    sig = signal.SIGTERM if kind_name == "join_ndjson" else signal.SIGINT
+    context = ("kind %s, after %d kill cycles (seed %d) and a clean run stopped by "
+               "%s; history (cycle, delay, rows): %s"
+               % (kind_name, KILL_CYCLES, seed, sig.name, history))
+    stop_cleanly(p, kind, context, sig)
+    final = check_all(kind, context, final=True)
+    assert final[0][0] > prev[0], "%s: the clean run committed nothing" % context
+    # The kills hit running pipelines, not only starting ones.
+    assert sum(1 for i in range(1, len(history)) if history[i][2] > history[i - 1][2]) \
+        >= KILL_CYCLES // 3, "%s: too few runs committed before their kill" % context
+
+
+# -------------------------------------------------------------------------------------
+# 3. The commit log's row count after a crash and a replay
+
+@pytest.mark.parametrize("point", POINTS)
+def test_pipelines_rows_match_committed_rows_after_crash(flowsql, procs, tmp_path, point):
+    """`flowsql pipelines` shows the rows of every committed epoch: an epoch that a
+    crash left committed in the sinks but not in the commit log counts once."""
+    kind = make_kind("parquet", tmp_path)
+    fault = "%s:%d" % (point, FAULT_EPOCH)
+    p = procs.start(kind.args(flowsql), env_with(fault))
+    expect_fault_kill(p, kind, fault)
+    before = len(part_files(kind.outputs[0]))
+    p = procs.start(kind.args(flowsql), env_with())
+    wait_for_parts(p, kind.outputs[0], before + 2, kind)
+    context = "crash at %s, then a clean run stopped by SIGINT" % fault
+    stop_cleanly(p, kind, context)
+    (rows, _), = check_all(kind, context, final=True)
+    logged, entry = committed_rows_in_state(flowsql, kind)
+    assert logged == rows, (
+        "%s: `flowsql pipelines` says %d rows, the output holds %d (%+d)\n  statement: %s"
+        "\n  pipelines: %s\n%s" % (context, logged, rows, logged - rows,
+                                   kind.describe(fault), entry,
+                                   listing(kind.outputs[0].path, kind.state)))
