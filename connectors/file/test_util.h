@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/test_macros.h"
 #include "connectors/file/file_options.h"
 #include "connectors/file/file_sink.h"
 #include "connectors/file/file_source.h"
@@ -136,18 +137,3 @@ inline int RunPython(const std::string& code) {
 }
 
 }  // namespace flowsql::file::testing
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    auto _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
-
-#define FILE_TEST_CONCAT_(a, b) a##b
-#define FILE_TEST_CONCAT(a, b) FILE_TEST_CONCAT_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(FILE_TEST_CONCAT(_res_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(res, lhs, rexpr)  \
-  auto&& res = (rexpr);                             \
-  ASSERT_TRUE(res.ok()) << res.status().ToString(); \
-  lhs = std::move(*res)

@@ -112,26 +112,31 @@ class QueryResult : public StatementResult {
   int64_t rows_ = 0;
 };
 
-/// Reads every split of `scan` in parallel, in split order; the pull stops with
-/// Cancelled when `stop` is set.
-std::pair<BatchPull, std::shared_ptr<SplitScanner>> ParallelPull(
-    const plan::PlanNode& scan, std::vector<Split> splits, arrow::StopToken stop) {
-  std::vector<SplitRange> ranges(splits.size());
-  auto scanner = std::make_shared<SplitScanner>(scan.source, scan.pushed,
-                                                std::move(splits), std::move(ranges),
-                                                scan.source->bounded(), ReadThreads());
-  scanner->Start();
-  BatchPull pull = [scanner, stop]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
-    while (true) {
-      ARROW_RETURN_NOT_OK(stop.Poll());
-      ARROW_ASSIGN_OR_RAISE(auto item,
-                            scanner->Next(Clock::now() + std::chrono::milliseconds(50)));
-      if (!item) continue;
-      if (item->split == scanner->splits().size()) return nullptr;
-      if (item->batch && item->batch->num_rows() > 0) return item->batch;
-    }
+/// Lowers each scan to a source fed by a SplitScanner that reads its splits in
+/// parallel (bounded sources in split order); a pull stops with Cancelled when
+/// `stop` is set. The scanners are added to `scanners`, for the caller to stop.
+plan::ScanLowering ParallelLowering(
+    arrow::StopToken stop, std::vector<std::shared_ptr<SplitScanner>>* scanners) {
+  return [stop, scanners](const plan::PlanNode& scan) -> Result<ac::Declaration> {
+    ARROW_ASSIGN_OR_RAISE(auto splits, scan.source->PlanSplits(scan.pushed));
+    std::vector<SplitRange> ranges(splits.size());
+    auto scanner = std::make_shared<SplitScanner>(scan.source, scan.pushed,
+                                                  std::move(splits), std::move(ranges),
+                                                  scan.source->bounded(), ReadThreads());
+    scanner->Start();
+    scanners->push_back(scanner);
+    BatchPull pull = [scanner, stop]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+      while (true) {
+        ARROW_RETURN_NOT_OK(stop.Poll());
+        ARROW_ASSIGN_OR_RAISE(
+            auto item, scanner->Next(Clock::now() + std::chrono::milliseconds(50)));
+        if (!item) continue;
+        if (item->split == scanner->splits().size()) return nullptr;
+        if (item->batch && item->batch->num_rows() > 0) return item->batch;
+      }
+    };
+    return plan::SourceDeclaration(scan, std::move(pull));
   };
-  return {std::move(pull), std::move(scanner)};
 }
 
 /// True when rows of an unbounded source reach the output through streaming
@@ -224,13 +229,7 @@ struct Engine::Impl {
   Result<std::unique_ptr<StatementResult>> RunQuery(const sql::Query& query) {
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(query));
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
-      ARROW_ASSIGN_OR_RAISE(auto splits, scan.source->PlanSplits(scan.pushed));
-      auto [pull, scanner] = ParallelPull(scan, std::move(splits), options.stop);
-      scanners.push_back(scanner);
-      return plan::SourceDeclaration(scan, std::move(pull));
-    };
-    auto decl = plan::Lower(root, lower_scan);
+    auto decl = plan::Lower(root, ParallelLowering(options.stop, &scanners));
     if (!decl.ok()) {
       for (auto& s : scanners) s->Stop();
       return decl.status();
@@ -311,13 +310,7 @@ struct Engine::Impl {
   /// Runs a bounded subplan to the end (a join's build side under a stream).
   Result<std::shared_ptr<arrow::Table>> ReadWhole(const plan::PlanPtr& node) {
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
-      ARROW_ASSIGN_OR_RAISE(auto splits, scan.source->PlanSplits(scan.pushed));
-      auto [pull, scanner] = ParallelPull(scan, std::move(splits), options.stop);
-      scanners.push_back(scanner);
-      return plan::SourceDeclaration(scan, std::move(pull));
-    };
-    auto decl = plan::Lower(node, lower_scan);
+    auto decl = plan::Lower(node, ParallelLowering(options.stop, &scanners));
     Result<std::shared_ptr<arrow::Table>> table =
         decl.ok() ? ac::DeclarationToTable(std::move(*decl)) : decl.status();
     for (auto& s : scanners) s->Stop();

@@ -11,22 +11,8 @@
 #include <set>
 #include <thread>
 
+#include "common/test_macros.h"
 #include "runtime/state.h"
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    auto _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr) EXPECT_TRUE((expr).ok())
-#define PIPELINE_TEST_CONCAT_(a, b) a##b
-#define PIPELINE_TEST_CONCAT(a, b) PIPELINE_TEST_CONCAT_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(PIPELINE_TEST_CONCAT(_res_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(res, lhs, rexpr)  \
-  auto res = (rexpr);                               \
-  ASSERT_TRUE(res.ok()) << res.status().ToString(); \
-  lhs = std::move(res).ValueOrDie()
 
 namespace flowsql {
 namespace {

@@ -10,25 +10,13 @@
 #include <filesystem>
 #include <numeric>
 
+#include "common/test_macros.h"
+
 namespace flowsql::conformance {
 namespace {
 
 namespace fs = std::filesystem;
 namespace cp = arrow::compute;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    auto _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
-#define CONFORMANCE_CONCAT_(a, b) a##b
-#define CONFORMANCE_CONCAT(a, b) CONFORMANCE_CONCAT_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(CONFORMANCE_CONCAT(_res_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(res, lhs, rexpr)  \
-  auto res = (rexpr);                               \
-  ASSERT_TRUE(res.ok()) << res.status().ToString(); \
-  lhs = std::move(res).ValueOrDie()
 
 const Registry& TheRegistry() {
   static Registry* registry = [] {
