@@ -390,8 +390,10 @@ class GenerateReader : public SplitReader {
 
   Result<SourceBatch> Next() override {
     if (next_.next_id >= end_id_) return SourceBatch{};
-    int64_t n = (end_id_ - next_.next_id + stride_ - 1) / stride_;
-    n = std::min(n, config_.batch_size);
+    // Rows left in this split, in 128 bits: end_id_ may be INT64_MAX (unbounded).
+    const __int128 left =
+        (static_cast<__int128>(end_id_) - next_.next_id + stride_ - 1) / stride_;
+    int64_t n = static_cast<int64_t>(std::min<__int128>(left, config_.batch_size));
     if (config_.rate > 0) {
       ARROW_ASSIGN_OR_RAISE(n, WaitForRows(n));
     }
