@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
+#include "common/durable_file.h"
 #include "connectors/file/batch_writer.h"
 #include "connectors/file/file_source.h"
 #include "connectors/file/format_reader.h"
@@ -168,24 +170,13 @@ std::string PartPrefix(int64_t epoch, const std::string& pipeline) {
 /// `ext`, else -1.
 int64_t PartEpoch(const std::string& name, const std::string& pipeline,
                   const std::string& ext) {
-  long long epoch;
-  int consumed = 0;
-  if (std::sscanf(name.c_str(), "part-%8lld-%n", &epoch, &consumed) != 1 ||
-      consumed != 14 || epoch < 0) {
-    return -1;
-  }
+  constexpr std::string_view kPart = "part-";
+  if (name.rfind(kPart, 0) != 0) return -1;
+  int64_t epoch = -1;
+  const char* begin = name.data() + kPart.size();
+  auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
+  if (ec != std::errc() || end - begin < 8 || epoch < 0) return -1;
   return name == PartPrefix(epoch, pipeline) + ext ? epoch : -1;
-}
-
-Status SyncPath(const std::string& path, bool directory) {
-  int fd =
-      ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open ", path, ": ", std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IOError("cannot sync ", path, ": ", std::strerror(err));
-  return Status::OK();
 }
 
 std::string ParentDir(const std::string& path) {
@@ -214,6 +205,11 @@ class FileSink : public Sink {
     }
     // A resumed pipeline adds to what its earlier runs wrote, whatever the mode.
     if (context.resumed) settings_.mode = Mode::kAppend;
+    // A single file a crashed first run may have renamed into place is replaced.
+    if (context.pending_first && !settings_.directory &&
+        settings_.mode == Mode::kErrorIfExists) {
+      settings_.mode = Mode::kOverwrite;
+    }
     const std::string& path = settings_.path;
     std::error_code ec;
     bool exists = fs::exists(path, ec);
@@ -314,20 +310,18 @@ class FileSink : public Sink {
 
   Result<int64_t> LastCommittedEpoch(const std::string& pipeline) override {
     int64_t last = -1;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
-      last = std::max(
-          last, PartEpoch(entry.path().filename().string(), pipeline, PartExtension()));
-    }
-    if (ec && fs::exists(settings_.path)) {
-      return Status::IOError("cannot list ", settings_.path, ": ", ec.message());
+    ARROW_ASSIGN_OR_RAISE(auto names, ListDirectory(settings_.path));
+    for (const auto& name : names) {
+      last = std::max(last, PartEpoch(name, pipeline, PartExtension()));
     }
     return last;
   }
 
   std::string Describe() const override {
-    return std::string("file ") + FormatName(settings_.write.format) + " " +
-           settings_.path + (settings_.directory ? " (part files)" : "") +
+    // The extension names format and compression ("csv.gz"): both decide which
+    // part names LastCommittedEpoch() recognizes, so both belong to the identity.
+    return std::string("file ") + PartExtension() + " " + settings_.path +
+           (settings_.directory ? " (part files)" : "") +
            " mode=" + ModeName(settings_.mode);
   }
 
@@ -341,10 +335,11 @@ class FileSink : public Sink {
     return ext;
   }
 
+  /// True when `path` holds no visible file (an unreadable one counts as not empty).
   static bool IsEmptyDirectory(const std::string& path) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(path, ec)) {
-      std::string name = entry.path().filename().string();
+    auto names = ListDirectory(path);
+    if (!names.ok()) return false;
+    for (const auto& name : *names) {
       if (!name.empty() && name[0] != '.') return false;
     }
     return true;
@@ -449,10 +444,10 @@ class FileSink : public Sink {
                              settings_.path, " in another process");
     }
     const std::string stale = ".part-" + pipeline_ + "." + PartExtension() + ".tmp-";
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
-      if (entry.path().filename().string().rfind(stale, 0) == 0)
-        fs::remove(entry.path(), ec);
+    ARROW_ASSIGN_OR_RAISE(auto names, ListDirectory(settings_.path));
+    for (const auto& name : names) {
+      std::error_code ec;
+      if (name.rfind(stale, 0) == 0) fs::remove(fs::path(settings_.path) / name, ec);
     }
     return Status::OK();
   }
@@ -494,12 +489,13 @@ class FileSink : public Sink {
   Status RemoveOldParts() {
     std::error_code ec;
     std::vector<fs::path> old;
-    for (const auto& entry : fs::directory_iterator(settings_.path, ec)) {
-      std::string name = entry.path().filename().string();
-      if (name.empty() || name[0] == '.' || !entry.is_regular_file(ec)) continue;
+    ARROW_ASSIGN_OR_RAISE(auto names, ListDirectory(settings_.path));
+    for (const auto& name : names) {
+      const fs::path p = fs::path(settings_.path) / name;
+      if (name.empty() || name[0] == '.' || !fs::is_regular_file(p, ec)) continue;
       if (std::find(written_.begin(), written_.end(), name) != written_.end()) continue;
       auto pf = FormatFromPath(name);
-      if (pf && pf->format == settings_.write.format) old.push_back(entry.path());
+      if (pf && pf->format == settings_.write.format) old.push_back(p);
     }
     for (const auto& p : old) {
       fs::remove(p, ec);

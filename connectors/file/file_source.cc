@@ -128,6 +128,8 @@ Status FileSource::Prepare() {
       // Without union_by_name, every file is read as the first one.
       FileInfo info = files_->front();
       info.path = paths[i];
+      info.row_groups = 0;  // unknown: the file is read as one split
+      info.size = 0;
       files_->push_back(std::move(info));
     }
   }

@@ -130,8 +130,9 @@ class Source {
                                                          const ScanRequest& request) = 0;
   /// Tells the source that every row of each listed split up to its offset is
   /// durable in every sink. Only now may it delete a read file, commit a Kafka
-  /// offset or confirm a replication slot. Offsets only move forward. Called
-  /// from one thread at a time.
+  /// offset or confirm a replication slot. Offsets never move backwards; after a
+  /// crash the last acknowledgement may come again. Called from one thread at a
+  /// time, which need not be a thread that reads splits.
   virtual Status Acknowledge(const std::map<std::string, std::string>& offsets) {
     return Status::OK();
   }
@@ -156,6 +157,10 @@ struct SinkContext {
   /// True when the pipeline commits many epochs (an unbounded input); a sink that
   /// can hold only one write refuses it here.
   bool continuous = false;
+  /// True when a crashed run of this pipeline logged its first epoch but committed
+  /// nothing: whatever that run left in the sink is its own, and a sink that is
+  /// not transactional replaces it (error_if_exists does not apply).
+  bool pending_first = false;
 };
 
 /// A sink makes written batches visible only at Commit(). Not thread-safe.

@@ -8,7 +8,6 @@
 #include <arrow/record_batch.h>
 #include <arrow/util/cancel.h>
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,7 +31,8 @@ struct EngineOptions {
   /// pipeline commits its epoch in progress and returns; a batch write aborts,
   /// leaving every target as it was, and a query is cancelled (Status::Cancelled).
   arrow::StopToken stop = arrow::StopToken::Unstoppable();
-  /// Called now and then during long statements with rows and bytes moved so far.
+  /// Called now and then during long statements with rows and bytes moved so far,
+  /// possibly from another thread (a continuous pipeline commits on one).
   std::function<void(int64_t rows, int64_t bytes)> progress;
 };
 

@@ -15,6 +15,18 @@ void AppendField(int64_t value, std::string* out) {
   AppendField(std::to_string(value), out);
 }
 
+std::string StableHash(std::string_view text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[i] = kHex[h & 15];
+  return out;
+}
+
 Result<std::string> FieldReader::String() {
   size_t colon = data_.find(':', pos_);
   size_t length = 0;

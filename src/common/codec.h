@@ -15,6 +15,10 @@ namespace flowsql {
 void AppendField(std::string_view value, std::string* out);
 void AppendField(int64_t value, std::string* out);
 
+/// A stable 64-bit hash of `text` (FNV-1a), as 16 hex digits: the same on every
+/// build and machine, so it may name things on disk.
+std::string StableHash(std::string_view text);
+
 /// Reads fields back in the order they were appended.
 class FieldReader {
  public:

@@ -14,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include "common/codec.h"
 #include "plan/binder.h"
 #include "plan/plan.h"
 #include "runtime/pipeline.h"
@@ -123,18 +124,9 @@ plan::ScanLowering ParallelLowering(
     auto scanner = std::make_shared<SplitScanner>(scan.source, scan.pushed,
                                                   std::move(splits), std::move(ranges),
                                                   scan.source->bounded(), ReadThreads());
-    scanner->Start();
     scanners->push_back(scanner);
-    BatchPull pull = [scanner, stop]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
-      while (true) {
-        ARROW_RETURN_NOT_OK(stop.Poll());
-        ARROW_ASSIGN_OR_RAISE(
-            auto item, scanner->Next(Clock::now() + std::chrono::milliseconds(50)));
-        if (!item) continue;
-        if (item->split == scanner->splits().size()) return nullptr;
-        if (item->batch && item->batch->num_rows() > 0) return item->batch;
-      }
-    };
+    ARROW_RETURN_NOT_OK(scanner->Start());
+    BatchPull pull = PullBatches(scanner, stop);
     return plan::SourceDeclaration(scan, std::move(pull));
   };
 }
@@ -180,7 +172,7 @@ std::string NameFromTargets(const std::vector<sql::IntoTarget>& targets) {
   while (!name.empty() && name.back() == '_') name.pop_back();
   if (name.empty()) name = "pipeline";
   if (name.size() > 100) {
-    name = name.substr(0, 80) + "-" + std::to_string(std::hash<std::string>{}(name));
+    name = name.substr(0, 80) + "-" + StableHash(name);
   }
   return name;
 }
@@ -280,13 +272,25 @@ struct Engine::Impl {
           streams.push_back(node);
           return Status::OK();
         case plan::NodeKind::kValues:
-          return Status::OK();
+          // The plan runs once per epoch: a constant row would come every epoch.
+          return Status::NotImplemented(
+              "a continuous pipeline cannot combine constant rows with a stream yet");
         case plan::NodeKind::kFilter:
         case plan::NodeKind::kProject:
         case plan::NodeKind::kUnion:
           for (const auto& in : node->inputs) ARROW_RETURN_NOT_OK(walk(in));
           return Status::OK();
         case plan::NodeKind::kJoin: {
+          // The stream probes a table read once. A join that also emits the
+          // table's unmatched rows would emit them again every epoch.
+          const auto type = node->join_type;
+          if (type != ac::JoinType::INNER && type != ac::JoinType::LEFT_OUTER &&
+              type != ac::JoinType::LEFT_SEMI && type != ac::JoinType::LEFT_ANTI) {
+            return Status::NotImplemented(
+                "a continuous pipeline joins a stream only with INNER, LEFT, SEMI or "
+                "ANTI joins that keep the stream on the left (got ",
+                ac::ToString(type), ")");
+          }
           ARROW_RETURN_NOT_OK(walk(node->inputs[0]));
           auto& build = node->inputs[1];
           ARROW_ASSIGN_OR_RAISE(auto table, ReadWhole(build));

@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/codec.h"
+
 namespace flowsql::plan {
 
 namespace cp = arrow::compute;
@@ -334,12 +336,16 @@ ac::Declaration SourceDeclaration(const PlanNode& scan, BatchPull pull) {
         if (batch == nullptr) return batch;
         return Conform(batch, schema, name);
       });
-  // The pull may block: it runs on the IO pool, a few batches ahead.
-  auto gen = arrow::MakeBackgroundGenerator(std::move(it),
-                                            arrow::io::default_io_context().executor(),
+  // The pull blocks while its scanner waits for data: it gets a thread of its own,
+  // a few batches ahead, so that it never holds a thread of the IO pool that the
+  // scanner's readers need (ten blocked scans would starve an 8-thread pool).
+  std::shared_ptr<arrow::internal::ThreadPool> thread =
+      arrow::internal::ThreadPool::Make(1).ValueOrDie();
+  auto gen = arrow::MakeBackgroundGenerator(std::move(it), thread.get(),
                                             /*max_q=*/4, /*q_restart=*/2)
                  .ValueOrDie();
-  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [gen]() {
+  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [gen,
+                                                                           thread]() {
     return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
                           -> std::optional<cp::ExecBatch> {
       if (!batch) return std::nullopt;
@@ -451,14 +457,7 @@ void Fingerprint(const PlanNode& node, std::string* out) {
 std::string Fingerprint(const PlanNode& node) {
   std::string text;
   Fingerprint(node, &text);
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return StableHash(text);
 }
 
 Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_scan) {

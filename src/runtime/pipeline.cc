@@ -80,29 +80,27 @@ class PipelineRun {
     }
     // Epoch numbers continue after both the logs and what sinks already hold
     // (a directory written by an earlier run without a state directory).
-    int64_t sinks_last = -1;
     for (Sink* sink : spec_.sinks) {
       int64_t last = -1;
       if (sink->transactional()) {
         ARROW_ASSIGN_OR_RAISE(last, sink->LastCommittedEpoch(spec_.name));
       }
       sink_last_.push_back(last);
-      sinks_last = std::max(sinks_last, last);
       next_epoch_ = std::max(next_epoch_, last + 1);
     }
-    // Resumed: an earlier run committed something (an epoch in the commit log, or
-    // the pending epoch already in a sink). A pending first epoch that no sink
-    // holds is written afresh, with the statement's mode.
-    bool resumed = false;
-    if (state_) {
-      const auto& logged = state_->last_offsets();
-      resumed = state_->last_commit().has_value() ||
-                (logged.has_value() && sinks_last >= logged->epoch);
-    }
-    for (Sink* sink : spec_.sinks) {
-      Status st =
-          sink->Open(spec_.schema, SinkContext{spec_.name, resumed, spec_.continuous});
-      if (!st.ok()) return st;
+    // Resumed, per sink: an earlier run of the pipeline committed to it (an epoch
+    // in the commit log, or the pending epoch already in a transactional sink). A
+    // pending first epoch no sink is known to hold is written afresh.
+    const auto& logged = state_ ? state_->last_offsets() : std::nullopt;
+    const bool committed = state_ && state_->last_commit().has_value();
+    for (size_t i = 0; i < spec_.sinks.size(); ++i) {
+      SinkContext context;
+      context.pipeline = spec_.name;
+      context.continuous = spec_.continuous;
+      context.resumed = committed || (logged && spec_.sinks[i]->transactional() &&
+                                      sink_last_[i] >= logged->epoch);
+      context.pending_first = logged && !committed && !context.resumed;
+      ARROW_RETURN_NOT_OK(spec_.sinks[i]->Open(spec_.schema, context));
     }
     if (state_ && state_->last_offsets()) {
       const OffsetEntry& logged = *state_->last_offsets();
@@ -115,7 +113,7 @@ class PipelineRun {
       }
       next_epoch_ = std::max(next_epoch_, logged.epoch + 1);
     }
-    return spec_.continuous ? RunContinuous() : RunBatch(resumed);
+    return spec_.continuous ? RunContinuous() : RunBatch(committed);
   }
 
   // ---------------------------------------------------------------------------
@@ -143,7 +141,9 @@ class PipelineRun {
       per_scan[i].push_back(s);
     }
     std::map<std::pair<size_t, std::string>, std::string> reached;
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, &reached));
+    // A LIMIT caps the replay as it capped the epoch: by what came before it.
+    ARROW_ASSIGN_OR_RAISE(int64_t rows,
+                          RunRanges(epoch, per_scan, targets, &reached, Room()));
     OffsetEntry entry = logged;
     ARROW_RETURN_NOT_OK(RecordReached(&entry, reached));
     ++stats_.replayed;
@@ -160,7 +160,8 @@ class PipelineRun {
   // ---------------------------------------------------------------------------
   // Batch: one epoch over the remaining part of every split.
 
-  Status RunBatch(bool resumed) {
+  /// `committed`: an earlier run committed an epoch.
+  Status RunBatch(bool committed) {
     const int64_t epoch = next_epoch_;
     OffsetEntry entry;
     entry.epoch = epoch;
@@ -181,14 +182,15 @@ class PipelineRun {
     }
     // A resumed pipeline with nothing new commits nothing: an empty epoch would
     // replace a single-file target with an empty one.
-    if (!any && resumed) {
+    if (!any && committed) {
       for (Sink* sink : spec_.sinks) (void)sink->Abort();
       return Status::OK();
     }
     ARROW_RETURN_NOT_OK(LogOffsets(entry));
     std::vector<bool> targets(spec_.sinks.size(), true);
     std::map<std::pair<size_t, std::string>, std::string> reached;
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, RunRanges(epoch, per_scan, targets, &reached));
+    ARROW_ASSIGN_OR_RAISE(int64_t rows,
+                          RunRanges(epoch, per_scan, targets, &reached, -1));
     ARROW_RETURN_NOT_OK(RecordReached(&entry, reached));
     return FinishEpoch(epoch, rows, entry);
   }
@@ -235,7 +237,7 @@ class PipelineRun {
   Result<int64_t> RunRanges(
       int64_t epoch, const std::vector<std::vector<SplitProgress>>& per_scan,
       const std::vector<bool>& targets,
-      std::map<std::pair<size_t, std::string>, std::string>* reached) {
+      std::map<std::pair<size_t, std::string>, std::string>* reached, int64_t room) {
     std::vector<std::shared_ptr<SplitScanner>> scanners;
     std::vector<BatchPull> pulls;
     auto reached_mutex = std::make_shared<std::mutex>();
@@ -249,25 +251,22 @@ class PipelineRun {
       auto scanner = std::make_shared<SplitScanner>(
           spec_.scans[i].source, spec_.scans[i].request, std::move(splits),
           std::move(ranges), /*ordered=*/true, spec_.threads);
-      scanner->Start();
       scanners.push_back(scanner);
-      pulls.push_back([this, scanner, i, reached,
-                       reached_mutex]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
-        while (true) {
-          ARROW_RETURN_NOT_OK(spec_.stop.Poll());
-          ARROW_ASSIGN_OR_RAISE(auto item, scanner->Next(Clock::now() + kPoll));
-          if (!item) continue;
-          if (item->split == scanner->splits().size()) return nullptr;
-          if (item->batch == nullptr) continue;
-          if (reached) {
-            std::lock_guard<std::mutex> lock(*reached_mutex);
-            (*reached)[{i, scanner->splits()[item->split].id}] = item->offset;
-          }
-          if (item->batch->num_rows() > 0) return item->batch;
-        }
-      });
+      Status started = scanner->Start();
+      if (!started.ok()) {
+        for (auto& sc : scanners) sc->Stop();
+        return started;
+      }
+      std::function<void(const SplitScanner::Item&)> seen;
+      if (reached) {
+        seen = [scanner, i, reached, reached_mutex](const SplitScanner::Item& item) {
+          std::lock_guard<std::mutex> lock(*reached_mutex);
+          (*reached)[{i, scanner->splits()[item.split].id}] = item.offset;
+        };
+      }
+      pulls.push_back(PullBatches(scanner, spec_.stop, std::move(seen)));
     }
-    auto result = WriteEpoch(epoch, std::move(pulls), targets, -1);
+    auto result = WriteEpoch(epoch, std::move(pulls), targets, room);
     for (auto& s : scanners) s->Stop();
     return result;
   }
@@ -283,7 +282,7 @@ class PipelineRun {
   };
 
   Status RunContinuous() {
-    std::vector<std::vector<SplitProgress>> splits(spec_.scans.size());
+    if (Room() == 0) return Status::OK();  // earlier runs reached the LIMIT
     for (size_t i = 0; i < spec_.scans.size(); ++i) {
       ARROW_ASSIGN_OR_RAISE(auto planned, PlanSplits(i));
       std::vector<Split> to_read;
@@ -299,8 +298,8 @@ class PipelineRun {
       auto scanner = std::make_shared<SplitScanner>(
           spec_.scans[i].source, spec_.scans[i].request, std::move(to_read),
           std::move(ranges), spec_.scans[i].source->bounded(), spec_.threads);
-      scanner->Start();
       scanners_.push_back(scanner);
+      ARROW_RETURN_NOT_OK(scanner->Start());
       ended_.push_back(false);
     }
     Status st = ContinuousLoop();
@@ -351,7 +350,7 @@ class PipelineRun {
           return (*shared)[(*next)++];
         });
       }
-      const int64_t room = spec_.limit < 0 ? -1 : spec_.limit - stats_.rows_written;
+      const int64_t room = Room();
       inflight =
           std::async(std::launch::async, [this, epoch, room, entry = std::move(entry),
                                           pulls = std::move(pulls)]() mutable {
@@ -362,7 +361,7 @@ class PipelineRun {
           });
       if (spec_.limit >= 0) {
         ARROW_RETURN_NOT_OK(wait());
-        if (stats_.rows_written >= spec_.limit) finished = true;
+        if (Room() == 0) finished = true;
       }
     }
     Status last = wait();
@@ -488,6 +487,11 @@ class PipelineRun {
     ARROW_RETURN_NOT_OK(Acknowledge(entry));
     if (spec_.progress) spec_.progress(stats_.rows_written, committed_bytes_);
     return Status::OK();
+  }
+
+  /// Rows a LIMIT still allows, counting every run's committed epochs; -1: no limit.
+  int64_t Room() const {
+    return spec_.limit < 0 ? -1 : std::max<int64_t>(0, spec_.limit - total_rows_);
   }
 
   /// Tells each source the offsets its splits reached in `entry`.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "flowsql/connector.h"
+#include "runtime/scanner.h"
 
 namespace flowsql {
 
@@ -22,10 +23,6 @@ struct PipelineScan {
   std::shared_ptr<Source> source;
   ScanRequest request;
 };
-
-/// Pulls the next batch of one scan within one run of the plan; nullptr at the end.
-/// Called from one thread at a time.
-using BatchPull = std::function<Result<std::shared_ptr<arrow::RecordBatch>>()>;
 
 /// Runs the statement's plan once over `inputs` (one pull per PipelineSpec::scans
 /// entry, in order) and returns its output: what one epoch writes.
@@ -58,7 +55,8 @@ struct PipelineSpec {
   /// Continuous: a stop commits the epoch in progress and returns OK. Batch: a
   /// stop aborts every sink (targets stay as they were) and returns Cancelled.
   arrow::StopToken stop = arrow::StopToken::Unstoppable();
-  /// Called after each commit with the rows and bytes committed so far.
+  /// Called with the rows and bytes written so far: per batch in a batch write,
+  /// after each commit in a continuous one (from the thread that commits).
   std::function<void(int64_t rows, int64_t bytes)> progress;
   /// Splits of a bounded scan read ahead at once.
   int threads = 2;

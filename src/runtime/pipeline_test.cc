@@ -240,7 +240,8 @@ TEST(Pipeline, RestartResumesAfterTheLoggedOffsets) {
   spec.state_dir = dir.path;
   ASSERT_OK(RunPipeline(spec).status());
   EXPECT_FALSE(sink.context.resumed);
-  spec.limit = 200;
+  // A LIMIT counts the rows of every run: 200 more.
+  spec.limit = 500;
   ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
   EXPECT_TRUE(sink.context.resumed);
   EXPECT_EQ(stats.rows_written, 200);
@@ -277,7 +278,7 @@ TEST(Pipeline, PendingEpochIsReplayedOnlyWhereMissing) {
   spec.sinks.push_back(&lacks);
   spec.continuous = true;
   spec.flush_rows = 50;
-  spec.limit = 50;
+  spec.limit = 300;  // 250 committed or replayed, then 50 more
   spec.state_dir = dir.path;
   ASSERT_OK_AND_ASSIGN(auto stats, RunPipeline(spec));
   EXPECT_EQ(stats.replayed, 1);

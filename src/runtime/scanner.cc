@@ -1,5 +1,7 @@
 #include "runtime/scanner.h"
 
+#include <system_error>
+
 namespace flowsql {
 
 SplitScanner::SplitScanner(std::shared_ptr<Source> source, ScanRequest request,
@@ -17,9 +19,15 @@ SplitScanner::SplitScanner(std::shared_ptr<Source> source, ScanRequest request,
 
 SplitScanner::~SplitScanner() { Stop(); }
 
-void SplitScanner::Start() {
+Status SplitScanner::Start() {
   const int n = std::min<int>(threads_, static_cast<int>(splits_.size()));
-  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+  try {
+    for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+  } catch (const std::system_error& e) {
+    Stop();
+    return Status::IOError("cannot start a reader thread (", n, " splits): ", e.what());
+  }
+  return Status::OK();
 }
 
 void SplitScanner::Stop() {
@@ -30,9 +38,11 @@ void SplitScanner::Stop() {
   stop_source_.RequestStop();
   ready_.notify_all();
   space_.notify_all();
-  for (auto& w : workers_) {
-    if (w.joinable()) w.join();
-  }
+  std::call_once(joined_, [this] {
+    for (auto& w : workers_) {
+      if (w.joinable()) w.join();
+    }
+  });
 }
 
 void SplitScanner::Work() {
@@ -42,7 +52,6 @@ void SplitScanner::Work() {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_ || next_unassigned_ >= splits_.size()) return;
       index = next_unassigned_++;
-      queues_[index].started = true;
     }
     ReadSplit(index);
   }
@@ -72,7 +81,6 @@ void SplitScanner::ReadSplit(size_t index) {
     const bool end = next->batch == nullptr;
     queues_[index].items.push_back(
         Item{index, std::move(next->batch), std::move(next->offset)});
-    if (end) queues_[index].ended = true;
     lock.unlock();
     ready_.notify_all();
     if (end) return;
@@ -116,6 +124,24 @@ Result<std::optional<SplitScanner::Item>> SplitScanner::Next(Clock::time_point d
       if (!any && error_.ok()) return std::nullopt;
     }
   }
+}
+
+BatchPull PullBatches(std::shared_ptr<SplitScanner> scanner, arrow::StopToken stop,
+                      std::function<void(const SplitScanner::Item&)> seen) {
+  return [scanner = std::move(scanner), stop = std::move(stop),
+          seen = std::move(seen)]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+    while (true) {
+      ARROW_RETURN_NOT_OK(stop.Poll());
+      // Wake up now and then to look at the stop token.
+      ARROW_ASSIGN_OR_RAISE(auto item,
+                            scanner->Next(Clock::now() + std::chrono::milliseconds(50)));
+      if (!item) continue;
+      if (item->split == scanner->splits().size()) return nullptr;
+      if (item->batch == nullptr) continue;
+      if (seen) seen(*item);
+      if (item->batch->num_rows() > 0) return item->batch;
+    }
+  };
 }
 
 }  // namespace flowsql

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,10 @@ namespace flowsql {
 
 using Clock = std::chrono::steady_clock;
 
+/// Pulls the next batch of one scan within one run of a plan; nullptr at the end.
+/// Called from one thread at a time.
+using BatchPull = std::function<Result<std::shared_ptr<arrow::RecordBatch>>()>;
+
 /// Reads `splits` of `source`, each over its range, on worker threads, into one
 /// small queue per split (kQueueDepth batches), so memory stays bounded however
 /// fast the sources are.
@@ -26,7 +31,8 @@ using Clock = std::chrono::steady_clock;
 /// (streams): every split has its own thread and Next() returns whichever batch
 /// is ready, round-robin, since a stream split never ends.
 ///
-/// Thread-safety: one consumer calls Next(); Stop() may be called from any thread.
+/// Thread-safety: one consumer calls Next(); Stop() may be called from any thread,
+/// more than once.
 class SplitScanner {
  public:
   static constexpr size_t kQueueDepth = 4;
@@ -43,8 +49,9 @@ class SplitScanner {
                int threads);
   ~SplitScanner();
 
-  /// Starts the workers. REQUIRES: called once.
-  void Start();
+  /// Starts the workers. REQUIRES: called once. Fails when the system refuses a
+  /// thread.
+  Status Start();
   /// The next item, or std::nullopt when `deadline` passed first. After the last
   /// split ended, returns an Item with split == splits().size(). A reader's error
   /// is returned (once; the scan is then stopped).
@@ -57,8 +64,6 @@ class SplitScanner {
  private:
   struct Queue {
     std::deque<Item> items;
-    bool started = false;
-    bool ended = false;  // the end item was queued
   };
 
   void Work();
@@ -83,6 +88,13 @@ class SplitScanner {
   bool stopping_ = false;
   Status error_;
   std::vector<std::thread> workers_;
+  std::once_flag joined_;
 };
+
+/// A pull over `scanner`: its batches that have rows, nullptr after the last
+/// split, Status::Cancelled once `stop` is set. `seen`, when given, is called with
+/// every batch item first (to record the offsets reached).
+BatchPull PullBatches(std::shared_ptr<SplitScanner> scanner, arrow::StopToken stop,
+                      std::function<void(const SplitScanner::Item&)> seen = {});
 
 }  // namespace flowsql

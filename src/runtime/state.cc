@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "common/codec.h"
+#include "common/durable_file.h"
 
 namespace flowsql {
 
@@ -29,40 +31,10 @@ Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what, " '", path, "': ", std::strerror(errno));
 }
 
-Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open state directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("cannot sync state directory", dir);
-  return Status::OK();
-}
-
-/// Replaces dir/name with `data`: temp file, fsync, rename, fsync of dir.
+/// Replaces dir/name with `data`, durably.
 Status WriteAtomically(const std::string& dir, const std::string& name,
                        const std::string& data) {
-  const std::string path = (fs::path(dir) / name).string();
-  const std::string tmp = (fs::path(dir) / ("." + name + ".tmp")).string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create state file", tmp);
-  Status st;
-  size_t done = 0;
-  while (st.ok() && done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) st = Errno("cannot write state file", tmp);
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (st.ok() && ::fsync(fd) != 0) st = Errno("cannot sync state file", tmp);
-  if (::close(fd) != 0 && st.ok()) st = Errno("cannot close state file", tmp);
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = Errno("cannot rename state file onto", path);
-  }
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  return SyncDirectory(dir);
+  return WriteFileAtomically((fs::path(dir) / name).string(), data);
 }
 
 Result<std::string> ReadWhole(const std::string& path) {
@@ -80,14 +52,18 @@ std::string EpochName(int64_t epoch) {
   return name;
 }
 
-/// The epochs with a file in `dir`, ascending.
-std::vector<int64_t> Epochs(const std::string& dir) {
+/// The epochs with a file in `dir`, ascending. Listing errors are errors: an
+/// unreadable log must never look like an empty one.
+Result<std::vector<int64_t>> Epochs(const std::string& dir) {
+  ARROW_ASSIGN_OR_RAISE(auto names, ListDirectory(dir));
   std::vector<int64_t> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() != 20 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    out.push_back(std::stoll(name));
+  for (const auto& name : names) {
+    int64_t epoch = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), epoch);
+    if (name.size() != 20 || ec != std::errc() || end != name.data() + name.size()) {
+      continue;
+    }
+    out.push_back(epoch);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -158,7 +134,7 @@ Result<CommitEntry> DecodeCommit(const std::string& data, const std::string& pat
 /// The newest entry of `kind` ("offsets" or "commits") in `dir`.
 template <typename Entry, typename Decode>
 Result<std::optional<Entry>> LoadLast(const std::string& dir, Decode decode) {
-  auto epochs = Epochs(dir);
+  ARROW_ASSIGN_OR_RAISE(auto epochs, Epochs(dir));
   if (epochs.empty()) return std::optional<Entry>();
   const std::string path = (fs::path(dir) / EpochName(epochs.back())).string();
   ARROW_ASSIGN_OR_RAISE(auto data, ReadWhole(path));
@@ -258,7 +234,8 @@ Status PipelineState::WriteCommit(const CommitEntry& entry) {
       WriteAtomically(dir_ + "/commits", EpochName(entry.epoch), Encode(entry)));
   last_commit_ = entry;
   for (const char* kind : {"/offsets", "/commits"}) {
-    for (int64_t epoch : Epochs(dir_ + kind)) {
+    ARROW_ASSIGN_OR_RAISE(auto epochs, Epochs(dir_ + kind));
+    for (int64_t epoch : epochs) {
       if (epoch > entry.epoch - kKeep) break;
       std::error_code ec;
       fs::remove(fs::path(dir_ + kind) / EpochName(epoch), ec);
@@ -273,11 +250,12 @@ Result<std::vector<PipelineSummary>> ListPipelines(const std::string& state_dir)
   if (!fs::is_directory(state_dir, ec)) {
     return Status::Invalid("state directory '", state_dir, "' does not exist");
   }
-  for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
-    const std::string dir = entry.path().string();
-    if (!fs::exists(entry.path() / "pipeline", ec)) continue;
+  ARROW_ASSIGN_OR_RAISE(auto names, ListDirectory(state_dir));
+  for (const auto& name : names) {
+    const std::string dir = (fs::path(state_dir) / name).string();
+    if (!fs::exists(fs::path(dir) / "pipeline", ec)) continue;
     PipelineSummary s;
-    s.name = entry.path().filename().string();
+    s.name = name;
     ARROW_ASSIGN_OR_RAISE(s.offsets,
                           LoadLast<OffsetEntry>(dir + "/offsets", DecodeOffsets));
     ARROW_ASSIGN_OR_RAISE(s.commit,
