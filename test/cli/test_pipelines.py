@@ -234,3 +234,61 @@ def test_acknowledged_after_a_crash_issue5(tmp_path, fault):
     assert ack.read_text().split()[1].startswith("5000@")
     assert duckdb.sql(f"SELECT count(*), count(DISTINCT id) FROM '{out}/*.parquet'"
                       ).fetchall() == [(5000, 5000)]
+
+
+def test_many_scans_in_one_plan_do_not_starve_the_readers(tmp_path):
+    for i in range(16):
+        (tmp_path / f"f{i}.csv").write_text(f"a,b\n{i},x\n")
+    union = " UNION ALL ".join(f"SELECT * FROM '{tmp_path}/f{i}.csv'" for i in range(16))
+    for _ in range(3):
+        proc = run("-csv", "-c", f"SELECT count(*) AS n, sum(a) AS s FROM ({union})",
+                   timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == ["n,s", "16,120"]
+
+
+def test_what_would_repeat_every_epoch_is_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    full = run("-c", f"SELECT * FROM generate(rate => 20) g FULL OUTER JOIN '{tmp_path}/t.csv' "
+               f"t ON g.id = t.a INTO '{tmp_path}/o/'")
+    assert full.returncode == 1 and "FULL_OUTER" in full.stderr
+    const = run("-c", f"SELECT id FROM generate(rate => 20) UNION ALL SELECT -1 "
+                f"INTO '{tmp_path}/o2/'")
+    assert const.returncode == 1 and "constant rows" in const.stderr
+
+
+def test_a_limit_counts_every_run_and_caps_a_replay(tmp_path):
+    out, state = tmp_path / "out", tmp_path / "state"
+    sql = (f"SELECT id FROM generate(rate => 2000) WHERE id % 2 = 0 LIMIT 10 "
+           f"INTO '{out}/' WITH (format = 'parquet', flush_rows = 4)")
+    env = dict(os.environ, FLOWSQL_FAULT="mid_write:0")
+    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
+                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                             timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    for _ in range(2):
+        proc = run("--state-dir", str(state), "-c", sql)
+        assert proc.returncode == 0, proc.stderr
+    assert duckdb.sql(f"SELECT count(*), count(DISTINCT id) FROM '{out}/*.parquet'"
+                      ).fetchall() == [(10, 10)]
+
+
+def test_a_crashed_first_write_into_a_new_file_is_completed(tmp_path):
+    target, state = tmp_path / "o.csv", tmp_path / "state"
+    sql = f"SELECT * FROM generate_series(1, 3) g(id) INTO '{target}'"
+    env = dict(os.environ, FLOWSQL_FAULT="before_commit_log")
+    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
+                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                             timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    proc = run("--state-dir", str(state), "-c", sql)
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text().split() == ['"id"', "1", "2", "3"]
+
+
+def test_changing_the_compression_of_a_directory_is_another_statement(tmp_path):
+    out, state = tmp_path / "out", tmp_path / "state"
+    sql = f"SELECT * FROM generate_series(1, 3) g(id) INTO '{out}/' WITH (format = 'csv'%s)"
+    assert run("--state-dir", str(state), "-c", sql % "").returncode == 0
+    proc = run("--state-dir", str(state), "-c", sql % ", compression = 'gzip'")
+    assert proc.returncode == 1 and "different statement" in proc.stderr
