@@ -113,7 +113,9 @@ class PipelineRun {
       }
       next_epoch_ = std::max(next_epoch_, logged.epoch + 1);
     }
-    return spec_.continuous ? RunContinuous() : RunBatch(committed);
+    // After a replay, the replayed epoch counts as committed too.
+    return spec_.continuous ? RunContinuous()
+                            : RunBatch(state_ && state_->last_commit().has_value());
   }
 
   // ---------------------------------------------------------------------------
