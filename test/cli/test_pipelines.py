@@ -18,6 +18,14 @@ def run(*args, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def crash(state, sql, fault):
+    """Runs `sql` with FLOWSQL_FAULT=`fault`; the process must kill itself there."""
+    env = dict(os.environ, FLOWSQL_FAULT=fault)
+    proc = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
+                          stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
 def wait_for(condition, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,11 +155,7 @@ def test_single_file_overwrite_replays_idempotently_after_a_crash_issue5(tmp_pat
     target.write_text("id\n-1\n")
     sql = (f"SELECT * FROM generate_series(1, 3) g(id) INTO '{target}' "
            "WITH (mode = 'overwrite')")
-    env = dict(os.environ, FLOWSQL_FAULT="before_commit_log")
-    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
-                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                             timeout=60)
-    assert crashed.returncode == -signal.SIGKILL
+    crash(state, sql, "before_commit_log")
     proc = run("--state-dir", str(state), "-c", sql)
     assert proc.returncode == 0, proc.stderr
     assert target.read_text().split() == ['"id"', "1", "2", "3"]
@@ -223,11 +227,7 @@ def test_acknowledged_after_a_crash_issue5(tmp_path, fault):
     out, state, ack = tmp_path / "out", tmp_path / "state", tmp_path / "acks"
     sql = (f"SELECT id FROM generate(rows => 5000, ack_log => '{ack}') INTO '{out}/' "
            "WITH (format = 'parquet')")
-    env = dict(os.environ, FLOWSQL_FAULT=fault)
-    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
-                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                             timeout=60)
-    assert crashed.returncode == -signal.SIGKILL
+    crash(state, sql, fault)
     assert not ack.exists()
     proc = run("--state-dir", str(state), "-c", sql)
     assert proc.returncode == 0, proc.stderr
@@ -261,11 +261,7 @@ def test_a_limit_counts_every_run_and_caps_a_replay(tmp_path):
     out, state = tmp_path / "out", tmp_path / "state"
     sql = (f"SELECT id FROM generate(rate => 2000) WHERE id % 2 = 0 LIMIT 10 "
            f"INTO '{out}/' WITH (format = 'parquet', flush_rows = 4)")
-    env = dict(os.environ, FLOWSQL_FAULT="mid_write:0")
-    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
-                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                             timeout=60)
-    assert crashed.returncode == -signal.SIGKILL
+    crash(state, sql, "mid_write:0")
     for _ in range(2):
         proc = run("--state-dir", str(state), "-c", sql)
         assert proc.returncode == 0, proc.stderr
@@ -276,11 +272,7 @@ def test_a_limit_counts_every_run_and_caps_a_replay(tmp_path):
 def test_a_crashed_first_write_into_a_new_file_is_completed(tmp_path):
     target, state = tmp_path / "o.csv", tmp_path / "state"
     sql = f"SELECT * FROM generate_series(1, 3) g(id) INTO '{target}'"
-    env = dict(os.environ, FLOWSQL_FAULT="before_commit_log")
-    crashed = subprocess.run([flowsql_bin(), "--state-dir", str(state), "-c", sql],
-                             stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                             timeout=60)
-    assert crashed.returncode == -signal.SIGKILL
+    crash(state, sql, "before_commit_log")
     proc = run("--state-dir", str(state), "-c", sql)
     assert proc.returncode == 0, proc.stderr
     assert target.read_text().split() == ['"id"', "1", "2", "3"]
