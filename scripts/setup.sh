@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS="g++ cmake ninja-build ccache make python3-venv libsimdjson-dev libreadline-dev \
+DEBS="g++ cmake ninja-build ccache make python3-venv libsimdjson-dev libedit-dev \
   libgtest-dev clang-format time"
 missing=""
 for p in $DEBS; do

@@ -1,12 +1,12 @@
 #include "cli/shell.h"
 
-#include <readline/history.h>
-#include <readline/readline.h>
+#include <editline/readline.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -321,16 +321,16 @@ void AddHistory(const std::string& entry, const std::string& path) {
       history_length > 0 ? history_get(history_base + history_length - 1) : nullptr;
   if (last != nullptr && text == last->line) return;
   add_history(text.c_str());
-  if (!path.empty()) {
-    // Append as we go, so a killed shell keeps its history.
-    if (append_history(1, path.c_str()) != 0) write_history(path.c_str());
-    history_truncate_file(path.c_str(), 2000);
-  }
+  // Saved as we go, so a killed shell keeps its history (at most 2000 entries:
+  // stifle_history).
+  if (!path.empty()) write_history(path.c_str());
 }
 
 }  // namespace
 
 int RunShell(Session* session) {
+  // libedit reads multibyte characters (UTF-8) only under the user's ctype locale.
+  setlocale(LC_CTYPE, "");
   const std::string history_path = HistoryPath();
   rl_readline_name = "flowsql";
   // Ctrl-C is ours: the signal handler sets the interrupt flag and select() below
@@ -372,7 +372,6 @@ int RunShell(Session* session) {
     if (cancelled) {
       // Ctrl-C: drop the line and the statement being typed.
       rl_free_line_state();
-      rl_callback_sigcleanup();
       rl_replace_line("", 0);
       rl_callback_handler_remove();
       fputs("^C\n", stdout);
