@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/numbers.h"
+
 namespace flowsql::file {
 
 namespace {
@@ -89,14 +91,12 @@ std::string EncodeSplit(int begin, int end, const std::string& path) {
 
 Status ParseRows(const std::string& offset, const std::string& split, int64_t* out) {
   if (offset.empty()) return Status::OK();
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(offset.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < 0) {
+  auto v = ParseInt64(offset);
+  if (!v || *v < 0) {
     return Status::Invalid("file source: cannot resume ", split, " from offset '", offset,
                            "' (expected a row count)");
   }
-  *out = v;
+  *out = *v;
   return Status::OK();
 }
 

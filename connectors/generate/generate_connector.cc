@@ -15,6 +15,8 @@
 #include <limits>
 #include <thread>
 
+#include "common/numbers.h"
+
 namespace flowsql {
 
 namespace {
@@ -80,15 +82,11 @@ std::string Trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
+/// A positional argument or offset as an int64 (surrounding blanks allowed).
 bool ParseInt64(const std::string& text, int64_t* out) {
-  std::string t = Trim(text);
-  if (t.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(t.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
+  auto v = flowsql::ParseInt64(Trim(text));
+  if (v) *out = *v;
+  return v.has_value();
 }
 
 std::string JoinNames(const std::shared_ptr<arrow::Schema>& schema) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/numbers.h"
+
 namespace flowsql {
 
 void AppendField(std::string_view value, std::string* out) {
@@ -44,12 +46,9 @@ Result<std::string> FieldReader::String() {
 
 Result<int64_t> FieldReader::Int() {
   ARROW_ASSIGN_OR_RAISE(std::string text, String());
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Status::IOError(what_, " is corrupt: '", text, "' is not a number");
-  }
-  return value;
+  auto value = ParseInt64(text);
+  if (!value) return Status::IOError(what_, " is corrupt: '", text, "' is not a number");
+  return *value;
 }
 
 }  // namespace flowsql

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <set>
 
+#include "common/numbers.h"
 #include "plan/binder.h"
 
 namespace flowsql::plan {
@@ -317,19 +318,19 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         case sql::LiteralKind::kBool:
           return Lit(
               std::make_shared<arrow::BooleanScalar>(AsciiLower(e.text) == "true"));
-        case sql::LiteralKind::kInteger: {
-          try {
-            size_t used = 0;
-            long long v = std::stoll(e.text, &used);
-            if (used == e.text.size()) {
-              return Lit(std::make_shared<arrow::Int64Scalar>(v));
+        case sql::LiteralKind::kInteger:
+        case sql::LiteralKind::kDecimal: {
+          if (e.lit_kind == sql::LiteralKind::kInteger) {
+            if (auto v = ParseInt64(e.text)) {
+              return Lit(std::make_shared<arrow::Int64Scalar>(*v));
             }
-          } catch (...) {
           }
-          return Lit(std::make_shared<arrow::DoubleScalar>(std::stod(e.text)));
+          auto v = ParseDouble(e.text);
+          if (!v) {
+            return ErrorAt(e.loc, "numeric literal " + e.text + " is out of range");
+          }
+          return Lit(std::make_shared<arrow::DoubleScalar>(*v));
         }
-        case sql::LiteralKind::kDecimal:
-          return Lit(std::make_shared<arrow::DoubleScalar>(std::stod(e.text)));
         case sql::LiteralKind::kString:
           return Lit(std::make_shared<arrow::StringScalar>(e.text));
         case sql::LiteralKind::kDate:

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <set>
 
+#include "common/numbers.h"
+
 namespace flowsql::plan {
 
 namespace cp = arrow::compute;
@@ -37,12 +39,7 @@ Result<std::string> ConstText(const sql::Expr& e, const std::string& what) {
 
 Result<int64_t> ConstCount(const sql::Expr& e, const std::string& what) {
   ARROW_ASSIGN_OR_RAISE(auto text, ConstText(e, what));
-  try {
-    size_t used = 0;
-    long long v = std::stoll(text, &used);
-    if (used == text.size() && v >= 0) return v;
-  } catch (...) {
-  }
+  if (auto v = ParseInt64(text); v && *v >= 0) return *v;
   return ErrorAt(e.loc, what + " must be a non-negative integer, got '" + text + "'");
 }
 
@@ -170,7 +167,7 @@ Result<int> OrderTarget(const sql::OrderItem& item, const std::vector<std::strin
                         const std::vector<std::string>& texts) {
   const auto& e = *item.expr;
   if (e.kind == sql::ExprKind::kLiteral && e.lit_kind == sql::LiteralKind::kInteger) {
-    int64_t k = std::stoll(e.text);
+    const int64_t k = ParseInt64(e.text).value_or(0);
     if (k < 1 || k > static_cast<int64_t>(names.size())) {
       return ErrorAt(e.loc, "ORDER BY position " + e.text + " is not in the select list");
     }
@@ -276,7 +273,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         sql::ExprPtr target = g;
         if (g->kind == sql::ExprKind::kLiteral &&
             g->lit_kind == sql::LiteralKind::kInteger) {
-          int64_t k = std::stoll(g->text);
+          const int64_t k = ParseInt64(g->text).value_or(0);
           if (k < 1 || k > static_cast<int64_t>(select.items.size())) {
             return ErrorAt(g->loc,
                            "GROUP BY position " + g->text + " is not in the select list");
