@@ -281,13 +281,14 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
           cp::Round(scalar, cp::RoundOptions(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
       scalar = rounded.scalar();
     }
-    auto cast = scalar->CastTo(type);
+    // A safe cast: a value out of the type's range is an error, never wrapped.
+    auto cast = cp::Cast(arrow::Datum(scalar), cp::CastOptions::Safe(type));
     if (!cast.ok()) {
       return Status::Invalid("cannot convert '", lit->scalar()->ToString(), "' to ",
                              ArrowTypeToSql(*type), " at ", loc.ToString(), ": ",
                              cast.status().message());
     }
-    return Lit(*cast);
+    return Lit(cast->scalar());
   }
   // DuckDB rounds when casting floats to integers; Arrow would refuse to truncate.
   if (IsFloating(*value.type) && IsInteger(*type)) {
@@ -395,7 +396,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           return Lit(std::make_shared<arrow::BooleanScalar>());
         return Call("invert", {arg}, scope, e.loc);
       }
-      if (e.op == "-") return Call("negate", {arg}, scope, e.loc);
+      if (e.op == "-") return Call("negate_checked", {arg}, scope, e.loc);
       return arg;
     }
     case K::kBinary: {
@@ -476,8 +477,12 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(auto days, Call("subtract", {l, r}, scope, e.loc));
         return CastTo(days, arrow::int64(), scope, e.loc);
       }
-      static const std::map<std::string, std::string> kArith = {
-          {"+", "add"}, {"-", "subtract"}, {"*", "multiply"}, {"%", "remainder"}};
+      // Checked kernels: an integer overflow is an error, as in DuckDB, never a
+      // wrapped value.
+      static const std::map<std::string, std::string> kArith = {{"+", "add_checked"},
+                                                                {"-", "subtract_checked"},
+                                                                {"*", "multiply_checked"},
+                                                                {"%", "remainder"}};
       if (auto it = kArith.find(op); it != kArith.end()) {
         return Call(it->second, {l, r}, scope, e.loc);
       }

@@ -376,13 +376,13 @@ class PlanReader : public arrow::RecordBatchReader {
     auto next = gen_().result();
     if (!next.ok()) {
       (void)Close();
-      return next.status();
+      return Explain(next.status());
     }
     if (!next->has_value()) {
       // The end: report an error the plan finished with.
       Status st = plan_->finished().status();
       plan_.reset();
-      return st;
+      return Explain(st);
     }
     ARROW_ASSIGN_OR_RAISE(*out, (*next)->ToRecordBatch(schema_));
     return Status::OK();
@@ -397,6 +397,16 @@ class PlanReader : public arrow::RecordBatchReader {
   }
 
  private:
+  /// Arrow's checked kernels say only "overflow": say what the user can do.
+  static Status Explain(const Status& st) {
+    if (st.IsInvalid() && st.message() == "overflow") {
+      return Status::Invalid(
+          "integer overflow in +, - or * (the result does not fit its type); CAST an "
+          "operand to a wider type such as BIGINT or DOUBLE");
+    }
+    return st;
+  }
+
   std::shared_ptr<ac::ExecPlan> plan_;
   std::shared_ptr<arrow::Schema> schema_;
   std::function<arrow::Future<std::optional<cp::ExecBatch>>()> gen_;
