@@ -565,6 +565,20 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         all_literal = all_literal && IsLiteral(item);
         items.push_back(item);
       }
+      // Numbers meet in their common type: `int_col IN (1.5)` compares as DOUBLE
+      // rather than rounding 1.5 to 2.
+      if (IsNumeric(*value.type)) {
+        std::vector<std::shared_ptr<arrow::DataType>> types = {value.type};
+        bool numeric = true;
+        for (const auto& item : items) {
+          types.push_back(item.type);
+          numeric = numeric && (IsNumeric(*item.type) || item.type->id() == Type::NA);
+        }
+        auto common = CommonType(types);
+        if (numeric && !common->Equals(*value.type)) {
+          ARROW_ASSIGN_OR_RAISE(value, CastTo(value, common, scope, e.loc));
+        }
+      }
       Bound result;
       if (all_literal && value.type->id() != Type::NA) {
         arrow::ScalarVector scalars;

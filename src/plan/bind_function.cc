@@ -241,6 +241,9 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   }
   if (name == "nullif") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
+    // nullif(NULL, x) is NULL; nullif(x, NULL) is x (nothing equals NULL).
+    if (args[0].type->id() == Type::NA) return args[0];
+    if (args[1].type->id() == Type::NA) return args[0];
     if (args[1].expr.literal() && !args[1].type->Equals(*args[0].type)) {
       ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], args[0].type, scope, e.loc));
     }
@@ -339,6 +342,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   }
   if (name == "strpos" || name == "position" || name == "instr") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
+    // POSITION(needle IN haystack); strpos and instr take (haystack, needle).
+    if (name == "position") std::swap(args[0], args[1]);
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(auto pattern, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(auto idx,
@@ -515,6 +520,11 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
         ARROW_ASSIGN_OR_RAISE(args[i], CastTo(args[i], common, scope, e.loc));
       }
     }
+    // A NULL condition takes the else branch, as in DuckDB.
+    if (args[0].type->id() == Type::NA) return args[2];
+    ARROW_ASSIGN_OR_RAISE(
+        args[0],
+        call("coalesce", {args[0], lit(std::make_shared<arrow::BooleanScalar>(false))}));
     return call("if_else", args);
   }
   return Status::KeyError("unknown function '", name, "' at ", e.loc.ToString());

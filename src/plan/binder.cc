@@ -343,7 +343,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
           out_type = arrow::int64();
         } else if (fn == "sum") {
-          if (arrow::is_integer(arg.type->id())) {
+          if (arrow::is_integer(arg.type->id()) || arg.type->id() == arrow::Type::NA) {
             ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::int64(), in.scope, call->loc));
           } else if (!arrow::is_floating(arg.type->id()) &&
                      !arrow::is_decimal(arg.type->id())) {
@@ -369,7 +369,11 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           out_type = arrow::float64();
         } else if (fn == "min" || fn == "max" || fn == "any_value" || fn == "first" ||
                    fn == "arbitrary") {
-          ac.function = (fn == "min" || fn == "max") ? fn : "first";
+          // Acero's "first" is ordered and single-threaded; any_value may return
+          // any value, and min is one (deterministic, and parallel).
+          ac.function = (fn == "min" || fn == "max")               ? fn
+                        : (fn == "any_value" || fn == "arbitrary") ? "min"
+                                                                   : "first";
           ac.options = skip;
           out_type = arg.type;
         } else if (fn == "stddev" || fn == "stddev_samp" || fn == "stddev_pop" ||
