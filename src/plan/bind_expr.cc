@@ -273,6 +273,19 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
                                      const std::shared_ptr<arrow::DataType>& type,
                                      const Scope& scope, const sql::Location& loc) {
   if (value.type->Equals(*type)) return value;
+  // Text becomes a number or a date ignoring surrounding blanks (' 42 '), as in
+  // DuckDB and PostgreSQL.
+  if (IsString(*value.type) && (IsNumeric(*type) || IsTemporal(*type))) {
+    const auto* lit = value.expr.literal();
+    if (lit != nullptr && lit->is_scalar() && lit->scalar()->is_valid) {
+      ARROW_ASSIGN_OR_RAISE(
+          auto trimmed,
+          cp::CallFunction("utf8_trim_whitespace", {arrow::Datum(lit->scalar())}));
+      value = Lit(trimmed.scalar());
+    } else if (lit == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(value, Call("utf8_trim_whitespace", {value}, scope, loc));
+    }
+  }
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
     std::shared_ptr<arrow::Scalar> scalar = lit->scalar();
     if (IsFloating(*scalar->type) && IsInteger(*type) && scalar->is_valid) {

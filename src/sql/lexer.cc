@@ -37,7 +37,13 @@ class Lexer {
       ARROW_RETURN_NOT_OK(LexToken(&token));
       token.end = pos_;
       token.text = sql_.substr(token.begin, token.end - token.begin);
-      if (token.kind != TokenKind::kString && token.kind != TokenKind::kIdentifier) {
+      if (token.kind == TokenKind::kNumber) {
+        // 1_000 is 1000, as in DuckDB.
+        for (char c : token.text) {
+          if (c != '_') token.value += c;
+        }
+      } else if (token.kind != TokenKind::kString &&
+                 token.kind != TokenKind::kIdentifier) {
         token.value = token.text;
       }
       end_loc = Here();
@@ -136,12 +142,17 @@ class Lexer {
     return SyntaxError(sql_, token->loc, "unexpected character '" + shown + "'");
   }
 
+  /// Digits, with single underscores between them (1_000).
+  void LexDigits() {
+    while (IsDigit(Peek()) || (Peek() == '_' && IsDigit(Peek(1)))) Advance();
+  }
+
   void LexNumber(Token* token) {
     token->kind = TokenKind::kNumber;
-    while (IsDigit(Peek())) Advance();
+    LexDigits();
     if (Peek() == '.' && Peek(1) != '.') {
       Advance();
-      while (IsDigit(Peek())) Advance();
+      LexDigits();
     }
     if ((Peek() == 'e' || Peek() == 'E') &&
         (IsDigit(Peek(1)) || ((Peek(1) == '+' || Peek(1) == '-') && IsDigit(Peek(2))))) {

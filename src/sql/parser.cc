@@ -456,7 +456,7 @@ class Parser {
       case TokenKind::kString:
         return Next().value;
       case TokenKind::kNumber:
-        return Next().text;
+        return Next().value;
       case TokenKind::kIdentifier:
         Next();
         if (IsKeyword(t, "TRUE")) return std::string("true");
@@ -467,7 +467,7 @@ class Parser {
         if ((t.text == "-" || t.text == "+") && Peek(1).kind == TokenKind::kNumber) {
           Next();
           std::string sign = t.text == "-" ? "-" : "";
-          return sign + Next().text;
+          return sign + Next().value;
         }
         break;
       case TokenKind::kEnd:
@@ -1077,9 +1077,9 @@ class Parser {
     switch (t.kind) {
       case TokenKind::kNumber: {
         Next();
-        bool decimal = t.text.find_first_of(".eE") != std::string::npos;
+        bool decimal = t.value.find_first_of(".eE") != std::string::npos;
         return MakeLiteral(decimal ? LiteralKind::kDecimal : LiteralKind::kInteger,
-                           t.text, t.loc);
+                           t.value, t.loc);
       }
       case TokenKind::kString:
         Next();
