@@ -413,6 +413,25 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       return arg;
     }
     case K::kBinary: {
+      if (e.op == "IS DISTINCT FROM" || e.op == "IS NOT DISTINCT FROM") {
+        // Equal, or both NULL: never NULL itself. The '=' binding coerces types.
+        sql::Expr equal = e;
+        equal.op = "=";
+        ARROW_ASSIGN_OR_RAISE(auto eq, BindExpr(equal, scope, agg));
+        ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*e.args[0], scope, agg));
+        ARROW_ASSIGN_OR_RAISE(auto r, BindExpr(*e.args[1], scope, agg));
+        ARROW_ASSIGN_OR_RAISE(auto l_null, Call("is_null", {l}, scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(auto r_null, Call("is_null", {r}, scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(auto both_null,
+                              Call("and", {l_null, r_null}, scope, e.loc));
+        if (eq.type->id() == Type::NA) eq = Lit(std::make_shared<arrow::BooleanScalar>());
+        ARROW_ASSIGN_OR_RAISE(
+            eq, Call("coalesce", {eq, Lit(std::make_shared<arrow::BooleanScalar>(false))},
+                     scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(auto same, Call("or", {eq, both_null}, scope, e.loc));
+        if (e.op == "IS DISTINCT FROM") return Call("invert", {same}, scope, e.loc);
+        return same;
+      }
       ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*e.args[0], scope, agg));
       ARROW_ASSIGN_OR_RAISE(auto r, BindExpr(*e.args[1], scope, agg));
       const std::string& op = e.op;

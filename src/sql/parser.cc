@@ -985,7 +985,7 @@ class Parser {
     return e;
   }
 
-  /// IS [NOT] NULL | TRUE | FALSE, ISNULL, NOTNULL after `left`.
+  /// IS [NOT] NULL | TRUE | FALSE | DISTINCT FROM x, ISNULL, NOTNULL after `left`.
   [[gnu::noinline]] Result<ExprPtr> ParseIs(ExprPtr left) {
     if (AcceptKeyword("ISNULL") || AcceptKeyword("NOTNULL")) {
       auto e = MakeExpr(ExprKind::kIsNull, left->loc);
@@ -995,8 +995,11 @@ class Parser {
     }
     Next();  // IS
     bool negated = AcceptKeyword("NOT");
-    if (PeekKeyword("DISTINCT")) {
-      return NotSupported(Peek().loc, "IS [NOT] DISTINCT FROM comparisons");
+    if (AcceptKeyword("DISTINCT")) {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("FROM"));
+      ARROW_ASSIGN_OR_RAISE(auto right, ParseBinary(kPrecIs + 1));
+      return MakeBinary(negated ? "IS NOT DISTINCT FROM" : "IS DISTINCT FROM",
+                        std::move(left), std::move(right));
     }
     ExprPtr e;
     if (AcceptKeyword("NULL")) {

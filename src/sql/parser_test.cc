@@ -601,6 +601,8 @@ TEST(ExpressionTest, IsPredicates) {
   EXPECT_EQ(E("a NOTNULL"), "(a IS NOT NULL)");
   EXPECT_EQ(E("a = b IS TRUE"), "((a = b) IS TRUE)");
   EXPECT_EQ(E("a IS NOT FALSE"), "(a IS NOT FALSE)");
+  EXPECT_EQ(E("a IS DISTINCT FROM b + 1"), "(a IS DISTINCT FROM (b + 1))");
+  EXPECT_EQ(E("a IS NOT DISTINCT FROM b"), "(a IS NOT DISTINCT FROM b)");
   auto e = ParseExpression("x IS TRUE");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ((*e)->kind, ExprKind::kIsBool);
@@ -851,8 +853,6 @@ TEST(ErrorTest, UnsupportedFeatures) {
             "window functions (OVER) are not supported yet at line 1:21");
   EXPECT_EQ(FirstLine(Err("SELECT * FROM a NATURAL JOIN b")),
             "NATURAL joins are not supported yet at line 1:17");
-  EXPECT_EQ(FirstLine(Err("SELECT a IS NOT DISTINCT FROM b")),
-            "IS [NOT] DISTINCT FROM comparisons are not supported yet at line 1:17");
   EXPECT_EQ(FirstLine(Err("SELECT DISTINCT ON (a) a FROM t")),
             "DISTINCT ON lists are not supported yet at line 1:17");
   EXPECT_EQ(FirstLine(Err("SELECT a FROM t QUALIFY a > 1")),
