@@ -403,13 +403,34 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
     case K::kStar:
       return ErrorAt(e.loc, "'*' is not allowed here");
     case K::kUnary: {
+      // -9223372036854775808 is the smallest BIGINT, not minus a DOUBLE.
+      if (e.op == "-" && e.args[0]->kind == K::kLiteral &&
+          e.args[0]->lit_kind == sql::LiteralKind::kInteger) {
+        if (auto v = ParseInt64("-" + e.args[0]->text)) {
+          return Lit(std::make_shared<arrow::Int64Scalar>(*v));
+        }
+      }
       ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*e.args[0], scope, agg));
       if (e.op == "NOT") {
         if (arg.type->id() == Type::NA)
           return Lit(std::make_shared<arrow::BooleanScalar>());
         return Call("invert", {arg}, scope, e.loc);
       }
-      if (e.op == "-") return Call("negate_checked", {arg}, scope, e.loc);
+      if (e.op == "-") {
+        // -<literal> stays a constant (substr(s, -3) takes it as an option).
+        if (const auto* lit = arg.expr.literal();
+            lit && lit->is_scalar() && IsNumeric(*arg.type)) {
+          auto negated =
+              cp::CallFunction("negate_checked", {arg.expr.literal()->scalar()});
+          if (!negated.ok()) {
+            return ErrorAt(e.loc, "-" + lit->scalar()->ToString() +
+                                      " is out of range for " +
+                                      ArrowTypeToSql(*arg.type));
+          }
+          return Lit(negated->scalar());
+        }
+        return Call("negate_checked", {arg}, scope, e.loc);
+      }
       return arg;
     }
     case K::kBinary: {

@@ -278,12 +278,21 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(2, 3));
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(int64_t start, ConstInt(args[1], name, 1, e.loc));
-    int64_t begin = start > 0 ? start - 1 : 0;
-    int64_t stop = std::numeric_limits<int64_t>::max();
+    constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
+    // 1-based; 0 is just before the first character; a negative start counts
+    // from the end (DuckDB): substr('hello', -3) is 'llo'.
+    int64_t begin = start > 0 ? start - 1 : (start < 0 ? start : 0);
+    int64_t stop = kEnd;
     if (args.size() == 3) {
       ARROW_ASSIGN_OR_RAISE(int64_t len, ConstInt(args[2], name, 2, e.loc));
-      stop = std::max<int64_t>(begin, (start > 0 ? begin : start - 1) + len);
-      if (start <= 0) stop = std::max<int64_t>(0, start - 1 + len);
+      if (start > 0) {
+        stop = std::max<int64_t>(begin, begin + len);
+      } else if (start == 0) {
+        stop = std::max<int64_t>(0, len - 1);
+      } else {
+        stop = start + len >= 0 ? kEnd : start + len;
+        if (len <= 0) stop = begin;
+      }
     }
     return call("utf8_slice_codeunits", {args[0]},
                 std::make_shared<cp::SliceOptions>(begin, stop));
