@@ -387,7 +387,40 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     if (args.size() == 3) {
       ARROW_ASSIGN_OR_RAISE(pad, ConstString(args[2], name, 2, e.loc));
     }
-    return call("utf8_" + name, {args[0]}, std::make_shared<cp::PadOptions>(width, pad));
+    if (pad.empty()) return ErrorAt(e.loc, name + "(): the padding must not be empty");
+    width = std::max<int64_t>(width, 0);
+    // DuckDB: a string at least `width` long is cut to its first `width`
+    // characters; a shorter one is padded with the pattern repeated (any length).
+    std::string fill;
+    while (static_cast<int64_t>(fill.size()) < width * 4 && fill.size() < (1 << 20))
+      fill += pad;
+    auto slice = [&](const Bound& v, int64_t begin, int64_t stop) {
+      return call("utf8_slice_codeunits", {v},
+                  std::make_shared<cp::SliceOptions>(begin, stop));
+    };
+    auto join = [&](const Bound& a, const Bound& b) {
+      return call("binary_join_element_wise",
+                  {a, b, lit(std::make_shared<arrow::StringScalar>(""))});
+    };
+    const Bound filler = lit(std::make_shared<arrow::StringScalar>(fill));
+    ARROW_ASSIGN_OR_RAISE(auto cut, slice(args[0], 0, width));
+    Bound padded;
+    if (name == "lpad") {
+      ARROW_ASSIGN_OR_RAISE(auto joined, join(filler, args[0]));
+      ARROW_ASSIGN_OR_RAISE(
+          padded, width == 0
+                      ? slice(joined, 0, 0)
+                      : slice(joined, -width, std::numeric_limits<int64_t>::max()));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto joined, join(args[0], filler));
+      ARROW_ASSIGN_OR_RAISE(padded, slice(joined, 0, width));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto length, call("utf8_length", {args[0]}));
+    ARROW_ASSIGN_OR_RAISE(
+        auto long_enough,
+        call("greater_equal",
+             {length, lit(std::make_shared<arrow::Int64Scalar>(width))}));
+    return call("if_else", {long_enough, cut, padded});
   }
   if (name == "repeat") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
