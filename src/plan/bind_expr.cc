@@ -140,7 +140,8 @@ std::string ExprToString(const sql::Expr& e) {
              " AND " + ExprToString(*e.args[2]) + ")";
     case K::kLike:
       return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT" : "") +
-             (e.case_insensitive ? " ILIKE " : " LIKE ") + ExprToString(*e.args[1]) + ")";
+             (e.case_insensitive ? " ILIKE " : " LIKE ") + ExprToString(*e.args[1]) +
+             (e.args.size() == 3 ? " ESCAPE " + ExprToString(*e.args[2]) : "") + ")";
     case K::kIsNull:
       return "(" + ExprToString(*e.args[0]) + (e.negated ? " IS NOT NULL)" : " IS NULL)");
     case K::kIsBool:
@@ -691,9 +692,30 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       if (!IsString(*value.type)) {
         ARROW_ASSIGN_OR_RAISE(value, CastTo(value, arrow::utf8(), scope, e.loc));
       }
+      std::string pattern = pat.text;
+      if (e.args.size() == 3) {
+        // Arrow's LIKE escapes with '\': rewrite `ESCAPE 'c'` into that form.
+        const auto& esc = *e.args[2];
+        if (esc.kind != K::kLiteral || esc.lit_kind != sql::LiteralKind::kString ||
+            esc.text.size() != 1) {
+          return ErrorAt(esc.loc, "ESCAPE needs a one-character string literal");
+        }
+        const char c = esc.text[0];
+        pattern.clear();
+        for (size_t i = 0; i < pat.text.size(); ++i) {
+          if (pat.text[i] == c && i + 1 < pat.text.size()) {
+            pattern += '\\';
+            pattern += pat.text[++i];
+          } else if (pat.text[i] == '\\') {
+            pattern += "\\\\";
+          } else {
+            pattern += pat.text[i];
+          }
+        }
+      }
       ARROW_ASSIGN_OR_RAISE(auto m, Call("match_like", {value}, scope, e.loc,
                                          std::make_shared<cp::MatchSubstringOptions>(
-                                             pat.text, e.case_insensitive)));
+                                             pattern, e.case_insensitive)));
       if (e.negated) return Call("invert", {m}, scope, e.loc);
       return m;
     }

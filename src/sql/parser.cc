@@ -1048,8 +1048,10 @@ class Parser {
       e->args.push_back(std::move(left));
       ARROW_ASSIGN_OR_RAISE(auto pattern, ParseBinary(kPrecLikeIn + 1));
       e->args.push_back(std::move(pattern));
-      if (PeekKeyword("ESCAPE"))
-        return NotSupported(Peek().loc, "LIKE ... ESCAPE clauses");
+      if (AcceptKeyword("ESCAPE")) {
+        ARROW_ASSIGN_OR_RAISE(auto escape, ParseBinary(kPrecLikeIn + 1));
+        e->args.push_back(std::move(escape));
+      }
     }
     e->negated = negated;
     return e;
