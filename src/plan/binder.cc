@@ -43,6 +43,13 @@ Result<int64_t> ConstCount(const sql::Expr& e, const std::string& what) {
   return ErrorAt(e.loc, what + " must be a non-negative integer, got '" + text + "'");
 }
 
+/// A filter's predicate: a bare NULL (WHERE NULL) keeps no row; Acero's filter
+/// wants a boolean, not the null type.
+cp::Expression BooleanPredicate(const Binder::Bound& pred) {
+  if (pred.type->id() == Type::NA) return cp::literal(false);
+  return pred.expr;
+}
+
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
   if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name)) {
     out->push_back(&e);
@@ -235,7 +242,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
                                             ArrowTypeToSql(*pred.type));
     }
     auto filter = Node(NodeKind::kFilter, {in.plan});
-    filter->predicate = pred.expr;
+    filter->predicate = BooleanPredicate(pred);
     filter->schema = in.plan->schema;
     in.plan = filter;
   }
@@ -413,8 +420,12 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     post.scope.columns.insert(post.scope.columns.end(), agg_cols.begin(), agg_cols.end());
     if (select.having) {
       ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.having, post.scope, &ctx));
+      if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
+        return ErrorAt(select.having->loc, "HAVING needs a boolean condition, got " +
+                                               ArrowTypeToSql(*pred.type));
+      }
       auto filter = Node(NodeKind::kFilter, {post.plan});
-      filter->predicate = pred.expr;
+      filter->predicate = BooleanPredicate(pred);
       filter->schema = post.plan->schema;
       post.plan = filter;
     }
