@@ -678,11 +678,46 @@ std::string ShortTypeName(const arrow::DataType& type) {
   }
 }
 
+namespace {
+
+/// Terminal columns of one code point: 2 for East Asian wide and fullwidth forms
+/// and emoji, 0 for combining marks, 1 otherwise (what wcwidth() says in a UTF-8
+/// locale, without depending on the process's locale).
+int CodepointWidth(uint32_t cp) {
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
+      (cp >= 0xFE00 && cp <= 0xFE0F)) {
+    return 0;
+  }
+  if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+      (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
+    return 2;
+  }
+  return 1;
+}
+
+/// The code point starting at s[*i], advancing *i past it. Invalid bytes count
+/// as one code point each.
+uint32_t NextCodepoint(std::string_view s, size_t* i) {
+  const unsigned char c = s[*i];
+  int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+  size_t j = *i + 1;
+  for (; extra > 0 && j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80;
+       --extra, ++j) {
+    cp = (cp << 6) | (static_cast<unsigned char>(s[j]) & 0x3F);
+  }
+  *i = j;
+  return cp;
+}
+
+}  // namespace
+
 int64_t DisplayWidth(std::string_view s) {
   int64_t n = 0;
-  for (unsigned char c : s) {
-    if ((c & 0xC0) != 0x80) ++n;
-  }
+  for (size_t i = 0; i < s.size();) n += CodepointWidth(NextCodepoint(s, &i));
   return n;
 }
 
@@ -696,13 +731,13 @@ std::string Truncate(const std::string& s, int64_t width) {
   if (width <= 0) return "";
   std::string out;
   int64_t n = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = s[i];
-    if ((c & 0xC0) != 0x80) {
-      if (n == width - 1) break;
-      ++n;
-    }
-    out.push_back(s[i]);
+  for (size_t i = 0; i < s.size();) {
+    size_t next = i;
+    const int w = CodepointWidth(NextCodepoint(s, &next));
+    if (n + w > width - 1) break;  // room for the "…"
+    n += w;
+    out.append(s, i, next - i);
+    i = next;
   }
   return out + "…";
 }

@@ -305,3 +305,15 @@ def test_connectors_markdown(flowsql):
     assert "## generate" in r.out
     assert "| option | type | default | aliases | description |" in r.out
     assert "| `delimiter` |" in r.out
+
+
+def test_table_aligns_double_width_characters_issue6():
+    import unicodedata
+
+    def width(line):
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+    r = run_flowsql("-c", "SELECT '日本語' AS name UNION ALL SELECT 'héllo'")
+    assert r.code == 0, r.err
+    lines = [line for line in r.out.splitlines() if line.startswith(("│", "┌", "├", "└"))]
+    assert len(lines) >= 6 and len({width(line) for line in lines}) == 1, r.out
