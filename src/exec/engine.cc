@@ -442,12 +442,12 @@ struct Engine::Impl {
     // DuckDB's six columns: key, default and extra are NULL for a query or a file.
     for (const auto& f : root->schema->fields()) {
       rows.push_back({f->name(), plan::ArrowTypeToSql(*f->type()),
-                      std::string(f->nullable() ? "YES" : "NO"), std::nullopt, std::nullopt,
-                      std::nullopt});
+                      std::string(f->nullable() ? "YES" : "NO"), std::nullopt,
+                      std::nullopt, std::nullopt});
     }
-    ARROW_ASSIGN_OR_RAISE(
-        auto table, TextTable({"column_name", "column_type", "null", "key", "default", "extra"},
-                              rows));
+    ARROW_ASSIGN_OR_RAISE(auto table, TextTable({"column_name", "column_type", "null",
+                                                 "key", "default", "extra"},
+                                                rows));
     return std::make_unique<TableResult>(table, "describe");
   }
 

@@ -30,9 +30,9 @@ enum class ExprKind {
   kCast,      // args[0] CAST AS type_name (upper case, e.g. "DECIMAL(10,2)"); try_cast
   kIn,        // args[0] [NOT] IN (args[1..]); negated
   kBetween,   // args[0] [NOT] BETWEEN args[1] AND args[2]; negated
-  kLike,      // args[0] [NOT] LIKE|ILIKE args[1] [ESCAPE args[2]]; negated; case_insensitive
-  kIsNull,    // args[0] IS [NOT] NULL; negated
-  kIsBool,    // args[0] IS [NOT] TRUE|FALSE; negated; lit_kind kBool, text "true"/"false"
+  kLike,  // args[0] [NOT] LIKE|ILIKE args[1] [ESCAPE args[2]]; negated; case_insensitive
+  kIsNull,  // args[0] IS [NOT] NULL; negated
+  kIsBool,  // args[0] IS [NOT] TRUE|FALSE; negated; lit_kind kBool, text "true"/"false"
 };
 
 enum class LiteralKind {
