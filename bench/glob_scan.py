@@ -13,15 +13,14 @@ counts, sums and averages within a relative 1e-9) before a time is reported.
 import os
 
 import ndjson_groupby
-from common import DATA, OUT, CITIES, Tool, python_tool, log, ROOT
+from common import DATA, CITIES, log, ROOT
 
 NAME = "glob_scan"
 DEFAULT_SIZE_MB = 200
 FILES = 200
 STATUSES = ["shipped", "pending", "cancelled", "returned"]
 
-SQL = ("SELECT city, count(*) AS n, sum(amount) AS total, avg(qty) AS avg_qty "
-       "FROM {src} WHERE status = 'shipped' AND amount > 50 GROUP BY city ORDER BY city")
+SQL = ndjson_groupby.SQL  # the same query, over Parquet files
 
 
 def _select(start, stop):
@@ -90,24 +89,8 @@ def prepare(size_mb):
 
 def tools(ctx, flowsql):
     src = ctx["glob"]
-    out = lambda name: os.path.join(OUT, "%s_glob.csv" % name)  # noqa: E731
-    return [
-        Tool("flowsql", [flowsql, "--format", "csv", "-c", SQL.format(src="'%s'" % src)],
-             out("flowsql"), stdout_to=out("flowsql")),
-        python_tool("duckdb",
-                    "import duckdb; duckdb.sql(\"%s\").write_csv('%s')"
-                    % (SQL.format(src="read_parquet('%s')" % src), out("duckdb")),
-                    out("duckdb")),
-        python_tool("polars",
-                    "import polars as pl; "
-                    "(pl.scan_parquet('%s')"
-                    ".filter((pl.col('status') == 'shipped') & (pl.col('amount') > 50))"
-                    ".group_by('city')"
-                    ".agg(pl.len().alias('n'), pl.col('amount').sum().alias('total'),"
-                    " pl.col('qty').mean().alias('avg_qty'))"
-                    ".sort('city').collect().write_csv('%s'))" % (src, out("polars")),
-                    out("polars")),
-    ]
+    return ndjson_groupby.groupby_tools(flowsql, src, "glob", "read_parquet('%s')" % src,
+                                        "scan_parquet")
 
 
 # Same result shape as ndjson_groupby: city -> (n, total, avg_qty).

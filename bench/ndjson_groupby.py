@@ -21,26 +21,33 @@ def prepare(size_mb):
     return {"input": path, "rows": rows, "bytes": os.path.getsize(path)}
 
 
-def tools(ctx, flowsql):
-    src = ctx["input"]
-    out = lambda name: os.path.join(OUT, "%s_groupby.csv" % name)  # noqa: E731
+def groupby_tools(flowsql, src, tag, duckdb_src, polars_scan):
+    """flowsql, DuckDB and Polars running SQL over `src` into <tool>_<tag>.csv.
+    `duckdb_src` is DuckDB's FROM clause, `polars_scan` the Polars scan function."""
+    out = lambda name: os.path.join(OUT, "%s_%s.csv" % (name, tag))  # noqa: E731
     return [
         Tool("flowsql", [flowsql, "--format", "csv", "-c", SQL.format(src="'%s'" % src)],
              out("flowsql"), stdout_to=out("flowsql")),
         python_tool("duckdb",
                     "import duckdb; duckdb.sql(\"%s\").write_csv('%s')"
-                    % (SQL.format(src="read_json('%s', format = 'newline_delimited')" % src),
-                       out("duckdb")), out("duckdb")),
+                    % (SQL.format(src=duckdb_src), out("duckdb")), out("duckdb")),
         python_tool("polars",
                     "import polars as pl; "
-                    "(pl.scan_ndjson('%s')"
+                    "(pl.%s('%s')"
                     ".filter((pl.col('status') == 'shipped') & (pl.col('amount') > 50))"
                     ".group_by('city')"
                     ".agg(pl.len().alias('n'), pl.col('amount').sum().alias('total'),"
                     " pl.col('qty').mean().alias('avg_qty'))"
-                    ".sort('city').collect().write_csv('%s'))" % (src, out("polars")),
+                    ".sort('city').collect().write_csv('%s'))"
+                    % (polars_scan, src, out("polars")),
                     out("polars")),
     ]
+
+
+def tools(ctx, flowsql):
+    src = ctx["input"]
+    return groupby_tools(flowsql, src, "groupby",
+                         "read_json('%s', format = 'newline_delimited')" % src, "scan_ndjson")
 
 
 def verify(ctx, tool):
