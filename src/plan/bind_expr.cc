@@ -177,6 +177,119 @@ Binder::Bound Lit(std::shared_ptr<arrow::Scalar> scalar) {
 
 bool IsLiteral(const Binder::Bound& b) { return b.expr.literal() != nullptr; }
 
+/// How a cast from `from` to `to` rounds first, as DuckDB does (Arrow would refuse to
+/// drop digits): doubles to integers half to even, decimals half away from zero.
+/// A decimal gets one more digit before rounding (9.99 rounds to 10.0).
+Result<arrow::Datum> RoomToRound(const std::shared_ptr<arrow::Scalar>& scalar) {
+  if (!arrow::is_decimal(scalar->type->id())) return arrow::Datum(scalar);
+  const auto& d = static_cast<const arrow::DecimalType&>(*scalar->type);
+  if (d.precision() >= 38) return arrow::Datum(scalar);
+  return cp::Cast(arrow::Datum(scalar), arrow::decimal128(d.precision() + 1, d.scale()));
+}
+
+std::optional<cp::RoundOptions> CastRounding(const arrow::DataType& from,
+                                             const arrow::DataType& to) {
+  if (IsFloating(from) && IsInteger(to)) {
+    return cp::RoundOptions(0, cp::RoundMode::HALF_TO_EVEN);
+  }
+  if (arrow::is_decimal(from.id())) {
+    int from_scale = static_cast<const arrow::DecimalType&>(from).scale();
+    int to_scale = IsInteger(to) ? 0
+                   : arrow::is_decimal(to.id())
+                       ? static_cast<const arrow::DecimalType&>(to).scale()
+                       : from_scale;
+    if (to_scale < from_scale) {
+      return cp::RoundOptions(to_scale, cp::RoundMode::HALF_TOWARDS_INFINITY);
+    }
+  }
+  return std::nullopt;
+}
+
+int DecimalPrecision(const arrow::DataType& t) {
+  return static_cast<const arrow::DecimalType&>(t).precision();
+}
+int DecimalScale(const arrow::DataType& t) {
+  return static_cast<const arrow::DecimalType&>(t).scale();
+}
+
+/// The DECIMAL(p, 0) that holds every value of an integer type (DuckDB's widths).
+std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t) {
+  switch (t.id()) {
+    case Type::INT8:
+    case Type::UINT8:
+      return arrow::decimal128(3, 0);
+    case Type::INT16:
+    case Type::UINT16:
+      return arrow::decimal128(5, 0);
+    case Type::INT32:
+    case Type::UINT32:
+      return arrow::decimal128(10, 0);
+    case Type::UINT64:
+      return arrow::decimal128(20, 0);
+    default:
+      return arrow::decimal128(19, 0);
+  }
+}
+
+/// DuckDB's result type of `l op r` over decimals (op is +, - or *): sums keep the
+/// larger scale and one more digit; products add scales and widths, staying within
+/// 18 digits when both inputs do (the product is checked, never wrapped).
+Result<std::shared_ptr<arrow::DataType>> DecimalResultType(const std::string& op,
+                                                           const arrow::DataType& l,
+                                                           const arrow::DataType& r) {
+  int p1 = DecimalPrecision(l), s1 = DecimalScale(l);
+  int p2 = DecimalPrecision(r), s2 = DecimalScale(r);
+  int p, s;
+  if (op == "*") {
+    s = s1 + s2;
+    p = p1 + p2;
+    if (p > 18 && p1 <= 18 && p2 <= 18) p = 18;
+  } else {
+    s = std::max(s1, s2);
+    p = std::max(p1 - s1, p2 - s2) + s + 1;
+  }
+  p = std::min(p, 38);
+  if (s > p) {
+    return Status::NotImplemented("not supported: a DECIMAL result with scale ", s,
+                                  " (at most 38 digits)");
+  }
+  return arrow::decimal128(p, s);
+}
+
+/// The precision Arrow's kernel gives `l op r` (before our cast to DuckDB's type).
+int ArrowDecimalPrecision(const std::string& op, const arrow::DataType& l,
+                          const arrow::DataType& r) {
+  int p1 = DecimalPrecision(l), s1 = DecimalScale(l);
+  int p2 = DecimalPrecision(r), s2 = DecimalScale(r);
+  if (op == "*") return p1 + p2 + 1;
+  return std::max(p1 - s1, p2 - s2) + std::max(s1, s2) + 1;
+}
+
+/// A decimal literal's exact value and DuckDB's type: 0.06 is DECIMAL(3,2). Null when
+/// the text has an exponent or more than 38 digits (then it is a DOUBLE).
+std::shared_ptr<arrow::Scalar> DecimalLiteral(const std::string& raw) {
+  std::string text;
+  for (char c : raw) {
+    if (c == 'e' || c == 'E') return nullptr;
+    if (c != '_') text += c;
+  }
+  auto dot = text.find('.');
+  if (dot == std::string::npos) return nullptr;
+  int int_digits = static_cast<int>(dot);
+  int scale = static_cast<int>(text.size() - dot - 1);
+  int precision = std::max(int_digits + scale, std::max(scale, 1));
+  if (precision > 38) return nullptr;
+  arrow::Decimal128 value;
+  int32_t parsed_precision = 0, parsed_scale = 0;
+  if (!arrow::Decimal128::FromString(text, &value, &parsed_precision, &parsed_scale)
+           .ok()) {
+    return nullptr;
+  }
+  if (parsed_scale != scale) return nullptr;
+  return std::make_shared<arrow::Decimal128Scalar>(value,
+                                                   arrow::decimal128(precision, scale));
+}
+
 Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& text,
                                                            const sql::Location& loc) {
   // "1 day", "2 hours", "30 minutes", "1.5 seconds", "3 days 4 hours"
@@ -289,10 +402,9 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
   }
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
     std::shared_ptr<arrow::Scalar> scalar = lit->scalar();
-    if (IsFloating(*scalar->type) && IsInteger(*type) && scalar->is_valid) {
-      ARROW_ASSIGN_OR_RAISE(
-          auto rounded,
-          cp::Round(scalar, cp::RoundOptions(0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+    if (auto round = CastRounding(*scalar->type, *type); round && scalar->is_valid) {
+      ARROW_ASSIGN_OR_RAISE(auto room, RoomToRound(scalar));
+      ARROW_ASSIGN_OR_RAISE(auto rounded, cp::Round(room, *round));
       scalar = rounded.scalar();
     }
     // A safe cast: a value out of the type's range is an error, never wrapped.
@@ -304,11 +416,18 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     }
     return Lit(cast->scalar());
   }
-  // DuckDB rounds when casting floats to integers; Arrow would refuse to truncate.
-  if (IsFloating(*value.type) && IsInteger(*type)) {
+  if (auto round = CastRounding(*value.type, *type)) {
+    if (arrow::is_decimal(value.type->id())) {
+      const auto& d = static_cast<const arrow::DecimalType&>(*value.type);
+      if (d.precision() < 38) {
+        ARROW_ASSIGN_OR_RAISE(
+            value, Call("cast", {value}, scope, loc,
+                        std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(
+                            arrow::decimal128(d.precision() + 1, d.scale())))));
+      }
+    }
     ARROW_ASSIGN_OR_RAISE(value, Call("round", {value}, scope, loc,
-                                      std::make_shared<cp::RoundOptions>(
-                                          0, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+                                      std::make_shared<cp::RoundOptions>(*round)));
   }
   return Call("cast", {value}, scope, loc,
               std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
@@ -340,6 +459,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
               return Lit(std::make_shared<arrow::Int64Scalar>(*v));
             }
           }
+          if (auto exact = DecimalLiteral(e.text)) return Lit(exact);
           auto v = ParseDouble(e.text);
           if (!v) {
             return ErrorAt(e.loc, "numeric literal " + e.text + " is out of range");
@@ -489,6 +609,42 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
       } else if (r.type->id() == Type::DATE32 && l.type->id() == Type::TIMESTAMP) {
         ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
+      }
+      // A DECIMAL meets another number: both become DOUBLE when one is floating,
+      // else both DECIMAL, computed exactly in DuckDB's result types.
+      bool decimal_l = arrow::is_decimal(l.type->id());
+      bool decimal_r = arrow::is_decimal(r.type->id());
+      if ((decimal_l || decimal_r) && IsNumeric(*l.type) && IsNumeric(*r.type) &&
+          op != "/" && op != "**") {
+        if (IsFloating(*l.type) || IsFloating(*r.type)) {
+          ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::float64(), scope, e.loc));
+          ARROW_ASSIGN_OR_RAISE(r, CastTo(r, arrow::float64(), scope, e.loc));
+        } else {
+          if (!decimal_l) {
+            ARROW_ASSIGN_OR_RAISE(l, CastTo(l, IntegerAsDecimal(*l.type), scope, e.loc));
+          }
+          if (!decimal_r) {
+            ARROW_ASSIGN_OR_RAISE(r, CastTo(r, IntegerAsDecimal(*r.type), scope, e.loc));
+          }
+          if (op == "+" || op == "-" || op == "*") {
+            auto result = DecimalResultType(op, *l.type, *r.type);
+            if (!result.ok()) return ErrorAt(e.loc, result.status().message());
+            if (ArrowDecimalPrecision(op, *l.type, *r.type) > 38) {
+              for (auto* side : {&l, &r}) {
+                ARROW_ASSIGN_OR_RAISE(
+                    *side, CastTo(*side,
+                                  arrow::decimal256(DecimalPrecision(*side->type),
+                                                    DecimalScale(*side->type)),
+                                  scope, e.loc));
+              }
+            }
+            ARROW_ASSIGN_OR_RAISE(auto value, Call(op == "+"   ? "add_checked"
+                                                   : op == "-" ? "subtract_checked"
+                                                               : "multiply_checked",
+                                                   {l, r}, scope, e.loc));
+            return CastTo(value, *result, scope, e.loc);
+          }
+        }
       }
       static const std::map<std::string, std::string> kCompare = {
           {"=", "equal"},       {"<>", "not_equal"}, {"<", "less"},

@@ -732,9 +732,10 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   for (int i = 0; i < schema->num_fields(); ++i) {
     const auto& f = schema->field(i);
     std::string internal = NewName(f->name());
-    fields.push_back(arrow::field(internal, f->type()));
+    auto type = EngineType(f->type());
+    fields.push_back(arrow::field(internal, type));
     scan->source_columns.push_back(f->name());
-    rel.scope.columns.push_back({qualifier, f->name(), internal, f->type()});
+    rel.scope.columns.push_back({qualifier, f->name(), internal, type});
   }
   if (!ref.column_aliases.empty()) {
     for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size();
@@ -747,63 +748,13 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   return rel;
 }
 
-Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
-  ARROW_ASSIGN_OR_RAISE(auto left, BindTable(*ref.left));
-  ARROW_ASSIGN_OR_RAISE(auto right, BindTable(*ref.right));
-  Scope both;
-  both.columns = left.scope.columns;
-  both.columns.insert(both.columns.end(), right.scope.columns.begin(),
-                      right.scope.columns.end());
+Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,
+                                          arrow::acero::JoinType type,
+                                          std::vector<Bound> lkeys,
+                                          std::vector<Bound> rkeys,
+                                          std::vector<cp::Expression> residual,
+                                          const sql::Location& loc) {
   using JT = arrow::acero::JoinType;
-  JT type = JT::INNER;
-  switch (ref.join_type) {
-    case sql::JoinType::kLeft:
-      type = JT::LEFT_OUTER;
-      break;
-    case sql::JoinType::kRight:
-      type = JT::RIGHT_OUTER;
-      break;
-    case sql::JoinType::kFull:
-      type = JT::FULL_OUTER;
-      break;
-    default:
-      break;
-  }
-  std::vector<Bound> lkeys, rkeys;
-  std::vector<cp::Expression> residual;
-  std::vector<std::pair<const Column*, const Column*>> using_pairs;
-  if (!ref.using_columns.empty()) {
-    for (const auto& name : ref.using_columns) {
-      ARROW_ASSIGN_OR_RAISE(auto l, Resolve(left.scope, "", name, ref.loc));
-      ARROW_ASSIGN_OR_RAISE(auto r, Resolve(right.scope, "", name, ref.loc));
-      lkeys.push_back({cp::field_ref(l->internal), l->type});
-      rkeys.push_back({cp::field_ref(r->internal), r->type});
-      using_pairs.emplace_back(l, r);
-    }
-  } else if (ref.on) {
-    std::vector<sql::ExprPtr> conjuncts;
-    SplitConjuncts(ref.on, &conjuncts);
-    for (const auto& c : conjuncts) {
-      if (c->kind == sql::ExprKind::kBinary && c->op == "=") {
-        auto l1 = BindExpr(*c->args[0], left.scope, nullptr);
-        auto r1 = BindExpr(*c->args[1], right.scope, nullptr);
-        if (l1.ok() && r1.ok()) {
-          lkeys.push_back(*l1);
-          rkeys.push_back(*r1);
-          continue;
-        }
-        auto l2 = BindExpr(*c->args[1], left.scope, nullptr);
-        auto r2 = BindExpr(*c->args[0], right.scope, nullptr);
-        if (l2.ok() && r2.ok()) {
-          lkeys.push_back(*l2);
-          rkeys.push_back(*r2);
-          continue;
-        }
-      }
-      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*c, both, nullptr));
-      residual.push_back(b.expr);
-    }
-  }
   // Keys become columns of the same type on both sides; no keys: a constant key.
   if (lkeys.empty()) {
     lkeys.push_back({cp::literal(int32_t{1}), arrow::int32()});
@@ -816,8 +767,15 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
     bool need_project = false;
     for (size_t i = 0; i < keys.size(); ++i) {
       auto common = CommonTypeOf({keys[i].type, other[i].type});
+      if (arrow::is_base_binary_like(keys[i].type->id()) !=
+              arrow::is_base_binary_like(other[i].type->id()) &&
+          keys[i].type->id() != Type::NA && other[i].type->id() != Type::NA) {
+        return ErrorAt(loc, "cannot join " + ArrowTypeToSql(*keys[i].type) + " with " +
+                                ArrowTypeToSql(*other[i].type) +
+                                " values; add an explicit CAST");
+      }
       if (!keys[i].type->Equals(*common)) {
-        ARROW_ASSIGN_OR_RAISE(keys[i], CastTo(keys[i], common, rel.scope, ref.loc));
+        ARROW_ASSIGN_OR_RAISE(keys[i], CastTo(keys[i], common, rel.scope, loc));
       }
       if (!keys[i].expr.field_ref()) need_project = true;
     }
@@ -848,29 +806,94 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
   join->right_keys = rnames;
   if (!residual.empty()) join->predicate = cp::and_(residual);
   arrow::FieldVector fields(left.plan->schema->fields());
-  for (const auto& f : right.plan->schema->fields()) fields.push_back(f);
-  join->schema = arrow::schema(fields);
   Relation out;
   out.plan = join;
   out.scope.columns = left.scope.columns;
-  out.scope.columns.insert(out.scope.columns.end(), right.scope.columns.begin(),
-                           right.scope.columns.end());
+  if (type != JT::LEFT_SEMI && type != JT::LEFT_ANTI) {
+    for (const auto& f : right.plan->schema->fields()) fields.push_back(f);
+    out.scope.columns.insert(out.scope.columns.end(), right.scope.columns.begin(),
+                             right.scope.columns.end());
+  }
+  join->schema = arrow::schema(fields);
+  return out;
+}
+
+Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
+  ARROW_ASSIGN_OR_RAISE(auto left, BindTable(*ref.left));
+  ARROW_ASSIGN_OR_RAISE(auto right, BindTable(*ref.right));
+  Scope both;
+  both.columns = left.scope.columns;
+  both.columns.insert(both.columns.end(), right.scope.columns.begin(),
+                      right.scope.columns.end());
+  using JT = arrow::acero::JoinType;
+  JT type = JT::INNER;
+  switch (ref.join_type) {
+    case sql::JoinType::kLeft:
+      type = JT::LEFT_OUTER;
+      break;
+    case sql::JoinType::kRight:
+      type = JT::RIGHT_OUTER;
+      break;
+    case sql::JoinType::kFull:
+      type = JT::FULL_OUTER;
+      break;
+    default:
+      break;
+  }
+  std::vector<Bound> lkeys, rkeys;
+  std::vector<cp::Expression> residual;
+  std::vector<std::pair<Column, Column>> using_pairs;
+  if (!ref.using_columns.empty()) {
+    for (const auto& name : ref.using_columns) {
+      ARROW_ASSIGN_OR_RAISE(auto l, Resolve(left.scope, "", name, ref.loc));
+      ARROW_ASSIGN_OR_RAISE(auto r, Resolve(right.scope, "", name, ref.loc));
+      lkeys.push_back({cp::field_ref(l->internal), l->type});
+      rkeys.push_back({cp::field_ref(r->internal), r->type});
+      using_pairs.emplace_back(*l, *r);
+    }
+  } else if (ref.on) {
+    std::vector<sql::ExprPtr> conjuncts;
+    SplitConjuncts(ref.on, &conjuncts);
+    for (const auto& c : conjuncts) {
+      if (c->kind == sql::ExprKind::kBinary && c->op == "=") {
+        auto l1 = BindExpr(*c->args[0], left.scope, nullptr);
+        auto r1 = BindExpr(*c->args[1], right.scope, nullptr);
+        if (l1.ok() && r1.ok()) {
+          lkeys.push_back(*l1);
+          rkeys.push_back(*r1);
+          continue;
+        }
+        auto l2 = BindExpr(*c->args[1], left.scope, nullptr);
+        auto r2 = BindExpr(*c->args[0], right.scope, nullptr);
+        if (l2.ok() && r2.ok()) {
+          lkeys.push_back(*l2);
+          rkeys.push_back(*r2);
+          continue;
+        }
+      }
+      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*c, both, nullptr));
+      residual.push_back(b.expr);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(
+      Relation out, MakeJoin(std::move(left), std::move(right), type, std::move(lkeys),
+                             std::move(rkeys), std::move(residual), ref.loc));
   if (!using_pairs.empty()) {
     // USING columns appear once, merged, where the left one stood.
-    auto p = Node(NodeKind::kProject, {join});
+    auto p = Node(NodeKind::kProject, {out.plan});
     arrow::FieldVector pf;
     std::vector<Column> cols;
     for (const auto& c : out.scope.columns) {
-      const std::pair<const Column*, const Column*>* pair = nullptr;
+      const std::pair<Column, Column>* pair = nullptr;
       for (const auto& up : using_pairs) {
-        if (up.first->internal == c.internal) pair = &up;
+        if (up.first.internal == c.internal) pair = &up;
       }
       if (pair != nullptr) {
-        auto lt = pair->first->type, rt = pair->second->type;
+        auto lt = pair->first.type, rt = pair->second.type;
         auto common = CommonTypeOf({lt, rt});
-        ARROW_ASSIGN_OR_RAISE(auto lb, CastTo({cp::field_ref(pair->first->internal), lt},
+        ARROW_ASSIGN_OR_RAISE(auto lb, CastTo({cp::field_ref(pair->first.internal), lt},
                                               common, out.scope, ref.loc));
-        ARROW_ASSIGN_OR_RAISE(auto rb, CastTo({cp::field_ref(pair->second->internal), rt},
+        ARROW_ASSIGN_OR_RAISE(auto rb, CastTo({cp::field_ref(pair->second.internal), rt},
                                               common, out.scope, ref.loc));
         cp::Expression merged = type == JT::RIGHT_OUTER ? rb.expr
                                 : type == JT::FULL_OUTER
@@ -883,7 +906,7 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
       }
       bool hide = pair != nullptr;
       for (const auto& up : using_pairs) {
-        if (up.second->internal == c.internal) hide = true;
+        if (up.second.internal == c.internal) hide = true;
       }
       p->exprs.push_back(cp::field_ref(c.internal));
       pf.push_back(arrow::field(c.internal, c.type));

@@ -64,6 +64,12 @@ class Binder {
   Result<Relation> BindTable(const sql::TableRef& ref);
   Result<Relation> BindSource(const sql::TableRef& ref);
   Result<Relation> BindJoin(const sql::TableRef& ref);
+  /// Joins two relations on key pairs (cast to a common type) and a residual
+  /// condition over both. Semi and anti joins keep only the left columns.
+  Result<Relation> MakeJoin(Relation left, Relation right, arrow::acero::JoinType type,
+                            std::vector<Bound> lkeys, std::vector<Bound> rkeys,
+                            std::vector<arrow::compute::Expression> residual,
+                            const sql::Location& loc);
   Result<Relation> BindSetOp(const sql::QueryNode& node);
   Result<Relation> ApplyOrderLimit(Relation rel, const sql::Query& query,
                                    const std::vector<std::string>& names);
@@ -96,6 +102,11 @@ class Binder {
 
 /// The SQL type name's Arrow type ("DECIMAL(10,2)" -> decimal128(10, 2)).
 Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& name);
+/// The type the engine computes on for a column a source delivers as `type`: views,
+/// large and dictionary-encoded variants become their plain forms, decimal32/64
+/// become decimal128, date64 becomes date32, time32 becomes time64[us]. Never
+/// loses a value; scans cast their batches on the way in.
+std::shared_ptr<arrow::DataType> EngineType(const std::shared_ptr<arrow::DataType>& type);
 /// The SQL name of an Arrow type (int64 -> BIGINT), for DESCRIBE.
 std::string ArrowTypeToSql(const arrow::DataType& type);
 
