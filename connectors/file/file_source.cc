@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "common/numbers.h"
 
@@ -238,6 +239,17 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   ARROW_ASSIGN_OR_RAISE(auto reader, reader_->Open(scan));
   return std::make_unique<FileSplitReader>(std::move(reader), std::move(out), path, skip,
                                            stop, settings_.batch_size);
+}
+
+int64_t FileSource::EstimatedBytes() const {
+  if (!prepared_) return -1;
+  int64_t total = 0;
+  for (const auto& f : *files_) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(f.path, ec);
+    if (!ec) total += static_cast<int64_t>(size);
+  }
+  return total;
 }
 
 std::string FileSource::Describe() const {

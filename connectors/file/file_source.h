@@ -26,6 +26,7 @@ class FileSource : public Source {
                                                  const SplitRange& range,
                                                  const ScanRequest& request) override;
   std::string Describe() const override;
+  int64_t EstimatedBytes() const override;
 
   /// The counters of the scans since the last PlanSplits() (bytes read, row groups
   /// skipped, ...).

@@ -138,6 +138,9 @@ class Source {
   }
   /// One line for EXPLAIN, e.g. "file csv data/orders.csv".
   virtual std::string Describe() const = 0;
+  /// About how many bytes a full scan reads (the planner orders joins by it); -1
+  /// when unknown. REQUIRES: GetSchema() succeeded.
+  virtual int64_t EstimatedBytes() const { return -1; }
 };
 
 /// An epoch of a pipeline, as a sink sees it at commit.

@@ -67,6 +67,101 @@ void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
   }
 }
 
+/// The inputs of a tree of inner and cross joins (without USING), left to right,
+/// and their ON conditions split into conjuncts. Any other table is one leaf.
+void FlattenInnerJoins(const sql::TableRef& ref,
+                       std::vector<const sql::TableRef*>* leaves,
+                       std::vector<sql::ExprPtr>* conditions) {
+  bool inner =
+      ref.join_type == sql::JoinType::kInner || ref.join_type == sql::JoinType::kCross;
+  if (ref.kind != sql::TableKind::kJoin || !inner || !ref.using_columns.empty()) {
+    leaves->push_back(&ref);
+    return;
+  }
+  FlattenInnerJoins(*ref.left, leaves, conditions);
+  FlattenInnerJoins(*ref.right, leaves, conditions);
+  if (ref.on) SplitConjuncts(ref.on, conditions);
+}
+
+sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
+  sql::ExprPtr out = parts[0];
+  for (size_t i = 1; i < parts.size(); ++i) {
+    auto e = std::make_shared<sql::Expr>();
+    e->kind = sql::ExprKind::kBinary;
+    e->op = op;
+    e->loc = parts[i]->loc;
+    e->args = {out, parts[i]};
+    out = e;
+  }
+  return out;
+}
+
+void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
+  if (e->kind == sql::ExprKind::kBinary && e->op == "OR") {
+    SplitDisjuncts(e->args[0], out);
+    SplitDisjuncts(e->args[1], out);
+  } else {
+    out->push_back(e);
+  }
+}
+
+}  // namespace
+
+/// (a AND b) OR (a AND c) becomes a AND (b OR c), recursively over the conjuncts of
+/// `e`, so that a condition every branch shares can become a join key or a filter.
+sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e) {
+  std::vector<sql::ExprPtr> conjuncts;
+  SplitConjuncts(e, &conjuncts);
+  std::vector<sql::ExprPtr> out;
+  for (const auto& c : conjuncts) {
+    std::vector<sql::ExprPtr> branches;
+    SplitDisjuncts(c, &branches);
+    if (branches.size() < 2) {
+      out.push_back(c);
+      continue;
+    }
+    std::vector<std::vector<sql::ExprPtr>> parts(branches.size());
+    for (size_t i = 0; i < branches.size(); ++i) SplitConjuncts(branches[i], &parts[i]);
+    std::vector<sql::ExprPtr> common;
+    for (const auto& candidate : parts[0]) {
+      std::string text = ExprToString(*candidate);
+      bool everywhere = true;
+      for (size_t i = 1; i < parts.size() && everywhere; ++i) {
+        everywhere = std::any_of(parts[i].begin(), parts[i].end(),
+                                 [&](const auto& p) { return ExprToString(*p) == text; });
+      }
+      bool seen = std::any_of(common.begin(), common.end(),
+                              [&](const auto& p) { return ExprToString(*p) == text; });
+      if (everywhere && !seen) common.push_back(candidate);
+    }
+    if (common.empty()) {
+      out.push_back(c);
+      continue;
+    }
+    std::vector<sql::ExprPtr> rest;
+    bool trivially_true = false;
+    for (auto& branch : parts) {
+      std::vector<sql::ExprPtr> left;
+      for (const auto& p : branch) {
+        std::string text = ExprToString(*p);
+        if (std::none_of(common.begin(), common.end(),
+                         [&](const auto& k) { return ExprToString(*k) == text; })) {
+          left.push_back(p);
+        }
+      }
+      if (left.empty())
+        trivially_true = true;  // a branch is just the common part
+      else
+        rest.push_back(Combine("AND", left));
+    }
+    out.insert(out.end(), common.begin(), common.end());
+    if (!trivially_true) out.push_back(Combine("OR", rest));
+  }
+  return Combine("AND", out);
+}
+
+namespace {
+
 std::string DefaultAlias(const std::string& uri) {
   std::string path = uri;
   auto scheme = path.find("://");
@@ -216,8 +311,26 @@ Result<Binder::Relation> Binder::ApplyOrderLimit(Relation rel, const sql::Query&
 Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
                                             const sql::Query* query,
                                             bool* order_applied) {
+  // WHERE conjuncts; over a chain of inner joins they become join keys, filters
+  // below the joins and residual conditions (BindJoinGraph).
+  std::vector<sql::ExprPtr> where;
+  if (select.where) {
+    std::vector<const sql::Expr*> aggs;
+    CollectAggregates(*select.where, &aggs);
+    if (!aggs.empty()) {
+      return ErrorAt(aggs[0]->loc, "aggregate functions are not allowed in WHERE");
+    }
+    SplitConjuncts(FactorDisjunction(select.where), &where);
+  }
   Relation in;
-  if (select.from) {
+  std::vector<const sql::TableRef*> leaves;
+  std::vector<sql::ExprPtr> conditions;
+  if (select.from) FlattenInnerJoins(*select.from, &leaves, &conditions);
+  if (leaves.size() > 1 && leaves.size() <= 64) {
+    conditions.insert(conditions.end(), where.begin(), where.end());
+    where.clear();
+    ARROW_ASSIGN_OR_RAISE(in, BindJoinGraph(leaves, conditions, &where));
+  } else if (select.from) {
     ARROW_ASSIGN_OR_RAISE(in, BindTable(*select.from));
   } else {
     auto values = Node(NodeKind::kValues, {});
@@ -230,21 +343,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     in.plan = values;
     in.scope.columns.push_back({"", name, name, arrow::int32(), true});
   }
-  if (select.where) {
-    std::vector<const sql::Expr*> aggs;
-    CollectAggregates(*select.where, &aggs);
-    if (!aggs.empty()) {
-      return ErrorAt(aggs[0]->loc, "aggregate functions are not allowed in WHERE");
-    }
-    ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.where, in.scope, nullptr));
-    if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
-      return ErrorAt(select.where->loc, "WHERE needs a boolean condition, got " +
-                                            ArrowTypeToSql(*pred.type));
-    }
-    auto filter = Node(NodeKind::kFilter, {in.plan});
-    filter->predicate = BooleanPredicate(pred);
-    filter->schema = in.plan->schema;
-    in.plan = filter;
+  if (!where.empty()) {
+    ARROW_ASSIGN_OR_RAISE(in, ApplyWhere(std::move(in), where));
   }
 
   // Aggregation.
@@ -746,6 +846,153 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   scan->schema = arrow::schema(fields);
   rel.plan = scan;
   return rel;
+}
+
+Result<Binder::Relation> Binder::ApplyWhere(Relation rel,
+                                            const std::vector<sql::ExprPtr>& conjuncts) {
+  for (const auto& c : conjuncts) {
+    ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*c, rel.scope, nullptr));
+    if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
+      return ErrorAt(
+          c->loc, "WHERE needs a boolean condition, got " + ArrowTypeToSql(*pred.type));
+    }
+    if (rel.plan->kind == NodeKind::kFilter) {
+      rel.plan->predicate = cp::and_(rel.plan->predicate, BooleanPredicate(pred));
+      continue;
+    }
+    auto filter = Node(NodeKind::kFilter, {rel.plan});
+    filter->predicate = BooleanPredicate(pred);
+    filter->schema = rel.plan->schema;
+    rel.plan = filter;
+  }
+  return rel;
+}
+
+Result<uint64_t> Binder::LeafMask(const sql::Expr& e, const Scope& all,
+                                  const std::map<std::string, int>& owner) {
+  if (e.kind == sql::ExprKind::kColumn) {
+    auto col = Resolve(all, e.table, e.name, e.loc);
+    if (!col.ok() && !e.table.empty()) col = Resolve(all, "", e.table, e.loc);
+    ARROW_RETURN_NOT_OK(col.status());
+    return uint64_t{1} << owner.at((*col)->internal);
+  }
+  if (e.kind == sql::ExprKind::kStar) return Status::Invalid("'*' in a condition");
+  uint64_t mask = 0;
+  for (const auto& a : e.args) {
+    ARROW_ASSIGN_OR_RAISE(auto m, LeafMask(*a, all, owner));
+    mask |= m;
+  }
+  return mask;
+}
+
+Result<Binder::Relation> Binder::BindJoinGraph(
+    const std::vector<const sql::TableRef*>& leaves,
+    const std::vector<sql::ExprPtr>& conditions, std::vector<sql::ExprPtr>* leftover) {
+  std::vector<Relation> rels;
+  Scope all;
+  std::map<std::string, int> owner;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto rel, BindTable(*leaves[i]));
+    for (const auto& c : rel.scope.columns) {
+      owner[c.internal] = static_cast<int>(i);
+      all.columns.push_back(c);
+    }
+    rels.push_back(std::move(rel));
+  }
+  // Each condition by the inputs it reads: one input's go below the joins.
+  struct Condition {
+    sql::ExprPtr expr;
+    uint64_t mask = 0;
+    uint64_t left = 0, right = 0;  // an equality's sides
+    bool used = false;
+  };
+  std::vector<Condition> pending;
+  for (const auto& c : conditions) {
+    auto mask = LeafMask(*c, all, owner);
+    if (!mask.ok() || *mask == 0) {
+      leftover->push_back(c);
+      continue;
+    }
+    if ((*mask & (*mask - 1)) == 0) {
+      int i = __builtin_ctzll(*mask);
+      ARROW_ASSIGN_OR_RAISE(rels[i], ApplyWhere(std::move(rels[i]), {c}));
+      continue;
+    }
+    Condition cond{c, *mask};
+    if (c->kind == sql::ExprKind::kBinary && c->op == "=") {
+      cond.left = LeafMask(*c->args[0], all, owner).ValueOr(0);
+      cond.right = LeafMask(*c->args[1], all, owner).ValueOr(0);
+    }
+    pending.push_back(cond);
+  }
+  // Left-deep, largest input first (it probes); then, each step, the smallest
+  // input an equality connects (it becomes the hash table), else the smallest.
+  std::vector<double> size(rels.size());
+  for (size_t i = 0; i < rels.size(); ++i) size[i] = EstimateSize(*rels[i].plan);
+  size_t first = 0;
+  for (size_t i = 1; i < rels.size(); ++i) {
+    if (size[i] > size[first]) first = i;
+  }
+  uint64_t joined = uint64_t{1} << first;
+  Relation current = std::move(rels[first]);
+  for (size_t step = 1; step < rels.size(); ++step) {
+    auto connects = [&](const Condition& c, uint64_t bit) {
+      return c.left && c.right &&
+             (((c.left & ~joined) == 0 && c.right == bit) ||
+              ((c.right & ~joined) == 0 && c.left == bit));
+    };
+    int next = -1;
+    bool next_connected = false;
+    for (size_t i = 0; i < rels.size(); ++i) {
+      uint64_t bit = uint64_t{1} << i;
+      if (joined & bit) continue;
+      bool connected = std::any_of(pending.begin(), pending.end(), [&](const auto& c) {
+        return !c.used && connects(c, bit);
+      });
+      if (next < 0 || (connected && !next_connected) ||
+          (connected == next_connected && size[i] < size[next])) {
+        next = static_cast<int>(i);
+        next_connected = connected;
+      }
+    }
+    uint64_t bit = uint64_t{1} << next;
+    Scope both = current.scope;
+    both.columns.insert(both.columns.end(), rels[next].scope.columns.begin(),
+                        rels[next].scope.columns.end());
+    std::vector<Bound> lkeys, rkeys;
+    std::vector<cp::Expression> residual;
+    for (auto& c : pending) {
+      if (c.used || (c.mask & ~(joined | bit)) != 0) continue;
+      c.used = true;
+      if (connects(c, bit)) {
+        bool left_first = (c.left & ~joined) == 0;
+        const auto& l = c.expr->args[left_first ? 0 : 1];
+        const auto& r = c.expr->args[left_first ? 1 : 0];
+        ARROW_ASSIGN_OR_RAISE(auto lb, BindExpr(*l, current.scope, nullptr));
+        ARROW_ASSIGN_OR_RAISE(auto rb, BindExpr(*r, rels[next].scope, nullptr));
+        lkeys.push_back(lb);
+        rkeys.push_back(rb);
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*c.expr, both, nullptr));
+        if (b.type->id() != Type::BOOL && b.type->id() != Type::NA) {
+          return ErrorAt(c.expr->loc, "WHERE needs a boolean condition, got " +
+                                          ArrowTypeToSql(*b.type));
+        }
+        residual.push_back(BooleanPredicate(b));
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(
+        current, MakeJoin(std::move(current), std::move(rels[next]),
+                          arrow::acero::JoinType::INNER, std::move(lkeys),
+                          std::move(rkeys), std::move(residual), leaves[next]->loc));
+    joined |= bit;
+  }
+  for (const auto& c : pending) {
+    if (!c.used) leftover->push_back(c.expr);
+  }
+  // `*` lists the columns in FROM order, whatever order the joins took.
+  current.scope = all;
+  return current;
 }
 
 Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,

@@ -64,6 +64,17 @@ class Binder {
   Result<Relation> BindTable(const sql::TableRef& ref);
   Result<Relation> BindSource(const sql::TableRef& ref);
   Result<Relation> BindJoin(const sql::TableRef& ref);
+  /// Joins `leaves` (inputs of inner joins) under `conditions` (ON and WHERE
+  /// conjuncts): one input's conditions filter it, equalities become keys, the
+  /// others residual conditions. Conditions it cannot place go to `leftover`.
+  Result<Relation> BindJoinGraph(const std::vector<const sql::TableRef*>& leaves,
+                                 const std::vector<sql::ExprPtr>& conditions,
+                                 std::vector<sql::ExprPtr>* leftover);
+  /// Filters `rel` by each conjunct (boolean, or a bare NULL that keeps no row).
+  Result<Relation> ApplyWhere(Relation rel, const std::vector<sql::ExprPtr>& conjuncts);
+  /// The join inputs (bits, by `owner` of each internal column) `e` reads.
+  Result<uint64_t> LeafMask(const sql::Expr& e, const Scope& all,
+                            const std::map<std::string, int>& owner);
   /// Joins two relations on key pairs (cast to a common type) and a residual
   /// condition over both. Semi and anti joins keep only the left columns.
   Result<Relation> MakeJoin(Relation left, Relation right, arrow::acero::JoinType type,
@@ -122,6 +133,9 @@ std::shared_ptr<arrow::DataType> CommonTypeOf(
 std::string AsciiLower(std::string text);
 /// A user error that ends with " at line L:C".
 Status ErrorAt(const sql::Location& loc, const std::string& message);
+
+/// (a AND b) OR (a AND c) becomes a AND (b OR c), in each conjunct of `e`.
+sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e);
 
 /// True for count, sum, avg, min, max and the other aggregate functions.
 bool IsAggregateFunction(const std::string& name);

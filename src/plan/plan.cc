@@ -326,6 +326,36 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
 
 }  // namespace
 
+double EstimateSize(const PlanNode& node) {
+  switch (node.kind) {
+    case NodeKind::kScan: {
+      int64_t bytes = node.source->EstimatedBytes();
+      return bytes < 0 ? double(1 << 30) : double(bytes);
+    }
+    case NodeKind::kValues:
+      return node.values ? double(node.values->num_rows() * 16)
+                         : double(node.table->num_rows() * 16);
+    case NodeKind::kFilter:
+      return EstimateSize(*node.inputs[0]) / 5;
+    case NodeKind::kAggregate:
+      return EstimateSize(*node.inputs[0]) / 10;
+    case NodeKind::kLimit:
+      return node.count < 0 ? EstimateSize(*node.inputs[0])
+                            : std::min(EstimateSize(*node.inputs[0]), node.count * 16.0);
+    case NodeKind::kJoin:
+    case NodeKind::kUnion: {
+      double out = 0;
+      for (const auto& in : node.inputs) {
+        out = node.kind == NodeKind::kUnion ? out + EstimateSize(*in)
+                                            : std::max(out, EstimateSize(*in));
+      }
+      return out;
+    }
+    default:
+      return EstimateSize(*node.inputs[0]);
+  }
+}
+
 ac::Declaration SourceDeclaration(const PlanNode& scan, BatchPull pull) {
   auto schema = scan.schema;
   auto name = scan.source->Describe();

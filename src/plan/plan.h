@@ -96,6 +96,10 @@ bool IsUnbounded(const PlanNode& node);
 /// True when the node can never finish (an unbounded input reaches a blocking node).
 bool BlocksOnUnbounded(const PlanNode& node);
 
+/// A rough size of a node's output in bytes, for ordering joins: a scan's estimate
+/// (1 GiB when unknown), a fifth of it through a filter, a tenth through an aggregate.
+double EstimateSize(const PlanNode& node);
+
 /// Pushes projections, filters and limits into scans that accept them.
 void Optimize(const PlanPtr& root);
 
