@@ -12,6 +12,7 @@
 
 #include "common/numbers.h"
 #include "plan/binder.h"
+#include "plan/functions.h"
 
 namespace flowsql::plan {
 
@@ -177,6 +178,10 @@ Binder::Bound Lit(std::shared_ptr<arrow::Scalar> scalar) {
 
 bool IsLiteral(const Binder::Bound& b) { return b.expr.literal() != nullptr; }
 
+const std::map<std::string, std::string> kComparisons = {
+    {"=", "equal"},       {"<>", "not_equal"}, {"<", "less"},
+    {"<=", "less_equal"}, {">", "greater"},    {">=", "greater_equal"}};
+
 /// How a cast from `from` to `to` rounds first, as DuckDB does (Arrow would refuse to
 /// drop digits): doubles to integers half to even, decimals half away from zero.
 /// A decimal gets one more digit before rounding (9.99 rounds to 10.0).
@@ -330,8 +335,12 @@ Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& te
   }
   if (!any) return ErrorAt(loc, "bad interval '" + text + "'");
   if (months != 0) {
-    return Status::NotImplemented("month and year intervals are not supported yet at ",
-                                  loc.ToString());
+    if (months > INT32_MAX || months < INT32_MIN) {
+      return ErrorAt(loc, "interval '" + text + "' is out of range");
+    }
+    return std::make_shared<arrow::MonthDayNanoIntervalScalar>(
+        arrow::MonthDayNanoIntervalType::MonthDayNanos{static_cast<int32_t>(months), 0,
+                                                       micros * 1000});
   }
   return std::make_shared<arrow::DurationScalar>(micros, arrow::TimeUnit::MICRO);
 }
@@ -378,9 +387,26 @@ Result<const Binder::Column*> Binder::Resolve(const Scope& scope,
 Result<Binder::Bound> Binder::Call(const std::string& function, std::vector<Bound> args,
                                    const Scope& scope, const sql::Location& loc,
                                    std::shared_ptr<cp::FunctionOptions> options) {
+  bool constant = !args.empty();
   std::vector<cp::Expression> exprs;
-  for (auto& a : args) exprs.push_back(std::move(a.expr));
-  return TypeOf(cp::call(function, std::move(exprs), std::move(options)), scope, loc);
+  for (auto& a : args) {
+    constant = constant && IsLiteral(a);
+    exprs.push_back(std::move(a.expr));
+  }
+  ARROW_ASSIGN_OR_RAISE(
+      auto bound,
+      TypeOf(cp::call(function, std::move(exprs), std::move(options)), scope, loc));
+  if (constant && function != "random") {
+    // A call on constants is evaluated now: a literal can be pushed into a scan's
+    // filter and compared without casting the column. An error (1 // 0) is left
+    // to the run, where it is reported as it would be per row.
+    auto folded = bound.expr.Bind(arrow::Schema({}));
+    if (folded.ok()) {
+      auto value = cp::ExecuteScalarExpression(*folded, cp::ExecBatch({}, 1));
+      if (value.ok() && value->is_scalar()) return Lit(value->scalar());
+    }
+  }
+  return bound;
 }
 
 Result<Binder::Bound> Binder::CastTo(Bound value,
@@ -431,6 +457,47 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
   }
   return Call("cast", {value}, scope, loc,
               std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+}
+
+Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
+                                          bool subtract, const Scope& scope,
+                                          const sql::Location& loc) {
+  if (!IsLiteral(interval)) {
+    return ErrorAt(loc, "not supported: an interval that is not a constant");
+  }
+  if (value.type->id() != Type::DATE32 && value.type->id() != Type::TIMESTAMP) {
+    return ErrorAt(loc, "cannot add an interval to " + ArrowTypeToSql(*value.type));
+  }
+  auto parts = static_cast<const arrow::MonthDayNanoIntervalScalar&>(
+                   *interval.expr.literal()->scalar())
+                   .value;
+  int sign = subtract ? -1 : 1;
+  // DATE + INTERVAL is a TIMESTAMP, as in DuckDB.
+  if (value.type->id() == Type::DATE32) {
+    ARROW_ASSIGN_OR_RAISE(
+        value, CastTo(value, arrow::timestamp(arrow::TimeUnit::MICRO), scope, loc));
+  }
+  ARROW_RETURN_NOT_OK(RegisterFunctions());
+  if (parts.months != 0) {
+    ARROW_ASSIGN_OR_RAISE(
+        value,
+        Call("add_months",
+             {value, Lit(std::make_shared<arrow::Int32Scalar>(sign * parts.months))},
+             scope, loc));
+  }
+  int64_t nanos = parts.days * 86400LL * 1000000000LL + parts.nanoseconds;
+  if (nanos != 0) {
+    auto unit = static_cast<const arrow::TimestampType&>(*value.type).unit();
+    int64_t per_unit = unit == arrow::TimeUnit::SECOND  ? 1000000000LL
+                       : unit == arrow::TimeUnit::MILLI ? 1000000LL
+                       : unit == arrow::TimeUnit::MICRO ? 1000LL
+                                                        : 1LL;
+    ARROW_ASSIGN_OR_RAISE(value, Call(subtract ? "subtract_checked" : "add_checked",
+                                      {value, Lit(std::make_shared<arrow::DurationScalar>(
+                                                  nanos / per_unit, unit))},
+                                      scope, loc));
+  }
+  return value;
 }
 
 Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
@@ -539,17 +606,8 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       }
       if (e.op == "-") {
         // -<literal> stays a constant (substr(s, -3) takes it as an option).
-        if (const auto* lit = arg.expr.literal();
-            lit && lit->is_scalar() && IsNumeric(*arg.type)) {
-          auto negated =
-              cp::CallFunction("negate_checked", {arg.expr.literal()->scalar()});
-          if (!negated.ok()) {
-            return ErrorAt(e.loc, "-" + lit->scalar()->ToString() +
-                                      " is out of range for " +
-                                      ArrowTypeToSql(*arg.type));
-          }
-          return Lit(negated->scalar());
-        }
+        // -<literal> stays a constant (substr(s, -3) takes it as an option); one
+        // out of range fails at run time like any overflow.
         return Call("negate_checked", {arg}, scope, e.loc);
       }
       return arg;
@@ -605,6 +663,26 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                  l.type->id() != Type::NA) {
         ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
       }
+      if ((op == "+" || op == "-") &&
+          (r.type->id() == Type::INTERVAL_MONTH_DAY_NANO ||
+           (op == "+" && l.type->id() == Type::INTERVAL_MONTH_DAY_NANO))) {
+        if (l.type->id() == Type::INTERVAL_MONTH_DAY_NANO) std::swap(l, r);
+        return AddInterval(l, r, op == "-", scope, e.loc);
+      }
+      // A date column compared with a timestamp at midnight compares as dates.
+      if (kComparisons.count(op)) {
+        for (auto [date, ts] : {std::pair{&l, &r}, std::pair{&r, &l}}) {
+          if (date->type->id() == Type::DATE32 && ts->type->id() == Type::TIMESTAMP &&
+              IsLiteral(*ts)) {
+            auto day = cp::Cast(ts->expr.literal()->scalar(), arrow::date32());
+            if (!day.ok()) continue;
+            auto back = cp::Cast(*day, ts->type);
+            if (back.ok() && back->scalar()->Equals(*ts->expr.literal()->scalar())) {
+              *ts = Lit(day->scalar());
+            }
+          }
+        }
+      }
       if (l.type->id() == Type::DATE32 && r.type->id() == Type::TIMESTAMP) {
         ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
       } else if (r.type->id() == Type::DATE32 && l.type->id() == Type::TIMESTAMP) {
@@ -646,10 +724,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           }
         }
       }
-      static const std::map<std::string, std::string> kCompare = {
-          {"=", "equal"},       {"<>", "not_equal"}, {"<", "less"},
-          {"<=", "less_equal"}, {">", "greater"},    {">=", "greater_equal"}};
-      if (auto it = kCompare.find(op); it != kCompare.end()) {
+      if (auto it = kComparisons.find(op); it != kComparisons.end()) {
         if (l.type->id() == Type::NA || r.type->id() == Type::NA) {
           return Lit(std::make_shared<arrow::BooleanScalar>());
         }

@@ -97,6 +97,10 @@ class Binder {
                      std::shared_ptr<arrow::compute::FunctionOptions> options = nullptr);
   Result<Bound> CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
                        const Scope& scope, const sql::Location& loc);
+  /// value (DATE or TIMESTAMP) +/- a constant INTERVAL: months by the calendar,
+  /// then days and time; a DATE becomes a TIMESTAMP.
+  Result<Bound> AddInterval(Bound value, const Bound& interval, bool subtract,
+                            const Scope& scope, const sql::Location& loc);
   Result<const Column*> Resolve(const Scope& scope, const std::string& table,
                                 const std::string& name, const sql::Location& loc);
 
