@@ -206,8 +206,44 @@ struct Engine::Impl {
   Registry registry;
   plan::ViewMap views;
 
+  /// Runs an uncorrelated subquery to completion when a statement is bound.
+  plan::SubqueryRunner SubqueryRunner() {
+    return [this](const plan::PlanPtr& root) -> Result<std::shared_ptr<arrow::Table>> {
+      plan::Optimize(root);
+      std::vector<plan::PlanPtr> scans;
+      plan::CollectScans(root, &scans);
+      for (const auto& scan : scans) {
+        if (!scan->source->bounded()) {
+          return Status::NotImplemented(
+              "not supported: a subquery in an expression that reads an unbounded "
+              "source (",
+              scan->source->Describe(), ")");
+        }
+      }
+      std::vector<std::shared_ptr<SplitScanner>> scanners;
+      auto stop_all = [&scanners] {
+        for (auto& s : scanners) s->Stop();
+      };
+      auto decl = plan::Lower(root, ParallelLowering(options.stop, &scanners));
+      if (!decl.ok()) {
+        stop_all();
+        return decl.status();
+      }
+      auto reader = plan::ToReader(std::move(*decl), root->schema);
+      if (!reader.ok()) {
+        stop_all();
+        return reader.status();
+      }
+      auto table = (*reader)->ToTable();
+      (void)(*reader)->Close();
+      stop_all();
+      return table;
+    };
+  }
+
   Result<plan::PlanPtr> Plan(const sql::Query& query) {
     plan::Binder binder(&registry, &views);
+    binder.set_subquery_runner(SubqueryRunner());
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(query));
     plan::Optimize(root);
     if (plan::BlocksOnUnbounded(*root)) {
@@ -437,6 +473,7 @@ struct Engine::Impl {
 
   Result<std::unique_ptr<StatementResult>> Describe(const sql::Statement& st) {
     plan::Binder binder(&registry, &views);
+    binder.set_subquery_runner(SubqueryRunner());
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(*st.query));
     std::vector<std::vector<std::optional<std::string>>> rows;
     // DuckDB's six columns: key, default and extra are NULL for a query or a file.
@@ -499,6 +536,7 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
                                st.loc.ToString(), "; use CREATE OR REPLACE VIEW");
       }
       plan::Binder binder(&impl_->registry, &impl_->views);
+      binder.set_subquery_runner(impl_->SubqueryRunner());
       ARROW_RETURN_NOT_OK(binder.BindQuery(*st.query).status());
       impl_->views[key] = st.query;
       return impl_->Done();

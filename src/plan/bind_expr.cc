@@ -134,7 +134,11 @@ std::string ExprToString(const sql::Expr& e) {
       return "CAST(" + ExprToString(*e.args[0]) + " AS " + e.type_name + ")";
     case K::kIn:
       return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (") +
-             args(1) + "))";
+             (e.subquery ? "SELECT ... at " + e.loc.ToString() : args(1)) + "))";
+    case K::kSubquery:
+      return "(SELECT ... at " + e.subquery->loc.ToString() + ")";
+    case K::kExists:
+      return "EXISTS(SELECT ... at " + e.subquery->loc.ToString() + ")";
     case K::kBetween:
       return "(" + ExprToString(*e.args[0]) +
              (e.negated ? " NOT BETWEEN " : " BETWEEN ") + ExprToString(*e.args[1]) +
@@ -704,6 +708,17 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           if (!decimal_r) {
             ARROW_ASSIGN_OR_RAISE(r, CastTo(r, IntegerAsDecimal(*r.type), scope, e.loc));
           }
+          if (kComparisons.count(op) &&
+              ArrowDecimalPrecision("+", *l.type, *r.type) - 1 > 38) {
+            // Compared exactly: wider than 38 digits once the scales are aligned.
+            for (auto* side : {&l, &r}) {
+              ARROW_ASSIGN_OR_RAISE(
+                  *side, CastTo(*side,
+                                arrow::decimal256(DecimalPrecision(*side->type),
+                                                  DecimalScale(*side->type)),
+                                scope, e.loc));
+            }
+          }
           if (op == "+" || op == "-" || op == "*") {
             auto result = DecimalResultType(op, *l.type, *r.type);
             if (!result.ok()) return ErrorAt(e.loc, result.status().message());
@@ -775,6 +790,9 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
     }
     case K::kFunction:
       return BindFunction(e, scope, agg);
+    case K::kSubquery:
+    case K::kExists:
+      return BindSubquery(e, scope, agg);
     case K::kCase: {
       std::vector<Bound> conds, values;
       size_t i = 0;
@@ -842,6 +860,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       return cast;
     }
     case K::kIn: {
+      if (e.subquery) return BindSubquery(e, scope, agg);
       ARROW_ASSIGN_OR_RAISE(auto value, BindExpr(*e.args[0], scope, agg));
       std::vector<Bound> items;
       bool all_literal = true;

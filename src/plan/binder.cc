@@ -50,14 +50,6 @@ cp::Expression BooleanPredicate(const Binder::Bound& pred) {
   return pred.expr;
 }
 
-void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
-  if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name)) {
-    out->push_back(&e);
-    return;
-  }
-  for (const auto& a : e.args) CollectAggregates(*a, out);
-}
-
 void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
   if (e->kind == sql::ExprKind::kBinary && e->op == "AND") {
     SplitConjuncts(e->args[0], out);
@@ -109,6 +101,14 @@ void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
 
 /// (a AND b) OR (a AND c) becomes a AND (b OR c), recursively over the conjuncts of
 /// `e`, so that a condition every branch shares can become a join key or a filter.
+void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
+  if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name)) {
+    out->push_back(&e);
+    return;
+  }
+  for (const auto& a : e.args) CollectAggregates(*a, out);
+}
+
 sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e) {
   std::vector<sql::ExprPtr> conjuncts;
   SplitConjuncts(e, &conjuncts);
@@ -565,7 +565,11 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       }
       continue;
     }
-    ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*item.expr, post.scope, aggp));
+    Relation* saved = attach_;
+    attach_ = aggregating ? nullptr : &post;
+    auto bound = BindExpr(*item.expr, post.scope, aggp);
+    attach_ = saved;
+    ARROW_ASSIGN_OR_RAISE(auto b, std::move(bound));
     std::string name = !item.alias.empty() ? item.alias
                        : item.expr->kind == sql::ExprKind::kColumn
                            ? item.expr->name
@@ -602,6 +606,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     }
   }
   project->schema = arrow::schema(fields);
+  project->inputs = {post.plan};  // a correlated subquery may have joined onto it
   PlanPtr plan = project;
   if (select.distinct) {
     auto distinct = Node(NodeKind::kAggregate, {plan});
@@ -851,7 +856,13 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
 Result<Binder::Relation> Binder::ApplyWhere(Relation rel,
                                             const std::vector<sql::ExprPtr>& conjuncts) {
   for (const auto& c : conjuncts) {
-    ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*c, rel.scope, nullptr));
+    ARROW_ASSIGN_OR_RAISE(bool joined, JoinSubquery(&rel, *c));
+    if (joined) continue;
+    Relation* saved = attach_;
+    attach_ = &rel;
+    auto bound = BindExpr(*c, rel.scope, nullptr);
+    attach_ = saved;
+    ARROW_ASSIGN_OR_RAISE(auto pred, std::move(bound));
     if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
       return ErrorAt(
           c->loc, "WHERE needs a boolean condition, got " + ArrowTypeToSql(*pred.type));
@@ -877,6 +888,8 @@ Result<uint64_t> Binder::LeafMask(const sql::Expr& e, const Scope& all,
     return uint64_t{1} << owner.at((*col)->internal);
   }
   if (e.kind == sql::ExprKind::kStar) return Status::Invalid("'*' in a condition");
+  // A subquery is bound after the joins, where every column it may read is there.
+  if (e.subquery) return Status::Invalid("a subquery in a condition");
   uint64_t mask = 0;
   for (const auto& a : e.args) {
     ARROW_ASSIGN_OR_RAISE(auto m, LeafMask(*a, all, owner));

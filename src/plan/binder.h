@@ -1,8 +1,10 @@
 // Binds a parsed query to connectors and columns, producing a logical plan.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,11 +17,19 @@ namespace flowsql::plan {
 /// Views by lower-case name.
 using ViewMap = std::map<std::string, std::shared_ptr<sql::Query>>;
 
+/// Runs a bound query that reads no outer column to completion (the engine's
+/// executor); the binder turns the result into a constant.
+using SubqueryRunner =
+    std::function<Result<std::shared_ptr<arrow::Table>>(const PlanPtr& root)>;
+
 class Binder {
  public:
   /// REQUIRES: registry and views outlive the binder.
   Binder(const Registry* registry, const ViewMap* views)
       : registry_(registry), views_(views) {}
+
+  /// Lets uncorrelated subqueries run at bind time; without it they are an error.
+  void set_subquery_runner(SubqueryRunner runner) { runner_ = std::move(runner); }
 
   /// Binds a query. The plan's root schema carries the user-visible column names.
   Result<PlanPtr> BindQuery(const sql::Query& query);
@@ -54,6 +64,14 @@ class Binder {
   struct Bound {
     arrow::compute::Expression expr;
     std::shared_ptr<arrow::DataType> type;
+  };
+  /// A subquery's WHERE split by what it reads: its own FROM only (local), an
+  /// equality of an inner and an outer expression (keys), or anything else reading
+  /// the outer query (residual).
+  struct Correlation {
+    const sql::SelectCore* select = nullptr;
+    Relation inner;  // the subquery's FROM, unfiltered
+    std::vector<sql::ExprPtr> local, inner_keys, outer_keys, residual;
   };
 
  private:
@@ -101,6 +119,21 @@ class Binder {
   /// then days and time; a DATE becomes a TIMESTAMP.
   Result<Bound> AddInterval(Bound value, const Bound& interval, bool subtract,
                             const Scope& scope, const sql::Location& loc);
+  // Subqueries (bind_subquery.cc).
+  Result<int> Sides(const sql::Expr& e, const Scope& inner, const Scope& outer);
+  /// Nothing when the subquery reads no column of `outer`.
+  Result<std::optional<Correlation>> Correlate(const sql::Query& query,
+                                               const Scope& outer);
+  Result<std::shared_ptr<arrow::Table>> RunSubquery(const sql::Query& query,
+                                                    const sql::Location& loc);
+  /// kSubquery, kExists and kIn over a subquery inside an expression.
+  Result<Bound> BindSubquery(const sql::Expr& e, const Scope& scope, AggContext* agg);
+  Result<Bound> BindCorrelatedScalar(const sql::Expr& e, const Correlation& c,
+                                     const Scope& scope);
+  /// A WHERE conjunct [NOT] EXISTS / IN over a correlated subquery becomes a semi or
+  /// anti join of *rel; false when the conjunct is not one.
+  Result<bool> JoinSubquery(Relation* rel, const sql::Expr& conjunct);
+
   Result<const Column*> Resolve(const Scope& scope, const std::string& table,
                                 const std::string& name, const sql::Location& loc);
 
@@ -108,6 +141,10 @@ class Binder {
   std::string NewName(const std::string& base);
 
  private:
+  SubqueryRunner runner_;
+  /// The relation a correlated scalar subquery may left-join onto while the
+  /// expressions over its scope are bound (WHERE, a select list); else null.
+  Relation* attach_ = nullptr;
   const Registry* registry_;
   const ViewMap* views_;
   std::vector<CteFrame> cte_stack_;
@@ -140,6 +177,9 @@ Status ErrorAt(const sql::Location& loc, const std::string& message);
 
 /// (a AND b) OR (a AND c) becomes a AND (b OR c), in each conjunct of `e`.
 sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e);
+
+/// The aggregate calls in `e` (not inside another aggregate's arguments).
+void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out);
 
 /// True for count, sum, avg, min, max and the other aggregate functions.
 bool IsAggregateFunction(const std::string& name);

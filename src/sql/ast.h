@@ -31,8 +31,11 @@ enum class ExprKind {
   kIn,        // args[0] [NOT] IN (args[1..]); negated
   kBetween,   // args[0] [NOT] BETWEEN args[1] AND args[2]; negated
   kLike,  // args[0] [NOT] LIKE|ILIKE args[1] [ESCAPE args[2]]; negated; case_insensitive
-  kIsNull,  // args[0] IS [NOT] NULL; negated
-  kIsBool,  // args[0] IS [NOT] TRUE|FALSE; negated; lit_kind kBool, text "true"/"false"
+  kIsNull,    // args[0] IS [NOT] NULL; negated
+  kIsBool,    // args[0] IS [NOT] TRUE|FALSE; negated; lit_kind kBool, text "true"/"false"
+  kSubquery,  // ( subquery ): a scalar subquery
+  kExists,    // EXISTS ( subquery )
+  // kIn may instead hold args[0] [NOT] IN ( subquery ): subquery set, no args[1..]
 };
 
 enum class LiteralKind {
@@ -48,6 +51,7 @@ enum class LiteralKind {
 
 struct Expr;
 using ExprPtr = std::shared_ptr<Expr>;
+struct Query;
 
 struct Expr {
   ExprKind kind = ExprKind::kLiteral;
@@ -59,6 +63,7 @@ struct Expr {
   std::string op;         // unary / binary operator, upper case for words
   std::string type_name;  // CAST target
   std::vector<ExprPtr> args;
+  std::shared_ptr<Query> subquery;  // kSubquery, kExists, kIn over a subquery
   bool distinct = false;
   bool negated = false;
   bool case_insensitive = false;

@@ -283,8 +283,29 @@ class Parser {
         return ErrorAt(Peek(), "VIEW (only CREATE VIEW is supported)");
       }
       ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
+      std::vector<std::string> columns;
+      if (PeekOp("(")) {
+        ARROW_RETURN_NOT_OK(ParseNameList(&columns, "a column name"));
+      }
       ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
       ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+      if (!columns.empty()) {
+        // CREATE VIEW v (a, b) AS q is SELECT * FROM (q) AS v(a, b).
+        auto from = std::make_shared<TableRef>();
+        from->kind = TableKind::kSubquery;
+        from->loc = stmt->query->loc;
+        from->subquery = stmt->query;
+        from->alias = stmt->name;
+        from->column_aliases = std::move(columns);
+        auto star = MakeExpr(ExprKind::kStar, stmt->query->loc);
+        auto query = std::make_shared<Query>();
+        query->loc = stmt->query->loc;
+        query->body = std::make_shared<QueryNode>();
+        query->body->loc = stmt->query->loc;
+        query->body->select.items.push_back({star, ""});
+        query->body->select.from = from;
+        stmt->query = query;
+      }
     } else if (AcceptKeyword("DROP")) {
       stmt->kind = StatementKind::kDropView;
       if (!AcceptKeyword("VIEW")) {
@@ -1033,8 +1054,11 @@ class Parser {
       e = MakeExpr(ExprKind::kIn, left->loc);
       e->args.push_back(std::move(left));
       ARROW_RETURN_NOT_OK(ExpectOp("("));
-      if (PeekKeyword("SELECT") || PeekKeyword("WITH")) {
-        return NotSupported(Peek().loc, "subqueries in expressions");
+      if (PeekKeyword("SELECT") || PeekKeyword("WITH") || IsParenthesizedQuery()) {
+        ARROW_ASSIGN_OR_RAISE(e->subquery, ParseQuery());
+        ARROW_RETURN_NOT_OK(ExpectOp(")"));
+        e->negated = negated;
+        return e;
       }
       do {
         ARROW_ASSIGN_OR_RAISE(auto item, ParseExpr());
@@ -1092,7 +1116,11 @@ class Parser {
       case TokenKind::kOperator:
         if (t.text == "(") {
           if (IsParenthesizedQuery(1)) {
-            return NotSupported(t.loc, "subqueries in expressions");
+            auto e = MakeExpr(ExprKind::kSubquery, t.loc);
+            Next();
+            ARROW_ASSIGN_OR_RAISE(e->subquery, ParseQuery());
+            ARROW_RETURN_NOT_OK(ExpectOp(")"));
+            return e;
           }
           Next();
           ARROW_ASSIGN_OR_RAISE(auto inner, ParseExpr());
@@ -1119,6 +1147,13 @@ class Parser {
     if (IsKeyword(t, "FALSE"))
       return MakeLiteral(LiteralKind::kBool, "false", Next().loc);
     if (IsKeyword(t, "CASE")) return ParseCase();
+    if (IsKeyword(t, "EXISTS") && IsParenthesizedQuery(1)) {
+      auto e = MakeExpr(ExprKind::kExists, Next().loc);
+      ARROW_RETURN_NOT_OK(ExpectOp("("));
+      ARROW_ASSIGN_OR_RAISE(e->subquery, ParseQuery());
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      return e;
+    }
     bool call = PeekOp("(", 1);
     if (call && (IsKeyword(t, "CAST") || IsKeyword(t, "TRY_CAST"))) return ParseCast();
     if (call && IsKeyword(t, "EXTRACT")) return ParseExtract();

@@ -74,7 +74,11 @@ std::string Dump(const ExprPtr& e) {
              " AS " + e->type_name + ")";
     case ExprKind::kIn:
       return "(" + Dump(e->args[0]) + (e->negated ? " NOT IN (" : " IN (") +
-             JoinArgs(e->args, 1) + "))";
+             (e->subquery ? Dump(*e->subquery) : JoinArgs(e->args, 1)) + "))";
+    case ExprKind::kSubquery:
+      return "(" + Dump(*e->subquery) + ")";
+    case ExprKind::kExists:
+      return "EXISTS(" + Dump(*e->subquery) + ")";
     case ExprKind::kBetween:
       return "(" + Dump(e->args[0]) + (e->negated ? " NOT BETWEEN " : " BETWEEN ") +
              Dump(e->args[1]) + " AND " + Dump(e->args[2]) + ")";
@@ -755,15 +759,23 @@ TEST(ErrorTest, StringTokenIsDescribed) {
       "syntax error at line 1:10: expected ';' or end of input but found string 'x'");
 }
 
-TEST(ErrorTest, SubqueriesInExpressions) {
-  EXPECT_EQ(Err("SELECT * FROM t WHERE a IN (SELECT b FROM u)"),
-            "subqueries in expressions are not supported yet at line 1:29\n"
-            "  SELECT * FROM t WHERE a IN (SELECT b FROM u)\n"
-            "                              ^");
-  EXPECT_EQ(FirstLine(Err("SELECT (SELECT 1)")),
-            "subqueries in expressions are not supported yet at line 1:8");
-  EXPECT_EQ(FirstLine(Err("SELECT f((SELECT 1))")),
-            "subqueries in expressions are not supported yet at line 1:10");
+TEST(ParserTest, SubqueriesInExpressions) {
+  ExprPtr where = ParseOne("SELECT * FROM t WHERE a NOT IN (SELECT b FROM u)")
+                      .query->body->select.where;
+  ASSERT_EQ(where->kind, ExprKind::kIn);
+  EXPECT_TRUE(where->negated);
+  ASSERT_NE(where->subquery, nullptr);
+  EXPECT_EQ(Dump(*where->subquery), Q("SELECT b FROM u"));
+  ExprPtr exists = ParseOne("SELECT 1 WHERE NOT EXISTS (SELECT * FROM u WHERE u.k = 1)")
+                       .query->body->select.where;
+  ASSERT_EQ(exists->kind, ExprKind::kUnary);
+  EXPECT_EQ(exists->args[0]->kind, ExprKind::kExists);
+  ExprPtr scalar =
+      ParseOne("SELECT f((SELECT max(x) FROM u)) + 1").query->body->select.items[0].expr;
+  EXPECT_EQ(Dump(scalar), "(f((" + Q("SELECT max(x) FROM u") + ")) + 1)");
+  EXPECT_EQ(FirstLine(Err("SELECT * FROM t WHERE a IN (SELECT b FROM")),
+            "syntax error at line 1:42: expected a table (a 'file' path, a name, a table "
+            "function or a subquery) but found end of input");
 }
 
 TEST(ErrorTest, ClauseErrors) {
