@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/run.py [workload ...] [--size-mb N] [--runs N] [--plot]
                                   [--flowsql build/flowsql] [--tools flowsql,duckdb]
-                                  [--duration S]
+                                  [--duration S] [--scale SF]
 
 Per ../shared/BENCHMARKS.md: data generated deterministically into bench/data/
 (once per size), every tool run as a separate process, alternately, one warm-up
@@ -31,8 +31,10 @@ import continuous  # noqa: E402
 import csv_to_parquet  # noqa: E402
 import glob_scan  # noqa: E402
 import ndjson_groupby  # noqa: E402
+import tpch  # noqa: E402
 
-WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, continuous)}
+WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, continuous,
+                                  tpch)}
 
 
 def run_workload(mod, args):
@@ -156,6 +158,9 @@ def main():
     ap.add_argument("--duration", type=float, default=0,
                     help="seconds per run of the continuous workload (default %d)"
                          % continuous.DEFAULT_DURATION_S)
+    ap.add_argument("--scale", type=float, default=0,
+                    help="TPC-H scale factor of the tpch workload (default %d)"
+                         % tpch.DEFAULT_SCALE)
     ap.add_argument("--plot", action="store_true", help="write bench/results/bench.png")
     args = ap.parse_args()
     names = args.workloads or list(WORKLOADS)
