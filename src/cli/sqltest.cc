@@ -680,9 +680,11 @@ void RunFile(const std::string& path, Watchdog* watchdog, bool verbose, Counts* 
         if (!result.ok())
           failure = "expected success, got error: " + result.status().ToString();
       } else if (rec.kind == Record::Kind::kStatementError) {
+        std::vector<std::string> expected = rec.expected;
+        for (auto& e : expected) e = ReplaceAll(e, "__TEST_DIR__", test_dir);
         if (result.ok()) {
           failure = "expected an error, but the statement succeeded";
-        } else if (!MessageMatches(result.status().ToString(), rec.expected)) {
+        } else if (!MessageMatches(result.status().ToString(), expected)) {
           std::string want;
           for (const auto& e : rec.expected) want += (want.empty() ? "" : " / ") + e;
           failure = "error message does not contain '" + want +

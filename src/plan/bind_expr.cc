@@ -115,9 +115,11 @@ std::string ExprToString(const sql::Expr& e) {
              ExprToString(*e.args[1]) + ")";
     case K::kFunction:
       if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
-        return "count_star()";
+        return std::string("count_star()") +
+               (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "");
       }
-      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")";
+      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")" +
+             (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "");
     case K::kCase: {
       std::string out = "CASE";
       size_t i = 0;

@@ -77,6 +77,11 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     return ErrorAt(e.loc, agg ? "aggregate function calls cannot be nested"
                               : "aggregate function " + name + "() is not allowed here");
   }
+  if (e.filter) {
+    return ErrorAt(
+        e.filter->loc,
+        "FILTER (WHERE ...) is only for aggregate functions, not " + name + "()");
+  }
   std::vector<Bound> args;
   for (const auto& a : e.args) {
     ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*a, scope, agg));

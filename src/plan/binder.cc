@@ -431,6 +431,17 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         }
         ac.function = "count_all";
         out_type = arrow::int64();
+        if (call->filter) {
+          // count(*) FILTER (WHERE c) counts the rows where c is true.
+          ARROW_ASSIGN_OR_RAISE(auto cond, BindFilterCondition(*call, in.scope));
+          ac.function = "count";
+          ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
+          ac.input = NewName("filter");
+          pre->exprs.push_back(
+              cp::call("if_else", {cond.expr, cp::literal(int32_t{1}),
+                                   cp::literal(arrow::MakeNullScalar(arrow::int32()))}));
+          pre_fields.push_back(arrow::field(ac.input, arrow::int32()));
+        }
       } else {
         if (call->args.size() != 1) {
           return ErrorAt(call->loc, fn + "() takes one argument");
@@ -440,6 +451,13 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         if (!nested.empty())
           return ErrorAt(nested[0]->loc, "aggregate function calls cannot be nested");
         ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*call->args[0], in.scope, nullptr));
+        if (call->filter) {
+          // agg(x) FILTER (WHERE c) aggregates x where c is true, NULL elsewhere.
+          ARROW_ASSIGN_OR_RAISE(auto cond, BindFilterCondition(*call, in.scope));
+          if (arg.type->id() == Type::NA) arg.type = arrow::int32();
+          arg.expr = cp::call("if_else", {cond.expr, arg.expr,
+                                          cp::literal(arrow::MakeNullScalar(arg.type))});
+        }
         auto skip = std::make_shared<cp::ScalarAggregateOptions>(true, 1);
         if (call->distinct && fn != "count" && fn != "min" && fn != "max") {
           return Status::NotImplemented(fn, "(DISTINCT ...) is not supported yet at ",
@@ -851,6 +869,23 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   scan->schema = arrow::schema(fields);
   rel.plan = scan;
   return rel;
+}
+
+Result<Binder::Bound> Binder::BindFilterCondition(const sql::Expr& call,
+                                                  const Scope& scope) {
+  std::vector<const sql::Expr*> nested;
+  CollectAggregates(*call.filter, &nested);
+  if (!nested.empty()) {
+    return ErrorAt(nested[0]->loc, "aggregate functions are not allowed in FILTER");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto cond, BindExpr(*call.filter, scope, nullptr));
+  if (cond.type->id() == Type::NA) return Bound{cp::literal(false), arrow::boolean()};
+  if (cond.type->id() != Type::BOOL) {
+    return ErrorAt(call.filter->loc,
+                   "FILTER needs a boolean condition, got " + ArrowTypeToSql(*cond.type));
+  }
+  // NULL counts as false.
+  return Bound{cp::call("coalesce", {cond.expr, cp::literal(false)}), arrow::boolean()};
 }
 
 Result<Binder::Relation> Binder::ApplyWhere(Relation rel,

@@ -88,6 +88,8 @@ class Binder {
   Result<Relation> BindJoinGraph(const std::vector<const sql::TableRef*>& leaves,
                                  const std::vector<sql::ExprPtr>& conditions,
                                  std::vector<sql::ExprPtr>* leftover);
+  /// The condition of agg(...) FILTER (WHERE cond), NULL taken as false.
+  Result<Bound> BindFilterCondition(const sql::Expr& call, const Scope& scope);
   /// Filters `rel` by each conjunct (boolean, or a bare NULL that keeps no row).
   Result<Relation> ApplyWhere(Relation rel, const std::vector<sql::ExprPtr>& conjuncts);
   /// The join inputs (bits, by `owner` of each internal column) `e` reads.

@@ -101,10 +101,25 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
     case NodeKind::kFilter:
       Require(node->predicate, &required);
       break;
-    case NodeKind::kProject:
+    case NodeKind::kProject: {
+      // Columns nobody above reads are dropped (a view's SELECT * keeps only what
+      // the query uses); at least one stays, for the row count.
+      std::vector<cp::Expression> exprs;
+      arrow::FieldVector fields;
+      for (size_t i = 0; i < node->exprs.size(); ++i) {
+        if (required.count(node->schema->field(static_cast<int>(i))->name())) {
+          exprs.push_back(node->exprs[i]);
+          fields.push_back(node->schema->field(static_cast<int>(i)));
+        }
+      }
+      if (!exprs.empty() && exprs.size() < node->exprs.size()) {
+        node->exprs = std::move(exprs);
+        node->schema = arrow::schema(fields);
+      }
       required.clear();
       for (const auto& e : node->exprs) Require(e, &required);
       break;
+    }
     case NodeKind::kAggregate:
       required.clear();
       required.insert(node->keys.begin(), node->keys.end());
@@ -133,11 +148,53 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
       break;
     case NodeKind::kUnion:
       // Inputs are projections that must keep every column for the union's schema.
-      required.clear();
-      for (const auto& f : node->schema->fields()) required.insert(f->name());
-      break;
+      for (const auto& in : node->inputs) {
+        std::set<std::string> all;
+        for (const auto& f : in->schema->fields()) all.insert(f->name());
+        PushProjection(in, all);
+      }
+      return;
   }
   for (const auto& in : node->inputs) PushProjection(in, required);
+}
+
+// Moves filters down: a filter over a projection that only renames the columns it
+// reads goes below it (through views' SELECT *), and two filters merge, so that a
+// filter reaches the scan.
+void SinkFilters(const PlanPtr& node) {
+  while (node->kind == NodeKind::kFilter) {
+    const PlanPtr below = node->inputs[0];
+    if (below->kind == NodeKind::kFilter) {
+      node->predicate = cp::and_(below->predicate, node->predicate);
+      node->inputs = below->inputs;
+      continue;
+    }
+    if (below->kind != NodeKind::kProject) break;
+    std::map<std::string, std::string> names;
+    for (size_t i = 0; i < below->exprs.size(); ++i) {
+      const auto* ref = below->exprs[i].field_ref();
+      if (ref && ref->name()) {
+        names[below->schema->field(static_cast<int>(i))->name()] = *ref->name();
+      }
+    }
+    bool renames_only = true;
+    for (const auto& ref : cp::FieldsInExpression(node->predicate)) {
+      renames_only = renames_only && ref.name() && names.count(*ref.name());
+    }
+    if (!renames_only) break;
+    // Swap the two nodes in place: the parent's pointer now holds the projection.
+    PlanNode filter = *node;
+    PlanNode project = *below;
+    filter.predicate = Rename(filter.predicate, names);
+    filter.inputs = project.inputs;
+    filter.schema = project.inputs[0]->schema;
+    project.inputs = {below};
+    *below = std::move(filter);
+    *node = std::move(project);
+    SinkFilters(below);
+    return;
+  }
+  for (const auto& in : node->inputs) SinkFilters(in);
 }
 
 void PushFilters(const PlanPtr& node) {
@@ -168,6 +225,7 @@ void PushLimits(const PlanPtr& node) {
 void Optimize(const PlanPtr& root) {
   std::set<std::string> all;
   for (const auto& f : root->schema->fields()) all.insert(f->name());
+  SinkFilters(root);
   PushFilters(root);
   PushLimits(root);
   PushProjection(root, all);

@@ -25,7 +25,8 @@ enum class ExprKind {
   kStar,      // `*` or `t.*` in a select list, `count(*)`: table may hold the qualifier
   kUnary,     // op: "-", "+", "NOT"; args[0]
   kBinary,    // op: + - * / % || = <> < <= > >= AND OR; args[0], args[1]
-  kFunction,  // name (lower case), args, distinct; count(*) has one kStar argument
+  kFunction,  // name (lower case), args, distinct, filter; count(*) has one kStar
+              // argument
   kCase,      // has_operand: args[0] is the operand; then WHEN/THEN pairs; has_else: last
   kCast,      // args[0] CAST AS type_name (upper case, e.g. "DECIMAL(10,2)"); try_cast
   kIn,        // args[0] [NOT] IN (args[1..]); negated
@@ -64,6 +65,7 @@ struct Expr {
   std::string type_name;  // CAST target
   std::vector<ExprPtr> args;
   std::shared_ptr<Query> subquery;  // kSubquery, kExists, kIn over a subquery
+  ExprPtr filter;                   // kFunction: agg(...) FILTER (WHERE filter)
   bool distinct = false;
   bool negated = false;
   bool case_insensitive = false;

@@ -1246,7 +1246,11 @@ class Parser {
     }
     if (PeekKeyword("OVER")) return NotSupported(Peek().loc, "window functions (OVER)");
     if (PeekKeyword("FILTER") && PeekOp("(", 1)) {
-      return NotSupported(Peek().loc, "aggregate FILTER clauses");
+      Next();
+      ARROW_RETURN_NOT_OK(ExpectOp("("));
+      ARROW_RETURN_NOT_OK(ExpectKeyword("WHERE"));
+      ARROW_ASSIGN_OR_RAISE(e->filter, ParseExpr());
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
     }
     return e;
   }
