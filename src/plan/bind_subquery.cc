@@ -290,12 +290,22 @@ Result<bool> Binder::JoinSubquery(Relation* rel, const sql::Expr& conjunct) {
     ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*r, both, nullptr));
     residual.push_back(b.expr);
   }
-  auto type =
-      negated ? arrow::acero::JoinType::LEFT_ANTI : arrow::acero::JoinType::LEFT_SEMI;
+  using JT = arrow::acero::JoinType;
   auto scope = rel->scope;
-  ARROW_ASSIGN_OR_RAISE(
-      *rel, MakeJoin(std::move(*rel), std::move(inner), type, std::move(lkeys),
-                     std::move(rkeys), std::move(residual), e->loc));
+  // Acero builds its hash table from the right input: the smaller side goes there.
+  // A bounded outer query smaller than the subquery becomes the table (RIGHT_SEMI:
+  // the table's rows that match), so the subquery's rows stream past it.
+  if (!IsUnbounded(*rel->plan) && EstimateSize(*inner.plan) > EstimateSize(*rel->plan)) {
+    ARROW_ASSIGN_OR_RAISE(
+        *rel, MakeJoin(std::move(inner), std::move(*rel),
+                       negated ? JT::RIGHT_ANTI : JT::RIGHT_SEMI, std::move(rkeys),
+                       std::move(lkeys), std::move(residual), e->loc));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(
+        *rel, MakeJoin(std::move(*rel), std::move(inner),
+                       negated ? JT::LEFT_ANTI : JT::LEFT_SEMI, std::move(lkeys),
+                       std::move(rkeys), std::move(residual), e->loc));
+  }
   rel->scope = scope;
   return true;
 }

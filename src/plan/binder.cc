@@ -1100,11 +1100,14 @@ Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,
   join->left_keys = lnames;
   join->right_keys = rnames;
   if (!residual.empty()) join->predicate = cp::and_(residual);
-  arrow::FieldVector fields(left.plan->schema->fields());
+  arrow::FieldVector fields;
   Relation out;
   out.plan = join;
-  out.scope.columns = left.scope.columns;
-  if (type != JT::LEFT_SEMI && type != JT::LEFT_ANTI) {
+  if (!OutputsRightOnly(type)) {
+    fields = left.plan->schema->fields();
+    out.scope.columns = left.scope.columns;
+  }
+  if (!OutputsLeftOnly(type)) {
     for (const auto& f : right.plan->schema->fields()) fields.push_back(f);
     out.scope.columns.insert(out.scope.columns.end(), right.scope.columns.begin(),
                              right.scope.columns.end());

@@ -96,7 +96,7 @@ class Binder {
   Result<uint64_t> LeafMask(const sql::Expr& e, const Scope& all,
                             const std::map<std::string, int>& owner);
   /// Joins two relations on key pairs (cast to a common type) and a residual
-  /// condition over both. Semi and anti joins keep only the left columns.
+  /// condition over both. Semi and anti joins keep only one side's columns.
   Result<Relation> MakeJoin(Relation left, Relation right, arrow::acero::JoinType type,
                             std::vector<Bound> lkeys, std::vector<Bound> rkeys,
                             std::vector<arrow::compute::Expression> residual,

@@ -19,6 +19,13 @@ namespace flowsql::plan {
 namespace cp = arrow::compute;
 namespace ac = arrow::acero;
 
+bool OutputsLeftOnly(ac::JoinType type) {
+  return type == ac::JoinType::LEFT_SEMI || type == ac::JoinType::LEFT_ANTI;
+}
+bool OutputsRightOnly(ac::JoinType type) {
+  return type == ac::JoinType::RIGHT_SEMI || type == ac::JoinType::RIGHT_ANTI;
+}
+
 bool IsUnbounded(const PlanNode& node) {
   if (node.kind == NodeKind::kScan) return !node.source->bounded() && !node.pushed.limit;
   for (const auto& in : node.inputs) {
@@ -131,13 +138,6 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
       Require(node->predicate, &required);
       required.insert(node->left_keys.begin(), node->left_keys.end());
       required.insert(node->right_keys.begin(), node->right_keys.end());
-      // Semi and anti joins output only the left side, but read all of it.
-      for (const auto& f : node->inputs[0]->schema->fields()) {
-        if (node->join_type == ac::JoinType::LEFT_SEMI ||
-            node->join_type == ac::JoinType::LEFT_ANTI) {
-          required.insert(f->name());
-        }
-      }
       break;
     case NodeKind::kSort:
       for (const auto& k : node->sort_keys) {
@@ -368,10 +368,8 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
       return LiveSchema(*node.inputs[0]);
     case NodeKind::kJoin: {
       auto left = LiveSchema(*node.inputs[0]);
-      if (node.join_type == ac::JoinType::LEFT_SEMI ||
-          node.join_type == ac::JoinType::LEFT_ANTI) {
-        return left;
-      }
+      if (OutputsLeftOnly(node.join_type)) return left;
+      if (OutputsRightOnly(node.join_type)) return LiveSchema(*node.inputs[1]);
       arrow::FieldVector fields = left->fields();
       auto right = LiveSchema(*node.inputs[1]);
       for (const auto& f : right->fields()) fields.push_back(f);

@@ -90,6 +90,11 @@ struct PlanNode {
   int64_t count = -1;  // -1: no limit (OFFSET only)
 };
 
+/// Semi and anti joins output one side only: the left (LEFT_SEMI, LEFT_ANTI) or
+/// the right (RIGHT_SEMI, RIGHT_ANTI, whose right side is the hash table).
+bool OutputsLeftOnly(arrow::acero::JoinType type);
+bool OutputsRightOnly(arrow::acero::JoinType type);
+
 /// True when every row reaching this node's output comes from an unbounded source
 /// through non-blocking nodes only.
 bool IsUnbounded(const PlanNode& node);
