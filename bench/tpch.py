@@ -127,7 +127,7 @@ for n in [int(a) for a in sys.argv[3:]]:
         t0 = time.perf_counter()
         table = run(tpch.statements(n))
         times[n] = time.perf_counter() - t0
-        pacsv.write_csv(table, os.path.join(out, "q%02d.csv" % n))
+        pacsv.write_csv(tpch.plain(table), os.path.join(out, "q%02d.csv" % n))
     except Exception as e:  # a query the peer cannot run
         errors[n] = str(e).splitlines()[0][:200]
 json.dump({"times": times, "errors": errors}, open(os.path.join(out, "times.json"), "w"))
@@ -137,6 +137,16 @@ json.dump({"times": times, "errors": errors}, open(os.path.join(out, "times.json
 def peer_code(name):
     return (PEER_PRELUDE % {"bench": os.path.join(common.ROOT, "bench")} + PEERS[name]
             + PEER_LOOP)
+
+
+def plain(table):
+    """The table with view types (string_view) cast to their plain forms, which
+    pyarrow's CSV writer takes."""
+    import pyarrow as pa
+    fields = [pa.field(f.name, pa.string()) if f.type == pa.string_view()
+              else pa.field(f.name, pa.binary()) if f.type == pa.binary_view() else f
+              for f in table.schema]
+    return table.cast(pa.schema(fields))
 
 
 def read_csv(path):
@@ -185,7 +195,7 @@ def duckdb_rows(directory, n, out_path):
             table = con.sql(s).to_arrow_table()
         else:
             con.sql(s)
-    pacsv.write_csv(table, out_path)
+    pacsv.write_csv(plain(table), out_path)
     return read_csv(out_path)
 
 

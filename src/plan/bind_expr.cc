@@ -223,6 +223,20 @@ int DecimalScale(const arrow::DataType& t) {
   return static_cast<const arrow::DecimalType&>(t).scale();
 }
 
+/// An integer literal that fits INTEGER as an INTEGER (DuckDB types `1` so), else
+/// the value itself.
+Binder::Bound NarrowIntegerLiteral(Binder::Bound value) {
+  const auto* lit = value.expr.literal();
+  if (lit && lit->is_scalar() && lit->scalar()->is_valid &&
+      value.type->id() == Type::INT64) {
+    int64_t v = static_cast<const arrow::Int64Scalar&>(*lit->scalar()).value;
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      return Lit(std::make_shared<arrow::Int32Scalar>(static_cast<int32_t>(v)));
+    }
+  }
+  return value;
+}
+
 /// The DECIMAL(p, 0) that holds every value of an integer type (DuckDB's widths).
 std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t) {
   switch (t.id()) {
@@ -705,9 +719,11 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           ARROW_ASSIGN_OR_RAISE(r, CastTo(r, arrow::float64(), scope, e.loc));
         } else {
           if (!decimal_l) {
+            l = NarrowIntegerLiteral(l);
             ARROW_ASSIGN_OR_RAISE(l, CastTo(l, IntegerAsDecimal(*l.type), scope, e.loc));
           }
           if (!decimal_r) {
+            r = NarrowIntegerLiteral(r);
             ARROW_ASSIGN_OR_RAISE(r, CastTo(r, IntegerAsDecimal(*r.type), scope, e.loc));
           }
           if (kComparisons.count(op) &&

@@ -973,8 +973,11 @@ Result<Binder::Relation> Binder::BindJoinGraph(
     }
     pending.push_back(cond);
   }
-  // Left-deep, largest input first (it probes); then, each step, the smallest
-  // input an equality connects (it becomes the hash table), else the smallest.
+  // Left-deep, the largest input first (it probes, the others become hash
+  // tables); then, each step, the first input in FROM order that an equality
+  // connects, else the smallest. Without statistics on distinct keys, the FROM
+  // order is the user's hint: joining the smallest connected input first can join
+  // on a key that is not unique (customer to supplier on the nation) and multiply rows.
   std::vector<double> size(rels.size());
   for (size_t i = 0; i < rels.size(); ++i) size[i] = EstimateSize(*rels[i].plan);
   size_t first = 0;
@@ -998,7 +1001,7 @@ Result<Binder::Relation> Binder::BindJoinGraph(
         return !c.used && connects(c, bit);
       });
       if (next < 0 || (connected && !next_connected) ||
-          (connected == next_connected && size[i] < size[next])) {
+          (!connected && !next_connected && size[i] < size[next])) {
         next = static_cast<int>(i);
         next_connected = connected;
       }

@@ -392,7 +392,7 @@ double EstimateSize(const PlanNode& node) {
       return node.values ? double(node.values->num_rows() * 16)
                          : double(node.table->num_rows() * 16);
     case NodeKind::kFilter:
-      return EstimateSize(*node.inputs[0]) / 5;
+      return EstimateSize(*node.inputs[0]) / 2;
     case NodeKind::kAggregate:
       return EstimateSize(*node.inputs[0]) / 10;
     case NodeKind::kLimit:
