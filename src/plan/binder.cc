@@ -99,8 +99,6 @@ void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
 
 }  // namespace
 
-/// (a AND b) OR (a AND c) becomes a AND (b OR c), recursively over the conjuncts of
-/// `e`, so that a condition every branch shares can become a join key or a filter.
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
   if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name)) {
     out->push_back(&e);
@@ -109,6 +107,21 @@ void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
   for (const auto& a : e.args) CollectAggregates(*a, out);
 }
 
+namespace {
+
+void CollectGroupingCalls(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
+  if (e.kind == sql::ExprKind::kFunction &&
+      (e.name == "grouping" || e.name == "grouping_id")) {
+    out->push_back(&e);
+    return;
+  }
+  for (const auto& a : e.args) CollectGroupingCalls(*a, out);
+}
+
+}  // namespace
+
+/// (a AND b) OR (a AND c) becomes a AND (b OR c), recursively over the conjuncts of
+/// `e`, so that a condition every branch shares can become a join key or a filter.
 sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e) {
   std::vector<sql::ExprPtr> conjuncts;
   SplitConjuncts(e, &conjuncts);
@@ -369,6 +382,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     std::vector<Column> key_cols, agg_cols;
 
     std::vector<sql::ExprPtr> group_exprs;
+    bool has_sets = false;
+    std::vector<std::vector<int>> sets;  // GROUPING SETS: indices into group_exprs
     if (group_all) {
       for (const auto& item : select.items) {
         std::vector<const sql::Expr*> inner;
@@ -376,7 +391,9 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
         if (inner.empty()) group_exprs.push_back(item.expr);
       }
     } else {
-      for (const auto& g : select.group_by) {
+      std::vector<sql::ExprPtr> flat;
+      ARROW_ASSIGN_OR_RAISE(has_sets, ExpandGroupingSets(select.group_by, &flat, &sets));
+      for (const auto& g : flat) {
         sql::ExprPtr target = g;
         if (g->kind == sql::ExprKind::kLiteral &&
             g->lit_kind == sql::LiteralKind::kInteger) {
@@ -534,6 +551,20 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     pre->schema = arrow::schema(pre_fields);
     agg->schema = arrow::schema(agg_fields);
     post.plan = agg;
+    std::vector<const sql::Expr*> grouping_calls;
+    for (const auto& item : select.items)
+      CollectGroupingCalls(*item.expr, &grouping_calls);
+    if (select.having) CollectGroupingCalls(*select.having, &grouping_calls);
+    if (!has_sets && !grouping_calls.empty()) {
+      // grouping() over a plain GROUP BY: one set of every key, grouping() is 0.
+      has_sets = true;
+      sets = {std::vector<int>(group_exprs.size())};
+      for (size_t i = 0; i < group_exprs.size(); ++i) sets[0][i] = static_cast<int>(i);
+    }
+    if (has_sets) {
+      ARROW_ASSIGN_OR_RAISE(post.plan, GroupingSetsUnion(agg, sets, group_exprs, select,
+                                                         query, &ctx, &agg_cols));
+    }
     post.scope.columns = key_cols;
     post.scope.columns.insert(post.scope.columns.end(), agg_cols.begin(), agg_cols.end());
     if (select.having) {
@@ -869,6 +900,151 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   scan->schema = arrow::schema(fields);
   rel.plan = scan;
   return rel;
+}
+
+Result<bool> ExpandGroupingSets(const std::vector<sql::ExprPtr>& group_by,
+                                std::vector<sql::ExprPtr>* flat,
+                                std::vector<std::vector<int>>* sets) {
+  auto index_of = [&](const sql::ExprPtr& e) {
+    std::string text = ExprToString(*e);
+    for (size_t i = 0; i < flat->size(); ++i) {
+      if (ExprToString(*(*flat)[i]) == text) return static_cast<int>(i);
+    }
+    flat->push_back(e);
+    return static_cast<int>(flat->size() - 1);
+  };
+  bool has_sets = false;
+  std::vector<std::vector<int>> product = {{}};
+  for (const auto& g : group_by) {
+    std::vector<std::vector<int>> element;
+    bool construct =
+        g->kind == sql::ExprKind::kFunction &&
+        (g->name == "rollup" || g->name == "cube" || g->name == "grouping_sets");
+    if (!construct) {
+      element.push_back({index_of(g)});
+    } else if (g->name == "grouping_sets") {
+      for (const auto& row : g->args) {
+        std::vector<int> set;
+        for (const auto& x : row->args) set.push_back(index_of(x));
+        element.push_back(set);
+      }
+    } else {
+      std::vector<int> items;
+      for (const auto& a : g->args) items.push_back(index_of(a));
+      size_t n = items.size();
+      if (g->name == "rollup") {
+        for (size_t k = n + 1; k-- > 0;) {
+          element.emplace_back(items.begin(), items.begin() + static_cast<long>(k));
+        }
+      } else {
+        if (n > 12) return ErrorAt(g->loc, "CUBE takes at most 12 expressions");
+        for (uint32_t mask = (1u << n); mask-- > 0;) {
+          std::vector<int> set;
+          for (size_t i = 0; i < n; ++i) {
+            if (mask & (1u << (n - 1 - i))) set.push_back(items[i]);
+          }
+          element.push_back(set);
+        }
+      }
+    }
+    has_sets = has_sets || construct;
+    std::vector<std::vector<int>> next;
+    for (const auto& left : product) {
+      for (const auto& right : element) {
+        std::vector<int> set = left;
+        for (int i : right) {
+          if (std::find(set.begin(), set.end(), i) == set.end()) set.push_back(i);
+        }
+        next.push_back(set);
+      }
+    }
+    product = std::move(next);
+  }
+  if (has_sets) *sets = std::move(product);
+  return has_sets;
+}
+
+Result<PlanPtr> Binder::GroupingSetsUnion(const PlanPtr& agg,
+                                          const std::vector<std::vector<int>>& sets,
+                                          const std::vector<sql::ExprPtr>& group_exprs,
+                                          const sql::SelectCore& select,
+                                          const sql::Query* query, AggContext* ctx,
+                                          std::vector<Column>* agg_cols) {
+  // grouping(a, b): a bit per argument, 1 where the set does not group by it.
+  std::vector<const sql::Expr*> calls;
+  for (const auto& item : select.items) CollectGroupingCalls(*item.expr, &calls);
+  if (select.having) CollectGroupingCalls(*select.having, &calls);
+  if (query) {
+    for (const auto& o : query->order_by) CollectGroupingCalls(*o.expr, &calls);
+  }
+  struct GroupingColumn {
+    std::string name;
+    std::vector<int> args;  // indices into group_exprs
+  };
+  std::vector<GroupingColumn> grouping;
+  for (const sql::Expr* call : calls) {
+    std::string text = ExprToString(*call);
+    if (ctx->by_text.count(text)) continue;
+    GroupingColumn col{NewName(text), {}};
+    for (const auto& a : call->args) {
+      int found = -1;
+      for (size_t i = 0; i < group_exprs.size(); ++i) {
+        if (ExprToString(*group_exprs[i]) == ExprToString(*a))
+          found = static_cast<int>(i);
+      }
+      if (found < 0) {
+        return ErrorAt(
+            a->loc, "the arguments of " + call->name + "() must be GROUP BY expressions");
+      }
+      col.args.push_back(found);
+    }
+    ctx->by_text[text] = col.name;
+    agg_cols->push_back({"", text, col.name, arrow::int64()});
+    grouping.push_back(std::move(col));
+  }
+  size_t nkeys = agg->keys.size();
+  arrow::FieldVector out_fields = agg->schema->fields();
+  for (const auto& g : grouping)
+    out_fields.push_back(arrow::field(g.name, arrow::int64()));
+  auto out_schema = arrow::schema(out_fields);
+  auto all = Node(NodeKind::kUnion, {});
+  for (const auto& set : sets) {
+    // Each set reads its own copy of the input: the optimizer prunes a plan's
+    // columns per node, and the sets need different ones.
+    auto copy = ClonePlan(agg);
+    copy->keys.clear();
+    arrow::FieldVector fields;
+    for (int i : set) {
+      copy->keys.push_back(agg->keys[i]);
+      fields.push_back(agg->schema->field(i));
+    }
+    for (int i = static_cast<int>(nkeys); i < agg->schema->num_fields(); ++i) {
+      fields.push_back(agg->schema->field(i));
+    }
+    copy->schema = arrow::schema(fields);
+    auto project = Node(NodeKind::kProject, {copy});
+    for (size_t i = 0; i < nkeys; ++i) {
+      const auto& f = agg->schema->field(static_cast<int>(i));
+      bool grouped = std::find(set.begin(), set.end(), static_cast<int>(i)) != set.end();
+      project->exprs.push_back(grouped ? cp::field_ref(f->name())
+                                       : cp::literal(arrow::MakeNullScalar(f->type())));
+    }
+    for (int i = static_cast<int>(nkeys); i < agg->schema->num_fields(); ++i) {
+      project->exprs.push_back(cp::field_ref(agg->schema->field(i)->name()));
+    }
+    for (const auto& g : grouping) {
+      int64_t bits = 0;
+      for (int a : g.args) {
+        bool grouped = std::find(set.begin(), set.end(), a) != set.end();
+        bits = (bits << 1) | (grouped ? 0 : 1);
+      }
+      project->exprs.push_back(cp::literal(bits));
+    }
+    project->schema = out_schema;
+    all->inputs.push_back(project);
+  }
+  all->schema = out_schema;
+  return all;
 }
 
 Result<Binder::Bound> Binder::BindFilterCondition(const sql::Expr& call,

@@ -88,6 +88,14 @@ class Binder {
   Result<Relation> BindJoinGraph(const std::vector<const sql::TableRef*>& leaves,
                                  const std::vector<sql::ExprPtr>& conditions,
                                  std::vector<sql::ExprPtr>* leftover);
+  /// GROUPING SETS / ROLLUP / CUBE: `agg` (grouped by every key) once per set,
+  /// the keys a set leaves out NULL, the grouping() columns constant, in a union.
+  Result<PlanPtr> GroupingSetsUnion(const PlanPtr& agg,
+                                    const std::vector<std::vector<int>>& sets,
+                                    const std::vector<sql::ExprPtr>& group_exprs,
+                                    const sql::SelectCore& select,
+                                    const sql::Query* query, AggContext* ctx,
+                                    std::vector<Column>* agg_cols);
   /// The condition of agg(...) FILTER (WHERE cond), NULL taken as false.
   Result<Bound> BindFilterCondition(const sql::Expr& call, const Scope& scope);
   /// Filters `rel` by each conjunct (boolean, or a bare NULL that keeps no row).
@@ -176,6 +184,13 @@ std::shared_ptr<arrow::DataType> CommonTypeOf(
 std::string AsciiLower(std::string text);
 /// A user error that ends with " at line L:C".
 Status ErrorAt(const sql::Location& loc, const std::string& message);
+
+/// Expands GROUP BY's ROLLUP (...), CUBE (...) and GROUPING SETS (...) (with plain
+/// expressions, a cross product) into `sets` of indices into `flat`, the distinct
+/// grouping expressions. False (and `sets` untouched) when there is no such construct.
+Result<bool> ExpandGroupingSets(const std::vector<sql::ExprPtr>& group_by,
+                                std::vector<sql::ExprPtr>* flat,
+                                std::vector<std::vector<int>>* sets);
 
 /// (a AND b) OR (a AND c) becomes a AND (b OR c), in each conjunct of `e`.
 sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e);

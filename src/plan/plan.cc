@@ -19,6 +19,12 @@ namespace flowsql::plan {
 namespace cp = arrow::compute;
 namespace ac = arrow::acero;
 
+PlanPtr ClonePlan(const PlanPtr& node) {
+  auto copy = std::make_shared<PlanNode>(*node);
+  for (auto& in : copy->inputs) in = ClonePlan(in);
+  return copy;
+}
+
 bool OutputsLeftOnly(ac::JoinType type) {
   return type == ac::JoinType::LEFT_SEMI || type == ac::JoinType::LEFT_ANTI;
 }

@@ -95,6 +95,9 @@ struct PlanNode {
 bool OutputsLeftOnly(arrow::acero::JoinType type);
 bool OutputsRightOnly(arrow::acero::JoinType type);
 
+/// A deep copy of a plan (sources shared), for a subtree read more than once.
+PlanPtr ClonePlan(const PlanPtr& node);
+
 /// True when every row reaching this node's output comes from an unbounded source
 /// through non-blocking nodes only.
 bool IsUnbounded(const PlanNode& node);

@@ -670,6 +670,11 @@ class Parser {
         core.group_by.push_back(MakeExpr(ExprKind::kStar, Next().loc));
       } else {
         do {
+          if (IsKeyword(Peek(), "GROUPING") && IsKeyword(Peek(1), "SETS")) {
+            ARROW_ASSIGN_OR_RAISE(auto sets, ParseGroupingSets());
+            core.group_by.push_back(std::move(sets));
+            continue;
+          }
           ARROW_ASSIGN_OR_RAISE(auto expr, ParseExpr());
           core.group_by.push_back(std::move(expr));
         } while (AcceptOp(","));
@@ -1252,6 +1257,35 @@ class Parser {
       ARROW_ASSIGN_OR_RAISE(e->filter, ParseExpr());
       ARROW_RETURN_NOT_OK(ExpectOp(")"));
     }
+    return e;
+  }
+
+  /// GROUPING SETS ((a, b), a, ()): a kFunction "grouping_sets" whose arguments are
+  /// the sets, each a kFunction "row" of its expressions. ROLLUP (...) and CUBE (...)
+  /// parse as function calls; the binder expands all three.
+  [[gnu::noinline]] Result<ExprPtr> ParseGroupingSets() {
+    auto e = MakeExpr(ExprKind::kFunction, Next().loc);  // GROUPING
+    Next();                                              // SETS
+    e->name = "grouping_sets";
+    ARROW_RETURN_NOT_OK(ExpectOp("("));
+    do {
+      auto set = MakeExpr(ExprKind::kFunction, Peek().loc);
+      set->name = "row";
+      if (AcceptOp("(")) {
+        if (!AcceptOp(")")) {
+          do {
+            ARROW_ASSIGN_OR_RAISE(auto item, ParseExpr());
+            set->args.push_back(std::move(item));
+          } while (AcceptOp(","));
+          ARROW_RETURN_NOT_OK(ExpectOp(")"));
+        }
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto item, ParseExpr());
+        set->args.push_back(std::move(item));
+      }
+      e->args.push_back(std::move(set));
+    } while (AcceptOp(","));
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
     return e;
   }
 
