@@ -1099,8 +1099,14 @@ Result<uint64_t> Binder::LeafMask(const sql::Expr& e, const Scope& all,
     return uint64_t{1} << owner.at((*col)->internal);
   }
   if (e.kind == sql::ExprKind::kStar) return Status::Invalid("'*' in a condition");
-  // A subquery is bound after the joins, where every column it may read is there.
-  if (e.subquery) return Status::Invalid("a subquery in a condition");
+  if (e.subquery) {
+    // One that reads no outer column is a constant (or IN's set): it goes where
+    // its other operands' columns are. A correlated one is bound after the joins.
+    ARROW_ASSIGN_OR_RAISE(auto correlation, Correlate(*e.subquery, all));
+    if (correlation) return Status::Invalid("a correlated subquery in a condition");
+    if (e.kind != sql::ExprKind::kIn) return 0;
+    return LeafMask(*e.args[0], all, owner);
+  }
   uint64_t mask = 0;
   for (const auto& a : e.args) {
     ARROW_ASSIGN_OR_RAISE(auto m, LeafMask(*a, all, owner));
@@ -1347,6 +1353,19 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
           rkeys.push_back(*r2);
           continue;
         }
+      }
+      // A condition on the side whose unmatched rows are dropped anyway filters
+      // that side before the join (LEFT JOIN ... ON ... AND r.x LIKE '...').
+      auto sides = Sides(*c, right.scope, left.scope);
+      bool right_only = sides.ok() && *sides == 1;
+      bool left_only = sides.ok() && *sides == 2;
+      if (right_only && (type == JT::INNER || type == JT::LEFT_OUTER)) {
+        ARROW_ASSIGN_OR_RAISE(right, ApplyWhere(std::move(right), {c}));
+        continue;
+      }
+      if (left_only && (type == JT::INNER || type == JT::RIGHT_OUTER)) {
+        ARROW_ASSIGN_OR_RAISE(left, ApplyWhere(std::move(left), {c}));
+        continue;
       }
       ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*c, both, nullptr));
       residual.push_back(b.expr);
