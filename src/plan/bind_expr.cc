@@ -542,8 +542,9 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         case sql::LiteralKind::kInteger:
         case sql::LiteralKind::kDecimal: {
           if (e.lit_kind == sql::LiteralKind::kInteger) {
+            // INTEGER when it fits, else BIGINT, as DuckDB types integer constants.
             if (auto v = ParseInt64(e.text)) {
-              return Lit(std::make_shared<arrow::Int64Scalar>(*v));
+              return NarrowIntegerLiteral(Lit(std::make_shared<arrow::Int64Scalar>(*v)));
             }
           }
           if (auto exact = DecimalLiteral(e.text)) return Lit(exact);
@@ -802,6 +803,13 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                                                                 {"*", "multiply_checked"},
                                                                 {"%", "remainder"}};
       if (auto it = kArith.find(op); it != kArith.end()) {
+        // Integers of two widths meet in the wider (Arrow would narrow a constant
+        // operand to the other's type and overflow: 2147483647::BIGINT + 1).
+        if (IsInteger(*l.type) && IsInteger(*r.type) && !l.type->Equals(*r.type)) {
+          auto common = CommonType({l.type, r.type});
+          ARROW_ASSIGN_OR_RAISE(l, CastTo(l, common, scope, e.loc));
+          ARROW_ASSIGN_OR_RAISE(r, CastTo(r, common, scope, e.loc));
+        }
         return Call(it->second, {l, r}, scope, e.loc);
       }
       return ErrorAt(e.loc, "unknown operator '" + op + "'");
