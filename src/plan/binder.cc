@@ -267,6 +267,29 @@ Result<PlanPtr> AddOrderLimit(PlanPtr plan, std::vector<cp::SortKey> keys,
   return plan;
 }
 
+// ORDER BY ALL: every output column, left to right, in the item's direction.
+std::vector<sql::OrderItem> OrderByAll(const std::vector<sql::OrderItem>& items,
+                                       size_t columns) {
+  std::vector<sql::OrderItem> out;
+  for (const auto& item : items) {
+    if (item.expr->kind != sql::ExprKind::kStar) {
+      out.push_back(item);
+      continue;
+    }
+    for (size_t i = 1; i <= columns; ++i) {
+      sql::OrderItem column = item;
+      auto ordinal = std::make_shared<sql::Expr>();
+      ordinal->kind = sql::ExprKind::kLiteral;
+      ordinal->lit_kind = sql::LiteralKind::kInteger;
+      ordinal->text = std::to_string(i);
+      ordinal->loc = item.expr->loc;
+      column.expr = ordinal;
+      out.push_back(column);
+    }
+  }
+  return out;
+}
+
 cp::SortKey MakeSortKey(const std::string& internal, const sql::OrderItem& item) {
   // DuckDB's default: NULLS LAST in both directions.
   bool nulls_first = item.nulls_first.value_or(false);
@@ -308,7 +331,7 @@ Result<int> OrderTarget(const sql::OrderItem& item, const std::vector<std::strin
 Result<Binder::Relation> Binder::ApplyOrderLimit(Relation rel, const sql::Query& query,
                                                  const std::vector<std::string>& names) {
   std::vector<cp::SortKey> keys;
-  for (const auto& item : query.order_by) {
+  for (const auto& item : OrderByAll(query.order_by, names.size())) {
     ARROW_ASSIGN_OR_RAISE(int target, OrderTarget(item, names, {}));
     if (target < 0) {
       return ErrorAt(
@@ -635,7 +658,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   // ORDER BY may reference select items or, without DISTINCT, anything in scope.
   std::vector<cp::SortKey> keys;
   if (query) {
-    for (const auto& item : query->order_by) {
+    for (const auto& item : OrderByAll(query->order_by, visible)) {
       ARROW_ASSIGN_OR_RAISE(int target, OrderTarget(item, names, texts));
       if (target >= 0) {
         keys.push_back(MakeSortKey(out_cols[target].internal, item));

@@ -530,7 +530,11 @@ class Parser {
       ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
       do {
         OrderItem item;
-        ARROW_ASSIGN_OR_RAISE(item.expr, ParseExpr());
+        if (PeekKeyword("ALL")) {
+          item.expr = MakeExpr(ExprKind::kStar, Next().loc);  // ORDER BY ALL
+        } else {
+          ARROW_ASSIGN_OR_RAISE(item.expr, ParseExpr());
+        }
         if (AcceptKeyword("DESC")) {
           item.descending = true;
         } else {
