@@ -4,6 +4,7 @@
 #   scripts/test.sh BUILD_DIR
 #
 # In order: the gtest binaries (ctest), the SQL corpus (flowsql_sqltest test/sql),
+# its expected rows and types re-checked against DuckDB (gen_expected.py --check),
 # then the Python suites (test/cli, test/diff, test/integration) against
 # BUILD_DIR/flowsql. Every suite runs even when an earlier one fails; the exit
 # code is non-zero if any failed. The last line is "N passed, M failed".
@@ -61,6 +62,16 @@ else
   echo "missing $BUILD/flowsql_sqltest"
   count "sql" 0 1 1
 fi
+
+# --- 2b. The corpus's expected rows and column types, checked again against DuckDB
+echo "== SQL expectations against DuckDB (test/sql/gen_expected.py --check)"
+"$PY" test/sql/gen_expected.py --check test/sql 2>&1 | tee "$log_dir/oracle.log"
+rc=${PIPESTATUS[0]}
+line=$(grep -E "^gen_expected: " "$log_dir/oracle.log" | tail -1)
+o_same=$(sed -E 's/.* ([0-9]+) same.*/\1/' <<<"$line")
+o_differ=$(sed -E 's/.* ([0-9]+) differ.*/\1/' <<<"$line")
+o_errors=$(sed -E 's/.* ([0-9]+) duckdb errors.*/\1/' <<<"$line")
+count "oracle" "${o_same:-0}" $(( ${o_differ:-0} + ${o_errors:-0} )) "$rc"
 
 # --- 3. Python suites
 suites=()

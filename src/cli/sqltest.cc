@@ -625,6 +625,45 @@ struct Counts {
   int skipped = 0;
 };
 
+/// A column's type as a query record's letter, as test/sql/gen_expected.py infers
+/// them from DuckDB's result: B boolean, I integer (and DECIMAL(p,0)), R floating
+/// point and decimal, D date/time/timestamp, T anything else.
+char TypeLetter(const arrow::DataType& t) {
+  if (t.id() == arrow::Type::BOOL) return 'B';
+  if (arrow::is_integer(t.id())) return 'I';
+  if (arrow::is_decimal(t.id())) {
+    return static_cast<const arrow::DecimalType&>(t).scale() == 0 ? 'I' : 'R';
+  }
+  if (arrow::is_floating(t.id())) return 'R';
+  switch (t.id()) {
+    case arrow::Type::DATE32:
+    case arrow::Type::DATE64:
+    case arrow::Type::TIMESTAMP:
+    case arrow::Type::TIME32:
+    case arrow::Type::TIME64:
+      return 'D';
+    default:
+      return 'T';
+  }
+}
+
+std::string TypeLetters(const arrow::Schema& schema) {
+  std::string out;
+  for (const auto& f : schema.fields()) {
+    out += f->type()->id() == arrow::Type::NA ? '?' : TypeLetter(*f->type());
+  }
+  return out;
+}
+
+/// A column of the null type (SELECT NULL) has no type to compare: it matches any.
+bool TypeLettersMatch(const std::string& actual, const std::string& expected) {
+  if (actual.size() != expected.size()) return false;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (actual[i] != '?' && actual[i] != expected[i]) return false;
+  }
+  return true;
+}
+
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
     s.replace(pos, from.size(), to);
@@ -703,6 +742,11 @@ void RunFile(const std::string& path, Watchdog* watchdog, bool verbose, Counts* 
         if (static_cast<size_t>(table.num_columns()) != rec.types.size()) {
           failure = "expected " + std::to_string(rec.types.size()) + " columns (" +
                     rec.types + "), got " + std::to_string(table.num_columns()) + ": " +
+                    table.schema()->ToString();
+          show_rows = true;
+        } else if (std::string letters = TypeLetters(*table.schema());
+                   !TypeLettersMatch(letters, rec.types)) {
+          failure = "expected column types " + rec.types + ", got " + letters + ": " +
                     table.schema()->ToString();
           show_rows = true;
         } else if (actual_rows != expected_rows) {

@@ -181,7 +181,13 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   if (name == "floor" || name == "ceil" || name == "ceiling" || name == "trunc") {
     ARROW_RETURN_NOT_OK(arity(1, 1));
     if (arrow::is_integer(args[0].type->id())) return args[0];
-    return call(name == "ceiling" ? "ceil" : name, args);
+    ARROW_ASSIGN_OR_RAISE(auto r, call(name == "ceiling" ? "ceil" : name, args));
+    if (arrow::is_decimal(args[0].type->id())) {
+      // DuckDB: floor(DECIMAL(p,s)) is DECIMAL(p,0).
+      const auto& d = static_cast<const arrow::DecimalType&>(*args[0].type);
+      return CastTo(r, arrow::decimal128(d.precision(), 0), scope, e.loc);
+    }
+    return r;
   }
   if (name == "round") {
     ARROW_RETURN_NOT_OK(arity(1, 2));
@@ -196,6 +202,28 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       ARROW_ASSIGN_OR_RAISE(digits, ConstInt(args[1], name, 1, e.loc));
     }
     if (arrow::is_integer(args[0].type->id()) && digits >= 0) return args[0];
+    if (arrow::is_decimal(args[0].type->id())) {
+      // DuckDB: round(DECIMAL(p,s), n) is DECIMAL(p, clamp(n, 0, s)), half away
+      // from zero; the cast to the smaller scale rounds.
+      const auto& d = static_cast<const arrow::DecimalType&>(*args[0].type);
+      if (digits >= d.scale()) return args[0];
+      if (digits >= 0) {
+        return CastTo(args[0],
+                      arrow::decimal128(d.precision(), static_cast<int32_t>(digits)),
+                      scope, e.loc);
+      }
+      Bound room = args[0];
+      if (d.precision() < 38) {
+        ARROW_ASSIGN_OR_RAISE(
+            room,
+            CastTo(room, arrow::decimal128(d.precision() + 1, d.scale()), scope, e.loc));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto r,
+                            call("round", {room},
+                                 std::make_shared<cp::RoundOptions>(
+                                     digits, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+      return CastTo(r, arrow::decimal128(d.precision(), 0), scope, e.loc);
+    }
     return call(
         "round", {args[0]},
         std::make_shared<cp::RoundOptions>(digits, cp::RoundMode::HALF_TOWARDS_INFINITY));

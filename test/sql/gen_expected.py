@@ -26,7 +26,8 @@ a statement replaces it (`# duckdb: skip` skips it).
 and `# duckdb: skip` ones) with DuckDB's; review the diff before committing.
 
 --check: runs every query record through DuckDB (or its `# duckdb:` query) and
-reports the records whose expected rows differ from DuckDB's. Records preceded
+reports the records whose expected rows or column types (the typestring's
+letters, see type_letter()) differ from DuckDB's. Records preceded
 by `# duckdb: skip` or `# nocheck` are not checked (hand-written expectations).
 """
 import datetime as dt
@@ -379,7 +380,7 @@ def process_file(path, check, refill, stats):
                 stats["filled"] += 1
             else:
                 exp = sorted(expected) if r.sort in ("rowsort", "valuesort") else expected
-                if not rows_match(exp, rows) or len(r.types) != table.num_columns:
+                if not rows_match(exp, rows) or r.types != types:
                     stats["differ"] += 1
                     print("DIFFERS %s" % where)
                     print("  sql: %s" % (dsql or sql).replace("\n", " "))
@@ -389,8 +390,8 @@ def process_file(path, check, refill, stats):
                         if a != b:
                             print("  row %d: file %r vs duckdb %r" % (k + 1, a, b))
                             break
-                    if len(r.types) != table.num_columns:
-                        print("  typestring %s vs %d columns" % (r.types, table.num_columns))
+                    if r.types != types:
+                        print("  typestring %s vs DuckDB's %s" % (r.types, types))
                 else:
                     stats["same"] += 1
     finally:
