@@ -509,7 +509,10 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           out_type = arrow::int64();
         } else if (fn == "sum") {
           if (arrow::is_integer(arg.type->id()) || arg.type->id() == arrow::Type::NA) {
-            ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::int64(), in.scope, call->loc));
+            // DuckDB sums integers as HUGEINT: exact where a BIGINT would overflow
+            // (Arrow's int64 sum wraps). DECIMAL(38,0) is Arrow's 128-bit integer.
+            ARROW_ASSIGN_OR_RAISE(
+                arg, CastTo(arg, arrow::decimal128(38, 0), in.scope, call->loc));
           } else if (!arrow::is_floating(arg.type->id()) &&
                      !arrow::is_decimal(arg.type->id())) {
             return ErrorAt(call->loc,

@@ -2,8 +2,9 @@
 
 Each query runs in the flowsql CLI (`--format arrow`, read back with pyarrow)
 and in DuckDB (the Python package) on the same files, from the repository root.
-Results must match exactly: same column count, same row count, same values
-(floats within a relative 1e-9), in order when the query has a top-level
+Results must match exactly: same column count and types (string views and
+large variants compared as plain types), same row count, same values (decimals
+exactly, floats within a relative 1e-9), in order when the query has a top-level
 ORDER BY, else as multisets.
 
     FLOWSQL_BIN=build/flowsql .venv/bin/python -m pytest -q test/diff
@@ -65,9 +66,23 @@ def run_duckdb(sql):
         con.close()
 
 
+def plain_type(t):
+    """The type a value is compared in: views and large variants as plain ones,
+    DuckDB's HUGEINT (decimal128(38, 0)) as the BIGINT flowsql computes."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or t == pa.string_view():
+        return pa.string()
+    if pa.types.is_large_list(t) or pa.types.is_list(t):
+        return pa.list_(plain_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, plain_type(f.type)) for f in t])
+    if pa.types.is_dictionary(t):
+        return plain_type(t.value_type)
+    return t
+
+
 def normalize(v):
     if isinstance(v, decimal.Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
+        return v
     if isinstance(v, dt.datetime) and v.tzinfo is not None:
         return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
     if isinstance(v, list):
@@ -92,6 +107,8 @@ def is_number(v):
 def equal(a, b):
     if a is None or b is None:
         return a is None and b is None
+    if isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
+        return type(a) is type(b) and a == b  # exact, never through a float
     if is_number(a) and is_number(b):
         if isinstance(a, float) and math.isnan(a) or isinstance(b, float) and math.isnan(b):
             return isinstance(a, float) and isinstance(b, float) and math.isnan(a) \
@@ -136,6 +153,9 @@ def test_matches_duckdb(sql):
     actual_table = run_flowsql(sql)
     assert actual_table.num_columns == expected_table.num_columns, (
         "column count: flowsql %s vs duckdb %s" % (actual_table.schema, expected_table.schema))
+    for a, e in zip(actual_table.schema, expected_table.schema):
+        assert plain_type(a.type) == plain_type(e.type), (
+            "column %s: flowsql %s vs duckdb %s" % (e.name, a.type, e.type))
     expected = rows_of(expected_table)
     actual = rows_of(actual_table)
     assert len(actual) == len(expected), "row count: flowsql %d vs duckdb %d" % (
