@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <set>
 
 #include "common/numbers.h"
@@ -187,6 +188,25 @@ bool IsLiteral(const Binder::Bound& b) { return b.expr.literal() != nullptr; }
 const std::map<std::string, std::string> kComparisons = {
     {"=", "equal"},       {"<>", "not_equal"}, {"<", "less"},
     {"<=", "less_equal"}, {">", "greater"},    {">=", "greater_equal"}};
+
+/// Microseconds since midnight of 'HH:MM[:SS[.ffffff]]', or nothing.
+std::optional<int64_t> ParseTimeOfDayMicros(const std::string& text) {
+  int h = 0, m = 0, consumed = 0;
+  double sec = 0;
+  if (std::sscanf(text.c_str(), "%d:%d%n", &h, &m, &consumed) != 2) return std::nullopt;
+  if (text[consumed] == ':') {
+    int more = 0;
+    if (std::sscanf(text.c_str() + consumed + 1, "%lf%n", &sec, &more) != 1) {
+      return std::nullopt;
+    }
+    consumed += 1 + more;
+  }
+  if (consumed != static_cast<int>(text.size()) || h < 0 || h > 23 || m < 0 || m > 59 ||
+      sec < 0 || sec >= 60) {
+    return std::nullopt;
+  }
+  return (h * 3600LL + m * 60LL) * 1000000LL + static_cast<int64_t>(sec * 1e6 + 0.5);
+}
 
 /// How a cast from `from` to `to` rounds first, as DuckDB does (Arrow would refuse to
 /// drop digits): doubles to integers half to even, decimals half away from zero.
@@ -445,6 +465,19 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     } else if (lit == nullptr) {
       ARROW_ASSIGN_OR_RAISE(value, Call("utf8_trim_whitespace", {value}, scope, loc));
     }
+  }
+  if (const auto* lit = value.expr.literal();
+      lit && lit->is_scalar() && lit->scalar()->is_valid && IsString(*value.type) &&
+      type->id() == Type::TIME64) {
+    // Arrow has no cast from text to TIME: 'HH:MM:SS[.ffffff]' is parsed here.
+    std::string text = static_cast<const arrow::StringScalar&>(*lit->scalar()).ToString();
+    auto micros = ParseTimeOfDayMicros(text);
+    if (!micros) {
+      return ErrorAt(loc, "cannot convert '" + text + "' to TIME");
+    }
+    auto unit = static_cast<const arrow::Time64Type&>(*type).unit();
+    int64_t v = unit == arrow::TimeUnit::NANO ? *micros * 1000 : *micros;
+    return Lit(std::make_shared<arrow::Time64Scalar>(v, type));
   }
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
     std::shared_ptr<arrow::Scalar> scalar = lit->scalar();

@@ -116,6 +116,29 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     auto t = s->type;
     return Bound{cp::literal(std::move(s)), t};
   };
+  // Seconds since 1970 as a DOUBLE, whatever the timestamp's unit.
+  auto epoch_seconds = [&](Bound value) -> Result<Bound> {
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(value));
+    auto unit = static_cast<const arrow::TimestampType&>(*ts.type).unit();
+    double per_second = unit == arrow::TimeUnit::SECOND  ? 1.0
+                        : unit == arrow::TimeUnit::MILLI ? 1e3
+                        : unit == arrow::TimeUnit::MICRO ? 1e6
+                                                         : 1e9;
+    ARROW_ASSIGN_OR_RAISE(auto ticks, CastTo(ts, arrow::int64(), scope, e.loc));
+    // Nanoseconds since 1970 exceed 2^53: the DOUBLE is rounded, as in DuckDB.
+    ARROW_ASSIGN_OR_RAISE(ticks, call("cast", {ticks},
+                                      std::make_shared<cp::CastOptions>(
+                                          cp::CastOptions::Unsafe(arrow::float64()))));
+    return call("divide",
+                {ticks, lit(std::make_shared<arrow::DoubleScalar>(per_second))});
+  };
+
+  // length of a list: its number of elements.
+  if ((name == "len" || name == "length" || name == "array_length") && args.size() == 1 &&
+      (args[0].type->id() == Type::LIST || args[0].type->id() == Type::LARGE_LIST)) {
+    ARROW_ASSIGN_OR_RAISE(auto n, call("list_value_length", {args[0]}));
+    return CastTo(n, arrow::int64(), scope, e.loc);
+  }
 
   // Unary functions that map one to one.
   static const std::map<std::string, std::string> kUnary = {
@@ -510,12 +533,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
                        std::make_shared<cp::DayOfWeekOptions>(!iso, iso ? 1 : 7)));
       return CastTo(r, arrow::int64(), scope, e.loc);
     }
-    if (part == "epoch") {
-      ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[1]));
-      ARROW_ASSIGN_OR_RAISE(auto micros, CastTo(ts, arrow::int64(), scope, e.loc));
-      ARROW_ASSIGN_OR_RAISE(micros, as_double(micros));
-      return call("divide", {micros, lit(std::make_shared<arrow::DoubleScalar>(1e6))});
-    }
+    if (part == "epoch") return epoch_seconds(args[1]);
     auto it = kParts.find(part);
     if (it == kParts.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
     ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1]}));
@@ -528,7 +546,15 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[1]));
     cp::RoundTemporalOptions opts(1, unit);
     opts.week_starts_monday = true;
-    return call("floor_temporal", {ts}, std::make_shared<cp::RoundTemporalOptions>(opts));
+    ARROW_ASSIGN_OR_RAISE(auto r, call("floor_temporal", {ts},
+                                       std::make_shared<cp::RoundTemporalOptions>(opts)));
+    // DuckDB's date_trunc of a TIMESTAMP_NS is a TIMESTAMP (microseconds).
+    const auto& t = static_cast<const arrow::TimestampType&>(*r.type);
+    if (t.unit() == arrow::TimeUnit::NANO) {
+      return CastTo(r, arrow::timestamp(arrow::TimeUnit::MICRO, t.timezone()), scope,
+                    e.loc);
+    }
+    return r;
   }
   if (name == "strftime") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
@@ -558,10 +584,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   }
   if (name == "epoch") {
     ARROW_RETURN_NOT_OK(arity(1, 1));
-    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
-    ARROW_ASSIGN_OR_RAISE(auto micros, CastTo(ts, arrow::int64(), scope, e.loc));
-    ARROW_ASSIGN_OR_RAISE(micros, as_double(micros));
-    return call("divide", {micros, lit(std::make_shared<arrow::DoubleScalar>(1e6))});
+    return epoch_seconds(args[0]);
   }
   if (name == "date_diff" || name == "datediff") {
     ARROW_RETURN_NOT_OK(arity(3, 3));

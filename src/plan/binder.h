@@ -166,7 +166,8 @@ class Binder {
 Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& name);
 /// The type the engine computes on for a column a source delivers as `type`: views,
 /// large and dictionary-encoded variants become their plain forms, decimal32/64
-/// become decimal128, date64 becomes date32, time32 becomes time64[us]. Never
+/// become decimal128, date64 becomes date32, time32 becomes time64[us], timestamps
+/// in s or ms become us (ns stay). Never
 /// loses a value; scans cast their batches on the way in.
 std::shared_ptr<arrow::DataType> EngineType(const std::shared_ptr<arrow::DataType>& type);
 /// The SQL name of an Arrow type (int64 -> BIGINT), for DESCRIBE.

@@ -34,6 +34,15 @@ std::shared_ptr<arrow::DataType> EngineType(
       return arrow::date32();
     case Type::TIME32:
       return arrow::time64(arrow::TimeUnit::MICRO);
+    case Type::TIMESTAMP: {
+      // Seconds and milliseconds become microseconds (DuckDB's TIMESTAMP);
+      // nanoseconds stay (TIMESTAMP_NS).
+      const auto& ts = static_cast<const arrow::TimestampType&>(*type);
+      if (ts.unit() == arrow::TimeUnit::SECOND || ts.unit() == arrow::TimeUnit::MILLI) {
+        return arrow::timestamp(arrow::TimeUnit::MICRO, ts.timezone());
+      }
+      return type;
+    }
     case Type::DECIMAL32:
     case Type::DECIMAL64: {
       const auto& d = static_cast<const arrow::DecimalType&>(*type);

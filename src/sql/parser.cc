@@ -1169,6 +1169,14 @@ class Parser {
     if (call && IsKeyword(t, "SUBSTRING")) return ParseSubstring();
     if (call && IsKeyword(t, "POSITION")) return ParsePosition();
     if (call && IsKeyword(t, "TRIM")) return ParseTrim();
+    if (Peek(1).kind == TokenKind::kString && IsKeyword(t, "TIME")) {
+      // TIME '12:00:00' is CAST('12:00:00' AS TIME).
+      auto e = MakeExpr(ExprKind::kCast, Next().loc);
+      e->type_name = "TIME";
+      e->args.push_back(MakeLiteral(LiteralKind::kString, Peek().value, Peek().loc));
+      Next();
+      return e;
+    }
     if (Peek(1).kind == TokenKind::kString &&
         (IsKeyword(t, "DATE") || IsKeyword(t, "TIMESTAMP"))) {
       Next();

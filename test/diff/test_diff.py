@@ -77,6 +77,8 @@ def plain_type(t):
         return pa.struct([pa.field(f.name, plain_type(f.type)) for f in t])
     if pa.types.is_dictionary(t):
         return plain_type(t.value_type)
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        return pa.timestamp(t.unit, "UTC")  # an instant; DuckDB names its session's zone
     return t
 
 
