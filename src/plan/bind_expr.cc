@@ -120,7 +120,8 @@ std::string ExprToString(const sql::Expr& e) {
                (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "");
       }
       return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")" +
-             (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "");
+             (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
+             (e.over ? " OVER " + WindowToString(*e.over) : "");
     case K::kCase: {
       std::string out = "CASE";
       size_t i = 0;
@@ -556,6 +557,18 @@ Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
 Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                                        AggContext* agg) {
   using K = sql::ExprKind;
+  if (e.kind == K::kFunction && e.over) {
+    // A window call: a column of the kWindow node BindWindows() added.
+    auto it = window_columns_.find(ExprToString(e));
+    if (it != window_columns_.end()) {
+      for (const auto& c : scope.columns) {
+        if (c.internal == it->second) return Bound{cp::field_ref(c.internal), c.type};
+      }
+    }
+    return ErrorAt(e.loc,
+                   "window functions are only allowed in the select list, "
+                   "QUALIFY and ORDER BY");
+  }
   if (agg != nullptr) {
     auto it = agg->by_text.find(ExprToString(e));
     if (it != agg->by_text.end()) {

@@ -21,10 +21,7 @@ using arrow::Type;
 namespace {
 
 PlanPtr Node(NodeKind kind, std::vector<PlanPtr> inputs) {
-  auto n = std::make_shared<PlanNode>();
-  n->kind = kind;
-  n->inputs = std::move(inputs);
-  return n;
+  return MakeNode(kind, std::move(inputs));
 }
 
 // The constant text of a table-function argument or LIMIT.
@@ -100,7 +97,7 @@ void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
 }  // namespace
 
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
-  if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name)) {
+  if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name) && !e.over) {
     out->push_back(&e);
     return;
   }
@@ -607,6 +604,26 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     aggp = &ctx;
   } else {
     post = in;
+  }
+
+  // Window functions, then QUALIFY over them.
+  struct RestoreWindows {
+    std::map<std::string, std::string>* columns;
+    std::map<std::string, std::string> saved;
+    ~RestoreWindows() { *columns = std::move(saved); }
+  } restore_windows{&window_columns_, std::move(window_columns_)};
+  window_columns_.clear();
+  ARROW_ASSIGN_OR_RAISE(post, BindWindows(std::move(post), select, query, aggp));
+  if (select.qualify) {
+    ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.qualify, post.scope, aggp));
+    if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
+      return ErrorAt(select.qualify->loc, "QUALIFY needs a boolean condition, got " +
+                                              ArrowTypeToSql(*pred.type));
+    }
+    auto filter = Node(NodeKind::kFilter, {post.plan});
+    filter->predicate = BooleanPredicate(pred);
+    filter->schema = post.plan->schema;
+    post.plan = filter;
   }
 
   // Select list.
@@ -1260,7 +1277,6 @@ Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,
                                           std::vector<Bound> rkeys,
                                           std::vector<cp::Expression> residual,
                                           const sql::Location& loc) {
-  using JT = arrow::acero::JoinType;
   // Keys become columns of the same type on both sides; no keys: a constant key.
   if (lkeys.empty()) {
     lkeys.push_back({cp::literal(int32_t{1}), arrow::int32()});

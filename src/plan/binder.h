@@ -96,6 +96,14 @@ class Binder {
                                     const sql::SelectCore& select,
                                     const sql::Query* query, AggContext* ctx,
                                     std::vector<Column>* agg_cols);
+  // Window functions (bind_window.cc).
+  /// A window with its WINDOW clause reference (OVER (w ORDER BY ...)) resolved.
+  Result<sql::WindowSpec> ResolveWindow(const sql::WindowSpec& spec,
+                                        const sql::SelectCore& select);
+  /// Adds a kWindow node computing the window calls of the select list, QUALIFY and
+  /// ORDER BY over `rel` (after any aggregation); BindExpr then finds them by text.
+  Result<Relation> BindWindows(Relation rel, const sql::SelectCore& select,
+                               const sql::Query* query, AggContext* agg);
   /// The condition of agg(...) FILTER (WHERE cond), NULL taken as false.
   Result<Bound> BindFilterCondition(const sql::Expr& call, const Scope& scope);
   /// Filters `rel` by each conjunct (boolean, or a bare NULL that keeps no row).
@@ -152,6 +160,8 @@ class Binder {
 
  private:
   SubqueryRunner runner_;
+  /// Window calls of the SELECT being bound, by canonical text -> output column.
+  std::map<std::string, std::string> window_columns_;
   /// The relation a correlated scalar subquery may left-join onto while the
   /// expressions over its scope are bound (WHERE, a select list); else null.
   Relation* attach_ = nullptr;
@@ -192,6 +202,9 @@ Status ErrorAt(const sql::Location& loc, const std::string& message);
 Result<bool> ExpandGroupingSets(const std::vector<sql::ExprPtr>& group_by,
                                 std::vector<sql::ExprPtr>* flat,
                                 std::vector<std::vector<int>>* sets);
+
+/// The canonical text of an OVER clause: "(PARTITION BY a ORDER BY b DESC)".
+std::string WindowToString(const sql::WindowSpec& w);
 
 /// (a AND b) OR (a AND c) becomes a AND (b OR c), in each conjunct of `e`.
 sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e);

@@ -13,11 +13,19 @@
 #include <sstream>
 
 #include "common/codec.h"
+#include "plan/window.h"
 
 namespace flowsql::plan {
 
 namespace cp = arrow::compute;
 namespace ac = arrow::acero;
+
+PlanPtr MakeNode(NodeKind kind, std::vector<PlanPtr> inputs) {
+  auto n = std::make_shared<PlanNode>();
+  n->kind = kind;
+  n->inputs = std::move(inputs);
+  return n;
+}
 
 PlanPtr ClonePlan(const PlanPtr& node) {
   auto copy = std::make_shared<PlanNode>(*node);
@@ -42,7 +50,7 @@ bool IsUnbounded(const PlanNode& node) {
 
 bool BlocksOnUnbounded(const PlanNode& node) {
   bool blocking = node.kind == NodeKind::kAggregate || node.kind == NodeKind::kSort ||
-                  node.kind == NodeKind::kJoin;
+                  node.kind == NodeKind::kJoin || node.kind == NodeKind::kWindow;
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const auto& in = node.inputs[i];
     if (BlocksOnUnbounded(*in)) return true;
@@ -151,6 +159,15 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
       }
       break;
     case NodeKind::kLimit:
+      break;
+    case NodeKind::kWindow:
+      for (const auto& w : node->windows) {
+        required.insert(w.args.begin(), w.args.end());
+        required.insert(w.partition.begin(), w.partition.end());
+        for (const auto& k : w.order) {
+          if (k.target.name()) required.insert(*k.target.name());
+        }
+      }
       break;
     case NodeKind::kUnion:
       // Inputs are projections that must keep every column for the union's schema.
@@ -322,6 +339,22 @@ std::string ToString(const PlanNode& node, int indent, bool children) {
     case NodeKind::kUnion:
       out << "Union";
       break;
+    case NodeKind::kWindow:
+      out << "Window";
+      for (size_t i = 0; i < node.windows.size(); ++i) {
+        const auto& w = node.windows[i];
+        out << (i ? ", " : " ") << w.function << "(" << names(w.args) << ")";
+        if (!w.partition.empty()) out << " partition=[" << names(w.partition) << "]";
+        if (!w.order.empty()) {
+          out << " order=[";
+          for (size_t k = 0; k < w.order.size(); ++k) {
+            out << (k ? ", " : "") << Clean(*w.order[k].target.name())
+                << (w.order[k].order == cp::SortOrder::Descending ? " DESC" : "");
+          }
+          out << "]";
+        }
+      }
+      break;
   }
   out << "\n";
   if (!children) return out.str();
@@ -372,6 +405,11 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
     case NodeKind::kSort:
     case NodeKind::kLimit:
       return LiveSchema(*node.inputs[0]);
+    case NodeKind::kWindow: {
+      arrow::FieldVector fields = LiveSchema(*node.inputs[0])->fields();
+      for (const auto& w : node.windows) fields.push_back(arrow::field(w.output, w.type));
+      return arrow::schema(fields);
+    }
     case NodeKind::kJoin: {
       auto left = LiveSchema(*node.inputs[0]);
       if (OutputsLeftOnly(node.join_type)) return left;
@@ -643,6 +681,13 @@ Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_sca
     }
     case NodeKind::kUnion:
       return ac::Declaration("union", std::move(inputs), ac::ExecNodeOptions{});
+    case NodeKind::kWindow: {
+      // Window functions see whole partitions: run the input, then compute.
+      auto input = std::get<ac::Declaration>(std::move(inputs[0]));
+      ARROW_ASSIGN_OR_RAISE(auto table, ac::DeclarationToTable(std::move(input)));
+      ARROW_ASSIGN_OR_RAISE(table, ComputeWindows(table, node->windows));
+      return ac::Declaration("table_source", ac::TableSourceNodeOptions(table));
+    }
   }
   return Status::Invalid("unknown plan node");
 }

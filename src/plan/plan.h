@@ -17,6 +17,7 @@
 
 #include "flowsql/connector.h"
 #include "runtime/pipeline.h"
+#include "sql/ast.h"
 
 namespace flowsql::plan {
 
@@ -32,7 +33,24 @@ enum class NodeKind {
   kJoin,
   kSort,
   kLimit,
-  kUnion
+  kUnion,
+  kWindow
+};
+
+/// One window function call of a kWindow node. Its input columns, partition and
+/// order keys are columns of the node's input (internal names).
+struct WindowCall {
+  /// row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value
+  /// last_value nth_value count_star count sum avg min max
+  std::string function;
+  std::vector<std::string> args;  // argument columns (lag/lead/...: the value only)
+  int64_t offset = 1;             // lag/lead offset, ntile buckets, nth_value's n
+  std::shared_ptr<arrow::Scalar> default_value;  // lag/lead default, of `type`
+  std::vector<std::string> partition;
+  std::vector<arrow::compute::SortKey> order;
+  sql::WindowSpec frame;  // frame fields only (has_frame, rows, start, end)
+  std::string output;
+  std::shared_ptr<arrow::DataType> type;
 };
 
 struct AggregateCall {
@@ -88,12 +106,18 @@ struct PlanNode {
   // kLimit
   int64_t offset = 0;
   int64_t count = -1;  // -1: no limit (OFFSET only)
+
+  // kWindow: the input's columns, then one column per call.
+  std::vector<WindowCall> windows;
 };
 
 /// Semi and anti joins output one side only: the left (LEFT_SEMI, LEFT_ANTI) or
 /// the right (RIGHT_SEMI, RIGHT_ANTI, whose right side is the hash table).
 bool OutputsLeftOnly(arrow::acero::JoinType type);
 bool OutputsRightOnly(arrow::acero::JoinType type);
+
+/// A node of `kind` over `inputs`; the caller fills in the rest.
+PlanPtr MakeNode(NodeKind kind, std::vector<PlanPtr> inputs);
 
 /// A deep copy of a plan (sources shared), for a subtree read more than once.
 PlanPtr ClonePlan(const PlanPtr& node);

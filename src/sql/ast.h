@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flowsql/options.h"
@@ -53,6 +54,7 @@ enum class LiteralKind {
 struct Expr;
 using ExprPtr = std::shared_ptr<Expr>;
 struct Query;
+struct WindowSpec;
 
 struct Expr {
   ExprKind kind = ExprKind::kLiteral;
@@ -64,8 +66,9 @@ struct Expr {
   std::string op;         // unary / binary operator, upper case for words
   std::string type_name;  // CAST target
   std::vector<ExprPtr> args;
-  std::shared_ptr<Query> subquery;  // kSubquery, kExists, kIn over a subquery
-  ExprPtr filter;                   // kFunction: agg(...) FILTER (WHERE filter)
+  std::shared_ptr<Query> subquery;   // kSubquery, kExists, kIn over a subquery
+  ExprPtr filter;                    // kFunction: agg(...) FILTER (WHERE filter)
+  std::shared_ptr<WindowSpec> over;  // kFunction: f(...) OVER (...) | OVER name
   bool distinct = false;
   bool negated = false;
   bool case_insensitive = false;
@@ -118,6 +121,9 @@ struct SelectCore {
   ExprPtr where;
   std::vector<ExprPtr> group_by;  // may hold integer literals (GROUP BY 1) or aliases
   ExprPtr having;
+  std::vector<std::pair<std::string, std::shared_ptr<WindowSpec>>>
+      windows;  // WINDOW w AS
+  ExprPtr qualify;
 };
 
 enum class SetOp { kUnion, kUnionAll, kIntersect, kExcept };
@@ -137,6 +143,30 @@ struct OrderItem {
   ExprPtr expr;  // may be an integer literal (ORDER BY 1) or an alias
   bool descending = false;
   std::optional<bool> nulls_first;  // unset: NULLS LAST for ASC, NULLS FIRST for DESC
+};
+
+/// One end of a window frame.
+struct FrameBound {
+  enum class Kind {
+    kUnboundedPreceding,
+    kPreceding,  // offset PRECEDING
+    kCurrentRow,
+    kFollowing,  // offset FOLLOWING
+    kUnboundedFollowing
+  } kind = Kind::kUnboundedPreceding;
+  int64_t offset = 0;
+};
+
+/// OVER ([name] [PARTITION BY ...] [ORDER BY ...] [ROWS|RANGE ...]) or OVER name.
+struct WindowSpec {
+  Location loc;
+  std::string name;  // a WINDOW clause's window this one refers to (and refines)
+  std::vector<ExprPtr> partition_by;
+  std::vector<OrderItem> order_by;
+  bool has_frame = false;  // without: RANGE UNBOUNDED PRECEDING .. CURRENT ROW when
+                           // ordered, else the whole partition
+  bool rows = false;       // ROWS (else RANGE)
+  FrameBound start, end;
 };
 
 struct CommonTableExpr {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/numbers.h"
 #include "sql/lexer.h"
 
 namespace flowsql::sql {
@@ -528,30 +529,14 @@ class Parser {
 
     if (AcceptKeyword("ORDER")) {
       ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
-      do {
+      if (PeekKeyword("ALL")) {
         OrderItem item;
-        if (PeekKeyword("ALL")) {
-          item.expr = MakeExpr(ExprKind::kStar, Next().loc);  // ORDER BY ALL
-        } else {
-          ARROW_ASSIGN_OR_RAISE(item.expr, ParseExpr());
-        }
-        if (AcceptKeyword("DESC")) {
-          item.descending = true;
-        } else {
-          AcceptKeyword("ASC");
-        }
-        if (PeekKeyword("NULLS")) {
-          Next();
-          if (AcceptKeyword("FIRST")) {
-            item.nulls_first = true;
-          } else if (AcceptKeyword("LAST")) {
-            item.nulls_first = false;
-          } else {
-            return ErrorAt(Peek(), "FIRST or LAST");
-          }
-        }
+        item.expr = MakeExpr(ExprKind::kStar, Next().loc);  // ORDER BY ALL
+        ARROW_RETURN_NOT_OK(ParseOrderDirection(&item));
         query->order_by.push_back(std::move(item));
-      } while (AcceptOp(","));
+      } else {
+        ARROW_RETURN_NOT_OK(ParseOrderItems(&query->order_by));
+      }
     }
 
     bool seen_limit = false;
@@ -687,8 +672,18 @@ class Parser {
     if (AcceptKeyword("HAVING")) {
       ARROW_ASSIGN_OR_RAISE(core.having, ParseExpr());
     }
-    if (PeekKeyword("WINDOW") || PeekKeyword("QUALIFY")) {
-      return NotSupported(Peek().loc, Upper(Peek().text) + " clauses");
+    if (AcceptKeyword("WINDOW")) {
+      do {
+        ARROW_ASSIGN_OR_RAISE(std::string name, ExpectName("a window name"));
+        ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+        Location loc = Peek().loc;
+        ARROW_RETURN_NOT_OK(ExpectOp("("));
+        ARROW_ASSIGN_OR_RAISE(auto spec, ParseWindowSpec(loc));
+        core.windows.emplace_back(std::move(name), std::move(spec));
+      } while (AcceptOp(","));
+    }
+    if (AcceptKeyword("QUALIFY")) {
+      ARROW_ASSIGN_OR_RAISE(core.qualify, ParseExpr());
     }
     return node;
   }
@@ -1261,7 +1256,6 @@ class Parser {
       } while (AcceptOp(","));
       ARROW_RETURN_NOT_OK(ExpectOp(")"));
     }
-    if (PeekKeyword("OVER")) return NotSupported(Peek().loc, "window functions (OVER)");
     if (PeekKeyword("FILTER") && PeekOp("(", 1)) {
       Next();
       ARROW_RETURN_NOT_OK(ExpectOp("("));
@@ -1269,7 +1263,115 @@ class Parser {
       ARROW_ASSIGN_OR_RAISE(e->filter, ParseExpr());
       ARROW_RETURN_NOT_OK(ExpectOp(")"));
     }
+    if (PeekKeyword("OVER")) {
+      Location over = Next().loc;
+      if (AcceptOp("(")) {
+        ARROW_ASSIGN_OR_RAISE(e->over, ParseWindowSpec(over));
+      } else {
+        e->over = std::make_shared<WindowSpec>();
+        e->over->loc = over;
+        ARROW_ASSIGN_OR_RAISE(e->over->name, ExpectName("a window name"));
+      }
+    }
     return e;
+  }
+
+  /// expr [ASC|DESC] [NULLS FIRST|LAST], ...
+  Status ParseOrderItems(std::vector<OrderItem>* items) {
+    do {
+      OrderItem item;
+      ARROW_ASSIGN_OR_RAISE(item.expr, ParseExpr());
+      ARROW_RETURN_NOT_OK(ParseOrderDirection(&item));
+      items->push_back(std::move(item));
+    } while (AcceptOp(","));
+    return Status::OK();
+  }
+
+  Status ParseOrderDirection(OrderItem* item) {
+    if (AcceptKeyword("DESC")) {
+      item->descending = true;
+    } else {
+      AcceptKeyword("ASC");
+    }
+    if (PeekKeyword("NULLS")) {
+      Next();
+      if (AcceptKeyword("FIRST")) {
+        item->nulls_first = true;
+      } else if (AcceptKeyword("LAST")) {
+        item->nulls_first = false;
+      } else {
+        return ErrorAt(Peek(), "FIRST or LAST");
+      }
+    }
+    return Status::OK();
+  }
+
+  /// The inside of OVER ( ... ) or of WINDOW w AS ( ... ), after its '('.
+  Result<std::shared_ptr<WindowSpec>> ParseWindowSpec(Location loc) {
+    auto w = std::make_shared<WindowSpec>();
+    w->loc = loc;
+    if (Peek().kind == TokenKind::kIdentifier && !IsKeyword(Peek(), "PARTITION") &&
+        !IsKeyword(Peek(), "ORDER") && !IsKeyword(Peek(), "ROWS") &&
+        !IsKeyword(Peek(), "RANGE")) {
+      w->name = Next().value;
+    }
+    if (AcceptKeyword("PARTITION")) {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+      do {
+        ARROW_ASSIGN_OR_RAISE(auto e, ParseExpr());
+        w->partition_by.push_back(std::move(e));
+      } while (AcceptOp(","));
+    }
+    if (AcceptKeyword("ORDER")) {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+      ARROW_RETURN_NOT_OK(ParseOrderItems(&w->order_by));
+    }
+    if (PeekKeyword("ROWS") || PeekKeyword("RANGE")) {
+      w->has_frame = true;
+      w->rows = IsKeyword(Next(), "ROWS");
+      if (AcceptKeyword("BETWEEN")) {
+        ARROW_ASSIGN_OR_RAISE(w->start, ParseFrameBound());
+        ARROW_RETURN_NOT_OK(ExpectKeyword("AND"));
+        ARROW_ASSIGN_OR_RAISE(w->end, ParseFrameBound());
+      } else {
+        ARROW_ASSIGN_OR_RAISE(w->start, ParseFrameBound());
+        w->end.kind = FrameBound::Kind::kCurrentRow;
+      }
+    }
+    ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    return w;
+  }
+
+  /// UNBOUNDED PRECEDING | n PRECEDING | CURRENT ROW | n FOLLOWING | UNBOUNDED FOLLOWING
+  Result<FrameBound> ParseFrameBound() {
+    FrameBound b;
+    if (AcceptKeyword("UNBOUNDED")) {
+      if (AcceptKeyword("PRECEDING")) {
+        b.kind = FrameBound::Kind::kUnboundedPreceding;
+      } else {
+        ARROW_RETURN_NOT_OK(ExpectKeyword("FOLLOWING"));
+        b.kind = FrameBound::Kind::kUnboundedFollowing;
+      }
+      return b;
+    }
+    if (AcceptKeyword("CURRENT")) {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("ROW"));
+      b.kind = FrameBound::Kind::kCurrentRow;
+      return b;
+    }
+    const Token& t = Peek();
+    if (t.kind != TokenKind::kNumber) return ErrorAt(t, "a frame bound");
+    auto n = ParseInt64(t.value);
+    if (!n || *n < 0) return ErrorAt(t, "a non-negative integer frame offset");
+    Next();
+    b.offset = *n;
+    if (AcceptKeyword("PRECEDING")) {
+      b.kind = FrameBound::Kind::kPreceding;
+    } else {
+      ARROW_RETURN_NOT_OK(ExpectKeyword("FOLLOWING"));
+      b.kind = FrameBound::Kind::kFollowing;
+    }
+    return b;
   }
 
   /// GROUPING SETS ((a, b), a, ()): a kFunction "grouping_sets" whose arguments are

@@ -861,18 +861,39 @@ TEST(ErrorTest, OptionErrors) {
 }
 
 TEST(ErrorTest, UnsupportedFeatures) {
-  EXPECT_EQ(FirstLine(Err("SELECT row_number() OVER (ORDER BY a) FROM t")),
-            "window functions (OVER) are not supported yet at line 1:21");
   EXPECT_EQ(FirstLine(Err("SELECT * FROM a NATURAL JOIN b")),
             "NATURAL joins are not supported yet at line 1:17");
   EXPECT_EQ(FirstLine(Err("SELECT DISTINCT ON (a) a FROM t")),
             "DISTINCT ON lists are not supported yet at line 1:17");
-  EXPECT_EQ(FirstLine(Err("SELECT a FROM t QUALIFY a > 1")),
-            "QUALIFY clauses are not supported yet at line 1:17");
   EXPECT_EQ(FirstLine(Err("SELECT 1 EXCEPT ALL SELECT 2")),
             "EXCEPT ALL queries are not supported yet at line 1:10");
   EXPECT_EQ(FirstLine(Err("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r")),
             "recursive common table expressions are not supported yet at line 1:6");
+}
+
+TEST(ParserTest, WindowFunctions) {
+  Statement st = ParseOne(
+      "SELECT sum(a) OVER (w ORDER BY b DESC ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), "
+      "row_number() OVER w FROM t WINDOW w AS (PARTITION BY c) QUALIFY x = 1");
+  const auto& select = st.query->body->select;
+  const auto& over = select.items[0].expr->over;
+  ASSERT_NE(over, nullptr);
+  EXPECT_EQ(over->name, "w");
+  ASSERT_EQ(over->order_by.size(), 1u);
+  EXPECT_TRUE(over->order_by[0].descending);
+  EXPECT_TRUE(over->has_frame);
+  EXPECT_TRUE(over->rows);
+  EXPECT_EQ(over->start.kind, FrameBound::Kind::kPreceding);
+  EXPECT_EQ(over->start.offset, 2);
+  EXPECT_EQ(over->end.kind, FrameBound::Kind::kCurrentRow);
+  EXPECT_EQ(select.items[1].expr->over->name, "w");
+  ASSERT_EQ(select.windows.size(), 1u);
+  EXPECT_EQ(select.windows[0].first, "w");
+  EXPECT_EQ(select.windows[0].second->partition_by.size(), 1u);
+  ASSERT_NE(select.qualify, nullptr);
+  EXPECT_EQ(FirstLine(Err(
+                "SELECT sum(a) OVER (ROWS BETWEEN x PRECEDING AND CURRENT ROW) FROM t")),
+            "syntax error at line 1:34: expected a frame bound but found 'x'");
 }
 
 TEST(ErrorTest, ErrorOnLaterLineOfMultiLineStatement) {

@@ -1,0 +1,391 @@
+#include "plan/window.h"
+
+#include <arrow/array/builder_decimal.h>
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api.h>
+#include <arrow/util/decimal.h>
+
+#include <algorithm>
+
+namespace flowsql::plan {
+
+namespace cp = arrow::compute;
+using Kind = sql::FrameBound::Kind;
+
+namespace {
+
+/// Where each row (by sorted position) sits: its partition [ps, pe) and its peers
+/// (equal order keys) [qs, qe).
+struct Layout {
+  std::vector<int64_t> ps, pe, qs, qe;
+};
+
+bool SameRow(const arrow::ArrayVector& columns, int64_t a, int64_t b) {
+  for (const auto& c : columns) {
+    if (!c->RangeEquals(a, a + 1, b, c)) return false;
+  }
+  return true;
+}
+
+Layout MakeLayout(const arrow::ArrayVector& partition, const arrow::ArrayVector& order,
+                  int64_t n) {
+  Layout l;
+  l.ps.resize(n);
+  l.pe.resize(n);
+  l.qs.resize(n);
+  l.qe.resize(n);
+  int64_t start = 0, peer = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i > 0 && !SameRow(partition, i, i - 1)) start = peer = i;
+    if (i > peer && !SameRow(order, i, i - 1)) peer = i;
+    l.ps[i] = start;
+    l.qs[i] = peer;
+  }
+  int64_t end = n, peer_end = n;
+  for (int64_t i = n; i-- > 0;) {
+    if (i + 1 < n && l.ps[i + 1] != l.ps[i]) end = peer_end = i + 1;
+    if (i + 1 < n && l.qs[i + 1] != l.qs[i]) peer_end = i + 1;
+    l.pe[i] = end;
+    l.qe[i] = peer_end;
+  }
+  return l;
+}
+
+/// The frame of the row at sorted position i: [*fs, *fe).
+void Frame(const WindowCall& call, const Layout& l, int64_t i, int64_t* fs, int64_t* fe) {
+  const auto& f = call.frame;
+  int64_t ps = l.ps[i], pe = l.pe[i];
+  if (!f.has_frame) {
+    *fs = ps;
+    *fe = call.order.empty() ? pe : l.qe[i];
+    return;
+  }
+  auto place = [&](const sql::FrameBound& b, bool is_end) -> int64_t {
+    int64_t shift = is_end ? 1 : 0;  // an end is exclusive
+    switch (b.kind) {
+      case Kind::kUnboundedPreceding:
+        return ps;
+      case Kind::kPreceding:
+        return std::clamp(i - b.offset + shift, ps, pe);
+      case Kind::kCurrentRow:
+        return f.rows ? i + shift : (is_end ? l.qe[i] : l.qs[i]);
+      case Kind::kFollowing:
+        return std::clamp(i + b.offset + shift, ps, pe);
+      case Kind::kUnboundedFollowing:
+        return pe;
+    }
+    return ps;
+  };
+  *fs = place(f.start, false);
+  *fe = std::max(*fs, place(f.end, true));
+}
+
+Result<std::shared_ptr<arrow::Array>> IndexArray(const std::vector<int64_t>& index,
+                                                 const std::vector<bool>& valid) {
+  arrow::Int64Builder b;
+  ARROW_RETURN_NOT_OK(b.Reserve(static_cast<int64_t>(index.size())));
+  for (size_t k = 0; k < index.size(); ++k) {
+    if (valid[k]) {
+      b.UnsafeAppend(index[k]);
+    } else {
+      b.UnsafeAppendNull();
+    }
+  }
+  return b.Finish();
+}
+
+Result<std::shared_ptr<arrow::Array>> Take(const std::shared_ptr<arrow::Array>& values,
+                                           const std::shared_ptr<arrow::Array>& index) {
+  ARROW_ASSIGN_OR_RAISE(auto out, cp::Take(values, index));
+  return out.make_array();
+}
+
+/// Running sums within each partition (k inclusive, from the partition's first row):
+/// exact (128 bits) for integers and decimals, doubles for floating point. A frame
+/// that starts at its partition reads one entry, as a sum accumulated in order.
+struct RunningSums {
+  std::vector<arrow::Decimal128> exact;
+  std::vector<double> real;
+  std::vector<int64_t> count;  // non-null rows
+
+  /// The sum over [fs, fe) (fe > fs) of the partition starting at ps.
+  template <typename T>
+  static T Range(const std::vector<T>& run, int64_t ps, int64_t fs, int64_t fe) {
+    if (fs > ps) return T(run[fe - 1] - run[fs - 1]);
+    return run[fe - 1];
+  }
+};
+
+Result<RunningSums> MakeRunningSums(const std::shared_ptr<arrow::Array>& v,
+                                    const Layout& l) {
+  RunningSums r;
+  int64_t n = v->length();
+  r.count.assign(n, 0);
+  bool real = arrow::is_floating(v->type_id());
+  bool exact = arrow::is_integer(v->type_id()) || arrow::is_decimal(v->type_id());
+  std::shared_ptr<arrow::Array> values = v;
+  if (!real && !exact) {  // count() of any type: only the non-null rows
+    for (int64_t k = 0; k < n; ++k) {
+      r.count[k] = (k == l.ps[k] ? 0 : r.count[k - 1]) + (v->IsValid(k) ? 1 : 0);
+    }
+    return r;
+  }
+  if (real) {
+    ARROW_ASSIGN_OR_RAISE(auto d, cp::Cast(v, arrow::float64()));
+    values = d.make_array();
+    r.real.assign(n, 0.0);
+  } else {
+    if (v->type_id() != arrow::Type::DECIMAL128) {  // integers, decimal32/64/256
+      int32_t scale = arrow::is_decimal(v->type_id())
+                          ? static_cast<const arrow::DecimalType&>(*v->type()).scale()
+                          : 0;
+      ARROW_ASSIGN_OR_RAISE(auto d, cp::Cast(v, arrow::decimal128(38, scale)));
+      values = d.make_array();
+    }
+    r.exact.assign(n, arrow::Decimal128(0));
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    bool first = k == l.ps[k];
+    bool ok = values->IsValid(k);
+    r.count[k] = (first ? 0 : r.count[k - 1]) + (ok ? 1 : 0);
+    if (real) {
+      double x = ok ? static_cast<const arrow::DoubleArray&>(*values).Value(k) : 0.0;
+      r.real[k] = first ? x : r.real[k - 1] + x;
+    } else {
+      arrow::Decimal128 x(0);
+      if (ok) {
+        x = arrow::Decimal128(
+            static_cast<const arrow::Decimal128Array&>(*values).GetValue(k));
+      }
+      r.exact[k] = first ? x : r.exact[k - 1] + x;
+    }
+  }
+  return r;
+}
+
+Result<std::shared_ptr<arrow::Array>> ComputeSorted(const WindowCall& call,
+                                                    const arrow::ArrayVector& args,
+                                                    const Layout& l, int64_t n) {
+  const std::string& fn = call.function;
+  if (fn == "row_number" || fn == "rank" || fn == "dense_rank" || fn == "ntile") {
+    arrow::Int64Builder b;
+    ARROW_RETURN_NOT_OK(b.Reserve(n));
+    int64_t dense = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (i == l.ps[i]) dense = 0;
+      if (i == l.qs[i]) ++dense;
+      int64_t r = i - l.ps[i];
+      if (fn == "row_number") {
+        b.UnsafeAppend(r + 1);
+      } else if (fn == "rank") {
+        b.UnsafeAppend(l.qs[i] - l.ps[i] + 1);
+      } else if (fn == "dense_rank") {
+        b.UnsafeAppend(dense);
+      } else {
+        // ntile: the first (size % k) buckets hold one row more.
+        int64_t size = l.pe[i] - l.ps[i], k = call.offset;
+        int64_t base = size / k, extra = size % k;
+        int64_t big = extra * (base + 1);
+        b.UnsafeAppend(r < big ? r / (base + 1) + 1
+                               : (r - big) / std::max<int64_t>(base, 1) + extra + 1);
+      }
+    }
+    return b.Finish();
+  }
+  if (fn == "percent_rank" || fn == "cume_dist") {
+    arrow::DoubleBuilder b;
+    ARROW_RETURN_NOT_OK(b.Reserve(n));
+    for (int64_t i = 0; i < n; ++i) {
+      double size = static_cast<double>(l.pe[i] - l.ps[i]);
+      if (fn == "percent_rank") {
+        b.UnsafeAppend(size <= 1 ? 0.0
+                                 : static_cast<double>(l.qs[i] - l.ps[i]) / (size - 1));
+      } else {
+        b.UnsafeAppend(static_cast<double>(l.qe[i] - l.ps[i]) / size);
+      }
+    }
+    return b.Finish();
+  }
+  if (fn == "lag" || fn == "lead" || fn == "first_value" || fn == "last_value" ||
+      fn == "nth_value") {
+    std::vector<int64_t> index(n);
+    std::vector<bool> valid(n);
+    for (int64_t i = 0; i < n; ++i) {
+      if (fn == "lag" || fn == "lead") {
+        int64_t t = fn == "lag" ? i - call.offset : i + call.offset;
+        index[i] = t;
+        valid[i] = t >= l.ps[i] && t < l.pe[i];
+        continue;
+      }
+      int64_t fs, fe;
+      Frame(call, l, i, &fs, &fe);
+      int64_t t = fn == "first_value"  ? fs
+                  : fn == "last_value" ? fe - 1
+                                       : fs + call.offset - 1;
+      index[i] = t;
+      valid[i] = fs < fe && t >= fs && t < fe;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto idx, IndexArray(index, valid));
+    ARROW_ASSIGN_OR_RAISE(auto out, Take(args[0], idx));
+    if (call.default_value && call.default_value->is_valid) {
+      ARROW_ASSIGN_OR_RAISE(auto missing, cp::IsNull(idx));
+      ARROW_ASSIGN_OR_RAISE(auto filled, cp::IfElse(missing, call.default_value, out));
+      return filled.make_array();
+    }
+    return out;
+  }
+  if (fn == "count_star" || fn == "count" || fn == "sum" || fn == "avg") {
+    RunningSums p;
+    if (!args.empty()) {
+      ARROW_ASSIGN_OR_RAISE(p, MakeRunningSums(args[0], l));
+    }
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    ARROW_RETURN_NOT_OK(
+        arrow::MakeBuilder(arrow::default_memory_pool(), call.type, &builder));
+    ARROW_RETURN_NOT_OK(builder->Reserve(n));
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t fs, fe;
+      Frame(call, l, i, &fs, &fe);
+      if (fn == "count_star") {
+        ARROW_RETURN_NOT_OK(static_cast<arrow::Int64Builder&>(*builder).Append(fe - fs));
+        continue;
+      }
+      int64_t count = fe > fs ? RunningSums::Range(p.count, l.ps[i], fs, fe) : 0;
+      if (fn == "count") {
+        ARROW_RETURN_NOT_OK(static_cast<arrow::Int64Builder&>(*builder).Append(count));
+        continue;
+      }
+      if (count == 0) {
+        ARROW_RETURN_NOT_OK(builder->AppendNull());
+        continue;
+      }
+      if (!p.real.empty()) {
+        double sum = RunningSums::Range(p.real, l.ps[i], fs, fe);
+        ARROW_RETURN_NOT_OK(static_cast<arrow::DoubleBuilder&>(*builder).Append(
+            fn == "avg" ? sum / static_cast<double>(count) : sum));
+        continue;
+      }
+      arrow::Decimal128 sum = RunningSums::Range(p.exact, l.ps[i], fs, fe);
+      if (fn == "avg") {
+        int32_t scale =
+            arrow::is_decimal(args[0]->type_id())
+                ? static_cast<const arrow::DecimalType&>(*args[0]->type()).scale()
+                : 0;
+        ARROW_RETURN_NOT_OK(static_cast<arrow::DoubleBuilder&>(*builder).Append(
+            sum.ToDouble(scale) / static_cast<double>(count)));
+      } else {
+        ARROW_RETURN_NOT_OK(static_cast<arrow::Decimal128Builder&>(*builder).Append(sum));
+      }
+    }
+    return builder->Finish();
+  }
+  return Status::NotImplemented("window function ", fn, "()");
+}
+
+Result<std::shared_ptr<arrow::Array>> MinMaxSorted(const WindowCall& call,
+                                                   const std::shared_ptr<arrow::Array>& v,
+                                                   const Layout& l, int64_t n) {
+  cp::RankOptions options(cp::SortOrder::Ascending, cp::NullPlacement::AtEnd,
+                          cp::RankOptions::Dense);
+  ARROW_ASSIGN_OR_RAISE(auto ranked, cp::CallFunction("rank", {v}, &options));
+  const auto& rank = static_cast<const arrow::UInt64Array&>(*ranked.make_array());
+  bool max = call.function == "max";
+  auto better = [&](int64_t a, int64_t b) {  // is row a better than row b?
+    return max ? rank.Value(a) > rank.Value(b) : rank.Value(a) < rank.Value(b);
+  };
+  std::vector<int64_t> index(n);
+  std::vector<bool> valid(n, false);
+  bool growing =
+      !call.frame.has_frame || call.frame.start.kind == Kind::kUnboundedPreceding;
+  int64_t best = -1, scanned = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t fs, fe;
+    Frame(call, l, i, &fs, &fe);
+    if (growing) {
+      // The frame starts at the partition and only grows: extend it.
+      if (i == l.ps[i]) best = -1, scanned = l.ps[i];
+      for (; scanned < fe; ++scanned) {
+        if (v->IsValid(scanned) && (best < 0 || better(scanned, best))) best = scanned;
+      }
+    } else {
+      best = -1;
+      for (int64_t k = fs; k < fe; ++k) {
+        if (v->IsValid(k) && (best < 0 || better(k, best))) best = k;
+      }
+    }
+    index[i] = best;
+    valid[i] = best >= 0;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto idx, IndexArray(index, valid));
+  return Take(v, idx);
+}
+
+Result<std::shared_ptr<arrow::Array>> ComputeOne(const arrow::RecordBatch& batch,
+                                                 const WindowCall& call) {
+  int64_t n = batch.num_rows();
+  std::vector<cp::SortKey> keys;
+  for (const auto& p : call.partition) keys.emplace_back(p, cp::SortOrder::Ascending);
+  keys.insert(keys.end(), call.order.begin(), call.order.end());
+  std::shared_ptr<arrow::Array> perm;
+  if (keys.empty()) {
+    arrow::UInt64Builder b;
+    ARROW_RETURN_NOT_OK(b.Reserve(n));
+    for (int64_t i = 0; i < n; ++i) b.UnsafeAppend(static_cast<uint64_t>(i));
+    ARROW_ASSIGN_OR_RAISE(perm, b.Finish());
+  } else {
+    cp::SortOptions options(keys);
+    ARROW_ASSIGN_OR_RAISE(perm, cp::SortIndices(arrow::Datum(batch), options));
+  }
+  auto sorted = [&](const std::string& name) -> Result<std::shared_ptr<arrow::Array>> {
+    auto column = batch.GetColumnByName(name);
+    if (!column) return Status::Invalid("window input has no column ", name);
+    return Take(column, perm);
+  };
+  arrow::ArrayVector partition, order, args;
+  for (const auto& p : call.partition) {
+    ARROW_ASSIGN_OR_RAISE(auto c, sorted(p));
+    partition.push_back(c);
+  }
+  for (const auto& k : call.order) {
+    ARROW_ASSIGN_OR_RAISE(auto c, sorted(*k.target.name()));
+    order.push_back(c);
+  }
+  for (const auto& a : call.args) {
+    ARROW_ASSIGN_OR_RAISE(auto c, sorted(a));
+    args.push_back(c);
+  }
+  Layout layout = MakeLayout(partition, order, n);
+  std::shared_ptr<arrow::Array> result;
+  if (call.function == "min" || call.function == "max") {
+    ARROW_ASSIGN_OR_RAISE(result, MinMaxSorted(call, args[0], layout, n));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(result, ComputeSorted(call, args, layout, n));
+  }
+  if (!result->type()->Equals(*call.type)) {
+    ARROW_ASSIGN_OR_RAISE(auto cast, cp::Cast(result, call.type));
+    result = cast.make_array();
+  }
+  // Back to the input's row order: row perm[pos] gets result[pos].
+  std::vector<int64_t> inverse(n);
+  const auto& rows = static_cast<const arrow::UInt64Array&>(*perm);  // SortIndices' type
+  for (int64_t pos = 0; pos < n; ++pos) inverse[rows.Value(pos)] = pos;
+  ARROW_ASSIGN_OR_RAISE(auto back, IndexArray(inverse, std::vector<bool>(n, true)));
+  return Take(result, back);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::Table>> ComputeWindows(
+    const std::shared_ptr<arrow::Table>& input, const std::vector<WindowCall>& calls) {
+  ARROW_ASSIGN_OR_RAISE(auto batch, input->CombineChunksToBatch());
+  arrow::ArrayVector columns = batch->columns();
+  arrow::FieldVector fields = batch->schema()->fields();
+  for (const auto& call : calls) {
+    ARROW_ASSIGN_OR_RAISE(auto column, ComputeOne(*batch, call));
+    columns.push_back(column);
+    fields.push_back(arrow::field(call.output, call.type));
+  }
+  return arrow::Table::Make(arrow::schema(fields), columns, batch->num_rows());
+}
+
+}  // namespace flowsql::plan
