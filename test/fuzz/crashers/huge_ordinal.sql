@@ -1,0 +1,2 @@
+-- aborted: an ORDER BY / GROUP BY ordinal beyond int64
+SELECT id FROM 'test/data/orders.csv' GROUP BY 99999999999999999999 ORDER BY 99999999999999999999
