@@ -205,6 +205,15 @@ struct Engine::Impl {
   EngineOptions options;
   Registry registry;
   plan::ViewMap views;
+  plan::TableMap tables;
+
+  /// A binder over the session's views and tables that can run subqueries.
+  plan::Binder NewBinder() {
+    plan::Binder binder(&registry, &views);
+    binder.set_subquery_runner(SubqueryRunner());
+    binder.set_tables(&tables);
+    return binder;
+  }
 
   /// Runs an uncorrelated subquery to completion when a statement is bound.
   plan::SubqueryRunner SubqueryRunner() {
@@ -242,8 +251,7 @@ struct Engine::Impl {
   }
 
   Result<plan::PlanPtr> Plan(const sql::Query& query) {
-    plan::Binder binder(&registry, &views);
-    binder.set_subquery_runner(SubqueryRunner());
+    plan::Binder binder = NewBinder();
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(query));
     plan::Optimize(root);
     if (plan::BlocksOnUnbounded(*root)) {
@@ -472,8 +480,7 @@ struct Engine::Impl {
   }
 
   Result<std::unique_ptr<StatementResult>> Describe(const sql::Statement& st) {
-    plan::Binder binder(&registry, &views);
-    binder.set_subquery_runner(SubqueryRunner());
+    plan::Binder binder = NewBinder();
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(*st.query));
     std::vector<std::vector<std::optional<std::string>>> rows;
     // DuckDB's six columns: key, default and extra are NULL for a query or a file.
@@ -531,12 +538,14 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
       return impl_->Describe(st);
     case sql::StatementKind::kCreateView: {
       std::string key = Lower(st.name);
+      if (impl_->tables.count(key)) {
+        return Status::Invalid("'", st.name, "' is a table at ", st.loc.ToString());
+      }
       if (impl_->views.count(key) && !st.or_replace) {
         return Status::Invalid("view '", st.name, "' already exists at ",
                                st.loc.ToString(), "; use CREATE OR REPLACE VIEW");
       }
-      plan::Binder binder(&impl_->registry, &impl_->views);
-      binder.set_subquery_runner(impl_->SubqueryRunner());
+      plan::Binder binder = impl_->NewBinder();
       ARROW_RETURN_NOT_OK(binder.BindQuery(*st.query).status());
       impl_->views[key] = st.query;
       return impl_->Done();
@@ -548,6 +557,40 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
                                st.loc.ToString());
       }
       return impl_->Done();
+    }
+    case sql::StatementKind::kCreateTable: {
+      std::string key = Lower(st.name);
+      if (impl_->views.count(key)) {
+        return Status::Invalid("'", st.name, "' is a view at ", st.loc.ToString());
+      }
+      if (impl_->tables.count(key) && !st.or_replace) {
+        return Status::Invalid("table '", st.name, "' already exists at ",
+                               st.loc.ToString(), "; use CREATE OR REPLACE TABLE");
+      }
+      plan::Binder binder = impl_->NewBinder();
+      ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(*st.query));
+      ARROW_ASSIGN_OR_RAISE(auto table, impl_->SubqueryRunner()(root));
+      ARROW_ASSIGN_OR_RAISE(impl_->tables[key], table->CombineChunks());
+      return impl_->Done();
+    }
+    case sql::StatementKind::kDropTable: {
+      std::string key = Lower(st.name);
+      if (!impl_->tables.erase(key) && !st.if_exists) {
+        return Status::Invalid("table '", st.name, "' does not exist at ",
+                               st.loc.ToString());
+      }
+      return impl_->Done();
+    }
+    case sql::StatementKind::kShowTables: {
+      // DuckDB's one column, `name`: the session's tables and views, sorted.
+      std::vector<std::vector<std::optional<std::string>>> rows;
+      std::vector<std::string> names;
+      for (const auto& [k, v] : impl_->tables) names.push_back(k);
+      for (const auto& [k, v] : impl_->views) names.push_back(k);
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) rows.push_back({n});
+      ARROW_ASSIGN_OR_RAISE(auto table, TextTable({"name"}, rows));
+      return std::make_unique<TableResult>(table, "show");
     }
   }
   return Status::Invalid("unsupported statement");

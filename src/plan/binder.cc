@@ -5,6 +5,7 @@
 #include <arrow/array/builder_primitive.h>
 #include <arrow/compute/api.h>
 #include <arrow/scalar.h>
+#include <arrow/table.h>
 
 #include <algorithm>
 #include <cctype>
@@ -850,6 +851,18 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
         cte_stack_ = std::move(saved);
         --view_depth_;
         ARROW_ASSIGN_OR_RAISE(rel, std::move(bound));
+      } else if (tables_ != nullptr && tables_->count(key)) {
+        // A session table: its rows, under internal names.
+        const auto& table = tables_->at(key);
+        std::vector<std::string> internal;
+        for (const auto& f : table->schema()->fields()) {
+          internal.push_back(NewName(f->name()));
+          rel.scope.columns.push_back({"", f->name(), internal.back(), f->type()});
+        }
+        auto values = Node(NodeKind::kValues, {});
+        ARROW_ASSIGN_OR_RAISE(values->table, table->RenameColumns(internal));
+        values->schema = values->table->schema();
+        rel.plan = values;
       } else {
         return Status::KeyError("table '", ref.name, "' not found at ",
                                 ref.loc.ToString(), "; to read a file write FROM '",

@@ -16,6 +16,8 @@ namespace flowsql::plan {
 
 /// Views by lower-case name.
 using ViewMap = std::map<std::string, std::shared_ptr<sql::Query>>;
+/// Tables (CREATE TABLE ... AS, kept in memory) by lower-case name.
+using TableMap = std::map<std::string, std::shared_ptr<arrow::Table>>;
 
 /// Runs a bound query that reads no outer column to completion (the engine's
 /// executor); the binder turns the result into a constant.
@@ -30,6 +32,8 @@ class Binder {
 
   /// Lets uncorrelated subqueries run at bind time; without it they are an error.
   void set_subquery_runner(SubqueryRunner runner) { runner_ = std::move(runner); }
+  /// Lets FROM name read the session's tables. REQUIRES: `tables` outlives the binder.
+  void set_tables(const TableMap* tables) { tables_ = tables; }
 
   /// Binds a query. The plan's root schema carries the user-visible column names.
   Result<PlanPtr> BindQuery(const sql::Query& query);
@@ -160,6 +164,7 @@ class Binder {
 
  private:
   SubqueryRunner runner_;
+  const TableMap* tables_ = nullptr;
   /// Window calls of the SELECT being bound, by canonical text -> output column.
   std::map<std::string, std::string> window_columns_;
   /// The relation a correlated scalar subquery may left-join onto while the

@@ -193,6 +193,9 @@ enum class StatementKind {
   kDescribe,    // DESCRIBE 'uri' [WITH (...)] | DESCRIBE query: query (SELECT * FROM ...)
   kCreateView,  // CREATE [OR REPLACE] VIEW name AS query: name, query, or_replace
   kDropView,    // DROP VIEW [IF EXISTS] name: name, if_exists
+  kCreateTable,  // CREATE [OR REPLACE] TABLE name AS query: name, query, or_replace
+  kDropTable,    // DROP TABLE [IF EXISTS] name: name, if_exists
+  kShowTables,   // SHOW TABLES
 };
 
 /// A sink of INTO or COPY: 'uri' [WITH (options)].

@@ -280,47 +280,35 @@ class Parser {
         ARROW_RETURN_NOT_OK(ExpectKeyword("REPLACE"));
         stmt->or_replace = true;
       }
-      if (!AcceptKeyword("VIEW")) {
-        return ErrorAt(Peek(), "VIEW (only CREATE VIEW is supported)");
-      }
-      ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
-      std::vector<std::string> columns;
-      if (PeekOp("(")) {
-        ARROW_RETURN_NOT_OK(ParseNameList(&columns, "a column name"));
-      }
-      ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
-      ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
-      if (!columns.empty()) {
-        // CREATE VIEW v (a, b) AS q is SELECT * FROM (q) AS v(a, b).
-        auto from = std::make_shared<TableRef>();
-        from->kind = TableKind::kSubquery;
-        from->loc = stmt->query->loc;
-        from->subquery = stmt->query;
-        from->alias = stmt->name;
-        from->column_aliases = std::move(columns);
-        auto star = MakeExpr(ExprKind::kStar, stmt->query->loc);
-        auto query = std::make_shared<Query>();
-        query->loc = stmt->query->loc;
-        query->body = std::make_shared<QueryNode>();
-        query->body->loc = stmt->query->loc;
-        query->body->select.items.push_back({star, ""});
-        query->body->select.from = from;
-        stmt->query = query;
+      if (AcceptKeyword("TABLE")) {
+        // CREATE TABLE t AS query: the result, kept in memory for the session.
+        stmt->kind = StatementKind::kCreateTable;
+        ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a table name"));
+        ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+        ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+      } else {
+        ARROW_RETURN_NOT_OK(ParseCreateView(stmt.get()));
       }
     } else if (AcceptKeyword("DROP")) {
       stmt->kind = StatementKind::kDropView;
-      if (!AcceptKeyword("VIEW")) {
-        return ErrorAt(Peek(), "VIEW (only DROP VIEW is supported)");
+      if (AcceptKeyword("TABLE")) {
+        stmt->kind = StatementKind::kDropTable;
+      } else if (!AcceptKeyword("VIEW")) {
+        return ErrorAt(Peek(), "VIEW or TABLE after DROP");
       }
       if (AcceptKeyword("IF")) {
         ARROW_RETURN_NOT_OK(ExpectKeyword("EXISTS"));
         stmt->if_exists = true;
       }
       ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
+    } else if (IsKeyword(Peek(), "SHOW") && IsKeyword(Peek(1), "TABLES")) {
+      Next();
+      Next();
+      stmt->kind = StatementKind::kShowTables;
     } else {
       return ErrorAt(start,
                      "a statement (SELECT, WITH, COPY, EXPLAIN, DESCRIBE, CREATE VIEW, "
-                     "DROP VIEW)");
+                     "CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES)");
     }
     stmt->text = sql_.substr(begin, last_end_ - begin);
     return stmt;
@@ -387,6 +375,37 @@ class Parser {
       ARROW_RETURN_NOT_OK(ParseOptionList(&target.options));
     }
     stmt->targets.push_back(std::move(target));
+    return Status::OK();
+  }
+
+  /// CREATE [OR REPLACE] VIEW, after VIEW: name [(cols)] AS query.
+  [[gnu::noinline]] Status ParseCreateView(Statement* stmt) {
+    if (!AcceptKeyword("VIEW")) return ErrorAt(Peek(), "VIEW or TABLE after CREATE");
+
+    ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
+    std::vector<std::string> columns;
+    if (PeekOp("(")) {
+      ARROW_RETURN_NOT_OK(ParseNameList(&columns, "a column name"));
+    }
+    ARROW_RETURN_NOT_OK(ExpectKeyword("AS"));
+    ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
+    if (!columns.empty()) {
+      // CREATE VIEW v (a, b) AS q is SELECT * FROM (q) AS v(a, b).
+      auto from = std::make_shared<TableRef>();
+      from->kind = TableKind::kSubquery;
+      from->loc = stmt->query->loc;
+      from->subquery = stmt->query;
+      from->alias = stmt->name;
+      from->column_aliases = std::move(columns);
+      auto star = MakeExpr(ExprKind::kStar, stmt->query->loc);
+      auto query = std::make_shared<Query>();
+      query->loc = stmt->query->loc;
+      query->body = std::make_shared<QueryNode>();
+      query->body->loc = stmt->query->loc;
+      query->body->select.items.push_back({star, ""});
+      query->body->select.from = from;
+      stmt->query = query;
+    }
     return Status::OK();
   }
 
