@@ -702,7 +702,8 @@ TEST(ErrorTest, MisspelledStatementKeyword) {
   EXPECT_EQ(
       Err("SELEC 1"),
       "syntax error at line 1:1: expected a statement (SELECT, WITH, COPY, EXPLAIN, "
-      "DESCRIBE, CREATE VIEW, DROP VIEW) but found 'SELEC'\n"
+      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES) but "
+      "found 'SELEC'\n"
       "  SELEC 1\n"
       "  ^");
 }
@@ -824,9 +825,8 @@ TEST(ErrorTest, StatementErrors) {
       "INTO 'out.parquet') but found 'out'");
   EXPECT_EQ(FirstLine(Err("COPY t 'x.csv'")),
             "syntax error at line 1:8: expected TO but found string 'x.csv'");
-  EXPECT_EQ(FirstLine(Err("CREATE TABLE t AS SELECT 1")),
-            "syntax error at line 1:8: expected VIEW (only CREATE VIEW is supported) but "
-            "found 'TABLE'");
+  EXPECT_EQ(FirstLine(Err("CREATE TABLE t (a INT)")),
+            "syntax error at line 1:16: expected AS but found '('");
   EXPECT_EQ(FirstLine(Err("DROP VIEW IF v")),
             "syntax error at line 1:14: expected EXISTS but found 'v'");
   EXPECT_EQ(
@@ -837,7 +837,8 @@ TEST(ErrorTest, StatementErrors) {
   EXPECT_EQ(
       FirstLine(Err("EXPLAIN")),
       "syntax error at line 1:8: expected a statement (SELECT, WITH, COPY, EXPLAIN, "
-      "DESCRIBE, CREATE VIEW, DROP VIEW) but found end of input");
+      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES) but "
+      "found end of input");
 }
 
 TEST(ErrorTest, StandaloneExpression) {
