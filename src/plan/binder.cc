@@ -729,9 +729,13 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
 Result<Binder::Relation> Binder::BindSetOp(const sql::QueryNode& node) {
   ARROW_ASSIGN_OR_RAISE(auto left, BindNode(*node.left));
   ARROW_ASSIGN_OR_RAISE(auto right, BindNode(*node.right));
-  const char* op_name = node.op == sql::SetOp::kIntersect ? "INTERSECT"
-                        : node.op == sql::SetOp::kExcept  ? "EXCEPT"
-                                                          : "UNION";
+  bool all = node.op == sql::SetOp::kIntersectAll || node.op == sql::SetOp::kExceptAll;
+  bool intersect =
+      node.op == sql::SetOp::kIntersect || node.op == sql::SetOp::kIntersectAll;
+  const char* op_name =
+      intersect                                                             ? "INTERSECT"
+      : node.op == sql::SetOp::kExcept || node.op == sql::SetOp::kExceptAll ? "EXCEPT"
+                                                                            : "UNION";
   if (left.scope.columns.size() != right.scope.columns.size()) {
     return ErrorAt(node.loc, std::string(op_name) + " inputs have " +
                                  std::to_string(left.scope.columns.size()) + " and " +
@@ -783,16 +787,48 @@ Result<Binder::Relation> Binder::BindSetOp(const sql::QueryNode& node) {
     out.plan = node.op == sql::SetOp::kUnion ? distinct_of(u, l.scope) : u;
     return out;
   }
-  auto join = Node(NodeKind::kJoin, {distinct_of(l.plan, l.scope), r.plan});
-  join->join_type = node.op == sql::SetOp::kIntersect ? arrow::acero::JoinType::LEFT_SEMI
-                                                      : arrow::acero::JoinType::LEFT_ANTI;
+  // INTERSECT ALL / EXCEPT ALL: the k-th copy of a row on the left matches the k-th
+  // on the right, numbered by row_number() over the row's values.
+  auto numbered = [&](const Relation& rel) -> std::pair<PlanPtr, std::string> {
+    auto w = Node(NodeKind::kWindow, {rel.plan});
+    WindowCall call;
+    call.function = "row_number";
+    for (const auto& c : rel.scope.columns) call.partition.push_back(c.internal);
+    call.output = NewName("copy");
+    call.type = arrow::int64();
+    arrow::FieldVector fields = rel.plan->schema->fields();
+    fields.push_back(arrow::field(call.output, call.type));
+    w->schema = arrow::schema(fields);
+    std::string name = call.output;
+    w->windows.push_back(std::move(call));
+    return {w, name};
+  };
+  PlanPtr lp = all ? nullptr : distinct_of(l.plan, l.scope), rp = r.plan;
+  std::string lcopy, rcopy;
+  if (all) {
+    std::tie(lp, lcopy) = numbered(l);
+    std::tie(rp, rcopy) = numbered(r);
+  }
+  auto join = Node(NodeKind::kJoin, {lp, rp});
+  join->join_type =
+      intersect ? arrow::acero::JoinType::LEFT_SEMI : arrow::acero::JoinType::LEFT_ANTI;
   for (size_t i = 0; i < l.scope.columns.size(); ++i) {
     join->left_keys.push_back(l.scope.columns[i].internal);
     join->right_keys.push_back(r.scope.columns[i].internal);
   }
+  if (all) {
+    join->left_keys.push_back(lcopy);
+    join->right_keys.push_back(rcopy);
+  }
   join->null_equal_keys = true;
-  join->schema = l.plan->schema;
+  join->schema = lp->schema;
   out.plan = join;
+  if (all) {  // without the copy number
+    auto p = Node(NodeKind::kProject, {join});
+    for (const auto& c : l.scope.columns) p->exprs.push_back(cp::field_ref(c.internal));
+    p->schema = l.plan->schema;
+    out.plan = p;
+  }
   return out;
 }
 

@@ -126,7 +126,7 @@ struct SelectCore {
   ExprPtr qualify;
 };
 
-enum class SetOp { kUnion, kUnionAll, kIntersect, kExcept };
+enum class SetOp { kUnion, kUnionAll, kIntersect, kIntersectAll, kExcept, kExceptAll };
 
 /// A SELECT, a set operation of two nodes, or a parenthesized query.
 struct QueryNode {

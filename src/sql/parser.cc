@@ -598,8 +598,7 @@ class Parser {
       const Token& op = Next();
       SetOp set_op = is_union ? SetOp::kUnion : SetOp::kExcept;
       if (AcceptKeyword("ALL")) {
-        if (!is_union) return NotSupported(op.loc, "EXCEPT ALL queries");
-        set_op = SetOp::kUnionAll;
+        set_op = is_union ? SetOp::kUnionAll : SetOp::kExceptAll;
       } else {
         AcceptKeyword("DISTINCT");
       }
@@ -615,11 +614,11 @@ class Parser {
     while (PeekKeyword("INTERSECT")) {
       chain.Add();
       ARROW_RETURN_NOT_OK(CheckDepth());
-      const Token& op = Next();
-      if (AcceptKeyword("ALL")) return NotSupported(op.loc, "INTERSECT ALL queries");
-      AcceptKeyword("DISTINCT");
+      Next();
+      SetOp set_op = AcceptKeyword("ALL") ? SetOp::kIntersectAll : SetOp::kIntersect;
+      if (set_op == SetOp::kIntersect) AcceptKeyword("DISTINCT");
       ARROW_ASSIGN_OR_RAISE(auto right, ParseSetOperand());
-      left = MakeSetOp(SetOp::kIntersect, std::move(left), std::move(right));
+      left = MakeSetOp(set_op, std::move(left), std::move(right));
     }
     return left;
   }

@@ -168,7 +168,8 @@ std::string Dump(const std::shared_ptr<QueryNode>& n) {
       return out;
     }
     case QueryNode::Kind::kSetOp: {
-      static const char* kOps[] = {"UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
+      static const char* kOps[] = {"UNION",         "UNION ALL", "INTERSECT",
+                                   "INTERSECT ALL", "EXCEPT",    "EXCEPT ALL"};
       return "{" + Dump(n->left) + "} " + kOps[static_cast<int>(n->op)] + " {" +
              Dump(n->right) + "}";
     }
@@ -866,8 +867,8 @@ TEST(ErrorTest, UnsupportedFeatures) {
             "NATURAL joins are not supported yet at line 1:17");
   EXPECT_EQ(FirstLine(Err("SELECT DISTINCT ON (a) a FROM t")),
             "DISTINCT ON lists are not supported yet at line 1:17");
-  EXPECT_EQ(FirstLine(Err("SELECT 1 EXCEPT ALL SELECT 2")),
-            "EXCEPT ALL queries are not supported yet at line 1:10");
+  EXPECT_EQ(Q("SELECT 1 EXCEPT ALL SELECT 2 INTERSECT ALL SELECT 3"),
+            "{SELECT 1} EXCEPT ALL {{SELECT 2} INTERSECT ALL {SELECT 3}}");
   EXPECT_EQ(FirstLine(Err("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r")),
             "recursive common table expressions are not supported yet at line 1:6");
 }
