@@ -401,6 +401,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     auto agg = Node(NodeKind::kAggregate, {pre});
     arrow::FieldVector agg_fields;
     std::vector<Column> key_cols, agg_cols;
+    std::vector<AggregateCall> distinct_aggs;
 
     std::vector<sql::ExprPtr> group_exprs;
     bool has_sets = false;
@@ -497,10 +498,6 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
                                           cp::literal(arrow::MakeNullScalar(arg.type))});
         }
         auto skip = std::make_shared<cp::ScalarAggregateOptions>(true, 1);
-        if (call->distinct && fn != "count" && fn != "min" && fn != "max") {
-          return Status::NotImplemented(fn, "(DISTINCT ...) is not supported yet at ",
-                                        call->loc.ToString());
-        }
         if (fn == "count") {
           ac.function = call->distinct ? "count_distinct" : "count";
           ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
@@ -562,7 +559,10 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       }
       ac.output = NewName(text);
       ctx.by_text[text] = ac.output;
-      agg->aggregates.push_back(ac);
+      // sum(DISTINCT x) and the like aggregate the distinct (keys, x) apart.
+      bool separate = call->distinct && ac.function != "count_distinct" &&
+                      ac.function != "min" && ac.function != "max";
+      (separate ? distinct_aggs : agg->aggregates).push_back(ac);
       agg_fields.push_back(arrow::field(ac.output, out_type));
       agg_cols.push_back({"", text, ac.output, out_type});
     }
@@ -575,6 +575,14 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     pre->schema = arrow::schema(pre_fields);
     agg->schema = arrow::schema(agg_fields);
     post.plan = agg;
+    if (!distinct_aggs.empty()) {
+      if (has_sets) {
+        return Status::NotImplemented(
+            "not supported: DISTINCT in an aggregate other than count, min and max "
+            "together with GROUPING SETS, ROLLUP or CUBE");
+      }
+      ARROW_ASSIGN_OR_RAISE(post.plan, JoinDistinctAggregates(agg, distinct_aggs));
+    }
     std::vector<const sql::Expr*> grouping_calls;
     for (const auto& item : select.items)
       CollectGroupingCalls(*item.expr, &grouping_calls);
@@ -1137,6 +1145,86 @@ Result<PlanPtr> Binder::GroupingSetsUnion(const PlanPtr& agg,
   }
   all->schema = out_schema;
   return all;
+}
+
+Result<PlanPtr> Binder::JoinDistinctAggregates(const PlanPtr& agg,
+                                               const std::vector<AggregateCall>& calls) {
+  const PlanPtr input = agg->inputs[0];
+  auto field_of = [&](const std::string& name) {
+    return input->schema->GetFieldByName(name);
+  };
+  arrow::FieldVector main_fields;
+  std::map<std::string, std::shared_ptr<arrow::Field>> outputs;
+  for (const auto& f : agg->schema->fields()) {
+    bool distinct = std::any_of(calls.begin(), calls.end(),
+                                [&](const auto& c) { return c.output == f->name(); });
+    if (distinct) {
+      outputs[f->name()] = f;
+    } else {
+      main_fields.push_back(f);
+    }
+  }
+  agg->schema = arrow::schema(main_fields);
+  // With no keys, both sides are one row: they join on a constant.
+  auto with_constant = [&](PlanPtr plan, std::string* name) {
+    auto p = Node(NodeKind::kProject, {plan});
+    arrow::FieldVector fields;
+    for (const auto& f : plan->schema->fields()) {
+      p->exprs.push_back(cp::field_ref(f->name()));
+      fields.push_back(f);
+    }
+    *name = NewName("one");
+    p->exprs.push_back(cp::literal(int32_t{1}));
+    fields.push_back(arrow::field(*name, arrow::int32()));
+    p->schema = arrow::schema(fields);
+    return p;
+  };
+  PlanPtr out = agg;
+  for (const auto& call : calls) {
+    // SELECT keys, f(x) FROM (SELECT DISTINCT keys, x FROM input) GROUP BY keys, its
+    // keys renamed, left-joined to the aggregation on the keys (NULL keys equal).
+    auto distinct = Node(NodeKind::kAggregate, {ClonePlan(input)});
+    distinct->keys = agg->keys;
+    distinct->keys.push_back(call.input);
+    arrow::FieldVector dfields;
+    for (const auto& k : distinct->keys) dfields.push_back(field_of(k));
+    distinct->schema = arrow::schema(dfields);
+    auto grouped = Node(NodeKind::kAggregate, {distinct});
+    grouped->keys = agg->keys;
+    grouped->aggregates.push_back(call);
+    auto renamed = Node(NodeKind::kProject, {grouped});
+    arrow::FieldVector gfields, rfields;
+    std::vector<std::string> right_keys;
+    for (const auto& k : agg->keys) {
+      gfields.push_back(field_of(k));
+      right_keys.push_back(NewName(k));
+      renamed->exprs.push_back(cp::field_ref(k));
+      rfields.push_back(arrow::field(right_keys.back(), field_of(k)->type()));
+    }
+    gfields.push_back(outputs.at(call.output));
+    grouped->schema = arrow::schema(gfields);
+    renamed->exprs.push_back(cp::field_ref(call.output));
+    rfields.push_back(outputs.at(call.output));
+    renamed->schema = arrow::schema(rfields);
+    PlanPtr left = out, right = renamed;
+    std::vector<std::string> left_keys = agg->keys;
+    if (left_keys.empty()) {
+      left_keys.emplace_back();
+      right_keys.emplace_back();
+      left = with_constant(left, &left_keys[0]);
+      right = with_constant(right, &right_keys[0]);
+    }
+    auto join = Node(NodeKind::kJoin, {left, right});
+    join->join_type = arrow::acero::JoinType::LEFT_OUTER;
+    join->left_keys = left_keys;
+    join->right_keys = right_keys;
+    join->null_equal_keys = true;
+    arrow::FieldVector jfields = left->schema->fields();
+    for (const auto& f : right->schema->fields()) jfields.push_back(f);
+    join->schema = arrow::schema(jfields);
+    out = join;
+  }
+  return out;
 }
 
 Result<Binder::Bound> Binder::BindFilterCondition(const sql::Expr& call,

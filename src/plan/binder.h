@@ -108,6 +108,10 @@ class Binder {
   /// ORDER BY over `rel` (after any aggregation); BindExpr then finds them by text.
   Result<Relation> BindWindows(Relation rel, const sql::SelectCore& select,
                                const sql::Query* query, AggContext* agg);
+  /// sum(DISTINCT x) and the like: each computed over the distinct (keys, x) of
+  /// `agg`'s input and left-joined to `agg` (which loses their columns) on the keys.
+  Result<PlanPtr> JoinDistinctAggregates(const PlanPtr& agg,
+                                         const std::vector<AggregateCall>& calls);
   /// The condition of agg(...) FILTER (WHERE cond), NULL taken as false.
   Result<Bound> BindFilterCondition(const sql::Expr& call, const Scope& scope);
   /// Filters `rel` by each conjunct (boolean, or a bare NULL that keeps no row).
