@@ -454,6 +454,20 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
                                      const std::shared_ptr<arrow::DataType>& type,
                                      const Scope& scope, const sql::Location& loc) {
   if (value.type->Equals(*type)) return value;
+  if (IsInteger(*value.type) && type->id() == Type::DECIMAL128) {
+    // Arrow refuses an integer type whose widest value would not fit the decimal
+    // (BIGINT -> DECIMAL(5,1)); DuckDB checks the values. Go through a decimal wide
+    // enough for the type, then to the target, checked per value.
+    const auto& d = static_cast<const arrow::DecimalType&>(*type);
+    const auto& wide =
+        static_cast<const arrow::DecimalType&>(*IntegerAsDecimal(*value.type));
+    if (d.precision() - d.scale() < wide.precision() &&
+        d.scale() <= 38 - wide.precision()) {
+      ARROW_ASSIGN_OR_RAISE(
+          value, CastTo(value, arrow::decimal128(wide.precision() + d.scale(), d.scale()),
+                        scope, loc));
+    }
+  }
   // Text becomes a number or a date ignoring surrounding blanks (' 42 '), as in
   // DuckDB and PostgreSQL.
   if (IsString(*value.type) && (IsNumeric(*type) || IsTemporal(*type))) {

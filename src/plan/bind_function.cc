@@ -461,8 +461,46 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     const Bound filler = lit(std::make_shared<arrow::StringScalar>(fill));
     ARROW_ASSIGN_OR_RAISE(auto cut, slice(args[0], 0, width));
     Bound padded;
+    ARROW_ASSIGN_OR_RAISE(auto length, call("utf8_length", {args[0]}));
     if (name == "lpad") {
-      ARROW_ASSIGN_OR_RAISE(auto joined, join(filler, args[0]));
+      // The pad is the first (width - length) characters of the repeated pattern
+      // (DuckDB: lpad('Paris', 8, '*-') = '*-*Paris'). The last k characters of a
+      // repetition L long are its first k when L = k (mod p), p the pattern's
+      // length: pick, per row, the fill whose length fits, then keep the last
+      // `width` characters of fill || s.
+      std::vector<std::string> pattern;  // code points
+      for (size_t i = 0; i < pad.size();) {
+        size_t n = 1;
+        while (i + n < pad.size() &&
+               (static_cast<unsigned char>(pad[i + n]) & 0xC0) == 0x80) {
+          ++n;
+        }
+        pattern.push_back(pad.substr(i, n));
+        i += n;
+      }
+      int64_t period = static_cast<int64_t>(pattern.size());
+      if (period > 64) return ErrorAt(e.loc, name + "(): the padding is longer than 64");
+      std::vector<Bound> choices;
+      for (int64_t r = 0; r < period; ++r) {
+        int64_t total = width;
+        while (total % period != r) ++total;
+        std::string text;
+        for (int64_t k = 0; k < total; ++k) text += pattern[k % period];
+        choices.push_back(lit(std::make_shared<arrow::StringScalar>(text)));
+      }
+      ARROW_ASSIGN_OR_RAISE(
+          auto missing,
+          call("subtract", {lit(std::make_shared<arrow::Int64Scalar>(width)), length}));
+      ARROW_ASSIGN_OR_RAISE(
+          missing, call("max_element_wise",
+                        {missing, lit(std::make_shared<arrow::Int64Scalar>(0))}));
+      ARROW_ASSIGN_OR_RAISE(
+          auto which, call("remainder",
+                           {missing, lit(std::make_shared<arrow::Int64Scalar>(period))}));
+      std::vector<Bound> choose_args = {which};
+      choose_args.insert(choose_args.end(), choices.begin(), choices.end());
+      ARROW_ASSIGN_OR_RAISE(auto fill_for_row, call("choose", choose_args));
+      ARROW_ASSIGN_OR_RAISE(auto joined, join(fill_for_row, args[0]));
       ARROW_ASSIGN_OR_RAISE(
           padded, width == 0
                       ? slice(joined, 0, 0)
@@ -471,7 +509,6 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       ARROW_ASSIGN_OR_RAISE(auto joined, join(args[0], filler));
       ARROW_ASSIGN_OR_RAISE(padded, slice(joined, 0, width));
     }
-    ARROW_ASSIGN_OR_RAISE(auto length, call("utf8_length", {args[0]}));
     ARROW_ASSIGN_OR_RAISE(
         auto long_enough,
         call("greater_equal",

@@ -146,7 +146,8 @@ def describe_row(row):
     return "(" + ", ".join(repr(v) for v in row) + ")"
 
 
-QUERY_LIST = load_queries(QUERIES)
+QUERY_LIST = load_queries(QUERIES) + load_queries(
+    os.path.join(os.path.dirname(__file__), "features.sql"))
 
 
 @pytest.mark.parametrize("sql", QUERY_LIST, ids=["q%02d" % (i + 1) for i in range(len(QUERY_LIST))])
