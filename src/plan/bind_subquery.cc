@@ -23,29 +23,6 @@ using arrow::Type;
 
 namespace {
 
-void Conjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
-  if (e->kind == sql::ExprKind::kBinary && e->op == "AND") {
-    Conjuncts(e->args[0], out);
-    Conjuncts(e->args[1], out);
-  } else {
-    out->push_back(e);
-  }
-}
-
-sql::ExprPtr AndOf(const std::vector<sql::ExprPtr>& parts) {
-  if (parts.empty()) return nullptr;
-  sql::ExprPtr out = parts[0];
-  for (size_t i = 1; i < parts.size(); ++i) {
-    auto e = std::make_shared<sql::Expr>();
-    e->kind = sql::ExprKind::kBinary;
-    e->op = "AND";
-    e->loc = parts[i]->loc;
-    e->args = {out, parts[i]};
-    out = e;
-  }
-  return out;
-}
-
 bool IsCount(const sql::Expr& e) {
   return e.kind == sql::ExprKind::kFunction &&
          (e.name == "count" || e.name == "count_star");
@@ -86,7 +63,7 @@ Result<std::optional<Binder::Correlation>> Binder::Correlate(const sql::Query& q
   c.select = &select;
   ARROW_ASSIGN_OR_RAISE(c.inner, BindTable(*select.from));
   std::vector<sql::ExprPtr> conjuncts;
-  Conjuncts(select.where, &conjuncts);
+  SplitConjuncts(select.where, &conjuncts);
   bool correlated = false;
   for (const auto& conj : conjuncts) {
     ARROW_ASSIGN_OR_RAISE(int sides, Sides(*conj, c.inner.scope, outer));
@@ -203,7 +180,7 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
   }
   // SELECT k..., agg FROM ... WHERE <local> GROUP BY k..., left-joined on the keys.
   sql::SelectCore grouped = select;
-  grouped.where = AndOf(c.local);
+  grouped.where = c.local.empty() ? nullptr : Combine("AND", c.local);
   grouped.group_by = c.inner_keys;
   grouped.items.clear();
   for (size_t i = 0; i < c.inner_keys.size(); ++i) {

@@ -48,6 +48,8 @@ cp::Expression BooleanPredicate(const Binder::Bound& pred) {
   return pred.expr;
 }
 
+}  // namespace
+
 void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
   if (e->kind == sql::ExprKind::kBinary && e->op == "AND") {
     SplitConjuncts(e->args[0], out);
@@ -56,6 +58,8 @@ void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
     out->push_back(e);
   }
 }
+
+namespace {
 
 /// The inputs of a tree of inner and cross joins (without USING), left to right,
 /// and their ON conditions split into conjuncts. Any other table is one leaf.
@@ -73,6 +77,8 @@ void FlattenInnerJoins(const sql::TableRef& ref,
   if (ref.on) SplitConjuncts(ref.on, conditions);
 }
 
+}  // namespace
+
 sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
   sql::ExprPtr out = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -85,6 +91,8 @@ sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
   }
   return out;
 }
+
+namespace {
 
 void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
   if (e->kind == sql::ExprKind::kBinary && e->op == "OR") {
@@ -600,15 +608,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     post.scope.columns = key_cols;
     post.scope.columns.insert(post.scope.columns.end(), agg_cols.begin(), agg_cols.end());
     if (select.having) {
-      ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.having, post.scope, &ctx));
-      if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
-        return ErrorAt(select.having->loc, "HAVING needs a boolean condition, got " +
-                                               ArrowTypeToSql(*pred.type));
-      }
-      auto filter = Node(NodeKind::kFilter, {post.plan});
-      filter->predicate = BooleanPredicate(pred);
-      filter->schema = post.plan->schema;
-      post.plan = filter;
+      ARROW_ASSIGN_OR_RAISE(
+          post, ApplyCondition(std::move(post), *select.having, "HAVING", &ctx));
     }
     aggp = &ctx;
   } else {
@@ -624,15 +625,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   window_columns_.clear();
   ARROW_ASSIGN_OR_RAISE(post, BindWindows(std::move(post), select, query, aggp));
   if (select.qualify) {
-    ARROW_ASSIGN_OR_RAISE(auto pred, BindExpr(*select.qualify, post.scope, aggp));
-    if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
-      return ErrorAt(select.qualify->loc, "QUALIFY needs a boolean condition, got " +
-                                              ArrowTypeToSql(*pred.type));
-    }
-    auto filter = Node(NodeKind::kFilter, {post.plan});
-    filter->predicate = BooleanPredicate(pred);
-    filter->schema = post.plan->schema;
-    post.plan = filter;
+    ARROW_ASSIGN_OR_RAISE(
+        post, ApplyCondition(std::move(post), *select.qualify, "QUALIFY", aggp));
   }
 
   // Select list.
@@ -1249,24 +1243,31 @@ Result<Binder::Relation> Binder::ApplyWhere(Relation rel,
   for (const auto& c : conjuncts) {
     ARROW_ASSIGN_OR_RAISE(bool joined, JoinSubquery(&rel, *c));
     if (joined) continue;
-    Relation* saved = attach_;
-    attach_ = &rel;
-    auto bound = BindExpr(*c, rel.scope, nullptr);
-    attach_ = saved;
-    ARROW_ASSIGN_OR_RAISE(auto pred, std::move(bound));
-    if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
-      return ErrorAt(
-          c->loc, "WHERE needs a boolean condition, got " + ArrowTypeToSql(*pred.type));
-    }
-    if (rel.plan->kind == NodeKind::kFilter) {
-      rel.plan->predicate = cp::and_(rel.plan->predicate, BooleanPredicate(pred));
-      continue;
-    }
-    auto filter = Node(NodeKind::kFilter, {rel.plan});
-    filter->predicate = BooleanPredicate(pred);
-    filter->schema = rel.plan->schema;
-    rel.plan = filter;
+    ARROW_ASSIGN_OR_RAISE(rel, ApplyCondition(std::move(rel), *c, "WHERE", nullptr));
   }
+  return rel;
+}
+
+Result<Binder::Relation> Binder::ApplyCondition(Relation rel, const sql::Expr& cond,
+                                                const std::string& clause,
+                                                AggContext* agg) {
+  Relation* saved = attach_;
+  attach_ = agg == nullptr ? &rel : nullptr;
+  auto bound = BindExpr(cond, rel.scope, agg);
+  attach_ = saved;
+  ARROW_ASSIGN_OR_RAISE(auto pred, std::move(bound));
+  if (pred.type->id() != Type::BOOL && pred.type->id() != Type::NA) {
+    return ErrorAt(cond.loc, clause + " needs a boolean condition, got " +
+                                 ArrowTypeToSql(*pred.type));
+  }
+  if (rel.plan->kind == NodeKind::kFilter) {
+    rel.plan->predicate = cp::and_(rel.plan->predicate, BooleanPredicate(pred));
+    return rel;
+  }
+  auto filter = Node(NodeKind::kFilter, {rel.plan});
+  filter->predicate = BooleanPredicate(pred);
+  filter->schema = rel.plan->schema;
+  rel.plan = filter;
   return rel;
 }
 

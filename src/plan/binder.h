@@ -114,6 +114,10 @@ class Binder {
                                          const std::vector<AggregateCall>& calls);
   /// The condition of agg(...) FILTER (WHERE cond), NULL taken as false.
   Result<Bound> BindFilterCondition(const sql::Expr& call, const Scope& scope);
+  /// Filters `rel` by `cond` (boolean, or a bare NULL that keeps no row), bound over
+  /// its scope (through `agg` after a GROUP BY); `clause` names it in errors.
+  Result<Relation> ApplyCondition(Relation rel, const sql::Expr& cond,
+                                  const std::string& clause, AggContext* agg);
   /// Filters `rel` by each conjunct (boolean, or a bare NULL that keeps no row).
   Result<Relation> ApplyWhere(Relation rel, const std::vector<sql::ExprPtr>& conjuncts);
   /// The join inputs (bits, by `owner` of each internal column) `e` reads.
@@ -217,6 +221,11 @@ std::string WindowToString(const sql::WindowSpec& w);
 
 /// (a AND b) OR (a AND c) becomes a AND (b OR c), in each conjunct of `e`.
 sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e);
+
+/// The conjuncts of `e` (a AND b AND c: a, b, c).
+void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out);
+/// `parts` joined by `op` (AND or OR), left-deep. REQUIRES: parts is not empty.
+sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts);
 
 /// The aggregate calls in `e` (not inside another aggregate's arguments).
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out);
