@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 
 #include "common/numbers.h"
 
@@ -162,19 +163,25 @@ Result<std::shared_ptr<arrow::Schema>> FileSource::GetSchema() {
 
 Result<std::vector<Split>> FileSource::PlanSplits(const ScanRequest& request) {
   ARROW_RETURN_NOT_OK(Prepare());
-  stats_ = std::make_shared<ScanStats>();
-  pushed_.clear();
+  std::string pushed;
   if (request.columns) {
-    pushed_ += " columns=[";
+    pushed += " columns=[";
     for (size_t i = 0; i < request.columns->size(); ++i) {
-      pushed_ += (i ? "," : "") + (*request.columns)[i];
+      pushed += (i ? "," : "") + (*request.columns)[i];
     }
-    pushed_ += "]";
+    pushed += "]";
   }
   if (!request.filter.Equals(arrow::compute::literal(true))) {
-    pushed_ += " filter=" + request.filter.ToString();
+    pushed += " filter=" + request.filter.ToString();
   }
-  if (request.limit) pushed_ += " limit=" + std::to_string(*request.limit);
+  if (request.limit) pushed += " limit=" + std::to_string(*request.limit);
+  {
+    // A plan may scan this source twice (GROUPING SETS): the second PlanSplits
+    // can come while the first scan's readers run.
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_ = std::make_shared<ScanStats>();
+    pushed_ = std::move(pushed);
+  }
   std::vector<Split> splits;
   for (const auto& file : *files_) {
     // A limit needs few rows: one split per file keeps it from reading ahead.
@@ -233,7 +240,10 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   scan.schema = schema_;
   scan.columns = out->field_names();
   scan.filter = request.filter;
-  scan.stats = stats_;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    scan.stats = stats_;
+  }
   scan.row_group_begin = begin;
   scan.row_group_end = end;
   ARROW_ASSIGN_OR_RAISE(auto reader, reader_->Open(scan));
@@ -244,12 +254,16 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
 int64_t FileSource::EstimatedBytes() const {
   if (!prepared_) return -1;
   int64_t total = 0;
+  bool known = false;
   for (const auto& f : *files_) {
     std::error_code ec;
     auto size = std::filesystem::file_size(f.path, ec);
-    if (!ec) total += static_cast<int64_t>(size);
+    if (!ec) {
+      total += static_cast<int64_t>(size);
+      known = true;
+    }
   }
-  return total;
+  return known ? total : -1;
 }
 
 std::string FileSource::Describe() const {
@@ -265,6 +279,7 @@ std::string FileSource::Describe() const {
   if (prepared_ && files_->size() > 1) {
     out += " (" + std::to_string(files_->size()) + " files)";
   }
+  std::lock_guard<std::mutex> lock(mutex_);
   return out + pushed_;
 }
 

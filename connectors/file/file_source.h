@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,10 @@ class FileSource : public Source {
 
   /// The counters of the scans since the last PlanSplits() (bytes read, row groups
   /// skipped, ...).
-  std::shared_ptr<ScanStats> last_scan_stats() const { return stats_; }
+  std::shared_ptr<ScanStats> last_scan_stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
   /// The files read, after resolving globs and directories. REQUIRES: GetSchema() ok.
   const std::vector<FileInfo>& files() const { return *files_; }
 
@@ -45,6 +49,7 @@ class FileSource : public Source {
   std::shared_ptr<std::vector<FileInfo>> files_;
   std::map<std::string, size_t> file_index_;  // path -> index into files_
   std::shared_ptr<arrow::Schema> schema_;
+  mutable std::mutex mutex_;  // guards stats_ and pushed_
   std::shared_ptr<ScanStats> stats_ = std::make_shared<ScanStats>();
   std::string pushed_;  // EXPLAIN text of the last planned request
 };

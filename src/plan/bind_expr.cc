@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -43,7 +44,10 @@ const std::set<std::string>& AggregateNames() {
   return names;
 }
 
-// The common type of values that meet in CASE, COALESCE, IN, UNION.
+std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t);
+
+// The common type of values that meet in CASE, COALESCE, IN, UNION and join keys.
+// Integers and decimals meet in a decimal holding both exactly (as in DuckDB).
 std::shared_ptr<arrow::DataType> CommonType(
     const std::vector<std::shared_ptr<arrow::DataType>>& types) {
   std::shared_ptr<arrow::DataType> out;
@@ -56,6 +60,15 @@ std::shared_ptr<arrow::DataType> CommonType(
     if (out->Equals(*t)) continue;
     if (IsInteger(*out) && IsInteger(*t)) {
       out = arrow::int64();
+    } else if ((arrow::is_decimal(out->id()) || arrow::is_decimal(t->id())) &&
+               !IsFloating(*out) && !IsFloating(*t) && IsNumeric(*out) && IsNumeric(*t)) {
+      auto a = arrow::is_decimal(out->id()) ? out : IntegerAsDecimal(*out);
+      auto b = arrow::is_decimal(t->id()) ? t : IntegerAsDecimal(*t);
+      const auto& da = static_cast<const arrow::DecimalType&>(*a);
+      const auto& db = static_cast<const arrow::DecimalType&>(*b);
+      int scale = std::max(da.scale(), db.scale());
+      int digits = std::max(da.precision() - da.scale(), db.precision() - db.scale());
+      out = arrow::decimal128(std::min(38, digits + scale), scale);
     } else if (IsNumeric(*out) && IsNumeric(*t)) {
       out = arrow::float64();
     } else if (IsTemporal(*out) && IsTemporal(*t)) {
@@ -117,7 +130,8 @@ std::string ExprToString(const sql::Expr& e) {
     case K::kFunction:
       if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
         return std::string("count_star()") +
-               (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "");
+               (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
+               (e.over ? " OVER " + WindowToString(*e.over) : "");
       }
       return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")" +
              (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
@@ -338,13 +352,18 @@ std::shared_ptr<arrow::Scalar> DecimalLiteral(const std::string& raw) {
 
 Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& text,
                                                            const sql::Location& loc) {
-  // "1 day", "2 hours", "30 minutes", "1.5 seconds", "3 days 4 hours"
+  // "1 day", "2 hours", "30 minutes", "1.5 seconds", "3 days 4 hours", "1 year 2 months"
   std::istringstream in(text);
   double number;
   std::string unit;
-  int64_t micros = 0;
-  int64_t months = 0;
+  double micros = 0;
+  double months = 0;
   bool any = false;
+  static const std::map<std::string, double> kMicros = {
+      {"day", 86400e6},   {"d", 86400e6}, {"hour", 3600e6},      {"h", 3600e6},
+      {"minute", 60e6},   {"min", 60e6},  {"m", 60e6},           {"second", 1e6},
+      {"sec", 1e6},       {"s", 1e6},     {"millisecond", 1e3},  {"ms", 1e3},
+      {"microsecond", 1}, {"us", 1},      {"week", 7 * 86400e6}, {"w", 7 * 86400e6}};
   while (in >> number >> unit) {
     any = true;
     unit = AsciiLower(unit);
@@ -352,38 +371,33 @@ Result<std::shared_ptr<arrow::Scalar>> ParseIntervalMicros(const std::string& te
         unit != "us") {
       unit.pop_back();
     }
-    if (unit == "day" || unit == "d") {
-      micros += static_cast<int64_t>(number * 86400e6);
-    } else if (unit == "hour" || unit == "h") {
-      micros += static_cast<int64_t>(number * 3600e6);
-    } else if (unit == "minute" || unit == "min" || unit == "m") {
-      micros += static_cast<int64_t>(number * 60e6);
-    } else if (unit == "second" || unit == "sec" || unit == "s") {
-      micros += static_cast<int64_t>(number * 1e6);
-    } else if (unit == "millisecond" || unit == "ms") {
-      micros += static_cast<int64_t>(number * 1e3);
-    } else if (unit == "microsecond" || unit == "us") {
-      micros += static_cast<int64_t>(number);
-    } else if (unit == "week" || unit == "w") {
-      micros += static_cast<int64_t>(number * 7 * 86400e6);
+    if (auto it = kMicros.find(unit); it != kMicros.end()) {
+      micros += number * it->second;
     } else if (unit == "month" || unit == "mon") {
-      months += static_cast<int64_t>(number);
+      months += number;
     } else if (unit == "year" || unit == "y") {
-      months += static_cast<int64_t>(number * 12);
+      months += number * 12;
     } else {
       return ErrorAt(loc, "unknown interval unit '" + unit + "'");
     }
   }
   if (!any) return ErrorAt(loc, "bad interval '" + text + "'");
-  if (months != 0) {
-    if (months > INT32_MAX || months < INT32_MIN) {
-      return ErrorAt(loc, "interval '" + text + "' is out of range");
-    }
-    return std::make_shared<arrow::MonthDayNanoIntervalScalar>(
-        arrow::MonthDayNanoIntervalType::MonthDayNanos{static_cast<int32_t>(months), 0,
-                                                       micros * 1000});
+  if (months != std::floor(months)) {
+    return ErrorAt(loc,
+                   "not supported: a fraction of a month in interval '" + text + "'");
   }
-  return std::make_shared<arrow::DurationScalar>(micros, arrow::TimeUnit::MICRO);
+  // The nanoseconds of a month interval, and the microseconds of a duration, fit
+  // int64: about 292 years.
+  if (std::fabs(micros) > 9.2e15 || std::fabs(months) > INT32_MAX) {
+    return ErrorAt(loc, "interval '" + text + "' is out of range");
+  }
+  if (months != 0) {
+    return std::make_shared<arrow::MonthDayNanoIntervalScalar>(
+        arrow::MonthDayNanoIntervalType::MonthDayNanos{
+            static_cast<int32_t>(months), 0, static_cast<int64_t>(micros) * 1000});
+  }
+  return std::make_shared<arrow::DurationScalar>(static_cast<int64_t>(micros),
+                                                 arrow::TimeUnit::MICRO);
 }
 
 }  // namespace
@@ -536,6 +550,12 @@ Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
   if (value.type->id() != Type::DATE32 && value.type->id() != Type::TIMESTAMP) {
     return ErrorAt(loc, "cannot add an interval to " + ArrowTypeToSql(*value.type));
   }
+  if (!interval.expr.literal()->scalar()->is_valid) {  // + NULL interval: NULL
+    auto type = value.type->id() == Type::DATE32
+                    ? arrow::timestamp(arrow::TimeUnit::MICRO)
+                    : value.type;
+    return Lit(arrow::MakeNullScalar(type));
+  }
   auto parts = static_cast<const arrow::MonthDayNanoIntervalScalar&>(
                    *interval.expr.literal()->scalar())
                    .value;
@@ -676,7 +696,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       if (e.op == "-" && e.args[0]->kind == K::kLiteral &&
           e.args[0]->lit_kind == sql::LiteralKind::kInteger) {
         if (auto v = ParseInt64("-" + e.args[0]->text)) {
-          return Lit(std::make_shared<arrow::Int64Scalar>(*v));
+          return NarrowIntegerLiteral(Lit(std::make_shared<arrow::Int64Scalar>(*v)));
         }
       }
       ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*e.args[0], scope, agg));

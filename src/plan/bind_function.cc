@@ -204,13 +204,19 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   if (name == "floor" || name == "ceil" || name == "ceiling" || name == "trunc") {
     ARROW_RETURN_NOT_OK(arity(1, 1));
     if (arrow::is_integer(args[0].type->id())) return args[0];
-    ARROW_ASSIGN_OR_RAISE(auto r, call(name == "ceiling" ? "ceil" : name, args));
     if (arrow::is_decimal(args[0].type->id())) {
-      // DuckDB: floor(DECIMAL(p,s)) is DECIMAL(p,0).
+      // DuckDB: floor(DECIMAL(p,s)) is DECIMAL(p,0); one more digit while rounding
+      // (ceil(9.5) is 10).
       const auto& d = static_cast<const arrow::DecimalType&>(*args[0].type);
-      return CastTo(r, arrow::decimal128(d.precision(), 0), scope, e.loc);
+      int32_t p = d.precision();
+      if (p < 38) {
+        ARROW_ASSIGN_OR_RAISE(
+            args[0], CastTo(args[0], arrow::decimal128(p + 1, d.scale()), scope, e.loc));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto r, call(name == "ceiling" ? "ceil" : name, args));
+      return CastTo(r, arrow::decimal128(p, 0), scope, e.loc);
     }
-    return r;
+    return call(name == "ceiling" ? "ceil" : name, args);
   }
   if (name == "round") {
     ARROW_RETURN_NOT_OK(arity(1, 2));
@@ -445,6 +451,10 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     }
     if (pad.empty()) return ErrorAt(e.loc, name + "(): the padding must not be empty");
     width = std::max<int64_t>(width, 0);
+    if (width > (1 << 20)) {
+      return ErrorAt(e.loc, name + "(): a width of at most 1048576 characters, got " +
+                                std::to_string(width));
+    }
     // DuckDB: a string at least `width` long is cut to its first `width`
     // characters; a shorter one is padded with the pattern repeated (any length).
     std::string fill;

@@ -21,14 +21,7 @@ namespace flowsql::plan {
 namespace cp = arrow::compute;
 using arrow::Type;
 
-namespace {
-
-bool IsCount(const sql::Expr& e) {
-  return e.kind == sql::ExprKind::kFunction &&
-         (e.name == "count" || e.name == "count_star");
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // Which scopes an expression's columns come from: 1 the subquery's own FROM, 2 the
 // query around it. A nested subquery counts as the subquery's own.
@@ -84,6 +77,15 @@ Result<std::optional<Binder::Correlation>> Binder::Correlate(const sql::Query& q
     c.residual.push_back(conj);
   }
   if (!correlated) return std::nullopt;
+  const sql::Query& q = query;
+  if (!select.group_by.empty() || select.having || select.distinct ||
+      !q.order_by.empty() || q.limit || q.offset || !select.windows.empty() ||
+      select.qualify) {
+    return ErrorAt(
+        query.loc,
+        "not supported: a correlated subquery with GROUP BY, HAVING, DISTINCT, "
+        "ORDER BY, LIMIT or windows");
+  }
   return c;
 }
 
@@ -144,8 +146,13 @@ Result<Binder::Bound> Binder::BindSubquery(const sql::Expr& e, const Scope& scop
     return ErrorAt(e.loc, "cannot compare " + ArrowTypeToSql(*lhs.type) + " with " +
                               ArrowTypeToSql(*column->type()) + " in IN (subquery)");
   }
-  if (type->id() == Type::NA)
+  if (table->num_rows() == 0) {
+    // x IN (nothing) is false and x NOT IN (nothing) true, even for a NULL x.
+    return Bound{cp::literal(e.negated), arrow::boolean()};
+  }
+  if (type->id() == Type::NA) {
     return Bound{cp::literal(std::make_shared<arrow::BooleanScalar>()), arrow::boolean()};
+  }
   ARROW_ASSIGN_OR_RAISE(lhs, CastTo(lhs, type, scope, e.loc));
   ARROW_ASSIGN_OR_RAISE(auto values, cp::Cast(column, type));
   std::shared_ptr<arrow::Array> set;
@@ -172,8 +179,8 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
                    "not supported: a correlated subquery here (only in WHERE and "
                    "in the select list of a query without GROUP BY)");
   }
-  if (select.items.size() != 1 || aggs.empty() || !select.group_by.empty() ||
-      !c.residual.empty() || c.inner_keys.empty()) {
+  if (select.items.size() != 1 || aggs.empty() || !c.residual.empty() ||
+      c.inner_keys.empty()) {
     return ErrorAt(e.loc,
                    "not supported: a correlated scalar subquery other than one aggregate "
                    "correlated by equalities (x = (SELECT max(y) FROM t WHERE t.k = k))");
@@ -187,6 +194,11 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
     grouped.items.push_back({c.inner_keys[i], "key" + std::to_string(i)});
   }
   grouped.items.push_back({select.items[0].expr, "value"});
+  auto matched = std::make_shared<sql::Expr>();  // TRUE where the group has rows
+  matched->kind = sql::ExprKind::kLiteral;
+  matched->lit_kind = sql::LiteralKind::kBool;
+  matched->text = "true";
+  grouped.items.push_back({matched, "matched"});
   Relation* saved = attach_;
   attach_ = nullptr;
   bool applied = false;
@@ -200,7 +212,23 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
     lkeys.push_back(l);
     rkeys.push_back({cp::field_ref(r.internal), r.type});
   }
-  Column value = sub->scope.columns.back();
+  Column value = sub->scope.columns[sub->scope.columns.size() - 2];
+  Column matched_column = sub->scope.columns.back();
+  // The value of the select item over no row (count(*) + 1 is 1, coalesce(sum(x), 0)
+  // is 0): the subquery without its correlation, over no row, run once.
+  sql::SelectCore none = select;
+  auto never = std::make_shared<sql::Expr>(*matched);
+  never->text = "false";
+  none.where = never;
+  auto none_query = std::make_shared<sql::Query>();
+  none_query->loc = e.loc;
+  none_query->body = std::make_shared<sql::QueryNode>();
+  none_query->body->select = none;
+  ARROW_ASSIGN_OR_RAISE(auto empty, RunSubquery(*none_query, e.loc));
+  std::shared_ptr<arrow::Scalar> on_none;
+  if (empty->num_rows() == 1 && empty->num_columns() == 1) {
+    ARROW_ASSIGN_OR_RAISE(on_none, empty->column(0)->GetScalar(0));
+  }
   std::set<std::string> own;
   for (const auto& col : attach_->scope.columns) own.insert(col.internal);
   ARROW_ASSIGN_OR_RAISE(
@@ -214,12 +242,19 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
   attach_->plan = joined.plan;
   attach_->scope.columns = joined.scope.columns;
   Bound result{cp::field_ref(value.internal), value.type};
-  if (IsCount(*select.items[0].expr)) {
-    // No row in the group is a count of 0, not NULL.
-    return Call("coalesce", {result, Bound{cp::literal(int64_t{0}), arrow::int64()}},
-                attach_->scope, e.loc);
+  if (on_none == nullptr || !on_none->is_valid) return result;
+  std::shared_ptr<arrow::Scalar> fallback = on_none;
+  if (!on_none->type->Equals(*value.type)) {
+    ARROW_ASSIGN_OR_RAISE(auto cast, cp::Cast(arrow::Datum(on_none), value.type));
+    fallback = cast.scalar();
   }
-  return result;
+  ARROW_ASSIGN_OR_RAISE(
+      auto no_group,
+      Call("is_null",
+           {Bound{cp::field_ref(matched_column.internal), matched_column.type}},
+           attach_->scope, e.loc));
+  return Call("if_else", {no_group, Bound{cp::literal(fallback), value.type}, result},
+              attach_->scope, e.loc);
 }
 
 Result<bool> Binder::JoinSubquery(Relation* rel, const sql::Expr& conjunct) {
@@ -240,6 +275,11 @@ Result<bool> Binder::JoinSubquery(Relation* rel, const sql::Expr& conjunct) {
                    "not supported: NOT IN over a correlated subquery; use NOT EXISTS");
   }
   Correlation& c = *correlation;
+  std::vector<const sql::Expr*> aggs;
+  for (const auto& item : c.select->items) CollectAggregates(*item.expr, &aggs);
+  if (!aggs.empty()) {
+    return ErrorAt(e->loc, "not supported: a correlated EXISTS or IN over an aggregate");
+  }
   ARROW_ASSIGN_OR_RAISE(Relation inner, ApplyWhere(std::move(c.inner), c.local));
   std::vector<Bound> lkeys, rkeys;
   for (size_t i = 0; i < c.outer_keys.size(); ++i) {

@@ -67,7 +67,13 @@ std::string WindowToString(const sql::WindowSpec& w) {
 Result<sql::WindowSpec> Binder::ResolveWindow(const sql::WindowSpec& spec,
                                               const sql::SelectCore& select) {
   if (spec.name.empty()) return spec;
-  for (const auto& [name, named] : select.windows) {
+  // A WINDOW clause's window may refer only to windows defined before it.
+  size_t limit = select.windows.size();
+  for (size_t k = 0; k < select.windows.size(); ++k) {
+    if (select.windows[k].second.get() == &spec) limit = k;
+  }
+  for (size_t k = 0; k < limit; ++k) {
+    const auto& [name, named] = select.windows[k];
     if (AsciiLower(name) != AsciiLower(spec.name)) continue;
     ARROW_ASSIGN_OR_RAISE(sql::WindowSpec out, ResolveWindow(*named, select));
     // OVER (w ORDER BY ...) refines w; it may not repartition it.

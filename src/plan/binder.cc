@@ -111,6 +111,10 @@ void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
     return;
   }
   for (const auto& a : e.args) CollectAggregates(*a, out);
+  if (e.over) {  // rank() OVER (ORDER BY sum(x)): the sum is the query's aggregate
+    for (const auto& p : e.over->partition_by) CollectAggregates(*p, out);
+    for (const auto& o : e.over->order_by) CollectAggregates(*o.expr, out);
+  }
 }
 
 namespace {
@@ -583,23 +587,28 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     pre->schema = arrow::schema(pre_fields);
     agg->schema = arrow::schema(agg_fields);
     post.plan = agg;
-    if (!distinct_aggs.empty()) {
-      if (has_sets) {
-        return Status::NotImplemented(
-            "not supported: DISTINCT in an aggregate other than count, min and max "
-            "together with GROUPING SETS, ROLLUP or CUBE");
-      }
-      ARROW_ASSIGN_OR_RAISE(post.plan, JoinDistinctAggregates(agg, distinct_aggs));
-    }
     std::vector<const sql::Expr*> grouping_calls;
-    for (const auto& item : select.items)
+    for (const auto& item : select.items) {
       CollectGroupingCalls(*item.expr, &grouping_calls);
+    }
     if (select.having) CollectGroupingCalls(*select.having, &grouping_calls);
+    if (query) {
+      for (const auto& o : query->order_by)
+        CollectGroupingCalls(*o.expr, &grouping_calls);
+    }
     if (!has_sets && !grouping_calls.empty()) {
       // grouping() over a plain GROUP BY: one set of every key, grouping() is 0.
       has_sets = true;
       sets = {std::vector<int>(group_exprs.size())};
       for (size_t i = 0; i < group_exprs.size(); ++i) sets[0][i] = static_cast<int>(i);
+    }
+    if (!distinct_aggs.empty()) {
+      if (has_sets) {
+        return Status::NotImplemented(
+            "not supported: DISTINCT in an aggregate other than count, min and max "
+            "together with GROUPING SETS, ROLLUP, CUBE or grouping()");
+      }
+      ARROW_ASSIGN_OR_RAISE(post.plan, JoinDistinctAggregates(agg, distinct_aggs));
     }
     if (has_sets) {
       ARROW_ASSIGN_OR_RAISE(post.plan, GroupingSetsUnion(agg, sets, group_exprs, select,
@@ -1389,7 +1398,7 @@ Result<Binder::Relation> Binder::BindJoinGraph(
       } else {
         ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*c.expr, both, nullptr));
         if (b.type->id() != Type::BOOL && b.type->id() != Type::NA) {
-          return ErrorAt(c.expr->loc, "WHERE needs a boolean condition, got " +
+          return ErrorAt(c.expr->loc, "a join condition must be boolean, got " +
                                           ArrowTypeToSql(*b.type));
         }
         residual.push_back(BooleanPredicate(b));
@@ -1400,9 +1409,6 @@ Result<Binder::Relation> Binder::BindJoinGraph(
                           arrow::acero::JoinType::INNER, std::move(lkeys),
                           std::move(rkeys), std::move(residual), leaves[next]->loc));
     joined |= bit;
-  }
-  for (const auto& c : pending) {
-    if (!c.used) leftover->push_back(c.expr);
   }
   // `*` lists the columns in FROM order, whatever order the joins took.
   current.scope = all;
@@ -1536,6 +1542,8 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
       }
       // A condition on the side whose unmatched rows are dropped anyway filters
       // that side before the join (LEFT JOIN ... ON ... AND r.x LIKE '...').
+      // Bound over both sides first: an ambiguous name is an error, not a guess.
+      ARROW_RETURN_NOT_OK(BindExpr(*c, both, nullptr).status());
       auto sides = Sides(*c, right.scope, left.scope);
       bool right_only = sides.ok() && *sides == 1;
       bool left_only = sides.ok() && *sides == 2;

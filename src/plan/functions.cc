@@ -21,7 +21,7 @@ Result<int64_t> AddMonthsToDays(int64_t days, int64_t months) {
   date::year_month_day ymd{date::sys_days{date::days{days}}};
   int64_t total = static_cast<int64_t>(int(ymd.year())) * 12 +
                   static_cast<int64_t>(unsigned(ymd.month())) - 1 + months;
-  if (total < -12 * 200000 || total > 12 * 200000) {
+  if (total < -12 * 32767 || total > 12 * 32767) {
     return Status::Invalid("date out of range after adding ", months, " months");
   }
   int64_t year = total >= 0 ? total / 12 : (total - 11) / 12;
@@ -82,7 +82,14 @@ Status AddMonthsExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResu
     int64_t day = v >= 0 ? v / per_day : -((-v + per_day - 1) / per_day);
     int64_t within = v - day * per_day;
     ARROW_ASSIGN_OR_RAISE(int64_t moved, AddMonthsToDays(day, months_at(i)));
-    values[i] = static_cast<T>(moved * per_day + within);
+    int64_t ticks;
+    if (__builtin_mul_overflow(moved, per_day, &ticks) ||
+        __builtin_add_overflow(ticks, within, &ticks) ||
+        ticks != static_cast<int64_t>(static_cast<T>(ticks))) {
+      return Status::Invalid("date or timestamp out of range after adding ", months_at(i),
+                             " months");
+    }
+    values[i] = static_cast<T>(ticks);
   }
   return Status::OK();
 }

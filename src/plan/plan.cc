@@ -124,7 +124,7 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
       break;
     case NodeKind::kProject: {
       // Columns nobody above reads are dropped (a view's SELECT * keeps only what
-      // the query uses); at least one stays, for the row count.
+      // the query uses); when none is read, all stay (the row count needs one).
       std::vector<cp::Expression> exprs;
       arrow::FieldVector fields;
       for (size_t i = 0; i < node->exprs.size(); ++i) {
@@ -344,12 +344,36 @@ std::string ToString(const PlanNode& node, int indent, bool children) {
       for (size_t i = 0; i < node.windows.size(); ++i) {
         const auto& w = node.windows[i];
         out << (i ? ", " : " ") << w.function << "(" << names(w.args) << ")";
+        if (w.offset != 1) out << " n=" << w.offset;
+        if (w.default_value) out << " default=" << w.default_value->ToString();
+        if (w.frame.has_frame) {
+          auto bound = [](const sql::FrameBound& b) {
+            using K = sql::FrameBound::Kind;
+            switch (b.kind) {
+              case K::kUnboundedPreceding:
+                return std::string("UNBOUNDED PRECEDING");
+              case K::kPreceding:
+                return std::to_string(b.offset) + " PRECEDING";
+              case K::kCurrentRow:
+                return std::string("CURRENT ROW");
+              case K::kFollowing:
+                return std::to_string(b.offset) + " FOLLOWING";
+              default:
+                return std::string("UNBOUNDED FOLLOWING");
+            }
+          };
+          out << " frame=" << (w.frame.rows ? "ROWS " : "RANGE ") << bound(w.frame.start)
+              << " AND " << bound(w.frame.end);
+        }
         if (!w.partition.empty()) out << " partition=[" << names(w.partition) << "]";
         if (!w.order.empty()) {
           out << " order=[";
           for (size_t k = 0; k < w.order.size(); ++k) {
             out << (k ? ", " : "") << Clean(*w.order[k].target.name())
-                << (w.order[k].order == cp::SortOrder::Descending ? " DESC" : "");
+                << (w.order[k].order == cp::SortOrder::Descending ? " DESC" : "")
+                << (w.order[k].null_placement == cp::NullPlacement::AtStart
+                        ? " NULLS FIRST"
+                        : "");
           }
           out << "]";
         }

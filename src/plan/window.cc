@@ -6,6 +6,7 @@
 #include <arrow/util/decimal.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace flowsql::plan {
 
@@ -21,10 +22,17 @@ struct Layout {
 };
 
 bool SameRow(const arrow::ArrayVector& columns, int64_t a, int64_t b) {
+  static const auto options = arrow::EqualOptions::Defaults().nans_equal(true);
   for (const auto& c : columns) {
-    if (!c->RangeEquals(a, a + 1, b, c)) return false;
+    if (!c->RangeEquals(a, a + 1, b, c, options)) return false;
   }
   return true;
+}
+
+/// i + delta clamped to [lo, hi], without overflowing for any int64 delta.
+int64_t Move(int64_t i, int64_t delta, int64_t lo, int64_t hi) {
+  if (delta >= 0) return delta >= hi - i ? hi : i + delta;
+  return delta <= lo - i ? lo : std::clamp(i + delta, lo, hi);
 }
 
 Layout MakeLayout(const arrow::ArrayVector& partition, const arrow::ArrayVector& order,
@@ -66,11 +74,11 @@ void Frame(const WindowCall& call, const Layout& l, int64_t i, int64_t* fs, int6
       case Kind::kUnboundedPreceding:
         return ps;
       case Kind::kPreceding:
-        return std::clamp(i - b.offset + shift, ps, pe);
+        return Move(i + shift, -b.offset, ps, pe);
       case Kind::kCurrentRow:
         return f.rows ? i + shift : (is_end ? l.qe[i] : l.qs[i]);
       case Kind::kFollowing:
-        return std::clamp(i + b.offset + shift, ps, pe);
+        return Move(i + shift, b.offset, ps, pe);
       case Kind::kUnboundedFollowing:
         return pe;
     }
@@ -106,6 +114,7 @@ Result<std::shared_ptr<arrow::Array>> Take(const std::shared_ptr<arrow::Array>& 
 struct RunningSums {
   std::vector<arrow::Decimal128> exact;
   std::vector<double> real;
+  std::vector<double> values;  // floating point: each row's value (NULL: 0)
   std::vector<int64_t> count;  // non-null rows
 
   /// The sum over [fs, fe) (fe > fs) of the partition starting at ps.
@@ -134,6 +143,7 @@ Result<RunningSums> MakeRunningSums(const std::shared_ptr<arrow::Array>& v,
     ARROW_ASSIGN_OR_RAISE(auto d, cp::Cast(v, arrow::float64()));
     values = d.make_array();
     r.real.assign(n, 0.0);
+    r.values.assign(n, 0.0);
   } else {
     if (v->type_id() != arrow::Type::DECIMAL128) {  // integers, decimal32/64/256
       int32_t scale = arrow::is_decimal(v->type_id())
@@ -150,6 +160,7 @@ Result<RunningSums> MakeRunningSums(const std::shared_ptr<arrow::Array>& v,
     r.count[k] = (first ? 0 : r.count[k - 1]) + (ok ? 1 : 0);
     if (real) {
       double x = ok ? static_cast<const arrow::DoubleArray&>(*values).Value(k) : 0.0;
+      r.values[k] = x;
       r.real[k] = first ? x : r.real[k - 1] + x;
     } else {
       arrow::Decimal128 x(0);
@@ -212,7 +223,11 @@ Result<std::shared_ptr<arrow::Array>> ComputeSorted(const WindowCall& call,
     std::vector<bool> valid(n);
     for (int64_t i = 0; i < n; ++i) {
       if (fn == "lag" || fn == "lead") {
-        int64_t t = fn == "lag" ? i - call.offset : i + call.offset;
+        // Out of the partition (or of int64) is no row: the default.
+        int64_t delta = call.offset == INT64_MIN ? (fn == "lag" ? INT64_MAX : INT64_MIN)
+                        : fn == "lag"            ? -call.offset
+                                                 : call.offset;
+        int64_t t = Move(i, delta, l.ps[i] - 1, l.pe[i]);
         index[i] = t;
         valid[i] = t >= l.ps[i] && t < l.pe[i];
         continue;
@@ -221,7 +236,7 @@ Result<std::shared_ptr<arrow::Array>> ComputeSorted(const WindowCall& call,
       Frame(call, l, i, &fs, &fe);
       int64_t t = fn == "first_value"  ? fs
                   : fn == "last_value" ? fe - 1
-                                       : fs + call.offset - 1;
+                                       : Move(fs, call.offset - 1, fs, fe);
       index[i] = t;
       valid[i] = fs < fe && t >= fs && t < fe;
     }
@@ -260,7 +275,15 @@ Result<std::shared_ptr<arrow::Array>> ComputeSorted(const WindowCall& call,
         continue;
       }
       if (!p.real.empty()) {
-        double sum = RunningSums::Range(p.real, l.ps[i], fs, fe);
+        // A frame from the partition's start reads the running sum; any other is
+        // summed directly (a difference of running sums loses digits, and one
+        // infinity before the frame would make it NaN).
+        double sum = 0;
+        if (fs == l.ps[i]) {
+          sum = p.real[fe - 1];
+        } else {
+          for (int64_t k = fs; k < fe; ++k) sum += p.values[k];
+        }
         ARROW_RETURN_NOT_OK(static_cast<arrow::DoubleBuilder&>(*builder).Append(
             fn == "avg" ? sum / static_cast<double>(count) : sum));
         continue;
@@ -288,7 +311,8 @@ Result<std::shared_ptr<arrow::Array>> MinMaxSorted(const WindowCall& call,
   cp::RankOptions options(cp::SortOrder::Ascending, cp::NullPlacement::AtEnd,
                           cp::RankOptions::Dense);
   ARROW_ASSIGN_OR_RAISE(auto ranked, cp::CallFunction("rank", {v}, &options));
-  const auto& rank = static_cast<const arrow::UInt64Array&>(*ranked.make_array());
+  std::shared_ptr<arrow::Array> ranks = ranked.make_array();
+  const auto& rank = static_cast<const arrow::UInt64Array&>(*ranks);
   bool max = call.function == "max";
   auto better = [&](int64_t a, int64_t b) {  // is row a better than row b?
     return max ? rank.Value(a) > rank.Value(b) : rank.Value(a) < rank.Value(b);
