@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "plan/binder.h"
+#include "plan/functions.h"
 
 namespace flowsql::plan {
 
@@ -619,6 +620,161 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     return call("strptime", {args[0]},
                 std::make_shared<cp::StrptimeOptions>(fmt, arrow::TimeUnit::MICRO, true));
+  }
+  if (name == "date_add") {
+    // date_add(d, INTERVAL ...) is d + INTERVAL ... (DuckDB's date_sub is a
+    // difference, like date_diff).
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    if (args[1].type->id() == Type::INTERVAL_MONTH_DAY_NANO) {
+      return AddInterval(args[0], args[1], /*subtract=*/false, scope, e.loc);
+    }
+    if (args[1].type->id() == Type::DURATION) {
+      ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+      return call("add_checked", {ts, args[1]});
+    }
+    return ErrorAt(e.loc, name + "() needs an INTERVAL as its second argument");
+  }
+  if (name == "string_split" || name == "str_split" || name == "string_to_array") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto sep, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    return call("split_pattern", {args[0]},
+                std::make_shared<cp::SplitPatternOptions>(sep));
+  }
+  if (name == "regexp_extract") {
+    // The first match of the pattern (DuckDB's group 0), '' when none.
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto pattern, ConstString(args[1], name, 1, e.loc));
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    ARROW_ASSIGN_OR_RAISE(
+        auto found,
+        call("extract_regex", {args[0]},
+             std::make_shared<cp::ExtractRegexOptions>("(?P<m>" + pattern + ")")));
+    ARROW_ASSIGN_OR_RAISE(
+        auto match, call("struct_field", {found},
+                         std::make_shared<cp::StructFieldOptions>(std::vector<int>{0})));
+    ARROW_ASSIGN_OR_RAISE(auto is_null, call("is_null", {match}));
+    ARROW_ASSIGN_OR_RAISE(auto input_null, call("is_null", {args[0]}));
+    ARROW_ASSIGN_OR_RAISE(auto no_match, call("and_not", {is_null, input_null}));
+    return call("if_else",
+                {no_match, lit(std::make_shared<arrow::StringScalar>("")), match});
+  }
+  if (name == "format" || name == "printf") {
+    // A constant pattern: '{}' (format) or %s/%d/%i (printf) take the arguments in
+    // order, as text; '{{', '}}' and '%%' are literal.
+    if (args.empty()) return ErrorAt(e.loc, name + "() needs a format string");
+    ARROW_ASSIGN_OR_RAISE(auto fmt, ConstString(args[0], name, 0, e.loc));
+    std::vector<Bound> parts;
+    std::string text;
+    size_t next = 1;
+    for (size_t i = 0; i < fmt.size(); ++i) {
+      bool placeholder = false;
+      if (name == "format" && fmt.compare(i, 2, "{}") == 0) {
+        placeholder = true;
+        ++i;
+      } else if (name == "format" &&
+                 (fmt.compare(i, 2, "{{") == 0 || fmt.compare(i, 2, "}}") == 0)) {
+        text += fmt[i++];
+        continue;
+      } else if (name == "printf" && fmt[i] == '%' && i + 1 < fmt.size()) {
+        char c = fmt[++i];
+        if (c == '%') {
+          text += '%';
+          continue;
+        }
+        if (c != 's' && c != 'd' && c != 'i') {
+          return ErrorAt(e.loc, "not supported: printf() conversion %" +
+                                    std::string(1, c) + " (only %s, %d, %i)");
+        }
+        placeholder = true;
+      }
+      if (!placeholder) {
+        text += fmt[i];
+        continue;
+      }
+      if (next >= args.size()) {
+        return ErrorAt(e.loc, name + "(): more placeholders than arguments");
+      }
+      parts.push_back(lit(std::make_shared<arrow::StringScalar>(text)));
+      text.clear();
+      ARROW_ASSIGN_OR_RAISE(auto arg, as_string(args[next++]));
+      parts.push_back(arg);
+    }
+    parts.push_back(lit(std::make_shared<arrow::StringScalar>(text)));
+    parts.push_back(lit(std::make_shared<arrow::StringScalar>("")));  // the separator
+    return call("binary_join_element_wise", parts);
+  }
+  if (name == "make_date") {
+    ARROW_RETURN_NOT_OK(arity(3, 3));
+    // 'YYYY-MM-DD' then a checked cast: an invalid date is an error, as in DuckDB.
+    std::vector<Bound> parts;
+    for (int i = 0; i < 3; ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto v, CastTo(args[i], arrow::int64(), scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(v, as_string(v));
+      ARROW_ASSIGN_OR_RAISE(
+          v,
+          call("utf8_lpad", {v}, std::make_shared<cp::PadOptions>(i == 0 ? 4 : 2, "0")));
+      parts.push_back(v);
+      if (i < 2) parts.push_back(lit(std::make_shared<arrow::StringScalar>("-")));
+    }
+    parts.push_back(lit(std::make_shared<arrow::StringScalar>("")));
+    ARROW_ASSIGN_OR_RAISE(auto text, call("binary_join_element_wise", parts));
+    return CastTo(text, arrow::date32(), scope, e.loc);
+  }
+  if (name == "make_timestamp") {
+    ARROW_RETURN_NOT_OK(arity(6, 6));
+    sql::Expr date = e;
+    date.name = "make_date";
+    date.args.resize(3);
+    ARROW_ASSIGN_OR_RAISE(auto day, BindFunction(date, scope, agg));
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(day));
+    ARROW_ASSIGN_OR_RAISE(auto micros, CastTo(ts, arrow::int64(), scope, e.loc));
+    const double kScale[] = {3600e6, 60e6, 1e6};
+    for (int i = 0; i < 3; ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto v, as_double(args[3 + i]));
+      ARROW_ASSIGN_OR_RAISE(
+          v,
+          call("multiply", {v, lit(std::make_shared<arrow::DoubleScalar>(kScale[i]))}));
+      ARROW_ASSIGN_OR_RAISE(v, call("round", {v}));
+      ARROW_ASSIGN_OR_RAISE(v, CastTo(v, arrow::int64(), scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(micros, call("add_checked", {micros, v}));
+    }
+    return CastTo(micros, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc);
+  }
+  if (name == "last_day") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    ARROW_RETURN_NOT_OK(RegisterFunctions());
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+    cp::RoundTemporalOptions month(1, cp::CalendarUnit::MONTH);
+    ARROW_ASSIGN_OR_RAISE(
+        auto first,
+        call("floor_temporal", {ts}, std::make_shared<cp::RoundTemporalOptions>(month)));
+    ARROW_ASSIGN_OR_RAISE(first, CastTo(first, arrow::date32(), scope, e.loc));
+    ARROW_ASSIGN_OR_RAISE(
+        auto next,
+        call("add_months", {first, lit(std::make_shared<arrow::Int32Scalar>(1))}));
+    ARROW_ASSIGN_OR_RAISE(auto days, CastTo(next, arrow::int32(), scope, e.loc));
+    ARROW_ASSIGN_OR_RAISE(
+        days,
+        call("subtract_checked", {days, lit(std::make_shared<arrow::Int32Scalar>(1))}));
+    return CastTo(days, arrow::date32(), scope, e.loc);
+  }
+  if (name == "epoch_ms" || name == "epoch_us" || name == "epoch_ns") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    auto unit = name == "epoch_ms"   ? arrow::TimeUnit::MILLI
+                : name == "epoch_us" ? arrow::TimeUnit::MICRO
+                                     : arrow::TimeUnit::NANO;
+    if (arrow::is_integer(args[0].type->id())) {  // epoch_ms(1700000000000): a timestamp
+      ARROW_ASSIGN_OR_RAISE(auto v, CastTo(args[0], arrow::int64(), scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(v, CastTo(v, arrow::timestamp(unit), scope, e.loc));
+      if (unit == arrow::TimeUnit::NANO) return v;
+      return CastTo(v, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+    auto options = cp::CastOptions::Unsafe(arrow::timestamp(unit));  // truncates
+    ARROW_ASSIGN_OR_RAISE(ts,
+                          call("cast", {ts}, std::make_shared<cp::CastOptions>(options)));
+    return CastTo(ts, arrow::int64(), scope, e.loc);
   }
   if (name == "to_timestamp") {
     ARROW_RETURN_NOT_OK(arity(1, 1));
