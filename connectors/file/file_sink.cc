@@ -62,7 +62,7 @@ std::string RandomHex() {
 
 Result<arrow::Compression::type> ParseCompression(const std::string& name,
                                                   FileFormat format) {
-  std::string n = Lower(name);
+  std::string n = AsciiLower(name);
   arrow::Compression::type codec;
   if (n == "none" || n == "uncompressed") {
     codec = arrow::Compression::UNCOMPRESSED;
@@ -108,7 +108,7 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   auto from_path = FormatFromPath(s.path);
   if (o.Has("format")) {
     ARROW_ASSIGN_OR_RAISE(s.write.format, FormatFromName(o.GetString("format")));
-    if (Lower(o.GetString("format")) == "tsv") s.write.delimiter = '\t';
+    if (AsciiLower(o.GetString("format")) == "tsv") s.write.delimiter = '\t';
   } else if (from_path && !s.directory) {
     s.write.format = from_path->format;
   } else if (s.directory) {
@@ -121,7 +121,7 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   if (from_path && from_path->tab_separated) s.write.delimiter = '\t';
   if (o.IsSet("delimiter")) {
     std::string d = o.GetString("delimiter");
-    if (d == "\\t" || Lower(d) == "tab") d = "\t";
+    if (d == "\\t" || AsciiLower(d) == "tab") d = "\t";
     if (d.size() != 1) {
       return Status::Invalid("option 'delimiter': expected one character, got '", d, "'");
     }
@@ -144,7 +144,7 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   if (s.write.row_group_size <= 0) {
     return Status::Invalid("option 'row_group_size' must be > 0");
   }
-  std::string mode = Lower(o.GetString("mode", "error_if_exists"));
+  std::string mode = AsciiLower(o.GetString("mode", "error_if_exists"));
   if (mode == "overwrite") {
     s.mode = Mode::kOverwrite;
   } else if (mode == "append") {

@@ -271,7 +271,7 @@ std::string FileSource::Describe() const {
   if (prepared_) {
     format = FormatName(settings_.format);
   } else if (args_.options.Has("format")) {
-    format = Lower(args_.options.GetString("format"));
+    format = AsciiLower(args_.options.GetString("format"));
   } else if (auto pf = FormatFromPath(path_)) {
     format = FormatName(pf->format);
   }

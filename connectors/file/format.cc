@@ -12,24 +12,11 @@ namespace flowsql::file {
 
 namespace fs = std::filesystem;
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 }  // namespace
@@ -67,7 +54,7 @@ const char* FormatExtension(FileFormat format) {
 }
 
 Result<FileFormat> FormatFromName(const std::string& name) {
-  std::string n = Lower(name);
+  std::string n = AsciiLower(name);
   if (n == "csv" || n == "tsv" || n == "txt") return FileFormat::kCsv;
   if (n == "json") return FileFormat::kJson;
   if (n == "ndjson" || n == "jsonl" || n == "newline_delimited")
@@ -78,10 +65,10 @@ Result<FileFormat> FormatFromName(const std::string& name) {
                          "'; expected csv, json, ndjson, parquet or ipc");
 }
 
-bool IsGzipPath(const std::string& path) { return EndsWith(Lower(path), ".gz"); }
+bool IsGzipPath(const std::string& path) { return EndsWith(AsciiLower(path), ".gz"); }
 
 std::optional<PathFormat> FormatFromPath(const std::string& path) {
-  std::string p = Lower(path);
+  std::string p = AsciiLower(path);
   PathFormat out{FileFormat::kCsv};
   if (EndsWith(p, ".gz")) {
     out.gzip = true;
@@ -109,7 +96,8 @@ std::optional<PathFormat> FormatFromPath(const std::string& path) {
 
 std::string UriToPath(const std::string& uri) {
   static const std::string kPrefix = "file://";
-  if (uri.size() >= kPrefix.size() && Lower(uri.substr(0, kPrefix.size())) == kPrefix) {
+  if (uri.size() >= kPrefix.size() &&
+      AsciiLower(uri.substr(0, kPrefix.size())) == kPrefix) {
     std::string rest = uri.substr(kPrefix.size());
     // file://localhost/abs is the absolute path /abs.
     if (rest.rfind("localhost/", 0) == 0) rest = rest.substr(9);
@@ -191,67 +179,6 @@ Result<std::vector<std::string>> ResolvePaths(const std::string& path,
   }
   if (!fs::exists(path, ec)) return Status::Invalid("file not found: ", path);
   return std::vector<std::string>{path};
-}
-
-Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& name) {
-  std::string n = Lower(Trim(name));
-  // Parameterised types.
-  if (n.rfind("decimal", 0) == 0 || n.rfind("numeric", 0) == 0) {
-    int p = 18, s = 3;
-    size_t open = n.find('(');
-    if (open != std::string::npos) {
-      if (std::sscanf(n.c_str() + open, "(%d , %d)", &p, &s) < 1 || p <= 0 || p > 76 ||
-          s < 0 || s > p) {
-        return Status::Invalid("bad type '", name,
-                               "': expected DECIMAL(precision, scale)");
-      }
-      if (n.find(',', open) == std::string::npos) s = 0;
-    }
-    if (p <= 38) return arrow::decimal128(p, s);
-    return arrow::decimal256(p, s);
-  }
-  if (n.size() > 2 && n.substr(n.size() - 2) == "[]") {
-    ARROW_ASSIGN_OR_RAISE(auto item, SqlTypeToArrow(n.substr(0, n.size() - 2)));
-    return arrow::list(item);
-  }
-  if (n == "varchar" || n == "text" || n == "string" || n == "char" || n == "bpchar" ||
-      n.rfind("varchar(", 0) == 0 || n.rfind("char(", 0) == 0 || n == "utf8") {
-    return arrow::utf8();
-  }
-  if (n == "bigint" || n == "int8" || n == "long" || n == "int64") return arrow::int64();
-  if (n == "integer" || n == "int" || n == "int4" || n == "int32" || n == "signed") {
-    return arrow::int32();
-  }
-  if (n == "smallint" || n == "int2" || n == "short" || n == "int16")
-    return arrow::int16();
-  if (n == "tinyint" || n == "int1") return arrow::int8();
-  if (n == "ubigint" || n == "uint64") return arrow::uint64();
-  if (n == "uinteger" || n == "uint32") return arrow::uint32();
-  if (n == "usmallint" || n == "uint16") return arrow::uint16();
-  if (n == "utinyint" || n == "uint8") return arrow::uint8();
-  if (n == "double" || n == "float8" || n == "double precision" || n == "float64") {
-    return arrow::float64();
-  }
-  if (n == "float" || n == "real" || n == "float4" || n == "float32")
-    return arrow::float32();
-  if (n == "boolean" || n == "bool" || n == "logical") return arrow::boolean();
-  if (n == "date") return arrow::date32();
-  if (n == "time") return arrow::time64(arrow::TimeUnit::MICRO);
-  if (n == "timestamp" || n == "datetime" || n == "timestamp without time zone") {
-    return arrow::timestamp(arrow::TimeUnit::MICRO);
-  }
-  if (n == "timestamptz" || n == "timestamp with time zone") {
-    return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
-  }
-  if (n == "timestamp_ms") return arrow::timestamp(arrow::TimeUnit::MILLI);
-  if (n == "timestamp_s") return arrow::timestamp(arrow::TimeUnit::SECOND);
-  if (n == "timestamp_ns") return arrow::timestamp(arrow::TimeUnit::NANO);
-  if (n == "blob" || n == "bytea" || n == "binary" || n == "varbinary") {
-    return arrow::binary();
-  }
-  if (n == "interval") return arrow::month_day_nano_interval();
-  if (n == "json") return arrow::utf8();
-  return Status::Invalid("unknown type '", name, "'");
 }
 
 }  // namespace flowsql::file

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/sql_types.h"
+#include "common/text.h"
 #include "flowsql/status.h"
 
 namespace flowsql::file {
@@ -46,12 +48,5 @@ bool HasGlob(const std::string& path);
 /// a glob. Errors: "file not found: <path>", "no files match '<glob>'".
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
                                               std::optional<FileFormat> format);
-
-/// Maps a SQL type name (INTEGER, BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN,
-/// DECIMAL(p,s), ...) to an Arrow type. Unknown names are user errors.
-Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& name);
-
-/// Lower-cases ASCII.
-std::string Lower(std::string s);
 
 }  // namespace flowsql::file

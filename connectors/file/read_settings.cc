@@ -6,7 +6,7 @@ namespace {
 
 // Accepts one character, or the escapes \t and "tab".
 Result<char> OneChar(const std::string& option, const std::string& value) {
-  if (value == "\\t" || Lower(value) == "tab") return '\t';
+  if (value == "\\t" || AsciiLower(value) == "tab") return '\t';
   if (value.size() != 1) {
     return Status::Invalid("option '", option, "': expected one character, got '", value,
                            "'");
@@ -35,7 +35,7 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
   auto from_path = FormatFromPath(first_path);
   if (options.IsSet("format") || options.Has("format")) {
     ARROW_ASSIGN_OR_RAISE(s.format, FormatFromName(options.GetString("format")));
-    if (Lower(options.GetString("format")) == "tsv") s.delimiter = '\t';
+    if (AsciiLower(options.GetString("format")) == "tsv") s.delimiter = '\t';
   } else if (from_path) {
     s.format = from_path->format;
   } else {

@@ -16,14 +16,15 @@
 #include <deque>
 #include <sstream>
 
+#include "common/sql_types.h"
+#include "common/text.h"
+
 namespace flowsql::cli {
 
 using arrow::internal::checked_cast;
 
 Result<OutputFormat> ParseOutputFormat(const std::string& name) {
-  std::string n = name;
-  std::transform(n.begin(), n.end(), n.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  std::string n = AsciiLower(name);
   if (n == "table" || n == "box") return OutputFormat::kTable;
   if (n == "csv") return OutputFormat::kCsv;
   if (n == "json") return OutputFormat::kJson;
@@ -473,11 +474,6 @@ void AppendJsonList(const arrow::Array& values, int64_t start, int64_t end,
   out->push_back(']');
 }
 
-bool IsStringType(arrow::Type::type id) {
-  return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING ||
-         id == arrow::Type::STRING_VIEW;
-}
-
 }  // namespace
 
 void AppendText(const arrow::Array& array, int64_t i, std::string* out,
@@ -565,7 +561,7 @@ void AppendJson(const arrow::Array& array, int64_t i, std::string* out) {
     case Type::MAP: {
       const auto& map = checked_cast<const arrow::MapArray&>(array);
       const int64_t start = map.value_offset(i), end = map.value_offset(i + 1);
-      if (IsStringType(map.keys()->type_id())) {
+      if (IsStringType(*map.keys()->type())) {
         out->push_back('{');
         for (int64_t j = start; j < end; ++j) {
           if (j > start) out->push_back(',');

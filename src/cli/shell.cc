@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/text.h"
+
 namespace flowsql::cli {
 
 // --- statements ---------------------------------------------------------------
@@ -253,13 +255,6 @@ std::string HistoryPath() {
   return "";
 }
 
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 const char* kHelp =
     "Enter SQL statements ending with ';'. A statement may span several lines.\n"
     "Ctrl-C cancels the line being typed or the running statement; Ctrl-D exits.\n"
@@ -278,7 +273,7 @@ bool RunDotCommand(Session* session, const std::string& line) {
   std::string command, arg;
   in >> command;
   std::getline(in, arg);
-  arg = Trim(arg);
+  arg = TrimBlanks(arg);
   if (command == ".quit" || command == ".exit" || command == ".q") return false;
   if (command == ".help" || command == ".h") {
     fputs(kHelp, stdout);
@@ -315,7 +310,7 @@ bool RunDotCommand(Session* session, const std::string& line) {
 }
 
 void AddHistory(const std::string& entry, const std::string& path) {
-  const std::string text = Trim(entry);
+  const std::string text = TrimBlanks(entry);
   if (text.empty()) return;
   HIST_ENTRY* last =
       history_length > 0 ? history_get(history_base + history_length - 1) : nullptr;
@@ -386,9 +381,9 @@ int RunShell(Session* session) {
     }
 
     const std::string line = g_line;
-    if (buffer.empty() && Trim(line).rfind('.', 0) == 0) {
+    if (buffer.empty() && TrimBlanks(line).rfind('.', 0) == 0) {
       AddHistory(line, history_path);
-      if (!RunDotCommand(session, Trim(line))) break;
+      if (!RunDotCommand(session, TrimBlanks(line))) break;
       session->stop->Reset();
       continue;
     }

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/text.h"
 #include "flowsql/engine.h"
 
 namespace fs = std::filesystem;
@@ -349,13 +350,6 @@ struct Record {
   std::string note;                   // kInvalid: why
 };
 
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
-
 std::vector<std::string> SplitWords(const std::string& s) {
   std::istringstream in(s);
   std::vector<std::string> out;
@@ -371,9 +365,9 @@ std::vector<Record> ParseRecords(const std::vector<std::string>& lines, int* ski
   bool skipping = false;
   size_t i = 0;
   const size_t n = lines.size();
-  auto is_blank = [&](size_t k) { return Trim(lines[k]).empty(); };
+  auto is_blank = [&](size_t k) { return TrimBlanks(lines[k]).empty(); };
   while (i < n) {
-    std::string line = Trim(lines[i]);
+    std::string line = TrimBlanks(lines[i]);
     if (line.empty() || line[0] == '#') {
       ++i;
       continue;
@@ -399,7 +393,7 @@ std::vector<Record> ParseRecords(const std::vector<std::string>& lines, int* ski
       rec.kind =
           words[1] == "ok" ? Record::Kind::kStatementOk : Record::Kind::kStatementError;
       if (rec.kind == Record::Kind::kStatementError) {
-        std::string rest = Trim(line.substr(line.find("error") + 5));
+        std::string rest = TrimBlanks(line.substr(line.find("error") + 5));
         if (!rest.empty()) rec.expected.push_back(rest);
       }
     } else if (head == "query" && words.size() >= 2) {
@@ -415,8 +409,9 @@ std::vector<Record> ParseRecords(const std::vector<std::string>& lines, int* ski
     ++i;
     // Skip to the end of an invalid record.
     std::vector<std::string> sql;
-    while (i < n && !is_blank(i) && Trim(lines[i]) != "----") sql.push_back(lines[i++]);
-    bool has_sep = i < n && Trim(lines[i]) == "----";
+    while (i < n && !is_blank(i) && TrimBlanks(lines[i]) != "----")
+      sql.push_back(lines[i++]);
+    bool has_sep = i < n && TrimBlanks(lines[i]) == "----";
     std::vector<std::string> result;
     if (has_sep) {
       ++i;
@@ -604,7 +599,7 @@ bool RowsMatch(const std::string& expected, const std::string& actual) {
 bool MessageMatches(const std::string& message,
                     const std::vector<std::string>& expected) {
   for (const auto& raw : expected) {
-    std::string e = Trim(raw);
+    std::string e = TrimBlanks(raw);
     if (e.empty()) continue;
     if (e.rfind("<REGEX>:", 0) == 0) {
       try {

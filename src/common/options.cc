@@ -5,15 +5,11 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/text.h"
+
 namespace flowsql {
 
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 bool ParseInt(const std::string& text, int64_t* out) {
   if (text.empty()) return false;
@@ -35,7 +31,7 @@ bool ParseDouble(const std::string& text, double* out) {
 }
 
 bool ParseBool(const std::string& text, bool* out) {
-  std::string t = Lower(text);
+  std::string t = AsciiLower(text);
   if (t == "true" || t == "1" || t == "on" || t == "yes" || t == "t") {
     *out = true;
     return true;
@@ -61,7 +57,7 @@ bool SplitNumberUnit(const std::string& text, double* number, std::string* unit)
   if (*end != '\0') return false;
   size_t j = i;
   while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-  *unit = Lower(text.substr(j));
+  *unit = AsciiLower(text.substr(j));
   return true;
 }
 
@@ -148,12 +144,12 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
     if (!spec.default_value.empty()) out.values_[spec.name] = spec.default_value;
   }
   for (const auto& opt : raw) {
-    std::string name = Lower(opt.name);
+    std::string name = AsciiLower(opt.name);
     const OptionSpec* spec = nullptr;
     for (const auto& s : specs) {
-      if (Lower(s.name) == name ||
+      if (AsciiLower(s.name) == name ||
           std::any_of(s.aliases.begin(), s.aliases.end(),
-                      [&](const std::string& a) { return Lower(a) == name; })) {
+                      [&](const std::string& a) { return AsciiLower(a) == name; })) {
         spec = &s;
         break;
       }
@@ -205,12 +201,12 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
         break;
       }
       case OptionType::kEnum: {
-        std::string v = Lower(value);
+        std::string v = AsciiLower(value);
         bool found = false;
         std::string all;
         for (const auto& c : spec->choices) {
           all += (all.empty() ? "" : ", ") + c;
-          if (Lower(c) == v) found = true;
+          if (AsciiLower(c) == v) found = true;
         }
         if (!found) return bad("expected one of " + all + ", got '" + value + "'");
         value = v;

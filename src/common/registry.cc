@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/codec.h"
+#include "common/text.h"
 #include "flowsql/connector.h"
 
 namespace flowsql {
@@ -18,9 +19,7 @@ std::string UriScheme(const std::string& uri) {
       return "";
     }
   }
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return scheme;
+  return AsciiLower(scheme);
 }
 
 Status Registry::Register(ConnectorSpec spec) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/codec.h"
+#include "common/text.h"
 #include "plan/binder.h"
 #include "plan/plan.h"
 #include "runtime/pipeline.h"
@@ -37,12 +38,6 @@ namespace {
 /// reading overlaps decoding.
 int ReadThreads() {
   return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 /// A result already computed: a table streamed batch by batch.
@@ -485,7 +480,7 @@ struct Engine::Impl {
     std::vector<std::vector<std::optional<std::string>>> rows;
     // DuckDB's six columns: key, default and extra are NULL for a query or a file.
     for (const auto& f : root->schema->fields()) {
-      rows.push_back({f->name(), plan::ArrowTypeToSql(*f->type()),
+      rows.push_back({f->name(), ArrowTypeToSql(*f->type()),
                       std::string(f->nullable() ? "YES" : "NO"), std::nullopt,
                       std::nullopt, std::nullopt});
     }
@@ -537,7 +532,7 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
     case sql::StatementKind::kDescribe:
       return impl_->Describe(st);
     case sql::StatementKind::kCreateView: {
-      std::string key = Lower(st.name);
+      std::string key = AsciiLower(st.name);
       if (impl_->tables.count(key)) {
         return Status::Invalid("'", st.name, "' is a table at ", st.loc.ToString());
       }
@@ -551,7 +546,7 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
       return impl_->Done();
     }
     case sql::StatementKind::kDropView: {
-      std::string key = Lower(st.name);
+      std::string key = AsciiLower(st.name);
       if (!impl_->views.erase(key) && !st.if_exists) {
         return Status::Invalid("view '", st.name, "' does not exist at ",
                                st.loc.ToString());
@@ -559,7 +554,7 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
       return impl_->Done();
     }
     case sql::StatementKind::kCreateTable: {
-      std::string key = Lower(st.name);
+      std::string key = AsciiLower(st.name);
       if (impl_->views.count(key)) {
         return Status::Invalid("'", st.name, "' is a view at ", st.loc.ToString());
       }
@@ -574,7 +569,7 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
       return impl_->Done();
     }
     case sql::StatementKind::kDropTable: {
-      std::string key = Lower(st.name);
+      std::string key = AsciiLower(st.name);
       if (!impl_->tables.erase(key) && !st.if_exists) {
         return Status::Invalid("table '", st.name, "' does not exist at ",
                                st.loc.ToString());

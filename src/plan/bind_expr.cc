@@ -28,10 +28,7 @@ bool IsFloating(const arrow::DataType& t) { return arrow::is_floating(t.id()); }
 bool IsNumeric(const arrow::DataType& t) {
   return IsInteger(t) || IsFloating(t) || arrow::is_decimal(t.id());
 }
-bool IsString(const arrow::DataType& t) {
-  return t.id() == Type::STRING || t.id() == Type::LARGE_STRING ||
-         t.id() == Type::STRING_VIEW;
-}
+bool IsString(const arrow::DataType& t) { return IsStringType(t); }
 bool IsTemporal(const arrow::DataType& t) {
   return t.id() == Type::DATE32 || t.id() == Type::DATE64 || t.id() == Type::TIMESTAMP;
 }

@@ -18,9 +18,7 @@ using arrow::Type;
 
 namespace {
 
-bool IsString(const arrow::DataType& t) {
-  return t.id() == Type::STRING || t.id() == Type::LARGE_STRING;
-}
+bool IsString(const arrow::DataType& t) { return IsStringType(t); }
 
 // A constant argument's value, for functions whose Arrow kernels take options.
 Result<std::shared_ptr<arrow::Scalar>> ConstArg(const Binder::Bound& b,

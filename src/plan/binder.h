@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/sql_types.h"
+#include "common/text.h"
 #include "flowsql/connector.h"
 #include "plan/plan.h"
 #include "sql/ast.h"
@@ -185,27 +187,22 @@ class Binder {
   int view_depth_ = 0;
 };
 
-/// The SQL type name's Arrow type ("DECIMAL(10,2)" -> decimal128(10, 2)).
-Result<std::shared_ptr<arrow::DataType>> SqlTypeToArrow(const std::string& name);
 /// The type the engine computes on for a column a source delivers as `type`: views,
 /// large and dictionary-encoded variants become their plain forms, decimal32/64
 /// become decimal128, date64 becomes date32, time32 becomes time64[us], timestamps
-/// in s or ms become us (ns stay). Never
-/// loses a value; scans cast their batches on the way in.
+/// in s or ms become us (ns stay). Never loses a value; scans cast their batches on
+/// the way in. (SQL type names: common/sql_types.h.)
 std::shared_ptr<arrow::DataType> EngineType(const std::shared_ptr<arrow::DataType>& type);
-/// The SQL name of an Arrow type (int64 -> BIGINT), for DESCRIBE.
-std::string ArrowTypeToSql(const arrow::DataType& type);
 
 /// Canonical text of an expression, used to match GROUP BY expressions and to name
 /// unnamed result columns (DuckDB style: count_star(), (a + 1)).
 std::string ExprToString(const sql::Expr& expr);
 
-/// The type values of `types` meet in (CASE, COALESCE, UNION): int64, double, string.
+/// The type values of `types` meet in (CASE, COALESCE, UNION, join keys): integers
+/// in BIGINT, integers and decimals in an exact decimal, other numbers in DOUBLE.
 std::shared_ptr<arrow::DataType> CommonTypeOf(
     const std::vector<std::shared_ptr<arrow::DataType>>& types);
 
-/// Lower-cases ASCII text (identifiers match case-insensitively).
-std::string AsciiLower(std::string text);
 /// A user error that ends with " at line L:C".
 Status ErrorAt(const sql::Location& loc, const std::string& message);
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/numbers.h"
+#include "common/text.h"
 #include "sql/lexer.h"
 
 namespace flowsql::sql {
@@ -20,27 +21,6 @@ constexpr int kMaxDepth = 1000;
 /// Maximum height of a left-deep chain (a OR b OR ..., UNION chains, join chains)
 /// plus the recursion around it, so that walking the tree stays within the stack.
 constexpr int kMaxHeight = 5000;
-
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 const std::unordered_set<std::string>& ReservedWords() {
   static const auto* words = new std::unordered_set<std::string>{
@@ -170,7 +150,7 @@ class Parser {
   }
   static bool IsReserved(const Token& t) {
     return t.kind == TokenKind::kIdentifier && !t.quoted &&
-           ReservedWords().count(Upper(t.text)) > 0;
+           ReservedWords().count(AsciiUpper(t.text)) > 0;
   }
   /// An identifier usable as a name: quoted, or not a reserved keyword.
   static bool IsName(const Token& t) {
@@ -882,7 +862,7 @@ class Parser {
 
     if (IsName(start) && PeekOp("(", 1)) {
       ref->kind = TableKind::kFunction;
-      ref->name = Lower(Next().value);
+      ref->name = AsciiLower(Next().value);
       Next();  // (
       if (!AcceptOp(")")) {
         do {
@@ -994,7 +974,7 @@ class Parser {
         if (IsKeyword(t, "OR") || IsKeyword(t, "AND")) {
           int prec = IsKeyword(t, "OR") ? kPrecOr : kPrecAnd;
           if (prec < min_prec) break;
-          std::string op = Upper(Next().text);
+          std::string op = AsciiUpper(Next().text);
           ARROW_ASSIGN_OR_RAISE(auto right, ParseBinary(prec + 1));
           left = MakeBinary(std::move(op), std::move(left), std::move(right));
         } else if (IsKeyword(t, "IS") || IsKeyword(t, "ISNULL") ||
@@ -1050,7 +1030,7 @@ class Parser {
     } else if (PeekKeyword("TRUE") || PeekKeyword("FALSE")) {
       e = MakeExpr(ExprKind::kIsBool, left->loc);
       e->lit_kind = LiteralKind::kBool;
-      e->text = Lower(Next().text);
+      e->text = AsciiLower(Next().text);
     } else {
       return ErrorAt(Peek(), negated ? "NULL, TRUE or FALSE after IS NOT"
                                      : "NULL, TRUE or FALSE after IS");
@@ -1204,7 +1184,7 @@ class Parser {
     if (IsKeyword(t, "CURRENT_DATE") || IsKeyword(t, "CURRENT_TIMESTAMP") ||
         IsKeyword(t, "NOW")) {
       auto e = MakeExpr(ExprKind::kFunction, t.loc);
-      e->name = Lower(Next().text);
+      e->name = AsciiLower(Next().text);
       if (PeekOp("(") && PeekOp(")", 1)) {
         Next();
         Next();
@@ -1214,7 +1194,7 @@ class Parser {
     if (IsReserved(t)) {
       // LEFT(s, n) and RIGHT(s, n) are functions despite being keywords.
       if (call && (IsKeyword(t, "LEFT") || IsKeyword(t, "RIGHT"))) {
-        return ParseFunctionCall(Lower(Next().text), t.loc);
+        return ParseFunctionCall(AsciiLower(Next().text), t.loc);
       }
       if (IsKeyword(t, "SELECT")) {
         return ErrorAt(t, "an expression (subqueries need parentheses)");
@@ -1239,7 +1219,7 @@ class Parser {
     if (PeekOp("(")) {
       std::string name = parts[0];
       for (size_t i = 1; i < parts.size(); ++i) name += "." + parts[i];
-      return ParseFunctionCall(Lower(name), loc);
+      return ParseFunctionCall(AsciiLower(name), loc);
     }
     auto e = MakeExpr(ExprKind::kColumn, loc);
     e->name = parts.back();
@@ -1467,7 +1447,7 @@ class Parser {
     const Token& t = Peek();
     if (!IsName(t)) return ErrorAt(t, "a type name");
     Next();
-    std::string name = Upper(t.value);
+    std::string name = AsciiUpper(t.value);
     if (name == "DOUBLE" && AcceptKeyword("PRECISION")) {
       name += " PRECISION";
     } else if (name == "CHARACTER" && AcceptKeyword("VARYING")) {
@@ -1489,7 +1469,7 @@ class Parser {
           return ErrorAt(p, "a type parameter");
         }
         if (!first) name += ",";
-        name += p.kind == TokenKind::kNumber ? p.text : Upper(p.value);
+        name += p.kind == TokenKind::kNumber ? p.text : AsciiUpper(p.value);
         Next();
         first = false;
       } while (AcceptOp(","));
@@ -1514,7 +1494,8 @@ class Parser {
       return ErrorAt(field, "a date part (e.g. YEAR)");
     }
     Next();
-    e->args.push_back(MakeLiteral(LiteralKind::kString, Lower(field.value), field.loc));
+    e->args.push_back(
+        MakeLiteral(LiteralKind::kString, AsciiLower(field.value), field.loc));
     if (!AcceptKeyword("FROM") && !AcceptOp(",")) return ErrorAt(Peek(), "FROM");
     ARROW_ASSIGN_OR_RAISE(auto source, ParseExpr());
     e->args.push_back(std::move(source));
@@ -1604,9 +1585,9 @@ class Parser {
     std::string text = value.value;
     const Token& unit = Peek();
     bool has_unit = unit.kind == TokenKind::kIdentifier && !unit.quoted &&
-                    IntervalUnits().count(Upper(unit.text)) > 0;
+                    IntervalUnits().count(AsciiUpper(unit.text)) > 0;
     if (has_unit) {
-      text += " " + Lower(Next().text);
+      text += " " + AsciiLower(Next().text);
     } else if (value.kind == TokenKind::kNumber) {
       return ErrorAt(unit, "an interval unit (e.g. DAY)");
     }
