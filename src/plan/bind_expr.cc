@@ -623,6 +623,17 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
             if (auto v = ParseInt64(e.text)) {
               return NarrowIntegerLiteral(Lit(std::make_shared<arrow::Int64Scalar>(*v)));
             }
+            // Beyond BIGINT: an exact 128-bit integer (DuckDB's HUGEINT).
+            std::string digits;
+            for (char c : e.text) {
+              if (c != '_') digits += c;
+            }
+            arrow::Decimal128 value;
+            if (digits.size() <= 38 &&
+                arrow::Decimal128::FromString(digits, &value, nullptr, nullptr).ok()) {
+              return Lit(std::make_shared<arrow::Decimal128Scalar>(
+                  value, arrow::decimal128(38, 0)));
+            }
           }
           if (auto exact = DecimalLiteral(e.text)) return Lit(exact);
           auto v = ParseDouble(e.text);
