@@ -538,6 +538,29 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
               std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
 }
 
+Result<Binder::Bound> Binder::JsonExtract(Bound json, const sql::Expr& path, bool as_text,
+                                          const Scope& scope, const sql::Location& loc) {
+  // A path: '$.a[1]', a key 'a' (DuckDB's j->'a'), or an array index 1.
+  std::string text;
+  if (path.kind == sql::ExprKind::kLiteral &&
+      path.lit_kind == sql::LiteralKind::kString) {
+    text =
+        path.text.empty() || path.text[0] != '$' ? "$.\"" + path.text + "\"" : path.text;
+  } else if (path.kind == sql::ExprKind::kLiteral &&
+             path.lit_kind == sql::LiteralKind::kInteger) {
+    text = "$[" + path.text + "]";
+  } else {
+    return ErrorAt(loc, "not supported: a JSON path that is not a constant");
+  }
+  if (!IsString(*json.type)) {
+    return ErrorAt(loc, "JSON functions need text, got " + ArrowTypeToSql(*json.type));
+  }
+  ARROW_RETURN_NOT_OK(RegisterFunctions());
+  ARROW_ASSIGN_OR_RAISE(json, CastTo(json, arrow::utf8(), scope, loc));
+  return Call(as_text ? "json_extract_string" : "json_extract",
+              {json, Lit(std::make_shared<arrow::StringScalar>(text))}, scope, loc);
+}
+
 Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
                                           bool subtract, const Scope& scope,
                                           const sql::Location& loc) {
@@ -754,6 +777,9 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           }
         }
         return Call(op == "AND" ? "and_kleene" : "or_kleene", {l, r}, scope, e.loc);
+      }
+      if (op == "->" || op == "->>") {
+        return JsonExtract(l, *e.args[1], op == "->>", scope, e.loc);
       }
       if (op == "||") {
         for (auto* side : {&l, &r}) {

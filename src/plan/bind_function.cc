@@ -632,6 +632,24 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     }
     return ErrorAt(e.loc, name + "() needs an INTERVAL as its second argument");
   }
+  if (name == "json_extract" || name == "json_extract_string" ||
+      name == "json_extract_path" || name == "json_extract_path_text") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    return JsonExtract(args[0], *e.args[1],
+                       name == "json_extract_string" || name == "json_extract_path_text",
+                       scope, e.loc);
+  }
+  if (name == "json_array_length") {
+    ARROW_RETURN_NOT_OK(arity(1, 2));
+    std::string path = "$";
+    if (args.size() == 2) {
+      ARROW_ASSIGN_OR_RAISE(path, ConstString(args[1], name, 1, e.loc));
+    }
+    ARROW_RETURN_NOT_OK(RegisterFunctions());
+    ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
+    return call("json_array_length",
+                {args[0], lit(std::make_shared<arrow::StringScalar>(path))});
+  }
   if (name == "string_split" || name == "str_split" || name == "string_to_array") {
     ARROW_RETURN_NOT_OK(arity(2, 2));
     ARROW_ASSIGN_OR_RAISE(auto sep, ConstString(args[1], name, 1, e.loc));

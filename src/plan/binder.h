@@ -147,6 +147,10 @@ class Binder {
                      std::shared_ptr<arrow::compute::FunctionOptions> options = nullptr);
   Result<Bound> CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
                        const Scope& scope, const sql::Location& loc);
+  /// json->path / json->>path (as_text): the JSON text (a string's value) at a
+  /// constant path, key or array index.
+  Result<Bound> JsonExtract(Bound json, const sql::Expr& path, bool as_text,
+                            const Scope& scope, const sql::Location& loc);
   /// value (DATE or TIMESTAMP) +/- a constant INTERVAL: months by the calendar,
   /// then days and time; a DATE becomes a TIMESTAMP.
   Result<Bound> AddInterval(Bound value, const Bound& interval, bool subtract,

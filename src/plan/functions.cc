@@ -2,11 +2,17 @@
 // like its own): calendar arithmetic Arrow lacks.
 #include "plan/functions.h"
 
+#include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/compute/kernel.h>
 #include <arrow/vendored/datetime/date.h>
+#include <simdjson.h>
 
 #include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "common/numbers.h"
 
 namespace flowsql::plan {
 
@@ -94,6 +100,149 @@ Status AddMonthsExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResu
   return Status::OK();
 }
 
+// ---- JSON -------------------------------------------------------------------
+
+/// One step of a JSON path: an object key or an array index.
+struct PathStep {
+  std::string key;
+  int64_t index = -1;  // >= 0: an array index
+};
+
+/// '$.a.b[2]' as steps; '$' alone is the whole document.
+Result<std::vector<PathStep>> ParsePath(std::string_view path) {
+  if (path.empty() || path[0] != '$') {
+    return Status::Invalid("a JSON path starts with '$', got '", path, "'");
+  }
+  std::vector<PathStep> steps;
+  size_t i = 1;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      size_t end = path.find_first_of(".[", i + 1);
+      std::string key(
+          path.substr(i + 1, end == std::string_view::npos ? end : end - i - 1));
+      if (key.size() >= 2 && key.front() == '"' && key.back() == '"') {
+        key = key.substr(1, key.size() - 2);
+      }
+      steps.push_back({key, -1});
+      i = end == std::string_view::npos ? path.size() : end;
+    } else if (path[i] == '[') {
+      size_t end = path.find(']', i);
+      if (end == std::string_view::npos) break;
+      int64_t index = 0;
+      std::string digits(path.substr(i + 1, end - i - 1));
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+        return Status::Invalid("bad array index in JSON path '", path, "'");
+      }
+      auto parsed = ParseInt64(digits);
+      if (!parsed) return Status::Invalid("bad array index in JSON path '", path, "'");
+      index = *parsed;
+      steps.push_back({"", index});
+      i = end + 1;
+    } else {
+      return Status::Invalid("bad JSON path '", path, "'");
+    }
+  }
+  return steps;
+}
+
+enum class JsonOp { kExtract, kExtractString, kArrayLength };
+
+/// The text of row i of a utf8 argument (array or scalar); nullopt when NULL.
+std::optional<std::string_view> TextAt(const cp::ExecValue& v, int64_t i) {
+  if (v.is_scalar()) {
+    const auto& s = static_cast<const arrow::StringScalar&>(*v.scalar);
+    if (!s.is_valid) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(s.value->data()),
+                            s.value->size());
+  }
+  if (!v.array.IsValid(i)) return std::nullopt;
+  const int32_t* offsets = v.array.GetValues<int32_t>(1);
+  const char* data = reinterpret_cast<const char*>(v.array.buffers[2].data);
+  return std::string_view(data + offsets[i], offsets[i + 1] - offsets[i]);
+}
+
+template <JsonOp kOp>
+Status JsonExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
+  std::vector<PathStep> steps;
+  if (batch.num_values() > 1) {
+    // The binder passes a constant path (it may arrive as a broadcast array).
+    auto path = TextAt(batch[1], 0);
+    if (path) {
+      ARROW_ASSIGN_OR_RAISE(steps, ParsePath(*path));
+    }
+  }
+  simdjson::dom::parser parser;
+  arrow::StringBuilder strings;
+  arrow::Int64Builder numbers;
+  for (int64_t i = 0; i < batch.length; ++i) {
+    auto text = TextAt(batch[0], i);
+    auto null = [&]() {
+      return kOp == JsonOp::kArrayLength ? numbers.AppendNull() : strings.AppendNull();
+    };
+    if (!text) {
+      ARROW_RETURN_NOT_OK(null());
+      continue;
+    }
+    simdjson::padded_string padded(text->data(), text->size());
+    simdjson::dom::element e;
+    if (parser.parse(padded).get(e) != simdjson::SUCCESS) {
+      return Status::Invalid("malformed JSON: '", text->substr(0, 60),
+                             text->size() > 60 ? "...'" : "'");
+    }
+    bool found = true;
+    for (const auto& step : steps) {
+      simdjson::dom::element next;
+      auto error = step.index >= 0 ? e.at(static_cast<size_t>(step.index)).get(next)
+                                   : e.at_key(step.key).get(next);
+      if (error != simdjson::SUCCESS) {
+        found = false;
+        break;
+      }
+      e = next;
+    }
+    if (!found) {
+      ARROW_RETURN_NOT_OK(null());
+      continue;
+    }
+    if constexpr (kOp == JsonOp::kArrayLength) {
+      simdjson::dom::array array;
+      ARROW_RETURN_NOT_OK(numbers.Append(e.get_array().get(array) == simdjson::SUCCESS
+                                             ? static_cast<int64_t>(array.size())
+                                             : 0));
+    } else {
+      std::string_view s;
+      if (kOp == JsonOp::kExtractString && e.get_string().get(s) == simdjson::SUCCESS) {
+        ARROW_RETURN_NOT_OK(strings.Append(s));
+      } else {
+        ARROW_RETURN_NOT_OK(strings.Append(simdjson::minify(e)));
+      }
+    }
+  }
+  std::shared_ptr<arrow::Array> result;
+  if (kOp == JsonOp::kArrayLength) {
+    ARROW_ASSIGN_OR_RAISE(result, numbers.Finish());
+  } else {
+    ARROW_ASSIGN_OR_RAISE(result, strings.Finish());
+  }
+  out->value = result->data();
+  return Status::OK();
+}
+
+Status AddJsonFunction(cp::FunctionRegistry* registry, const std::string& name,
+                       cp::ArrayKernelExec exec, std::shared_ptr<arrow::DataType> out,
+                       bool path) {
+  auto function = std::make_shared<cp::ScalarFunction>(
+      name, path ? cp::Arity::Binary() : cp::Arity::Unary(),
+      cp::FunctionDoc("JSON text to a value", "", {"json", "path"}));
+  std::vector<cp::InputType> in = {arrow::utf8()};
+  if (path) in.push_back(arrow::utf8());
+  cp::ScalarKernel kernel(in, out, exec);
+  kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
+  kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+  ARROW_RETURN_NOT_OK(function->AddKernel(kernel));
+  return registry->AddFunction(function, /*allow_overwrite=*/true);
+}
+
 Status Register() {
   auto* registry = cp::GetFunctionRegistry();
   auto add_months = std::make_shared<cp::ScalarFunction>(
@@ -113,7 +262,14 @@ Status Register() {
   cp::ScalarKernel ts_kernel({cp::InputType(arrow::Type::TIMESTAMP), arrow::int32()},
                              same_as_first, AddMonthsExec<int64_t>);
   ARROW_RETURN_NOT_OK(add_months->AddKernel(ts_kernel));
-  return registry->AddFunction(add_months, /*allow_overwrite=*/true);
+  ARROW_RETURN_NOT_OK(registry->AddFunction(add_months, /*allow_overwrite=*/true));
+  ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",
+                                      JsonExec<JsonOp::kExtract>, arrow::utf8(), true));
+  ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract_string",
+                                      JsonExec<JsonOp::kExtractString>, arrow::utf8(),
+                                      true));
+  return AddJsonFunction(registry, "json_array_length", JsonExec<JsonOp::kArrayLength>,
+                         arrow::int64(), true);
 }
 
 }  // namespace

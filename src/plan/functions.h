@@ -9,6 +9,10 @@ namespace flowsql::plan {
 /// result. Thread-safe.
 ///   add_months(date32 | timestamp, int32) -> same type: calendar months added,
 ///   the day clamped to the month's end (Jan 31 + 1 month = Feb 28/29).
+///   json_extract(text, path) -> the JSON text at a constant '$.a.b[2]' path, or NULL
+///   json_extract_string(text, path) -> the same, a JSON string's value unquoted
+///   json_array_length(text, path) -> the length of the array there (0: not an array)
+///   Malformed JSON is an error that shows its start.
 Status RegisterFunctions();
 
 }  // namespace flowsql::plan

@@ -949,7 +949,9 @@ class Parser {
         }
         int prec = 0;
         std::string op = t.text;
-        if (op == "*" || op == "/" || op == "%" || op == "//" || op == "**") {
+        if (op == "->" || op == "->>") {
+          prec = kPrecCast;  // j->'a'->>'b' = 'x' groups as ((j->'a')->>'b') = 'x'
+        } else if (op == "*" || op == "/" || op == "%" || op == "//" || op == "**") {
           prec = kPrecMul;
         } else if (op == "+" || op == "-") {
           prec = kPrecAdd;
