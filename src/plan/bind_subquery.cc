@@ -168,6 +168,27 @@ Result<Binder::Bound> Binder::BindSubquery(const sql::Expr& e, const Scope& scop
   return in;
 }
 
+namespace {
+
+/// `e` with each aggregate call replaced by its value over no row: 0 for count,
+/// NULL for the others.
+sql::ExprPtr OverNoRow(const sql::ExprPtr& e) {
+  if (e->kind == sql::ExprKind::kFunction && IsAggregateFunction(e->name) && !e->over) {
+    auto lit = std::make_shared<sql::Expr>();
+    lit->kind = sql::ExprKind::kLiteral;
+    lit->loc = e->loc;
+    bool count = e->name == "count" || e->name == "count_star";
+    lit->lit_kind = count ? sql::LiteralKind::kInteger : sql::LiteralKind::kNull;
+    lit->text = count ? "0" : "";
+    return lit;
+  }
+  auto copy = std::make_shared<sql::Expr>(*e);
+  for (auto& a : copy->args) a = OverNoRow(a);
+  return copy;
+}
+
+}  // namespace
+
 Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
                                                    const Correlation& c,
                                                    const Scope& scope) {
@@ -215,19 +236,19 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
   Column value = sub->scope.columns[sub->scope.columns.size() - 2];
   Column matched_column = sub->scope.columns.back();
   // The value of the select item over no row (count(*) + 1 is 1, coalesce(sum(x), 0)
-  // is 0): the subquery without its correlation, over no row, run once.
-  sql::SelectCore none = select;
-  auto never = std::make_shared<sql::Expr>(*matched);
-  never->text = "false";
-  none.where = never;
-  auto none_query = std::make_shared<sql::Query>();
-  none_query->loc = e.loc;
-  none_query->body = std::make_shared<sql::QueryNode>();
-  none_query->body->select = none;
-  ARROW_ASSIGN_OR_RAISE(auto empty, RunSubquery(*none_query, e.loc));
+  // is 0): its aggregates replaced by their value over no row (a count 0, any
+  // other NULL), folded to a constant.
   std::shared_ptr<arrow::Scalar> on_none;
-  if (empty->num_rows() == 1 && empty->num_columns() == 1) {
-    ARROW_ASSIGN_OR_RAISE(on_none, empty->column(0)->GetScalar(0));
+  {
+    Scope nothing;
+    auto folded = BindExpr(*OverNoRow(select.items[0].expr), nothing, nullptr);
+    if (!folded.ok() || !folded->expr.literal()) {
+      return ErrorAt(
+          e.loc,
+          "not supported: a correlated scalar subquery whose select item reads "
+          "a column outside its aggregates");
+    }
+    on_none = folded->expr.literal()->scalar();
   }
   std::set<std::string> own;
   for (const auto& col : attach_->scope.columns) own.insert(col.internal);

@@ -1329,6 +1329,13 @@ Result<Binder::Relation> Binder::BindJoinGraph(
   std::vector<Condition> pending;
   for (const auto& c : conditions) {
     auto mask = LeafMask(*c, all, owner);
+    if (mask.ok() && *mask == 0 && c->kind == sql::ExprKind::kLiteral) {
+      // A constant (WHERE false): it filters every input, before any join.
+      for (auto& rel : rels) {
+        ARROW_ASSIGN_OR_RAISE(rel, ApplyWhere(std::move(rel), {c}));
+      }
+      continue;
+    }
     if (!mask.ok() || *mask == 0) {
       leftover->push_back(c);
       continue;
