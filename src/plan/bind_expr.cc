@@ -35,9 +35,11 @@ bool IsTemporal(const arrow::DataType& t) {
 
 const std::set<std::string>& AggregateNames() {
   static const std::set<std::string> names = {
-      "count",     "sum",         "avg",        "mean",     "min",      "max",
-      "stddev",    "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop",
-      "any_value", "first",       "arbitrary",  "bool_and", "bool_or",  "count_star"};
+      "count",    "sum",      "avg",         "mean",       "min",
+      "max",      "stddev",   "stddev_samp", "stddev_pop", "variance",
+      "var_samp", "var_pop",  "any_value",   "first",      "arbitrary",
+      "bool_and", "bool_or",  "count_star",  "count_if",   "approx_count_distinct",
+      "list",     "array_agg"};
   return names;
 }
 

@@ -562,6 +562,40 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           ac.function = fn == "bool_and" ? "all" : "any";
           ac.options = skip;
           out_type = arrow::boolean();
+        } else if (fn == "count_if") {
+          // count_if(c): the rows where c is true (count of a value only there).
+          if (arg.type->id() != Type::BOOL && arg.type->id() != Type::NA) {
+            return ErrorAt(call->loc, "count_if() needs a boolean, got " +
+                                          ArrowTypeToSql(*arg.type));
+          }
+          arg.expr =
+              cp::call("if_else", {cp::call("coalesce", {arg.expr, cp::literal(false)}),
+                                   cp::literal(int32_t{1}),
+                                   cp::literal(arrow::MakeNullScalar(arrow::int32()))});
+          arg.type = arrow::int32();
+          ac.function = "count";
+          ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
+          out_type = arrow::int64();
+        } else if (fn == "approx_count_distinct") {
+          // Exact: a distinct count is cheap enough here, and never off.
+          ac.function = "count_distinct";
+          ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
+          out_type = arrow::int64();
+        } else if (fn == "list" || fn == "array_agg") {
+          // The group's values, NULLs included, in no particular order. Acero
+          // collects lists only per group.
+          if (select.group_by.empty()) {
+            return ErrorAt(call->loc, "not supported: " + fn + "() without GROUP BY");
+          }
+          if (call->filter) {
+            return ErrorAt(call->loc, "not supported: " + fn + "() with FILTER");
+          }
+          ac.function = "list";
+          out_type = arrow::list(arg.type->id() == Type::NA ? arrow::int32() : arg.type);
+          if (arg.type->id() == Type::NA) {
+            arg =
+                Bound{cp::literal(arrow::MakeNullScalar(arrow::int32())), arrow::int32()};
+          }
         } else {
           return ErrorAt(call->loc, "unsupported aggregate " + fn + "()");
         }
