@@ -1,4 +1,5 @@
 // Scalar functions: SQL names (DuckDB / PostgreSQL) mapped onto Arrow compute.
+#include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/scalar.h>
 
@@ -631,6 +632,44 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       return call("add_checked", {ts, args[1]});
     }
     return ErrorAt(e.loc, name + "() needs an INTERVAL as its second argument");
+  }
+  if (name == "list_extract" || name == "list_element" || name == "array_extract") {
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    if (args[0].type->id() != Type::LIST) {
+      if (IsString(*args[0].type)) {  // 'abc'[2]: a character, as in DuckDB
+        ARROW_ASSIGN_OR_RAISE(auto i, ConstInt(args[1], name, 1, e.loc));
+        if (i == 0) return lit(std::make_shared<arrow::StringScalar>(""));
+        int64_t start = i > 0 ? i - 1 : i;
+        return call(
+            "utf8_slice_codeunits", {args[0]},
+            std::make_shared<cp::SliceOptions>(
+                start, start == -1 ? std::numeric_limits<int64_t>::max() : start + 1));
+      }
+      return ErrorAt(e.loc, "[] needs a list, got " + ArrowTypeToSql(*args[0].type));
+    }
+    ARROW_RETURN_NOT_OK(RegisterFunctions());
+    ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int64(), scope, e.loc));
+    return call("list_get", args);
+  }
+  if (name == "list_value" || name == "list_pack") {
+    // A list of constants (DuckDB's [1, 2, 3]).
+    std::vector<std::shared_ptr<arrow::DataType>> types;
+    for (const auto& a : args) {
+      if (a.expr.literal() == nullptr) {
+        return ErrorAt(e.loc, "not supported: a list of values that are not constants");
+      }
+      types.push_back(a.type);
+    }
+    auto type = CommonTypeOf(types);
+    if (type->id() == Type::NA) type = arrow::int32();
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
+    for (auto& a : args) {
+      ARROW_ASSIGN_OR_RAISE(auto v, CastTo(a, type, scope, e.loc));
+      ARROW_RETURN_NOT_OK(builder->AppendScalar(*v.expr.literal()->scalar()));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto values, builder->Finish());
+    return lit(std::make_shared<arrow::ListScalar>(values));
   }
   if (name == "json_extract" || name == "json_extract_string" ||
       name == "json_extract_path" || name == "json_extract_path_text") {

@@ -2,6 +2,7 @@
 // like its own): calendar arithmetic Arrow lacks.
 #include "plan/functions.h"
 
+#include <arrow/array/util.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/compute/kernel.h>
@@ -243,6 +244,42 @@ Status AddJsonFunction(cp::FunctionRegistry* registry, const std::string& name,
   return registry->AddFunction(function, /*allow_overwrite=*/true);
 }
 
+// ---- Lists ------------------------------------------------------------------
+
+/// list_get(list, i): element i counted from 1 (from the end when negative), NULL
+/// when out of range (DuckDB's l[i]). Any value type: the values are taken by index.
+Status ListGetExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                   cp::ExecResult* out) {
+  auto as_array = [&](const cp::ExecValue& v) -> Result<std::shared_ptr<arrow::Array>> {
+    if (v.is_scalar()) return arrow::MakeArrayFromScalar(*v.scalar, batch.length);
+    return v.array.ToArray();
+  };
+  ARROW_ASSIGN_OR_RAISE(auto lists_array, as_array(batch[0]));
+  ARROW_ASSIGN_OR_RAISE(auto index_array, as_array(batch[1]));
+  const auto& lists = static_cast<const arrow::ListArray&>(*lists_array);
+  const auto& index = static_cast<const arrow::Int64Array&>(*index_array);
+  arrow::Int64Builder take;
+  ARROW_RETURN_NOT_OK(take.Reserve(batch.length));
+  for (int64_t r = 0; r < batch.length; ++r) {
+    if (lists.IsNull(r) || index.IsNull(r)) {
+      take.UnsafeAppendNull();
+      continue;
+    }
+    int64_t length = lists.value_length(r);
+    int64_t i = index.Value(r);
+    int64_t at = i > 0 ? i - 1 : (i < 0 ? length + i : -1);
+    if (at < 0 || at >= length) {
+      take.UnsafeAppendNull();
+    } else {
+      take.UnsafeAppend(lists.value_offset(r) + at);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto indices, take.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto values, cp::Take(lists.values(), indices));
+  out->value = values.make_array()->data();
+  return Status::OK();
+}
+
 Status Register() {
   auto* registry = cp::GetFunctionRegistry();
   auto add_months = std::make_shared<cp::ScalarFunction>(
@@ -263,6 +300,20 @@ Status Register() {
                              same_as_first, AddMonthsExec<int64_t>);
   ARROW_RETURN_NOT_OK(add_months->AddKernel(ts_kernel));
   ARROW_RETURN_NOT_OK(registry->AddFunction(add_months, /*allow_overwrite=*/true));
+  auto list_get = std::make_shared<cp::ScalarFunction>(
+      "list_get", cp::Arity::Binary(),
+      cp::FunctionDoc("An element of a list, counted from 1", "", {"list", "index"}));
+  cp::ScalarKernel list_kernel(
+      {cp::InputType(arrow::Type::LIST), arrow::int64()},
+      cp::OutputType([](cp::KernelContext*, const std::vector<arrow::TypeHolder>& types)
+                         -> Result<arrow::TypeHolder> {
+        return static_cast<const arrow::ListType&>(*types[0].type).value_type();
+      }),
+      ListGetExec);
+  list_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
+  list_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+  ARROW_RETURN_NOT_OK(list_get->AddKernel(list_kernel));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(list_get, /*allow_overwrite=*/true));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",
                                       JsonExec<JsonOp::kExtract>, arrow::utf8(), true));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract_string",

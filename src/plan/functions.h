@@ -13,6 +13,8 @@ namespace flowsql::plan {
 ///   json_extract_string(text, path) -> the same, a JSON string's value unquoted
 ///   json_array_length(text, path) -> the length of the array there (0: not an array)
 ///   Malformed JSON is an error that shows its start.
+///   list_get(list, int64) -> element i counted from 1, from the end when negative,
+///   NULL out of range
 Status RegisterFunctions();
 
 }  // namespace flowsql::plan

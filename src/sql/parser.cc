@@ -936,6 +936,20 @@ class Parser {
     while (true) {
       const Token& t = Peek();
       if (t.kind == TokenKind::kOperator) {
+        if (t.text == "[") {
+          // l[i]: an element of a list.
+          if (kPrecCast < min_prec) break;
+          Next();
+          auto get = MakeExpr(ExprKind::kFunction, left->loc);
+          get->name = "list_extract";
+          ARROW_ASSIGN_OR_RAISE(auto index, ParseExpr());
+          ARROW_RETURN_NOT_OK(ExpectOp("]"));
+          get->args = {std::move(left), std::move(index)};
+          left = std::move(get);
+          height.Add();
+          ARROW_RETURN_NOT_OK(CheckDepth());
+          continue;
+        }
         if (t.text == "::") {
           if (kPrecCast < min_prec) break;
           Next();
@@ -1118,6 +1132,19 @@ class Parser {
         Next();
         return MakeLiteral(LiteralKind::kString, t.value, t.loc);
       case TokenKind::kOperator:
+        if (t.text == "[") {
+          // [a, b, c]: a list.
+          auto e = MakeExpr(ExprKind::kFunction, Next().loc);
+          e->name = "list_value";
+          if (!AcceptOp("]")) {
+            do {
+              ARROW_ASSIGN_OR_RAISE(auto item, ParseExpr());
+              e->args.push_back(std::move(item));
+            } while (AcceptOp(","));
+            ARROW_RETURN_NOT_OK(ExpectOp("]"));
+          }
+          return e;
+        }
         if (t.text == "(") {
           if (IsParenthesizedQuery(1)) {
             auto e = MakeExpr(ExprKind::kSubquery, t.loc);
