@@ -638,9 +638,10 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     }
     if (!distinct_aggs.empty()) {
       if (has_sets) {
-        return Status::NotImplemented(
-            "not supported: DISTINCT in an aggregate other than count, min and max "
-            "together with GROUPING SETS, ROLLUP, CUBE or grouping()");
+        return ErrorAt(
+            select.group_by.empty() ? select.items[0].expr->loc : select.group_by[0]->loc,
+            "not supported: DISTINCT in an aggregate other than count, min "
+            "and max together with GROUPING SETS, ROLLUP, CUBE or grouping()");
       }
       ARROW_ASSIGN_OR_RAISE(post.plan, JoinDistinctAggregates(agg, distinct_aggs));
     }
