@@ -152,6 +152,13 @@ Status FileSource::Prepare() {
     }
   }
   for (size_t i = 0; i < files_->size(); ++i) file_index_[(*files_)[i].path] = i;
+  // The planner asks for the size once per binding of every statement: stat once.
+  estimated_bytes_ = -1;
+  for (const auto& f : *files_) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(f.path, ec);
+    if (!ec) estimated_bytes_ = std::max<int64_t>(estimated_bytes_, 0) + size;
+  }
   prepared_ = true;
   return Status::OK();
 }
@@ -251,20 +258,7 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
                                            stop, settings_.batch_size);
 }
 
-int64_t FileSource::EstimatedBytes() const {
-  if (!prepared_) return -1;
-  int64_t total = 0;
-  bool known = false;
-  for (const auto& f : *files_) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(f.path, ec);
-    if (!ec) {
-      total += static_cast<int64_t>(size);
-      known = true;
-    }
-  }
-  return known ? total : -1;
-}
+int64_t FileSource::EstimatedBytes() const { return prepared_ ? estimated_bytes_ : -1; }
 
 std::string FileSource::Describe() const {
   std::string format;

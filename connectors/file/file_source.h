@@ -49,7 +49,8 @@ class FileSource : public Source {
   std::shared_ptr<std::vector<FileInfo>> files_;
   std::map<std::string, size_t> file_index_;  // path -> index into files_
   std::shared_ptr<arrow::Schema> schema_;
-  mutable std::mutex mutex_;  // guards stats_ and pushed_
+  int64_t estimated_bytes_ = -1;  // the files' total size, -1 when none is known
+  mutable std::mutex mutex_;      // guards stats_ and pushed_
   std::shared_ptr<ScanStats> stats_ = std::make_shared<ScanStats>();
   std::string pushed_;  // EXPLAIN text of the last planned request
 };

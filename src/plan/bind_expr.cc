@@ -126,15 +126,15 @@ std::string ExprToString(const sql::Expr& e) {
     case K::kBinary:
       return "(" + ExprToString(*e.args[0]) + " " + e.op + " " +
              ExprToString(*e.args[1]) + ")";
-    case K::kFunction:
+    case K::kFunction: {
+      std::string suffix =
+          (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
+          (e.over ? " OVER " + WindowToString(*e.over) : "");
       if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
-        return std::string("count_star()") +
-               (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
-               (e.over ? " OVER " + WindowToString(*e.over) : "");
+        return "count_star()" + suffix;
       }
-      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")" +
-             (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
-             (e.over ? " OVER " + WindowToString(*e.over) : "");
+      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")" + suffix;
+    }
     case K::kCase: {
       std::string out = "CASE";
       size_t i = 0;
@@ -224,13 +224,6 @@ std::optional<int64_t> ParseTimeOfDayMicros(const std::string& text) {
 
 /// How a cast from `from` to `to` rounds first, as DuckDB does (Arrow would refuse to
 /// drop digits): doubles to integers half to even, decimals half away from zero.
-/// A decimal gets one more digit before rounding (9.99 rounds to 10.0).
-Result<arrow::Datum> RoomToRound(const std::shared_ptr<arrow::Scalar>& scalar) {
-  if (!arrow::is_decimal(scalar->type->id())) return arrow::Datum(scalar);
-  const auto& d = static_cast<const arrow::DecimalType&>(*scalar->type);
-  if (d.precision() >= 38) return arrow::Datum(scalar);
-  return cp::Cast(arrow::Datum(scalar), arrow::decimal128(d.precision() + 1, d.scale()));
-}
 
 std::optional<cp::RoundOptions> CastRounding(const arrow::DataType& from,
                                              const arrow::DataType& to) {
@@ -507,37 +500,33 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     int64_t v = unit == arrow::TimeUnit::NANO ? *micros * 1000 : *micros;
     return Lit(std::make_shared<arrow::Time64Scalar>(v, type));
   }
+  const Bound original = value;
+  if (auto round = CastRounding(*value.type, *type)) {
+    ARROW_ASSIGN_OR_RAISE(value, RoomToRound(value, scope, loc));
+    ARROW_ASSIGN_OR_RAISE(value, Call("round", {value}, scope, loc,
+                                      std::make_shared<cp::RoundOptions>(*round)));
+  }
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
-    std::shared_ptr<arrow::Scalar> scalar = lit->scalar();
-    if (auto round = CastRounding(*scalar->type, *type); round && scalar->is_valid) {
-      ARROW_ASSIGN_OR_RAISE(auto room, RoomToRound(scalar));
-      ARROW_ASSIGN_OR_RAISE(auto rounded, cp::Round(room, *round));
-      scalar = rounded.scalar();
-    }
     // A safe cast: a value out of the type's range is an error, never wrapped.
-    auto cast = cp::Cast(arrow::Datum(scalar), cp::CastOptions::Safe(type));
+    auto cast = cp::Cast(arrow::Datum(lit->scalar()), cp::CastOptions::Safe(type));
     if (!cast.ok()) {
-      return Status::Invalid("cannot convert '", lit->scalar()->ToString(), "' to ",
+      const auto* shown = original.expr.literal() ? original.expr.literal() : lit;
+      return Status::Invalid("cannot convert '", shown->scalar()->ToString(), "' to ",
                              ArrowTypeToSql(*type), " at ", loc.ToString(), ": ",
                              cast.status().message());
     }
     return Lit(cast->scalar());
   }
-  if (auto round = CastRounding(*value.type, *type)) {
-    if (arrow::is_decimal(value.type->id())) {
-      const auto& d = static_cast<const arrow::DecimalType&>(*value.type);
-      if (d.precision() < 38) {
-        ARROW_ASSIGN_OR_RAISE(
-            value, Call("cast", {value}, scope, loc,
-                        std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(
-                            arrow::decimal128(d.precision() + 1, d.scale())))));
-      }
-    }
-    ARROW_ASSIGN_OR_RAISE(value, Call("round", {value}, scope, loc,
-                                      std::make_shared<cp::RoundOptions>(*round)));
-  }
   return Call("cast", {value}, scope, loc,
               std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+}
+
+Result<Binder::Bound> Binder::RoomToRound(Bound value, const Scope& scope,
+                                          const sql::Location& loc) {
+  if (!arrow::is_decimal(value.type->id())) return value;
+  const auto& d = static_cast<const arrow::DecimalType&>(*value.type);
+  if (d.precision() >= 38) return value;
+  return CastTo(value, arrow::decimal128(d.precision() + 1, d.scale()), scope, loc);
 }
 
 Result<Binder::Bound> Binder::JsonExtract(Bound json, const sql::Expr& path, bool as_text,

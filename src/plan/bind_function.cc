@@ -207,12 +207,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     if (arrow::is_decimal(args[0].type->id())) {
       // DuckDB: floor(DECIMAL(p,s)) is DECIMAL(p,0); one more digit while rounding
       // (ceil(9.5) is 10).
-      const auto& d = static_cast<const arrow::DecimalType&>(*args[0].type);
-      int32_t p = d.precision();
-      if (p < 38) {
-        ARROW_ASSIGN_OR_RAISE(
-            args[0], CastTo(args[0], arrow::decimal128(p + 1, d.scale()), scope, e.loc));
-      }
+      int32_t p = static_cast<const arrow::DecimalType&>(*args[0].type).precision();
+      ARROW_ASSIGN_OR_RAISE(args[0], RoomToRound(args[0], scope, e.loc));
       ARROW_ASSIGN_OR_RAISE(auto r, call(name == "ceiling" ? "ceil" : name, args));
       return CastTo(r, arrow::decimal128(p, 0), scope, e.loc);
     }
@@ -241,12 +237,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
                       arrow::decimal128(d.precision(), static_cast<int32_t>(digits)),
                       scope, e.loc);
       }
-      Bound room = args[0];
-      if (d.precision() < 38) {
-        ARROW_ASSIGN_OR_RAISE(
-            room,
-            CastTo(room, arrow::decimal128(d.precision() + 1, d.scale()), scope, e.loc));
-      }
+      ARROW_ASSIGN_OR_RAISE(Bound room, RoomToRound(args[0], scope, e.loc));
       ARROW_ASSIGN_OR_RAISE(auto r,
                             call("round", {room},
                                  std::make_shared<cp::RoundOptions>(

@@ -50,13 +50,26 @@ cp::Expression BooleanPredicate(const Binder::Bound& pred) {
 
 }  // namespace
 
-void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
-  if (e->kind == sql::ExprKind::kBinary && e->op == "AND") {
-    SplitConjuncts(e->args[0], out);
-    SplitConjuncts(e->args[1], out);
+namespace {
+
+/// The operands of a chain of `op` (AND or OR): a AND b AND c gives a, b, c.
+void SplitChain(const sql::ExprPtr& e, const char* op, std::vector<sql::ExprPtr>* out) {
+  if (e->kind == sql::ExprKind::kBinary && e->op == op) {
+    SplitChain(e->args[0], op, out);
+    SplitChain(e->args[1], op, out);
   } else {
     out->push_back(e);
   }
+}
+
+void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
+  SplitChain(e, "OR", out);
+}
+
+}  // namespace
+
+void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
+  SplitChain(e, "AND", out);
 }
 
 namespace {
@@ -91,19 +104,6 @@ sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
   }
   return out;
 }
-
-namespace {
-
-void SplitDisjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out) {
-  if (e->kind == sql::ExprKind::kBinary && e->op == "OR") {
-    SplitDisjuncts(e->args[0], out);
-    SplitDisjuncts(e->args[1], out);
-  } else {
-    out->push_back(e);
-  }
-}
-
-}  // namespace
 
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
   if (e.kind == sql::ExprKind::kFunction && IsAggregateFunction(e.name) && !e.over) {
@@ -1563,6 +1563,9 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
       using_pairs.emplace_back(*l, *r);
     }
   } else if (ref.on) {
+    std::map<std::string, int> side_of;  // internal column -> 0 left, 1 right
+    for (const auto& col : left.scope.columns) side_of[col.internal] = 0;
+    for (const auto& col : right.scope.columns) side_of[col.internal] = 1;
     std::vector<sql::ExprPtr> conjuncts;
     SplitConjuncts(ref.on, &conjuncts);
     for (const auto& c : conjuncts) {
@@ -1583,12 +1586,12 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
         }
       }
       // A condition on the side whose unmatched rows are dropped anyway filters
-      // that side before the join (LEFT JOIN ... ON ... AND r.x LIKE '...').
-      // Bound over both sides first: an ambiguous name is an error, not a guess.
-      ARROW_RETURN_NOT_OK(BindExpr(*c, both, nullptr).status());
-      auto sides = Sides(*c, right.scope, left.scope);
-      bool right_only = sides.ok() && *sides == 1;
-      bool left_only = sides.ok() && *sides == 2;
+      // that side before the join (LEFT JOIN ... ON ... AND r.x LIKE '...'). Its
+      // names resolve over both sides (an ambiguous one fails, and is reported by
+      // the residual's binding below).
+      auto sides = LeafMask(*c, both, side_of);
+      bool left_only = sides.ok() && *sides == 1;
+      bool right_only = sides.ok() && *sides == 2;
       if (right_only && (type == JT::INNER || type == JT::LEFT_OUTER)) {
         ARROW_ASSIGN_OR_RAISE(right, ApplyWhere(std::move(right), {c}));
         continue;

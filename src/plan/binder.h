@@ -170,6 +170,9 @@ class Binder {
   /// anti join of *rel; false when the conjunct is not one.
   Result<bool> JoinSubquery(Relation* rel, const sql::Expr& conjunct);
 
+  /// A DECIMAL with one more digit (below 38), so rounding it cannot overflow
+  /// (9.99 rounds to 10.0); any other value as it is.
+  Result<Bound> RoomToRound(Bound value, const Scope& scope, const sql::Location& loc);
   Result<const Column*> Resolve(const Scope& scope, const std::string& table,
                                 const std::string& name, const sql::Location& loc);
 
