@@ -17,6 +17,7 @@
 #include "common/codec.h"
 #include "common/text.h"
 #include "plan/binder.h"
+#include "plan/functions.h"
 #include "plan/plan.h"
 #include "runtime/pipeline.h"
 #include "runtime/scanner.h"
@@ -501,6 +502,7 @@ Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::Make(EngineOptions options) {
   ARROW_RETURN_NOT_OK(cp::Initialize());
+  ARROW_RETURN_NOT_OK(plan::RegisterFunctions());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   ARROW_RETURN_NOT_OK(RegisterBuiltinConnectors(&impl->registry));

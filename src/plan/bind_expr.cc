@@ -14,7 +14,6 @@
 
 #include "common/numbers.h"
 #include "plan/binder.h"
-#include "plan/functions.h"
 
 namespace flowsql::plan {
 
@@ -35,11 +34,11 @@ bool IsTemporal(const arrow::DataType& t) {
 
 const std::set<std::string>& AggregateNames() {
   static const std::set<std::string> names = {
-      "count",    "sum",      "avg",         "mean",       "min",
-      "max",      "stddev",   "stddev_samp", "stddev_pop", "variance",
-      "var_samp", "var_pop",  "any_value",   "first",      "arbitrary",
-      "bool_and", "bool_or",  "count_star",  "count_if",   "approx_count_distinct",
-      "list",     "array_agg"};
+      "count",    "sum",     "avg",         "mean",       "min",
+      "max",      "stddev",  "stddev_samp", "stddev_pop", "variance",
+      "var_samp", "var_pop", "any_value",   "first",      "arbitrary",
+      "bool_and", "bool_or", "count_star",  "count_if",   "approx_count_distinct",
+      "last"};
   return names;
 }
 
@@ -82,7 +81,7 @@ std::shared_ptr<arrow::DataType> CommonType(
 }  // namespace
 
 bool IsAggregateFunction(const std::string& name) {
-  return AggregateNames().count(name) > 0;
+  return AggregateNames().count(name) > 0 || IsCollectedAggregate(name);
 }
 
 std::shared_ptr<arrow::DataType> CommonTypeOf(
@@ -127,13 +126,22 @@ std::string ExprToString(const sql::Expr& e) {
       return "(" + ExprToString(*e.args[0]) + " " + e.op + " " +
              ExprToString(*e.args[1]) + ")";
     case K::kFunction: {
+      std::string order;
+      for (size_t i = 0; i < e.order_by.size(); ++i) {
+        const auto& o = e.order_by[i];
+        order += (i ? ", " : " ORDER BY ") + ExprToString(*o.expr) +
+                 (o.descending ? " DESC" : "") +
+                 (o.nulls_first ? (*o.nulls_first ? " NULLS FIRST" : " NULLS LAST") : "");
+      }
       std::string suffix =
+          (e.within_group ? " WITHIN GROUP (" + order.substr(1) + ")" : "") +
           (e.filter ? " FILTER (WHERE " + ExprToString(*e.filter) + ")" : "") +
           (e.over ? " OVER " + WindowToString(*e.over) : "");
       if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
         return "count_star()" + suffix;
       }
-      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() + ")" + suffix;
+      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() +
+             (e.within_group ? "" : order) + ")" + suffix;
     }
     case K::kCase: {
       std::string out = "CASE";
@@ -500,6 +508,10 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     int64_t v = unit == arrow::TimeUnit::NANO ? *micros * 1000 : *micros;
     return Lit(std::make_shared<arrow::Time64Scalar>(v, type));
   }
+  if (arrow::is_decimal(value.type->id()) && IsFloating(*type)) {
+    ARROW_ASSIGN_OR_RAISE(value, Call("decimal_to_double", {value}, scope, loc));
+    return CastTo(value, type, scope, loc);
+  }
   const Bound original = value;
   if (auto round = CastRounding(*value.type, *type)) {
     ARROW_ASSIGN_OR_RAISE(value, RoomToRound(value, scope, loc));
@@ -546,7 +558,6 @@ Result<Binder::Bound> Binder::JsonExtract(Bound json, const sql::Expr& path, boo
   if (!IsString(*json.type)) {
     return ErrorAt(loc, "JSON functions need text, got " + ArrowTypeToSql(*json.type));
   }
-  ARROW_RETURN_NOT_OK(RegisterFunctions());
   ARROW_ASSIGN_OR_RAISE(json, CastTo(json, arrow::utf8(), scope, loc));
   return Call(as_text ? "json_extract_string" : "json_extract",
               {json, Lit(std::make_shared<arrow::StringScalar>(text))}, scope, loc);
@@ -576,7 +587,6 @@ Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
     ARROW_ASSIGN_OR_RAISE(
         value, CastTo(value, arrow::timestamp(arrow::TimeUnit::MICRO), scope, loc));
   }
-  ARROW_RETURN_NOT_OK(RegisterFunctions());
   if (parts.months != 0) {
     ARROW_ASSIGN_OR_RAISE(
         value,

@@ -8,7 +8,6 @@
 #include <chrono>
 
 #include "plan/binder.h"
-#include "plan/functions.h"
 
 namespace flowsql::plan {
 
@@ -638,7 +637,6 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       }
       return ErrorAt(e.loc, "[] needs a list, got " + ArrowTypeToSql(*args[0].type));
     }
-    ARROW_RETURN_NOT_OK(RegisterFunctions());
     ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int64(), scope, e.loc));
     return call("list_get", args);
   }
@@ -675,7 +673,6 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     if (args.size() == 2) {
       ARROW_ASSIGN_OR_RAISE(path, ConstString(args[1], name, 1, e.loc));
     }
-    ARROW_RETURN_NOT_OK(RegisterFunctions());
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     return call("json_array_length",
                 {args[0], lit(std::make_shared<arrow::StringScalar>(path))});
@@ -789,7 +786,6 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   }
   if (name == "last_day") {
     ARROW_RETURN_NOT_OK(arity(1, 1));
-    ARROW_RETURN_NOT_OK(RegisterFunctions());
     ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
     cp::RoundTemporalOptions month(1, cp::CalendarUnit::MONTH);
     ARROW_ASSIGN_OR_RAISE(

@@ -243,8 +243,58 @@ Result<Binder::Relation> Binder::BindNode(const sql::QueryNode& node) {
       return BindQueryRelation(*node.query);
     case sql::QueryNode::Kind::kSetOp:
       return BindSetOp(node);
+    case sql::QueryNode::Kind::kValues:
+      return BindValues(node);
   }
   return Status::Invalid("unknown query node");
+}
+
+Result<Binder::Relation> Binder::BindValues(const sql::QueryNode& node) {
+  // Constant rows (expressions folded at bind time), columns col0, col1, ... of
+  // each column's common type, as in DuckDB.
+  const size_t width = node.rows[0].size();
+  std::vector<std::vector<Bound>> rows;
+  Scope empty;
+  for (const auto& row : node.rows) {
+    std::vector<Bound> bound;
+    for (const auto& e : row) {
+      ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*e, empty, nullptr));
+      const auto* lit = b.expr.literal();
+      if (lit == nullptr || !lit->is_scalar()) {
+        return ErrorAt(e->loc, "VALUES needs constant expressions");
+      }
+      bound.push_back(std::move(b));
+    }
+    rows.push_back(std::move(bound));
+  }
+  Relation rel;
+  auto values = Node(NodeKind::kValues, {});
+  arrow::FieldVector fields;
+  arrow::ArrayVector columns;
+  for (size_t c = 0; c < width; ++c) {
+    std::vector<std::shared_ptr<arrow::DataType>> types;
+    for (const auto& row : rows) types.push_back(row[c].type);
+    auto type = CommonTypeOf(types);
+    if (type->id() == Type::NA) type = arrow::int32();
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
+    for (size_t r = 0; r < rows.size(); ++r) {
+      ARROW_ASSIGN_OR_RAISE(auto cast,
+                            CastTo(rows[r][c], type, empty, node.rows[r][c]->loc));
+      ARROW_RETURN_NOT_OK(builder->AppendScalar(*cast.expr.literal()->scalar()));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto column, builder->Finish());
+    std::string name = "col" + std::to_string(c);
+    std::string internal = NewName(name);
+    fields.push_back(arrow::field(internal, type));
+    columns.push_back(std::move(column));
+    rel.scope.columns.push_back({"", name, internal, type});
+  }
+  values->schema = arrow::schema(fields);
+  values->values = arrow::RecordBatch::Make(values->schema,
+                                            static_cast<int64_t>(rows.size()), columns);
+  rel.plan = values;
+  return rel;
 }
 
 namespace {
@@ -414,6 +464,9 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     arrow::FieldVector agg_fields;
     std::vector<Column> key_cols, agg_cols;
     std::vector<AggregateCall> distinct_aggs;
+    // Aggregates finished from their collected lists: column, finishing expression.
+    std::vector<std::pair<std::string, cp::Expression>> finished;
+    arrow::FieldVector finished_fields;
 
     std::vector<sql::ExprPtr> group_exprs;
     bool has_sets = false;
@@ -476,6 +529,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
                   (call->args.size() == 1 && call->args[0]->kind == sql::ExprKind::kStar);
       AggregateCall ac;
       std::shared_ptr<arrow::DataType> out_type;
+      std::optional<Collected> collected;
       if (star) {
         if (fn != "count" && fn != "count_star") {
           return ErrorAt(call->loc, fn + "(*) is not supported; use count(*)");
@@ -494,14 +548,25 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           pre_fields.push_back(arrow::field(ac.input, arrow::int32()));
         }
       } else {
-        if (call->args.size() != 1) {
-          return ErrorAt(call->loc, fn + "() takes one argument");
-        }
         std::vector<const sql::Expr*> nested;
-        CollectAggregates(*call->args[0], &nested);
+        for (const auto& a : call->args) CollectAggregates(*a, &nested);
+        for (const auto& o : call->order_by) CollectAggregates(*o.expr, &nested);
         if (!nested.empty())
           return ErrorAt(nested[0]->loc, "aggregate function calls cannot be nested");
-        ARROW_ASSIGN_OR_RAISE(auto arg, BindExpr(*call->args[0], in.scope, nullptr));
+        ARROW_ASSIGN_OR_RAISE(collected, BindCollected(*call, in.scope));
+        if (!collected && call->args.size() != 1) {
+          return ErrorAt(call->loc, fn + "() takes one argument");
+        }
+        if (!collected && !call->order_by.empty() &&
+            (fn == "first" || fn == "last" || fn == "any_value" || fn == "arbitrary")) {
+          return ErrorAt(call->loc, "not supported: ORDER BY inside " + fn + "()");
+        }
+        Bound arg;
+        if (collected) {
+          arg = collected->element;
+        } else {
+          ARROW_ASSIGN_OR_RAISE(arg, BindExpr(*call->args[0], in.scope, nullptr));
+        }
         if (call->filter) {
           // agg(x) FILTER (WHERE c) aggregates x where c is true, NULL elsewhere.
           ARROW_ASSIGN_OR_RAISE(auto cond, BindFilterCondition(*call, in.scope));
@@ -510,7 +575,13 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
                                           cp::literal(arrow::MakeNullScalar(arg.type))});
         }
         auto skip = std::make_shared<cp::ScalarAggregateOptions>(true, 1);
-        if (fn == "count") {
+        if (collected) {
+          if (call->filter && (fn == "list" || fn == "array_agg")) {
+            return ErrorAt(call->loc, "not supported: " + fn + "() with FILTER");
+          }
+          ac.function = "collect";
+          out_type = arrow::list(arg.type);
+        } else if (fn == "count") {
           ac.function = call->distinct ? "count_distinct" : "count";
           ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
           out_type = arrow::int64();
@@ -581,36 +652,30 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           ac.function = "count_distinct";
           ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
           out_type = arrow::int64();
-        } else if (fn == "list" || fn == "array_agg") {
-          // The group's values, NULLs included, in no particular order. Acero
-          // collects lists only per group.
-          if (select.group_by.empty()) {
-            return ErrorAt(call->loc, "not supported: " + fn + "() without GROUP BY");
-          }
-          if (call->filter) {
-            return ErrorAt(call->loc, "not supported: " + fn + "() with FILTER");
-          }
-          ac.function = "list";
-          out_type = arrow::list(arg.type->id() == Type::NA ? arrow::int32() : arg.type);
-          if (arg.type->id() == Type::NA) {
-            arg =
-                Bound{cp::literal(arrow::MakeNullScalar(arrow::int32())), arrow::int32()};
-          }
         } else {
           return ErrorAt(call->loc, "unsupported aggregate " + fn + "()");
         }
-        ac.input = NewName(ExprToString(*call->args[0]));
+        ac.input = NewName(collected ? text : ExprToString(*call->args[0]));
         pre->exprs.push_back(arg.expr);
         pre_fields.push_back(arrow::field(ac.input, arg.type));
       }
       ac.output = NewName(text);
       ctx.by_text[text] = ac.output;
+      std::string column = ac.output;  // what the select list reads
+      std::shared_ptr<arrow::DataType> column_type = out_type;
+      if (collected) {
+        column = NewName(text);
+        column_type = collected->type;
+        ctx.by_text[text] = column;
+        finished.emplace_back(column, collected->finish(cp::field_ref(ac.output)));
+        finished_fields.push_back(arrow::field(column, column_type));
+      }
       // sum(DISTINCT x) and the like aggregate the distinct (keys, x) apart.
-      bool separate = call->distinct && ac.function != "count_distinct" &&
+      bool separate = call->distinct && !collected && ac.function != "count_distinct" &&
                       ac.function != "min" && ac.function != "max";
       (separate ? distinct_aggs : agg->aggregates).push_back(ac);
       agg_fields.push_back(arrow::field(ac.output, out_type));
-      agg_cols.push_back({"", text, ac.output, out_type});
+      agg_cols.push_back({"", text, column, column_type});
     }
     if (pre->exprs.empty()) {
       // count(*) alone: project one constant column to count.
@@ -648,6 +713,15 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     if (has_sets) {
       ARROW_ASSIGN_OR_RAISE(post.plan, GroupingSetsUnion(agg, sets, group_exprs, select,
                                                          query, &ctx, &agg_cols));
+    }
+    if (!finished.empty()) {
+      auto finish = Node(NodeKind::kProject, {post.plan});
+      arrow::FieldVector fields = post.plan->schema->fields();
+      for (const auto& f : fields) finish->exprs.push_back(cp::field_ref(f->name()));
+      for (const auto& [name, expr] : finished) finish->exprs.push_back(expr);
+      fields.insert(fields.end(), finished_fields.begin(), finished_fields.end());
+      finish->schema = arrow::schema(fields);
+      post.plan = finish;
     }
     post.scope.columns = key_cols;
     post.scope.columns.insert(post.scope.columns.end(), agg_cols.begin(), agg_cols.end());

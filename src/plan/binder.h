@@ -114,6 +114,19 @@ class Binder {
   /// `agg`'s input and left-joined to `agg` (which loses their columns) on the keys.
   Result<PlanPtr> JoinDistinctAggregates(const PlanPtr& agg,
                                          const std::vector<AggregateCall>& calls);
+  /// An aggregate computed from its group's collected values (aggregates.h): what
+  /// `collect` gathers per row (several arguments as one struct), and the scalar
+  /// function over the collected list that finishes it.
+  struct Collected {
+    Bound element;
+    std::function<arrow::compute::Expression(arrow::compute::Expression list)> finish;
+    std::shared_ptr<arrow::DataType> type;  // the finished value's
+  };
+  /// string_agg, list, median, quantiles, mode, arg_min/max, corr, covar_*, regr_*,
+  /// with ORDER BY or WITHIN GROUP where they take one (bind_aggregate.cc). Nothing
+  /// when `call` is another aggregate.
+  Result<std::optional<Collected>> BindCollected(const sql::Expr& call,
+                                                 const Scope& scope);
   /// The condition of agg(...) FILTER (WHERE cond), NULL taken as false.
   Result<Bound> BindFilterCondition(const sql::Expr& call, const Scope& scope);
   /// Filters `rel` by `cond` (boolean, or a bare NULL that keeps no row), bound over
@@ -132,6 +145,7 @@ class Binder {
                             std::vector<arrow::compute::Expression> residual,
                             const sql::Location& loc);
   Result<Relation> BindSetOp(const sql::QueryNode& node);
+  Result<Relation> BindValues(const sql::QueryNode& node);
   Result<Relation> ApplyOrderLimit(Relation rel, const sql::Query& query,
                                    const std::vector<std::string>& names);
 
@@ -236,5 +250,7 @@ void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out);
 
 /// True for count, sum, avg, min, max and the other aggregate functions.
 bool IsAggregateFunction(const std::string& name);
+/// Aggregates bound by Binder::BindCollected (and their other names).
+bool IsCollectedAggregate(const std::string& name);
 
 }  // namespace flowsql::plan

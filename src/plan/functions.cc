@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/numbers.h"
+#include "plan/aggregates.h"
 
 namespace flowsql::plan {
 
@@ -280,8 +281,47 @@ Status ListGetExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+// ---- Decimals ---------------------------------------------------------------
+
+/// decimal_to_double(decimal) -> float64, correctly rounded: the unscaled integer
+/// divided by 10^scale when both are exact doubles (Arrow's cast multiplies by
+/// 10^-scale, which makes 0.6 into 0.6000000000000001), else parsed from its text.
+Status DecimalToDoubleExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                           cp::ExecResult* out) {
+  const arrow::ArraySpan& in = batch[0].array;
+  const auto& type = static_cast<const arrow::DecimalType&>(*in.type);
+  const int scale = type.scale();
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  constexpr int64_t kExact = int64_t{1} << 53;
+  double* dst = out->array_span_mutable()->GetValues<double>(1);
+  for (int64_t i = 0; i < in.length; ++i) {
+    if (!in.IsValid(i)) {
+      dst[i] = 0;
+      continue;
+    }
+    std::string text;
+    if (type.id() == arrow::Type::DECIMAL128) {
+      arrow::Decimal128 v(in.GetValues<uint8_t>(1) + (in.offset + i) * 16);
+      const arrow::Decimal128 limit(kExact);
+      if (scale >= 0 && scale <= 22 && v < limit && -limit < v) {
+        dst[i] = static_cast<double>(static_cast<int64_t>(v.low_bits())) / kPow10[scale];
+        continue;
+      }
+      text = v.ToString(scale);
+    } else {
+      arrow::Decimal256 v(in.GetValues<uint8_t>(1) + (in.offset + i) * 32);
+      text = v.ToString(scale);
+    }
+    dst[i] = std::strtod(text.c_str(), nullptr);
+  }
+  return Status::OK();
+}
+
 Status Register() {
   auto* registry = cp::GetFunctionRegistry();
+  ARROW_RETURN_NOT_OK(RegisterAggregates(registry));
   auto add_months = std::make_shared<cp::ScalarFunction>(
       "add_months", cp::Arity::Binary(),
       cp::FunctionDoc("Adds a number of months to a date or timestamp",
@@ -314,6 +354,14 @@ Status Register() {
   list_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
   ARROW_RETURN_NOT_OK(list_get->AddKernel(list_kernel));
   ARROW_RETURN_NOT_OK(registry->AddFunction(list_get, /*allow_overwrite=*/true));
+  auto to_double = std::make_shared<cp::ScalarFunction>(
+      "decimal_to_double", cp::Arity::Unary(),
+      cp::FunctionDoc("A decimal as the nearest double", "", {"value"}));
+  for (auto id : {arrow::Type::DECIMAL128, arrow::Type::DECIMAL256}) {
+    cp::ScalarKernel kernel({cp::InputType(id)}, arrow::float64(), DecimalToDoubleExec);
+    ARROW_RETURN_NOT_OK(to_double->AddKernel(kernel));
+  }
+  ARROW_RETURN_NOT_OK(registry->AddFunction(to_double, /*allow_overwrite=*/true));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",
                                       JsonExec<JsonOp::kExtract>, arrow::utf8(), true));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract_string",

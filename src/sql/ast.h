@@ -56,6 +56,12 @@ using ExprPtr = std::shared_ptr<Expr>;
 struct Query;
 struct WindowSpec;
 
+struct OrderItem {
+  ExprPtr expr;  // may be an integer literal (ORDER BY 1) or an alias
+  bool descending = false;
+  std::optional<bool> nulls_first;  // unset: NULLS LAST for ASC, NULLS FIRST for DESC
+};
+
 struct Expr {
   ExprKind kind = ExprKind::kLiteral;
   Location loc;
@@ -69,6 +75,10 @@ struct Expr {
   std::shared_ptr<Query> subquery;   // kSubquery, kExists, kIn over a subquery
   ExprPtr filter;                    // kFunction: agg(...) FILTER (WHERE filter)
   std::shared_ptr<WindowSpec> over;  // kFunction: f(...) OVER (...) | OVER name
+  // kFunction: agg(x ORDER BY k), or with within_group the ordered-set form
+  // percentile_cont(0.5) WITHIN GROUP (ORDER BY x).
+  std::vector<OrderItem> order_by;
+  bool within_group = false;
   bool distinct = false;
   bool negated = false;
   bool case_insensitive = false;
@@ -128,21 +138,16 @@ struct SelectCore {
 
 enum class SetOp { kUnion, kUnionAll, kIntersect, kIntersectAll, kExcept, kExceptAll };
 
-/// A SELECT, a set operation of two nodes, or a parenthesized query.
+/// A SELECT, a set operation of two nodes, a parenthesized query, or VALUES rows.
 struct QueryNode {
-  enum class Kind { kSelect, kSetOp, kQuery } kind = Kind::kSelect;
+  enum class Kind { kSelect, kSetOp, kQuery, kValues } kind = Kind::kSelect;
   Location loc;
   SelectCore select;            // kSelect
   SetOp op = SetOp::kUnionAll;  // kSetOp
   std::shared_ptr<QueryNode> left;
   std::shared_ptr<QueryNode> right;
   std::shared_ptr<Query> query;  // kQuery: ( query ) with its own ORDER BY / LIMIT
-};
-
-struct OrderItem {
-  ExprPtr expr;  // may be an integer literal (ORDER BY 1) or an alias
-  bool descending = false;
-  std::optional<bool> nulls_first;  // unset: NULLS LAST for ASC, NULLS FIRST for DESC
+  std::vector<std::vector<ExprPtr>> rows;  // kValues: VALUES (a, b), (c, d)
 };
 
 /// One end of a window frame.

@@ -198,7 +198,7 @@ class Parser {
   bool IsParenthesizedQuery(size_t k = 0) const {
     size_t limit = k + kMaxDepth + 1;
     while (PeekOp("(", k) && k < limit) ++k;
-    return PeekKeyword("SELECT", k) || PeekKeyword("WITH", k);
+    return PeekKeyword("SELECT", k) || PeekKeyword("WITH", k) || PeekKeyword("VALUES", k);
   }
 
   // ---- Errors -------------------------------------------------------------------
@@ -244,7 +244,8 @@ class Parser {
     auto stmt = std::make_shared<Statement>();
     stmt->loc = start.loc;
 
-    if (PeekKeyword("SELECT") || PeekKeyword("WITH") || PeekOp("(")) {
+    if (PeekKeyword("SELECT") || PeekKeyword("WITH") || PeekKeyword("VALUES") ||
+        PeekOp("(")) {
       ARROW_RETURN_NOT_OK(ParseQueryStatement(stmt.get()));
     } else if (AcceptKeyword("COPY")) {
       ARROW_RETURN_NOT_OK(ParseCopy(stmt.get()));
@@ -575,7 +576,7 @@ class Parser {
       chain.Add();
       ARROW_RETURN_NOT_OK(CheckDepth());
       bool is_union = PeekKeyword("UNION");
-      const Token& op = Next();
+      Next();
       SetOp set_op = is_union ? SetOp::kUnion : SetOp::kExcept;
       if (AcceptKeyword("ALL")) {
         set_op = is_union ? SetOp::kUnionAll : SetOp::kExceptAll;
@@ -616,6 +617,7 @@ class Parser {
 
   Result<std::shared_ptr<QueryNode>> ParseSetOperand() {
     if (PeekKeyword("SELECT")) return ParseSelectCore();
+    if (PeekKeyword("VALUES")) return ParseValues();
     if (PeekOp("(")) {
       auto node = std::make_shared<QueryNode>();
       node->kind = QueryNode::Kind::kQuery;
@@ -625,6 +627,29 @@ class Parser {
       return node;
     }
     return ErrorAt(Peek(), "SELECT or '('");
+  }
+
+  /// VALUES (expr, ...), (expr, ...): rows of the same length.
+  Result<std::shared_ptr<QueryNode>> ParseValues() {
+    auto node = std::make_shared<QueryNode>();
+    node->kind = QueryNode::Kind::kValues;
+    node->loc = Next().loc;  // VALUES
+    do {
+      const Location row_loc = Peek().loc;
+      ARROW_RETURN_NOT_OK(ExpectOp("("));
+      std::vector<ExprPtr> row;
+      do {
+        ARROW_ASSIGN_OR_RAISE(auto e, ParseExpr());
+        row.push_back(std::move(e));
+      } while (AcceptOp(","));
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      if (!node->rows.empty() && row.size() != node->rows[0].size()) {
+        return Status::Invalid("VALUES lists must all be the same length at ",
+                               row_loc.ToString(), SourceExcerpt(sql_, row_loc));
+      }
+      node->rows.push_back(std::move(row));
+    } while (AcceptOp(","));
+    return node;
   }
 
   Result<std::shared_ptr<QueryNode>> ParseSelectCore() {
@@ -1281,7 +1306,25 @@ class Parser {
         ARROW_ASSIGN_OR_RAISE(auto arg, ParseExpr());
         e->args.push_back(std::move(arg));
       } while (AcceptOp(","));
+      if (PeekKeyword("ORDER")) {
+        Next();
+        ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+        ARROW_RETURN_NOT_OK(ParseOrderItems(&e->order_by));
+      }
       ARROW_RETURN_NOT_OK(ExpectOp(")"));
+    }
+    if (PeekKeyword("WITHIN")) {
+      Next();
+      ARROW_RETURN_NOT_OK(ExpectKeyword("GROUP"));
+      ARROW_RETURN_NOT_OK(ExpectOp("("));
+      ARROW_RETURN_NOT_OK(ExpectKeyword("ORDER"));
+      ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+      if (!e->order_by.empty()) {
+        return NotSupported(e->loc, "ORDER BY both inside a call and WITHIN GROUP");
+      }
+      ARROW_RETURN_NOT_OK(ParseOrderItems(&e->order_by));
+      ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      e->within_group = true;
     }
     if (PeekKeyword("FILTER") && PeekOp("(", 1)) {
       Next();

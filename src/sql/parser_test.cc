@@ -175,6 +175,13 @@ std::string Dump(const std::shared_ptr<QueryNode>& n) {
     }
     case QueryNode::Kind::kQuery:
       return "(" + Dump(*n->query) + ")";
+    case QueryNode::Kind::kValues: {
+      std::string out = "VALUES ";
+      for (size_t i = 0; i < n->rows.size(); ++i) {
+        out += (i ? ", (" : "(") + JoinArgs(n->rows[i]) + ")";
+      }
+      return out;
+    }
   }
   return "?";
 }
