@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS="g++ cmake ninja-build ccache make python3-venv libsimdjson-dev libedit-dev \
-  libgtest-dev clang-format time"
+  libgtest-dev libssl-dev clang-format time"
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=" $p"

@@ -150,6 +150,8 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       {"char_length", "utf8_length"},
       {"character_length", "utf8_length"},
       {"reverse", "utf8_reverse"},
+      {"md5", "utf8_md5"},
+      {"sha256", "utf8_sha256"},
       {"abs", "abs"},
       {"sign", "sign"},
       {"year", "year"},

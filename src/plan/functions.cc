@@ -7,6 +7,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/compute/kernel.h>
 #include <arrow/vendored/datetime/date.h>
+#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <mutex>
@@ -281,6 +282,53 @@ Status ListGetExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+// ---- Digests ----------------------------------------------------------------
+
+/// utf8_md5 / utf8_sha256(text | blob) -> the digest's lower-case hex text.
+template <const EVP_MD* (*kDigest)()>
+Status DigestExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
+  const arrow::ArraySpan& in = batch[0].array;
+  const auto* offsets = in.GetValues<int32_t>(1);
+  const auto* data = in.buffers[2].data;
+  arrow::StringBuilder builder;
+  ARROW_RETURN_NOT_OK(builder.Reserve(in.length));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  char hex[2 * EVP_MAX_MD_SIZE];
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int64_t i = 0; i < in.length; ++i) {
+    if (!in.IsValid(i)) {
+      builder.UnsafeAppendNull();
+      continue;
+    }
+    unsigned int size = 0;
+    if (EVP_Digest(data + offsets[i], offsets[i + 1] - offsets[i], digest, &size,
+                   kDigest(), nullptr) != 1) {
+      return Status::UnknownError("the digest failed");
+    }
+    for (unsigned int b = 0; b < size; ++b) {
+      hex[2 * b] = kHex[digest[b] >> 4];
+      hex[2 * b + 1] = kHex[digest[b] & 15];
+    }
+    ARROW_RETURN_NOT_OK(builder.Append(hex, 2 * size));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto array, builder.Finish());
+  out->value = array->data();
+  return Status::OK();
+}
+
+template <const EVP_MD* (*kDigest)()>
+Status AddDigest(cp::FunctionRegistry* registry, const std::string& name) {
+  auto function = std::make_shared<cp::ScalarFunction>(
+      name, cp::Arity::Unary(), cp::FunctionDoc("A digest as hex text", "", {"value"}));
+  for (const auto& type : {arrow::utf8(), arrow::binary()}) {
+    cp::ScalarKernel kernel({type}, arrow::utf8(), DigestExec<kDigest>);
+    kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
+    kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+    ARROW_RETURN_NOT_OK(function->AddKernel(kernel));
+  }
+  return registry->AddFunction(function, /*allow_overwrite=*/true);
+}
+
 // ---- Decimals ---------------------------------------------------------------
 
 /// decimal_to_double(decimal) -> float64, correctly rounded: the unscaled integer
@@ -362,6 +410,8 @@ Status Register() {
     ARROW_RETURN_NOT_OK(to_double->AddKernel(kernel));
   }
   ARROW_RETURN_NOT_OK(registry->AddFunction(to_double, /*allow_overwrite=*/true));
+  ARROW_RETURN_NOT_OK(AddDigest<EVP_md5>(registry, "utf8_md5"));
+  ARROW_RETURN_NOT_OK(AddDigest<EVP_sha256>(registry, "utf8_sha256"));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",
                                       JsonExec<JsonOp::kExtract>, arrow::utf8(), true));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract_string",

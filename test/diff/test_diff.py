@@ -147,7 +147,8 @@ def describe_row(row):
 
 
 QUERY_LIST = load_queries(QUERIES) + load_queries(
-    os.path.join(os.path.dirname(__file__), "features.sql"))
+    os.path.join(os.path.dirname(__file__), "features.sql")) + load_queries(
+    os.path.join(os.path.dirname(__file__), "edge_cases.sql"))
 
 
 @pytest.mark.parametrize("sql", QUERY_LIST, ids=["q%02d" % (i + 1) for i in range(len(QUERY_LIST))])
