@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "common/sql_types.h"
+#include "common/temporal.h"
 #include "common/text.h"
 
 namespace flowsql::cli {
@@ -77,99 +78,6 @@ void AppendInt(T v, std::string* out) {
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, res.ptr - buf);
-}
-
-void AppendPadded(int64_t v, int width, std::string* out) {
-  std::string digits = std::to_string(v);
-  if (static_cast<int>(digits.size()) < width) out->append(width - digits.size(), '0');
-  out->append(digits);
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
-// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-void AppendDate(int64_t days, std::string* out) {
-  days += 719468;
-  const int64_t era = FloorDiv(days, 146097);
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  if (y < 0) {
-    out->push_back('-');
-    y = -y;
-  }
-  AppendPadded(y, 4, out);
-  out->push_back('-');
-  AppendPadded(m, 2, out);
-  out->push_back('-');
-  AppendPadded(d, 2, out);
-}
-
-int64_t UnitsPerSecond(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND:
-      return 1;
-    case arrow::TimeUnit::MILLI:
-      return 1000;
-    case arrow::TimeUnit::MICRO:
-      return 1000000;
-    case arrow::TimeUnit::NANO:
-      return 1000000000;
-  }
-  return 1;
-}
-
-int UnitDigits(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND:
-      return 0;
-    case arrow::TimeUnit::MILLI:
-      return 3;
-    case arrow::TimeUnit::MICRO:
-      return 6;
-    case arrow::TimeUnit::NANO:
-      return 9;
-  }
-  return 0;
-}
-
-// HH:MM:SS[.fff] for a non-negative number of seconds and a fraction in `unit`s,
-// trailing zeros of the fraction trimmed.
-void AppendClock(int64_t seconds, int64_t fraction, arrow::TimeUnit::type unit,
-                 std::string* out) {
-  AppendPadded(seconds / 3600, 2, out);
-  out->push_back(':');
-  AppendPadded((seconds / 60) % 60, 2, out);
-  out->push_back(':');
-  AppendPadded(seconds % 60, 2, out);
-  if (fraction != 0) {
-    std::string f;
-    AppendPadded(fraction, UnitDigits(unit), &f);
-    while (!f.empty() && f.back() == '0') f.pop_back();
-    out->push_back('.');
-    out->append(f);
-  }
-}
-
-void AppendTimestamp(int64_t value, arrow::TimeUnit::type unit, bool utc,
-                     std::string* out) {
-  const int64_t per_second = UnitsPerSecond(unit);
-  const int64_t seconds = FloorDiv(value, per_second);
-  const int64_t fraction = value - seconds * per_second;
-  const int64_t days = FloorDiv(seconds, 86400);
-  AppendDate(days, out);
-  out->push_back(' ');
-  AppendClock(seconds - days * 86400, fraction, unit, out);
-  if (utc) out->append("+00");
 }
 
 void AppendDuration(int64_t value, arrow::TimeUnit::type unit, std::string* out) {
@@ -339,8 +247,18 @@ void AppendTextImpl(const arrow::Array& array, int64_t i, bool nested,
       return;
     case Type::TIMESTAMP: {
       const auto& type = checked_cast<const arrow::TimestampType&>(*array.type());
-      AppendTimestamp(checked_cast<const arrow::TimestampArray&>(array).Value(i),
-                      type.unit(), !type.timezone().empty(), out);
+      if (type.timezone().empty()) {
+        AppendTimestamp(checked_cast<const arrow::TimestampArray&>(array).Value(i),
+                        type.unit(), out);
+        return;
+      }
+      // An instant: the wall-clock time in its zone, with the offset.
+      auto text = TimestampText(*array.Slice(i, 1));
+      if (!text.ok()) {
+        out->append("<" + text.status().message() + ">");
+        return;
+      }
+      out->append(checked_cast<const arrow::StringArray&>(**text).GetView(0));
       return;
     }
     case Type::TIME32:

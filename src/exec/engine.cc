@@ -202,12 +202,14 @@ struct Engine::Impl {
   Registry registry;
   plan::ViewMap views;
   plan::TableMap tables;
+  plan::Settings settings = plan::DefaultSettings();
 
-  /// A binder over the session's views and tables that can run subqueries.
+  /// A binder over the session's views, tables and settings that can run subqueries.
   plan::Binder NewBinder() {
     plan::Binder binder(&registry, &views);
     binder.set_subquery_runner(SubqueryRunner());
     binder.set_tables(&tables);
+    binder.set_settings(&settings);
     return binder;
   }
 
@@ -575,6 +577,15 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
       if (!impl_->tables.erase(key) && !st.if_exists) {
         return Status::Invalid("table '", st.name, "' does not exist at ",
                                st.loc.ToString());
+      }
+      return impl_->Done();
+    }
+    case sql::StatementKind::kSet: {
+      std::optional<std::string> value;
+      if (!st.reset) value = st.value;
+      auto applied = plan::ApplySetting(&impl_->settings, st.name, value);
+      if (!applied.ok()) {
+        return Status::Invalid(applied.message(), " at ", st.loc.ToString());
       }
       return impl_->Done();
     }

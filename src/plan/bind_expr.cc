@@ -44,6 +44,12 @@ const std::set<std::string>& AggregateNames() {
 
 std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t);
 
+/// A TIMESTAMPTZ: a timestamp with a time zone.
+bool IsZoned(const arrow::DataType& t) {
+  return t.id() == Type::TIMESTAMP &&
+         !static_cast<const arrow::TimestampType&>(t).timezone().empty();
+}
+
 // The common type of values that meet in CASE, COALESCE, IN, UNION and join keys.
 // Integers and decimals meet in a decimal holding both exactly (as in DuckDB).
 std::shared_ptr<arrow::DataType> CommonType(
@@ -70,7 +76,19 @@ std::shared_ptr<arrow::DataType> CommonType(
     } else if (IsNumeric(*out) && IsNumeric(*t)) {
       out = arrow::float64();
     } else if (IsTemporal(*out) && IsTemporal(*t)) {
-      out = arrow::timestamp(arrow::TimeUnit::MICRO);
+      // Timestamps meet in the finer unit; an instant and a wall-clock time meet
+      // as instants (TIMESTAMPTZ); a date and a timestamp as a timestamp.
+      auto unit = [](const arrow::DataType& x) {
+        return x.id() == Type::TIMESTAMP
+                   ? static_cast<const arrow::TimestampType&>(x).unit()
+                   : arrow::TimeUnit::MICRO;
+      };
+      auto finest = std::max(std::max(unit(*out), unit(*t)), arrow::TimeUnit::MICRO);
+      bool zoned = IsZoned(*out) || IsZoned(*t);
+      out = zoned ? arrow::timestamp(finest, "UTC") : arrow::timestamp(finest);
+    } else if (out->id() == Type::TIME64 && t->id() == Type::TIME64) {
+      out = arrow::time64(std::max(static_cast<const arrow::Time64Type&>(*out).unit(),
+                                   static_cast<const arrow::Time64Type&>(*t).unit()));
     } else {
       out = arrow::utf8();
     }
@@ -508,6 +526,11 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     int64_t v = unit == arrow::TimeUnit::NANO ? *micros * 1000 : *micros;
     return Lit(std::make_shared<arrow::Time64Scalar>(v, type));
   }
+  if (IsZoned(*value.type) || IsZoned(*type) ||
+      (value.type->id() == Type::TIMESTAMP && IsString(*type))) {
+    ARROW_ASSIGN_OR_RAISE(auto zoned, CastZoned(value, type, scope, loc));
+    if (zoned) return *zoned;
+  }
   if (arrow::is_decimal(value.type->id()) && IsFloating(*type)) {
     ARROW_ASSIGN_OR_RAISE(value, Call("decimal_to_double", {value}, scope, loc));
     return CastTo(value, type, scope, loc);
@@ -529,6 +552,68 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     }
     return Lit(cast->scalar());
   }
+  return Call("cast", {value}, scope, loc,
+              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+}
+
+Result<Binder::Bound> Binder::InSessionZone(Bound value, const Scope& scope,
+                                            const sql::Location& loc) {
+  if (!IsZoned(*value.type)) return value;
+  const auto& ts = static_cast<const arrow::TimestampType&>(*value.type);
+  if (ts.timezone() == TimeZone()) return value;
+  auto type = arrow::timestamp(ts.unit(), TimeZone());
+  return Call("cast", {value}, scope, loc,
+              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+}
+
+Result<std::optional<Binder::Bound>> Binder::CastZoned(
+    Bound value, const std::shared_ptr<arrow::DataType>& type, const Scope& scope,
+    const sql::Location& loc) {
+  const bool from_zoned = IsZoned(*value.type);
+  if (IsString(*type)) {
+    // DuckDB's text: '2024-01-01 09:00:00', or with the session zone's offset.
+    ARROW_ASSIGN_OR_RAISE(value, InSessionZone(value, scope, loc));
+    ARROW_ASSIGN_OR_RAISE(auto text, Call("timestamp_text", {value}, scope, loc));
+    return CastTo(text, type, scope, loc);
+  }
+  if (from_zoned && type->id() != Type::TIMESTAMP && type->id() != Type::DATE32 &&
+      type->id() != Type::TIME64) {
+    return std::nullopt;  // an instant's count of units (epoch) is zone-free
+  }
+  if (from_zoned && IsZoned(*type)) {
+    return Call("cast", {value}, scope, loc,
+                std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+  }
+  if (from_zoned) {
+    // An instant as a wall-clock time (or date) in the session's zone.
+    ARROW_ASSIGN_OR_RAISE(value, InSessionZone(value, scope, loc));
+    const auto unit = static_cast<const arrow::TimestampType&>(*value.type).unit();
+    ARROW_ASSIGN_OR_RAISE(value, Call("local_timestamp", {value}, scope, loc));
+    value.type = arrow::timestamp(unit);
+    return CastTo(value, type, scope, loc);
+  }
+  const auto& target = static_cast<const arrow::TimestampType&>(*type);
+  if (IsString(*value.type)) {
+    // Text with an offset is an instant; without one, a wall-clock time in the
+    // session's zone. A column's texts must all carry offsets.
+    const auto* lit = value.expr.literal();
+    if (lit == nullptr || !lit->is_scalar() || !lit->scalar()->is_valid ||
+        cp::Cast(arrow::Datum(lit->scalar()), cp::CastOptions::Safe(type)).ok()) {
+      return std::nullopt;
+    }
+    ARROW_ASSIGN_OR_RAISE(value,
+                          CastTo(value, arrow::timestamp(target.unit()), scope, loc));
+  }
+  if (!IsTemporal(*value.type)) return std::nullopt;
+  // A wall-clock time (or date) in the session's zone as an instant. Times a
+  // daylight-saving change skips or repeats take the earlier instant.
+  ARROW_ASSIGN_OR_RAISE(value,
+                        CastTo(value, arrow::timestamp(target.unit()), scope, loc));
+  ARROW_ASSIGN_OR_RAISE(
+      value, Call("assume_timezone", {value}, scope, loc,
+                  std::make_shared<cp::AssumeTimezoneOptions>(
+                      TimeZone(), cp::AssumeTimezoneOptions::AMBIGUOUS_EARLIEST,
+                      cp::AssumeTimezoneOptions::NONEXISTENT_EARLIEST)));
   return Call("cast", {value}, scope, loc,
               std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
 }
@@ -823,6 +908,15 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
       } else if (r.type->id() == Type::DATE32 && l.type->id() == Type::TIMESTAMP) {
         ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
+      }
+      // Timestamps of two units or zones, times of two units: compared in their
+      // common type (Arrow compares only equal types).
+      if (kComparisons.count(op) && !l.type->Equals(*r.type) &&
+          ((l.type->id() == Type::TIMESTAMP && r.type->id() == Type::TIMESTAMP) ||
+           (l.type->id() == Type::TIME64 && r.type->id() == Type::TIME64))) {
+        auto common = CommonType({l.type, r.type});
+        ARROW_ASSIGN_OR_RAISE(l, CastTo(l, common, scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(r, CastTo(r, common, scope, e.loc));
       }
       // A DECIMAL meets another number: both become DOUBLE when one is floating,
       // else both DECIMAL, computed exactly in DuckDB's result types.

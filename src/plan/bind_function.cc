@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <set>
 
+#include "common/temporal.h"
 #include "plan/binder.h"
 
 namespace flowsql::plan {
@@ -85,6 +87,17 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   for (const auto& a : e.args) {
     ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*a, scope, agg));
     args.push_back(std::move(b));
+  }
+  // Fields, truncation and formatting of an instant are its wall clock in the
+  // session's zone.
+  static const std::set<std::string> kWallClock = {
+      "year",    "month",     "day",      "dayofmonth", "hour",      "minute",  "second",
+      "quarter", "dayofyear", "week",     "weekofyear", "dayofweek", "dow",     "isodow",
+      "extract", "date_part", "datepart", "date_trunc", "datetrunc", "last_day"};
+  if (kWallClock.count(name)) {
+    for (auto& a : args) {
+      ARROW_ASSIGN_OR_RAISE(a, InSessionZone(std::move(a), scope, e.loc));
+    }
   }
   auto arity = [&](size_t lo, size_t hi) -> Status {
     if (args.size() < lo || args.size() > hi) {
@@ -218,16 +231,35 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   if (name == "round") {
     ARROW_RETURN_NOT_OK(arity(1, 2));
     int64_t digits = 0;
+    // Digits beyond a double's range change nothing (Arrow's kernels would spend
+    // their time on them): clamp to [-400, 400].
+    constexpr int64_t kMaxDigits = 400;
     if (args.size() == 2 && !args[1].expr.literal()) {
       ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int32(), scope, e.loc));
+      ARROW_ASSIGN_OR_RAISE(
+          args[1],
+          call("max_element_wise",
+               {args[1], lit(std::make_shared<arrow::Int32Scalar>(-kMaxDigits))}));
+      ARROW_ASSIGN_OR_RAISE(
+          args[1],
+          call("min_element_wise",
+               {args[1], lit(std::make_shared<arrow::Int32Scalar>(kMaxDigits))}));
       return call(
           "round_binary", args,
           std::make_shared<cp::RoundBinaryOptions>(cp::RoundMode::HALF_TOWARDS_INFINITY));
     }
     if (args.size() == 2) {
       ARROW_ASSIGN_OR_RAISE(digits, ConstInt(args[1], name, 1, e.loc));
+      digits = std::clamp(digits, -kMaxDigits, kMaxDigits);
     }
     if (arrow::is_integer(args[0].type->id()) && digits >= 0) return args[0];
+    std::shared_ptr<arrow::DataType> integer_type;
+    if (arrow::is_integer(args[0].type->id())) {
+      // Rounded as a DECIMAL(p, 0), then back to the integer type (checked).
+      integer_type = args[0].type;
+      ARROW_ASSIGN_OR_RAISE(args[0],
+                            CastTo(args[0], arrow::decimal128(20, 0), scope, e.loc));
+    }
     if (arrow::is_decimal(args[0].type->id())) {
       // DuckDB: round(DECIMAL(p,s), n) is DECIMAL(p, clamp(n, 0, s)), half away
       // from zero; the cast to the smaller scale rounds.
@@ -238,12 +270,26 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
                       arrow::decimal128(d.precision(), static_cast<int32_t>(digits)),
                       scope, e.loc);
       }
-      ARROW_ASSIGN_OR_RAISE(Bound room, RoomToRound(args[0], scope, e.loc));
-      ARROW_ASSIGN_OR_RAISE(auto r,
-                            call("round", {room},
-                                 std::make_shared<cp::RoundOptions>(
-                                     digits, cp::RoundMode::HALF_TOWARDS_INFINITY)));
-      return CastTo(r, arrow::decimal128(d.precision(), 0), scope, e.loc);
+      auto target = integer_type ? integer_type : arrow::decimal128(d.precision(), 0);
+      Bound r;
+      if (digits < -(d.precision() - d.scale())) {
+        // Below the value's first digit: every value rounds to 0 (NULL stays NULL).
+        ARROW_ASSIGN_OR_RAISE(
+            r, call("multiply",
+                    {args[0], lit(std::make_shared<arrow::Decimal128Scalar>(
+                                  arrow::Decimal128(0), arrow::decimal128(1, 0)))}));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(Bound room, RoomToRound(args[0], scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(r, call("round", {room},
+                                      std::make_shared<cp::RoundOptions>(
+                                          digits, cp::RoundMode::HALF_TOWARDS_INFINITY)));
+      }
+      return CastTo(r, target, scope, e.loc);
+    }
+    if (digits > 300) return args[0];  // past a double's precision: no change
+    if (digits < -308) {
+      // Below a double's first digit: 0 (NULL stays NULL, NaN NaN).
+      return call("multiply", {args[0], lit(std::make_shared<arrow::DoubleScalar>(0.0))});
     }
     return call(
         "round", {args[0]},
@@ -374,6 +420,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(auto from, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(auto to, ConstString(args[2], name, 2, e.loc));
+    if (from.empty()) return args[0];  // nothing to replace (Arrow would never stop)
     return call("replace_substring", {args[0]},
                 std::make_shared<cp::ReplaceSubstringOptions>(from, to));
   }
@@ -537,7 +584,48 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch())
             .count();
     return lit(std::make_shared<arrow::TimestampScalar>(
-        us, arrow::timestamp(arrow::TimeUnit::MICRO)));
+        us, arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")));
+  }
+  if (name == "timezone") {
+    // timezone(zone, x) = x AT TIME ZONE zone: an instant becomes the wall-clock
+    // time in `zone`; a wall-clock time (or date) in `zone` becomes an instant.
+    ARROW_RETURN_NOT_OK(arity(2, 2));
+    ARROW_ASSIGN_OR_RAISE(auto zone, ConstString(args[0], name, 0, e.loc));
+    if (auto st = CheckTimeZone(zone); !st.ok())
+      return ErrorAt(e.args[0]->loc, st.message());
+    Bound value = args[1];
+    if (value.type->id() == Type::TIMESTAMP &&
+        !static_cast<const arrow::TimestampType&>(*value.type).timezone().empty()) {
+      const auto unit = static_cast<const arrow::TimestampType&>(*value.type).unit();
+      ARROW_ASSIGN_OR_RAISE(
+          value, call("cast", {value},
+                      std::make_shared<cp::CastOptions>(
+                          cp::CastOptions::Safe(arrow::timestamp(unit, zone)))));
+      ARROW_ASSIGN_OR_RAISE(value, call("local_timestamp", {value}));
+      value.type = arrow::timestamp(unit);
+      return value;
+    }
+    if (value.type->id() != Type::DATE32 && value.type->id() != Type::TIMESTAMP) {
+      return ErrorAt(e.loc, "AT TIME ZONE needs a TIMESTAMP, TIMESTAMPTZ or DATE, got " +
+                                ArrowTypeToSql(*value.type));
+    }
+    ARROW_ASSIGN_OR_RAISE(value, as_timestamp(value));
+    const auto unit = static_cast<const arrow::TimestampType&>(*value.type).unit();
+    ARROW_ASSIGN_OR_RAISE(value,
+                          call("assume_timezone", {value},
+                               std::make_shared<cp::AssumeTimezoneOptions>(
+                                   zone, cp::AssumeTimezoneOptions::AMBIGUOUS_EARLIEST,
+                                   cp::AssumeTimezoneOptions::NONEXISTENT_EARLIEST)));
+    return call("cast", {value},
+                std::make_shared<cp::CastOptions>(
+                    cp::CastOptions::Safe(arrow::timestamp(unit, "UTC"))));
+  }
+  if (name == "current_setting") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    ARROW_ASSIGN_OR_RAISE(auto setting, ConstString(args[0], name, 0, e.loc));
+    auto value = GetSetting(settings_ ? *settings_ : DefaultSettings(), setting);
+    if (!value.ok()) return ErrorAt(e.args[0]->loc, value.status().message());
+    return lit(arrow::MakeScalar(*value));
   }
   if (name == "dayofweek" || name == "dow" || name == "isodow") {
     ARROW_RETURN_NOT_OK(arity(1, 1));
@@ -599,6 +687,14 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(2, 2));
     ARROW_ASSIGN_OR_RAISE(auto fmt, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
+    if (!static_cast<const arrow::TimestampType&>(*ts.type).timezone().empty()) {
+      // An instant is formatted as its wall clock in the session's zone.
+      ARROW_ASSIGN_OR_RAISE(
+          ts, CastTo(ts,
+                     arrow::timestamp(
+                         static_cast<const arrow::TimestampType&>(*ts.type).unit()),
+                     scope, e.loc));
+    }
     // Arrow prints fractional seconds for %S below second precision; DuckDB does not.
     auto opts = cp::CastOptions::Unsafe(arrow::timestamp(arrow::TimeUnit::SECOND));
     ARROW_ASSIGN_OR_RAISE(ts,

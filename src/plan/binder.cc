@@ -207,8 +207,11 @@ Result<PlanPtr> Binder::BindQuery(const sql::Query& query) {
   arrow::FieldVector fields;
   for (const auto& c : rel.scope.columns) {
     if (c.hidden) continue;
-    project->exprs.push_back(cp::field_ref(c.internal));
-    fields.push_back(arrow::field(c.name, c.type));
+    // Instants leave in the session's zone: shown, written and returned there.
+    Bound column{cp::field_ref(c.internal), c.type};
+    ARROW_ASSIGN_OR_RAISE(column, InSessionZone(column, rel.scope, query.loc));
+    project->exprs.push_back(column.expr);
+    fields.push_back(arrow::field(c.name, column.type));
   }
   project->schema = arrow::schema(fields);
   return project;

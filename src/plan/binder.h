@@ -12,6 +12,7 @@
 #include "common/text.h"
 #include "flowsql/connector.h"
 #include "plan/plan.h"
+#include "plan/settings.h"
 #include "sql/ast.h"
 
 namespace flowsql::plan {
@@ -36,6 +37,8 @@ class Binder {
   void set_subquery_runner(SubqueryRunner runner) { runner_ = std::move(runner); }
   /// Lets FROM name read the session's tables. REQUIRES: `tables` outlives the binder.
   void set_tables(const TableMap* tables) { tables_ = tables; }
+  /// The session's settings (TimeZone). REQUIRES: `settings` outlives the binder.
+  void set_settings(const Settings* settings) { settings_ = settings; }
 
   /// Binds a query. The plan's root schema carries the user-visible column names.
   Result<PlanPtr> BindQuery(const sql::Query& query);
@@ -161,6 +164,11 @@ class Binder {
                      std::shared_ptr<arrow::compute::FunctionOptions> options = nullptr);
   Result<Bound> CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
                        const Scope& scope, const sql::Location& loc);
+  /// The casts a time zone takes part in (to or from TIMESTAMPTZ, timestamps to
+  /// text), through the session's zone as DuckDB does; nothing for the others.
+  Result<std::optional<Bound>> CastZoned(Bound value,
+                                         const std::shared_ptr<arrow::DataType>& type,
+                                         const Scope& scope, const sql::Location& loc);
   /// json->path / json->>path (as_text): the JSON text (a string's value) at a
   /// constant path, key or array index.
   Result<Bound> JsonExtract(Bound json, const sql::Expr& path, bool as_text,
@@ -194,8 +202,16 @@ class Binder {
   std::string NewName(const std::string& base);
 
  private:
+  /// The zone TIMESTAMPTZ values are shown, cast and taken apart in.
+  std::string TimeZone() const { return settings_ ? settings_->time_zone : "UTC"; }
+  /// A TIMESTAMPTZ as the same instants labelled with the session's zone, so that
+  /// Arrow's field extraction, truncation and formatting see its wall clock; any
+  /// other value as it is.
+  Result<Bound> InSessionZone(Bound value, const Scope& scope, const sql::Location& loc);
+
   SubqueryRunner runner_;
   const TableMap* tables_ = nullptr;
+  const Settings* settings_ = nullptr;
   /// Window calls of the SELECT being bound, by canonical text -> output column.
   std::map<std::string, std::string> window_columns_;
   /// The relation a correlated scalar subquery may left-join onto while the

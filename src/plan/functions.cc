@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/numbers.h"
+#include "common/temporal.h"
 #include "plan/aggregates.h"
 
 namespace flowsql::plan {
@@ -282,6 +283,15 @@ Status ListGetExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+// ---- Timestamps as text --------------------------------------------------------
+
+Status TimestampTextExec(cp::KernelContext*, const cp::ExecSpan& batch,
+                         cp::ExecResult* out) {
+  ARROW_ASSIGN_OR_RAISE(auto text, TimestampText(*batch[0].array.ToArray()));
+  out->value = text->data();
+  return Status::OK();
+}
+
 // ---- Digests ----------------------------------------------------------------
 
 /// utf8_md5 / utf8_sha256(text | blob) -> the digest's lower-case hex text.
@@ -351,7 +361,7 @@ Status DecimalToDoubleExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
     }
     std::string text;
     if (type.id() == arrow::Type::DECIMAL128) {
-      arrow::Decimal128 v(in.GetValues<uint8_t>(1) + (in.offset + i) * 16);
+      arrow::Decimal128 v(in.buffers[1].data + (in.offset + i) * 16);
       const arrow::Decimal128 limit(kExact);
       if (scale >= 0 && scale <= 22 && v < limit && -limit < v) {
         dst[i] = static_cast<double>(static_cast<int64_t>(v.low_bits())) / kPow10[scale];
@@ -359,7 +369,7 @@ Status DecimalToDoubleExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
       }
       text = v.ToString(scale);
     } else {
-      arrow::Decimal256 v(in.GetValues<uint8_t>(1) + (in.offset + i) * 32);
+      arrow::Decimal256 v(in.buffers[1].data + (in.offset + i) * 32);
       text = v.ToString(scale);
     }
     dst[i] = std::strtod(text.c_str(), nullptr);
@@ -410,6 +420,15 @@ Status Register() {
     ARROW_RETURN_NOT_OK(to_double->AddKernel(kernel));
   }
   ARROW_RETURN_NOT_OK(registry->AddFunction(to_double, /*allow_overwrite=*/true));
+  auto timestamp_text = std::make_shared<cp::ScalarFunction>(
+      "timestamp_text", cp::Arity::Unary(),
+      cp::FunctionDoc("A timestamp as DuckDB's text", "", {"value"}));
+  cp::ScalarKernel text_kernel({cp::InputType(arrow::Type::TIMESTAMP)}, arrow::utf8(),
+                               TimestampTextExec);
+  text_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
+  text_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+  ARROW_RETURN_NOT_OK(timestamp_text->AddKernel(text_kernel));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(timestamp_text, /*allow_overwrite=*/true));
   ARROW_RETURN_NOT_OK(AddDigest<EVP_md5>(registry, "utf8_md5"));
   ARROW_RETURN_NOT_OK(AddDigest<EVP_sha256>(registry, "utf8_sha256"));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",

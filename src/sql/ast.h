@@ -201,6 +201,7 @@ enum class StatementKind {
   kCreateTable,  // CREATE [OR REPLACE] TABLE name AS query: name, query, or_replace
   kDropTable,    // DROP TABLE [IF EXISTS] name: name, if_exists
   kShowTables,   // SHOW TABLES
+  kSet,          // SET name = value | SET name TO value: name, value; RESET name: reset
 };
 
 /// A sink of INTO or COPY: 'uri' [WITH (options)].
@@ -222,6 +223,8 @@ struct Statement {
   std::string name;
   bool or_replace = false;
   bool if_exists = false;
+  std::string value;  // kSet: the value's text (a string's contents, a number, a word)
+  bool reset = false;
 };
 
 }  // namespace flowsql::sql

@@ -282,6 +282,8 @@ class Parser {
         stmt->if_exists = true;
       }
       ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectQualifiedName("a view name"));
+    } else if (PeekKeyword("SET") || PeekKeyword("RESET")) {
+      ARROW_RETURN_NOT_OK(ParseSet(stmt.get()));
     } else if (IsKeyword(Peek(), "SHOW") && IsKeyword(Peek(1), "TABLES")) {
       Next();
       Next();
@@ -289,10 +291,38 @@ class Parser {
     } else {
       return ErrorAt(start,
                      "a statement (SELECT, WITH, COPY, EXPLAIN, DESCRIBE, CREATE VIEW, "
-                     "CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES)");
+                     "CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET)");
     }
     stmt->text = sql_.substr(begin, last_end_ - begin);
     return stmt;
+  }
+
+  /// SET [SESSION | LOCAL | GLOBAL] name {= | TO} value, or RESET [...] name. The
+  /// value is a string, a number, a word or DEFAULT (as RESET).
+  Status ParseSet(Statement* stmt) {
+    stmt->kind = StatementKind::kSet;
+    stmt->reset = AcceptKeyword("RESET");
+    if (!stmt->reset) Next();  // SET
+    if (!AcceptKeyword("SESSION") && !AcceptKeyword("LOCAL")) AcceptKeyword("GLOBAL");
+    ARROW_ASSIGN_OR_RAISE(stmt->name, ExpectName("a setting name"));
+    if (stmt->reset) return Status::OK();
+    if (!AcceptOp("=") && !AcceptKeyword("TO")) return ErrorAt(Peek(), "'=' or TO");
+    const Token& v = Peek();
+    if (IsKeyword(v, "DEFAULT")) {
+      Next();
+      stmt->reset = true;
+      return Status::OK();
+    }
+    bool negative = AcceptOp("-");
+    const Token& value = Peek();
+    if (value.kind != TokenKind::kString && value.kind != TokenKind::kNumber &&
+        value.kind != TokenKind::kIdentifier) {
+      return ErrorAt(value, "a setting value");
+    }
+    const Token& token = Next();
+    stmt->value = (negative ? "-" : "") +
+                  (token.kind == TokenKind::kNumber ? token.text : token.value);
+    return Status::OK();
   }
 
   Status ParseQueryStatement(Statement* stmt) {
@@ -960,6 +990,22 @@ class Parser {
     ARROW_ASSIGN_OR_RAISE(ExprPtr left, ParsePrefix());
     while (true) {
       const Token& t = Peek();
+      if (IsKeyword(t, "AT") && IsKeyword(Peek(1), "TIME") &&
+          IsKeyword(Peek(2), "ZONE")) {
+        // x AT TIME ZONE zone is timezone(zone, x), as in DuckDB and PostgreSQL.
+        if (kPrecCast < min_prec) break;
+        Next();
+        Next();
+        Next();
+        auto call = MakeExpr(ExprKind::kFunction, left->loc);
+        call->name = "timezone";
+        ARROW_ASSIGN_OR_RAISE(auto zone, ParsePrefix());
+        call->args = {std::move(zone), std::move(left)};
+        left = std::move(call);
+        height.Add();
+        ARROW_RETURN_NOT_OK(CheckDepth());
+        continue;
+      }
       if (t.kind == TokenKind::kOperator) {
         if (t.text == "[") {
           // l[i]: an element of a list.

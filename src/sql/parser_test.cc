@@ -710,7 +710,7 @@ TEST(ErrorTest, MisspelledStatementKeyword) {
   EXPECT_EQ(
       Err("SELEC 1"),
       "syntax error at line 1:1: expected a statement (SELECT, WITH, COPY, EXPLAIN, "
-      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES) but "
+      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET) but "
       "found 'SELEC'\n"
       "  SELEC 1\n"
       "  ^");
@@ -845,7 +845,7 @@ TEST(ErrorTest, StatementErrors) {
   EXPECT_EQ(
       FirstLine(Err("EXPLAIN")),
       "syntax error at line 1:8: expected a statement (SELECT, WITH, COPY, EXPLAIN, "
-      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES) but "
+      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET) but "
       "found end of input");
 }
 
