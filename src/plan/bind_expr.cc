@@ -174,7 +174,8 @@ std::string ExprToString(const sql::Expr& e) {
       return out + " END";
     }
     case K::kCast:
-      return "CAST(" + ExprToString(*e.args[0]) + " AS " + e.type_name + ")";
+      return (e.try_cast ? "TRY_CAST(" : "CAST(") + ExprToString(*e.args[0]) + " AS " +
+             e.type_name + ")";
     case K::kIn:
       return "(" + ExprToString(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (") +
              (e.subquery ? "SELECT ... at " + e.loc.ToString() : args(1)) + "))";
@@ -543,7 +544,9 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
   }
   if (const auto* lit = value.expr.literal(); lit && lit->is_scalar()) {
     // A safe cast: a value out of the type's range is an error, never wrapped.
-    auto cast = cp::Cast(arrow::Datum(lit->scalar()), cp::CastOptions::Safe(type));
+    auto literal_options = cp::CastOptions::Safe(type);
+    literal_options.allow_float_truncate = IsInteger(*value.type) && IsFloating(*type);
+    auto cast = cp::Cast(arrow::Datum(lit->scalar()), literal_options);
     if (!cast.ok()) {
       const auto* shown = original.expr.literal() ? original.expr.literal() : lit;
       return Status::Invalid("cannot convert '", shown->scalar()->ToString(), "' to ",
@@ -552,8 +555,10 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     }
     return Lit(cast->scalar());
   }
-  return Call("cast", {value}, scope, loc,
-              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+  auto options = cp::CastOptions::Safe(type);
+  // An integer beyond 2^53 becomes the nearest DOUBLE, as in DuckDB.
+  options.allow_float_truncate = IsInteger(*value.type) && IsFloating(*type);
+  return Call("cast", {value}, scope, loc, std::make_shared<cp::CastOptions>(options));
 }
 
 Result<Binder::Bound> Binder::InSessionZone(Bound value, const Scope& scope,
@@ -562,8 +567,10 @@ Result<Binder::Bound> Binder::InSessionZone(Bound value, const Scope& scope,
   const auto& ts = static_cast<const arrow::TimestampType&>(*value.type);
   if (ts.timezone() == TimeZone()) return value;
   auto type = arrow::timestamp(ts.unit(), TimeZone());
-  return Call("cast", {value}, scope, loc,
-              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+  auto options = cp::CastOptions::Safe(type);
+  // An integer beyond 2^53 becomes the nearest DOUBLE, as in DuckDB.
+  options.allow_float_truncate = IsInteger(*value.type) && IsFloating(*type);
+  return Call("cast", {value}, scope, loc, std::make_shared<cp::CastOptions>(options));
 }
 
 Result<std::optional<Binder::Bound>> Binder::CastZoned(
@@ -614,8 +621,10 @@ Result<std::optional<Binder::Bound>> Binder::CastZoned(
                   std::make_shared<cp::AssumeTimezoneOptions>(
                       TimeZone(), cp::AssumeTimezoneOptions::AMBIGUOUS_EARLIEST,
                       cp::AssumeTimezoneOptions::NONEXISTENT_EARLIEST)));
-  return Call("cast", {value}, scope, loc,
-              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
+  auto options = cp::CastOptions::Safe(type);
+  // An integer beyond 2^53 becomes the nearest DOUBLE, as in DuckDB.
+  options.allow_float_truncate = IsInteger(*value.type) && IsFloating(*type);
+  return Call("cast", {value}, scope, loc, std::make_shared<cp::CastOptions>(options));
 }
 
 Result<Binder::Bound> Binder::RoomToRound(Bound value, const Scope& scope,
@@ -1088,10 +1097,21 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       auto type = SqlTypeToArrow(e.type_name);
       if (!type.ok()) return ErrorAt(e.loc, type.status().message());
       if (value.type->id() == Type::NA) return Lit(arrow::MakeNullScalar(*type));
-      auto cast = CastTo(value, *type, scope, e.loc);
-      if (!cast.ok() && e.try_cast && IsLiteral(value)) {
-        return Lit(arrow::MakeNullScalar(*type));
+      if (e.try_cast && !IsLiteral(value)) {
+        // Per value: NULL where it does not convert (text trimmed first, as CAST).
+        if (IsString(*value.type) && (IsNumeric(**type) || IsTemporal(**type))) {
+          ARROW_ASSIGN_OR_RAISE(value,
+                                Call("utf8_trim_whitespace", {value}, scope, e.loc));
+        }
+        if (auto round = CastRounding(*value.type, **type)) {  // 1.5 -> 2, as CAST
+          ARROW_ASSIGN_OR_RAISE(value, RoomToRound(value, scope, e.loc));
+          ARROW_ASSIGN_OR_RAISE(value, Call("round", {value}, scope, e.loc,
+                                            std::make_shared<cp::RoundOptions>(*round)));
+        }
+        return Call("try_cast", {value, Lit(arrow::MakeNullScalar(*type))}, scope, e.loc);
       }
+      auto cast = CastTo(value, *type, scope, e.loc);
+      if (!cast.ok() && e.try_cast) return Lit(arrow::MakeNullScalar(*type));
       return cast;
     }
     case K::kIn: {
@@ -1177,7 +1197,10 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       if (!IsString(*value.type)) {
         ARROW_ASSIGN_OR_RAISE(value, CastTo(value, arrow::utf8(), scope, e.loc));
       }
-      std::string pattern = pat.text;
+      // Arrow's LIKE escapes with '\'; SQL's has no escape unless ESCAPE names one.
+      std::string pattern;
+      for (char c : pat.text)
+        pattern += c == '\\' ? std::string("\\\\") : std::string(1, c);
       if (e.args.size() == 3) {
         // Arrow's LIKE escapes with '\': rewrite `ESCAPE 'c'` into that form.
         const auto& esc = *e.args[2];

@@ -354,23 +354,25 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     return call("if_else", {cond, lit(arrow::MakeNullScalar(args[0].type)), args[0]});
   }
   // Strings.
-  if (name == "concat") {
-    if (args.empty()) return ErrorAt(e.loc, "concat() needs arguments");
-    for (auto& a : args) {
-      ARROW_ASSIGN_OR_RAISE(a, as_string(a));
+  if (name == "concat" || name == "concat_ws") {
+    // NULL values are skipped (a bare NULL is dropped here: Arrow's join fails on
+    // an all-NULL row); concat_ws with a NULL separator is NULL.
+    const bool ws = name == "concat_ws";
+    if (args.size() < (ws ? 2u : 1u)) {
+      return ErrorAt(e.loc, ws ? "concat_ws() needs a separator and values"
+                               : "concat() needs arguments");
     }
-    args.push_back(lit(std::make_shared<arrow::StringScalar>("")));
-    return call("binary_join_element_wise", args,
-                std::make_shared<cp::JoinOptions>(cp::JoinOptions::SKIP));
-  }
-  if (name == "concat_ws") {
-    if (args.size() < 2)
-      return ErrorAt(e.loc, "concat_ws() needs a separator and values");
-    std::vector<Bound> parts(args.begin() + 1, args.end());
-    for (auto& a : parts) {
-      ARROW_ASSIGN_OR_RAISE(a, as_string(a));
+    Bound sep = ws ? args[0] : lit(std::make_shared<arrow::StringScalar>(""));
+    if (sep.type->id() == Type::NA) return lit(arrow::MakeNullScalar(arrow::utf8()));
+    ARROW_ASSIGN_OR_RAISE(sep, as_string(sep));
+    std::vector<Bound> parts;
+    for (size_t i = ws ? 1 : 0; i < args.size(); ++i) {
+      if (args[i].type->id() == Type::NA) continue;
+      ARROW_ASSIGN_OR_RAISE(auto part, as_string(args[i]));
+      parts.push_back(std::move(part));
     }
-    parts.push_back(args[0]);
+    if (parts.empty()) return lit(std::make_shared<arrow::StringScalar>(""));
+    parts.push_back(sep);
     return call("binary_join_element_wise", parts,
                 std::make_shared<cp::JoinOptions>(cp::JoinOptions::SKIP));
   }
@@ -417,6 +419,9 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   }
   if (name == "replace") {
     ARROW_RETURN_NOT_OK(arity(3, 3));
+    for (const auto& a : args) {
+      if (a.type->id() == Type::NA) return lit(arrow::MakeNullScalar(arrow::utf8()));
+    }
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(auto from, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(auto to, ConstString(args[2], name, 2, e.loc));
@@ -467,18 +472,18 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(auto sep, ConstString(args[1], name, 1, e.loc));
     ARROW_ASSIGN_OR_RAISE(int64_t index, ConstInt(args[2], name, 2, e.loc));
-    if (index < 1) return ErrorAt(e.loc, "split_part(): the index starts at 1");
     ARROW_ASSIGN_OR_RAISE(
         auto parts,
         call("split_pattern", {args[0]}, std::make_shared<cp::SplitPatternOptions>(sep)));
-    // Past the last part DuckDB returns ''; list_slice gives an empty list there.
-    ARROW_ASSIGN_OR_RAISE(auto slice,
-                          call("list_slice", {parts},
-                               std::make_shared<cp::ListSliceOptions>(index - 1, index)));
+    // Counted from 1, from the end when negative; '' outside (and for 0), as DuckDB.
     ARROW_ASSIGN_OR_RAISE(
-        auto joined,
-        call("binary_join", {slice, lit(std::make_shared<arrow::StringScalar>(""))}));
-    return joined;
+        auto part,
+        call("list_get", {parts, lit(std::make_shared<arrow::Int64Scalar>(index))}));
+    ARROW_ASSIGN_OR_RAISE(auto missing, call("is_null", {part}));
+    ARROW_ASSIGN_OR_RAISE(auto input_null, call("is_null", {args[0]}));
+    ARROW_ASSIGN_OR_RAISE(missing, call("and_not", {missing, input_null}));
+    return call("if_else",
+                {missing, lit(std::make_shared<arrow::StringScalar>("")), part});
   }
   if (name == "lpad" || name == "rpad") {
     ARROW_RETURN_NOT_OK(arity(2, 3));
@@ -568,6 +573,10 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_RETURN_NOT_OK(arity(2, 2));
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int64(), scope, e.loc));
+    // A negative count repeats nothing, as in DuckDB.
+    ARROW_ASSIGN_OR_RAISE(args[1],
+                          call("max_element_wise",
+                               {args[1], lit(std::make_shared<arrow::Int64Scalar>(0))}));
     return call("binary_repeat", args);
   }
   // Dates and times.
@@ -651,6 +660,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
         {"doy", "day_of_year"},
         {"dayofyear", "day_of_year"},
         {"week", "iso_week"},
+        {"isoyear", "iso_year"},
         {"millisecond", "millisecond"},
         {"microsecond", "microsecond"}};
     if (part == "dow" || part == "dayofweek" || part == "isodow") {
@@ -661,6 +671,25 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       return CastTo(r, arrow::int64(), scope, e.loc);
     }
     if (part == "epoch") return epoch_seconds(args[1]);
+    if (part == "millisecond" || part == "milliseconds" || part == "ms" ||
+        part == "microsecond" || part == "microseconds" || part == "us") {
+      // DuckDB counts the seconds too: 01.25 s is 1250 ms, 1250000 us.
+      bool milli = part == "ms" || part.rfind("milli", 0) == 0;
+      std::vector<std::pair<std::string, int64_t>> fields =
+          milli ? std::vector<std::pair<std::string, int64_t>>{{"second", 1000},
+                                                               {"millisecond", 1}}
+                : std::vector<std::pair<std::string, int64_t>>{
+                      {"second", 1000000}, {"millisecond", 1000}, {"microsecond", 1}};
+      Bound total = lit(std::make_shared<arrow::Int64Scalar>(0));
+      for (const auto& [field, scale] : fields) {
+        ARROW_ASSIGN_OR_RAISE(auto v, call(field, {args[1]}));
+        ARROW_ASSIGN_OR_RAISE(v, CastTo(v, arrow::int64(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(
+            v, call("multiply", {v, lit(std::make_shared<arrow::Int64Scalar>(scale))}));
+        ARROW_ASSIGN_OR_RAISE(total, call("add", {total, v}));
+      }
+      return total;
+    }
     auto it = kParts.find(part);
     if (it == kParts.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
     ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1]}));
@@ -783,17 +812,47 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
                 std::make_shared<cp::SplitPatternOptions>(sep));
   }
   if (name == "regexp_extract") {
-    // The first match of the pattern (DuckDB's group 0), '' when none.
-    ARROW_RETURN_NOT_OK(arity(2, 2));
+    // Group g (default 0, the whole match) of the first match, '' when none.
+    ARROW_RETURN_NOT_OK(arity(2, 3));
     ARROW_ASSIGN_OR_RAISE(auto pattern, ConstString(args[1], name, 1, e.loc));
+    int64_t group = 0;
+    if (args.size() == 3) {
+      ARROW_ASSIGN_OR_RAISE(group, ConstInt(args[2], name, 2, e.loc));
+    }
+    // Arrow extracts named groups only: name the pattern's own groups g1, g2, ...
+    std::string named;
+    int groups = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      char c = pattern[i];
+      if (c == '\\' && i + 1 < pattern.size()) {
+        named += c;
+        named += pattern[++i];
+        continue;
+      }
+      if (in_class) {
+        in_class = c != ']';
+      } else if (c == '[') {
+        in_class = true;
+      } else if (c == '(' && (i + 1 >= pattern.size() || pattern[i + 1] != '?')) {
+        named += "(?P<g" + std::to_string(++groups) + ">";
+        continue;
+      }
+      named += c;
+    }
+    if (group < 0 || group > groups) {
+      return ErrorAt(
+          e.loc, "regexp_extract(): the pattern has no group " + std::to_string(group));
+    }
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
     ARROW_ASSIGN_OR_RAISE(
         auto found,
         call("extract_regex", {args[0]},
-             std::make_shared<cp::ExtractRegexOptions>("(?P<m>" + pattern + ")")));
-    ARROW_ASSIGN_OR_RAISE(
-        auto match, call("struct_field", {found},
-                         std::make_shared<cp::StructFieldOptions>(std::vector<int>{0})));
+             std::make_shared<cp::ExtractRegexOptions>("(?P<m>" + named + ")")));
+    ARROW_ASSIGN_OR_RAISE(auto match,
+                          call("struct_field", {found},
+                               std::make_shared<cp::StructFieldOptions>(
+                                   std::vector<int>{static_cast<int>(group)})));
     ARROW_ASSIGN_OR_RAISE(auto is_null, call("is_null", {match}));
     ARROW_ASSIGN_OR_RAISE(auto input_null, call("is_null", {args[0]}));
     ARROW_ASSIGN_OR_RAISE(auto no_match, call("and_not", {is_null, input_null}));
@@ -911,7 +970,21 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
       return CastTo(v, arrow::timestamp(arrow::TimeUnit::MICRO), scope, e.loc);
     }
     ARROW_ASSIGN_OR_RAISE(auto ts, as_timestamp(args[0]));
-    auto options = cp::CastOptions::Unsafe(arrow::timestamp(unit));  // truncates
+    if (unit == arrow::TimeUnit::MILLI) {
+      // DuckDB floors microseconds to milliseconds (epoch_ms of 1969-12-31
+      // 23:59:58.123456 is -1877), after truncating nanoseconds to microseconds.
+      if (static_cast<const arrow::TimestampType&>(*ts.type).unit() ==
+          arrow::TimeUnit::NANO) {
+        ARROW_ASSIGN_OR_RAISE(
+            ts, call("cast", {ts},
+                     std::make_shared<cp::CastOptions>(cp::CastOptions::Unsafe(
+                         arrow::timestamp(arrow::TimeUnit::MICRO)))));
+      }
+      ARROW_ASSIGN_OR_RAISE(ts, call("floor_temporal", {ts},
+                                     std::make_shared<cp::RoundTemporalOptions>(
+                                         1, cp::CalendarUnit::MILLISECOND)));
+    }
+    auto options = cp::CastOptions::Unsafe(arrow::timestamp(unit));  // now exact
     ARROW_ASSIGN_OR_RAISE(ts,
                           call("cast", {ts}, std::make_shared<cp::CastOptions>(options)));
     return CastTo(ts, arrow::int64(), scope, e.loc);

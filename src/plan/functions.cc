@@ -292,6 +292,33 @@ Status TimestampTextExec(cp::KernelContext*, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+// ---- TRY_CAST ---------------------------------------------------------------
+
+/// try_cast(value, typed NULL) -> the NULL's type: the safe cast of each value, NULL
+/// where it fails (the whole batch at once unless one value fails).
+Status TryCastExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                   cp::ExecResult* out) {
+  auto type = out->type()->GetSharedPtr();
+  auto values = batch[0].array.ToArray();
+  auto options = cp::CastOptions::Safe(type);
+  if (auto all = cp::Cast(*values, options, ctx->exec_context()); all.ok()) {
+    out->value = all->make_array()->data();
+    return Status::OK();
+  }
+  std::unique_ptr<arrow::ArrayBuilder> builder;
+  ARROW_RETURN_NOT_OK(arrow::MakeBuilder(ctx->memory_pool(), type, &builder));
+  for (int64_t i = 0; i < values->length(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto scalar, values->GetScalar(i));
+    auto one = scalar->is_valid ? cp::Cast(arrow::Datum(scalar), options)
+                                : Result<arrow::Datum>(Status::Invalid("null"));
+    ARROW_RETURN_NOT_OK(one.ok() ? builder->AppendScalar(*one->scalar())
+                                 : builder->AppendNull());
+  }
+  ARROW_ASSIGN_OR_RAISE(auto array, builder->Finish());
+  out->value = array->data();
+  return Status::OK();
+}
+
 // ---- Digests ----------------------------------------------------------------
 
 /// utf8_md5 / utf8_sha256(text | blob) -> the digest's lower-case hex text.
@@ -429,6 +456,19 @@ Status Register() {
   text_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
   ARROW_RETURN_NOT_OK(timestamp_text->AddKernel(text_kernel));
   ARROW_RETURN_NOT_OK(registry->AddFunction(timestamp_text, /*allow_overwrite=*/true));
+  auto try_cast = std::make_shared<cp::ScalarFunction>(
+      "try_cast", cp::Arity::Binary(),
+      cp::FunctionDoc("A cast that gives NULL where a value does not convert", "",
+                      {"value", "typed_null"}));
+  cp::ScalarKernel try_kernel(
+      {cp::InputType::Any(), cp::InputType::Any()},
+      cp::OutputType([](cp::KernelContext*, const std::vector<arrow::TypeHolder>& types)
+                         -> Result<arrow::TypeHolder> { return types[1]; }),
+      TryCastExec);
+  try_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
+  try_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+  ARROW_RETURN_NOT_OK(try_cast->AddKernel(try_kernel));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(try_cast, /*allow_overwrite=*/true));
   ARROW_RETURN_NOT_OK(AddDigest<EVP_md5>(registry, "utf8_md5"));
   ARROW_RETURN_NOT_OK(AddDigest<EVP_sha256>(registry, "utf8_sha256"));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",
