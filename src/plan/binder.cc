@@ -81,7 +81,8 @@ void FlattenInnerJoins(const sql::TableRef& ref,
                        std::vector<sql::ExprPtr>* conditions) {
   bool inner =
       ref.join_type == sql::JoinType::kInner || ref.join_type == sql::JoinType::kCross;
-  if (ref.kind != sql::TableKind::kJoin || !inner || !ref.using_columns.empty()) {
+  if (ref.kind != sql::TableKind::kJoin || !inner || !ref.using_columns.empty() ||
+      ref.natural) {
     leaves->push_back(&ref);
     return;
   }
@@ -103,6 +104,27 @@ sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
     out = e;
   }
   return out;
+}
+
+sql::ExprPtr Binder::WithAliases(const sql::ExprPtr& e, const sql::SelectCore& select,
+                                 const Scope& scope) {
+  if (e->kind == sql::ExprKind::kColumn && e->table.empty()) {
+    bool in_scope = false;
+    for (const auto& c : scope.columns) {
+      if (!c.hidden && EqualsIgnoreCase(c.name, e->name)) in_scope = true;
+    }
+    if (!in_scope) {
+      for (const auto& item : select.items) {
+        if (!item.alias.empty() && EqualsIgnoreCase(item.alias, e->name))
+          return item.expr;
+      }
+    }
+    return e;
+  }
+  if (e->subquery) return e;  // its names are its own
+  auto copy = std::make_shared<sql::Expr>(*e);
+  for (auto& a : copy->args) a = WithAliases(a, select, scope);
+  return copy;
 }
 
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
@@ -729,8 +751,9 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     post.scope.columns = key_cols;
     post.scope.columns.insert(post.scope.columns.end(), agg_cols.begin(), agg_cols.end());
     if (select.having) {
-      ARROW_ASSIGN_OR_RAISE(
-          post, ApplyCondition(std::move(post), *select.having, "HAVING", &ctx));
+      auto having = WithAliases(select.having, select, *ctx.input);
+      ARROW_ASSIGN_OR_RAISE(post,
+                            ApplyCondition(std::move(post), *having, "HAVING", &ctx));
     }
     aggp = &ctx;
   } else {
@@ -746,8 +769,9 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   window_columns_.clear();
   ARROW_ASSIGN_OR_RAISE(post, BindWindows(std::move(post), select, query, aggp));
   if (select.qualify) {
-    ARROW_ASSIGN_OR_RAISE(
-        post, ApplyCondition(std::move(post), *select.qualify, "QUALIFY", aggp));
+    auto qualify = WithAliases(select.qualify, select, post.scope);
+    ARROW_ASSIGN_OR_RAISE(post,
+                          ApplyCondition(std::move(post), *qualify, "QUALIFY", aggp));
   }
 
   // Select list.
@@ -1625,14 +1649,35 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
     case sql::JoinType::kFull:
       type = JT::FULL_OUTER;
       break;
+    case sql::JoinType::kSemi:
+      type = JT::LEFT_SEMI;
+      break;
+    case sql::JoinType::kAnti:
+      type = JT::LEFT_ANTI;
+      break;
     default:
       break;
   }
   std::vector<Bound> lkeys, rkeys;
   std::vector<cp::Expression> residual;
   std::vector<std::pair<Column, Column>> using_pairs;
-  if (!ref.using_columns.empty()) {
-    for (const auto& name : ref.using_columns) {
+  std::vector<std::string> using_columns = ref.using_columns;
+  if (ref.natural) {
+    // NATURAL: the columns both sides name (DuckDB refuses a NATURAL join without
+    // one).
+    for (const auto& l : left.scope.columns) {
+      if (l.hidden) continue;
+      for (const auto& r : right.scope.columns) {
+        if (!r.hidden && EqualsIgnoreCase(l.name, r.name))
+          using_columns.push_back(l.name);
+      }
+    }
+    if (using_columns.empty()) {
+      return ErrorAt(ref.loc, "a NATURAL join needs a column name both sides share");
+    }
+  }
+  if (!using_columns.empty()) {
+    for (const auto& name : using_columns) {
       ARROW_ASSIGN_OR_RAISE(auto l, Resolve(left.scope, "", name, ref.loc));
       ARROW_ASSIGN_OR_RAISE(auto r, Resolve(right.scope, "", name, ref.loc));
       lkeys.push_back({cp::field_ref(l->internal), l->type});
@@ -1669,11 +1714,13 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
       auto sides = LeafMask(*c, both, side_of);
       bool left_only = sides.ok() && *sides == 1;
       bool right_only = sides.ok() && *sides == 2;
-      if (right_only && (type == JT::INNER || type == JT::LEFT_OUTER)) {
+      if (right_only && (type == JT::INNER || type == JT::LEFT_OUTER ||
+                         type == JT::LEFT_SEMI || type == JT::LEFT_ANTI)) {
         ARROW_ASSIGN_OR_RAISE(right, ApplyWhere(std::move(right), {c}));
         continue;
       }
-      if (left_only && (type == JT::INNER || type == JT::RIGHT_OUTER)) {
+      if (left_only &&
+          (type == JT::INNER || type == JT::RIGHT_OUTER || type == JT::LEFT_SEMI)) {
         ARROW_ASSIGN_OR_RAISE(left, ApplyWhere(std::move(left), {c}));
         continue;
       }
@@ -1684,7 +1731,7 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
   ARROW_ASSIGN_OR_RAISE(
       Relation out, MakeJoin(std::move(left), std::move(right), type, std::move(lkeys),
                              std::move(rkeys), std::move(residual), ref.loc));
-  if (!using_pairs.empty()) {
+  if (!using_pairs.empty() && type != JT::LEFT_SEMI && type != JT::LEFT_ANTI) {
     // USING columns appear once, merged, where the left one stood.
     auto p = Node(NodeKind::kProject, {out.plan});
     arrow::FieldVector pf;

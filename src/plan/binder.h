@@ -148,6 +148,10 @@ class Binder {
                             std::vector<arrow::compute::Expression> residual,
                             const sql::Location& loc);
   Result<Relation> BindSetOp(const sql::QueryNode& node);
+  /// `e` with each unqualified name that `scope` lacks but a select item's alias
+  /// has replaced by that item's expression (QUALIFY r = 1, HAVING total > 10).
+  sql::ExprPtr WithAliases(const sql::ExprPtr& e, const sql::SelectCore& select,
+                           const Scope& scope);
   Result<Relation> BindValues(const sql::QueryNode& node);
   Result<Relation> ApplyOrderLimit(Relation rel, const sql::Query& query,
                                    const std::vector<std::string>& names);

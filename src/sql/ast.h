@@ -99,7 +99,7 @@ enum class TableKind {
   kJoin,      // left JOIN right ON on | USING (using_columns)
 };
 
-enum class JoinType { kInner, kLeft, kRight, kFull, kCross };
+enum class JoinType { kInner, kLeft, kRight, kFull, kCross, kSemi, kAnti };
 
 struct TableRef {
   TableKind kind = TableKind::kUri;
@@ -117,6 +117,7 @@ struct TableRef {
   TableRefPtr right;
   ExprPtr on;
   std::vector<std::string> using_columns;
+  bool natural = false;  // NATURAL JOIN: USING the columns both sides name
 };
 
 struct SelectItem {

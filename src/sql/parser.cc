@@ -818,6 +818,11 @@ class Parser {
     }
     while (true) {
       JoinType type;
+      bool natural = false;
+      if (PeekKeyword("NATURAL")) {
+        Next();
+        natural = true;
+      }
       if (PeekKeyword("JOIN")) {
         type = JoinType::kInner;
       } else if (PeekKeyword("INNER") && PeekKeyword("JOIN", 1)) {
@@ -832,20 +837,28 @@ class Parser {
                                       : JoinType::kFull;
         Next();
         AcceptKeyword("OUTER");
-      } else if (PeekKeyword("NATURAL")) {
-        return NotSupported(Peek().loc, "NATURAL joins");
+      } else if ((PeekKeyword("SEMI") || PeekKeyword("ANTI")) && PeekKeyword("JOIN", 1)) {
+        type = PeekKeyword("SEMI") ? JoinType::kSemi : JoinType::kAnti;
+        Next();
       } else if (PeekKeyword("INNER")) {
         Next();
         return ErrorAt(Peek(), "JOIN");
+      } else if (natural) {
+        return ErrorAt(Peek(), "JOIN after NATURAL");
       } else {
         break;
+      }
+      if (natural && (type == JoinType::kCross || type == JoinType::kSemi ||
+                      type == JoinType::kAnti)) {
+        return ErrorAt(Peek(), "INNER, LEFT, RIGHT or FULL after NATURAL");
       }
       ARROW_RETURN_NOT_OK(ExpectKeyword("JOIN"));
       chain.Add();
       ARROW_RETURN_NOT_OK(CheckDepth());
       ARROW_ASSIGN_OR_RAISE(auto right, ParseTablePrimary(/*allow_alias=*/true));
       auto join = MakeJoin(type, std::move(left), std::move(right));
-      if (type != JoinType::kCross) {
+      join->natural = natural;
+      if (type != JoinType::kCross && !natural) {
         if (AcceptKeyword("ON")) {
           ARROW_ASSIGN_OR_RAISE(join->on, ParseExpr());
         } else if (PeekKeyword("USING")) {
@@ -1262,10 +1275,11 @@ class Parser {
     if (call && IsKeyword(t, "SUBSTRING")) return ParseSubstring();
     if (call && IsKeyword(t, "POSITION")) return ParsePosition();
     if (call && IsKeyword(t, "TRIM")) return ParseTrim();
-    if (Peek(1).kind == TokenKind::kString && IsKeyword(t, "TIME")) {
-      // TIME '12:00:00' is CAST('12:00:00' AS TIME).
-      auto e = MakeExpr(ExprKind::kCast, Next().loc);
-      e->type_name = "TIME";
+    if (Peek(1).kind == TokenKind::kString &&
+        (IsKeyword(t, "TIME") || IsKeyword(t, "TIMESTAMPTZ"))) {
+      // TIME '12:00:00' is CAST('12:00:00' AS TIME); TIMESTAMPTZ '...' likewise.
+      auto e = MakeExpr(ExprKind::kCast, t.loc);
+      e->type_name = AsciiUpper(Next().text);
       e->args.push_back(MakeLiteral(LiteralKind::kString, Peek().value, Peek().loc));
       Next();
       return e;

@@ -870,8 +870,12 @@ TEST(ErrorTest, OptionErrors) {
 }
 
 TEST(ErrorTest, UnsupportedFeatures) {
-  EXPECT_EQ(FirstLine(Err("SELECT * FROM a NATURAL JOIN b")),
-            "NATURAL joins are not supported yet at line 1:17");
+  EXPECT_EQ(
+      FirstLine(Err("SELECT * FROM a NATURAL CROSS JOIN b")),
+      "syntax error at line 1:31: expected INNER, LEFT, RIGHT or FULL after NATURAL "
+      "but found 'JOIN'");
+  EXPECT_EQ(FirstLine(Err("SELECT * FROM a NATURAL b")),
+            "syntax error at line 1:25: expected JOIN after NATURAL but found 'b'");
   EXPECT_EQ(FirstLine(Err("SELECT DISTINCT ON (a) a FROM t")),
             "DISTINCT ON lists are not supported yet at line 1:17");
   EXPECT_EQ(Q("SELECT 1 EXCEPT ALL SELECT 2 INTERSECT ALL SELECT 3"),
