@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <thread>
@@ -437,6 +439,44 @@ struct Engine::Impl {
     return std::make_unique<TableResult>(table, "write");
   }
 
+  /// EXPLAIN ANALYZE of a query: runs it to the end and shows what each node
+  /// emitted and when.
+  Result<std::string> Analyze(const plan::PlanPtr& root) {
+    plan::Profile profile;
+    std::vector<std::shared_ptr<SplitScanner>> scanners;
+    auto stop_all = [&scanners] {
+      for (auto& s : scanners) s->Stop();
+    };
+    auto decl = plan::Lower(root, ParallelLowering(options.stop, &scanners), &profile);
+    if (!decl.ok()) {
+      stop_all();
+      return decl.status();
+    }
+    auto reader = plan::ToReader(std::move(*decl), root->schema);
+    if (!reader.ok()) {
+      stop_all();
+      return reader.status();
+    }
+    int64_t rows = 0;
+    Status status;
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      status = (*reader)->ReadNext(&batch);
+      if (!status.ok() || batch == nullptr) break;
+      rows += batch->num_rows();
+    }
+    (void)(*reader)->Close();
+    stop_all();
+    ARROW_RETURN_NOT_OK(status);
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - profile.start)
+                    .count();
+    char total[96];
+    std::snprintf(total, sizeof(total), "Total: %.1fms, %lld rows\n", ms,
+                  static_cast<long long>(rows));
+    return std::string(total) + plan::ToString(*root, 0, true, &profile);
+  }
+
   Result<std::unique_ptr<StatementResult>> Explain(const sql::Statement& st) {
     const sql::Statement& inner = *st.inner;
     if (!inner.query) {
@@ -445,8 +485,15 @@ struct Engine::Impl {
     }
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(*inner.query));
     std::string text;
-    if (inner.kind == sql::StatementKind::kInto ||
-        inner.kind == sql::StatementKind::kCopy) {
+    if (st.analyze) {
+      if (inner.kind != sql::StatementKind::kQuery || plan::IsUnbounded(*root)) {
+        return Status::NotImplemented(
+            "not supported: EXPLAIN ANALYZE of a write or of an unbounded source at ",
+            st.loc.ToString());
+      }
+      ARROW_ASSIGN_OR_RAISE(text, Analyze(root));
+    } else if (inner.kind == sql::StatementKind::kInto ||
+               inner.kind == sql::StatementKind::kCopy) {
       for (const auto& target : inner.targets) {
         text += "Write " + target.uri;
         const ConnectorSpec* connector = registry.FindByUri(target.uri);

@@ -254,7 +254,8 @@ void Optimize(const PlanPtr& root) {
   PushProjection(root, all);
 }
 
-std::string ToString(const PlanNode& node, int indent, bool children) {
+std::string ToString(const PlanNode& node, int indent, bool children,
+                     const Profile* profile) {
   std::ostringstream out;
   out << std::string(indent * 2, ' ');
   auto names = [&](const std::vector<std::string>& v) {
@@ -381,8 +382,14 @@ std::string ToString(const PlanNode& node, int indent, bool children) {
       break;
   }
   out << "\n";
+  if (profile != nullptr) {
+    std::string measured = profile->Describe(node);
+    if (!measured.empty()) {
+      out << std::string(indent * 2 + 4, ' ') << "actual: " << measured << "\n";
+    }
+  }
   if (!children) return out.str();
-  for (const auto& in : node.inputs) out << ToString(*in, indent + 1);
+  for (const auto& in : node.inputs) out << ToString(*in, indent + 1, true, profile);
   return out.str();
 }
 
@@ -624,10 +631,13 @@ std::string Fingerprint(const PlanNode& node) {
   return StableHash(text);
 }
 
-Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_scan) {
+namespace {
+
+Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower_scan,
+                                  Profile* profile) {
   std::vector<ac::Declaration::Input> inputs;
   for (const auto& in : node->inputs) {
-    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in, lower_scan));
+    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in, lower_scan, profile));
     inputs.push_back(std::move(d));
   }
   switch (node->kind) {
@@ -714,6 +724,17 @@ Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_sca
     }
   }
   return Status::Invalid("unknown plan node");
+}
+
+}  // namespace
+
+Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_scan,
+                              Profile* profile) {
+  ARROW_ASSIGN_OR_RAISE(auto declaration, LowerNode(node, lower_scan, profile));
+  if (profile == nullptr) return declaration;
+  auto measured = std::make_shared<NodeProfile>();
+  profile->nodes[node.get()] = measured;
+  return Profiled(std::move(declaration), std::move(measured), profile->start);
 }
 
 }  // namespace flowsql::plan

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "flowsql/connector.h"
+#include "plan/profile.h"
 #include "runtime/pipeline.h"
 #include "sql/ast.h"
 
@@ -135,17 +136,21 @@ double EstimateSize(const PlanNode& node);
 /// Pushes projections, filters and limits into scans that accept them.
 void Optimize(const PlanPtr& root);
 
-/// EXPLAIN text: one node a line, children indented (or only the node's own line).
-std::string ToString(const PlanNode& node, int indent = 0, bool children = true);
+/// EXPLAIN text: one node a line, children indented (or only the node's own line);
+/// with a profile (EXPLAIN ANALYZE), each node's measured output below it.
+std::string ToString(const PlanNode& node, int indent = 0, bool children = true,
+                     const Profile* profile = nullptr);
 
 /// How a scan node becomes a declaration: the caller decides where its batches
 /// come from (parallel splits, an epoch's buffer).
 using ScanLowering =
     std::function<Result<arrow::acero::Declaration>(const PlanNode& scan)>;
 
-/// Turns a plan into an Acero declaration.
+/// Turns a plan into an Acero declaration; with a profile, every node's output is
+/// measured into it (EXPLAIN ANALYZE).
 Result<arrow::acero::Declaration> Lower(const PlanPtr& node,
-                                        const ScanLowering& lower_scan);
+                                        const ScanLowering& lower_scan,
+                                        Profile* profile = nullptr);
 
 /// A source declaration for `scan` whose batches come from `pull` (the source's
 /// own names and types), given the plan's internal names and types.

@@ -1,6 +1,7 @@
 """End-to-end tests of the flowsql command: inputs, output formats, errors."""
 
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.ipc
@@ -199,6 +200,32 @@ def test_explain_prints_plain_text_in_table_mode(flowsql):
     assert r.code == 0, r
     assert r.out.strip()
     assert "┌" not in r.out and "│" not in r.out
+
+
+def test_explain_analyze_shows_each_operators_rows_and_times(flowsql):
+    r = flowsql("-c", "EXPLAIN ANALYZE SELECT city, count(*) FROM 'test/data/orders.parquet' "
+                "WHERE qty > 2 GROUP BY city ORDER BY 2 DESC LIMIT 3")
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert re.match(r"Total: \d+\.\dms, 3 rows$", lines[0].strip("│ ")), lines[0]
+    # Each operator's line is followed by what it emitted and when.
+    actual = {}
+    for i, line in enumerate(lines):
+        m = re.search(r"actual: rows=(\d+) batches=\d+ first=[\d.]+ms done=[\d.]+ms", line)
+        if m:
+            actual[lines[i - 1].split()[0] if not lines[i - 1].strip().startswith("pushed")
+                   else "Scan"] = int(m.group(1))
+    assert actual["Limit"] == 3
+    assert actual["Sort"] == 8  # eight cities
+    assert actual["Filter"] == 161  # rows with qty > 2
+    assert actual["Scan"] == 200
+
+
+def test_explain_analyze_refuses_a_write(flowsql, tmp_path):
+    r = flowsql("-c", f"EXPLAIN ANALYZE SELECT 1 INTO '{tmp_path / 'x.csv'}'")
+    assert r.code != 0
+    assert "not supported: EXPLAIN ANALYZE of a write" in r.err
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_write_prints_rows_written(flowsql, tmp_path):
