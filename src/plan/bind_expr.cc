@@ -158,7 +158,16 @@ std::string ExprToString(const sql::Expr& e) {
       if (e.name == "count" && e.args.size() == 1 && e.args[0]->kind == K::kStar) {
         return "count_star()" + suffix;
       }
-      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + args() +
+      std::string list = args();
+      if (!e.arg_names.empty()) {
+        list.clear();
+        for (size_t i = 0; i < e.args.size(); ++i) {
+          list += (i ? ", " : "") +
+                  (e.arg_names[i].empty() ? "" : e.arg_names[i] + " := ") +
+                  ExprToString(*e.args[i]);
+        }
+      }
+      return e.name + "(" + (e.distinct ? "DISTINCT " : "") + list +
              (e.within_group ? "" : order) + ")" + suffix;
     }
     case K::kCase: {
@@ -706,6 +715,16 @@ Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
 Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                                        AggContext* agg) {
   using K = sql::ExprKind;
+  if (e.kind == K::kFunction && e.name == "unnest" && !e.over) {
+    // A column of the kUnnest node BindUnnest() added.
+    auto it = window_columns_.find(ExprToString(e));
+    if (it != window_columns_.end()) {
+      for (const auto& c : scope.columns) {
+        if (c.internal == it->second) return Bound{cp::field_ref(c.internal), c.type};
+      }
+    }
+    return ErrorAt(e.loc, "unnest() is only allowed in the select list");
+  }
   if (e.kind == K::kFunction && e.over) {
     // A window call: a column of the kWindow node BindWindows() added.
     auto it = window_columns_.find(ExprToString(e));

@@ -767,17 +767,55 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int64(), scope, e.loc));
     return call("list_get", args);
   }
-  if (name == "list_value" || name == "list_pack") {
-    // A list of constants (DuckDB's [1, 2, 3]).
-    std::vector<std::shared_ptr<arrow::DataType>> types;
-    for (const auto& a : args) {
-      if (a.expr.literal() == nullptr) {
-        return ErrorAt(e.loc, "not supported: a list of values that are not constants");
+  if (name == "struct_pack" || name == "row") {
+    // struct_pack(a := x, b := y); row(x, y) names its fields v1, v2, ...
+    if (args.empty()) return ErrorAt(e.loc, name + "() needs arguments");
+    std::vector<cp::Expression> fields;
+    std::vector<std::string> names;
+    arrow::FieldVector struct_fields;
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::string field = i < e.arg_names.size() ? e.arg_names[i] : "";
+      if (field.empty()) {
+        if (name == "struct_pack") {
+          return ErrorAt(e.args[i]->loc, "struct_pack(): argument " +
+                                             std::to_string(i + 1) +
+                                             " needs a name (name := value)");
+        }
+        field = "v" + std::to_string(i + 1);
       }
+      for (const auto& n : names) {
+        if (EqualsIgnoreCase(n, field)) {
+          return ErrorAt(e.args[i]->loc,
+                         name + "(): the field '" + field + "' is named twice");
+        }
+      }
+      Bound v = args[i];
+      if (v.type->id() == Type::NA) {
+        v = lit(arrow::MakeNullScalar(arrow::int32()));
+      }
+      fields.push_back(v.expr);
+      names.push_back(field);
+      struct_fields.push_back(arrow::field(field, v.type));
+    }
+    return Bound{cp::call("make_struct", fields, cp::MakeStructOptions(names)),
+                 arrow::struct_(struct_fields)};
+  }
+  if (name == "list_value" || name == "list_pack") {
+    // DuckDB's [a, b, c]: a constant when every item is one.
+    std::vector<std::shared_ptr<arrow::DataType>> types;
+    bool constant = true;
+    for (const auto& a : args) {
+      constant = constant && a.expr.literal() != nullptr;
       types.push_back(a.type);
     }
     auto type = CommonTypeOf(types);
     if (type->id() == Type::NA) type = arrow::int32();
+    if (!constant) {
+      for (auto& a : args) {
+        ARROW_ASSIGN_OR_RAISE(a, CastTo(a, type, scope, e.loc));
+      }
+      return call("make_list", args);
+    }
     std::unique_ptr<arrow::ArrayBuilder> builder;
     ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
     for (auto& a : args) {
@@ -794,15 +832,14 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
                        name == "json_extract_string" || name == "json_extract_path_text",
                        scope, e.loc);
   }
-  if (name == "json_array_length") {
+  if (name == "json_array_length" || name == "json_keys") {
     ARROW_RETURN_NOT_OK(arity(1, 2));
     std::string path = "$";
     if (args.size() == 2) {
       ARROW_ASSIGN_OR_RAISE(path, ConstString(args[1], name, 1, e.loc));
     }
     ARROW_ASSIGN_OR_RAISE(args[0], as_string(args[0]));
-    return call("json_array_length",
-                {args[0], lit(std::make_shared<arrow::StringScalar>(path))});
+    return call(name, {args[0], lit(std::make_shared<arrow::StringScalar>(path))});
   }
   if (name == "string_split" || name == "str_split" || name == "string_to_array") {
     ARROW_RETURN_NOT_OK(arity(2, 2));

@@ -106,6 +106,55 @@ sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
   return out;
 }
 
+namespace {
+
+void CollectUnnestCalls(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
+  if (e.kind == sql::ExprKind::kFunction && e.name == "unnest" && !e.over) {
+    out->push_back(&e);
+    return;
+  }
+  for (const auto& a : e.args) CollectUnnestCalls(*a, out);
+}
+
+}  // namespace
+
+Result<Binder::Relation> Binder::BindUnnest(Relation rel, const sql::SelectCore& select,
+                                            AggContext* agg) {
+  std::vector<const sql::Expr*> calls;
+  for (const auto& item : select.items) CollectUnnestCalls(*item.expr, &calls);
+  if (calls.empty()) return rel;
+  const sql::Expr& call = *calls[0];
+  const std::string text = ExprToString(call);
+  for (const sql::Expr* c : calls) {
+    if (ExprToString(*c) != text) {
+      return ErrorAt(c->loc,
+                     "not supported: two different unnest() calls in one select list");
+    }
+  }
+  if (call.args.size() != 1) return ErrorAt(call.loc, "unnest() takes one argument");
+  ARROW_ASSIGN_OR_RAISE(auto list, BindExpr(*call.args[0], rel.scope, agg));
+  if (list.type->id() != Type::LIST) {
+    return ErrorAt(call.loc, "unnest() needs a list, got " + ArrowTypeToSql(*list.type));
+  }
+  auto element = static_cast<const arrow::ListType&>(*list.type).value_type();
+  // The list as a column beside the input's, then one row per element.
+  const std::string name = NewName(text);
+  auto pre = Node(NodeKind::kProject, {rel.plan});
+  arrow::FieldVector fields = rel.plan->schema->fields();
+  for (const auto& f : fields) pre->exprs.push_back(cp::field_ref(f->name()));
+  pre->exprs.push_back(list.expr);
+  fields.push_back(arrow::field(name, list.type));
+  pre->schema = arrow::schema(fields);
+  auto unnest = Node(NodeKind::kUnnest, {pre});
+  unnest->unnest_column = name;
+  fields.back() = arrow::field(name, element);
+  unnest->schema = arrow::schema(fields);
+  rel.plan = unnest;
+  rel.scope.columns.push_back({"", text, name, element, /*hidden=*/true});
+  window_columns_[text] = name;
+  return rel;
+}
+
 sql::ExprPtr Binder::WithAliases(const sql::ExprPtr& e, const sql::SelectCore& select,
                                  const Scope& scope) {
   if (e->kind == sql::ExprKind::kColumn && e->table.empty()) {
@@ -773,6 +822,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     ARROW_ASSIGN_OR_RAISE(post,
                           ApplyCondition(std::move(post), *qualify, "QUALIFY", aggp));
   }
+
+  ARROW_ASSIGN_OR_RAISE(post, BindUnnest(std::move(post), select, aggp));
 
   // Select list.
   auto project = Node(NodeKind::kProject, {post.plan});

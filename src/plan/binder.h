@@ -113,6 +113,10 @@ class Binder {
   /// ORDER BY over `rel` (after any aggregation); BindExpr then finds them by text.
   Result<Relation> BindWindows(Relation rel, const sql::SelectCore& select,
                                const sql::Query* query, AggContext* agg);
+  /// unnest(list) in the select list: a kUnnest node over `rel` that the call then
+  /// reads (found by its text, as window calls are). One distinct call at most.
+  Result<Relation> BindUnnest(Relation rel, const sql::SelectCore& select,
+                              AggContext* agg);
   /// sum(DISTINCT x) and the like: each computed over the distinct (keys, x) of
   /// `agg`'s input and left-joined to `agg` (which loses their columns) on the keys.
   Result<PlanPtr> JoinDistinctAggregates(const PlanPtr& agg,
@@ -216,7 +220,8 @@ class Binder {
   SubqueryRunner runner_;
   const TableMap* tables_ = nullptr;
   const Settings* settings_ = nullptr;
-  /// Window calls of the SELECT being bound, by canonical text -> output column.
+  /// Window and unnest() calls of the SELECT being bound, by canonical text ->
+  /// output column.
   std::map<std::string, std::string> window_columns_;
   /// The relation a correlated scalar subquery may left-join onto while the
   /// expressions over its scope are bound (WHERE, a select list); else null.

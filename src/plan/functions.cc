@@ -2,6 +2,7 @@
 // like its own): calendar arithmetic Arrow lacks.
 #include "plan/functions.h"
 
+#include <arrow/array/concatenate.h>
 #include <arrow/array/util.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
@@ -149,7 +150,7 @@ Result<std::vector<PathStep>> ParsePath(std::string_view path) {
   return steps;
 }
 
-enum class JsonOp { kExtract, kExtractString, kArrayLength };
+enum class JsonOp { kExtract, kExtractString, kArrayLength, kKeys };
 
 /// The text of row i of a utf8 argument (array or scalar); nullopt when NULL.
 std::optional<std::string_view> TextAt(const cp::ExecValue& v, int64_t i) {
@@ -178,10 +179,14 @@ Status JsonExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* o
   simdjson::dom::parser parser;
   arrow::StringBuilder strings;
   arrow::Int64Builder numbers;
+  auto key_builder = std::make_shared<arrow::StringBuilder>();
+  arrow::ListBuilder keys(arrow::default_memory_pool(), key_builder);
   for (int64_t i = 0; i < batch.length; ++i) {
     auto text = TextAt(batch[0], i);
     auto null = [&]() {
-      return kOp == JsonOp::kArrayLength ? numbers.AppendNull() : strings.AppendNull();
+      return kOp == JsonOp::kArrayLength ? numbers.AppendNull()
+             : kOp == JsonOp::kKeys      ? keys.AppendNull()
+                                         : strings.AppendNull();
     };
     if (!text) {
       ARROW_RETURN_NOT_OK(null());
@@ -208,7 +213,15 @@ Status JsonExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* o
       ARROW_RETURN_NOT_OK(null());
       continue;
     }
-    if constexpr (kOp == JsonOp::kArrayLength) {
+    if constexpr (kOp == JsonOp::kKeys) {
+      // An object's keys in order; anything else has none.
+      ARROW_RETURN_NOT_OK(keys.Append());
+      simdjson::dom::object object;
+      if (e.get_object().get(object) == simdjson::SUCCESS) {
+        for (const auto& field : object)
+          ARROW_RETURN_NOT_OK(key_builder->Append(field.key));
+      }
+    } else if constexpr (kOp == JsonOp::kArrayLength) {
       simdjson::dom::array array;
       ARROW_RETURN_NOT_OK(numbers.Append(e.get_array().get(array) == simdjson::SUCCESS
                                              ? static_cast<int64_t>(array.size())
@@ -223,7 +236,9 @@ Status JsonExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* o
     }
   }
   std::shared_ptr<arrow::Array> result;
-  if (kOp == JsonOp::kArrayLength) {
+  if (kOp == JsonOp::kKeys) {
+    ARROW_ASSIGN_OR_RAISE(result, keys.Finish());
+  } else if (kOp == JsonOp::kArrayLength) {
     ARROW_ASSIGN_OR_RAISE(result, numbers.Finish());
   } else {
     ARROW_ASSIGN_OR_RAISE(result, strings.Finish());
@@ -404,6 +419,38 @@ Status DecimalToDoubleExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+/// make_list(a, b, ...) -> list: per row the list [a, b, ...] (all one type).
+Status MakeListExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                    cp::ExecResult* out) {
+  const int64_t n = batch.length;
+  const int k = batch.num_values();
+  arrow::ArrayVector columns;
+  for (int j = 0; j < k; ++j) {
+    if (batch[j].is_scalar()) {
+      ARROW_ASSIGN_OR_RAISE(auto a, arrow::MakeArrayFromScalar(*batch[j].scalar, n));
+      columns.push_back(std::move(a));
+    } else {
+      columns.push_back(batch[j].array.ToArray());
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto all, arrow::Concatenate(columns, ctx->memory_pool()));
+  // Row r's values are at r, n + r, 2n + r, ... of the concatenation.
+  arrow::Int64Builder take;
+  ARROW_RETURN_NOT_OK(take.Reserve(n * k));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int j = 0; j < k; ++j) take.UnsafeAppend(j * n + r);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto indices, take.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto values, cp::Take(all, indices));
+  std::vector<int32_t> offsets(n + 1);
+  for (int64_t r = 0; r <= n; ++r) offsets[r] = static_cast<int32_t>(r * k);
+  out->value = std::make_shared<arrow::ListArray>(
+                   out->type()->GetSharedPtr(), n,
+                   arrow::Buffer::FromVector(std::move(offsets)), values.make_array())
+                   ->data();
+  return Status::OK();
+}
+
 Status Register() {
   auto* registry = cp::GetFunctionRegistry();
   ARROW_RETURN_NOT_OK(RegisterAggregates(registry));
@@ -439,6 +486,22 @@ Status Register() {
   list_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
   ARROW_RETURN_NOT_OK(list_get->AddKernel(list_kernel));
   ARROW_RETURN_NOT_OK(registry->AddFunction(list_get, /*allow_overwrite=*/true));
+  auto make_list = std::make_shared<cp::ScalarFunction>(
+      "make_list", cp::Arity::VarArgs(1),
+      cp::FunctionDoc("A list of the arguments, per row", "", {"values"}));
+  cp::ScalarKernel list_of(
+      cp::KernelSignature::Make(
+          {cp::InputType::Any()},
+          cp::OutputType([](cp::KernelContext*, const std::vector<arrow::TypeHolder>&
+                                                    types) -> Result<arrow::TypeHolder> {
+            return arrow::list(types[0].GetSharedPtr());
+          }),
+          /*is_varargs=*/true),
+      MakeListExec);
+  list_of.null_handling = cp::NullHandling::OUTPUT_NOT_NULL;
+  list_of.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+  ARROW_RETURN_NOT_OK(make_list->AddKernel(list_of));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(make_list, /*allow_overwrite=*/true));
   auto to_double = std::make_shared<cp::ScalarFunction>(
       "decimal_to_double", cp::Arity::Unary(),
       cp::FunctionDoc("A decimal as the nearest double", "", {"value"}));
@@ -476,8 +539,11 @@ Status Register() {
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract_string",
                                       JsonExec<JsonOp::kExtractString>, arrow::utf8(),
                                       true));
-  return AddJsonFunction(registry, "json_array_length", JsonExec<JsonOp::kArrayLength>,
-                         arrow::int64(), true);
+  ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_array_length",
+                                      JsonExec<JsonOp::kArrayLength>, arrow::int64(),
+                                      true));
+  return AddJsonFunction(registry, "json_keys", JsonExec<JsonOp::kKeys>,
+                         arrow::list(arrow::utf8()), true);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@ namespace flowsql::plan {
 ///   json_extract(text, path) -> the JSON text at a constant '$.a.b[2]' path, or NULL
 ///   json_extract_string(text, path) -> the same, a JSON string's value unquoted
 ///   json_array_length(text, path) -> the length of the array there (0: not an array)
+///   json_keys(text, path) -> list<utf8>: the object's keys there (none: not an object)
+///   make_list(a, b, ...) -> list: per row the list [a, b, ...] (all one type)
 ///   Malformed JSON is an error that shows its start.
 ///   list_get(list, int64) -> element i counted from 1, from the end when negative,
 ///   NULL out of range

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/codec.h"
+#include "plan/unnest.h"
 #include "plan/window.h"
 
 namespace flowsql::plan {
@@ -168,6 +169,9 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
           if (k.target.name()) required.insert(*k.target.name());
         }
       }
+      break;
+    case NodeKind::kUnnest:
+      required.insert(node->unnest_column);
       break;
     case NodeKind::kUnion:
       // Inputs are projections that must keep every column for the union's schema.
@@ -340,6 +344,9 @@ std::string ToString(const PlanNode& node, int indent, bool children,
     case NodeKind::kUnion:
       out << "Union";
       break;
+    case NodeKind::kUnnest:
+      out << "Unnest " << Clean(node.unnest_column);
+      break;
     case NodeKind::kWindow:
       out << "Window";
       for (size_t i = 0; i < node.windows.size(); ++i) {
@@ -439,6 +446,15 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
     case NodeKind::kWindow: {
       arrow::FieldVector fields = LiveSchema(*node.inputs[0])->fields();
       for (const auto& w : node.windows) fields.push_back(arrow::field(w.output, w.type));
+      return arrow::schema(fields);
+    }
+    case NodeKind::kUnnest: {
+      arrow::FieldVector fields = LiveSchema(*node.inputs[0])->fields();
+      for (auto& f : fields) {
+        if (f->name() == node.unnest_column) {
+          f = node.schema->field(node.schema->GetFieldIndex(f->name()));
+        }
+      }
       return arrow::schema(fields);
     }
     case NodeKind::kJoin: {
@@ -715,6 +731,9 @@ Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower
     }
     case NodeKind::kUnion:
       return ac::Declaration("union", std::move(inputs), ac::ExecNodeOptions{});
+    case NodeKind::kUnnest:
+      return UnnestDeclaration(std::get<ac::Declaration>(std::move(inputs[0])),
+                               node->unnest_column);
     case NodeKind::kWindow: {
       // Window functions see whole partitions: run the input, then compute.
       auto input = std::get<ac::Declaration>(std::move(inputs[0]));

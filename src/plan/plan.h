@@ -35,7 +35,8 @@ enum class NodeKind {
   kSort,
   kLimit,
   kUnion,
-  kWindow
+  kWindow,
+  kUnnest
 };
 
 /// One window function call of a kWindow node. Its input columns, partition and
@@ -110,6 +111,9 @@ struct PlanNode {
 
   // kWindow: the input's columns, then one column per call.
   std::vector<WindowCall> windows;
+
+  // kUnnest: the list column whose elements replace it, one row per element.
+  std::string unnest_column;
 };
 
 /// Semi and anti joins output one side only: the left (LEFT_SEMI, LEFT_ANTI) or

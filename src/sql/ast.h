@@ -79,6 +79,9 @@ struct Expr {
   // percentile_cont(0.5) WITHIN GROUP (ORDER BY x).
   std::vector<OrderItem> order_by;
   bool within_group = false;
+  // kFunction: the names of named arguments, name := value (struct_pack), one per
+  // argument when any is named; {'a': 1, 'b': x} is struct_pack(a := 1, b := x).
+  std::vector<std::string> arg_names;
   bool distinct = false;
   bool negated = false;
   bool case_insensitive = false;

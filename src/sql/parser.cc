@@ -1216,6 +1216,25 @@ class Parser {
         Next();
         return MakeLiteral(LiteralKind::kString, t.value, t.loc);
       case TokenKind::kOperator:
+        if (t.text == "{") {
+          // {'a': 1, 'b': x}: a struct (DuckDB's struct_pack(a := 1, b := x)).
+          auto e = MakeExpr(ExprKind::kFunction, Next().loc);
+          e->name = "struct_pack";
+          if (!AcceptOp("}")) {
+            do {
+              const Token& key = Peek();
+              if (key.kind != TokenKind::kString && key.kind != TokenKind::kIdentifier) {
+                return ErrorAt(key, "a field name");
+              }
+              e->arg_names.push_back(Next().value);
+              ARROW_RETURN_NOT_OK(ExpectOp(":"));
+              ARROW_ASSIGN_OR_RAISE(auto value, ParseExpr());
+              e->args.push_back(std::move(value));
+            } while (AcceptOp(","));
+            ARROW_RETURN_NOT_OK(ExpectOp("}"));
+          }
+          return e;
+        }
         if (t.text == "[") {
           // [a, b, c]: a list.
           auto e = MakeExpr(ExprKind::kFunction, Next().loc);
@@ -1362,6 +1381,13 @@ class Parser {
       do {
         if (PeekKeyword("SELECT") || PeekKeyword("WITH")) {
           return NotSupported(Peek().loc, "subqueries in expressions");
+        }
+        if (Peek().kind == TokenKind::kIdentifier && PeekOp(":=", 1)) {
+          e->arg_names.resize(e->args.size());
+          e->arg_names.push_back(Next().value);
+          Next();
+        } else if (!e->arg_names.empty()) {
+          e->arg_names.emplace_back();
         }
         ARROW_ASSIGN_OR_RAISE(auto arg, ParseExpr());
         e->args.push_back(std::move(arg));
