@@ -141,12 +141,11 @@ Result<Binder::Relation> Binder::BindWindows(Relation rel, const sql::SelectCore
     WindowCall call;
     call.frame = spec;
     using FK = sql::FrameBound::Kind;
+    bool range_offset = false;
     if (spec.has_frame && !spec.rows) {
       for (const auto* b : {&spec.start, &spec.end}) {
-        if (b->kind == FK::kPreceding || b->kind == FK::kFollowing) {
-          return ErrorAt(spec.loc,
-                         "not supported: RANGE frames with an offset (use ROWS)");
-        }
+        range_offset =
+            range_offset || b->kind == FK::kPreceding || b->kind == FK::kFollowing;
       }
     }
     if (spec.has_frame && (spec.start.kind == FK::kUnboundedFollowing ||
@@ -166,6 +165,18 @@ Result<Binder::Relation> Binder::BindWindows(Relation rel, const sql::SelectCore
           *b.expr.field_ref()->name(),
           o.descending ? cp::SortOrder::Descending : cp::SortOrder::Ascending,
           nulls_first ? cp::NullPlacement::AtStart : cp::NullPlacement::AtEnd);
+      if (range_offset) {
+        const auto id = b.type->id();
+        if (spec.order_by.size() != 1 ||
+            !(arrow::is_integer(id) || arrow::is_floating(id) || arrow::is_decimal(id))) {
+          return ErrorAt(spec.loc,
+                         "a RANGE frame with an offset needs one numeric ORDER BY key");
+        }
+      }
+    }
+    if (range_offset && spec.order_by.empty()) {
+      return ErrorAt(spec.loc,
+                     "a RANGE frame with an offset needs one numeric ORDER BY key");
     }
     std::string fn = e->name;
     size_t nargs = e->args.size();

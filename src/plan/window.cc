@@ -6,6 +6,7 @@
 #include <arrow/util/decimal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace flowsql::plan {
@@ -17,9 +18,33 @@ namespace {
 
 /// Where each row (by sorted position) sits: its partition [ps, pe) and its peers
 /// (equal order keys) [qs, qe).
+/// Per sorted row: its partition [ps, pe) and peer group [qs, qe); for a RANGE frame
+/// with an offset, the order key as a double (NaN for NULL), its direction, and the
+/// partition's non-NULL keys [vs, ve).
 struct Layout {
   std::vector<int64_t> ps, pe, qs, qe;
+  std::vector<double> key;
+  bool descending = false;
+  std::vector<int64_t> vs, ve;
 };
+
+/// The first row in [lo, hi) whose key is past `value` in the sort direction
+/// (strictly when `strict`): keys there are sorted and not NULL.
+int64_t FirstPast(const Layout& l, int64_t lo, int64_t hi, double value, bool strict) {
+  auto past = [&](double k) {
+    if (l.descending) return strict ? k < value : k <= value;
+    return strict ? k > value : k >= value;
+  };
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (past(l.key[mid])) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
 
 bool SameRow(const arrow::ArrayVector& columns, int64_t a, int64_t b) {
   static const auto options = arrow::EqualOptions::Defaults().nans_equal(true);
@@ -70,6 +95,15 @@ void Frame(const WindowCall& call, const Layout& l, int64_t i, int64_t* fs, int6
   }
   auto place = [&](const sql::FrameBound& b, bool is_end) -> int64_t {
     int64_t shift = is_end ? 1 : 0;  // an end is exclusive
+    if (!f.rows && (b.kind == Kind::kPreceding || b.kind == Kind::kFollowing)) {
+      // RANGE n PRECEDING/FOLLOWING: the rows whose key is within n of this row's
+      // (in the sort direction); a NULL key's frame is its peers.
+      if (i < l.vs[i] || i >= l.ve[i]) return is_end ? l.qe[i] : l.qs[i];
+      double delta =
+          static_cast<double>(b.offset) * (b.kind == Kind::kPreceding ? -1 : 1);
+      double value = l.descending ? l.key[i] - delta : l.key[i] + delta;
+      return FirstPast(l, l.vs[i], l.ve[i], value, /*strict=*/is_end);
+    }
     switch (b.kind) {
       case Kind::kUnboundedPreceding:
         return ps;
@@ -379,6 +413,31 @@ Result<std::shared_ptr<arrow::Array>> ComputeOne(const arrow::RecordBatch& batch
     args.push_back(c);
   }
   Layout layout = MakeLayout(partition, order, n);
+  using K = sql::FrameBound::Kind;
+  auto offset = [](const sql::FrameBound& b) {
+    return b.kind == K::kPreceding || b.kind == K::kFollowing;
+  };
+  if (call.frame.has_frame && !call.frame.rows &&
+      (offset(call.frame.start) || offset(call.frame.end))) {
+    // RANGE with an offset: the single numeric order key, and where each
+    // partition's non-NULL keys lie (NULLs sort to one end).
+    ARROW_ASSIGN_OR_RAISE(auto keys, cp::Cast(order[0], arrow::float64()));
+    const auto& doubles = static_cast<const arrow::DoubleArray&>(*keys.make_array());
+    layout.key.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+      layout.key[i] = doubles.IsNull(i) ? std::nan("") : doubles.Value(i);
+    }
+    layout.descending = call.order[0].order == cp::SortOrder::Descending;
+    layout.vs.resize(n);
+    layout.ve.resize(n);
+    for (int64_t ps = 0; ps < n; ps = layout.pe[ps]) {
+      int64_t pe = layout.pe[ps], vs = ps, ve = pe;
+      while (vs < pe && doubles.IsNull(vs)) ++vs;
+      while (ve > vs && doubles.IsNull(ve - 1)) --ve;
+      std::fill(layout.vs.begin() + ps, layout.vs.begin() + pe, vs);
+      std::fill(layout.ve.begin() + ps, layout.ve.begin() + pe, ve);
+    }
+  }
   std::shared_ptr<arrow::Array> result;
   if (call.function == "min" || call.function == "max") {
     ARROW_ASSIGN_OR_RAISE(result, MinMaxSorted(call, args[0], layout, n));
