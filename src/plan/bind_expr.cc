@@ -44,6 +44,31 @@ const std::set<std::string>& AggregateNames() {
 
 std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t);
 
+/// DuckDB's common type of two integer types: the wider of the same signedness; a
+/// signed and an unsigned meet in a signed type wide enough for both (BIGINT at
+/// most: an unsigned BIGINT beside a signed type is a BIGINT, checked).
+std::shared_ptr<arrow::DataType> IntegerCommon(
+    const std::shared_ptr<arrow::DataType>& a,
+    const std::shared_ptr<arrow::DataType>& b) {
+  auto width = [](const arrow::DataType& t) {
+    return static_cast<const arrow::FixedWidthType&>(t).bit_width();
+  };
+  const bool sa = arrow::is_signed_integer(a->id());
+  const bool sb = arrow::is_signed_integer(b->id());
+  if (sa == sb) return width(*a) >= width(*b) ? a : b;
+  const auto& sgn = sa ? a : b;
+  const auto& uns = sa ? b : a;
+  if (width(*sgn) > width(*uns)) return sgn;
+  switch (std::min(64, 2 * width(*uns))) {
+    case 16:
+      return arrow::int16();
+    case 32:
+      return arrow::int32();
+    default:
+      return arrow::int64();
+  }
+}
+
 /// A TIMESTAMPTZ: a timestamp with a time zone.
 bool IsZoned(const arrow::DataType& t) {
   return t.id() == Type::TIMESTAMP &&
@@ -63,7 +88,7 @@ std::shared_ptr<arrow::DataType> CommonType(
     }
     if (out->Equals(*t)) continue;
     if (IsInteger(*out) && IsInteger(*t)) {
-      out = arrow::int64();
+      out = IntegerCommon(out, t);
     } else if ((arrow::is_decimal(out->id()) || arrow::is_decimal(t->id())) &&
                !IsFloating(*out) && !IsFloating(*t) && IsNumeric(*out) && IsNumeric(*t)) {
       auto a = arrow::is_decimal(out->id()) ? out : IntegerAsDecimal(*out);
@@ -999,7 +1024,36 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         if (l.type->id() == Type::NA || r.type->id() == Type::NA) {
           return Lit(std::make_shared<arrow::BooleanScalar>());
         }
-        return Call(it->second, {l, r}, scope, e.loc);
+        ARROW_ASSIGN_OR_RAISE(auto result, Call(it->second, {l, r}, scope, e.loc));
+        if (IsFloating(*l.type) || IsFloating(*r.type)) {
+          // DuckDB orders NaN above every number and equal to itself; IEEE says
+          // every comparison with NaN is false. x < NaN, x <= NaN and x <> NaN hold
+          // for a number x; NaN = NaN, NaN >= x and NaN > x hold too.
+          auto nan = [&](const Bound& b) -> Result<Bound> {
+            if (!IsFloating(*b.type))
+              return Lit(std::make_shared<arrow::BooleanScalar>(false));
+            return Call("is_nan", {b}, scope, e.loc);
+          };
+          ARROW_ASSIGN_OR_RAISE(auto ln, nan(l));
+          ARROW_ASSIGN_OR_RAISE(auto rn, nan(r));
+          if (op == "<>" || op == "!=") {  // IEEE: NaN <> NaN; DuckDB: equal
+            ARROW_ASSIGN_OR_RAISE(auto both, Call("and", {ln, rn}, scope, e.loc));
+            return Call("and_not", {result, both}, scope, e.loc);
+          }
+          Bound extra;  // the NaN cases that make the comparison true
+          if (op == "<=") extra = rn;
+          if (op == ">=") extra = ln;
+          if (op == "=" || op == "==") {
+            ARROW_ASSIGN_OR_RAISE(extra, Call("and", {ln, rn}, scope, e.loc));
+          }
+          if (op == "<" || op == ">") {
+            ARROW_ASSIGN_OR_RAISE(
+                extra, Call("and_not", {op == "<" ? rn : ln, op == "<" ? ln : rn}, scope,
+                            e.loc));
+          }
+          return Call("or", {result, extra}, scope, e.loc);  // NULL stays NULL
+        }
+        return result;
       }
       if ((op == "+" || op == "-") && l.type->id() == Type::DATE32 &&
           IsInteger(*r.type)) {
@@ -1040,8 +1094,22 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                                                                 {"*", "multiply_checked"},
                                                                 {"%", "remainder"}};
       if (auto it = kArith.find(op); it != kArith.end()) {
-        // Integers of two widths meet in the wider (Arrow would narrow a constant
-        // operand to the other's type and overflow: 2147483647::BIGINT + 1).
+        // A constant takes the other operand's integer type when it fits there
+        // (DuckDB: TINYINT * 2 is a TINYINT); then integers of two widths meet in
+        // DuckDB's common type, checked (Arrow would narrow a constant operand to
+        // the other's type and overflow: 2147483647::BIGINT + 1).
+        if (IsInteger(*l.type) && IsInteger(*r.type) && !l.type->Equals(*r.type)) {
+          auto plain = [](const Bound& b) {  // a constant as written: 2, not 2::TINYINT
+            return IsLiteral(b) &&
+                   (b.type->id() == Type::INT32 || b.type->id() == Type::INT64);
+          };
+          for (auto [constant, other] : {std::pair{&l, &r}, std::pair{&r, &l}}) {
+            if (!plain(*constant) || plain(*other)) continue;
+            auto fitted = cp::Cast(arrow::Datum(constant->expr.literal()->scalar()),
+                                   cp::CastOptions::Safe(other->type));
+            if (fitted.ok()) *constant = Lit(fitted->scalar());
+          }
+        }
         if (IsInteger(*l.type) && IsInteger(*r.type) && !l.type->Equals(*r.type)) {
           auto common = CommonType({l.type, r.type});
           ARROW_ASSIGN_OR_RAISE(l, CastTo(l, common, scope, e.loc));
