@@ -566,6 +566,46 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     ARROW_ASSIGN_OR_RAISE(auto zoned, CastZoned(value, type, scope, loc));
     if (zoned) return *zoned;
   }
+  if (IsString(*value.type) && type->id() == Type::DECIMAL128) {
+    // Text to DECIMAL(p, s) rounds extra digits half away from zero, as in DuckDB
+    // (Arrow refuses them): read it at its own scale (a constant) or at s + 10
+    // digits (a column), then round to s.
+    const auto& d = static_cast<const arrow::DecimalType&>(*type);
+    std::shared_ptr<arrow::DataType> wide;
+    const auto* lit = value.expr.literal();
+    if (lit != nullptr && lit->is_scalar() && lit->scalar()->is_valid) {
+      arrow::Decimal128 v;
+      int32_t precision = 0, scale = 0;
+      std::string text =
+          static_cast<const arrow::StringScalar&>(*lit->scalar()).ToString();
+      if (arrow::Decimal128::FromString(text, &v, &precision, &scale).ok() &&
+          scale > d.scale() && precision <= 38 && scale <= 38) {
+        return CastTo(Lit(std::make_shared<arrow::Decimal128Scalar>(
+                          v, arrow::decimal128(std::max(precision, scale), scale))),
+                      type, scope, loc);
+      }
+    } else if (lit == nullptr) {
+      int32_t scale = std::min(d.scale() + 10, 38 - (d.precision() - d.scale()));
+      if (scale > d.scale()) {
+        ARROW_ASSIGN_OR_RAISE(
+            value, Call("cast", {value}, scope, loc,
+                        std::make_shared<cp::CastOptions>(
+                            cp::CastOptions::Safe(arrow::decimal128(38, scale)))));
+        return CastTo(value, type, scope, loc);
+      }
+    }
+  }
+  if (IsString(*type) && !IsString(*value.type)) {
+    // Floats, times, intervals, lists and structs as DuckDB writes them (1.0,
+    // 10:00:00, [1, 2]); Arrow's text differs (1, 10:00:00.000000).
+    const auto id = value.type->id();
+    if (IsFloating(*value.type) || id == Type::TIME32 || id == Type::TIME64 ||
+        id == Type::DURATION || id == Type::INTERVAL_MONTH_DAY_NANO || id == Type::LIST ||
+        id == Type::STRUCT || id == Type::MAP) {
+      ARROW_ASSIGN_OR_RAISE(auto text, Call("value_text", {value}, scope, loc));
+      return CastTo(text, type, scope, loc);
+    }
+  }
   if (arrow::is_decimal(value.type->id()) && IsFloating(*type)) {
     ARROW_ASSIGN_OR_RAISE(value, Call("decimal_to_double", {value}, scope, loc));
     return CastTo(value, type, scope, loc);
@@ -614,7 +654,7 @@ Result<std::optional<Binder::Bound>> Binder::CastZoned(
   if (IsString(*type)) {
     // DuckDB's text: '2024-01-01 09:00:00', or with the session zone's offset.
     ARROW_ASSIGN_OR_RAISE(value, InSessionZone(value, scope, loc));
-    ARROW_ASSIGN_OR_RAISE(auto text, Call("timestamp_text", {value}, scope, loc));
+    ARROW_ASSIGN_OR_RAISE(auto text, Call("value_text", {value}, scope, loc));
     return CastTo(text, type, scope, loc);
   }
   if (from_zoned && type->id() != Type::TIMESTAMP && type->id() != Type::DATE32 &&

@@ -91,9 +91,10 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
   // Fields, truncation and formatting of an instant are its wall clock in the
   // session's zone.
   static const std::set<std::string> kWallClock = {
-      "year",    "month",     "day",      "dayofmonth", "hour",      "minute",  "second",
-      "quarter", "dayofyear", "week",     "weekofyear", "dayofweek", "dow",     "isodow",
-      "extract", "date_part", "datepart", "date_trunc", "datetrunc", "last_day"};
+      "year",      "month",    "day",       "dayofmonth", "hour",       "minute",
+      "second",    "quarter",  "dayofyear", "week",       "weekofyear", "dayofweek",
+      "dow",       "isodow",   "extract",   "date_part",  "datepart",   "date_trunc",
+      "datetrunc", "last_day", "date_diff", "datediff"};
   if (kWallClock.count(name)) {
     for (auto& a : args) {
       ARROW_ASSIGN_OR_RAISE(a, InSessionZone(std::move(a), scope, e.loc));
@@ -1053,6 +1054,26 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
         {"second", "seconds_between"}};
     auto it = kBetween.find(AsciiLower(part));
     if (it == kBetween.end()) return ErrorAt(e.loc, "unknown date part '" + part + "'");
+    if (!args[1].type->Equals(*args[2].type)) {  // a date and a timestamp, two units
+      auto common = CommonTypeOf({args[1].type, args[2].type});
+      for (int i = 1; i <= 2; ++i) {
+        ARROW_ASSIGN_OR_RAISE(args[i], CastTo(args[i], common, scope, e.loc));
+      }
+    }
+    if (it->first == "month") {
+      // The month boundaries crossed: (year * 12 + month) of b minus that of a.
+      Bound months[2];
+      for (int i = 0; i < 2; ++i) {
+        ARROW_ASSIGN_OR_RAISE(auto y, call("year", {args[i + 1]}));
+        ARROW_ASSIGN_OR_RAISE(auto m, call("month", {args[i + 1]}));
+        ARROW_ASSIGN_OR_RAISE(y, CastTo(y, arrow::int64(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(m, CastTo(m, arrow::int64(), scope, e.loc));
+        ARROW_ASSIGN_OR_RAISE(
+            y, call("multiply", {y, lit(std::make_shared<arrow::Int64Scalar>(12))}));
+        ARROW_ASSIGN_OR_RAISE(months[i], call("add", {y, m}));
+      }
+      return call("subtract", {months[1], months[0]});
+    }
     ARROW_ASSIGN_OR_RAISE(auto r, call(it->second, {args[1], args[2]}));
     return CastTo(r, arrow::int64(), scope, e.loc);
   }

@@ -17,6 +17,7 @@
 
 #include "common/numbers.h"
 #include "common/temporal.h"
+#include "common/value_text.h"
 #include "plan/aggregates.h"
 
 namespace flowsql::plan {
@@ -298,11 +299,10 @@ Status ListGetExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
-// ---- Timestamps as text --------------------------------------------------------
+// ---- Values as text -------------------------------------------------------------
 
-Status TimestampTextExec(cp::KernelContext*, const cp::ExecSpan& batch,
-                         cp::ExecResult* out) {
-  ARROW_ASSIGN_OR_RAISE(auto text, TimestampText(*batch[0].array.ToArray()));
+Status ValueTextExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
+  ARROW_ASSIGN_OR_RAISE(auto text, ValueText(*batch[0].array.ToArray()));
   out->value = text->data();
   return Status::OK();
 }
@@ -510,15 +510,14 @@ Status Register() {
     ARROW_RETURN_NOT_OK(to_double->AddKernel(kernel));
   }
   ARROW_RETURN_NOT_OK(registry->AddFunction(to_double, /*allow_overwrite=*/true));
-  auto timestamp_text = std::make_shared<cp::ScalarFunction>(
-      "timestamp_text", cp::Arity::Unary(),
-      cp::FunctionDoc("A timestamp as DuckDB's text", "", {"value"}));
-  cp::ScalarKernel text_kernel({cp::InputType(arrow::Type::TIMESTAMP)}, arrow::utf8(),
-                               TimestampTextExec);
+  auto value_text = std::make_shared<cp::ScalarFunction>(
+      "value_text", cp::Arity::Unary(),
+      cp::FunctionDoc("A value as DuckDB's text", "", {"value"}));
+  cp::ScalarKernel text_kernel({cp::InputType::Any()}, arrow::utf8(), ValueTextExec);
   text_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
   text_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-  ARROW_RETURN_NOT_OK(timestamp_text->AddKernel(text_kernel));
-  ARROW_RETURN_NOT_OK(registry->AddFunction(timestamp_text, /*allow_overwrite=*/true));
+  ARROW_RETURN_NOT_OK(value_text->AddKernel(text_kernel));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(value_text, /*allow_overwrite=*/true));
   auto try_cast = std::make_shared<cp::ScalarFunction>(
       "try_cast", cp::Arity::Binary(),
       cp::FunctionDoc("A cast that gives NULL where a value does not convert", "",

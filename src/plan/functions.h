@@ -14,6 +14,7 @@ namespace flowsql::plan {
 ///   json_array_length(text, path) -> the length of the array there (0: not an array)
 ///   json_keys(text, path) -> list<utf8>: the object's keys there (none: not an object)
 ///   make_list(a, b, ...) -> list: per row the list [a, b, ...] (all one type)
+///   value_text(any) -> utf8: the value as DuckDB writes it (common/value_text.h)
 ///   Malformed JSON is an error that shows its start.
 ///   list_get(list, int64) -> element i counted from 1, from the end when negative,
 ///   NULL out of range
