@@ -260,6 +260,16 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
 
 int64_t FileSource::EstimatedBytes() const { return prepared_ ? estimated_bytes_ : -1; }
 
+int64_t FileSource::ExactRows() const {
+  if (!prepared_) return -1;
+  int64_t total = 0;
+  for (const auto& f : *files_) {
+    if (f.rows < 0) return -1;  // not a Parquet footer, or a file not inspected
+    total += f.rows;
+  }
+  return total;
+}
+
 std::string FileSource::Describe() const {
   std::string format;
   if (prepared_) {

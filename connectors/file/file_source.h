@@ -28,6 +28,7 @@ class FileSource : public Source {
                                                  const ScanRequest& request) override;
   std::string Describe() const override;
   int64_t EstimatedBytes() const override;
+  int64_t ExactRows() const override;
 
   /// The counters of the scans since the last PlanSplits() (bytes read, row groups
   /// skipped, ...).

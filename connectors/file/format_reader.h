@@ -38,6 +38,8 @@ struct FileInfo {
   /// that a large file can be read as several splits.
   int row_groups = 0;
   int64_t size = 0;
+  /// Parquet: the rows its footer counts; -1 when unknown.
+  int64_t rows = -1;
 };
 
 /// One file to scan.

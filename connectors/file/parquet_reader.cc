@@ -60,6 +60,7 @@ class ParquetReader : public FormatReader {
     info.raw_schema = schema->RemoveMetadata();
     ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(info.raw_schema, settings_));
     info.row_groups = reader->num_row_groups();
+    info.rows = reader->parquet_reader()->metadata()->num_rows();
     std::error_code ec;
     info.size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
     return info;

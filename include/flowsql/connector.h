@@ -141,6 +141,10 @@ class Source {
   /// About how many bytes a full scan reads (the planner orders joins by it); -1
   /// when unknown. REQUIRES: GetSchema() succeeded.
   virtual int64_t EstimatedBytes() const { return -1; }
+  /// The exact number of rows a full scan returns when the source knows it without
+  /// reading them (Parquet footers), so that count(*) needs no scan; -1 otherwise.
+  /// REQUIRES: GetSchema() succeeded.
+  virtual int64_t ExactRows() const { return -1; }
 };
 
 /// An epoch of a pipeline, as a sink sees it at commit.

@@ -1,6 +1,7 @@
 #include "plan/plan.h"
 
 #include <arrow/acero/exec_plan.h>
+#include <arrow/array/builder_primitive.h>
 #include <arrow/compute/api.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/table.h>
@@ -249,6 +250,38 @@ void PushLimits(const PlanPtr& node) {
 
 }  // namespace
 
+/// count(*) over a whole source that knows its row count (Parquet footers) becomes
+/// a constant: no scan at all.
+void CountFromMetadata(const PlanPtr& node) {
+  for (const auto& in : node->inputs) CountFromMetadata(in);
+  if (node->kind != NodeKind::kAggregate || !node->keys.empty() ||
+      node->aggregates.empty()) {
+    return;
+  }
+  for (const auto& a : node->aggregates) {
+    if (a.function != "count_all") return;
+  }
+  const PlanNode* below = node->inputs[0].get();
+  while (below->kind == NodeKind::kProject) below = below->inputs[0].get();
+  if (below->kind != NodeKind::kScan || below->pushed.limit ||
+      !(below->pushed.filter == cp::literal(true))) {
+    return;
+  }
+  const int64_t rows = below->source->ExactRows();
+  if (rows < 0) return;
+  arrow::ArrayVector columns;
+  for (size_t i = 0; i < node->aggregates.size(); ++i) {
+    arrow::Int64Builder b;
+    if (!b.Append(rows).ok()) return;
+    auto column = b.Finish();
+    if (!column.ok()) return;
+    columns.push_back(*column);
+  }
+  node->kind = NodeKind::kValues;
+  node->inputs.clear();
+  node->values = arrow::RecordBatch::Make(node->schema, 1, columns);
+}
+
 void Optimize(const PlanPtr& root) {
   std::set<std::string> all;
   for (const auto& f : root->schema->fields()) all.insert(f->name());
@@ -256,6 +289,7 @@ void Optimize(const PlanPtr& root) {
   PushFilters(root);
   PushLimits(root);
   PushProjection(root, all);
+  CountFromMetadata(root);
 }
 
 std::string ToString(const PlanNode& node, int indent, bool children,

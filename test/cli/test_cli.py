@@ -221,6 +221,14 @@ def test_explain_analyze_shows_each_operators_rows_and_times(flowsql):
     assert actual["Scan"] == 200
 
 
+def test_count_star_over_parquet_reads_no_row(flowsql):
+    r = flowsql("-c", "EXPLAIN SELECT count(*) FROM 'test/data/orders.parquet'")
+    assert r.code == 0, r
+    assert "Scan" not in r.out and "Values (1 row)" in r.out, r.out
+    r = flowsql("-c", "EXPLAIN SELECT count(*) FROM 'test/data/orders.parquet' WHERE qty > 5")
+    assert "Scan" in r.out, r.out
+
+
 def test_explain_analyze_refuses_a_write(flowsql, tmp_path):
     r = flowsql("-c", f"EXPLAIN ANALYZE SELECT 1 INTO '{tmp_path / 'x.csv'}'")
     assert r.code != 0
