@@ -134,7 +134,8 @@ bool IsUnbounded(const PlanNode& node);
 bool BlocksOnUnbounded(const PlanNode& node);
 
 /// A rough size of a node's output in bytes, for ordering joins: a scan's estimate
-/// (1 GiB when unknown), half of it through a filter, a tenth through an aggregate.
+/// (1 GiB when unknown), 30% of it per conjunct of a filter, a tenth through an
+/// aggregate.
 double EstimateSize(const PlanNode& node);
 
 /// Pushes projections, filters and limits into scans that accept them.
