@@ -1532,6 +1532,31 @@ Result<Binder::Relation> Binder::BindJoinGraph(
       ARROW_ASSIGN_OR_RAISE(rels[i], ApplyWhere(std::move(rels[i]), {c}));
       continue;
     }
+    if (c->kind == sql::ExprKind::kBinary && c->op == "OR") {
+      // (a.x = 1 AND b.y = 2) OR (a.x = 3 AND b.y = 4): an input that every branch
+      // restricts also gets the OR of its own restrictions (a.x = 1 OR a.x = 3) as a
+      // filter below the joins, as DuckDB derives; the condition itself stays.
+      std::vector<sql::ExprPtr> branches;
+      SplitDisjuncts(c, &branches);
+      for (uint64_t bits = *mask; bits != 0; bits &= bits - 1) {
+        const int i = __builtin_ctzll(bits);
+        std::vector<sql::ExprPtr> parts;
+        for (const auto& branch : branches) {
+          std::vector<sql::ExprPtr> conjuncts, mine;
+          SplitConjuncts(branch, &conjuncts);
+          for (const auto& cj : conjuncts) {
+            auto m = LeafMask(*cj, all, owner);
+            if (m.ok() && *m == (uint64_t{1} << i)) mine.push_back(cj);
+          }
+          if (mine.empty()) break;
+          parts.push_back(Combine("AND", std::move(mine)));
+        }
+        if (parts.size() == branches.size()) {
+          ARROW_ASSIGN_OR_RAISE(rels[i],
+                                ApplyWhere(std::move(rels[i]), {Combine("OR", parts)}));
+        }
+      }
+    }
     Condition cond{c, *mask};
     if (c->kind == sql::ExprKind::kBinary && c->op == "=") {
       cond.left = LeafMask(*c->args[0], all, owner).ValueOr(0);
