@@ -269,7 +269,19 @@ Result<Binder::Relation> Binder::BindWindows(Relation rel, const sql::SelectCore
         call.type = v.type;
       }
     } else {
-      return ErrorAt(e->loc, "not supported: " + fn + "() as a window function");
+      // median(x) OVER (...), string_agg, quantiles, ...: finished from the list of
+      // the frame's values.
+      ARROW_ASSIGN_OR_RAISE(auto collected, BindCollected(*e, rel.scope));
+      if (!collected) {
+        return ErrorAt(e->loc, "not supported: " + fn + "() as a window function");
+      }
+      std::string name = NewName(text);
+      pre->exprs.push_back(collected->element.expr);
+      pre_fields.push_back(arrow::field(name, collected->element.type));
+      call.args.push_back(name);
+      call.finish = collected->finish(cp::field_ref("list"));
+      call.type = collected->type;
+      fn = "collect";
     }
     call.function = fn;
     call.output = NewName(text);

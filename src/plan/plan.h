@@ -43,10 +43,12 @@ enum class NodeKind {
 /// order keys are columns of the node's input (internal names).
 struct WindowCall {
   /// row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value
-  /// last_value nth_value count_star count sum avg min max
+  /// last_value nth_value count_star count sum avg min max, or collect: `finish`
+  /// over the list of the frame's values (median, string_agg, ...; aggregates.h)
   std::string function;
-  std::vector<std::string> args;  // argument columns (lag/lead/...: the value only)
-  int64_t offset = 1;             // lag/lead offset, ntile buckets, nth_value's n
+  arrow::compute::Expression finish;  // collect: over field "list"
+  std::vector<std::string> args;      // argument columns (lag/lead/...: the value only)
+  int64_t offset = 1;                 // lag/lead offset, ntile buckets, nth_value's n
   std::shared_ptr<arrow::Scalar> default_value;  // lag/lead default, of `type`
   std::vector<std::string> partition;
   std::vector<arrow::compute::SortKey> order;

@@ -1,7 +1,9 @@
 #include "plan/window.h"
 
+#include <arrow/array/array_nested.h>
 #include <arrow/array/builder_decimal.h>
 #include <arrow/array/builder_primitive.h>
+#include <arrow/array/util.h>
 #include <arrow/compute/api.h>
 #include <arrow/util/decimal.h>
 
@@ -378,6 +380,54 @@ Result<std::shared_ptr<arrow::Array>> MinMaxSorted(const WindowCall& call,
   return Take(v, idx);
 }
 
+/// collect: each row's frame values as a list, finished by call.finish. A frame
+/// that is its whole partition is listed once per partition.
+Result<std::shared_ptr<arrow::Array>> CollectFrames(
+    const WindowCall& call, const std::shared_ptr<arrow::Array>& v, const Layout& l,
+    int64_t n) {
+  constexpr int64_t kMaxValues = int64_t{1} << 27;
+  arrow::Int64Builder take;
+  std::vector<int32_t> offsets = {0};
+  std::vector<int64_t> row_list(n);  // which list each row reads
+  int64_t lists = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t fs = 0, fe = 0;
+    Frame(call, l, i, &fs, &fe);
+    if (i > 0 && fs == l.ps[i] && fe == l.pe[i] && l.ps[i - 1] == l.ps[i]) {
+      int64_t ps = 0, pe = 0;
+      Frame(call, l, i - 1, &ps, &pe);
+      if (ps == fs && pe == fe) {  // the same frame as the row before
+        row_list[i] = lists - 1;
+        continue;
+      }
+    }
+    if (take.length() + (fe - fs) > kMaxValues) {
+      return Status::NotImplemented("not supported: ", call.function,
+                                    " window frames holding more than ", kMaxValues,
+                                    " values in all (use a smaller frame)");
+    }
+    for (int64_t j = fs; j < fe; ++j) ARROW_RETURN_NOT_OK(take.Append(j));
+    offsets.push_back(static_cast<int32_t>(take.length()));
+    row_list[i] = lists++;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto indices, take.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto values, Take(v, indices));
+  auto list_array = std::make_shared<arrow::ListArray>(
+      arrow::list(v->type()), lists, arrow::Buffer::FromVector(std::move(offsets)),
+      values);
+  auto schema = arrow::schema({arrow::field("list", list_array->type())});
+  ARROW_ASSIGN_OR_RAISE(auto bound, call.finish.Bind(*schema));
+  cp::ExecBatch batch(std::vector<arrow::Datum>{list_array}, lists);
+  ARROW_ASSIGN_OR_RAISE(auto finished, cp::ExecuteScalarExpression(bound, batch));
+  ARROW_ASSIGN_OR_RAISE(auto per_list,
+                        finished.is_array()
+                            ? Result<std::shared_ptr<arrow::Array>>(finished.make_array())
+                            : arrow::MakeArrayFromScalar(*finished.scalar(), lists));
+  std::vector<bool> valid(n, true);
+  ARROW_ASSIGN_OR_RAISE(auto per_row, IndexArray(row_list, valid));
+  return Take(per_list, per_row);
+}
+
 Result<std::shared_ptr<arrow::Array>> ComputeOne(const arrow::RecordBatch& batch,
                                                  const WindowCall& call) {
   int64_t n = batch.num_rows();
@@ -439,7 +489,9 @@ Result<std::shared_ptr<arrow::Array>> ComputeOne(const arrow::RecordBatch& batch
     }
   }
   std::shared_ptr<arrow::Array> result;
-  if (call.function == "min" || call.function == "max") {
+  if (call.function == "collect") {
+    ARROW_ASSIGN_OR_RAISE(result, CollectFrames(call, args[0], layout, n));
+  } else if (call.function == "min" || call.function == "max") {
     ARROW_ASSIGN_OR_RAISE(result, MinMaxSorted(call, args[0], layout, n));
   } else {
     ARROW_ASSIGN_OR_RAISE(result, ComputeSorted(call, args, layout, n));
