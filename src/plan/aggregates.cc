@@ -565,6 +565,52 @@ Status StatExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* o
   return Emit(&builder, out);
 }
 
+/// list_var_samp / list_var_pop / list_stddev_samp / list_stddev_pop(list<double>),
+/// list_bool_and / list_bool_or(list<bool>): the aggregates of a window frame's
+/// values (NULLs skipped; NULL over none, or over one for the sample forms).
+template <bool kSample, bool kRoot>
+Status SpreadExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
+  ARROW_ASSIGN_OR_RAISE(auto lists, ListArg(batch, 0));
+  arrow::DoubleBuilder builder;
+  for (int64_t r = 0; r < batch.length; ++r) {
+    Moments m;
+    if (!lists.IsNull(r)) {
+      auto row = lists.Row(r);
+      const auto& values = static_cast<const arrow::DoubleArray&>(*row);
+      for (int64_t i = 0; i < values.length(); ++i) {
+        if (values.IsValid(i)) m.Add(values.Value(i), values.Value(i));
+      }
+    }
+    if (m.n == 0 || (kSample && m.n < 2)) {
+      ARROW_RETURN_NOT_OK(builder.AppendNull());
+      continue;
+    }
+    double v = m.m2_x / static_cast<double>(kSample ? m.n - 1 : m.n);
+    ARROW_RETURN_NOT_OK(builder.Append(kRoot ? std::sqrt(v) : v));
+  }
+  return Emit(&builder, out);
+}
+
+template <bool kAnd>
+Status BoolExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
+  ARROW_ASSIGN_OR_RAISE(auto lists, ListArg(batch, 0));
+  arrow::BooleanBuilder builder;
+  for (int64_t r = 0; r < batch.length; ++r) {
+    bool any = false, result = kAnd;
+    if (!lists.IsNull(r)) {
+      auto row = lists.Row(r);
+      const auto& values = static_cast<const arrow::BooleanArray&>(*row);
+      for (int64_t i = 0; i < values.length(); ++i) {
+        if (!values.IsValid(i)) continue;
+        any = true;
+        result = kAnd ? result && values.Value(i) : result || values.Value(i);
+      }
+    }
+    ARROW_RETURN_NOT_OK(any ? builder.Append(result) : builder.AppendNull());
+  }
+  return Emit(&builder, out);
+}
+
 /// regr_count(y, x): the pairs where both are non-NULL (UINTEGER, as in DuckDB).
 Status RegrCountExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
   ARROW_ASSIGN_OR_RAISE(auto lists, ListArg(batch, 0));
@@ -703,6 +749,19 @@ Status RegisterAggregates(cp::FunctionRegistry* registry) {
     ARROW_RETURN_NOT_OK(
         AddListFunction(registry, name, 1, fixed(arrow::float64()), exec));
   }
+  const std::pair<const char*, cp::ArrayKernelExec> spreads[] = {
+      {"list_var_samp", SpreadExec<true, false>},
+      {"list_var_pop", SpreadExec<false, false>},
+      {"list_stddev_samp", SpreadExec<true, true>},
+      {"list_stddev_pop", SpreadExec<false, true>}};
+  for (const auto& [name, exec] : spreads) {
+    ARROW_RETURN_NOT_OK(
+        AddListFunction(registry, name, 1, fixed(arrow::float64()), exec));
+  }
+  ARROW_RETURN_NOT_OK(AddListFunction(registry, "list_bool_and", 1,
+                                      fixed(arrow::boolean()), BoolExec<true>));
+  ARROW_RETURN_NOT_OK(AddListFunction(registry, "list_bool_or", 1,
+                                      fixed(arrow::boolean()), BoolExec<false>));
   return AddListFunction(registry, "list_regr_count", 1, fixed(arrow::uint32()),
                          RegrCountExec);
 }

@@ -16,7 +16,8 @@ namespace flowsql::plan {
 ///   list_quantile_cont / list_quantile_disc(list, q | [q, ...]), list_mode(list),
 ///   list_distinct(list), list_arg_min / list_arg_max(list<struct<arg, val>>), list_corr,
 ///   list_covar_pop, list_covar_samp, list_regr_{slope, intercept, r2, count, avgx, avgy,
-///   sxx, syy, sxy}(list<struct<y: double, x: double>>).
+///   sxx, syy, sxy}(list<struct<y: double, x: double>>),
+///   list_{var,stddev}_{samp,pop}(list<double>), list_bool_and / list_bool_or.
 /// Their semantics follow DuckDB's aggregates of the same names.
 Status RegisterAggregates(arrow::compute::FunctionRegistry* registry);
 

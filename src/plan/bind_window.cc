@@ -268,6 +268,25 @@ Result<Binder::Relation> Binder::BindWindows(Relation rel, const sql::SelectCore
       } else {
         call.type = v.type;
       }
+    } else if (fn == "stddev" || fn == "stddev_samp" || fn == "stddev_pop" ||
+               fn == "variance" || fn == "var_samp" || fn == "var_pop" ||
+               fn == "bool_and" || fn == "bool_or") {
+      // Finished from the list of the frame's values, as the collected ones below.
+      ARROW_RETURN_NOT_OK(arity(1, 1));
+      ARROW_ASSIGN_OR_RAISE(auto v, BindExpr(*e->args[0], rel.scope, agg));
+      bool logical = fn.rfind("bool_", 0) == 0;
+      ARROW_ASSIGN_OR_RAISE(v, CastTo(v, logical ? arrow::boolean() : arrow::float64(),
+                                      rel.scope, e->args[0]->loc));
+      std::string name = NewName(text);
+      pre->exprs.push_back(v.expr);
+      pre_fields.push_back(arrow::field(name, v.type));
+      call.args.push_back(name);
+      std::string kernel = fn == "stddev"     ? "stddev_samp"
+                           : fn == "variance" ? "var_samp"
+                                              : fn;
+      call.finish = cp::call("list_" + kernel, {cp::field_ref("list")});
+      call.type = logical ? arrow::boolean() : arrow::float64();
+      fn = "collect";
     } else {
       // median(x) OVER (...), string_agg, quantiles, ...: finished from the list of
       // the frame's values.
