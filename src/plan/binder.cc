@@ -775,18 +775,12 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       sets = {std::vector<int>(group_exprs.size())};
       for (size_t i = 0; i < group_exprs.size(); ++i) sets[0][i] = static_cast<int>(i);
     }
-    if (!distinct_aggs.empty()) {
-      if (has_sets) {
-        return ErrorAt(
-            select.group_by.empty() ? select.items[0].expr->loc : select.group_by[0]->loc,
-            "not supported: DISTINCT in an aggregate other than count, min "
-            "and max together with GROUPING SETS, ROLLUP, CUBE or grouping()");
-      }
-      ARROW_ASSIGN_OR_RAISE(post.plan, JoinDistinctAggregates(agg, distinct_aggs));
-    }
     if (has_sets) {
-      ARROW_ASSIGN_OR_RAISE(post.plan, GroupingSetsUnion(agg, sets, group_exprs, select,
-                                                         query, &ctx, &agg_cols));
+      ARROW_ASSIGN_OR_RAISE(post.plan,
+                            GroupingSetsUnion(agg, sets, group_exprs, select, query, &ctx,
+                                              &agg_cols, distinct_aggs));
+    } else if (!distinct_aggs.empty()) {
+      ARROW_ASSIGN_OR_RAISE(post.plan, JoinDistinctAggregates(agg, distinct_aggs));
     }
     if (!finished.empty()) {
       auto finish = Node(NodeKind::kProject, {post.plan});
@@ -1254,12 +1248,11 @@ Result<bool> ExpandGroupingSets(const std::vector<sql::ExprPtr>& group_by,
   return has_sets;
 }
 
-Result<PlanPtr> Binder::GroupingSetsUnion(const PlanPtr& agg,
-                                          const std::vector<std::vector<int>>& sets,
-                                          const std::vector<sql::ExprPtr>& group_exprs,
-                                          const sql::SelectCore& select,
-                                          const sql::Query* query, AggContext* ctx,
-                                          std::vector<Column>* agg_cols) {
+Result<PlanPtr> Binder::GroupingSetsUnion(
+    const PlanPtr& agg, const std::vector<std::vector<int>>& sets,
+    const std::vector<sql::ExprPtr>& group_exprs, const sql::SelectCore& select,
+    const sql::Query* query, AggContext* ctx, std::vector<Column>* agg_cols,
+    const std::vector<AggregateCall>& distinct_aggs) {
   // grouping(a, b): a bit per argument, 1 where the set does not group by it.
   std::vector<const sql::Expr*> calls;
   for (const auto& item : select.items) CollectGroupingCalls(*item.expr, &calls);
@@ -1312,7 +1305,11 @@ Result<PlanPtr> Binder::GroupingSetsUnion(const PlanPtr& agg,
       fields.push_back(agg->schema->field(i));
     }
     copy->schema = arrow::schema(fields);
-    auto project = Node(NodeKind::kProject, {copy});
+    PlanPtr grouped = copy;
+    if (!distinct_aggs.empty()) {
+      ARROW_ASSIGN_OR_RAISE(grouped, JoinDistinctAggregates(copy, distinct_aggs));
+    }
+    auto project = Node(NodeKind::kProject, {grouped});
     for (size_t i = 0; i < nkeys; ++i) {
       const auto& f = agg->schema->field(static_cast<int>(i));
       bool grouped = std::find(set.begin(), set.end(), static_cast<int>(i)) != set.end();

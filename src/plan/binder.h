@@ -98,13 +98,15 @@ class Binder {
                                  const std::vector<sql::ExprPtr>& conditions,
                                  std::vector<sql::ExprPtr>* leftover);
   /// GROUPING SETS / ROLLUP / CUBE: `agg` (grouped by every key) once per set,
-  /// the keys a set leaves out NULL, the grouping() columns constant, in a union.
+  /// the keys a set leaves out NULL, the grouping() columns constant, in a union;
+  /// each set joins its own DISTINCT aggregates (JoinDistinctAggregates).
   Result<PlanPtr> GroupingSetsUnion(const PlanPtr& agg,
                                     const std::vector<std::vector<int>>& sets,
                                     const std::vector<sql::ExprPtr>& group_exprs,
                                     const sql::SelectCore& select,
                                     const sql::Query* query, AggContext* ctx,
-                                    std::vector<Column>* agg_cols);
+                                    std::vector<Column>* agg_cols,
+                                    const std::vector<AggregateCall>& distinct_aggs);
   // Window functions (bind_window.cc).
   /// A window with its WINDOW clause reference (OVER (w ORDER BY ...)) resolved.
   Result<sql::WindowSpec> ResolveWindow(const sql::WindowSpec& spec,
