@@ -45,8 +45,8 @@ const std::set<std::string>& AggregateNames() {
 std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t);
 
 /// DuckDB's common type of two integer types: the wider of the same signedness; a
-/// signed and an unsigned meet in a signed type wide enough for both (BIGINT at
-/// most: an unsigned BIGINT beside a signed type is a BIGINT, checked).
+/// signed and an unsigned meet in a signed type wide enough for both (an unsigned
+/// BIGINT beside a signed type: DECIMAL(20,0), as DuckDB's HUGEINT).
 std::shared_ptr<arrow::DataType> IntegerCommon(
     const std::shared_ptr<arrow::DataType>& a,
     const std::shared_ptr<arrow::DataType>& b) {
@@ -59,7 +59,8 @@ std::shared_ptr<arrow::DataType> IntegerCommon(
   const auto& sgn = sa ? a : b;
   const auto& uns = sa ? b : a;
   if (width(*sgn) > width(*uns)) return sgn;
-  switch (std::min(64, 2 * width(*uns))) {
+  if (width(*uns) == 64) return arrow::decimal128(20, 0);  // DuckDB's HUGEINT
+  switch (2 * width(*uns)) {
     case 16:
       return arrow::int16();
     case 32:
@@ -313,6 +314,20 @@ int DecimalScale(const arrow::DataType& t) {
 
 /// An integer literal that fits INTEGER as an INTEGER (DuckDB types `1` so), else
 /// the value itself.
+/// An integer constant as written (2, not 2::TINYINT) beside an integer of another
+/// type takes that type when it fits there (DuckDB: TINYINT * 2 is a TINYINT).
+void FitConstant(Binder::Bound* l, Binder::Bound* r) {
+  auto plain = [](const Binder::Bound& b) {
+    return IsLiteral(b) && (b.type->id() == Type::INT32 || b.type->id() == Type::INT64);
+  };
+  for (auto [constant, other] : {std::pair{l, r}, std::pair{r, l}}) {
+    if (!plain(*constant) || plain(*other)) continue;
+    auto fitted = cp::Cast(arrow::Datum(constant->expr.literal()->scalar()),
+                           cp::CastOptions::Safe(other->type));
+    if (fitted.ok()) *constant = Lit(fitted->scalar());
+  }
+}
+
 Binder::Bound NarrowIntegerLiteral(Binder::Bound value) {
   const auto* lit = value.expr.literal();
   if (lit && lit->is_scalar() && lit->scalar()->is_valid &&
@@ -737,6 +752,32 @@ Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
   if (!IsLiteral(interval)) {
     return ErrorAt(loc, "not supported: an interval that is not a constant");
   }
+  if (value.type->id() == Type::TIME64 && interval.expr.literal()->scalar()->is_valid) {
+    // A time of day wraps around midnight; months and days leave it (DuckDB).
+    const auto parts = static_cast<const arrow::MonthDayNanoIntervalScalar&>(
+                           *interval.expr.literal()->scalar())
+                           .value;
+    const auto unit = static_cast<const arrow::Time64Type&>(*value.type).unit();
+    const int64_t per_unit = unit == arrow::TimeUnit::NANO ? 1 : 1000;
+    const int64_t per_day = 86400LL * 1000000000LL / per_unit;
+    int64_t delta = (parts.nanoseconds / per_unit) % per_day * (subtract ? -1 : 1);
+    delta = (delta + per_day) % per_day;  // in [0, per_day)
+    ARROW_ASSIGN_OR_RAISE(auto ticks, CastTo(value, arrow::int64(), scope, loc));
+    ARROW_ASSIGN_OR_RAISE(
+        ticks, Call("add", {ticks, Lit(std::make_shared<arrow::Int64Scalar>(delta))},
+                    scope, loc));
+    ARROW_ASSIGN_OR_RAISE(
+        auto wrapped,
+        Call("subtract", {ticks, Lit(std::make_shared<arrow::Int64Scalar>(per_day))},
+             scope, loc));
+    ARROW_ASSIGN_OR_RAISE(
+        auto past,
+        Call("greater_equal", {ticks, Lit(std::make_shared<arrow::Int64Scalar>(per_day))},
+             scope, loc));
+    ARROW_ASSIGN_OR_RAISE(ticks, Call("if_else", {past, wrapped, ticks}, scope, loc));
+    return Call("cast", {ticks}, scope, loc,
+                std::make_shared<cp::CastOptions>(cp::CastOptions::Unsafe(value.type)));
+  }
   if (value.type->id() != Type::DATE32 && value.type->id() != Type::TIMESTAMP) {
     return ErrorAt(loc, "cannot add an interval to " + ArrowTypeToSql(*value.type));
   }
@@ -977,6 +1018,25 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
                  l.type->id() != Type::NA) {
         ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
       }
+      if (op == "+" && l.type->id() == Type::DURATION && r.type->id() == Type::TIME64) {
+        std::swap(l, r);
+      }
+      if ((op == "+" || op == "-") && l.type->id() == Type::TIME64 && IsLiteral(r) &&
+          r.type->id() == Type::DURATION) {
+        // time +/- a constant duration: as the interval it was written as.
+        const auto& d =
+            static_cast<const arrow::DurationScalar&>(*r.expr.literal()->scalar());
+        const auto unit = static_cast<const arrow::DurationType&>(*r.type).unit();
+        const int64_t to_nanos = unit == arrow::TimeUnit::SECOND  ? 1000000000LL
+                                 : unit == arrow::TimeUnit::MILLI ? 1000000LL
+                                 : unit == arrow::TimeUnit::MICRO ? 1000LL
+                                                                  : 1LL;
+        const int64_t per_day = 86400LL * 1000000000LL;
+        arrow::MonthDayNanoIntervalType::MonthDayNanos parts{0, 0, 0};
+        if (d.is_valid) parts.nanoseconds = (d.value % (per_day / to_nanos)) * to_nanos;
+        r = Lit(d.is_valid ? std::make_shared<arrow::MonthDayNanoIntervalScalar>(parts)
+                           : arrow::MakeNullScalar(arrow::month_day_nano_interval()));
+      }
       if ((op == "+" || op == "-") &&
           (r.type->id() == Type::INTERVAL_MONTH_DAY_NANO ||
            (op == "+" && l.type->id() == Type::INTERVAL_MONTH_DAY_NANO))) {
@@ -1001,6 +1061,18 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         ARROW_ASSIGN_OR_RAISE(l, CastTo(l, r.type, scope, e.loc));
       } else if (r.type->id() == Type::DATE32 && l.type->id() == Type::TIMESTAMP) {
         ARROW_ASSIGN_OR_RAISE(r, CastTo(r, l.type, scope, e.loc));
+      }
+      // Integers of two types compare in DuckDB's common type, a constant in the
+      // other operand's type when it fits (u64 > 100; Arrow would go through BIGINT
+      // and fail on values above its range).
+      if (kComparisons.count(op) && IsInteger(*l.type) && IsInteger(*r.type) &&
+          !l.type->Equals(*r.type)) {
+        FitConstant(&l, &r);
+        if (!l.type->Equals(*r.type)) {
+          auto common = CommonType({l.type, r.type});
+          ARROW_ASSIGN_OR_RAISE(l, CastTo(l, common, scope, e.loc));
+          ARROW_ASSIGN_OR_RAISE(r, CastTo(r, common, scope, e.loc));
+        }
       }
       // Timestamps of two units or zones, times of two units: compared in their
       // common type (Arrow compares only equal types).
@@ -1139,16 +1211,7 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         // DuckDB's common type, checked (Arrow would narrow a constant operand to
         // the other's type and overflow: 2147483647::BIGINT + 1).
         if (IsInteger(*l.type) && IsInteger(*r.type) && !l.type->Equals(*r.type)) {
-          auto plain = [](const Bound& b) {  // a constant as written: 2, not 2::TINYINT
-            return IsLiteral(b) &&
-                   (b.type->id() == Type::INT32 || b.type->id() == Type::INT64);
-          };
-          for (auto [constant, other] : {std::pair{&l, &r}, std::pair{&r, &l}}) {
-            if (!plain(*constant) || plain(*other)) continue;
-            auto fitted = cp::Cast(arrow::Datum(constant->expr.literal()->scalar()),
-                                   cp::CastOptions::Safe(other->type));
-            if (fitted.ok()) *constant = Lit(fitted->scalar());
-          }
+          FitConstant(&l, &r);
         }
         if (IsInteger(*l.type) && IsInteger(*r.type) && !l.type->Equals(*r.type)) {
           auto common = CommonType({l.type, r.type});
