@@ -1090,8 +1090,12 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       if ((decimal_l || decimal_r) && IsNumeric(*l.type) && IsNumeric(*r.type) &&
           op != "/" && op != "**") {
         if (IsFloating(*l.type) || IsFloating(*r.type)) {
-          ARROW_ASSIGN_OR_RAISE(l, CastTo(l, arrow::float64(), scope, e.loc));
-          ARROW_ASSIGN_OR_RAISE(r, CastTo(r, arrow::float64(), scope, e.loc));
+          // A FLOAT stays FLOAT beside a DECIMAL (DuckDB: 0.1::FLOAT = 0.1).
+          auto real = l.type->id() == Type::DOUBLE || r.type->id() == Type::DOUBLE
+                          ? arrow::float64()
+                          : arrow::float32();
+          ARROW_ASSIGN_OR_RAISE(l, CastTo(l, real, scope, e.loc));
+          ARROW_ASSIGN_OR_RAISE(r, CastTo(r, real, scope, e.loc));
         } else {
           if (!decimal_l) {
             l = NarrowIntegerLiteral(l);

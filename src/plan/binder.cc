@@ -604,6 +604,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       AggregateCall ac;
       std::shared_ptr<arrow::DataType> out_type;
       std::optional<Collected> collected;
+      std::shared_ptr<arrow::DataType> retype;  // the result cast to DuckDB's type
       if (star) {
         if (fn != "count" && fn != "count_star") {
           return ErrorAt(call->loc, fn + "(*) is not supported; use count(*)");
@@ -721,6 +722,8 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
           ac.function = "count";
           ac.options = std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID);
           out_type = arrow::int64();
+          // DuckDB's count_if is a HUGEINT.
+          retype = arrow::decimal128(38, 0);
         } else if (fn == "approx_count_distinct") {
           // Exact: a distinct count is cheap enough here, and never off.
           ac.function = "count_distinct";
@@ -737,11 +740,14 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       ctx.by_text[text] = ac.output;
       std::string column = ac.output;  // what the select list reads
       std::shared_ptr<arrow::DataType> column_type = out_type;
-      if (collected) {
+      if (collected || retype) {
         column = NewName(text);
-        column_type = collected->type;
+        column_type = collected ? collected->type : retype;
         ctx.by_text[text] = column;
-        finished.emplace_back(column, collected->finish(cp::field_ref(ac.output)));
+        finished.emplace_back(column, collected
+                                          ? collected->finish(cp::field_ref(ac.output))
+                                          : cp::call("cast", {cp::field_ref(ac.output)},
+                                                     cp::CastOptions::Safe(retype)));
         finished_fields.push_back(arrow::field(column, column_type));
       }
       // sum(DISTINCT x) and the like aggregate the distinct (keys, x) apart.
