@@ -249,11 +249,14 @@ Status SortByExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult*
 struct Fraction {
   double value = 0;
   bool exact = false;
+  bool descending = false;  // -q: counted from the top (ORDER BY x DESC), as DuckDB
   __int128 num = 0, den = 1;
 };
 
-Fraction ParseFraction(const std::string& text) {
+Fraction ParseFraction(std::string text) {
   Fraction f;
+  f.descending = !text.empty() && text[0] == '-';
+  if (f.descending) text = text.substr(1);
   f.value = std::strtod(text.c_str(), nullptr);
   size_t dot = text.find('.');
   std::string digits =
@@ -306,10 +309,12 @@ Result<std::shared_ptr<arrow::Scalar>> Interpolate(const arrow::Array& values, i
     int64_t v = x + static_cast<int64_t>(static_cast<double>(y - x) * d);
     return std::make_shared<arrow::TimestampScalar>(v, out_type.GetSharedPtr());
   }
-  ARROW_ASSIGN_OR_RAISE(auto xa, a->CastTo(arrow::float64()));
-  ARROW_ASSIGN_OR_RAISE(auto ya, b->CastTo(arrow::float64()));
-  double x = static_cast<const arrow::DoubleScalar&>(*xa).value;
-  double y = static_cast<const arrow::DoubleScalar&>(*ya).value;
+  // Integers beyond 2^53 become the nearest double, as DuckDB's do.
+  auto to_double = cp::CastOptions::Unsafe(arrow::float64());
+  ARROW_ASSIGN_OR_RAISE(auto xa, cp::Cast(arrow::Datum(a), to_double));
+  ARROW_ASSIGN_OR_RAISE(auto ya, cp::Cast(arrow::Datum(b), to_double));
+  double x = static_cast<const arrow::DoubleScalar&>(*xa.scalar()).value;
+  double y = static_cast<const arrow::DoubleScalar&>(*ya.scalar()).value;
   double v = x + (y - x) * d;
   if (out_type.id() == Type::FLOAT) {
     return std::make_shared<arrow::FloatScalar>(static_cast<float>(v));
@@ -350,7 +355,7 @@ Status QuantileExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
       ARROW_ASSIGN_OR_RAISE(order, AscendingValid(*row));
     }
     int64_t n = order ? order->length() : 0;
-    valid.push_back(n > 0 || !many ? n > 0 : false);
+    valid.push_back(n > 0);
     if (n == 0) {
       if (!many) ARROW_RETURN_NOT_OK(builder->AppendNull());
       offsets.push_back(offsets.back());
@@ -359,9 +364,11 @@ Status QuantileExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
     for (const Fraction& q : qs) {
       std::shared_ptr<arrow::Scalar> v;
       if (kDiscrete) {
-        ARROW_ASSIGN_OR_RAISE(v, row->GetScalar(order->Value(DiscreteIndex(n, q))));
+        int64_t k = DiscreteIndex(n, q);
+        if (q.descending) k = n - 1 - k;
+        ARROW_ASSIGN_OR_RAISE(v, row->GetScalar(order->Value(k)));
       } else {
-        double rn = static_cast<double>(n - 1) * q.value;
+        double rn = static_cast<double>(n - 1) * (q.descending ? 1 - q.value : q.value);
         auto lo = static_cast<int64_t>(std::floor(rn));
         auto hi = static_cast<int64_t>(std::ceil(rn));
         ARROW_ASSIGN_OR_RAISE(auto sorted, cp::Take(*row, *order));

@@ -204,18 +204,18 @@ Result<std::optional<Binder::Collected>> Binder::BindCollected(const sql::Expr& 
                                            "and 1, got " +
                                            item->ToString());
         }
-        // ORDER BY x DESC counts from the top: 1 - q.
+        // ORDER BY x DESC counts from the top: -q (DuckDB's own encoding).
+        std::string text;
         if (item->type->id() == Type::DECIMAL128) {
           const auto& dec = static_cast<const arrow::Decimal128Scalar&>(*item);
-          int scale = static_cast<const arrow::DecimalType&>(*item->type).scale();
-          arrow::Decimal128 x = dec.value;
-          if (descending) x = arrow::Decimal128::GetScaleMultiplier(scale) - x;
-          qs.push_back(x.ToString(scale));
+          text = dec.value.ToString(
+              static_cast<const arrow::DecimalType&>(*item->type).scale());
         } else {
-          char text[32];
-          std::snprintf(text, sizeof(text), "%.17g", descending ? 1 - v : v);
-          qs.push_back(text);
+          char buffer[32];
+          std::snprintf(buffer, sizeof(buffer), "%.17g", v);
+          text = buffer;
         }
+        qs.push_back(descending ? "-" + text : text);
       }
     }
     std::shared_ptr<arrow::Scalar> q = arrow::MakeScalar(qs[0]);

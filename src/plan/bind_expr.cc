@@ -312,8 +312,6 @@ int DecimalScale(const arrow::DataType& t) {
   return static_cast<const arrow::DecimalType&>(t).scale();
 }
 
-/// An integer literal that fits INTEGER as an INTEGER (DuckDB types `1` so), else
-/// the value itself.
 /// An integer constant as written (2, not 2::TINYINT) beside an integer of another
 /// type takes that type when it fits there (DuckDB: TINYINT * 2 is a TINYINT).
 void FitConstant(Binder::Bound* l, Binder::Bound* r) {
@@ -328,6 +326,8 @@ void FitConstant(Binder::Bound* l, Binder::Bound* r) {
   }
 }
 
+/// An integer literal that fits INTEGER as an INTEGER (DuckDB types `1` so), else
+/// the value itself.
 Binder::Bound NarrowIntegerLiteral(Binder::Bound value) {
   const auto* lit = value.expr.literal();
   if (lit && lit->is_scalar() && lit->scalar()->is_valid &&
@@ -656,10 +656,8 @@ Result<Binder::Bound> Binder::InSessionZone(Bound value, const Scope& scope,
   const auto& ts = static_cast<const arrow::TimestampType&>(*value.type);
   if (ts.timezone() == TimeZone()) return value;
   auto type = arrow::timestamp(ts.unit(), TimeZone());
-  auto options = cp::CastOptions::Safe(type);
-  // An integer beyond 2^53 becomes the nearest DOUBLE, as in DuckDB.
-  options.allow_float_truncate = IsInteger(*value.type) && IsFloating(*type);
-  return Call("cast", {value}, scope, loc, std::make_shared<cp::CastOptions>(options));
+  return Call("cast", {value}, scope, loc,
+              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
 }
 
 Result<std::optional<Binder::Bound>> Binder::CastZoned(
@@ -702,18 +700,17 @@ Result<std::optional<Binder::Bound>> Binder::CastZoned(
   }
   if (!IsTemporal(*value.type)) return std::nullopt;
   // A wall-clock time (or date) in the session's zone as an instant. Times a
-  // daylight-saving change skips or repeats take the earlier instant.
+  // daylight-saving change repeats takes the later instant (DuckDB's), one it skips
+  // the instant just before the change.
   ARROW_ASSIGN_OR_RAISE(value,
                         CastTo(value, arrow::timestamp(target.unit()), scope, loc));
-  ARROW_ASSIGN_OR_RAISE(
-      value, Call("assume_timezone", {value}, scope, loc,
-                  std::make_shared<cp::AssumeTimezoneOptions>(
-                      TimeZone(), cp::AssumeTimezoneOptions::AMBIGUOUS_EARLIEST,
-                      cp::AssumeTimezoneOptions::NONEXISTENT_EARLIEST)));
-  auto options = cp::CastOptions::Safe(type);
-  // An integer beyond 2^53 becomes the nearest DOUBLE, as in DuckDB.
-  options.allow_float_truncate = IsInteger(*value.type) && IsFloating(*type);
-  return Call("cast", {value}, scope, loc, std::make_shared<cp::CastOptions>(options));
+  ARROW_ASSIGN_OR_RAISE(value,
+                        Call("assume_timezone", {value}, scope, loc,
+                             std::make_shared<cp::AssumeTimezoneOptions>(
+                                 TimeZone(), cp::AssumeTimezoneOptions::AMBIGUOUS_LATEST,
+                                 cp::AssumeTimezoneOptions::NONEXISTENT_EARLIEST)));
+  return Call("cast", {value}, scope, loc,
+              std::make_shared<cp::CastOptions>(cp::CastOptions::Safe(type)));
 }
 
 Result<Binder::Bound> Binder::RoomToRound(Bound value, const Scope& scope,
@@ -752,7 +749,10 @@ Result<Binder::Bound> Binder::AddInterval(Bound value, const Bound& interval,
   if (!IsLiteral(interval)) {
     return ErrorAt(loc, "not supported: an interval that is not a constant");
   }
-  if (value.type->id() == Type::TIME64 && interval.expr.literal()->scalar()->is_valid) {
+  if (value.type->id() == Type::TIME64 && !interval.expr.literal()->scalar()->is_valid) {
+    return Lit(arrow::MakeNullScalar(value.type));  // time +/- NULL
+  }
+  if (value.type->id() == Type::TIME64) {
     // A time of day wraps around midnight; months and days leave it (DuckDB).
     const auto parts = static_cast<const arrow::MonthDayNanoIntervalScalar&>(
                            *interval.expr.literal()->scalar())
@@ -1291,8 +1291,12 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
       auto type = SqlTypeToArrow(e.type_name);
       if (!type.ok()) return ErrorAt(e.loc, type.status().message());
       if (value.type->id() == Type::NA) return Lit(arrow::MakeNullScalar(*type));
-      if (e.try_cast && !IsLiteral(value)) {
-        // Per value: NULL where it does not convert (text trimmed first, as CAST).
+      if (e.try_cast && !IsLiteral(value) &&
+          (IsString(*value.type) || IsFloating(*value.type)) && !IsString(**type) &&
+          (*type)->id() != Type::DECIMAL128 && !IsZoned(**type)) {
+        // Text or floats to a number, date or time: NULL per value where it does not
+        // convert (text trimmed first, as CAST). Other TRY_CASTs take CAST's own
+        // paths, where a value that does not convert is an error.
         if (IsString(*value.type) && (IsNumeric(**type) || IsTemporal(**type))) {
           ARROW_ASSIGN_OR_RAISE(value,
                                 Call("utf8_trim_whitespace", {value}, scope, e.loc));

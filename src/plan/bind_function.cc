@@ -624,7 +624,7 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(value,
                           call("assume_timezone", {value},
                                std::make_shared<cp::AssumeTimezoneOptions>(
-                                   zone, cp::AssumeTimezoneOptions::AMBIGUOUS_EARLIEST,
+                                   zone, cp::AssumeTimezoneOptions::AMBIGUOUS_LATEST,
                                    cp::AssumeTimezoneOptions::NONEXISTENT_EARLIEST)));
     return call("cast", {value},
                 std::make_shared<cp::CastOptions>(

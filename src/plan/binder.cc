@@ -355,7 +355,11 @@ Result<Binder::Relation> Binder::BindValues(const sql::QueryNode& node) {
     for (size_t r = 0; r < rows.size(); ++r) {
       ARROW_ASSIGN_OR_RAISE(auto cast,
                             CastTo(rows[r][c], type, empty, node.rows[r][c]->loc));
-      ARROW_RETURN_NOT_OK(builder->AppendScalar(*cast.expr.literal()->scalar()));
+      const auto* lit = cast.expr.literal();
+      if (lit == nullptr || !lit->is_scalar()) {
+        return ErrorAt(node.rows[r][c]->loc, "VALUES needs constant expressions");
+      }
+      ARROW_RETURN_NOT_OK(builder->AppendScalar(*lit->scalar()));
     }
     ARROW_ASSIGN_OR_RAISE(auto column, builder->Finish());
     std::string name = "col" + std::to_string(c);

@@ -2,6 +2,8 @@
 
 #include <arrow/acero/map_node.h>
 #include <arrow/acero/options.h>
+#include <arrow/array/array_nested.h>
+#include <arrow/array/builder_primitive.h>
 #include <arrow/array/util.h>
 #include <arrow/compute/api.h>
 
@@ -38,8 +40,20 @@ class UnnestNode : public ac::MapNode {
     } else {
       lists = column.make_array();
     }
-    ARROW_ASSIGN_OR_RAISE(auto parents, cp::CallFunction("list_parent_indices", {lists}));
-    ARROW_ASSIGN_OR_RAISE(auto elements, cp::CallFunction("list_flatten", {lists}));
+    // Each element's row and place, NULL lists skipped (their slots may still hold
+    // values, which list_parent_indices would count and list_flatten not).
+    const auto& list = static_cast<const arrow::ListArray&>(*lists);
+    arrow::Int64Builder parent_builder, place_builder;
+    for (int64_t r = 0; r < list.length(); ++r) {
+      if (list.IsNull(r)) continue;
+      for (int64_t j = list.value_offset(r); j < list.value_offset(r + 1); ++j) {
+        ARROW_RETURN_NOT_OK(parent_builder.Append(r));
+        ARROW_RETURN_NOT_OK(place_builder.Append(j));
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(auto parents, parent_builder.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto places, place_builder.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto elements, cp::Take(list.values(), places));
     std::vector<arrow::Datum> out;
     for (size_t i = 0; i < batch.values.size(); ++i) {
       if (static_cast<int>(i) == index_) {

@@ -18,8 +18,6 @@ using Kind = sql::FrameBound::Kind;
 
 namespace {
 
-/// Where each row (by sorted position) sits: its partition [ps, pe) and its peers
-/// (equal order keys) [qs, qe).
 /// Per sorted row: its partition [ps, pe) and peer group [qs, qe); for a RANGE frame
 /// with an offset, the order key as a double (NaN for NULL), its direction, and the
 /// partition's non-NULL keys [vs, ve).
@@ -388,7 +386,8 @@ Result<std::shared_ptr<arrow::Array>> CollectFrames(
   constexpr int64_t kMaxValues = int64_t{1} << 27;
   arrow::Int64Builder take;
   std::vector<int32_t> offsets = {0};
-  std::vector<int64_t> row_list(n);  // which list each row reads
+  arrow::TypedBufferBuilder<bool> validity;  // an empty frame's list is NULL
+  std::vector<int64_t> row_list(n);          // which list each row reads
   int64_t lists = 0;
   for (int64_t i = 0; i < n; ++i) {
     int64_t fs = 0, fe = 0;
@@ -408,13 +407,15 @@ Result<std::shared_ptr<arrow::Array>> CollectFrames(
     }
     for (int64_t j = fs; j < fe; ++j) ARROW_RETURN_NOT_OK(take.Append(j));
     offsets.push_back(static_cast<int32_t>(take.length()));
+    ARROW_RETURN_NOT_OK(validity.Append(fe > fs));
     row_list[i] = lists++;
   }
+  ARROW_ASSIGN_OR_RAISE(auto bitmap, validity.Finish());
   ARROW_ASSIGN_OR_RAISE(auto indices, take.Finish());
   ARROW_ASSIGN_OR_RAISE(auto values, Take(v, indices));
   auto list_array = std::make_shared<arrow::ListArray>(
       arrow::list(v->type()), lists, arrow::Buffer::FromVector(std::move(offsets)),
-      values);
+      values, bitmap);
   auto schema = arrow::schema({arrow::field("list", list_array->type())});
   ARROW_ASSIGN_OR_RAISE(auto bound, call.finish.Bind(*schema));
   cp::ExecBatch batch(std::vector<arrow::Datum>{list_array}, lists);
@@ -471,7 +472,8 @@ Result<std::shared_ptr<arrow::Array>> ComputeOne(const arrow::RecordBatch& batch
       (offset(call.frame.start) || offset(call.frame.end))) {
     // RANGE with an offset: the single numeric order key, and where each
     // partition's non-NULL keys lie (NULLs sort to one end).
-    ARROW_ASSIGN_OR_RAISE(auto keys, cp::Cast(order[0], arrow::float64()));
+    ARROW_ASSIGN_OR_RAISE(auto keys,
+                          cp::Cast(order[0], cp::CastOptions::Unsafe(arrow::float64())));
     const auto& doubles = static_cast<const arrow::DoubleArray&>(*keys.make_array());
     layout.key.resize(n);
     for (int64_t i = 0; i < n; ++i) {
