@@ -1038,8 +1038,25 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
   Relation rel;
   std::string qualifier = ref.alias;
   switch (ref.kind) {
-    case sql::TableKind::kUri:
     case sql::TableKind::kFunction:
+      if (AsciiLower(ref.name) == "unnest") {
+        // FROM unnest(list) t(x) is (SELECT unnest(list) AS unnest) t(x), as DuckDB.
+        auto call = std::make_shared<sql::Expr>();
+        call->kind = sql::ExprKind::kFunction;
+        call->loc = ref.loc;
+        call->name = "unnest";
+        call->args = ref.args;
+        sql::Query query;
+        query.loc = ref.loc;
+        query.body = std::make_shared<sql::QueryNode>();
+        query.body->loc = ref.loc;
+        query.body->select.items.push_back({call, "unnest"});
+        ARROW_ASSIGN_OR_RAISE(rel, BindQueryRelation(query));
+        if (qualifier.empty()) qualifier = "unnest";
+        break;
+      }
+      return BindSource(ref);
+    case sql::TableKind::kUri:
       return BindSource(ref);
     case sql::TableKind::kJoin:
       return BindJoin(ref);
