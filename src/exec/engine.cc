@@ -215,6 +215,20 @@ struct Engine::Impl {
     return binder;
   }
 
+  /// Lowers `root` with parallel scans (measured into `profile` when given) and
+  /// starts it. On failure the scanners it started are stopped.
+  Result<std::unique_ptr<arrow::RecordBatchReader>> Start(
+      const plan::PlanPtr& root, std::vector<std::shared_ptr<SplitScanner>>* scanners,
+      plan::Profile* profile = nullptr) {
+    auto decl = plan::Lower(root, ParallelLowering(options.stop, scanners), profile);
+    Result<std::unique_ptr<arrow::RecordBatchReader>> reader =
+        decl.ok() ? plan::ToReader(std::move(*decl), root->schema) : decl.status();
+    if (!reader.ok()) {
+      for (auto& s : *scanners) s->Stop();
+    }
+    return reader;
+  }
+
   /// Runs an uncorrelated subquery to completion when a statement is bound.
   plan::SubqueryRunner SubqueryRunner() {
     return [this](const plan::PlanPtr& root) -> Result<std::shared_ptr<arrow::Table>> {
@@ -230,22 +244,10 @@ struct Engine::Impl {
         }
       }
       std::vector<std::shared_ptr<SplitScanner>> scanners;
-      auto stop_all = [&scanners] {
-        for (auto& s : scanners) s->Stop();
-      };
-      auto decl = plan::Lower(root, ParallelLowering(options.stop, &scanners));
-      if (!decl.ok()) {
-        stop_all();
-        return decl.status();
-      }
-      auto reader = plan::ToReader(std::move(*decl), root->schema);
-      if (!reader.ok()) {
-        stop_all();
-        return reader.status();
-      }
-      auto table = (*reader)->ToTable();
-      (void)(*reader)->Close();
-      stop_all();
+      ARROW_ASSIGN_OR_RAISE(auto reader, Start(root, &scanners));
+      auto table = reader->ToTable();
+      (void)reader->Close();
+      for (auto& s : scanners) s->Stop();
       return table;
     };
   }
@@ -265,17 +267,8 @@ struct Engine::Impl {
   Result<std::unique_ptr<StatementResult>> RunQuery(const sql::Query& query) {
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(query));
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    auto decl = plan::Lower(root, ParallelLowering(options.stop, &scanners));
-    if (!decl.ok()) {
-      for (auto& s : scanners) s->Stop();
-      return decl.status();
-    }
-    auto reader = plan::ToReader(std::move(*decl), root->schema);
-    if (!reader.ok()) {
-      for (auto& s : scanners) s->Stop();
-      return reader.status();
-    }
-    return std::make_unique<QueryResult>(std::move(*reader), root->schema,
+    ARROW_ASSIGN_OR_RAISE(auto reader, Start(root, &scanners));
+    return std::make_unique<QueryResult>(std::move(reader), root->schema,
                                          std::move(scanners), &options);
   }
 
@@ -444,29 +437,17 @@ struct Engine::Impl {
   Result<std::string> Analyze(const plan::PlanPtr& root) {
     plan::Profile profile;
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    auto stop_all = [&scanners] {
-      for (auto& s : scanners) s->Stop();
-    };
-    auto decl = plan::Lower(root, ParallelLowering(options.stop, &scanners), &profile);
-    if (!decl.ok()) {
-      stop_all();
-      return decl.status();
-    }
-    auto reader = plan::ToReader(std::move(*decl), root->schema);
-    if (!reader.ok()) {
-      stop_all();
-      return reader.status();
-    }
+    ARROW_ASSIGN_OR_RAISE(auto reader, Start(root, &scanners, &profile));
     int64_t rows = 0;
     Status status;
     while (true) {
       std::shared_ptr<arrow::RecordBatch> batch;
-      status = (*reader)->ReadNext(&batch);
+      status = reader->ReadNext(&batch);
       if (!status.ok() || batch == nullptr) break;
       rows += batch->num_rows();
     }
-    (void)(*reader)->Close();
-    stop_all();
+    (void)reader->Close();
+    for (auto& s : scanners) s->Stop();
     ARROW_RETURN_NOT_OK(status);
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - profile.start)
