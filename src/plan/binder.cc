@@ -381,10 +381,40 @@ namespace {
 Result<PlanPtr> AddOrderLimit(PlanPtr plan, std::vector<cp::SortKey> keys,
                               const sql::Query* query) {
   if (!keys.empty()) {
+    // DuckDB sorts NaN above every number, with NULLs placed apart; Arrow puts NaN
+    // beside the NULLs. A floating key sorts by is_nan(key) first, the same way.
+    auto with_nan = Node(NodeKind::kProject, {plan});
+    arrow::FieldVector fields = plan->schema->fields();
+    for (const auto& f : fields) with_nan->exprs.push_back(cp::field_ref(f->name()));
+    std::vector<cp::SortKey> sort_keys;
+    for (const auto& k : keys) {
+      const auto* name = k.target.name();
+      auto field = name ? plan->schema->GetFieldByName(*name) : nullptr;
+      if (field && arrow::is_floating(field->type()->id())) {
+        std::string nan = *name + "#nan";
+        with_nan->exprs.push_back(cp::call("is_nan", {cp::field_ref(*name)}));
+        fields.push_back(arrow::field(nan, arrow::boolean()));
+        sort_keys.emplace_back(nan, k.order, k.null_placement);
+      }
+      sort_keys.push_back(k);
+    }
     auto sort = Node(NodeKind::kSort, {plan});
     sort->schema = plan->schema;
-    sort->sort_keys = std::move(keys);
-    plan = sort;
+    if (sort_keys.size() > keys.size()) {
+      with_nan->schema = arrow::schema(fields);
+      sort->inputs = {with_nan};
+      sort->schema = with_nan->schema;
+      auto drop = Node(NodeKind::kProject, {sort});
+      for (const auto& f : plan->schema->fields()) {
+        drop->exprs.push_back(cp::field_ref(f->name()));
+      }
+      drop->schema = plan->schema;
+      sort->sort_keys = std::move(sort_keys);
+      plan = drop;
+    } else {
+      sort->sort_keys = std::move(keys);
+      plan = sort;
+    }
   }
   if (query != nullptr && (query->limit || query->offset)) {
     auto limit = Node(NodeKind::kLimit, {plan});
