@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/temporal.h"
 #include "common/text.h"
 #include "flowsql/engine.h"
 
@@ -64,12 +65,6 @@ std::string FormatDouble(double v) {
   }
   if (s == "-0") s = "0";
   return s;
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
 }
 
 /// Days since 1970-01-01 to YYYY-MM-DD (proleptic Gregorian).
@@ -115,20 +110,6 @@ std::string FormatTimeOfDay(int64_t value, int64_t units_per_second) {
     out += "." + f;
   }
   return out;
-}
-
-int64_t UnitsPerSecond(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND:
-      return 1;
-    case arrow::TimeUnit::MILLI:
-      return 1000;
-    case arrow::TimeUnit::MICRO:
-      return 1000000;
-    case arrow::TimeUnit::NANO:
-      return 1000000000;
-  }
-  return 1;
 }
 
 std::string FormatTimestamp(int64_t value, arrow::TimeUnit::type unit) {

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <unordered_map>
 
+#include "plan/functions.h"
+
 namespace flowsql::plan {
 
 namespace cp = arrow::compute;
@@ -634,9 +636,6 @@ using TypeRule =
 
 Status AddListFunction(cp::FunctionRegistry* registry, const std::string& name, int arity,
                        TypeRule rule, cp::ArrayKernelExec exec) {
-  auto function = std::make_shared<cp::ScalarFunction>(
-      name, cp::Arity(arity),
-      cp::FunctionDoc("Finishes an aggregate over a list", "", {}));
   std::vector<cp::InputType> in = {cp::InputType(Type::LIST)};
   for (int i = 1; i < arity; ++i) in.push_back(cp::InputType::Any());
   cp::ScalarKernel kernel(
@@ -645,10 +644,8 @@ Status AddListFunction(cp::FunctionRegistry* registry, const std::string& name, 
           [rule](cp::KernelContext*, const std::vector<arrow::TypeHolder>& types)
               -> Result<arrow::TypeHolder> { return rule(types); }),
       exec);
-  kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
-  kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-  ARROW_RETURN_NOT_OK(function->AddKernel(std::move(kernel)));
-  return registry->AddFunction(function, /*allow_overwrite=*/true);
+  return RegisterScalarFunction(registry, name, cp::Arity(arity),
+                                "Finishes an aggregate over a list", {std::move(kernel)});
 }
 
 std::shared_ptr<arrow::DataType> ValueType(const arrow::TypeHolder& list) {

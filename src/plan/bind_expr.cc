@@ -576,8 +576,21 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     int64_t v = unit == arrow::TimeUnit::NANO ? *micros * 1000 : *micros;
     return Lit(std::make_shared<arrow::Time64Scalar>(v, type));
   }
-  if (IsZoned(*value.type) || IsZoned(*type) ||
-      (value.type->id() == Type::TIMESTAMP && IsString(*type))) {
+  if (IsString(*type) && !IsString(*value.type)) {
+    // Floats, timestamps, times, intervals, lists and structs as DuckDB writes them
+    // (1.0, 2024-01-01 09:00:00+01 in the session's zone, 10:00:00, [1, 2]); Arrow's
+    // text differs (1, 10:00:00.000000).
+    const auto id = value.type->id();
+    if (IsFloating(*value.type) || id == Type::TIMESTAMP || id == Type::TIME32 ||
+        id == Type::TIME64 || id == Type::DURATION ||
+        id == Type::INTERVAL_MONTH_DAY_NANO || id == Type::LIST || id == Type::STRUCT ||
+        id == Type::MAP) {
+      ARROW_ASSIGN_OR_RAISE(value, InSessionZone(value, scope, loc));
+      ARROW_ASSIGN_OR_RAISE(auto text, Call("value_text", {value}, scope, loc));
+      return CastTo(text, type, scope, loc);
+    }
+  }
+  if (IsZoned(*value.type) || IsZoned(*type)) {
     ARROW_ASSIGN_OR_RAISE(auto zoned, CastZoned(value, type, scope, loc));
     if (zoned) return *zoned;
   }
@@ -608,17 +621,6 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
                             cp::CastOptions::Safe(arrow::decimal128(38, scale)))));
         return CastTo(value, type, scope, loc);
       }
-    }
-  }
-  if (IsString(*type) && !IsString(*value.type)) {
-    // Floats, times, intervals, lists and structs as DuckDB writes them (1.0,
-    // 10:00:00, [1, 2]); Arrow's text differs (1, 10:00:00.000000).
-    const auto id = value.type->id();
-    if (IsFloating(*value.type) || id == Type::TIME32 || id == Type::TIME64 ||
-        id == Type::DURATION || id == Type::INTERVAL_MONTH_DAY_NANO || id == Type::LIST ||
-        id == Type::STRUCT || id == Type::MAP) {
-      ARROW_ASSIGN_OR_RAISE(auto text, Call("value_text", {value}, scope, loc));
-      return CastTo(text, type, scope, loc);
     }
   }
   if (arrow::is_decimal(value.type->id()) && IsFloating(*type)) {
@@ -664,12 +666,6 @@ Result<std::optional<Binder::Bound>> Binder::CastZoned(
     Bound value, const std::shared_ptr<arrow::DataType>& type, const Scope& scope,
     const sql::Location& loc) {
   const bool from_zoned = IsZoned(*value.type);
-  if (IsString(*type)) {
-    // DuckDB's text: '2024-01-01 09:00:00', or with the session zone's offset.
-    ARROW_ASSIGN_OR_RAISE(value, InSessionZone(value, scope, loc));
-    ARROW_ASSIGN_OR_RAISE(auto text, Call("value_text", {value}, scope, loc));
-    return CastTo(text, type, scope, loc);
-  }
   if (from_zoned && type->id() != Type::TIMESTAMP && type->id() != Type::DATE32 &&
       type->id() != Type::TIME64) {
     return std::nullopt;  // an instant's count of units (epoch) is zone-free

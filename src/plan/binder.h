@@ -174,8 +174,8 @@ class Binder {
                      std::shared_ptr<arrow::compute::FunctionOptions> options = nullptr);
   Result<Bound> CastTo(Bound value, const std::shared_ptr<arrow::DataType>& type,
                        const Scope& scope, const sql::Location& loc);
-  /// The casts a time zone takes part in (to or from TIMESTAMPTZ, timestamps to
-  /// text), through the session's zone as DuckDB does; nothing for the others.
+  /// The casts a time zone takes part in (to or from TIMESTAMPTZ), through the
+  /// session's zone as DuckDB does; nothing for the others.
   Result<std::optional<Bound>> CastZoned(Bound value,
                                          const std::shared_ptr<arrow::DataType>& type,
                                          const Scope& scope, const sql::Location& loc);

@@ -251,16 +251,11 @@ Status JsonExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* o
 Status AddJsonFunction(cp::FunctionRegistry* registry, const std::string& name,
                        cp::ArrayKernelExec exec, std::shared_ptr<arrow::DataType> out,
                        bool path) {
-  auto function = std::make_shared<cp::ScalarFunction>(
-      name, path ? cp::Arity::Binary() : cp::Arity::Unary(),
-      cp::FunctionDoc("JSON text to a value", "", {"json", "path"}));
   std::vector<cp::InputType> in = {arrow::utf8()};
   if (path) in.push_back(arrow::utf8());
-  cp::ScalarKernel kernel(in, out, exec);
-  kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
-  kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-  ARROW_RETURN_NOT_OK(function->AddKernel(kernel));
-  return registry->AddFunction(function, /*allow_overwrite=*/true);
+  return RegisterScalarFunction(
+      registry, name, path ? cp::Arity::Binary() : cp::Arity::Unary(),
+      "JSON text to a value", {cp::ScalarKernel(in, out, exec)});
 }
 
 // ---- Lists ------------------------------------------------------------------
@@ -370,15 +365,13 @@ Status DigestExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult*
 
 template <const EVP_MD* (*kDigest)()>
 Status AddDigest(cp::FunctionRegistry* registry, const std::string& name) {
-  auto function = std::make_shared<cp::ScalarFunction>(
-      name, cp::Arity::Unary(), cp::FunctionDoc("A digest as hex text", "", {"value"}));
+  std::vector<cp::ScalarKernel> kernels;
   for (const auto& type : {arrow::utf8(), arrow::binary()}) {
-    cp::ScalarKernel kernel({type}, arrow::utf8(), DigestExec<kDigest>);
-    kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
-    kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-    ARROW_RETURN_NOT_OK(function->AddKernel(kernel));
+    kernels.emplace_back(std::vector<cp::InputType>{type}, arrow::utf8(),
+                         DigestExec<kDigest>);
   }
-  return registry->AddFunction(function, /*allow_overwrite=*/true);
+  return RegisterScalarFunction(registry, name, cp::Arity::Unary(),
+                                "A digest as hex text", std::move(kernels));
 }
 
 // ---- Decimals ---------------------------------------------------------------
@@ -472,20 +465,15 @@ Status Register() {
                              same_as_first, AddMonthsExec<int64_t>);
   ARROW_RETURN_NOT_OK(add_months->AddKernel(ts_kernel));
   ARROW_RETURN_NOT_OK(registry->AddFunction(add_months, /*allow_overwrite=*/true));
-  auto list_get = std::make_shared<cp::ScalarFunction>(
-      "list_get", cp::Arity::Binary(),
-      cp::FunctionDoc("An element of a list, counted from 1", "", {"list", "index"}));
-  cp::ScalarKernel list_kernel(
-      {cp::InputType(arrow::Type::LIST), arrow::int64()},
-      cp::OutputType([](cp::KernelContext*, const std::vector<arrow::TypeHolder>& types)
-                         -> Result<arrow::TypeHolder> {
-        return static_cast<const arrow::ListType&>(*types[0].type).value_type();
-      }),
-      ListGetExec);
-  list_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
-  list_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-  ARROW_RETURN_NOT_OK(list_get->AddKernel(list_kernel));
-  ARROW_RETURN_NOT_OK(registry->AddFunction(list_get, /*allow_overwrite=*/true));
+  ARROW_RETURN_NOT_OK(RegisterScalarFunction(
+      registry, "list_get", cp::Arity::Binary(), "An element of a list, counted from 1",
+      {cp::ScalarKernel(
+          {cp::InputType(arrow::Type::LIST), arrow::int64()},
+          cp::OutputType([](cp::KernelContext*, const std::vector<arrow::TypeHolder>&
+                                                    types) -> Result<arrow::TypeHolder> {
+            return static_cast<const arrow::ListType&>(*types[0].type).value_type();
+          }),
+          ListGetExec)}));
   auto make_list = std::make_shared<cp::ScalarFunction>(
       "make_list", cp::Arity::VarArgs(1),
       cp::FunctionDoc("A list of the arguments, per row", "", {"values"}));
@@ -510,27 +498,18 @@ Status Register() {
     ARROW_RETURN_NOT_OK(to_double->AddKernel(kernel));
   }
   ARROW_RETURN_NOT_OK(registry->AddFunction(to_double, /*allow_overwrite=*/true));
-  auto value_text = std::make_shared<cp::ScalarFunction>(
-      "value_text", cp::Arity::Unary(),
-      cp::FunctionDoc("A value as DuckDB's text", "", {"value"}));
-  cp::ScalarKernel text_kernel({cp::InputType::Any()}, arrow::utf8(), ValueTextExec);
-  text_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
-  text_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-  ARROW_RETURN_NOT_OK(value_text->AddKernel(text_kernel));
-  ARROW_RETURN_NOT_OK(registry->AddFunction(value_text, /*allow_overwrite=*/true));
-  auto try_cast = std::make_shared<cp::ScalarFunction>(
-      "try_cast", cp::Arity::Binary(),
-      cp::FunctionDoc("A cast that gives NULL where a value does not convert", "",
-                      {"value", "typed_null"}));
-  cp::ScalarKernel try_kernel(
-      {cp::InputType::Any(), cp::InputType::Any()},
-      cp::OutputType([](cp::KernelContext*, const std::vector<arrow::TypeHolder>& types)
-                         -> Result<arrow::TypeHolder> { return types[1]; }),
-      TryCastExec);
-  try_kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
-  try_kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
-  ARROW_RETURN_NOT_OK(try_cast->AddKernel(try_kernel));
-  ARROW_RETURN_NOT_OK(registry->AddFunction(try_cast, /*allow_overwrite=*/true));
+  ARROW_RETURN_NOT_OK(RegisterScalarFunction(
+      registry, "value_text", cp::Arity::Unary(), "A value as DuckDB's text",
+      {cp::ScalarKernel({cp::InputType::Any()}, arrow::utf8(), ValueTextExec)}));
+  ARROW_RETURN_NOT_OK(RegisterScalarFunction(
+      registry, "try_cast", cp::Arity::Binary(),
+      "A cast that gives NULL where a value does not convert",
+      {cp::ScalarKernel(
+          {cp::InputType::Any(), cp::InputType::Any()},
+          cp::OutputType(
+              [](cp::KernelContext*, const std::vector<arrow::TypeHolder>& types)
+                  -> Result<arrow::TypeHolder> { return types[1]; }),
+          TryCastExec)}));
   ARROW_RETURN_NOT_OK(AddDigest<EVP_md5>(registry, "utf8_md5"));
   ARROW_RETURN_NOT_OK(AddDigest<EVP_sha256>(registry, "utf8_sha256"));
   ARROW_RETURN_NOT_OK(AddJsonFunction(registry, "json_extract",
@@ -546,6 +525,19 @@ Status Register() {
 }
 
 }  // namespace
+
+Status RegisterScalarFunction(cp::FunctionRegistry* registry, const std::string& name,
+                              const cp::Arity& arity, const std::string& summary,
+                              std::vector<cp::ScalarKernel> kernels) {
+  auto function =
+      std::make_shared<cp::ScalarFunction>(name, arity, cp::FunctionDoc(summary, "", {}));
+  for (auto& kernel : kernels) {
+    kernel.null_handling = cp::NullHandling::COMPUTED_NO_PREALLOCATE;
+    kernel.mem_allocation = cp::MemAllocation::NO_PREALLOCATE;
+    ARROW_RETURN_NOT_OK(function->AddKernel(std::move(kernel)));
+  }
+  return registry->AddFunction(function, /*allow_overwrite=*/true);
+}
 
 Status RegisterFunctions() {
   static Status status;

@@ -1,6 +1,13 @@
 // Scalar functions flowsql registers in Arrow's compute registry.
 #pragma once
 
+#include <arrow/compute/function.h>
+#include <arrow/compute/kernel.h>
+#include <arrow/compute/registry.h>
+
+#include <string>
+#include <vector>
+
 #include "flowsql/connector.h"
 
 namespace flowsql::plan {
@@ -19,5 +26,12 @@ namespace flowsql::plan {
 ///   list_get(list, int64) -> element i counted from 1, from the end when negative,
 ///   NULL out of range
 Status RegisterFunctions();
+
+/// Registers `name` (replacing any) with `kernels`, whose execs build their own
+/// output arrays and NULLs (Arrow preallocates nothing for them).
+Status RegisterScalarFunction(arrow::compute::FunctionRegistry* registry,
+                              const std::string& name, const arrow::compute::Arity& arity,
+                              const std::string& summary,
+                              std::vector<arrow::compute::ScalarKernel> kernels);
 
 }  // namespace flowsql::plan
