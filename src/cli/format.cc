@@ -132,26 +132,12 @@ void AppendJson(const arrow::Array& array, int64_t i, std::string* out) {
     case Type::DOUBLE:
       AppendJsonFloat(checked_cast<const arrow::DoubleArray&>(array).Value(i), out);
       return;
-    case Type::LIST: {
-      const auto& list = checked_cast<const arrow::ListArray&>(array);
-      AppendJsonList(*list.values(), list.value_offset(i), list.value_offset(i + 1), out);
-      return;
-    }
-    case Type::LARGE_LIST: {
-      const auto& list = checked_cast<const arrow::LargeListArray&>(array);
-      AppendJsonList(*list.values(), list.value_offset(i), list.value_offset(i + 1), out);
-      return;
-    }
-    case Type::LIST_VIEW: {
-      const auto& list = checked_cast<const arrow::ListViewArray&>(array);
-      AppendJsonList(*list.values(), list.value_offset(i),
-                     list.value_offset(i) + list.value_length(i), out);
-      return;
-    }
+    case Type::LIST:
+    case Type::LARGE_LIST:
+    case Type::LIST_VIEW:
     case Type::FIXED_SIZE_LIST: {
-      const auto& list = checked_cast<const arrow::FixedSizeListArray&>(array);
-      AppendJsonList(*list.values(), list.value_offset(i),
-                     list.value_offset(i) + list.value_length(i), out);
+      ListRow row = ListRowOf(array, i);
+      AppendJsonList(*row.values, row.start, row.end, out);
       return;
     }
     case Type::STRUCT: {

@@ -258,28 +258,12 @@ void AppendTextImpl(const arrow::Array& array, int64_t i, bool nested,
       AppendInterval(v.months, v.days, v.nanoseconds, out);
       return;
     }
-    case Type::LIST: {
-      const auto& list = checked_cast<const arrow::ListArray&>(array);
-      AppendListItems(*list.values(), list.value_offset(i), list.value_offset(i + 1),
-                      out);
-      return;
-    }
-    case Type::LARGE_LIST: {
-      const auto& list = checked_cast<const arrow::LargeListArray&>(array);
-      AppendListItems(*list.values(), list.value_offset(i), list.value_offset(i + 1),
-                      out);
-      return;
-    }
-    case Type::LIST_VIEW: {
-      const auto& list = checked_cast<const arrow::ListViewArray&>(array);
-      AppendListItems(*list.values(), list.value_offset(i),
-                      list.value_offset(i) + list.value_length(i), out);
-      return;
-    }
+    case Type::LIST:
+    case Type::LARGE_LIST:
+    case Type::LIST_VIEW:
     case Type::FIXED_SIZE_LIST: {
-      const auto& list = checked_cast<const arrow::FixedSizeListArray&>(array);
-      AppendListItems(*list.values(), list.value_offset(i),
-                      list.value_offset(i) + list.value_length(i), out);
+      ListRow row = ListRowOf(array, i);
+      AppendListItems(*row.values, row.start, row.end, out);
       return;
     }
     case Type::MAP: {
@@ -330,6 +314,29 @@ void AppendTextImpl(const arrow::Array& array, int64_t i, bool nested,
 }
 
 }  // namespace
+
+ListRow ListRowOf(const arrow::Array& array, int64_t i) {
+  switch (array.type_id()) {
+    case arrow::Type::LIST: {
+      const auto& list = checked_cast<const arrow::ListArray&>(array);
+      return {list.values().get(), list.value_offset(i), list.value_offset(i + 1)};
+    }
+    case arrow::Type::LARGE_LIST: {
+      const auto& list = checked_cast<const arrow::LargeListArray&>(array);
+      return {list.values().get(), list.value_offset(i), list.value_offset(i + 1)};
+    }
+    case arrow::Type::LIST_VIEW: {
+      const auto& list = checked_cast<const arrow::ListViewArray&>(array);
+      return {list.values().get(), list.value_offset(i),
+              list.value_offset(i) + list.value_length(i)};
+    }
+    default: {
+      const auto& list = checked_cast<const arrow::FixedSizeListArray&>(array);
+      return {list.values().get(), list.value_offset(i),
+              list.value_offset(i) + list.value_length(i)};
+    }
+  }
+}
 
 void AppendValueText(const arrow::Array& array, int64_t i, std::string* out,
                      const std::string& null_text) {
