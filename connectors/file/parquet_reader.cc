@@ -47,6 +47,32 @@ std::optional<std::vector<int>> PruneRowGroups(const std::string& path,
       ->row_groups();
 }
 
+// Makes the string_view and binary_view types in `field`, at any depth under lists
+// and structs, plain utf8 and binary; returns whether it changed any.
+bool PlainViews(parquet::arrow::SchemaField* field) {
+  auto& type = field->field->type();
+  std::shared_ptr<arrow::DataType> plain;
+  if (type->id() == arrow::Type::STRING_VIEW) {
+    plain = arrow::utf8();
+  } else if (type->id() == arrow::Type::BINARY_VIEW) {
+    plain = arrow::binary();
+  } else if (type->id() == arrow::Type::LIST || type->id() == arrow::Type::LARGE_LIST ||
+             type->id() == arrow::Type::STRUCT) {
+    bool changed = false;
+    for (auto& child : field->children) changed |= PlainViews(&child);
+    if (!changed) return false;
+    arrow::FieldVector children;
+    for (const auto& child : field->children) children.push_back(child.field);
+    plain = type->id() == arrow::Type::LIST         ? arrow::list(children[0])
+            : type->id() == arrow::Type::LARGE_LIST ? arrow::large_list(children[0])
+                                                    : arrow::struct_(children);
+  } else {
+    return false;
+  }
+  field->field = field->field->WithType(plain);
+  return true;
+}
+
 class ParquetReader : public FormatReader {
  public:
   explicit ParquetReader(ReadSettings settings) : settings_(std::move(settings)) {}
@@ -55,9 +81,12 @@ class ParquetReader : public FormatReader {
     FileInfo info;
     info.path = path;
     ARROW_ASSIGN_OR_RAISE(auto reader, OpenReader(path));
-    std::shared_ptr<arrow::Schema> schema;
-    ARROW_RETURN_NOT_OK(WithPath(reader->GetSchema(&schema), path));
-    info.raw_schema = schema->RemoveMetadata();
+    // The schema the batches will have: GetSchema() would read the file's again.
+    arrow::FieldVector fields;
+    for (const auto& field : reader->manifest().schema_fields) {
+      fields.push_back(field.field);
+    }
+    info.raw_schema = arrow::schema(std::move(fields));
     ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(info.raw_schema, settings_));
     info.row_groups = reader->num_row_groups();
     info.rows = reader->parquet_reader()->metadata()->num_rows();
@@ -140,6 +169,13 @@ class ParquetReader : public FormatReader {
     builder.properties(props);
     auto reader = builder.Build();
     if (!reader.ok()) return WithPath(reader.status(), path);
+    // Files written by arrow-rs, Polars or DuckDB often store string_view in their
+    // Arrow schema, which the reader then decodes into views: slower than plain
+    // strings, which is what the engine uses (plan::EngineType). The reader takes
+    // each column's type from its manifest when it makes the column's reader, so
+    // making the views plain there, before any read, reads them as strings.
+    auto& manifest = const_cast<parquet::arrow::SchemaManifest&>((*reader)->manifest());
+    for (auto& field : manifest.schema_fields) PlainViews(&field);
     return std::move(*reader);
   }
 

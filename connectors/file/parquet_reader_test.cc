@@ -1,4 +1,5 @@
 #include <arrow/api.h>
+#include <arrow/compute/cast.h>
 #include <arrow/io/file.h>
 #include <arrow/ipc/api.h>
 #include <gtest/gtest.h>
@@ -47,6 +48,34 @@ TEST(ParquetReader, ReadsAndProjects) {
   ASSERT_OK_AND_ASSIGN(auto names, ReadAll(source.get(), request));
   EXPECT_EQ(names->num_columns(), 1);
   EXPECT_EQ(Cell(*names, "name", 999), "n999");
+}
+
+TEST(ParquetReader, ReadsStringViewsAsPlainStrings) {
+  // A file whose stored Arrow schema holds string_view, also inside a list.
+  TempDir dir;
+  auto path = dir.Join("views.parquet");
+  auto table = MakeTable(10);
+  auto names = *arrow::compute::Cast(table->column(1), arrow::utf8_view());
+  auto lists = *arrow::MakeArrayFromScalar(
+      arrow::ListScalar(*arrow::MakeArrayFromScalar(arrow::StringViewScalar("x"), 2)),
+      10);
+  auto written = arrow::Table::Make(
+      arrow::schema({arrow::field("id", arrow::int64()),
+                     arrow::field("name", arrow::utf8_view()),
+                     arrow::field("tags", arrow::list(arrow::utf8_view()))}),
+      std::vector<std::shared_ptr<arrow::ChunkedArray>>{
+          table->column(0), names.chunked_array(),
+          std::make_shared<arrow::ChunkedArray>(lists)});
+  auto props = parquet::ArrowWriterProperties::Builder().store_schema()->build();
+  auto out = *arrow::io::FileOutputStream::Open(path);
+  ASSERT_TRUE(parquet::arrow::WriteTable(*written, arrow::default_memory_pool(), out, 4,
+                                         parquet::default_writer_properties(), props)
+                  .ok());
+  ASSERT_TRUE(out->Close().ok());
+  ASSERT_OK_AND_ASSIGN(auto read, ReadFile(path));
+  EXPECT_EQ(read->schema()->ToString(),
+            "id: int64\nname: string\ntags: list<element: string>");
+  EXPECT_EQ(Cell(*read, "name", 9), "n9");
 }
 
 TEST(ParquetReader, FilterSkipsRowGroups) {
