@@ -1,7 +1,8 @@
 // Aggregates Acero lacks, as one mechanism: `collect` gathers each group's values
 // into a list (any type, structs included), and a scalar function over that list
 // finishes the aggregate (string_agg, median, quantiles, mode, arg_min, covariance,
-// regressions, ORDER BY inside an aggregate).
+// regressions, ORDER BY inside an aggregate). Beside it, `decimal_sum`: exact, checked
+// sums of decimals.
 #include "plan/aggregates.h"
 
 #include <arrow/array/concatenate.h>
@@ -13,6 +14,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 #include "plan/functions.h"
@@ -129,6 +131,127 @@ Status HashCollectFinalize(cp::KernelContext* ctx, arrow::Datum* out) {
   *out =
       std::make_shared<arrow::ListArray>(arrow::list(state->type), state->num_groups,
                                          std::move(offset_buffer), sorted.make_array());
+  return Status::OK();
+}
+
+// ---- decimal_sum -----------------------------------------------------------------
+
+/// Per group, the sum of the decimal128 values seen, as a 128-bit integer, and how
+/// many there were. Arrow's decimal sum wraps on overflow and adds through an
+/// out-of-line operator per value; this one checks and stays in registers.
+struct DecimalSumState : cp::KernelState {
+  std::shared_ptr<arrow::DataType> type;  // the output: DECIMAL(38, input scale)
+  std::vector<__int128> sums;
+  std::vector<int64_t> counts;
+};
+
+DecimalSumState* SumState(cp::KernelContext* ctx) {
+  return static_cast<DecimalSumState*>(ctx->state());
+}
+
+Status SumOverflow() {
+  return Status::Invalid("Overflow in sum(): the total leaves the 128-bit DECIMAL range");
+}
+
+Status AddTo(__int128* sum, __int128 value) {
+  if (__builtin_add_overflow(*sum, value, sum)) return SumOverflow();
+  return Status::OK();
+}
+
+Result<std::unique_ptr<cp::KernelState>> DecimalSumInit(cp::KernelContext*,
+                                                        const cp::KernelInitArgs& args) {
+  auto state = std::make_unique<DecimalSumState>();
+  const auto& in = static_cast<const arrow::DecimalType&>(*args.inputs[0].type);
+  state->type = arrow::decimal128(38, in.scale());
+  return state;
+}
+
+/// Adds the values of batch[0] into the groups batch[1] names (group 0 without one).
+Status DecimalSumConsume(cp::KernelContext* ctx, const cp::ExecSpan& batch) {
+  auto* state = SumState(ctx);
+  const DecimalColumn values(batch[0]);
+  std::shared_ptr<arrow::Array> group_array;
+  const uint32_t* groups = nullptr;
+  if (batch.num_values() > 1) {
+    ARROW_ASSIGN_OR_RAISE(group_array, AsArray(batch[1], batch.length));
+    groups = group_array->data()->GetValues<uint32_t>(1);
+  } else if (state->sums.empty()) {
+    state->sums.assign(1, 0);
+    state->counts.assign(1, 0);
+  }
+  __int128* sums = state->sums.data();
+  int64_t* counts = state->counts.data();
+  bool overflow = false;
+  for (int64_t i = 0; i < batch.length; ++i) {
+    if (!values.Valid(i)) continue;
+    const uint32_t g = groups ? groups[i] : 0;
+    overflow |= __builtin_add_overflow(sums[g], values.At(i), &sums[g]);
+    ++counts[g];
+  }
+  return overflow ? SumOverflow() : Status::OK();
+}
+
+Status DecimalSumMerge(cp::KernelContext* ctx, cp::KernelState&& src,
+                       cp::KernelState* dst) {
+  auto& from = static_cast<DecimalSumState&>(src);
+  auto* to = static_cast<DecimalSumState*>(dst);
+  if (from.sums.empty()) return Status::OK();
+  if (to->sums.empty()) {
+    to->sums.assign(1, 0);
+    to->counts.assign(1, 0);
+  }
+  to->counts[0] += from.counts[0];
+  return AddTo(&to->sums[0], from.sums[0]);
+}
+
+/// The sums as decimals, NULL where a group had no value.
+Result<std::shared_ptr<arrow::Array>> FinishSums(const DecimalSumState& state) {
+  arrow::Decimal128Builder out(state.type);
+  ARROW_RETURN_NOT_OK(out.Reserve(static_cast<int64_t>(state.sums.size())));
+  for (size_t g = 0; g < state.sums.size(); ++g) {
+    if (state.counts[g] == 0) {
+      out.UnsafeAppendNull();
+      continue;
+    }
+    const auto v = state.sums[g];
+    out.UnsafeAppend(
+        arrow::Decimal128(static_cast<int64_t>(v >> 64), static_cast<uint64_t>(v)));
+  }
+  return out.Finish();
+}
+
+Status DecimalSumFinalize(cp::KernelContext* ctx, arrow::Datum* out) {
+  auto* state = SumState(ctx);
+  if (state->sums.empty()) {
+    *out = arrow::MakeNullScalar(state->type);
+    return Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto sums, FinishSums(*state));
+  ARROW_ASSIGN_OR_RAISE(*out, sums->GetScalar(0));
+  return Status::OK();
+}
+
+Status HashDecimalSumResize(cp::KernelContext* ctx, int64_t num_groups) {
+  SumState(ctx)->sums.resize(num_groups, 0);
+  SumState(ctx)->counts.resize(num_groups, 0);
+  return Status::OK();
+}
+
+Status HashDecimalSumMerge(cp::KernelContext* ctx, cp::KernelState&& src,
+                           const arrow::ArrayData& group_id_mapping) {
+  auto& from = static_cast<DecimalSumState&>(src);
+  auto* to = SumState(ctx);
+  const auto* mapping = group_id_mapping.GetValues<uint32_t>(1);
+  for (size_t g = 0; g < from.sums.size(); ++g) {
+    ARROW_RETURN_NOT_OK(AddTo(&to->sums[mapping[g]], from.sums[g]));
+    to->counts[mapping[g]] += from.counts[g];
+  }
+  return Status::OK();
+}
+
+Status HashDecimalSumFinalize(cp::KernelContext* ctx, arrow::Datum* out) {
+  ARROW_ASSIGN_OR_RAISE(auto sums, FinishSums(*SumState(ctx)));
+  *out = sums;
   return Status::OK();
 }
 
@@ -691,6 +814,29 @@ Status RegisterAggregates(cp::FunctionRegistry* registry) {
       CollectInit, HashCollectResize, HashCollectConsume, HashCollectMerge,
       HashCollectFinalize, /*ordered=*/false)));
   ARROW_RETURN_NOT_OK(registry->AddFunction(hash_collect, /*allow_overwrite=*/true));
+
+  cp::FunctionDoc sum_doc("Sums decimals exactly, an overflow being an error", "",
+                          {"value"});
+  cp::OutputType sum_type(
+      [](cp::KernelContext*,
+         const std::vector<arrow::TypeHolder>& types) -> Result<arrow::TypeHolder> {
+        return arrow::decimal128(
+            38, static_cast<const arrow::DecimalType&>(*types[0].type).scale());
+      });
+  auto decimal_sum = std::make_shared<cp::ScalarAggregateFunction>(
+      "decimal_sum", cp::Arity::Unary(), sum_doc);
+  ARROW_RETURN_NOT_OK(decimal_sum->AddKernel(cp::ScalarAggregateKernel(
+      {cp::InputType(Type::DECIMAL128)}, sum_type, DecimalSumInit, DecimalSumConsume,
+      DecimalSumMerge, DecimalSumFinalize, /*ordered=*/false)));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(decimal_sum, /*allow_overwrite=*/true));
+  auto hash_decimal_sum = std::make_shared<cp::HashAggregateFunction>(
+      "hash_decimal_sum", cp::Arity::Binary(), sum_doc);
+  ARROW_RETURN_NOT_OK(hash_decimal_sum->AddKernel(cp::HashAggregateKernel(
+      cp::KernelSignature::Make({cp::InputType(Type::DECIMAL128), arrow::uint32()},
+                                sum_type),
+      DecimalSumInit, HashDecimalSumResize, DecimalSumConsume, HashDecimalSumMerge,
+      HashDecimalSumFinalize, /*ordered=*/false)));
+  ARROW_RETURN_NOT_OK(registry->AddFunction(hash_decimal_sum, /*allow_overwrite=*/true));
 
   auto value = [](const std::vector<arrow::TypeHolder>& t) -> Result<arrow::TypeHolder> {
     return ValueType(t[0]);

@@ -14,6 +14,7 @@
 
 #include "common/numbers.h"
 #include "plan/binder.h"
+#include "plan/functions.h"
 
 namespace flowsql::plan {
 
@@ -357,31 +358,6 @@ std::shared_ptr<arrow::DataType> IntegerAsDecimal(const arrow::DataType& t) {
     default:
       return arrow::decimal128(19, 0);
   }
-}
-
-/// DuckDB's result type of `l op r` over decimals (op is +, - or *): sums keep the
-/// larger scale and one more digit; products add scales and widths, staying within
-/// 18 digits when both inputs do (the product is checked, never wrapped).
-Result<std::shared_ptr<arrow::DataType>> DecimalResultType(const std::string& op,
-                                                           const arrow::DataType& l,
-                                                           const arrow::DataType& r) {
-  int p1 = DecimalPrecision(l), s1 = DecimalScale(l);
-  int p2 = DecimalPrecision(r), s2 = DecimalScale(r);
-  int p, s;
-  if (op == "*") {
-    s = s1 + s2;
-    p = p1 + p2;
-    if (p > 18 && p1 <= 18 && p2 <= 18) p = 18;
-  } else {
-    s = std::max(s1, s2);
-    p = std::max(p1 - s1, p2 - s2) + s + 1;
-  }
-  p = std::min(p, 38);
-  if (s > p) {
-    return Status::NotImplemented("not supported: a DECIMAL result with scale ", s,
-                                  " (at most 38 digits)");
-  }
-  return arrow::decimal128(p, s);
 }
 
 /// The precision Arrow's kernel gives `l op r` (before our cast to DuckDB's type).
@@ -1115,6 +1091,12 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
           if (op == "+" || op == "-" || op == "*") {
             auto result = DecimalResultType(op, *l.type, *r.type);
             if (!result.ok()) return ErrorAt(e.loc, result.status().message());
+            if (l.type->id() == Type::DECIMAL128 && r.type->id() == Type::DECIMAL128) {
+              return Call(op == "+"   ? "decimal_add"
+                          : op == "-" ? "decimal_subtract"
+                                      : "decimal_multiply",
+                          {l, r}, scope, e.loc);
+            }
             if (ArrowDecimalPrecision(op, *l.type, *r.type) > 38) {
               for (auto* side : {&l, &r}) {
                 ARROW_ASSIGN_OR_RAISE(

@@ -639,6 +639,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       std::shared_ptr<arrow::DataType> out_type;
       std::optional<Collected> collected;
       std::shared_ptr<arrow::DataType> retype;  // the result cast to DuckDB's type
+      std::string mean_count;  // avg(decimal): a count beside the sum, then their ratio
       if (star) {
         if (fn != "count" && fn != "count_star") {
           return ErrorAt(call->loc, fn + "(*) is not supported; use count(*)");
@@ -705,7 +706,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
             return ErrorAt(call->loc,
                            "sum() needs a number, got " + ArrowTypeToSql(*arg.type));
           }
-          ac.function = "sum";
+          ac.function = arg.type->id() == Type::DECIMAL128 ? "decimal_sum" : "sum";
           ac.options = skip;
           out_type = arrow::is_floating(arg.type->id()) ? arrow::float64() : arg.type;
           if (arrow::is_decimal(arg.type->id())) {
@@ -718,10 +719,19 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
             return ErrorAt(call->loc,
                            fn + "() needs a number, got " + ArrowTypeToSql(*arg.type));
           }
-          ARROW_ASSIGN_OR_RAISE(arg, CastTo(arg, arrow::float64(), in.scope, call->loc));
-          ac.function = "mean";
           ac.options = skip;
-          out_type = arrow::float64();
+          if (arg.type->id() == Type::DECIMAL128 && !call->distinct) {
+            // DuckDB's avg of a decimal: the exact sum, divided once by the count.
+            ac.function = "decimal_sum";
+            out_type = arrow::decimal128(
+                38, static_cast<const arrow::DecimalType&>(*arg.type).scale());
+            mean_count = NewName("count");
+          } else {
+            ARROW_ASSIGN_OR_RAISE(arg,
+                                  CastTo(arg, arrow::float64(), in.scope, call->loc));
+            ac.function = "mean";
+            out_type = arrow::float64();
+          }
         } else if (fn == "min" || fn == "max" || fn == "any_value" || fn == "first" ||
                    fn == "arbitrary") {
           // Acero's "first" is ordered and single-threaded; any_value may return
@@ -774,14 +784,22 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       ctx.by_text[text] = ac.output;
       std::string column = ac.output;  // what the select list reads
       std::shared_ptr<arrow::DataType> column_type = out_type;
-      if (collected || retype) {
+      if (collected || retype || !mean_count.empty()) {
         column = NewName(text);
-        column_type = collected ? collected->type : retype;
+        auto result = cp::field_ref(ac.output);
+        cp::Expression finish;
+        if (collected) {
+          column_type = collected->type;
+          finish = collected->finish(result);
+        } else if (retype) {
+          column_type = retype;
+          finish = cp::call("cast", {result}, cp::CastOptions::Safe(retype));
+        } else {
+          column_type = arrow::float64();
+          finish = cp::call("decimal_mean", {result, cp::field_ref(mean_count)});
+        }
         ctx.by_text[text] = column;
-        finished.emplace_back(column, collected
-                                          ? collected->finish(cp::field_ref(ac.output))
-                                          : cp::call("cast", {cp::field_ref(ac.output)},
-                                                     cp::CastOptions::Safe(retype)));
+        finished.emplace_back(column, finish);
         finished_fields.push_back(arrow::field(column, column_type));
       }
       // sum(DISTINCT x) and the like aggregate the distinct (keys, x) apart.
@@ -789,6 +807,12 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
                       ac.function != "min" && ac.function != "max";
       (separate ? distinct_aggs : agg->aggregates).push_back(ac);
       agg_fields.push_back(arrow::field(ac.output, out_type));
+      if (!mean_count.empty()) {
+        agg->aggregates.push_back(
+            {"count", std::make_shared<cp::CountOptions>(cp::CountOptions::ONLY_VALID),
+             ac.input, mean_count});
+        agg_fields.push_back(arrow::field(mean_count, arrow::int64()));
+      }
       agg_cols.push_back({"", text, column, column_type});
     }
     if (pre->exprs.empty()) {

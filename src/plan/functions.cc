@@ -412,6 +412,108 @@ Status DecimalToDoubleExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+/// decimal_mean(sum decimal128, count int64) -> float64: DuckDB's avg of a decimal,
+/// the exact sum divided once, in long double, by count * 10^scale.
+Status DecimalMeanExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                       cp::ExecResult* out) {
+  // After a whole-input aggregate both are scalars.
+  std::shared_ptr<arrow::Array> arrays[2];
+  for (int j = 0; j < 2; ++j) {
+    if (batch[j].is_scalar()) {
+      ARROW_ASSIGN_OR_RAISE(arrays[j],
+                            arrow::MakeArrayFromScalar(*batch[j].scalar, batch.length));
+    } else {
+      arrays[j] = batch[j].array.ToArray();
+    }
+  }
+  const auto& sums = static_cast<const arrow::Decimal128Array&>(*arrays[0]);
+  const auto& counts = static_cast<const arrow::Int64Array&>(*arrays[1]);
+  const int scale = static_cast<const arrow::DecimalType&>(*sums.type()).scale();
+  const long double unit = std::pow(10.0L, scale);
+  arrow::DoubleBuilder means;
+  ARROW_RETURN_NOT_OK(means.Reserve(batch.length));
+  for (int64_t i = 0; i < batch.length; ++i) {
+    if (sums.IsNull(i) || counts.IsNull(i) || counts.Value(i) == 0) {
+      means.UnsafeAppendNull();
+      continue;
+    }
+    arrow::Decimal128 v(sums.GetValue(i));
+    const auto low = static_cast<long double>(v.low_bits());
+    const auto sum = static_cast<long double>(v.high_bits()) * 0x1p64L + low;
+    means.UnsafeAppend(
+        static_cast<double>(sum / (static_cast<long double>(counts.Value(i)) * unit)));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto result, means.Finish());
+  out->value = result->data();
+  return Status::OK();
+}
+
+/// 10^n as a 128-bit integer, n in [0, 38].
+__int128 Pow10(int n) {
+  __int128 v = 1;
+  for (int i = 0; i < n; ++i) v *= 10;
+  return v;
+}
+
+/// decimal_add / decimal_subtract / decimal_multiply(decimal128, decimal128) in
+/// DuckDB's result type (DecimalResultType), exact, in 128-bit integers: an
+/// overflow, or a result wider than that type, is an error as in DuckDB.
+template <char kOp>
+Status DecimalArithmeticExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                             cp::ExecResult* out) {
+  const auto& lt = static_cast<const arrow::DecimalType&>(*batch[0].type());
+  const auto& rt = static_cast<const arrow::DecimalType&>(*batch[1].type());
+  const auto& ot = static_cast<const arrow::DecimalType&>(*out->type());
+  // Sums align both scales to the result's; products add them.
+  const __int128 lmul = kOp == '*' ? 1 : Pow10(ot.scale() - lt.scale());
+  const __int128 rmul = kOp == '*' ? 1 : Pow10(ot.scale() - rt.scale());
+  const __int128 limit = Pow10(ot.precision());
+  const DecimalColumn left(batch[0]), right(batch[1]);
+  auto* result = out->array_span_mutable();
+  auto* dst = reinterpret_cast<__int128*>(result->buffers[1].data) + result->offset;
+  // Operands within 64 bits never overflow 128: one multiply, one add.
+  constexpr __int128 k63 = static_cast<__int128>(1) << 63;
+  auto small = [&](__int128 v) { return v < k63 && v >= -k63; };
+  auto scaled = [&](__int128 v, __int128 mul, __int128* to) {
+    if (mul == 1) {
+      *to = v;
+      return false;
+    }
+    if (small(v) && small(mul)) {
+      *to = static_cast<__int128>(static_cast<int64_t>(v)) * static_cast<int64_t>(mul);
+      return false;
+    }
+    return __builtin_mul_overflow(v, mul, to);
+  };
+  for (int64_t i = 0; i < batch.length; ++i) {
+    __int128 r = 0;
+    if (left.Valid(i) && right.Valid(i)) {
+      const __int128 a = left.At(i), b = right.At(i);
+      bool overflow;
+      if constexpr (kOp == '*') {
+        overflow = scaled(a, b, &r);
+      } else {
+        __int128 x, y;
+        overflow = scaled(a, lmul, &x) || scaled(b, rmul, &y) ||
+                   (kOp == '+' ? __builtin_add_overflow(x, y, &r)
+                               : __builtin_sub_overflow(x, y, &r));
+      }
+      if (overflow || r >= limit || r <= -limit) {
+        return Status::Invalid("Overflow in ",
+                               kOp == '*'   ? "multiplication"
+                               : kOp == '+' ? "addition"
+                                            : "subtraction",
+                               " of DECIMAL(", ot.precision(), ",", ot.scale(), ") (",
+                               ToDecimal128(a).ToString(lt.scale()), " ", kOp, " ",
+                               ToDecimal128(b).ToString(rt.scale()),
+                               "); CAST an argument to a wider DECIMAL");
+      }
+    }
+    dst[i] = r;
+  }
+  return Status::OK();
+}
+
 /// make_list(a, b, ...) -> list: per row the list [a, b, ...] (all one type).
 Status MakeListExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
                     cp::ExecResult* out) {
@@ -498,6 +600,30 @@ Status Register() {
     ARROW_RETURN_NOT_OK(to_double->AddKernel(kernel));
   }
   ARROW_RETURN_NOT_OK(registry->AddFunction(to_double, /*allow_overwrite=*/true));
+  const std::tuple<const char*, std::string, cp::ArrayKernelExec> arithmetic[] = {
+      {"decimal_add", "+", DecimalArithmeticExec<'+'>},
+      {"decimal_subtract", "-", DecimalArithmeticExec<'-'>},
+      {"decimal_multiply", "*", DecimalArithmeticExec<'*'>}};
+  for (const auto& [name, op, exec] : arithmetic) {
+    auto function = std::make_shared<cp::ScalarFunction>(
+        name, cp::Arity::Binary(),
+        cp::FunctionDoc("Exact decimal arithmetic in DuckDB's result type", "",
+                        {"left", "right"}));
+    cp::ScalarKernel kernel(
+        {cp::InputType(arrow::Type::DECIMAL128), cp::InputType(arrow::Type::DECIMAL128)},
+        cp::OutputType([op](cp::KernelContext*, const std::vector<arrow::TypeHolder>& t)
+                           -> Result<arrow::TypeHolder> {
+          return DecimalResultType(op, *t[0].type, *t[1].type);
+        }),
+        exec);
+    ARROW_RETURN_NOT_OK(function->AddKernel(std::move(kernel)));
+    ARROW_RETURN_NOT_OK(registry->AddFunction(function, /*allow_overwrite=*/true));
+  }
+  ARROW_RETURN_NOT_OK(RegisterScalarFunction(
+      registry, "decimal_mean", cp::Arity::Binary(),
+      "A decimal sum over a count, as a double",
+      {cp::ScalarKernel({cp::InputType(arrow::Type::DECIMAL128), arrow::int64()},
+                        arrow::float64(), DecimalMeanExec)}));
   ARROW_RETURN_NOT_OK(RegisterScalarFunction(
       registry, "value_text", cp::Arity::Unary(), "A value as DuckDB's text",
       {cp::ScalarKernel({cp::InputType::Any()}, arrow::utf8(), ValueTextExec)}));
@@ -525,6 +651,30 @@ Status Register() {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<arrow::DataType>> DecimalResultType(const std::string& op,
+                                                           const arrow::DataType& l,
+                                                           const arrow::DataType& r) {
+  const auto& ld = static_cast<const arrow::DecimalType&>(l);
+  const auto& rd = static_cast<const arrow::DecimalType&>(r);
+  int p1 = ld.precision(), s1 = ld.scale();
+  int p2 = rd.precision(), s2 = rd.scale();
+  int p, s;
+  if (op == "*") {
+    s = s1 + s2;
+    p = p1 + p2;
+    if (p > 18 && p1 <= 18 && p2 <= 18) p = 18;
+  } else {
+    s = std::max(s1, s2);
+    p = std::max(p1 - s1, p2 - s2) + s + 1;
+  }
+  p = std::min(p, 38);
+  if (s > p) {
+    return Status::NotImplemented("not supported: a DECIMAL result with scale ", s,
+                                  " (at most 38 digits)");
+  }
+  return arrow::decimal128(p, s);
+}
 
 Status RegisterScalarFunction(cp::FunctionRegistry* registry, const std::string& name,
                               const cp::Arity& arity, const std::string& summary,
