@@ -1118,7 +1118,11 @@ Result<Binder::Bound> Binder::BindExpr(const sql::Expr& e, const Scope& scope,
         if (l.type->id() == Type::NA || r.type->id() == Type::NA) {
           return Lit(std::make_shared<arrow::BooleanScalar>());
         }
-        ARROW_ASSIGN_OR_RAISE(auto result, Call(it->second, {l, r}, scope, e.loc));
+        const bool decimals =
+            l.type->id() == Type::DECIMAL128 && r.type->id() == Type::DECIMAL128;
+        ARROW_ASSIGN_OR_RAISE(
+            auto result,
+            Call(decimals ? "decimal_" + it->second : it->second, {l, r}, scope, e.loc));
         if (IsFloating(*l.type) || IsFloating(*r.type)) {
           // DuckDB orders NaN above every number and equal to itself; IEEE says
           // every comparison with NaN is false. x < NaN, x <= NaN and x <> NaN hold

@@ -7,6 +7,7 @@
 #include <arrow/builder.h>
 #include <arrow/compute/api.h>
 #include <arrow/compute/kernel.h>
+#include <arrow/util/bitmap_generate.h>
 #include <arrow/vendored/datetime/date.h>
 #include <openssl/evp.h>
 #include <simdjson.h>
@@ -514,6 +515,50 @@ Status DecimalArithmeticExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   return Status::OK();
 }
 
+/// decimal_equal, decimal_less, ... (decimal128, decimal128) -> bool: the values
+/// compared exactly at the larger scale (Arrow's kernels first cast both sides to a
+/// common type, then compare through an out-of-line operator per value).
+template <typename Compare>
+Status DecimalCompareExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
+                          cp::ExecResult* out) {
+  const int ls = static_cast<const arrow::DecimalType&>(*batch[0].type()).scale();
+  const int rs = static_cast<const arrow::DecimalType&>(*batch[1].type()).scale();
+  const int scale = std::max(ls, rs);
+  const __int128 lmul = Pow10(scale - ls), rmul = Pow10(scale - rs);
+  const DecimalColumn left(batch[0]), right(batch[1]);
+  // A value that leaves 128 bits once scaled up is beyond every value of the other
+  // side; its sign decides.
+  constexpr __int128 kMax = ~(static_cast<__int128>(1) << 127);
+  auto scaled = [](__int128 v, __int128 mul) {
+    __int128 r;
+    if (mul == 1) return v;
+    if (__builtin_mul_overflow(v, mul, &r)) return v < 0 ? -kMax : kMax;
+    return r;
+  };
+  auto* result = out->array_span_mutable();
+  // One loop per kind of side: a constant scaled once, a column as is, or scaled.
+  auto side = [&](const DecimalColumn& c, __int128 mul, auto&& next) {
+    if (c.constant()) {
+      const __int128 v = scaled(c.At(0), mul);
+      return next([v](int64_t) { return v; });
+    }
+    if (mul == 1) return next([&c](int64_t i) { return c.At(i); });
+    return next([&c, mul, &scaled](int64_t i) { return scaled(c.At(i), mul); });
+  };
+  side(left, lmul, [&](auto lhs) {
+    side(right, rmul, [&](auto rhs) {
+      int64_t i = 0;
+      arrow::internal::GenerateBitsUnrolled(result->buffers[1].data, result->offset,
+                                            batch.length, [&] {
+                                              const bool v = Compare()(lhs(i), rhs(i));
+                                              ++i;
+                                              return v;
+                                            });
+    });
+  });
+  return Status::OK();
+}
+
 /// make_list(a, b, ...) -> list: per row the list [a, b, ...] (all one type).
 Status MakeListExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
                     cp::ExecResult* out) {
@@ -617,6 +662,22 @@ Status Register() {
         }),
         exec);
     ARROW_RETURN_NOT_OK(function->AddKernel(std::move(kernel)));
+    ARROW_RETURN_NOT_OK(registry->AddFunction(function, /*allow_overwrite=*/true));
+  }
+  const std::pair<const char*, cp::ArrayKernelExec> comparisons[] = {
+      {"decimal_equal", DecimalCompareExec<std::equal_to<__int128>>},
+      {"decimal_not_equal", DecimalCompareExec<std::not_equal_to<__int128>>},
+      {"decimal_less", DecimalCompareExec<std::less<__int128>>},
+      {"decimal_less_equal", DecimalCompareExec<std::less_equal<__int128>>},
+      {"decimal_greater", DecimalCompareExec<std::greater<__int128>>},
+      {"decimal_greater_equal", DecimalCompareExec<std::greater_equal<__int128>>}};
+  for (const auto& [name, exec] : comparisons) {
+    auto function = std::make_shared<cp::ScalarFunction>(
+        name, cp::Arity::Binary(),
+        cp::FunctionDoc("Compares decimals exactly", "", {"left", "right"}));
+    ARROW_RETURN_NOT_OK(function->AddKernel(
+        {cp::InputType(arrow::Type::DECIMAL128), cp::InputType(arrow::Type::DECIMAL128)},
+        arrow::boolean(), exec));
     ARROW_RETURN_NOT_OK(registry->AddFunction(function, /*allow_overwrite=*/true));
   }
   ARROW_RETURN_NOT_OK(RegisterScalarFunction(

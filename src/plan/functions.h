@@ -51,6 +51,7 @@ class DecimalColumn {
       all_valid_ = v.array.GetNullCount() == 0 || validity_ == nullptr;
     }
   }
+  bool constant() const { return stride_ == 0; }
   bool Valid(int64_t i) const {
     if (all_valid_) return true;
     return !constant_null_ && arrow::bit_util::GetBit(validity_, offset_ + i);

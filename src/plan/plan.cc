@@ -88,6 +88,22 @@ cp::Expression Rename(const cp::Expression& e,
   return e;
 }
 
+/// `e` with flowsql's decimal comparisons as Arrow's own: a source tests a pushed
+/// filter with arrow::dataset (a Parquet reader prunes row groups by "less", and
+/// knows nothing of "decimal_less"); both give the same answer.
+cp::Expression WithArrowComparisons(const cp::Expression& e) {
+  const auto* call = e.call();
+  if (call == nullptr) return e;
+  std::vector<cp::Expression> args;
+  for (const auto& a : call->arguments) args.push_back(WithArrowComparisons(a));
+  std::string name = call->function_name;
+  static const std::set<std::string> kDecimal = {
+      "decimal_equal",      "decimal_not_equal", "decimal_less",
+      "decimal_less_equal", "decimal_greater",   "decimal_greater_equal"};
+  if (kDecimal.count(name)) name = name.substr(std::string("decimal_").size());
+  return cp::call(name, std::move(args), call->options);
+}
+
 void Require(const cp::Expression& e, std::set<std::string>* out) {
   for (const auto& ref : cp::FieldsInExpression(e)) {
     if (ref.name()) out->insert(*ref.name());
@@ -235,7 +251,7 @@ void PushFilters(const PlanPtr& node) {
   for (int i = 0; i < scan->schema->num_fields(); ++i) {
     names[scan->schema->field(i)->name()] = scan->source_columns[i];
   }
-  scan->pushed.filter = Rename(node->predicate, names);
+  scan->pushed.filter = WithArrowComparisons(Rename(node->predicate, names));
   scan->filter_pushed = true;
 }
 

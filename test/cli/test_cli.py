@@ -229,6 +229,22 @@ def test_count_star_over_parquet_reads_no_row(flowsql):
     assert "Scan" in r.out, r.out
 
 
+def test_a_decimal_filter_skips_parquet_row_groups(flowsql, tmp_path):
+    import decimal
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "d.parquet"
+    values = [decimal.Decimal(i) / 100 for i in range(10000)]
+    pq.write_table(pa.table({"d": pa.array(values, pa.decimal128(9, 2))}), path,
+                   row_group_size=1000)
+    for where in ("d < 15", "d < 15.00", "d >= 85.00"):
+        r = flowsql("-c", f"EXPLAIN ANALYZE SELECT count(*) FROM '{path}' WHERE {where}")
+        assert r.code == 0, r
+        scan = r.out[r.out.index("Scan"):]
+        # Two row groups of 1000 hold the matching values; the other eight are skipped.
+        assert re.search(r"actual: rows=2000 ", scan), (where, r.out)
+
+
 def test_explain_analyze_refuses_a_write(flowsql, tmp_path):
     r = flowsql("-c", f"EXPLAIN ANALYZE SELECT 1 INTO '{tmp_path / 'x.csv'}'")
     assert r.code != 0
