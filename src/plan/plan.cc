@@ -526,15 +526,25 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
 
 namespace {
 
-int Conjuncts(const cp::Expression& e) {
+/// Adds the columns each conjunct of `e` reads, as one text per conjunct.
+void ConjunctColumns(const cp::Expression& e, std::set<std::string>* out) {
   const auto* call = e.call();
   if (call != nullptr &&
       (call->function_name == "and_kleene" || call->function_name == "and")) {
-    int n = 0;
-    for (const auto& a : call->arguments) n += Conjuncts(a);
-    return n;
+    for (const auto& a : call->arguments) ConjunctColumns(a, out);
+    return;
   }
-  return 1;
+  std::string columns;
+  for (const auto& ref : cp::FieldsInExpression(e)) columns += ref.ToString() + ",";
+  out->insert(columns);
+}
+
+/// The conditions of a predicate, those on the same columns counted once (a range,
+/// x >= a AND x <= b, selects like one condition, not two).
+int Conditions(const cp::Expression& e) {
+  std::set<std::string> columns;
+  ConjunctColumns(e, &columns);
+  return static_cast<int>(columns.size());
 }
 
 }  // namespace
@@ -549,9 +559,9 @@ double EstimateSize(const PlanNode& node) {
       return node.values ? double(node.values->num_rows() * 16)
                          : double(node.table->num_rows() * 16);
     case NodeKind::kFilter:
-      // Each conjunct keeps about 30% of the rows (a guess, as planners without
+      // Each condition keeps about 30% of the rows (a guess, as planners without
       // statistics make): five conditions on a fact table leave it small.
-      return EstimateSize(*node.inputs[0]) * std::pow(0.3, Conjuncts(node.predicate));
+      return EstimateSize(*node.inputs[0]) * std::pow(0.3, Conditions(node.predicate));
     case NodeKind::kAggregate:
       return EstimateSize(*node.inputs[0]) / 10;
     case NodeKind::kLimit:
