@@ -5,7 +5,10 @@
 //   WHERE [NOT] EXISTS (...) and WHERE x IN (...)  -> a semi (anti) join on the
 //     correlation's equalities, its other conditions the join's residual;
 //   (SELECT agg(...) FROM ... WHERE inner = outer)  -> the aggregate grouped by the
-//     inner keys, left-joined on the outer keys.
+//     inner keys, left-joined on the outer keys;
+//   FROM t, LATERAL (SELECT ... WHERE inner = t.k [ORDER BY ... LIMIT n])  -> the
+//     subquery with its keys, ranked per key when limited, joined on the keys;
+//     LATERAL (SELECT agg(...) ...) as the scalar case, one row per outer row.
 #include <arrow/array/concatenate.h>
 #include <arrow/array/util.h>
 #include <arrow/builder.h>
@@ -46,7 +49,8 @@ Result<int> Binder::Sides(const sql::Expr& e, const Scope& inner, const Scope& o
 }
 
 Result<std::optional<Binder::Correlation>> Binder::Correlate(const sql::Query& query,
-                                                             const Scope& outer) {
+                                                             const Scope& outer,
+                                                             bool lateral) {
   if (query.body->kind != sql::QueryNode::Kind::kSelect || !query.ctes.empty()) {
     return std::nullopt;
   }
@@ -78,14 +82,15 @@ Result<std::optional<Binder::Correlation>> Binder::Correlate(const sql::Query& q
   }
   if (!correlated) return std::nullopt;
   const sql::Query& q = query;
+  const bool ordered = !q.order_by.empty() || q.limit || q.offset;
   if (!select.group_by.empty() || select.having || select.distinct ||
-      !q.order_by.empty() || q.limit || q.offset || !select.windows.empty() ||
-      select.qualify) {
+      (ordered && !lateral) || !select.windows.empty() || select.qualify) {
     return ErrorAt(
         query.loc,
         "not supported: a correlated subquery with GROUP BY, HAVING, DISTINCT, "
         "ORDER BY, LIMIT or windows");
   }
+  c.query = &query;
   return c;
 }
 
@@ -206,15 +211,26 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
                    "not supported: a correlated scalar subquery other than one aggregate "
                    "correlated by equalities (x = (SELECT max(y) FROM t WHERE t.k = k))");
   }
-  // SELECT k..., agg FROM ... WHERE <local> GROUP BY k..., left-joined on the keys.
-  sql::SelectCore grouped = select;
+  ARROW_ASSIGN_OR_RAISE(auto values,
+                        JoinAggregates(attach_, c, {select.items[0]}, e.loc));
+  return values[0];
+}
+
+Result<std::vector<Binder::Bound>> Binder::JoinAggregates(
+    Relation* rel, const Correlation& c, const std::vector<sql::SelectItem>& items,
+    const sql::Location& loc) {
+  // SELECT k..., items..., true FROM ... WHERE <local> GROUP BY k..., left-joined
+  // on the keys.
+  sql::SelectCore grouped = *c.select;
   grouped.where = c.local.empty() ? nullptr : Combine("AND", c.local);
   grouped.group_by = c.inner_keys;
   grouped.items.clear();
   for (size_t i = 0; i < c.inner_keys.size(); ++i) {
     grouped.items.push_back({c.inner_keys[i], "key" + std::to_string(i)});
   }
-  grouped.items.push_back({select.items[0].expr, "value"});
+  for (size_t i = 0; i < items.size(); ++i) {
+    grouped.items.push_back({items[i].expr, "value" + std::to_string(i)});
+  }
   auto matched = std::make_shared<sql::Expr>();  // TRUE where the group has rows
   matched->kind = sql::ExprKind::kLiteral;
   matched->lit_kind = sql::LiteralKind::kBool;
@@ -228,54 +244,65 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
   ARROW_RETURN_NOT_OK(sub.status());
   std::vector<Bound> lkeys, rkeys;
   for (size_t i = 0; i < c.outer_keys.size(); ++i) {
-    ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*c.outer_keys[i], attach_->scope, nullptr));
+    ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*c.outer_keys[i], rel->scope, nullptr));
     const Column& r = sub->scope.columns[i];
     lkeys.push_back(l);
     rkeys.push_back({cp::field_ref(r.internal), r.type});
   }
-  Column value = sub->scope.columns[sub->scope.columns.size() - 2];
+  const size_t first_value = c.inner_keys.size();
+  std::vector<Column> value_columns(sub->scope.columns.begin() + first_value,
+                                    sub->scope.columns.end() - 1);
   Column matched_column = sub->scope.columns.back();
-  // The value of the select item over no row (count(*) + 1 is 1, coalesce(sum(x), 0)
+  // The value of a select item over no row (count(*) + 1 is 1, coalesce(sum(x), 0)
   // is 0): its aggregates replaced by their value over no row (a count 0, any
   // other NULL), folded to a constant.
-  std::shared_ptr<arrow::Scalar> on_none;
-  {
+  std::vector<std::shared_ptr<arrow::Scalar>> on_none;
+  for (const auto& item : items) {
     Scope nothing;
-    auto folded = BindExpr(*OverNoRow(select.items[0].expr), nothing, nullptr);
+    auto folded = BindExpr(*OverNoRow(item.expr), nothing, nullptr);
     if (!folded.ok() || !folded->expr.literal()) {
-      return ErrorAt(
-          e.loc,
-          "not supported: a correlated scalar subquery whose select item reads "
-          "a column outside its aggregates");
+      return ErrorAt(loc,
+                     "not supported: a correlated subquery whose select item reads "
+                     "a column outside its aggregates");
     }
-    on_none = folded->expr.literal()->scalar();
+    on_none.push_back(folded->expr.literal()->scalar());
   }
   std::set<std::string> own;
-  for (const auto& col : attach_->scope.columns) own.insert(col.internal);
+  for (const auto& col : rel->scope.columns) own.insert(col.internal);
   ARROW_ASSIGN_OR_RAISE(
       Relation joined,
-      MakeJoin(std::move(*attach_), std::move(*sub), arrow::acero::JoinType::LEFT_OUTER,
-               std::move(lkeys), std::move(rkeys), {}, e.loc));
+      MakeJoin(std::move(*rel), std::move(*sub), arrow::acero::JoinType::LEFT_OUTER,
+               std::move(lkeys), std::move(rkeys), {}, loc));
   // The subquery's columns join the scope hidden (`*` does not list them).
   for (auto& col : joined.scope.columns) {
     if (!own.count(col.internal)) col.hidden = true;
   }
-  attach_->plan = joined.plan;
-  attach_->scope.columns = joined.scope.columns;
-  Bound result{cp::field_ref(value.internal), value.type};
-  if (on_none == nullptr || !on_none->is_valid) return result;
-  std::shared_ptr<arrow::Scalar> fallback = on_none;
-  if (!on_none->type->Equals(*value.type)) {
-    ARROW_ASSIGN_OR_RAISE(auto cast, cp::Cast(arrow::Datum(on_none), value.type));
-    fallback = cast.scalar();
+  *rel = std::move(joined);
+  std::vector<Bound> values;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Column& value = value_columns[i];
+    Bound result{cp::field_ref(value.internal), value.type};
+    if (on_none[i] == nullptr || !on_none[i]->is_valid) {
+      values.push_back(result);
+      continue;
+    }
+    std::shared_ptr<arrow::Scalar> fallback = on_none[i];
+    if (!fallback->type->Equals(*value.type)) {
+      ARROW_ASSIGN_OR_RAISE(auto cast, cp::Cast(arrow::Datum(fallback), value.type));
+      fallback = cast.scalar();
+    }
+    ARROW_ASSIGN_OR_RAISE(
+        auto no_group,
+        Call("is_null",
+             {Bound{cp::field_ref(matched_column.internal), matched_column.type}},
+             rel->scope, loc));
+    ARROW_ASSIGN_OR_RAISE(
+        auto chosen,
+        Call("if_else", {no_group, Bound{cp::literal(fallback), value.type}, result},
+             rel->scope, loc));
+    values.push_back(chosen);
   }
-  ARROW_ASSIGN_OR_RAISE(
-      auto no_group,
-      Call("is_null",
-           {Bound{cp::field_ref(matched_column.internal), matched_column.type}},
-           attach_->scope, e.loc));
-  return Call("if_else", {no_group, Bound{cp::literal(fallback), value.type}, result},
-              attach_->scope, e.loc);
+  return values;
 }
 
 Result<bool> Binder::JoinSubquery(Relation* rel, const sql::Expr& conjunct) {
@@ -346,6 +373,242 @@ Result<bool> Binder::JoinSubquery(Relation* rel, const sql::Expr& conjunct) {
   }
   rel->scope = scope;
   return true;
+}
+
+namespace {
+
+sql::ExprPtr IntegerLiteral(int64_t value, const sql::Location& loc) {
+  auto e = std::make_shared<sql::Expr>();
+  e->kind = sql::ExprKind::kLiteral;
+  e->lit_kind = sql::LiteralKind::kInteger;
+  e->text = std::to_string(value);
+  e->loc = loc;
+  return e;
+}
+
+sql::ExprPtr Binary(const std::string& op, sql::ExprPtr l, sql::ExprPtr r) {
+  auto e = std::make_shared<sql::Expr>();
+  e->kind = sql::ExprKind::kBinary;
+  e->op = op;
+  e->loc = l->loc;
+  e->args = {std::move(l), std::move(r)};
+  return e;
+}
+
+bool IsTrue(const sql::Expr& e) {
+  return e.kind == sql::ExprKind::kLiteral && e.lit_kind == sql::LiteralKind::kBool &&
+         AsciiLower(e.text) == "true";
+}
+
+}  // namespace
+
+Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef& ref,
+                                             arrow::acero::JoinType type,
+                                             const sql::ExprPtr& on) {
+  using JT = arrow::acero::JoinType;
+  if (on && !IsTrue(*on)) {
+    return ErrorAt(on->loc,
+                   "not supported: a LATERAL join's ON condition other than true");
+  }
+  const size_t before = left.scope.columns.size();
+  std::string qualifier = ref.alias;
+  auto name_new_columns = [&](Relation rel) -> Result<Relation> {
+    const size_t added = rel.scope.columns.size() - before;
+    if (ref.column_aliases.size() > added) {
+      return ErrorAt(ref.loc, "too many column aliases for '" + qualifier + "'");
+    }
+    for (size_t i = before; i < rel.scope.columns.size(); ++i) {
+      rel.scope.columns[i].qualifier = qualifier;
+      if (i - before < ref.column_aliases.size()) {
+        rel.scope.columns[i].name = ref.column_aliases[i - before];
+      }
+    }
+    return rel;
+  };
+  // Values computed per `left` row (unnest, or a subquery without FROM) come as new
+  // columns of it.
+  auto append = [&](Relation rel,
+                    const std::vector<std::pair<std::string, Bound>>& values) {
+    auto p = MakeNode(NodeKind::kProject, {rel.plan});
+    arrow::FieldVector fields = rel.plan->schema->fields();
+    for (const auto& f : fields) p->exprs.push_back(cp::field_ref(f->name()));
+    for (const auto& [name, value] : values) {
+      std::string internal = NewName(name);
+      p->exprs.push_back(value.expr);
+      fields.push_back(arrow::field(internal, value.type));
+      rel.scope.columns.push_back({"", name, internal, value.type});
+    }
+    p->schema = arrow::schema(fields);
+    rel.plan = p;
+    return rel;
+  };
+
+  if (ref.kind == sql::TableKind::kFunction) {
+    if (AsciiLower(ref.name) != "unnest") {
+      return ErrorAt(ref.loc, "not supported: LATERAL " + ref.name + "()");
+    }
+    if (type != JT::INNER) {
+      return ErrorAt(ref.loc, "not supported: LEFT JOIN LATERAL unnest()");
+    }
+    if (ref.args.size() != 1) return ErrorAt(ref.loc, "unnest() takes one argument");
+    if (qualifier.empty()) qualifier = "unnest";
+    ARROW_ASSIGN_OR_RAISE(auto list, BindExpr(*ref.args[0], left.scope, nullptr));
+    ARROW_ASSIGN_OR_RAISE(left, UnnestList(std::move(left), list, "unnest", ref.loc));
+    left.scope.columns.back().hidden = false;
+    return name_new_columns(std::move(left));
+  }
+
+  const sql::Query& query = *ref.subquery;
+  ARROW_ASSIGN_OR_RAISE(auto correlation, Correlate(query, left.scope, /*lateral=*/true));
+  if (!correlation) {
+    const bool plain_select = query.body->kind == sql::QueryNode::Kind::kSelect &&
+                              query.ctes.empty() && query.order_by.empty() &&
+                              !query.limit && !query.offset;
+    if (plain_select && !query.body->select.from) {
+      // LATERAL (SELECT t.x + 1 AS y): expressions over each `left` row.
+      const sql::SelectCore& select = query.body->select;
+      std::vector<const sql::Expr*> aggs;
+      for (const auto& item : select.items) CollectAggregates(*item.expr, &aggs);
+      if (!aggs.empty() || select.where || !select.group_by.empty() || select.distinct) {
+        return ErrorAt(ref.loc,
+                       "not supported: a LATERAL subquery without FROM other than a "
+                       "list of expressions");
+      }
+      std::vector<std::pair<std::string, Bound>> values;
+      for (const auto& item : select.items) {
+        if (item.expr->kind == sql::ExprKind::kStar) {
+          return ErrorAt(item.expr->loc, "SELECT * needs a FROM clause");
+        }
+        ARROW_ASSIGN_OR_RAISE(auto b, BindExpr(*item.expr, left.scope, nullptr));
+        values.emplace_back(ItemName(item), b);
+      }
+      left = append(std::move(left), values);
+      return name_new_columns(std::move(left));
+    }
+    // It reads nothing of `left`: an ordinary join.
+    ARROW_ASSIGN_OR_RAISE(auto right, BindTable(ref));
+    return MakeJoin(std::move(left), std::move(right), type, {}, {}, {}, ref.loc);
+  }
+  const Correlation& c = *correlation;
+  const sql::SelectCore& select = *c.select;
+  if (!c.residual.empty() || c.inner_keys.empty()) {
+    return ErrorAt(c.residual.empty() ? ref.loc : c.residual[0]->loc,
+                   "not supported: a LATERAL subquery correlated other than by "
+                   "equalities (inner.k = outer.k)");
+  }
+  for (const auto& item : select.items) {
+    if (item.expr->kind == sql::ExprKind::kStar) continue;
+    ARROW_ASSIGN_OR_RAISE(int sides, Sides(*item.expr, c.inner.scope, left.scope));
+    if (sides & 2) {
+      return ErrorAt(item.expr->loc,
+                     "not supported: a LATERAL subquery whose select list reads the "
+                     "tables before it");
+    }
+  }
+  std::vector<const sql::Expr*> aggs;
+  for (const auto& item : select.items) CollectAggregates(*item.expr, &aggs);
+  if (!aggs.empty()) {
+    // One row per `left` row, its group's aggregates (or their value over none).
+    if (query.limit || query.offset) {
+      return ErrorAt(ref.loc, "not supported: LIMIT in a LATERAL subquery of aggregates");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto bound, JoinAggregates(&left, c, select.items, ref.loc));
+    std::vector<std::pair<std::string, Bound>> values;
+    for (size_t i = 0; i < bound.size(); ++i) {
+      values.emplace_back(ItemName(select.items[i]), bound[i]);
+    }
+    left = append(std::move(left), values);
+    return name_new_columns(std::move(left));
+  }
+
+  // SELECT items..., k... FROM ... WHERE <local> [QUALIFY row_number() OVER
+  // (PARTITION BY k... ORDER BY ...) within OFFSET and LIMIT], joined on the keys.
+  sql::SelectCore keyed = select;
+  keyed.where = c.local.empty() ? nullptr : Combine("AND", c.local);
+  for (size_t i = 0; i < c.inner_keys.size(); ++i) {
+    keyed.items.push_back({c.inner_keys[i], "key" + std::to_string(i)});
+  }
+  if (query.limit || query.offset) {
+    auto spec = std::make_shared<sql::WindowSpec>();
+    spec->loc = ref.loc;
+    spec->partition_by = c.inner_keys;
+    // The select list's expressions, each `*` as the columns it stands for.
+    std::vector<sql::ExprPtr> listed;
+    for (const auto& item : select.items) {
+      if (item.expr->kind != sql::ExprKind::kStar) {
+        listed.push_back(item.expr);
+        continue;
+      }
+      for (const auto& col : c.inner.scope.columns) {
+        if (col.hidden || (!item.expr->table.empty() &&
+                           AsciiLower(col.qualifier) != AsciiLower(item.expr->table))) {
+          continue;
+        }
+        auto ref_expr = std::make_shared<sql::Expr>();
+        ref_expr->kind = sql::ExprKind::kColumn;
+        ref_expr->loc = item.expr->loc;
+        ref_expr->table = col.qualifier;
+        ref_expr->name = col.name;
+        listed.push_back(ref_expr);
+      }
+    }
+    for (auto item : query.order_by) {
+      // ORDER BY 2 or an item's alias: that item's expression.
+      if (item.expr->kind == sql::ExprKind::kLiteral &&
+          item.expr->lit_kind == sql::LiteralKind::kInteger) {
+        const size_t k = std::strtoull(item.expr->text.c_str(), nullptr, 10);
+        if (k < 1 || k > listed.size()) {
+          return ErrorAt(item.expr->loc, "ORDER BY position out of range");
+        }
+        item.expr = listed[k - 1];
+      } else {
+        item.expr = WithAliases(item.expr, select, c.inner.scope);
+      }
+      spec->order_by.push_back(item);
+    }
+    auto rank = std::make_shared<sql::Expr>();
+    rank->kind = sql::ExprKind::kFunction;
+    rank->name = "row_number";
+    rank->loc = ref.loc;
+    rank->over = spec;
+    auto constant = [&](const sql::ExprPtr& e) -> Result<int64_t> {
+      if (!e) return 0;
+      if (e->kind != sql::ExprKind::kLiteral ||
+          e->lit_kind != sql::LiteralKind::kInteger) {
+        return ErrorAt(e->loc,
+                       "not supported: a LIMIT or OFFSET other than a number "
+                       "in a LATERAL subquery");
+      }
+      return std::strtoll(e->text.c_str(), nullptr, 10);
+    };
+    ARROW_ASSIGN_OR_RAISE(int64_t offset, constant(query.offset));
+    std::vector<sql::ExprPtr> window;
+    if (offset > 0) window.push_back(Binary(">", rank, IntegerLiteral(offset, ref.loc)));
+    if (query.limit) {
+      ARROW_ASSIGN_OR_RAISE(int64_t limit, constant(query.limit));
+      window.push_back(Binary("<=", rank, IntegerLiteral(offset + limit, ref.loc)));
+    }
+    if (!window.empty()) keyed.qualify = Combine("AND", window);
+  }
+  Relation* saved = attach_;
+  attach_ = nullptr;
+  bool applied = false;
+  auto sub = BindSelect(keyed, nullptr, &applied);
+  attach_ = saved;
+  ARROW_RETURN_NOT_OK(sub.status());
+  // `*` may have become several columns: the keys are the last ones.
+  const size_t first_key = sub->scope.columns.size() - c.inner_keys.size();
+  std::vector<Bound> lkeys, rkeys;
+  for (size_t i = 0; i < c.outer_keys.size(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*c.outer_keys[i], left.scope, nullptr));
+    Column& r = sub->scope.columns[first_key + i];
+    lkeys.push_back(l);
+    rkeys.push_back({cp::field_ref(r.internal), r.type});
+    r.hidden = true;
+  }
+  ARROW_ASSIGN_OR_RAISE(left, MakeJoin(std::move(left), std::move(*sub), type,
+                                       std::move(lkeys), std::move(rkeys), {}, ref.loc));
+  return name_new_columns(std::move(left));
 }
 
 }  // namespace flowsql::plan

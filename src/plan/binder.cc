@@ -93,6 +93,26 @@ void FlattenInnerJoins(const sql::TableRef& ref,
 
 }  // namespace
 
+std::string ItemName(const sql::SelectItem& item) {
+  if (!item.alias.empty()) return item.alias;
+  if (item.expr->kind == sql::ExprKind::kColumn) return item.expr->name;
+  return ExprToString(*item.expr);
+}
+
+bool IsLateral(const sql::TableRef& ref) {
+  if (ref.lateral) return true;
+  // unnest(t.tags) reads the tables before it, as in DuckDB, without LATERAL.
+  std::function<bool(const sql::Expr&)> reads_column = [&](const sql::Expr& e) {
+    if (e.kind == sql::ExprKind::kColumn) return true;
+    if (e.subquery) return false;
+    return std::any_of(e.args.begin(), e.args.end(),
+                       [&](const sql::ExprPtr& a) { return reads_column(*a); });
+  };
+  return ref.kind == sql::TableKind::kFunction && AsciiLower(ref.name) == "unnest" &&
+         std::any_of(ref.args.begin(), ref.args.end(),
+                     [&](const sql::ExprPtr& a) { return reads_column(*a); });
+}
+
 sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
   sql::ExprPtr out = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -133,8 +153,16 @@ Result<Binder::Relation> Binder::BindUnnest(Relation rel, const sql::SelectCore&
   }
   if (call.args.size() != 1) return ErrorAt(call.loc, "unnest() takes one argument");
   ARROW_ASSIGN_OR_RAISE(auto list, BindExpr(*call.args[0], rel.scope, agg));
+  ARROW_ASSIGN_OR_RAISE(rel, UnnestList(std::move(rel), list, text, call.loc));
+  window_columns_[text] = rel.scope.columns.back().internal;
+  return rel;
+}
+
+Result<Binder::Relation> Binder::UnnestList(Relation rel, const Bound& list,
+                                            const std::string& text,
+                                            const sql::Location& loc) {
   if (list.type->id() != Type::LIST) {
-    return ErrorAt(call.loc, "unnest() needs a list, got " + ArrowTypeToSql(*list.type));
+    return ErrorAt(loc, "unnest() needs a list, got " + ArrowTypeToSql(*list.type));
   }
   auto element = static_cast<const arrow::ListType&>(*list.type).value_type();
   // The list as a column beside the input's, then one row per element.
@@ -151,7 +179,6 @@ Result<Binder::Relation> Binder::BindUnnest(Relation rel, const sql::SelectCore&
   unnest->schema = arrow::schema(fields);
   rel.plan = unnest;
   rel.scope.columns.push_back({"", text, name, element, /*hidden=*/true});
-  window_columns_[text] = name;
   return rel;
 }
 
@@ -530,7 +557,20 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   std::vector<const sql::TableRef*> leaves;
   std::vector<sql::ExprPtr> conditions;
   if (select.from) FlattenInnerJoins(*select.from, &leaves, &conditions);
-  if (leaves.size() > 1 && leaves.size() <= 64) {
+  // LATERAL inputs join after the others, in FROM order; the conditions the others
+  // cannot resolve wait for them.
+  std::vector<const sql::TableRef*> laterals;
+  for (const auto* leaf : leaves) {
+    if (IsLateral(*leaf)) laterals.push_back(leaf);
+  }
+  std::erase_if(leaves, [](const sql::TableRef* leaf) { return IsLateral(*leaf); });
+  if (!laterals.empty() && leaves.empty()) {
+    return ErrorAt(laterals[0]->loc, "LATERAL needs a table before it to read");
+  }
+  if (!laterals.empty() && leaves.size() == 1) {
+    ARROW_ASSIGN_OR_RAISE(in, BindTable(*leaves[0]));
+    where.insert(where.begin(), conditions.begin(), conditions.end());
+  } else if (leaves.size() > 1 && leaves.size() <= 64) {
     conditions.insert(conditions.end(), where.begin(), where.end());
     where.clear();
     ARROW_ASSIGN_OR_RAISE(in, BindJoinGraph(leaves, conditions, &where));
@@ -546,6 +586,10 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     values->values = arrow::RecordBatch::Make(values->schema, 1, {arr});
     in.plan = values;
     in.scope.columns.push_back({"", name, name, arrow::int32(), true});
+  }
+  for (const auto* lateral : laterals) {
+    ARROW_ASSIGN_OR_RAISE(
+        in, BindLateral(std::move(in), *lateral, arrow::acero::JoinType::INNER, nullptr));
   }
   if (!where.empty()) {
     ARROW_ASSIGN_OR_RAISE(in, ApplyWhere(std::move(in), where));
@@ -919,10 +963,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     auto bound = BindExpr(*item.expr, post.scope, aggp);
     attach_ = saved;
     ARROW_ASSIGN_OR_RAISE(auto b, std::move(bound));
-    std::string name = !item.alias.empty() ? item.alias
-                       : item.expr->kind == sql::ExprKind::kColumn
-                           ? item.expr->name
-                           : ExprToString(*item.expr);
+    std::string name = ItemName(item);
     std::string internal = NewName(name);
     project->exprs.push_back(b.expr);
     fields.push_back(arrow::field(internal, b.type));
@@ -1786,6 +1827,18 @@ Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,
 
 Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
   ARROW_ASSIGN_OR_RAISE(auto left, BindTable(*ref.left));
+  if (IsLateral(*ref.right)) {
+    if (ref.join_type != sql::JoinType::kInner &&
+        ref.join_type != sql::JoinType::kCross && ref.join_type != sql::JoinType::kLeft) {
+      return ErrorAt(ref.loc,
+                     "not supported: a LATERAL join other than INNER, CROSS or LEFT");
+    }
+    return BindLateral(std::move(left), *ref.right,
+                       ref.join_type == sql::JoinType::kLeft
+                           ? arrow::acero::JoinType::LEFT_OUTER
+                           : arrow::acero::JoinType::INNER,
+                       ref.on);
+  }
   ARROW_ASSIGN_OR_RAISE(auto right, BindTable(*ref.right));
   Scope both;
   both.columns = left.scope.columns;

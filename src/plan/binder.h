@@ -78,6 +78,7 @@ class Binder {
   /// equality of an inner and an outer expression (keys), or anything else reading
   /// the outer query (residual).
   struct Correlation {
+    const sql::Query* query = nullptr;
     const sql::SelectCore* select = nullptr;
     Relation inner;  // the subquery's FROM, unfiltered
     std::vector<sql::ExprPtr> local, inner_keys, outer_keys, residual;
@@ -154,6 +155,10 @@ class Binder {
                             std::vector<arrow::compute::Expression> residual,
                             const sql::Location& loc);
   Result<Relation> BindSetOp(const sql::QueryNode& node);
+  /// `rel` with one row per element of `list` (bound over its scope), the element
+  /// as a last, hidden column named `text`; a NULL or empty list gives no row.
+  Result<Relation> UnnestList(Relation rel, const Bound& list, const std::string& text,
+                              const sql::Location& loc);
   /// `e` with each unqualified name that `scope` lacks but a select item's alias
   /// has replaced by that item's expression (QUALIFY r = 1, HAVING total > 10).
   sql::ExprPtr WithAliases(const sql::ExprPtr& e, const sql::SelectCore& select,
@@ -190,14 +195,27 @@ class Binder {
   // Subqueries (bind_subquery.cc).
   Result<int> Sides(const sql::Expr& e, const Scope& inner, const Scope& outer);
   /// Nothing when the subquery reads no column of `outer`.
+  /// `lateral` admits ORDER BY, LIMIT and OFFSET (BindLateral ranks within each
+  /// correlated group).
   Result<std::optional<Correlation>> Correlate(const sql::Query& query,
-                                               const Scope& outer);
+                                               const Scope& outer, bool lateral = false);
   Result<std::shared_ptr<arrow::Table>> RunSubquery(const sql::Query& query,
                                                     const sql::Location& loc);
   /// kSubquery, kExists and kIn over a subquery inside an expression.
   Result<Bound> BindSubquery(const sql::Expr& e, const Scope& scope, AggContext* agg);
   Result<Bound> BindCorrelatedScalar(const sql::Expr& e, const Correlation& c,
                                      const Scope& scope);
+  /// Joins to *rel the aggregates `items` (of the correlated subquery `c`, without
+  /// GROUP BY) grouped by its inner keys, left-joined on the outer keys: the
+  /// returned values read each *rel row's group, or the items' value over no row.
+  Result<std::vector<Bound>> JoinAggregates(Relation* rel, const Correlation& c,
+                                            const std::vector<sql::SelectItem>& items,
+                                            const sql::Location& loc);
+  /// `left` joined (INNER or LEFT_OUTER) with `ref`, a LATERAL subquery or table
+  /// function that reads `left`'s columns: decorrelated into a join on the
+  /// correlation's equalities, never run once per row.
+  Result<Relation> BindLateral(Relation left, const sql::TableRef& ref,
+                               arrow::acero::JoinType type, const sql::ExprPtr& on);
   /// A WHERE conjunct [NOT] EXISTS / IN over a correlated subquery becomes a semi or
   /// anti join of *rel; false when the conjunct is not one.
   Result<bool> JoinSubquery(Relation* rel, const sql::Expr& conjunct);
@@ -271,6 +289,11 @@ sql::ExprPtr FactorDisjunction(const sql::ExprPtr& e);
 void SplitConjuncts(const sql::ExprPtr& e, std::vector<sql::ExprPtr>* out);
 /// `parts` joined by `op` (AND or OR), left-deep. REQUIRES: parts is not empty.
 sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts);
+
+/// A select item's output name: its alias, a column's name, else the expression.
+std::string ItemName(const sql::SelectItem& item);
+/// True for a LATERAL subquery or table function, and for unnest() over a column.
+bool IsLateral(const sql::TableRef& ref);
 
 /// The aggregate calls in `e` (not inside another aggregate's arguments).
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out);

@@ -114,6 +114,7 @@ struct TableRef {
   std::shared_ptr<Query> subquery;
   std::string alias;
   std::vector<std::string> column_aliases;  // AS t(a, b)
+  bool lateral = false;  // LATERAL (kSubquery, kFunction): reads the tables before it
   // kJoin
   JoinType join_type = JoinType::kInner;
   TableRefPtr left;

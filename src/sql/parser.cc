@@ -876,6 +876,17 @@ class Parser {
   Result<TableRefPtr> ParseTablePrimary(bool allow_alias) {
     Nesting depth(&depth_), height(&height_);
     ARROW_RETURN_NOT_OK(CheckDepth());
+    if (PeekKeyword("LATERAL") && (PeekOp("(", 1) || IsName(Peek(1)))) {
+      // LATERAL (SELECT ...) or LATERAL f(...): it may read the tables before it.
+      Next();
+      const Token& at = Peek();
+      ARROW_ASSIGN_OR_RAISE(auto ref, ParseTablePrimary(allow_alias));
+      if (ref->kind != TableKind::kSubquery && ref->kind != TableKind::kFunction) {
+        return ErrorAt(at, "a subquery or a table function after LATERAL");
+      }
+      ref->lateral = true;
+      return ref;
+    }
     auto ref = std::make_shared<TableRef>();
     const Token& start = Peek();
     ref->loc = start.loc;
