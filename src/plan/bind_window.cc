@@ -6,6 +6,15 @@
 
 namespace flowsql::plan {
 
+PlanPtr Binder::WindowNode(PlanPtr input) const {
+  auto window = MakeNode(NodeKind::kWindow, {std::move(input)});
+  if (settings_ != nullptr) {
+    window->spill_bytes = settings_->memory_limit / 4;
+    window->spill_directory = settings_->temp_directory;
+  }
+  return window;
+}
+
 namespace cp = arrow::compute;
 using arrow::Type;
 
@@ -121,7 +130,7 @@ Result<Binder::Relation> Binder::BindWindows(Relation rel, const sql::SelectCore
     pre_fields.push_back(arrow::field(name, b.type));
     return Bound{cp::field_ref(name), b.type};
   };
-  auto window = MakeNode(NodeKind::kWindow, {pre});
+  auto window = WindowNode(pre);
   std::map<std::string, std::string> done;  // call text -> output column
   std::vector<Column> outputs;
   for (const sql::Expr* e : calls) {

@@ -1087,7 +1087,7 @@ Result<Binder::Relation> Binder::BindSetOp(const sql::QueryNode& node) {
   // INTERSECT ALL / EXCEPT ALL: the k-th copy of a row on the left matches the k-th
   // on the right, numbered by row_number() over the row's values.
   auto numbered = [&](const Relation& rel) -> std::pair<PlanPtr, std::string> {
-    auto w = Node(NodeKind::kWindow, {rel.plan});
+    auto w = WindowNode(rel.plan);
     WindowCall call;
     call.function = "row_number";
     for (const auto& c : rel.scope.columns) call.partition.push_back(c.internal);

@@ -232,6 +232,8 @@ class Binder {
  private:
   /// The zone TIMESTAMPTZ values are shown, cast and taken apart in.
   std::string TimeZone() const { return settings_ ? settings_->time_zone : "UTC"; }
+  /// A window node of this session: it spills beyond a quarter of memory_limit.
+  PlanPtr WindowNode(PlanPtr input) const;
   /// A TIMESTAMPTZ as the same instants labelled with the session's zone, so that
   /// Arrow's field extraction, truncation and formatting see its wall clock; any
   /// other value as it is.

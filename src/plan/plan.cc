@@ -815,9 +815,13 @@ Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower
     case NodeKind::kWindow: {
       // Window functions see whole partitions: run the input, then compute.
       auto input = std::get<ac::Declaration>(std::move(inputs[0]));
-      ARROW_ASSIGN_OR_RAISE(auto table, ac::DeclarationToTable(std::move(input)));
-      ARROW_ASSIGN_OR_RAISE(table, ComputeWindows(table, node->windows));
-      return ac::Declaration("table_source", ac::TableSourceNodeOptions(table));
+      ARROW_ASSIGN_OR_RAISE(auto reader, ac::DeclarationToReader(std::move(input)));
+      ARROW_ASSIGN_OR_RAISE(
+          auto windows,
+          WindowReader(std::shared_ptr<arrow::RecordBatchReader>(std::move(reader)),
+                       *node));
+      return ac::Declaration("record_batch_reader_source",
+                             ac::RecordBatchReaderSourceNodeOptions(std::move(windows)));
     }
   }
   return Status::Invalid("unknown plan node");

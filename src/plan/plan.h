@@ -111,8 +111,11 @@ struct PlanNode {
   int64_t offset = 0;
   int64_t count = -1;  // -1: no limit (OFFSET only)
 
-  // kWindow: the input's columns, then one column per call.
+  // kWindow: the input's columns, then one column per call. An input larger than
+  // spill_bytes (0: never) goes to files in spill_directory (WindowReader).
   std::vector<WindowCall> windows;
+  int64_t spill_bytes = 0;
+  std::string spill_directory;
 
   // kUnnest: the list column whose elements replace it, one row per element.
   std::string unnest_column;

@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "common/numbers.h"
 #include "common/temporal.h"
 #include "common/text.h"
+#include "flowsql/options.h"
 
 namespace flowsql::plan {
 
@@ -38,12 +41,29 @@ int DefaultThreads() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+int64_t DefaultMemoryLimit() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return int64_t{1} << 32;
+  return static_cast<int64_t>(pages) * page / 10 * 8;
+}
+
+std::string DefaultTempDirectory() {
+  std::error_code ec;
+  auto dir = std::filesystem::temp_directory_path(ec);
+  return ec ? "/tmp" : dir.string();
+}
+
+constexpr const char* kKnown =
+    "settings: TimeZone, threads, memory_limit, temp_directory";
+
 }  // namespace
 
 Settings DefaultSettings() {
   Settings s;
   s.time_zone = SystemTimeZone();
   s.threads = arrow::GetCpuThreadPoolCapacity();
+  s.memory_limit = DefaultMemoryLimit();
+  s.temp_directory = DefaultTempDirectory();
   return s;
 }
 
@@ -70,7 +90,24 @@ Status ApplySetting(Settings* settings, const std::string& name,
     settings->threads = static_cast<int>(n);
     return Status::OK();
   }
-  return Status::Invalid("unknown setting '", name, "' (settings: TimeZone, threads)");
+  if (key == "memory_limit" || key == "max_memory") {
+    int64_t bytes = DefaultMemoryLimit();
+    if (value) {
+      auto parsed = ParseSizeBytes(*value);
+      if (!parsed.ok() || *parsed < 1) {
+        return Status::Invalid("setting ", name, " must be a size such as '4GB', got '",
+                               *value, "'");
+      }
+      bytes = *parsed;
+    }
+    settings->memory_limit = bytes;
+    return Status::OK();
+  }
+  if (key == "temp_directory") {
+    settings->temp_directory = value ? *value : DefaultTempDirectory();
+    return Status::OK();
+  }
+  return Status::Invalid("unknown setting '", name, "' (", kKnown, ")");
 }
 
 Result<std::string> GetSetting(const Settings& settings, const std::string& name) {
@@ -78,7 +115,21 @@ Result<std::string> GetSetting(const Settings& settings, const std::string& name
   if (key == "timezone") return settings.time_zone;
   if (key == "threads" || key == "worker_threads")
     return std::to_string(settings.threads);
-  return Status::Invalid("unknown setting '", name, "' (settings: TimeZone, threads)");
+  if (key == "memory_limit" || key == "max_memory") {
+    // As DuckDB shows it: 62.5 KiB, 3.7 GiB.
+    double v = static_cast<double>(settings.memory_limit);
+    const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+      v /= 1024;
+      ++u;
+    }
+    char text[32];
+    std::snprintf(text, sizeof(text), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return std::string(text);
+  }
+  if (key == "temp_directory") return settings.temp_directory;
+  return Status::Invalid("unknown setting '", name, "' (", kKnown, ")");
 }
 
 }  // namespace flowsql::plan

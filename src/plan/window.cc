@@ -5,11 +5,18 @@
 #include <arrow/array/builder_primitive.h>
 #include <arrow/array/util.h>
 #include <arrow/compute/api.h>
+#include <arrow/compute/row/grouper.h>
+#include <arrow/io/file.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/decimal.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 
 namespace flowsql::plan {
 
@@ -523,6 +530,203 @@ Result<std::shared_ptr<arrow::Table>> ComputeWindows(
     fields.push_back(arrow::field(call.output, call.type));
   }
   return arrow::Table::Make(arrow::schema(fields), columns, batch->num_rows());
+}
+
+namespace {
+
+/// The partition keys every call shares, in the first call's order.
+std::vector<std::string> CommonPartition(const std::vector<WindowCall>& calls) {
+  std::vector<std::string> keys =
+      calls.empty() ? std::vector<std::string>{} : calls[0].partition;
+  for (const auto& call : calls) {
+    std::erase_if(keys, [&](const std::string& k) {
+      return std::find(call.partition.begin(), call.partition.end(), k) ==
+             call.partition.end();
+    });
+  }
+  return keys;
+}
+
+/// Rows spread over files by their partition keys, then read back a file at a
+/// time, each file's windows computed alone.
+class SpilledWindows : public arrow::RecordBatchReader {
+ public:
+  static constexpr int kFiles = 64;
+
+  SpilledWindows(std::shared_ptr<arrow::Schema> in, std::vector<WindowCall> calls,
+                 std::vector<std::string> keys)
+      : in_(std::move(in)), calls_(std::move(calls)), keys_(std::move(keys)) {
+    arrow::FieldVector fields = in_->fields();
+    for (const auto& call : calls_)
+      fields.push_back(arrow::field(call.output, call.type));
+    out_ = arrow::schema(std::move(fields));
+  }
+  ~SpilledWindows() override {
+    for (auto& w : writers_) {
+      if (w) (void)w->Close();
+    }
+    std::error_code ec;
+    if (!directory_.empty()) std::filesystem::remove_all(directory_, ec);
+  }
+
+  Status Open(const std::string& parent) {
+    std::string pattern =
+        (std::filesystem::path(parent) / "flowsql-window-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return Status::IOError("cannot create a directory for spilled window rows in '",
+                             parent, "': ", std::strerror(errno),
+                             " (SET temp_directory = '...' to choose another)");
+    }
+    directory_ = pattern;
+    std::vector<arrow::TypeHolder> types;
+    for (const auto& k : keys_) types.emplace_back(in_->GetFieldByName(k)->type());
+    ARROW_ASSIGN_OR_RAISE(grouper_, cp::Grouper::Make(types));
+    for (int i = 0; i < kFiles; ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::FileOutputStream::Open(Path(i)));
+      ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeFileWriter(file, in_));
+      writers_.push_back(std::move(writer));
+    }
+    return Status::OK();
+  }
+
+  /// Writes each row of `batch` to the file of its partition.
+  Status Spill(const std::shared_ptr<arrow::RecordBatch>& shared) {
+    const arrow::RecordBatch& batch = *shared;
+    if (batch.num_rows() == 0) return Status::OK();
+    std::vector<arrow::Datum> key_values;
+    for (const auto& k : keys_) key_values.emplace_back(batch.GetColumnByName(k));
+    ARROW_ASSIGN_OR_RAISE(auto key_batch, cp::ExecBatch::Make(key_values));
+    ARROW_ASSIGN_OR_RAISE(auto ids, grouper_->Consume(cp::ExecSpan(key_batch)));
+    const auto* group = ids.array()->GetValues<uint32_t>(1);
+    // The rows in file order (a counting sort), then one slice per file.
+    const int64_t n = batch.num_rows();
+    std::vector<int64_t> start(kFiles + 1, 0);
+    for (int64_t i = 0; i < n; ++i) ++start[group[i] % kFiles + 1];
+    for (int f = 0; f < kFiles; ++f) start[f + 1] += start[f];
+    std::vector<int64_t> at(start.begin(), start.end() - 1);
+    arrow::Int64Builder order;
+    ARROW_RETURN_NOT_OK(order.Resize(n));
+    std::vector<int64_t> rows(n);
+    for (int64_t i = 0; i < n; ++i) rows[at[group[i] % kFiles]++] = i;
+    ARROW_RETURN_NOT_OK(order.AppendValues(rows));
+    ARROW_ASSIGN_OR_RAISE(auto indices, order.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto taken, cp::Take(arrow::Datum(shared), indices));
+    const auto& sorted = *taken.record_batch();
+    for (int f = 0; f < kFiles; ++f) {
+      if (start[f + 1] == start[f]) continue;
+      auto slice = sorted.Slice(start[f], start[f + 1] - start[f]);
+      auto st = writers_[f]->WriteRecordBatch(*slice);
+      if (!st.ok())
+        return Status::IOError("cannot spill window rows to ", Path(f), ": ",
+                               st.message());
+    }
+    return Status::OK();
+  }
+
+  Status Finish() {
+    for (int f = 0; f < kFiles; ++f) {
+      auto st = writers_[f]->Close();
+      if (!st.ok())
+        return Status::IOError("cannot spill window rows to ", Path(f), ": ",
+                               st.message());
+    }
+    writers_.clear();
+    return Status::OK();
+  }
+
+  std::shared_ptr<arrow::Schema> schema() const override { return out_; }
+
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    while (true) {
+      if (current_) {
+        ARROW_RETURN_NOT_OK(current_->ReadNext(batch));
+        if (*batch) return Status::OK();
+        current_.reset();
+      }
+      if (next_file_ >= kFiles) {
+        *batch = nullptr;
+        return Status::OK();
+      }
+      const std::string path = Path(next_file_++);
+      std::shared_ptr<arrow::Table> rows;
+      {
+        ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(path));
+        ARROW_ASSIGN_OR_RAISE(auto reader, arrow::ipc::RecordBatchFileReader::Open(file));
+        ARROW_ASSIGN_OR_RAISE(rows, reader->ToTable());
+      }
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+      if (rows->num_rows() == 0) continue;
+      ARROW_ASSIGN_OR_RAISE(auto computed, ComputeWindows(rows, calls_));
+      ARROW_ASSIGN_OR_RAISE(computed,
+                            computed->ReplaceSchemaMetadata(nullptr)->CombineChunks());
+      current_ = std::make_shared<arrow::TableBatchReader>(computed);
+    }
+  }
+
+ private:
+  std::string Path(int file) const {
+    return (std::filesystem::path(directory_) /
+            ("part-" + std::to_string(file) + ".arrow"))
+        .string();
+  }
+
+  std::shared_ptr<arrow::Schema> in_, out_;
+  std::vector<WindowCall> calls_;
+  std::vector<std::string> keys_;
+  std::string directory_;
+  std::unique_ptr<cp::Grouper> grouper_;
+  std::vector<std::shared_ptr<arrow::ipc::RecordBatchWriter>> writers_;
+  int next_file_ = 0;
+  std::shared_ptr<arrow::TableBatchReader> current_;
+};
+
+}  // namespace
+
+namespace {
+
+Result<std::shared_ptr<arrow::RecordBatchReader>> ReadWindows(
+    const std::shared_ptr<arrow::RecordBatchReader>& input, const PlanNode& node) {
+  const std::vector<std::string> keys = CommonPartition(node.windows);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> held;
+  int64_t bytes = 0;
+  std::shared_ptr<SpilledWindows> spilled;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(input->ReadNext(&batch));
+    if (!batch) break;
+    if (spilled) {
+      ARROW_RETURN_NOT_OK(spilled->Spill(batch));
+      continue;
+    }
+    bytes += arrow::util::TotalBufferSize(*batch);
+    held.push_back(std::move(batch));
+    if (node.spill_bytes > 0 && bytes > node.spill_bytes && !keys.empty()) {
+      spilled = std::make_shared<SpilledWindows>(input->schema(), node.windows, keys);
+      ARROW_RETURN_NOT_OK(spilled->Open(node.spill_directory));
+      for (const auto& b : held) ARROW_RETURN_NOT_OK(spilled->Spill(b));
+      held.clear();
+    }
+  }
+  if (spilled) {
+    ARROW_RETURN_NOT_OK(spilled->Finish());
+    return spilled;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto table,
+                        arrow::Table::FromRecordBatches(input->schema(), held));
+  held.clear();
+  ARROW_ASSIGN_OR_RAISE(table, ComputeWindows(table, node.windows));
+  return std::make_shared<arrow::TableBatchReader>(table);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::RecordBatchReader>> WindowReader(
+    std::shared_ptr<arrow::RecordBatchReader> input, const PlanNode& node) {
+  auto out = ReadWindows(input, node);
+  // Stopped early, the input's plan reports its cancellation here, not on stderr.
+  if (!out.ok()) (void)input->Close();
+  return out;
 }
 
 }  // namespace flowsql::plan
