@@ -453,7 +453,8 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
     if (ref.args.size() != 1) return ErrorAt(ref.loc, "unnest() takes one argument");
     if (qualifier.empty()) qualifier = "unnest";
     ARROW_ASSIGN_OR_RAISE(auto list, BindExpr(*ref.args[0], left.scope, nullptr));
-    ARROW_ASSIGN_OR_RAISE(left, UnnestList(std::move(left), list, "unnest", ref.loc));
+    ARROW_ASSIGN_OR_RAISE(left,
+                          UnnestLists(std::move(left), {list}, {"unnest"}, ref.loc));
     left.scope.columns.back().hidden = false;
     return name_new_columns(std::move(left));
   }

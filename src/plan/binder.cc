@@ -140,45 +140,56 @@ void CollectUnnestCalls(const sql::Expr& e, std::vector<const sql::Expr*>* out) 
 
 Result<Binder::Relation> Binder::BindUnnest(Relation rel, const sql::SelectCore& select,
                                             AggContext* agg) {
+  std::vector<const sql::Expr*> all;
+  for (const auto& item : select.items) CollectUnnestCalls(*item.expr, &all);
+  // Each different call once: the same call twice is one column.
   std::vector<const sql::Expr*> calls;
-  for (const auto& item : select.items) CollectUnnestCalls(*item.expr, &calls);
-  if (calls.empty()) return rel;
-  const sql::Expr& call = *calls[0];
-  const std::string text = ExprToString(call);
-  for (const sql::Expr* c : calls) {
-    if (ExprToString(*c) != text) {
-      return ErrorAt(c->loc,
-                     "not supported: two different unnest() calls in one select list");
-    }
+  std::vector<std::string> texts;
+  std::vector<Bound> lists;
+  for (const sql::Expr* c : all) {
+    std::string text = ExprToString(*c);
+    if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
+    if (c->args.size() != 1) return ErrorAt(c->loc, "unnest() takes one argument");
+    ARROW_ASSIGN_OR_RAISE(auto list, BindExpr(*c->args[0], rel.scope, agg));
+    calls.push_back(c);
+    texts.push_back(std::move(text));
+    lists.push_back(std::move(list));
   }
-  if (call.args.size() != 1) return ErrorAt(call.loc, "unnest() takes one argument");
-  ARROW_ASSIGN_OR_RAISE(auto list, BindExpr(*call.args[0], rel.scope, agg));
-  ARROW_ASSIGN_OR_RAISE(rel, UnnestList(std::move(rel), list, text, call.loc));
-  window_columns_[text] = rel.scope.columns.back().internal;
+  if (calls.empty()) return rel;
+  const size_t before = rel.scope.columns.size();
+  ARROW_ASSIGN_OR_RAISE(rel, UnnestLists(std::move(rel), lists, texts, calls[0]->loc));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    window_columns_[texts[i]] = rel.scope.columns[before + i].internal;
+  }
   return rel;
 }
 
-Result<Binder::Relation> Binder::UnnestList(Relation rel, const Bound& list,
-                                            const std::string& text,
-                                            const sql::Location& loc) {
-  if (list.type->id() != Type::LIST) {
-    return ErrorAt(loc, "unnest() needs a list, got " + ArrowTypeToSql(*list.type));
-  }
-  auto element = static_cast<const arrow::ListType&>(*list.type).value_type();
-  // The list as a column beside the input's, then one row per element.
-  const std::string name = NewName(text);
+Result<Binder::Relation> Binder::UnnestLists(Relation rel,
+                                             const std::vector<Bound>& lists,
+                                             const std::vector<std::string>& texts,
+                                             const sql::Location& loc) {
+  // The lists as columns beside the input's, then a row per element, zipped.
   auto pre = Node(NodeKind::kProject, {rel.plan});
   arrow::FieldVector fields = rel.plan->schema->fields();
   for (const auto& f : fields) pre->exprs.push_back(cp::field_ref(f->name()));
-  pre->exprs.push_back(list.expr);
-  fields.push_back(arrow::field(name, list.type));
-  pre->schema = arrow::schema(fields);
   auto unnest = Node(NodeKind::kUnnest, {pre});
-  unnest->unnest_column = name;
-  fields.back() = arrow::field(name, element);
-  unnest->schema = arrow::schema(fields);
+  arrow::FieldVector out = fields;
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const Bound& list = lists[i];
+    if (list.type->id() != Type::LIST) {
+      return ErrorAt(loc, "unnest() needs a list, got " + ArrowTypeToSql(*list.type));
+    }
+    auto element = static_cast<const arrow::ListType&>(*list.type).value_type();
+    const std::string name = NewName(texts[i]);
+    pre->exprs.push_back(list.expr);
+    fields.push_back(arrow::field(name, list.type));
+    out.push_back(arrow::field(name, element));
+    unnest->unnest_columns.push_back(name);
+    rel.scope.columns.push_back({"", texts[i], name, element, /*hidden=*/true});
+  }
+  pre->schema = arrow::schema(fields);
+  unnest->schema = arrow::schema(out);
   rel.plan = unnest;
-  rel.scope.columns.push_back({"", text, name, element, /*hidden=*/true});
   return rel;
 }
 

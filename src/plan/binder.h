@@ -155,10 +155,12 @@ class Binder {
                             std::vector<arrow::compute::Expression> residual,
                             const sql::Location& loc);
   Result<Relation> BindSetOp(const sql::QueryNode& node);
-  /// `rel` with one row per element of `list` (bound over its scope), the element
-  /// as a last, hidden column named `text`; a NULL or empty list gives no row.
-  Result<Relation> UnnestList(Relation rel, const Bound& list, const std::string& text,
-                              const sql::Location& loc);
+  /// `rel` with a row per element of `lists` (bound over its scope), zipped: as
+  /// many rows as the longest list, the others NULL past their end; the elements
+  /// as last, hidden columns named `texts`. Lists all NULL or empty give no row.
+  Result<Relation> UnnestLists(Relation rel, const std::vector<Bound>& lists,
+                               const std::vector<std::string>& texts,
+                               const sql::Location& loc);
   /// `e` with each unqualified name that `scope` lacks but a select item's alias
   /// has replaced by that item's expression (QUALIFY r = 1, HAVING total > 10).
   sql::ExprPtr WithAliases(const sql::ExprPtr& e, const sql::SelectCore& select,

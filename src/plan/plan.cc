@@ -189,7 +189,7 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
       }
       break;
     case NodeKind::kUnnest:
-      required.insert(node->unnest_column);
+      required.insert(node->unnest_columns.begin(), node->unnest_columns.end());
       break;
     case NodeKind::kUnion:
       // Inputs are projections that must keep every column for the union's schema.
@@ -396,7 +396,10 @@ std::string ToString(const PlanNode& node, int indent, bool children,
       out << "Union";
       break;
     case NodeKind::kUnnest:
-      out << "Unnest " << Clean(node.unnest_column);
+      out << "Unnest";
+      for (size_t i = 0; i < node.unnest_columns.size(); ++i) {
+        out << (i ? ", " : " ") << Clean(node.unnest_columns[i]);
+      }
       break;
     case NodeKind::kWindow:
       out << "Window";
@@ -502,7 +505,8 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
     case NodeKind::kUnnest: {
       arrow::FieldVector fields = LiveSchema(*node.inputs[0])->fields();
       for (auto& f : fields) {
-        if (f->name() == node.unnest_column) {
+        if (std::find(node.unnest_columns.begin(), node.unnest_columns.end(),
+                      f->name()) != node.unnest_columns.end()) {
           f = node.schema->field(node.schema->GetFieldIndex(f->name()));
         }
       }
@@ -811,7 +815,7 @@ Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower
       return ac::Declaration("union", std::move(inputs), ac::ExecNodeOptions{});
     case NodeKind::kUnnest:
       return UnnestDeclaration(std::get<ac::Declaration>(std::move(inputs[0])),
-                               node->unnest_column);
+                               node->unnest_columns);
     case NodeKind::kWindow: {
       // Window functions see whole partitions: run the input, then compute.
       auto input = std::get<ac::Declaration>(std::move(inputs[0]));

@@ -117,8 +117,9 @@ struct PlanNode {
   int64_t spill_bytes = 0;
   std::string spill_directory;
 
-  // kUnnest: the list column whose elements replace it, one row per element.
-  std::string unnest_column;
+  // kUnnest: the list columns whose elements replace them, zipped: a row per
+  // element of the longest list, the shorter ones NULL there.
+  std::vector<std::string> unnest_columns;
 };
 
 /// Semi and anti joins output one side only: the left (LEFT_SEMI, LEFT_ANTI) or
