@@ -9,8 +9,8 @@
 #include <arrow/util/iterator.h>
 #include <arrow/util/thread_pool.h>
 
+#include <cctype>
 #include <cmath>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -66,9 +66,21 @@ bool BlocksOnUnbounded(const PlanNode& node) {
 
 namespace {
 
+/// `text` without the "#<n>" suffixes of internal names, outside the "..." of
+/// string constants ('Brand#12' stays whole).
 std::string Clean(const std::string& text) {
-  static const std::regex kSuffix("#[0-9]+");
-  return std::regex_replace(text, kSuffix, "");
+  std::string out;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"' && (i == 0 || text[i - 1] != '\\')) quoted = !quoted;
+    if (!quoted && c == '#' && i + 1 < text.size() && std::isdigit(text[i + 1])) {
+      while (i + 1 < text.size() && std::isdigit(text[i + 1])) ++i;
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 cp::Expression Rename(const cp::Expression& e,

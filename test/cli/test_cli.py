@@ -245,6 +245,13 @@ def test_a_decimal_filter_skips_parquet_row_groups(flowsql, tmp_path):
         assert re.search(r"actual: rows=2000 ", scan), (where, r.out)
 
 
+def test_explain_shows_string_constants_whole(flowsql):
+    r = flowsql("-c", "EXPLAIN SELECT id FROM 'test/data/orders.parquet' "
+                "WHERE city = 'Brand#12'")
+    assert r.code == 0, r
+    assert '"Brand#12"' in r.out, r.out
+
+
 def test_explain_analyze_refuses_a_write(flowsql, tmp_path):
     r = flowsql("-c", f"EXPLAIN ANALYZE SELECT 1 INTO '{tmp_path / 'x.csv'}'")
     assert r.code != 0
