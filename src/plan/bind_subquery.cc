@@ -216,6 +216,15 @@ Result<Binder::Bound> Binder::BindCorrelatedScalar(const sql::Expr& e,
   return values[0];
 }
 
+Result<Binder::Relation> Binder::BindDetached(const sql::SelectCore& select) {
+  Relation* saved = attach_;
+  attach_ = nullptr;
+  bool applied = false;
+  auto rel = BindSelect(select, nullptr, &applied);
+  attach_ = saved;
+  return rel;
+}
+
 Result<std::vector<Binder::Bound>> Binder::JoinAggregates(
     Relation* rel, const Correlation& c, const std::vector<sql::SelectItem>& items,
     const sql::Location& loc) {
@@ -236,23 +245,18 @@ Result<std::vector<Binder::Bound>> Binder::JoinAggregates(
   matched->lit_kind = sql::LiteralKind::kBool;
   matched->text = "true";
   grouped.items.push_back({matched, "matched"});
-  Relation* saved = attach_;
-  attach_ = nullptr;
-  bool applied = false;
-  auto sub = BindSelect(grouped, nullptr, &applied);
-  attach_ = saved;
-  ARROW_RETURN_NOT_OK(sub.status());
+  ARROW_ASSIGN_OR_RAISE(auto sub, BindDetached(grouped));
   std::vector<Bound> lkeys, rkeys;
   for (size_t i = 0; i < c.outer_keys.size(); ++i) {
     ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*c.outer_keys[i], rel->scope, nullptr));
-    const Column& r = sub->scope.columns[i];
+    const Column& r = sub.scope.columns[i];
     lkeys.push_back(l);
     rkeys.push_back({cp::field_ref(r.internal), r.type});
   }
   const size_t first_value = c.inner_keys.size();
-  std::vector<Column> value_columns(sub->scope.columns.begin() + first_value,
-                                    sub->scope.columns.end() - 1);
-  Column matched_column = sub->scope.columns.back();
+  std::vector<Column> value_columns(sub.scope.columns.begin() + first_value,
+                                    sub.scope.columns.end() - 1);
+  Column matched_column = sub.scope.columns.back();
   // The value of a select item over no row (count(*) + 1 is 1, coalesce(sum(x), 0)
   // is 0): its aggregates replaced by their value over no row (a count 0, any
   // other NULL), folded to a constant.
@@ -271,7 +275,7 @@ Result<std::vector<Binder::Bound>> Binder::JoinAggregates(
   for (const auto& col : rel->scope.columns) own.insert(col.internal);
   ARROW_ASSIGN_OR_RAISE(
       Relation joined,
-      MakeJoin(std::move(*rel), std::move(*sub), arrow::acero::JoinType::LEFT_OUTER,
+      MakeJoin(std::move(*rel), std::move(sub), arrow::acero::JoinType::LEFT_OUTER,
                std::move(lkeys), std::move(rkeys), {}, loc));
   // The subquery's columns join the scope hidden (`*` does not list them).
   for (auto& col : joined.scope.columns) {
@@ -591,23 +595,18 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
     }
     if (!window.empty()) keyed.qualify = Combine("AND", window);
   }
-  Relation* saved = attach_;
-  attach_ = nullptr;
-  bool applied = false;
-  auto sub = BindSelect(keyed, nullptr, &applied);
-  attach_ = saved;
-  ARROW_RETURN_NOT_OK(sub.status());
+  ARROW_ASSIGN_OR_RAISE(auto sub, BindDetached(keyed));
   // `*` may have become several columns: the keys are the last ones.
-  const size_t first_key = sub->scope.columns.size() - c.inner_keys.size();
+  const size_t first_key = sub.scope.columns.size() - c.inner_keys.size();
   std::vector<Bound> lkeys, rkeys;
   for (size_t i = 0; i < c.outer_keys.size(); ++i) {
     ARROW_ASSIGN_OR_RAISE(auto l, BindExpr(*c.outer_keys[i], left.scope, nullptr));
-    Column& r = sub->scope.columns[first_key + i];
+    Column& r = sub.scope.columns[first_key + i];
     lkeys.push_back(l);
     rkeys.push_back({cp::field_ref(r.internal), r.type});
     r.hidden = true;
   }
-  ARROW_ASSIGN_OR_RAISE(left, MakeJoin(std::move(left), std::move(*sub), type,
+  ARROW_ASSIGN_OR_RAISE(left, MakeJoin(std::move(left), std::move(sub), type,
                                        std::move(lkeys), std::move(rkeys), {}, ref.loc));
   return name_new_columns(std::move(left));
 }

@@ -207,6 +207,9 @@ class Binder {
   Result<Bound> BindSubquery(const sql::Expr& e, const Scope& scope, AggContext* agg);
   Result<Bound> BindCorrelatedScalar(const sql::Expr& e, const Correlation& c,
                                      const Scope& scope);
+  /// Binds a subquery's SELECT on its own: nothing it reads joins onto the
+  /// relation an outer expression is bound over.
+  Result<Relation> BindDetached(const sql::SelectCore& select);
   /// Joins to *rel the aggregates `items` (of the correlated subquery `c`, without
   /// GROUP BY) grouped by its inner keys, left-joined on the outer keys: the
   /// returned values read each *rel row's group, or the items' value over no row.
