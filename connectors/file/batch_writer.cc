@@ -11,7 +11,7 @@ namespace flowsql::file {
 
 namespace {
 
-// A writer that also owns the stream below it (and a codec for gzip output).
+// A writer that also owns the stream below it (and a codec for compressed output).
 class RecordBatchWriterAdapter : public BatchWriter {
  public:
   RecordBatchWriterAdapter(std::shared_ptr<arrow::ipc::RecordBatchWriter> writer,
@@ -52,19 +52,16 @@ class ParquetBatchWriter : public BatchWriter {
   std::shared_ptr<arrow::io::OutputStream> out_;
 };
 
-// Wraps `out` in a gzip stream when asked; `codec` receives the codec to keep alive.
-Result<std::shared_ptr<arrow::io::OutputStream>> MaybeGzip(
+// Wraps `out` in a compressed stream when asked (CSV and JSON); `codec` receives the
+// codec to keep alive.
+Result<std::shared_ptr<arrow::io::OutputStream>> MaybeCompress(
     const WriteSettings& settings, std::shared_ptr<arrow::io::OutputStream> out,
     std::shared_ptr<arrow::util::Codec>* codec) {
-  if (settings.compression != arrow::Compression::GZIP) return out;
+  if (settings.compression == arrow::Compression::UNCOMPRESSED) return out;
   int level =
       settings.compression_level.value_or(arrow::util::kUseDefaultCompressionLevel);
-  ARROW_ASSIGN_OR_RAISE(auto c,
-                        arrow::util::Codec::Create(arrow::Compression::GZIP, level));
-  *codec = std::move(c);
-  ARROW_ASSIGN_OR_RAISE(auto gz,
-                        arrow::io::CompressedOutputStream::Make(codec->get(), out));
-  return gz;
+  ARROW_ASSIGN_OR_RAISE(*codec, arrow::util::Codec::Create(settings.compression, level));
+  return arrow::io::CompressedOutputStream::Make(codec->get(), out);
 }
 
 Result<std::unique_ptr<BatchWriter>> MakeCsvWriter(
@@ -77,7 +74,7 @@ Result<std::unique_ptr<BatchWriter>> MakeCsvWriter(
     }
   }
   std::shared_ptr<arrow::util::Codec> codec;
-  ARROW_ASSIGN_OR_RAISE(out, MaybeGzip(settings, std::move(out), &codec));
+  ARROW_ASSIGN_OR_RAISE(out, MaybeCompress(settings, std::move(out), &codec));
   auto options = arrow::csv::WriteOptions::Defaults();
   options.include_header = settings.header && write_header;
   options.delimiter = settings.delimiter;
@@ -133,7 +130,7 @@ Result<std::unique_ptr<BatchWriter>> MakeBatchWriter(
     case FileFormat::kJson:
     case FileFormat::kNdjson: {
       std::shared_ptr<arrow::util::Codec> codec;
-      ARROW_ASSIGN_OR_RAISE(out, MaybeGzip(settings, std::move(out), &codec));
+      ARROW_ASSIGN_OR_RAISE(out, MaybeCompress(settings, std::move(out), &codec));
       if (codec) {
         // The codec must outlive the stream: keep it with a wrapper-free trick, a
         // shared_ptr aliasing the stream's lifetime to the codec's.

@@ -27,7 +27,8 @@ class CsvReader : public FormatReader {
     read.autogenerate_column_names = !settings_.header;
     auto convert = ConvertOptions();
     if (!settings_.auto_detect) convert.default_column_type = arrow::utf8();
-    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(path, nullptr));
+    ARROW_ASSIGN_OR_RAISE(auto input,
+                          OpenInputStream(path, nullptr, settings_.compression));
     auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(),
                                                     input, read, ParseOptions(), convert);
     if (!reader.ok()) return WithPath(reader.status(), path);
@@ -69,7 +70,8 @@ class CsvReader : public FormatReader {
       convert.include_columns.push_back(file_schema->field(0)->name());
       convert.column_types[file_schema->field(0)->name()] = arrow::utf8();
     }
-    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(scan.file->path, scan.stats));
+    ARROW_ASSIGN_OR_RAISE(
+        auto input, OpenInputStream(scan.file->path, scan.stats, settings_.compression));
     auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(),
                                                     input, read, ParseOptions(), convert);
     if (!reader.ok()) return WithPath(reader.status(), scan.file->path);

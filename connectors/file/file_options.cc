@@ -9,7 +9,8 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kEnum,
        "",
        "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
-       ".jsonl .parquet .arrow .ipc .feather, optionally .gz for csv/json). 'json' reads "
+       ".jsonl .parquet .arrow .ipc .feather; csv and json may end in .gz, .zst, .bz2 or "
+       ".lz4 too). 'json' reads "
        "a JSON array of objects or NDJSON, whichever the file holds.",
        {},
        {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather"}},
@@ -96,6 +97,13 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "Several files: combine their columns by name (missing columns are NULL, types "
        "widened). false: read every file with the first file's schema.",
        {}},
+      {"compression",
+       T::kEnum,
+       "auto",
+       "CSV and JSON: the files' compression. auto: each file's extension says (.gz, "
+       ".zst, .bz2, .lz4; none otherwise).",
+       {"codec"},
+       {"auto", "none", "gzip", "zstd", "bz2", "lz4"}},
   };
 }
 
@@ -127,10 +135,10 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        T::kEnum,
        "",
        "Parquet: zstd, snappy (default), gzip, lz4, brotli, none/uncompressed. "
-       "IPC: zstd, lz4 or none (default). CSV/JSON: gzip, or none; default gzip when the "
-       "target ends in .gz.",
+       "IPC: zstd, lz4 or none (default). CSV/JSON: gzip, zstd, bz2, lz4 or none; by "
+       "default the target's extension says (.gz, .zst, .bz2, .lz4).",
        {"codec"},
-       {"zstd", "snappy", "gzip", "lz4", "brotli", "none", "uncompressed"}},
+       {"zstd", "snappy", "gzip", "lz4", "brotli", "bz2", "none", "uncompressed"}},
       {"compression_level",
        T::kInt,
        "",

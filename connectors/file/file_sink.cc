@@ -73,10 +73,12 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
   } else if (n == "gzip") {
     codec = arrow::Compression::GZIP;
   } else if (n == "lz4") {
-    codec = format == FileFormat::kIpc ? arrow::Compression::LZ4_FRAME
-                                       : arrow::Compression::LZ4;
+    codec = format == FileFormat::kParquet ? arrow::Compression::LZ4
+                                           : arrow::Compression::LZ4_FRAME;
   } else if (n == "brotli") {
     codec = arrow::Compression::BROTLI;
+  } else if (n == "bz2" || n == "bzip2") {
+    codec = arrow::Compression::BZ2;
   } else {
     return Status::Invalid("option 'compression': unknown codec '", name, "'");
   }
@@ -89,8 +91,11 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
            codec == arrow::Compression::ZSTD || codec == arrow::Compression::LZ4_FRAME;
       break;
     default:
-      ok = codec == arrow::Compression::UNCOMPRESSED || codec == arrow::Compression::GZIP;
+      ok = codec == arrow::Compression::UNCOMPRESSED ||
+           codec == arrow::Compression::GZIP || codec == arrow::Compression::ZSTD ||
+           codec == arrow::Compression::BZ2 || codec == arrow::Compression::LZ4_FRAME;
   }
+  if (format == FileFormat::kParquet && codec == arrow::Compression::BZ2) ok = false;
   if (!ok) {
     return Status::Invalid("option 'compression': ", FormatName(format),
                            " files cannot use '", name, "'");
@@ -128,14 +133,14 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
     s.write.delimiter = d[0];
   }
   s.write.header = o.GetBool("header", true);
-  // Compression: parquet defaults to snappy; csv/json to gzip when the name ends .gz.
+  // Compression: parquet defaults to snappy; csv/json to what the extension says.
   if (o.IsSet("compression")) {
     ARROW_ASSIGN_OR_RAISE(s.write.compression,
                           ParseCompression(o.GetString("compression"), s.write.format));
   } else if (s.write.format == FileFormat::kParquet) {
     s.write.compression = arrow::Compression::SNAPPY;
-  } else if (from_path && from_path->gzip) {
-    s.write.compression = arrow::Compression::GZIP;
+  } else if (from_path) {
+    s.write.compression = from_path->compression;
   }
   if (o.Has("compression_level")) {
     s.write.compression_level = static_cast<int>(o.GetInt("compression_level"));
@@ -368,7 +373,9 @@ class FileSink : public Sink {
       return Status::IOError("cannot create a file beside ", target, ": ",
                              out.status().message());
     }
-    if (raw_append && !write_header && !IsGzipPath(target) && !EndsWithNewline(target)) {
+    if (raw_append && !write_header &&
+        CompressionFromPath(target) == arrow::Compression::UNCOMPRESSED &&
+        !EndsWithNewline(target)) {
       ARROW_RETURN_NOT_OK((*out)->Write("\n", 1));
     }
     auto writer = MakeBatchWriter(settings_.write, *out, schema_, write_header);

@@ -100,8 +100,9 @@ TEST_P(RoundTrip, WritesAndReadsBack) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, RoundTrip,
                          ::testing::Values("t.csv", "t.tsv", "t.csv.gz", "t.ndjson",
-                                           "t.json", "t.jsonl.gz", "t.parquet",
-                                           "t.arrow"),
+                                           "t.json", "t.jsonl.gz", "t.csv.zst",
+                                           "t.tsv.bz2", "t.ndjson.lz4", "t.json.zst",
+                                           "t.parquet", "t.arrow"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n) {
@@ -302,9 +303,14 @@ TEST(FileSink, CompressionOptions) {
                       "\").metadata; assert m.num_row_groups == 2, m; "
                       "assert m.row_group(0).column(0).compression == \"ZSTD\""),
             0);
-  auto bad = WriteOnce(dir.Join("t.csv"), {{"compression", "zstd"}}, {MakeBatch(false)});
+  // CSV and JSON take stream codecs only.
+  auto bad =
+      WriteOnce(dir.Join("t.csv"), {{"compression", "snappy"}}, {MakeBatch(false)});
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.message().find("compression"), std::string::npos);
+  EXPECT_EQ(bad.message(), "option 'compression': csv files cannot use 'snappy'");
+  auto no_bz2 = WriteOnce(dir.Join("u.parquet"), {{"compression", "bz2"}}, {MakeBatch()});
+  ASSERT_FALSE(no_bz2.ok());
+  EXPECT_EQ(no_bz2.message(), "option 'compression': parquet files cannot use 'bz2'");
   ASSERT_FALSE(testing::SinkOptions({{"compression", "rar"}}).ok());
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace flowsql::file {
@@ -65,15 +66,51 @@ Result<FileFormat> FormatFromName(const std::string& name) {
                          "'; expected csv, json, ndjson, parquet or ipc");
 }
 
-bool IsGzipPath(const std::string& path) { return EndsWith(AsciiLower(path), ".gz"); }
+namespace {
+
+struct CompressionExtension {
+  const char* extension;
+  arrow::Compression::type codec;
+};
+constexpr CompressionExtension kCompressionExtensions[] = {
+    {".gz", arrow::Compression::GZIP},  {".gzip", arrow::Compression::GZIP},
+    {".zst", arrow::Compression::ZSTD}, {".zstd", arrow::Compression::ZSTD},
+    {".bz2", arrow::Compression::BZ2},  {".lz4", arrow::Compression::LZ4_FRAME},
+};
+
+}  // namespace
+
+arrow::Compression::type CompressionFromPath(const std::string& path) {
+  const std::string p = AsciiLower(path);
+  for (const auto& c : kCompressionExtensions) {
+    if (EndsWith(p, c.extension)) return c.codec;
+  }
+  return arrow::Compression::UNCOMPRESSED;
+}
+
+Result<arrow::Compression::type> StreamCompressionFromName(const std::string& name,
+                                                           const std::string& option) {
+  const std::string n = AsciiLower(name);
+  if (n == "none" || n == "uncompressed") return arrow::Compression::UNCOMPRESSED;
+  if (n == "gzip" || n == "gz") return arrow::Compression::GZIP;
+  if (n == "zstd" || n == "zst") return arrow::Compression::ZSTD;
+  if (n == "bz2" || n == "bzip2") return arrow::Compression::BZ2;
+  if (n == "lz4") return arrow::Compression::LZ4_FRAME;
+  return Status::Invalid("option '", option, "': unknown codec '", name,
+                         "' for CSV or JSON (gzip, zstd, bz2, lz4 or none)");
+}
 
 std::optional<PathFormat> FormatFromPath(const std::string& path) {
   std::string p = AsciiLower(path);
   PathFormat out{FileFormat::kCsv};
-  if (EndsWith(p, ".gz")) {
-    out.gzip = true;
-    p.resize(p.size() - 3);
+  out.compression = CompressionFromPath(p);
+  for (const auto& c : kCompressionExtensions) {
+    if (EndsWith(p, c.extension)) {
+      p.resize(p.size() - std::strlen(c.extension));
+      break;
+    }
   }
+  const bool compressed = out.compression != arrow::Compression::UNCOMPRESSED;
   if (EndsWith(p, ".csv") || EndsWith(p, ".txt")) {
     out.format = FileFormat::kCsv;
   } else if (EndsWith(p, ".tsv") || EndsWith(p, ".tab")) {
@@ -83,10 +120,10 @@ std::optional<PathFormat> FormatFromPath(const std::string& path) {
     out.format = FileFormat::kJson;
   } else if (EndsWith(p, ".ndjson") || EndsWith(p, ".jsonl")) {
     out.format = FileFormat::kNdjson;
-  } else if (!out.gzip && (EndsWith(p, ".parquet") || EndsWith(p, ".pq"))) {
+  } else if (!compressed && (EndsWith(p, ".parquet") || EndsWith(p, ".pq"))) {
     out.format = FileFormat::kParquet;
-  } else if (!out.gzip && (EndsWith(p, ".arrow") || EndsWith(p, ".ipc") ||
-                           EndsWith(p, ".feather") || EndsWith(p, ".arrows"))) {
+  } else if (!compressed && (EndsWith(p, ".arrow") || EndsWith(p, ".ipc") ||
+                             EndsWith(p, ".feather") || EndsWith(p, ".arrows"))) {
     out.format = FileFormat::kIpc;
   } else {
     return std::nullopt;

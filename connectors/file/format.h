@@ -2,6 +2,7 @@
 #pragma once
 
 #include <arrow/type_fwd.h>
+#include <arrow/util/compression.h>
 
 #include <memory>
 #include <optional>
@@ -27,14 +28,20 @@ Result<FileFormat> FormatFromName(const std::string& name);
 /// What a file name says about its content.
 struct PathFormat {
   FileFormat format;
-  bool gzip = false;           // ends in .gz
+  /// The stream compression of a CSV or JSON file: .gz, .zst, .bz2, .lz4.
+  arrow::Compression::type compression = arrow::Compression::UNCOMPRESSED;
   bool tab_separated = false;  // .tsv
 };
-/// The format implied by `path`'s extension (".csv", ".tsv.gz", ".parquet", ...), or
-/// nullopt when the extension is unknown.
+/// The format implied by `path`'s extension (".csv", ".tsv.gz", ".json.zst",
+/// ".parquet", ...), or nullopt when the extension is unknown.
 std::optional<PathFormat> FormatFromPath(const std::string& path);
-/// True when `path` ends in ".gz".
-bool IsGzipPath(const std::string& path);
+/// The stream compression `path`'s last extension names: .gz/.gzip gzip, .zst/.zstd
+/// zstd, .bz2 bzip2, .lz4 LZ4 frames; else UNCOMPRESSED.
+arrow::Compression::type CompressionFromPath(const std::string& path);
+/// A stream codec by name, for CSV and JSON (the `compression` options): gzip, zstd,
+/// bz2 (bzip2), lz4, none. `option` names the option in errors.
+Result<arrow::Compression::type> StreamCompressionFromName(const std::string& name,
+                                                           const std::string& option);
 
 /// Turns a URI or bare path into a local path: "file:///abs" -> "/abs",
 /// "file://rel/x" -> "rel/x", "x.csv" -> "x.csv".

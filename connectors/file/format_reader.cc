@@ -79,7 +79,8 @@ Status WithPath(const Status& st, const std::string& path) {
 }
 
 Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
-    const std::string& path, std::shared_ptr<ScanStats> stats) {
+    const std::string& path, std::shared_ptr<ScanStats> stats,
+    std::optional<arrow::Compression::type> compression) {
   auto file = arrow::io::ReadableFile::Open(path);
   if (!file.ok()) {
     if (file.status().IsIOError()) {
@@ -89,9 +90,9 @@ Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
   }
   std::shared_ptr<arrow::io::InputStream> in = *file;
   std::shared_ptr<arrow::util::Codec> codec;
-  if (IsGzipPath(path)) {
-    ARROW_ASSIGN_OR_RAISE(auto c, arrow::util::Codec::Create(arrow::Compression::GZIP));
-    codec = std::move(c);
+  const auto type = compression.value_or(CompressionFromPath(path));
+  if (type != arrow::Compression::UNCOMPRESSED) {
+    ARROW_ASSIGN_OR_RAISE(codec, arrow::util::Codec::Create(type));
     ARROW_ASSIGN_OR_RAISE(in, arrow::io::CompressedInputStream::Make(codec.get(), in));
   }
   if (stats) stats->files_opened++;

@@ -77,9 +77,11 @@ std::unique_ptr<FormatReader> MakeJsonReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeParquetReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeIpcReader(const ReadSettings& settings);
 
-/// Opens `path` for sequential reading, decompressing .gz, counting bytes into `stats`.
+/// Opens `path` for sequential reading, decompressed by `compression` (unset: as its
+/// extension says, CompressionFromPath), counting bytes into `stats`.
 Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
-    const std::string& path, std::shared_ptr<ScanStats> stats);
+    const std::string& path, std::shared_ptr<ScanStats> stats,
+    std::optional<arrow::Compression::type> compression = std::nullopt);
 
 /// Returns `batch` with exactly the fields of `target`: columns found by name, cast
 /// when their type differs, missing ones null. Errors name `path` and the column.

@@ -202,7 +202,8 @@ class JsonReader : public FormatReader {
       const std::string& path, std::shared_ptr<ScanStats> stats) const {
     bool array = false;
     if (settings_.format == FileFormat::kJson) {
-      ARROW_ASSIGN_OR_RAISE(auto sniff, OpenInputStream(path, nullptr));
+      ARROW_ASSIGN_OR_RAISE(auto sniff,
+                            OpenInputStream(path, nullptr, settings_.compression));
       ARROW_ASSIGN_OR_RAISE(auto head, sniff->Read(4096));
       (void)sniff->Close();
       for (int64_t i = 0; i < head->size(); ++i) {
@@ -217,7 +218,8 @@ class JsonReader : public FormatReader {
         break;
       }
     }
-    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(path, std::move(stats)));
+    ARROW_ASSIGN_OR_RAISE(auto input,
+                          OpenInputStream(path, std::move(stats), settings_.compression));
     if (array) return MakeJsonArrayToNdjsonStream(std::move(input), path);
     return input;
   }

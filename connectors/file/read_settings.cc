@@ -78,6 +78,12 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
     s.block_size = *bytes;
   }
   s.union_by_name = options.GetBool("union_by_name", true);
+  if (options.Has("compression") &&
+      AsciiLower(options.GetString("compression")) != "auto") {
+    ARROW_ASSIGN_OR_RAISE(
+        s.compression,
+        StreamCompressionFromName(options.GetString("compression"), "compression"));
+  }
   return s;
 }
 

@@ -43,6 +43,9 @@ struct ReadSettings {
   /// Bytes read per block by the CSV and JSON readers.
   int64_t block_size = 4 << 20;
   bool union_by_name = true;
+  /// CSV and JSON: the stream codec of every file (`compression`); unset: each
+  /// file's extension says (CompressionFromPath).
+  std::optional<arrow::Compression::type> compression;
 };
 
 /// Reads the source options. `first_path` gives the format when `format` is unset.

@@ -6,7 +6,7 @@ import re
 import pyarrow as pa
 import pyarrow.ipc
 
-from conftest import run_flowsql
+from conftest import REPO, run_flowsql
 
 TWO_ROWS = "SELECT CAST(1 AS BIGINT) AS a, 'x' AS b UNION ALL SELECT 2, NULL ORDER BY a"
 
@@ -375,3 +375,10 @@ def test_table_aligns_double_width_characters_issue6():
     assert r.code == 0, r.err
     lines = [line for line in r.out.splitlines() if line.startswith(("│", "┌", "├", "└"))]
     assert len(lines) >= 6 and len({width(line) for line in lines}) == 1, r.out
+
+
+def test_docs_connectors_md_is_generated_from_the_declarations(flowsql):
+    r = flowsql("connectors", "--markdown")
+    assert r.code == 0, r
+    assert r.out == (REPO / "docs" / "connectors.md").read_text(), (
+        "docs/connectors.md is stale: run `flowsql connectors --markdown > docs/connectors.md`")

@@ -1,0 +1,73 @@
+"""CSV and JSON through gzip, zstd, bzip2 and LZ4 frames: written by flowsql and read
+back by pyarrow (the oracle) and by flowsql; by extension or by the option."""
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pytest
+
+from conftest import REPO
+
+ORDERS = REPO / "test" / "data" / "orders.parquet"
+CODECS = [("gz", "gzip"), ("zst", "zstd"), ("bz2", "bz2"), ("lz4", "lz4")]
+
+
+def read_with_pyarrow(path, codec, fmt):
+    stream = pa.input_stream(str(path), compression=codec)
+    return pacsv.read_csv(stream) if fmt == "csv" else pajson.read_json(stream)
+
+
+@pytest.mark.parametrize("ext,codec", CODECS)
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_written_by_extension_reads_back_in_pyarrow_and_flowsql(flowsql, tmp_path, ext,
+                                                                codec, fmt):
+    target = tmp_path / f"o.{fmt}.{ext}"
+    r = flowsql("-c", f"SELECT id, city, qty FROM '{ORDERS}' INTO '{target}'")
+    assert r.code == 0, r
+    table = read_with_pyarrow(target, codec, fmt)
+    assert table.num_rows == 200
+    assert sum(v for v in table.column("qty").to_pylist() if v is not None) == 1114
+    r = flowsql("--format", "csv", "-c", f"SELECT count(*), sum(qty) FROM '{target}'")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1] == "200,1114"
+
+
+@pytest.mark.parametrize("ext,codec", CODECS)
+def test_the_option_names_the_codec_of_a_file_without_its_extension(flowsql, tmp_path,
+                                                                      ext, codec):
+    target = tmp_path / "o.data"
+    r = flowsql("-c", f"SELECT id, qty FROM '{ORDERS}' INTO '{target}' "
+                f"WITH (format = 'csv', compression = '{codec}')")
+    assert r.code == 0, r
+    assert read_with_pyarrow(target, codec, "csv").num_rows == 200
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT sum(qty) FROM '{target}' WITH (format = 'csv', compression = '{codec}')")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1] == "1114"
+
+
+def test_a_file_pyarrow_compressed_is_read(flowsql, tmp_path):
+    path = tmp_path / "x.json.zst"
+    with pa.output_stream(str(path), compression="zstd") as out:
+        out.write(b'{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n')
+    r = flowsql("--format", "csv", "-c", f"SELECT sum(a), max(b) FROM '{path}'")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1] == "3,y"
+
+
+def test_a_corrupt_compressed_file_is_an_error_naming_it(flowsql, tmp_path):
+    path = tmp_path / "bad.csv.zst"
+    path.write_bytes(b"this is not zstd at all\n")
+    r = flowsql("-c", f"SELECT * FROM '{path}'")
+    assert r.code != 0
+    assert str(path) in r.err, r.err
+
+
+def test_an_unknown_codec_is_refused(flowsql, tmp_path):
+    r = flowsql("-c", f"SELECT * FROM '{ORDERS}' INTO '{tmp_path / 'o.csv'}' "
+                "WITH (compression = 'snappy')")
+    assert r.code != 0
+    assert "csv files cannot use 'snappy'" in r.err, r.err
+    r = flowsql("-c", f"SELECT * FROM '{tmp_path / 'o.csv'}' WITH (compression = 'rar')")
+    assert r.code != 0
+    assert "compression" in r.err and "rar" in r.err, r.err
