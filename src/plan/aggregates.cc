@@ -150,7 +150,9 @@ DecimalSumState* SumState(cp::KernelContext* ctx) {
 }
 
 Status SumOverflow() {
-  return Status::Invalid("Overflow in sum(): the total leaves the 128-bit DECIMAL range");
+  return Status::Invalid(
+      "Overflow in SUM of DECIMAL: the result does not fit in "
+      "DECIMAL(38)");
 }
 
 Status AddTo(__int128* sum, __int128 value) {
@@ -204,16 +206,20 @@ Status DecimalSumMerge(cp::KernelContext* ctx, cp::KernelState&& src,
   return AddTo(&to->sums[0], from.sums[0]);
 }
 
-/// The sums as decimals, NULL where a group had no value.
+/// The sums as decimals, NULL where a group had no value; one of 39 digits is an
+/// error, as in DuckDB.
 Result<std::shared_ptr<arrow::Array>> FinishSums(const DecimalSumState& state) {
   arrow::Decimal128Builder out(state.type);
   ARROW_RETURN_NOT_OK(out.Reserve(static_cast<int64_t>(state.sums.size())));
+  __int128 limit = 1;
+  for (int i = 0; i < 38; ++i) limit *= 10;
   for (size_t g = 0; g < state.sums.size(); ++g) {
     if (state.counts[g] == 0) {
       out.UnsafeAppendNull();
       continue;
     }
     const auto v = state.sums[g];
+    if (v >= limit || v <= -limit) return SumOverflow();
     out.UnsafeAppend(
         arrow::Decimal128(static_cast<int64_t>(v >> 64), static_cast<uint64_t>(v)));
   }

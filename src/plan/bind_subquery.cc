@@ -15,6 +15,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/table.h>
 
+#include <limits>
 #include <set>
 
 #include "plan/binder.h"
@@ -416,16 +417,19 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
   }
   const size_t before = left.scope.columns.size();
   std::string qualifier = ref.alias;
+  // The columns added after `left`'s take the alias; the visible ones, in order,
+  // the column aliases (hidden ones are keys and markers of the join).
   auto name_new_columns = [&](Relation rel) -> Result<Relation> {
-    const size_t added = rel.scope.columns.size() - before;
-    if (ref.column_aliases.size() > added) {
-      return ErrorAt(ref.loc, "too many column aliases for '" + qualifier + "'");
-    }
+    size_t visible = 0;
     for (size_t i = before; i < rel.scope.columns.size(); ++i) {
-      rel.scope.columns[i].qualifier = qualifier;
-      if (i - before < ref.column_aliases.size()) {
-        rel.scope.columns[i].name = ref.column_aliases[i - before];
-      }
+      Column& col = rel.scope.columns[i];
+      col.qualifier = qualifier;
+      if (col.hidden) continue;
+      if (visible < ref.column_aliases.size()) col.name = ref.column_aliases[visible];
+      ++visible;
+    }
+    if (ref.column_aliases.size() > visible) {
+      return ErrorAt(ref.loc, "too many column aliases for '" + qualifier + "'");
     }
     return rel;
   };
@@ -510,6 +514,14 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
                      "tables before it");
     }
   }
+  for (const auto& item : select.items) {
+    std::vector<const sql::Expr*> windows;
+    CollectWindowCalls(*item.expr, &windows);
+    if (!windows.empty()) {
+      return ErrorAt(windows[0]->loc,
+                     "not supported: a window function in a correlated LATERAL subquery");
+    }
+  }
   std::vector<const sql::Expr*> aggs;
   for (const auto& item : select.items) CollectAggregates(*item.expr, &aggs);
   if (!aggs.empty()) {
@@ -591,7 +603,11 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
     if (offset > 0) window.push_back(Binary(">", rank, IntegerLiteral(offset, ref.loc)));
     if (query.limit) {
       ARROW_ASSIGN_OR_RAISE(int64_t limit, constant(query.limit));
-      window.push_back(Binary("<=", rank, IntegerLiteral(offset + limit, ref.loc)));
+      int64_t last;
+      if (__builtin_add_overflow(offset, limit, &last)) {
+        last = std::numeric_limits<int64_t>::max();
+      }
+      window.push_back(Binary("<=", rank, IntegerLiteral(last, ref.loc)));
     }
     if (!window.empty()) keyed.qualify = Combine("AND", window);
   }

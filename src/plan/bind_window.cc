@@ -18,8 +18,6 @@ PlanPtr Binder::WindowNode(PlanPtr input) const {
 namespace cp = arrow::compute;
 using arrow::Type;
 
-namespace {
-
 void CollectWindowCalls(const sql::Expr& e, std::vector<const sql::Expr*>* out) {
   if (e.kind == sql::ExprKind::kFunction && e.over) {
     out->push_back(&e);
@@ -27,6 +25,8 @@ void CollectWindowCalls(const sql::Expr& e, std::vector<const sql::Expr*>* out) 
   }
   for (const auto& a : e.args) CollectWindowCalls(*a, out);
 }
+
+namespace {
 
 std::string BoundToString(const sql::FrameBound& b) {
   switch (b.kind) {

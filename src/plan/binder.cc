@@ -574,17 +574,23 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   for (const auto* leaf : leaves) {
     if (IsLateral(*leaf)) laterals.push_back(leaf);
   }
+  const std::vector<const sql::TableRef*> from_order = leaves;
   std::erase_if(leaves, [](const sql::TableRef* leaf) { return IsLateral(*leaf); });
   if (!laterals.empty() && leaves.empty()) {
     return ErrorAt(laterals[0]->loc, "LATERAL needs a table before it to read");
   }
+  if (!laterals.empty() && leaves.size() > 64) {
+    return ErrorAt(laterals[0]->loc, "not supported: LATERAL among more than 64 inputs");
+  }
+  std::vector<size_t> widths;  // each input's columns in the scope, by `leaves`
   if (!laterals.empty() && leaves.size() == 1) {
     ARROW_ASSIGN_OR_RAISE(in, BindTable(*leaves[0]));
+    widths.push_back(in.scope.columns.size());
     where.insert(where.begin(), conditions.begin(), conditions.end());
   } else if (leaves.size() > 1 && leaves.size() <= 64) {
     conditions.insert(conditions.end(), where.begin(), where.end());
     where.clear();
-    ARROW_ASSIGN_OR_RAISE(in, BindJoinGraph(leaves, conditions, &where));
+    ARROW_ASSIGN_OR_RAISE(in, BindJoinGraph(leaves, conditions, &where, &widths));
   } else if (select.from) {
     ARROW_ASSIGN_OR_RAISE(in, BindTable(*select.from));
   } else {
@@ -598,9 +604,39 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
     in.plan = values;
     in.scope.columns.push_back({"", name, name, arrow::int32(), true});
   }
-  for (const auto* lateral : laterals) {
-    ARROW_ASSIGN_OR_RAISE(
-        in, BindLateral(std::move(in), *lateral, arrow::acero::JoinType::INNER, nullptr));
+  if (!laterals.empty()) {
+    // Each LATERAL input's columns come last; `*` lists them in FROM order.
+    std::vector<std::vector<Column>> by_input;
+    size_t at = 0;
+    for (size_t w : widths) {
+      by_input.emplace_back(in.scope.columns.begin() + at,
+                            in.scope.columns.begin() + at + w);
+      at += w;
+    }
+    std::vector<Column> rest(in.scope.columns.begin() + at, in.scope.columns.end());
+    std::vector<std::vector<Column>> lateral_columns;
+    for (const auto* lateral : laterals) {
+      const size_t before = in.scope.columns.size();
+      ARROW_ASSIGN_OR_RAISE(in, BindLateral(std::move(in), *lateral,
+                                            arrow::acero::JoinType::INNER, nullptr));
+      lateral_columns.emplace_back(in.scope.columns.begin() + before,
+                                   in.scope.columns.end());
+    }
+    std::vector<Column> ordered;
+    size_t plain = 0, late = 0;
+    for (const auto* leaf : from_order) {
+      const auto& cols = IsLateral(*leaf) ? lateral_columns[late++] : by_input[plain++];
+      ordered.insert(ordered.end(), cols.begin(), cols.end());
+    }
+    // What joining added beside the inputs' own columns (join keys), hidden, last.
+    ordered.insert(ordered.end(), rest.begin(), rest.end());
+    for (const auto& c : in.scope.columns) {
+      if (std::none_of(ordered.begin(), ordered.end(),
+                       [&](const Column& o) { return o.internal == c.internal; })) {
+        ordered.push_back(c);
+      }
+    }
+    in.scope.columns = std::move(ordered);
   }
   if (!where.empty()) {
     ARROW_ASSIGN_OR_RAISE(in, ApplyWhere(std::move(in), where));
@@ -1624,12 +1660,14 @@ Result<uint64_t> Binder::LeafMask(const sql::Expr& e, const Scope& all,
 
 Result<Binder::Relation> Binder::BindJoinGraph(
     const std::vector<const sql::TableRef*>& leaves,
-    const std::vector<sql::ExprPtr>& conditions, std::vector<sql::ExprPtr>* leftover) {
+    const std::vector<sql::ExprPtr>& conditions, std::vector<sql::ExprPtr>* leftover,
+    std::vector<size_t>* widths) {
   std::vector<Relation> rels;
   Scope all;
   std::map<std::string, int> owner;
   for (size_t i = 0; i < leaves.size(); ++i) {
     ARROW_ASSIGN_OR_RAISE(auto rel, BindTable(*leaves[i]));
+    if (widths != nullptr) widths->push_back(rel.scope.columns.size());
     for (const auto& c : rel.scope.columns) {
       owner[c.internal] = static_cast<int>(i);
       all.columns.push_back(c);
@@ -1839,6 +1877,9 @@ Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,
 Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
   ARROW_ASSIGN_OR_RAISE(auto left, BindTable(*ref.left));
   if (IsLateral(*ref.right)) {
+    if (!ref.using_columns.empty() || ref.natural) {
+      return ErrorAt(ref.loc, "not supported: a LATERAL join with USING or NATURAL");
+    }
     if (ref.join_type != sql::JoinType::kInner &&
         ref.join_type != sql::JoinType::kCross && ref.join_type != sql::JoinType::kLeft) {
       return ErrorAt(ref.loc,

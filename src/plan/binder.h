@@ -94,10 +94,13 @@ class Binder {
   Result<Relation> BindJoin(const sql::TableRef& ref);
   /// Joins `leaves` (inputs of inner joins) under `conditions` (ON and WHERE
   /// conjuncts): one input's conditions filter it, equalities become keys, the
-  /// others residual conditions. Conditions it cannot place go to `leftover`.
+  /// others residual conditions. Conditions it cannot place go to `leftover`. The
+  /// scope lists the inputs' columns in `leaves` order; `widths` (when given)
+  /// receives how many each input has.
   Result<Relation> BindJoinGraph(const std::vector<const sql::TableRef*>& leaves,
                                  const std::vector<sql::ExprPtr>& conditions,
-                                 std::vector<sql::ExprPtr>* leftover);
+                                 std::vector<sql::ExprPtr>* leftover,
+                                 std::vector<size_t>* widths = nullptr);
   /// GROUPING SETS / ROLLUP / CUBE: `agg` (grouped by every key) once per set,
   /// the keys a set leaves out NULL, the grouping() columns constant, in a union;
   /// each set joins its own DISTINCT aggregates (JoinDistinctAggregates).
@@ -301,6 +304,9 @@ sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts);
 std::string ItemName(const sql::SelectItem& item);
 /// True for a LATERAL subquery or table function, and for unnest() over a column.
 bool IsLateral(const sql::TableRef& ref);
+
+/// The window function calls in `e` (f(...) OVER ...), outermost ones only.
+void CollectWindowCalls(const sql::Expr& e, std::vector<const sql::Expr*>* out);
 
 /// The aggregate calls in `e` (not inside another aggregate's arguments).
 void CollectAggregates(const sql::Expr& e, std::vector<const sql::Expr*>* out);

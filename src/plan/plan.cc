@@ -69,13 +69,21 @@ namespace {
 /// `text` without the "#<n>" suffixes of internal names, outside the "..." of
 /// string constants ('Brand#12' stays whole).
 std::string Clean(const std::string& text) {
+  auto digit = [&](size_t i) {
+    return i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
+  };
   std::string out;
   bool quoted = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (c == '"' && (i == 0 || text[i - 1] != '\\')) quoted = !quoted;
-    if (!quoted && c == '#' && i + 1 < text.size() && std::isdigit(text[i + 1])) {
-      while (i + 1 < text.size() && std::isdigit(text[i + 1])) ++i;
+    if (quoted && c == '\\' && i + 1 < text.size()) {
+      out += c;
+      out += text[++i];  // an escaped character, a quote too
+      continue;
+    }
+    if (c == '"') quoted = !quoted;
+    if (!quoted && c == '#' && digit(i + 1)) {
+      while (digit(i + 1)) ++i;
       continue;
     }
     out += c;

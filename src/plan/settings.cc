@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -41,10 +42,20 @@ int DefaultThreads() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+/// 80% of the memory this process may use: the machine's, or its cgroup's limit
+/// when lower (in a container).
 int64_t DefaultMemoryLimit() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page <= 0) return int64_t{1} << 32;
-  return static_cast<int64_t>(pages) * page / 10 * 8;
+  int64_t memory =
+      pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{1} << 32;
+  if (FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) {
+    long long limit = 0;
+    if (std::fscanf(f, "%lld", &limit) == 1 && limit > 0 && limit < memory) {
+      memory = limit;
+    }
+    std::fclose(f);
+  }
+  return memory / 10 * 8;
 }
 
 std::string DefaultTempDirectory() {
@@ -125,6 +136,7 @@ Result<std::string> GetSetting(const Settings& settings, const std::string& name
       ++u;
     }
     char text[32];
+    if (u > 0) v = std::floor(v * 10) / 10;  // DuckDB truncates: 953.6 MiB for 1GB
     std::snprintf(text, sizeof(text), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
     return std::string(text);
   }

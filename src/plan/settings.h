@@ -14,10 +14,11 @@ namespace flowsql::plan {
 ///     system's zone (/etc/localtime), else UTC.
 ///   threads: the worker threads of the process's compute pool (>= 1).
 ///   memory_limit: what an operator that can spill holds in memory, in bytes
-///     ('4GB', '512MiB'); default 80% of the machine's memory, as DuckDB's. A window
+///     ('4GB', '512MiB'); default 80% of the machine's (or the cgroup's) memory, as
+///     DuckDB's. A window
 ///     operator's input beyond a quarter of it goes to temp_directory.
 ///   temp_directory: where spilled rows go; default the system's temporary
-///     directory.
+///     directory; '' never spills (as DuckDB).
 struct Settings {
   std::string time_zone;
   int threads = 0;

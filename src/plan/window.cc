@@ -687,7 +687,14 @@ namespace {
 
 Result<std::shared_ptr<arrow::RecordBatchReader>> ReadWindows(
     const std::shared_ptr<arrow::RecordBatchReader>& input, const PlanNode& node) {
-  const std::vector<std::string> keys = CommonPartition(node.windows);
+  std::vector<std::string> keys = CommonPartition(node.windows);
+  // Files by exact key values: a floating key (0.0 and -0.0, NaNs, are one partition
+  // but not one bit pattern) or a nested one cannot say which file.
+  std::erase_if(keys, [&](const std::string& k) {
+    const auto field = input->schema()->GetFieldByName(k);
+    return field == nullptr || arrow::is_floating(field->type()->id()) ||
+           arrow::is_nested(field->type()->id());
+  });
   std::vector<std::shared_ptr<arrow::RecordBatch>> held;
   int64_t bytes = 0;
   std::shared_ptr<SpilledWindows> spilled;
@@ -699,9 +706,11 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ReadWindows(
       ARROW_RETURN_NOT_OK(spilled->Spill(batch));
       continue;
     }
-    bytes += arrow::util::TotalBufferSize(*batch);
+    ARROW_ASSIGN_OR_RAISE(int64_t size, arrow::util::ReferencedBufferSize(*batch));
+    bytes += size;
     held.push_back(std::move(batch));
-    if (node.spill_bytes > 0 && bytes > node.spill_bytes && !keys.empty()) {
+    if (node.spill_bytes > 0 && !node.spill_directory.empty() &&
+        bytes > node.spill_bytes && !keys.empty()) {
       spilled = std::make_shared<SpilledWindows>(input->schema(), node.windows, keys);
       ARROW_RETURN_NOT_OK(spilled->Open(node.spill_directory));
       for (const auto& b : held) ARROW_RETURN_NOT_OK(spilled->Spill(b));

@@ -21,7 +21,8 @@ Result<std::shared_ptr<arrow::Table>> ComputeWindows(
 
 /// The window functions of `node` (a kWindow) over the rows of `input`, read once.
 /// While they take at most node.spill_bytes they stay in memory. Beyond, when every
-/// call partitions by some keys in common, the rows go to temporary Arrow files in
+/// call partitions by some keys in common (neither floating nor nested) and
+/// node.spill_directory is set, the rows go to temporary Arrow files in
 /// node.spill_directory by those keys (a partition lies whole in one file), and the
 /// files are computed one at a time: memory then holds one file's rows. Without
 /// such keys (a call over the whole input) the rows stay in memory. The files are
