@@ -97,6 +97,18 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "Several files: combine their columns by name (missing columns are NULL, types "
        "widened). false: read every file with the first file's schema.",
        {}},
+      {"hive_partitioning",
+       T::kBool,
+       "",
+       "Folders named key=value (year=2024/month=3/) become typed columns (BIGINT, DATE "
+       "or VARCHAR), and a WHERE on them skips whole files. Default: when the files lie "
+       "in such folders.",
+       {"hive"}},
+      {"filename",
+       T::kBool,
+       "false",
+       "Add a column 'filename' holding each row's file (DuckDB's filename = true).",
+       {}},
       {"compression",
        T::kEnum,
        "auto",

@@ -1,5 +1,6 @@
 #include "connectors/file/file_source.h"
 
+#include <arrow/array/util.h>
 #include <arrow/type.h>
 
 #include <algorithm>
@@ -22,15 +23,19 @@ constexpr int64_t kSplitBytes = 64 << 20;
 /// rows, from row `skip` up to row `end` (-1: the end) of what the format yields.
 class FileSplitReader : public SplitReader {
  public:
+  /// `constants`: columns of `out` no file holds (partitions, the file name), by
+  /// index, with this file's value.
   FileSplitReader(std::shared_ptr<arrow::RecordBatchReader> reader,
                   std::shared_ptr<arrow::Schema> out, std::string path, int64_t skip,
-                  int64_t end, int64_t batch_size)
+                  int64_t end, int64_t batch_size,
+                  std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants)
       : reader_(std::move(reader)),
         out_(std::move(out)),
         path_(std::move(path)),
         skip_(skip),
         end_(end),
-        batch_size_(batch_size) {}
+        batch_size_(batch_size),
+        constants_(std::move(constants)) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return out_; }
 
@@ -62,6 +67,12 @@ class FileSplitReader : public SplitReader {
         continue;
       }
       ARROW_ASSIGN_OR_RAISE(pending_, Conform(batch, out_, path_));
+      for (const auto& [index, value] : constants_) {
+        ARROW_ASSIGN_OR_RAISE(auto column,
+                              arrow::MakeArrayFromScalar(*value, pending_->num_rows()));
+        ARROW_ASSIGN_OR_RAISE(pending_,
+                              pending_->SetColumn(index, out_->field(index), column));
+      }
       if (position_ < skip_) {
         pending_offset_ = skip_ - position_;
         position_ = skip_;
@@ -81,6 +92,7 @@ class FileSplitReader : public SplitReader {
   int64_t skip_;
   int64_t end_;
   int64_t batch_size_;
+  std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants_;
   int64_t position_ = 0;  // rows of the split behind us, delivered or skipped
   std::shared_ptr<arrow::RecordBatch> pending_;
   int64_t pending_offset_ = 0;
@@ -145,6 +157,32 @@ Status FileSource::Prepare() {
     }
     schema_ = *unified;
   }
+  virtual_columns_.clear();
+  partitions_.reset();
+  if (settings_.hive_partitioning.value_or(true)) {
+    ARROW_ASSIGN_OR_RAISE(partitions_, ReadHivePartitions(paths));
+    if (partitions_) {
+      // A partition column stands in for a file column of its name.
+      for (const auto& field : partitions_->fields) {
+        const int at = schema_->GetFieldIndex(field->name());
+        if (at >= 0) {
+          ARROW_ASSIGN_OR_RAISE(schema_, schema_->RemoveField(at));
+        }
+        ARROW_ASSIGN_OR_RAISE(schema_, schema_->AddField(schema_->num_fields(), field));
+        virtual_columns_.push_back(field->name());
+      }
+    }
+  }
+  if (settings_.filename) {
+    if (schema_->GetFieldIndex("filename") >= 0) {
+      return Status::Invalid("option 'filename': ", path_,
+                             " already has a column 'filename'");
+    }
+    ARROW_ASSIGN_OR_RAISE(schema_,
+                          schema_->AddField(schema_->num_fields(),
+                                            arrow::field("filename", arrow::utf8())));
+    virtual_columns_.push_back("filename");
+  }
   for (const auto& [name, type] : settings_.types) {
     if (schema_->GetFieldIndex(name) < 0) {
       return Status::Invalid("option 'types': no column '", name, "' in ", path_,
@@ -190,7 +228,19 @@ Result<std::vector<Split>> FileSource::PlanSplits(const ScanRequest& request) {
     pushed_ = std::move(pushed);
   }
   std::vector<Split> splits;
-  for (const auto& file : *files_) {
+  size_t pruned = 0;
+  for (size_t index = 0; index < files_->size(); ++index) {
+    const FileInfo& file = (*files_)[index];
+    if (partitions_ && !request.filter.Equals(arrow::compute::literal(true))) {
+      arrow::compute::Expression simplified;
+      ARROW_ASSIGN_OR_RAISE(
+          bool keep,
+          PartitionMayMatch(request.filter, *schema_, *partitions_, index, &simplified));
+      if (!keep) {
+        ++pruned;
+        continue;
+      }
+    }
     // A limit needs few rows: one split per file keeps it from reading ahead.
     int64_t parts = request.limit ? 1 : file.size / kSplitBytes;
     parts = std::clamp<int64_t>(parts, 1, std::max(file.row_groups, 1));
@@ -206,7 +256,23 @@ Result<std::vector<Split>> FileSource::PlanSplits(const ScanRequest& request) {
            EncodeSplit(begin, end, file.path)});
     }
   }
+  if (partitions_) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pushed_ += " files=" + std::to_string(files_->size() - pruned) + " read, " +
+               std::to_string(pruned) + " pruned by partition";
+  }
   return splits;
+}
+
+std::shared_ptr<arrow::Scalar> FileSource::VirtualValue(const std::string& name,
+                                                        size_t index) const {
+  if (name == "filename" && settings_.filename) {
+    return std::make_shared<arrow::StringScalar>((*files_)[index].path);
+  }
+  for (size_t k = 0; partitions_ && k < partitions_->fields.size(); ++k) {
+    if (partitions_->fields[k]->name() == name) return partitions_->values[index][k];
+  }
+  return nullptr;
 }
 
 Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
@@ -245,8 +311,23 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   FileScan scan;
   scan.file = &(*files_)[it->second];
   scan.schema = schema_;
-  scan.columns = out->field_names();
   scan.filter = request.filter;
+  std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants;
+  for (int i = 0; i < out->num_fields(); ++i) {
+    const std::string& name = out->field(i)->name();
+    if (std::find(virtual_columns_.begin(), virtual_columns_.end(), name) !=
+        virtual_columns_.end()) {
+      constants.emplace_back(i, VirtualValue(name, it->second));
+    } else {
+      scan.columns.push_back(name);
+    }
+  }
+  if (partitions_ && !request.filter.Equals(arrow::compute::literal(true))) {
+    // The file's reader sees the filter with its partition values filled in.
+    ARROW_RETURN_NOT_OK(PartitionMayMatch(request.filter, *schema_, *partitions_,
+                                          it->second, &scan.filter)
+                            .status());
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     scan.stats = stats_;
@@ -255,7 +336,8 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   scan.row_group_end = end;
   ARROW_ASSIGN_OR_RAISE(auto reader, reader_->Open(scan));
   return std::make_unique<FileSplitReader>(std::move(reader), std::move(out), path, skip,
-                                           stop, settings_.batch_size);
+                                           stop, settings_.batch_size,
+                                           std::move(constants));
 }
 
 int64_t FileSource::EstimatedBytes() const { return prepared_ ? estimated_bytes_ : -1; }

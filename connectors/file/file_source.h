@@ -8,14 +8,16 @@
 #include <vector>
 
 #include "connectors/file/format_reader.h"
+#include "connectors/file/partitions.h"
 #include "flowsql/connector.h"
 
 namespace flowsql::file {
 
 /// A Source over local files: one split per file, and row-group ranges of about
-/// 64 MB for larger Parquet files. A split's offset is the number of rows it has
-/// produced. Resolving the files and inferring the schema happen on the first
-/// GetSchema() or PlanSplits(); after that, OpenSplit() is thread-safe.
+/// 64 MB for larger Parquet files. Hive partition folders (key=value) and the file
+/// name may be columns too; a filter on partitions skips files. A split's offset is the
+/// number of rows it has produced. Resolving the files and inferring the schema happen on
+/// the first GetSchema() or PlanSplits(); after that, OpenSplit() is thread-safe.
 class FileSource : public Source {
  public:
   explicit FileSource(ConnectorArgs args);
@@ -50,6 +52,12 @@ class FileSource : public Source {
   std::shared_ptr<std::vector<FileInfo>> files_;
   std::map<std::string, size_t> file_index_;  // path -> index into files_
   std::shared_ptr<arrow::Schema> schema_;
+  /// Columns no file holds: the hive partitions, then `filename`.
+  std::optional<HivePartitions> partitions_;
+  std::vector<std::string> virtual_columns_;
+  /// The value of virtual column `name` for file `index`.
+  std::shared_ptr<arrow::Scalar> VirtualValue(const std::string& name,
+                                              size_t index) const;
   int64_t estimated_bytes_ = -1;  // the files' total size, -1 when none is known
   mutable std::mutex mutex_;      // guards stats_ and pushed_
   std::shared_ptr<ScanStats> stats_ = std::make_shared<ScanStats>();

@@ -1,7 +1,7 @@
 #include "connectors/file/format.h"
 
 #include <arrow/type.h>
-#include <glob.h>
+#include <fnmatch.h>
 
 #include <algorithm>
 #include <cctype>
@@ -144,7 +144,7 @@ std::string UriToPath(const std::string& uri) {
 }
 
 bool HasGlob(const std::string& path) {
-  return path.find_first_of("*?[") != std::string::npos;
+  return path.find_first_of("*?[{") != std::string::npos;
 }
 
 namespace {
@@ -181,32 +181,143 @@ std::vector<std::string> KeepOneFormat(std::vector<std::string> files,
 
 }  // namespace
 
+namespace {
+
+/// A name a listing skips: hidden files (the sink's in-progress temp files among
+/// them) and Spark's and Hive's markers (_SUCCESS, _temporary).
+bool Skipped(const std::string& name) {
+  return name.empty() || name[0] == '.' || name[0] == '_';
+}
+
+/// `pattern` with each {a,b,...} expanded, outermost first: "x{1,2}/*.{csv,tsv}" ->
+/// x1/*.csv, x1/*.tsv, x2/*.csv, x2/*.tsv.
+std::vector<std::string> ExpandBraces(const std::string& pattern) {
+  size_t open = pattern.find('{');
+  if (open == std::string::npos) return {pattern};
+  int depth = 0;
+  size_t close = std::string::npos;
+  std::vector<size_t> commas;
+  for (size_t i = open; i < pattern.size(); ++i) {
+    if (pattern[i] == '{') ++depth;
+    if (pattern[i] == '}' && --depth == 0) {
+      close = i;
+      break;
+    }
+    if (pattern[i] == ',' && depth == 1) commas.push_back(i);
+  }
+  if (close == std::string::npos) return {pattern};  // no closing brace: literal
+  std::vector<std::string> out;
+  size_t start = open + 1;
+  commas.push_back(close);
+  for (size_t comma : commas) {
+    std::string alternative = pattern.substr(0, open) +
+                              pattern.substr(start, comma - start) +
+                              pattern.substr(close + 1);
+    for (auto& e : ExpandBraces(alternative)) out.push_back(std::move(e));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start) out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+/// Whether `name` segments match `pattern` segments from the given positions; "**"
+/// matches any number of segments.
+bool MatchSegments(const std::vector<std::string>& pattern, size_t p,
+                   const std::vector<std::string>& name, size_t n) {
+  if (p == pattern.size()) return n == name.size();
+  if (pattern[p] == "**") {
+    for (size_t k = n; k <= name.size(); ++k) {
+      if (MatchSegments(pattern, p + 1, name, k)) return true;
+    }
+    return false;
+  }
+  return n < name.size() &&
+         fnmatch(pattern[p].c_str(), name[n].c_str(), FNM_PERIOD) == 0 &&
+         MatchSegments(pattern, p + 1, name, n + 1);
+}
+
+/// The regular files below `root` (recursively, skipped names left out), relative to
+/// it.
+Status ListFiles(const fs::path& root, std::vector<std::string>* out) {
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (Skipped(name)) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec)) {
+      out->push_back(fs::relative(it->path(), root, ec).generic_string());
+    }
+  }
+  if (ec)
+    return Status::IOError("cannot list directory '", root.string(), "': ", ec.message());
+  return Status::OK();
+}
+
+/// The files matching a glob: `*`, `?` and `[...]` within a name, `**` across
+/// folders, `{a,b}` alternatives.
+Result<std::vector<std::string>> Glob(const std::string& path) {
+  std::vector<std::string> files;
+  for (const auto& pattern : ExpandBraces(path)) {
+    // The folder before the first segment with a wildcard is listed, once.
+    std::vector<std::string> parts = Segments(pattern);
+    fs::path root = !pattern.empty() && pattern[0] == '/' ? "/" : ".";
+    size_t first = 0;
+    while (first < parts.size() && !HasGlob(parts[first])) root /= parts[first++];
+    std::error_code ec;
+    if (first == parts.size()) {
+      if (fs::is_regular_file(root, ec))
+        files.push_back(root.lexically_normal().string());
+      continue;
+    }
+    if (!fs::is_directory(root, ec)) continue;
+    std::vector<std::string> below;
+    ARROW_RETURN_NOT_OK(ListFiles(root, &below));
+    const std::vector<std::string> rest(parts.begin() + first, parts.end());
+    for (const auto& relative : below) {
+      if (MatchSegments(rest, 0, Segments(relative), 0)) {
+        fs::path full = root / relative;
+        std::string text = full.lexically_normal().string();
+        // "./x" stays "x", as the user wrote it.
+        if (pattern.rfind("./", 0) != 0 && text.rfind("./", 0) == 0)
+          text = text.substr(2);
+        files.push_back(text);
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
                                               std::optional<FileFormat> format) {
   std::error_code ec;
   if (HasGlob(path)) {
-    glob_t g{};
-    int rc = ::glob(path.c_str(), 0, nullptr, &g);
-    std::vector<std::string> files;
-    if (rc == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) {
-        if (fs::is_regular_file(g.gl_pathv[i], ec)) files.emplace_back(g.gl_pathv[i]);
-      }
-    }
-    globfree(&g);
-    std::sort(files.begin(), files.end());
+    ARROW_ASSIGN_OR_RAISE(auto files, Glob(path));
     if (files.empty()) return Status::Invalid("no files match '", path, "'");
     return files;
   }
   if (fs::is_directory(path, ec)) {
+    // Every file below, folders of partitions (year=2024/) included.
     std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(path, ec)) {
-      std::string name = entry.path().filename().string();
-      // Hidden files include the sink's in-progress temp files.
-      if (name.empty() || name[0] == '.' || name[0] == '_') continue;
-      if (entry.is_regular_file(ec)) files.push_back(entry.path().string());
-    }
-    if (ec) return Status::IOError("cannot list directory '", path, "': ", ec.message());
+    ARROW_RETURN_NOT_OK(ListFiles(path, &files));
+    for (auto& f : files) f = (fs::path(path) / f).lexically_normal().string();
     files = KeepOneFormat(std::move(files), format);
     if (files.empty()) {
       return Status::Invalid("no ", format ? FormatName(*format) : "data",

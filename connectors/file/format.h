@@ -46,13 +46,15 @@ Result<arrow::Compression::type> StreamCompressionFromName(const std::string& na
 /// Turns a URI or bare path into a local path: "file:///abs" -> "/abs",
 /// "file://rel/x" -> "rel/x", "x.csv" -> "x.csv".
 std::string UriToPath(const std::string& uri);
-/// True when `path` contains glob characters (* ? [).
+/// True when `path` contains glob characters (* ? [ {).
 bool HasGlob(const std::string& path);
 
-/// The files a source path stands for, sorted by name: the file itself; the files of
-/// a directory (those whose extension gives `format`, or any known format when
-/// `format` is unset, then only those of the first file's format); or the matches of
-/// a glob. Errors: "file not found: <path>", "no files match '<glob>'".
+/// The files a source path stands for, sorted by name: the file itself; the files
+/// below a directory, in its folders too (those whose extension gives `format`, or
+/// any known format when `format` is unset, then only those of the first file's
+/// format); or the matches of a glob: `*`, `?`, `[...]` within a name, `**` across
+/// folders, `{a,b}` alternatives. Names starting with `.` or `_` are skipped.
+/// Errors: "file not found: <path>", "no files match '<glob>'".
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
                                               std::optional<FileFormat> format);
 

@@ -78,6 +78,10 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
     s.block_size = *bytes;
   }
   s.union_by_name = options.GetBool("union_by_name", true);
+  if (options.IsSet("hive_partitioning")) {
+    s.hive_partitioning = options.GetBool("hive_partitioning", true);
+  }
+  s.filename = options.GetBool("filename", false);
   if (options.Has("compression") &&
       AsciiLower(options.GetString("compression")) != "auto") {
     ARROW_ASSIGN_OR_RAISE(

@@ -43,6 +43,11 @@ struct ReadSettings {
   /// Bytes read per block by the CSV and JSON readers.
   int64_t block_size = 4 << 20;
   bool union_by_name = true;
+  /// key=value folders as columns (`hive_partitioning`); unset: when the files have
+  /// them.
+  std::optional<bool> hive_partitioning;
+  /// A `filename` column holding each row's file (`filename`).
+  bool filename = false;
   /// CSV and JSON: the stream codec of every file (`compression`); unset: each
   /// file's extension says (CompressionFromPath).
   std::optional<arrow::Compression::type> compression;

@@ -340,10 +340,10 @@ std::string ToString(const PlanNode& node, int indent, bool children,
   };
   switch (node.kind) {
     case NodeKind::kScan: {
+      // Planned first: a source describes what planning found (files pruned).
+      auto splits = node.source->PlanSplits(node.pushed);
       out << "Scan " << node.source->Describe();
-      if (auto splits = node.source->PlanSplits(node.pushed); splits.ok()) {
-        out << " splits=" << splits->size();
-      }
+      if (splits.ok()) out << " splits=" << splits->size();
       if (node.projection_pushed)
         out << "\n"
             << std::string(indent * 2 + 4, ' ')

@@ -1,0 +1,126 @@
+#include "connectors/file/partitions.h"
+
+#include <arrow/array/builder_binary.h>
+#include <arrow/compute/api.h>
+
+#include <filesystem>
+
+namespace flowsql::file {
+
+namespace cp = arrow::compute;
+
+namespace {
+
+std::string PercentDecode(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) &&
+        std::isxdigit(text[i + 2])) {
+      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+/// The key=value folders of `path`, in order.
+std::vector<std::pair<std::string, std::string>> Folders(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::filesystem::path p(path);
+  for (const auto& part : p.parent_path()) {
+    const std::string segment = part.string();
+    const size_t eq = segment.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    out.emplace_back(segment.substr(0, eq), PercentDecode(segment.substr(eq + 1)));
+  }
+  return out;
+}
+
+bool IsNullValue(const std::string& value) {
+  return value.empty() || value == "__HIVE_DEFAULT_PARTITION__";
+}
+
+}  // namespace
+
+Result<std::optional<HivePartitions>> ReadHivePartitions(
+    const std::vector<std::string>& files) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> folders;
+  bool any = false;
+  for (const auto& f : files) {
+    folders.push_back(Folders(f));
+    any = any || !folders.back().empty();
+  }
+  if (!any) return std::nullopt;
+  const auto& first = folders[0];
+  for (size_t i = 1; i < files.size(); ++i) {
+    bool same = folders[i].size() == first.size();
+    for (size_t k = 0; same && k < first.size(); ++k) {
+      same = folders[i][k].first == first[k].first;
+    }
+    if (!same) {
+      auto keys = [](const std::vector<std::pair<std::string, std::string>>& kv) {
+        std::string out;
+        for (const auto& [k, v] : kv) out += (out.empty() ? "" : "/") + k;
+        return out.empty() ? std::string("none") : out;
+      };
+      return Status::Invalid("hive partitions differ: ", files[0], " has ", keys(first),
+                             ", ", files[i], " has ", keys(folders[i]),
+                             "; set hive_partitioning = false to read them without");
+    }
+  }
+  HivePartitions out;
+  out.values.resize(files.size());
+  for (size_t k = 0; k < first.size(); ++k) {
+    arrow::StringBuilder text;
+    for (const auto& kv : folders) {
+      if (IsNullValue(kv[k].second)) {
+        ARROW_RETURN_NOT_OK(text.AppendNull());
+      } else {
+        ARROW_RETURN_NOT_OK(text.Append(kv[k].second));
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(auto values, text.Finish());
+    // The narrowest type every value converts to exactly.
+    std::shared_ptr<arrow::Array> typed = values;
+    for (const auto& type : {arrow::int64(), arrow::date32()}) {
+      auto cast = cp::Cast(*values, type);
+      if (cast.ok()) {
+        typed = *cast;
+        break;
+      }
+    }
+    out.fields.push_back(arrow::field(first[k].first, typed->type()));
+    for (size_t f = 0; f < files.size(); ++f) {
+      ARROW_ASSIGN_OR_RAISE(auto scalar, typed->GetScalar(static_cast<int64_t>(f)));
+      out.values[f].push_back(std::move(scalar));
+    }
+  }
+  return out;
+}
+
+Result<bool> PartitionMayMatch(const cp::Expression& filter, const arrow::Schema& schema,
+                               const HivePartitions& partitions, size_t file,
+                               cp::Expression* simplified) {
+  std::vector<cp::Expression> known;
+  for (size_t k = 0; k < partitions.fields.size(); ++k) {
+    const auto& value = partitions.values[file][k];
+    auto ref = cp::field_ref(partitions.fields[k]->name());
+    known.push_back(value->is_valid ? cp::equal(ref, cp::literal(value))
+                                    : cp::is_null(ref));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto bound, filter.Bind(schema));
+  ARROW_ASSIGN_OR_RAISE(auto guarantee, cp::and_(known).Bind(schema));
+  ARROW_ASSIGN_OR_RAISE(*simplified, cp::SimplifyWithGuarantee(bound, guarantee));
+  if (const auto* lit = simplified->literal(); lit && lit->is_scalar()) {
+    const auto& s = *lit->scalar();
+    if (!s.is_valid) return false;  // NULL: no row passes a WHERE
+    if (s.type->id() == arrow::Type::BOOL) {
+      return static_cast<const arrow::BooleanScalar&>(s).value;
+    }
+  }
+  return true;
+}
+
+}  // namespace flowsql::file

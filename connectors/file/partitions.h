@@ -1,0 +1,42 @@
+// Hive partitions: the key=value folders of a source's files become typed columns,
+// and a filter on them skips whole files before any is opened.
+#pragma once
+
+#include <arrow/compute/expression.h>
+#include <arrow/scalar.h>
+#include <arrow/type.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flowsql/status.h"
+
+namespace flowsql::file {
+
+/// The partition columns of a set of files, and each file's values.
+struct HivePartitions {
+  /// In the order the folders name them (year=2024/month=3/...: year, month).
+  arrow::FieldVector fields;
+  /// values[file][field]: a typed scalar, NULL for __HIVE_DEFAULT_PARTITION__ or an
+  /// empty value.
+  std::vector<std::vector<std::shared_ptr<arrow::Scalar>>> values;
+};
+
+/// The key=value folders of each of `files` (a file's own name is not one). Values
+/// are %-decoded (as Spark writes them). A key's type is BIGINT when every value is
+/// an integer, DATE when every value is a date, else VARCHAR. Nothing when no file
+/// has such a folder; an error naming two files when they name different keys.
+Result<std::optional<HivePartitions>> ReadHivePartitions(
+    const std::vector<std::string>& files);
+
+/// False when `filter` (over `schema`, which holds the partition fields) cannot hold
+/// for any row of a file whose partition values are `values`: the file is skipped.
+/// `filter` comes back simplified by those values, for the file's own reader.
+Result<bool> PartitionMayMatch(const arrow::compute::Expression& filter,
+                               const arrow::Schema& schema,
+                               const HivePartitions& partitions, size_t file,
+                               arrow::compute::Expression* simplified);
+
+}  // namespace flowsql::file

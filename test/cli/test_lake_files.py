@@ -1,0 +1,112 @@
+"""Many files as one table: globs, hive partitions and the filename column, with
+DuckDB as the oracle (read_parquet(..., hive_partitioning = true, filename = true))."""
+
+import csv
+import io
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """A pyarrow-written hive dataset: year=/region=/part-0.parquet, 8 folders."""
+    n = 1000
+    table = pa.table({
+        "id": list(range(n)),
+        "year": [2020 + i % 4 for i in range(n)],
+        "region": ["eu" if i % 3 else "us" for i in range(n)],
+        "v": [float(i) for i in range(n)],
+    })
+    root = tmp_path / "lake"
+    ds.write_dataset(table, root, format="parquet", partitioning=["year", "region"],
+                     partitioning_flavor="hive")
+    (root / "_SUCCESS").write_text("")  # Spark's marker is skipped
+    return root
+
+
+def rows(out):
+    return list(csv.reader(io.StringIO(out)))
+
+
+def duck(sql):
+    con = duckdb.connect()
+    return [[str(v) for v in row] for row in con.sql(sql).fetchall()]
+
+
+def test_hive_columns_are_typed_as_duckdb_types_them(flowsql, lake):
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT typeof(year), typeof(region), year, region, count(*), sum(v) "
+                f"FROM '{lake}' GROUP BY ALL ORDER BY year, region")
+    assert r.code == 0, r
+    expected = duck(f"SELECT typeof(year), typeof(region), year, region, count(*), sum(v) "
+                    f"FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = true) "
+                    f"GROUP BY ALL ORDER BY year, region")
+    assert rows(r.out)[1:] == expected
+
+
+def test_a_partition_filter_prunes_files_before_reading(flowsql, lake):
+    sql = f"SELECT count(*), sum(v) FROM '{lake}/**/*.parquet' WHERE year = 2021 AND region = 'eu'"
+    r = flowsql("--format", "csv", "-c", sql)
+    assert r.code == 0, r
+    assert rows(r.out)[1:] == duck(sql.replace(f"'{lake}/**/*.parquet'",
+                                               f"read_parquet('{lake}/**/*.parquet', "
+                                               "hive_partitioning = true)"))
+    r = flowsql("-c", "EXPLAIN " + sql)
+    assert "files=1 read, 7 pruned by partition" in r.out, r.out
+    assert "splits=1" in r.out, r.out
+
+
+def test_a_filter_mixing_partitions_and_columns(flowsql, lake):
+    sql = ("SELECT year, count(*) FROM {src} WHERE (year > 2021 OR region = 'us') "
+           "AND v < 500 GROUP BY year ORDER BY year")
+    r = flowsql("--format", "csv", "-c", sql.format(src=f"'{lake}'"))
+    assert r.code == 0, r
+    assert rows(r.out)[1:] == duck(sql.format(
+        src=f"read_parquet('{lake}/**/*.parquet', hive_partitioning = true)"))
+
+
+def test_filename_column(flowsql, lake):
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT filename, count(*) FROM '{lake}/year=2020/**/*.parquet' "
+                "WITH (filename = true) GROUP BY filename ORDER BY filename")
+    assert r.code == 0, r
+    assert rows(r.out)[1:] == [[str(lake / "year=2020/region=eu/part-0.parquet"), "166"],
+                               [str(lake / "year=2020/region=us/part-0.parquet"), "84"]]
+
+
+def test_hive_partitioning_false_reads_only_the_files_columns(flowsql, lake):
+    r = flowsql("-c", f"SELECT year FROM '{lake}' WITH (hive_partitioning = false)")
+    assert r.code != 0
+    assert "year" in r.err, r.err
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT count(*) FROM '{lake}' WITH (hive_partitioning = false)")
+    assert r.code == 0, r
+    assert rows(r.out)[1:] == [["1000"]]
+
+
+def test_globs_with_braces_and_double_star(flowsql, tmp_path):
+    for name, n in [("a/x.csv", 1), ("a/b/y.csv", 2), ("a/b/c/z.tsv", 3), ("a/w.json", 4)]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sep = "\t" if name.endswith(".tsv") else ","
+        path.write_text(f"k{sep}n\nx{sep}{n}\n")
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT sum(n) FROM '{tmp_path}/a/**/*.csv'")
+    assert rows(r.out)[1:] == [["3"]], r
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT sum(n) FROM '{tmp_path}/a/{{x,b/y}}.csv'")
+    assert rows(r.out)[1:] == [["3"]], r
+
+
+def test_files_in_different_partition_layouts_are_an_error_naming_both(flowsql, tmp_path):
+    for path in ["l/year=1/a.csv", "l/month=2/b.csv"]:
+        p = tmp_path / path
+        p.parent.mkdir(parents=True)
+        p.write_text("k\n1\n")
+    r = flowsql("-c", f"SELECT * FROM '{tmp_path}/l/*/*.csv'")
+    assert r.code != 0
+    assert "hive partitions differ" in r.err and "year=1/a.csv" in r.err \
+        and "month=2/b.csv" in r.err, r.err
