@@ -5,11 +5,91 @@
 #include <arrow/type.h>
 #include <arrow/util/value_parsing.h>
 
+#include <optional>
+
 #include "connectors/file/format_reader.h"
 
 namespace flowsql::file {
 
 namespace {
+
+/// Follows the quotes of what passes through it: whether one is open at the end,
+/// and on which line it opened.
+class QuoteTrackingStream : public arrow::io::InputStream {
+ public:
+  QuoteTrackingStream(std::shared_ptr<arrow::io::InputStream> inner, char quote,
+                      std::optional<char> escape)
+      : inner_(std::move(inner)), quote_(quote), escape_(escape) {}
+
+  Status Close() override { return inner_->Close(); }
+  bool closed() const override { return inner_->closed(); }
+  Result<int64_t> Tell() const override { return inner_->Tell(); }
+  Result<int64_t> Read(int64_t nbytes, void* out) override {
+    ARROW_ASSIGN_OR_RAISE(int64_t n, inner_->Read(nbytes, out));
+    Follow(static_cast<const char*>(out), n);
+    return n;
+  }
+  Result<std::shared_ptr<arrow::Buffer>> Read(int64_t nbytes) override {
+    ARROW_ASSIGN_OR_RAISE(auto buf, inner_->Read(nbytes));
+    Follow(reinterpret_cast<const char*>(buf->data()), buf->size());
+    return buf;
+  }
+  /// The line of the quote still open, or 0.
+  int64_t open_quote_line() const { return in_quote_ ? open_line_ : 0; }
+
+ private:
+  void Follow(const char* p, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      const char c = p[i];
+      if (escaped_) {
+        escaped_ = false;
+      } else if (in_quote_ && escape_ && c == *escape_) {
+        escaped_ = true;
+      } else if (c == quote_) {
+        in_quote_ = !in_quote_;  // a doubled quote inside a value toggles twice
+        if (in_quote_) open_line_ = line_;
+      }
+      if (c == '\n') ++line_;
+    }
+  }
+
+  std::shared_ptr<arrow::io::InputStream> inner_;
+  const char quote_;
+  const std::optional<char> escape_;
+  bool in_quote_ = false, escaped_ = false;
+  int64_t line_ = 1, open_line_ = 0;
+};
+
+/// Arrow's CSV parser, meeting a quote that never closes, takes the rest of its block
+/// as one value and loses those rows without a word: a quote still open at the end
+/// of the file is an error.
+class QuoteCheckingReader : public arrow::RecordBatchReader {
+ public:
+  QuoteCheckingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                      std::shared_ptr<QuoteTrackingStream> quotes, std::string path,
+                      char quote)
+      : inner_(std::move(inner)),
+        quotes_(std::move(quotes)),
+        path_(std::move(path)),
+        quote_(quote) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  Status Close() override { return inner_->Close(); }
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(batch));
+    if (*batch || quotes_->open_quote_line() == 0) return Status::OK();
+    return Status::Invalid(path_, ": the quote (", quote_, ") opened at line ",
+                           quotes_->open_quote_line(),
+                           " is never closed, and the rows after it would be lost; fix "
+                           "the file, or set quote = '' if it has no quoted values");
+  }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::shared_ptr<QuoteTrackingStream> quotes_;
+  std::string path_;
+  char quote_;
+};
 
 class CsvReader : public FormatReader {
  public:
@@ -71,11 +151,23 @@ class CsvReader : public FormatReader {
       convert.column_types[file_schema->field(0)->name()] = arrow::utf8();
     }
     ARROW_ASSIGN_OR_RAISE(
-        auto input, OpenInputStream(scan.file->path, scan.stats, settings_.compression));
+        std::shared_ptr<arrow::io::InputStream> input,
+        OpenInputStream(scan.file->path, scan.stats, settings_.compression));
+    std::shared_ptr<QuoteTrackingStream> quotes;
+    if (settings_.quote != '\0') {
+      quotes =
+          std::make_shared<QuoteTrackingStream>(input, settings_.quote, settings_.escape);
+      input = quotes;
+    }
     auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(),
                                                     input, read, ParseOptions(), convert);
     if (!reader.ok()) return WithPath(reader.status(), scan.file->path);
-    return NameErrors(*reader, scan.file->path, scan.stats);
+    std::shared_ptr<arrow::RecordBatchReader> out = *reader;
+    if (quotes) {
+      out = std::make_shared<QuoteCheckingReader>(std::move(out), std::move(quotes),
+                                                  scan.file->path, settings_.quote);
+    }
+    return NameErrors(std::move(out), scan.file->path, scan.stats);
   }
 
  private:

@@ -25,7 +25,11 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "true",
        "CSV: the first row (after skip_rows) holds column names.",
        {}},
-      {"quote", T::kString, "\"", "CSV quote character.", {}},
+      {"quote",
+       T::kString,
+       "\"",
+       "CSV quote character; '' for none (quotes are data).",
+       {}},
       {"escape",
        T::kString,
        "",
@@ -90,7 +94,14 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "",
        "CSV/JSON: bytes parsed per block, also the sample for type inference. Default: "
        "4MB for CSV, 1MB for JSON (measured fastest).",
-       {"buffer_size", "sample_size"}},
+       {"buffer_size"}},
+      {"sample_size",
+       T::kInt,
+       "",
+       "JSON: -1 infers the schema from the whole file (every key, the widest types); "
+       "otherwise from the first block (block_size bytes). A key or type the schema "
+       "lacks is an error naming the file, line and key.",
+       {}},
       {"union_by_name",
        T::kBool,
        "true",

@@ -6,11 +6,15 @@
 #include <arrow/array.h>
 #include <arrow/compute/cast.h>
 #include <arrow/io/file.h>
+#include <arrow/io/memory.h>
 #include <arrow/json/api.h>
+#include <arrow/table.h>
 #include <arrow/type.h>
 #include <arrow/util/value_parsing.h>
 
 #include <cctype>
+#include <cstdlib>
+#include <functional>
 
 #include "connectors/file/format_reader.h"
 #include "connectors/file/json_array_stream.h"
@@ -76,6 +80,40 @@ Temporal DetectTemporal(const arrow::Array& array) {
   return kind;
 }
 
+/// Keeps `out`'s columns of each batch, counts the rows, and rewrites errors with
+/// `explain(error, rows delivered before it)`.
+class ExplainingReader : public arrow::RecordBatchReader {
+ public:
+  using Explain = std::function<Status(const Status&, int64_t)>;
+  ExplainingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                   std::shared_ptr<arrow::Schema> out, Explain explain)
+      : inner_(std::move(inner)), out_(std::move(out)), explain_(std::move(explain)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return out_; }
+  Status Close() override { return inner_->Close(); }
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    Status st = inner_->ReadNext(batch);
+    if (!st.ok()) return explain_(st, rows_);
+    if (*batch == nullptr) return Status::OK();
+    rows_ += (*batch)->num_rows();
+    arrow::ArrayVector columns;
+    for (const auto& f : out_->fields()) {
+      auto column = (*batch)->GetColumnByName(f->name());
+      if (column == nullptr)
+        return Status::Invalid("JSON reader lost column ", f->name());
+      columns.push_back(std::move(column));
+    }
+    *batch = arrow::RecordBatch::Make(out_, (*batch)->num_rows(), std::move(columns));
+    return Status::OK();
+  }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::shared_ptr<arrow::Schema> out_;
+  Explain explain_;
+  int64_t rows_ = 0;
+};
+
 class JsonReader : public FormatReader {
  public:
   explicit JsonReader(ReadSettings settings) : settings_(std::move(settings)) {}
@@ -85,7 +123,7 @@ class JsonReader : public FormatReader {
     info.path = path;
     ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(path, nullptr));
     auto parse = arrow::json::ParseOptions::Defaults();
-    auto made = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
+    auto made = arrow::json::StreamingReader::Make(input, InferOptions(), parse);
     if (!made.ok() && IsEmptyStream(made.status())) {
       // No rows: no columns either, unless declared.
       ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(arrow::schema({}), settings_));
@@ -96,7 +134,7 @@ class JsonReader : public FormatReader {
       info.raw_schema = arrow::schema(raw);
       return info;
     }
-    if (!made.ok()) return WithPath(made.status(), path);
+    if (!made.ok()) return WithPath(ExplainError(made.status(), path, 0), path);
     auto reader = *made;
     // Arrow infers timestamp[s] from date and timestamp strings alike: read those
     // columns as text again and look at the values.
@@ -111,7 +149,7 @@ class JsonReader : public FormatReader {
       (void)reader->Close();
       parse.explicit_schema = arrow::schema(inferred);
       ARROW_ASSIGN_OR_RAISE(input, OpenJson(path, nullptr));
-      made = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
+      made = arrow::json::StreamingReader::Make(input, InferOptions(), parse);
       if (!made.ok()) return WithPath(made.status(), path);
       reader = *made;
     }
@@ -166,13 +204,26 @@ class JsonReader : public FormatReader {
     auto parse = arrow::json::ParseOptions::Defaults();
     parse.explicit_schema = arrow::schema(wanted);
     parse.unexpected_field_behavior = arrow::json::UnexpectedFieldBehavior::Ignore;
+    if (settings_.columns.empty()) {
+      // An inferred schema: a key it lacks, seen later, is an error, never dropped.
+      // Every column is read then, and the wanted ones kept.
+      parse.explicit_schema = raw;
+      parse.unexpected_field_behavior = arrow::json::UnexpectedFieldBehavior::Error;
+    }
     ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(scan.file->path, scan.stats));
     auto reader = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
     if (!reader.ok() && IsEmptyStream(reader.status())) {
-      return arrow::RecordBatchReader::Make({}, parse.explicit_schema);
+      return arrow::RecordBatchReader::Make({}, arrow::schema(wanted));
     }
-    if (!reader.ok()) return WithPath(reader.status(), scan.file->path);
-    return NameErrors(*reader, scan.file->path, scan.stats);
+    if (!reader.ok()) {
+      return WithPath(ExplainError(reader.status(), scan.file->path, 0), scan.file->path);
+    }
+    auto explained = std::make_shared<ExplainingReader>(
+        *reader, arrow::schema(wanted),
+        [this, path = scan.file->path, raw](const Status& st, int64_t rows) {
+          return ExplainError(st, path, rows, raw.get());
+        });
+    return NameErrors(std::move(explained), scan.file->path, scan.stats);
   }
 
  private:
@@ -197,27 +248,147 @@ class JsonReader : public FormatReader {
     return o;
   }
 
+  /// For inferring the schema: the first block, or with sample_size = -1 one block
+  /// of up to 1 GB (the whole file, for any file that size).
+  arrow::json::ReadOptions InferOptions() const {
+    auto o = ReadOptions();
+    if (settings_.sample_all) o.block_size = 1 << 30;
+    return o;
+  }
+
+  /// Arrow's JSON errors made to say where and what to do: its "row N" is counted in
+  /// the block after `rows` rows; a key the schema lacks is named; a record larger
+  /// than a block names block_size.
+  Status ExplainError(const Status& st, const std::string& path, int64_t rows,
+                      const arrow::Schema* schema = nullptr) const {
+    const std::string& message = st.message();
+    if (message.find("straddles two block boundaries") != std::string::npos) {
+      return Status::Invalid(path, ": a JSON record is larger than block_size (",
+                             settings_.block_size, " bytes); set block_size = '",
+                             std::max<int64_t>(settings_.block_size * 4, 16 << 20) >> 20,
+                             "MB' or larger");
+    }
+    if (message.find("unexpected field") != std::string::npos && schema != nullptr) {
+      auto [line, key] = FindUnknownKey(path, rows, *schema);
+      return Status::Invalid(path, ": ", Where(path, line), "key '", key,
+                             "' is not in the schema inferred from the first block; set "
+                             "sample_size = -1 to infer from the whole file, or declare "
+                             "the columns");
+    }
+    static const std::string kRow = " in row ";
+    const size_t at = message.rfind(kRow);
+    if (at != std::string::npos) {
+      const int64_t row = std::strtoll(message.c_str() + at + kRow.size(), nullptr, 10);
+      const int64_t line = LineOfRecord(path, rows + row);
+      std::string hint;
+      if (message.find("changed from") != std::string::npos) {
+        hint =
+            "; not supported yet: a JSON column whose values change kind (number, "
+            "text, object, list)";
+      }
+      std::string where = Where(path, line);
+      if (!where.empty()) where = " " + where.substr(0, where.size() - 2);
+      return Status::Invalid(path, ": ", message.substr(0, at), where, hint);
+    }
+    return st;
+  }
+
+  /// "at line 12: " in an NDJSON file, "in record 12: " in a JSON array.
+  std::string Where(const std::string& path, int64_t line) const {
+    if (line <= 0) return "";
+    const bool array = IsArray(path).ValueOr(false);
+    return (array ? "in record " : "at line ") + std::to_string(line) + ": ";
+  }
+
+  /// Whether `path` holds a JSON array (format json, first non-space byte '[').
+  Result<bool> IsArray(const std::string& path) const {
+    if (settings_.format != FileFormat::kJson) return false;
+    ARROW_ASSIGN_OR_RAISE(auto sniff,
+                          OpenInputStream(path, nullptr, settings_.compression));
+    ARROW_ASSIGN_OR_RAISE(auto head, sniff->Read(4096));
+    (void)sniff->Close();
+    for (int64_t i = 0; i < head->size(); ++i) {
+      char c = static_cast<char>(head->data()[i]);
+      if (std::isspace(static_cast<unsigned char>(c))) continue;
+      // Skips a UTF-8 byte order mark.
+      if (static_cast<unsigned char>(c) == 0xEF && i + 2 < head->size()) {
+        i += 2;
+        continue;
+      }
+      return c == '[';
+    }
+    return false;
+  }
+
+  /// The line (1-based) of record `index` (0-based, blank lines not counted) of the
+  /// file as NDJSON; 0 when not found.
+  int64_t LineOfRecord(const std::string& path, int64_t index) const {
+    int64_t line = 0;
+    int64_t record = -1;
+    ForEachLine(path, [&](std::string_view text) {
+      ++line;
+      if (text.find_first_not_of(" \t\r") == std::string_view::npos) return true;
+      return ++record < index;
+    });
+    return record == index ? line : 0;
+  }
+
+  /// The first record from record `from` on with a key `schema` lacks: its line and
+  /// the key.
+  std::pair<int64_t, std::string> FindUnknownKey(const std::string& path, int64_t from,
+                                                 const arrow::Schema& schema) const {
+    int64_t line = 0, record = -1;
+    std::pair<int64_t, std::string> found{0, "?"};
+    ForEachLine(path, [&](std::string_view text) {
+      ++line;
+      if (text.find_first_not_of(" \t\r") == std::string_view::npos) return true;
+      if (++record < from) return true;
+      auto buffer =
+          std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(text.data()),
+                                          static_cast<int64_t>(text.size()));
+      auto table = arrow::json::TableReader::Make(
+          arrow::default_memory_pool(), std::make_shared<arrow::io::BufferReader>(buffer),
+          arrow::json::ReadOptions::Defaults(), arrow::json::ParseOptions::Defaults());
+      if (!table.ok()) return true;
+      auto read = (*table)->Read();
+      if (!read.ok()) return true;
+      for (const auto& f : (*read)->schema()->fields()) {
+        if (schema.GetFieldIndex(f->name()) < 0) {
+          found = std::make_pair(line, f->name());
+          return false;
+        }
+      }
+      return true;
+    });
+    return found;
+  }
+
+  /// Calls `f` with each line of `path` as NDJSON (a JSON array converted) until it
+  /// returns false.
+  template <typename F>
+  void ForEachLine(const std::string& path, F&& f) const {
+    auto in = OpenJson(path, nullptr);
+    if (!in.ok()) return;
+    std::string pending;
+    while (true) {
+      auto chunk = (*in)->Read(1 << 20);
+      if (!chunk.ok()) return;
+      if ((*chunk)->size() == 0) break;
+      pending.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
+      size_t start = 0, nl;
+      while ((nl = pending.find('\n', start)) != std::string::npos) {
+        if (!f(std::string_view(pending).substr(start, nl - start))) return;
+        start = nl + 1;
+      }
+      pending.erase(0, start);
+    }
+    if (!pending.empty()) f(std::string_view(pending));
+  }
+
   // Opens `path` as NDJSON, converting a JSON array when the file holds one.
   Result<std::shared_ptr<arrow::io::InputStream>> OpenJson(
       const std::string& path, std::shared_ptr<ScanStats> stats) const {
-    bool array = false;
-    if (settings_.format == FileFormat::kJson) {
-      ARROW_ASSIGN_OR_RAISE(auto sniff,
-                            OpenInputStream(path, nullptr, settings_.compression));
-      ARROW_ASSIGN_OR_RAISE(auto head, sniff->Read(4096));
-      (void)sniff->Close();
-      for (int64_t i = 0; i < head->size(); ++i) {
-        char c = static_cast<char>(head->data()[i]);
-        if (std::isspace(static_cast<unsigned char>(c))) continue;
-        // Skips a UTF-8 byte order mark.
-        if (static_cast<unsigned char>(c) == 0xEF && i + 2 < head->size()) {
-          i += 2;
-          continue;
-        }
-        array = c == '[';
-        break;
-      }
-    }
+    ARROW_ASSIGN_OR_RAISE(bool array, IsArray(path));
     ARROW_ASSIGN_OR_RAISE(auto input,
                           OpenInputStream(path, std::move(stats), settings_.compression));
     if (array) return MakeJsonArrayToNdjsonStream(std::move(input), path);

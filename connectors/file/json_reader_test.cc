@@ -147,8 +147,8 @@ TEST(JsonReader, MalformedNdjsonNamesFile) {
   auto result = ReadFile(path);
   ASSERT_FALSE(result.ok());
   std::string msg = result.status().message();
-  EXPECT_NE(msg.find(path), std::string::npos) << msg;
-  EXPECT_NE(msg.find("row 1"), std::string::npos) << msg;
+  // The file's line, not Arrow's row within its block.
+  EXPECT_EQ(msg, path + ": JSON parse error: Missing a name for object member. at line 2");
 }
 
 TEST(JsonReader, MalformedArrayNamesFileAndOffset) {

@@ -50,7 +50,12 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
   }
   s.header = options.GetBool("header", true);
   if (options.IsSet("quote")) {
-    ARROW_ASSIGN_OR_RAISE(s.quote, OneChar("quote", options.GetString("quote")));
+    // '' reads no quoting at all: a quote character is data.
+    if (options.GetString("quote").empty()) {
+      s.quote = '\0';
+    } else {
+      ARROW_ASSIGN_OR_RAISE(s.quote, OneChar("quote", options.GetString("quote")));
+    }
   }
   if (options.IsSet("escape")) {
     ARROW_ASSIGN_OR_RAISE(s.escape, OneChar("escape", options.GetString("escape")));
@@ -82,6 +87,16 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
     s.hive_partitioning = options.GetBool("hive_partitioning", true);
   }
   s.filename = options.GetBool("filename", false);
+  if (options.Has("sample_size")) {
+    const int64_t n = options.GetInt("sample_size");
+    if (n < -1 || n == 0) {
+      return Status::Invalid(
+          "option 'sample_size': expected -1 (the whole file) or a "
+          "positive number, got ",
+          n);
+    }
+    s.sample_all = n == -1;
+  }
   if (options.Has("compression") &&
       AsciiLower(options.GetString("compression")) != "auto") {
     ARROW_ASSIGN_OR_RAISE(

@@ -43,6 +43,8 @@ struct ReadSettings {
   /// Bytes read per block by the CSV and JSON readers.
   int64_t block_size = 4 << 20;
   bool union_by_name = true;
+  /// JSON: infer the schema from the whole file (`sample_size = -1`).
+  bool sample_all = false;
   /// key=value folders as columns (`hive_partitioning`); unset: when the files have
   /// them.
   std::optional<bool> hive_partitioning;
