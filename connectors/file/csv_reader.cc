@@ -1,11 +1,17 @@
 // CSV through arrow::csv::StreamingReader: blocks of settings.block_size bytes, parsed
 // and converted on Arrow's CPU pool, read ahead on its I/O pool.
+#include <arrow/array.h>
+#include <arrow/builder.h>
 #include <arrow/csv/api.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/type.h>
+#include <arrow/util/utf8.h>
 #include <arrow/util/value_parsing.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 
 #include "connectors/file/format_reader.h"
 
@@ -60,35 +66,146 @@ class QuoteTrackingStream : public arrow::io::InputStream {
   int64_t line_ = 1, open_line_ = 0;
 };
 
-/// Arrow's CSV parser, meeting a quote that never closes, takes the rest of its block
-/// as one value and loses those rows without a word: a quote still open at the end
-/// of the file is an error.
-class QuoteCheckingReader : public arrow::RecordBatchReader {
+/// Text with each invalid UTF-8 sequence replaced by U+FFFD (`replace`) or dropped.
+Result<std::shared_ptr<arrow::Array>> RepairUtf8(const arrow::Array& column,
+                                                 bool replace) {
+  const auto& bytes = static_cast<const arrow::BinaryArray&>(column);
+  arrow::StringBuilder out;
+  ARROW_RETURN_NOT_OK(out.Reserve(bytes.length()));
+  std::string fixed;
+  for (int64_t i = 0; i < bytes.length(); ++i) {
+    if (bytes.IsNull(i)) {
+      ARROW_RETURN_NOT_OK(out.AppendNull());
+      continue;
+    }
+    std::string_view v = bytes.GetView(i);
+    if (arrow::util::ValidateUTF8(v)) {
+      ARROW_RETURN_NOT_OK(out.Append(v));
+      continue;
+    }
+    fixed.clear();
+    size_t at = 0;
+    while (at < v.size()) {
+      // The longest valid prefix of a sequence starting here (1 to 4 bytes).
+      size_t n = 0;
+      for (size_t len = 1; len <= 4 && at + len <= v.size(); ++len) {
+        if (arrow::util::ValidateUTF8(v.substr(at, len))) {
+          n = len;
+          break;
+        }
+      }
+      if (n == 0) {
+        if (replace) fixed += "\xEF\xBF\xBD";
+        ++at;
+      } else {
+        fixed.append(v.substr(at, n));
+        at += n;
+      }
+    }
+    ARROW_RETURN_NOT_OK(out.Append(fixed));
+  }
+  return out.Finish();
+}
+
+/// The first line of `path` that is not valid UTF-8 (0: none found).
+int64_t FirstInvalidLine(const std::string& path, const ReadSettings& settings) {
+  auto in = OpenInputStream(path, nullptr, settings.compression);
+  if (!in.ok()) return 0;
+  std::string pending;
+  int64_t line = 0;
+  while (true) {
+    auto chunk = (*in)->Read(1 << 20);
+    if (!chunk.ok()) return 0;
+    const bool last = (*chunk)->size() == 0;
+    pending.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
+    size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos || last) {
+      if (nl == std::string::npos) nl = pending.size();
+      ++line;
+      if (!arrow::util::ValidateUTF8(
+              std::string_view(pending).substr(start, nl - start))) {
+        return line;
+      }
+      start = nl + 1;
+      if (start > pending.size()) return 0;
+    }
+    pending.erase(0, start);
+  }
+}
+
+/// Arrow's "In CSV column #1: ... invalid UTF8 data" with the column's name, the line
+/// and what to do; other errors as they are.
+Status ExplainCsvError(const Status& st, const std::string& path,
+                       const ReadSettings& settings,
+                       const std::vector<std::string>& file_columns) {
+  const std::string& message = st.message();
+  if (message.find("invalid UTF8") == std::string::npos) return st;
+  std::string column = "?";
+  const size_t hash = message.find("column #");
+  if (hash != std::string::npos) {
+    const size_t k = std::strtoul(message.c_str() + hash + 8, nullptr, 10);
+    if (k < file_columns.size()) column = file_columns[k];
+  }
+  return Status::Invalid(path, ": invalid UTF-8 in column '", column, "' at line ",
+                         FirstInvalidLine(path, settings),
+                         "; set invalid_utf8 = 'replace' (U+FFFD) or 'ignore' (drop the "
+                         "bad bytes) to read it anyway");
+}
+
+/// Arrow's CSV batches made honest: a quote still open at the end of the file is an
+/// error (Arrow's parser, meeting a quote that never closes, takes the rest of its
+/// block as one value and loses those rows without a word); invalid UTF-8 is an
+/// error naming column and line, or, with invalid_utf8 = replace|ignore, the
+/// columns read as bytes are repaired into text.
+class CheckedCsvReader : public arrow::RecordBatchReader {
  public:
-  QuoteCheckingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
-                      std::shared_ptr<QuoteTrackingStream> quotes, std::string path,
-                      char quote)
+  CheckedCsvReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                   std::shared_ptr<QuoteTrackingStream> quotes, std::string path,
+                   const ReadSettings& settings, std::vector<std::string> file_columns,
+                   std::vector<std::string> repaired, std::shared_ptr<arrow::Schema> out)
       : inner_(std::move(inner)),
         quotes_(std::move(quotes)),
         path_(std::move(path)),
-        quote_(quote) {}
+        settings_(settings),
+        file_columns_(std::move(file_columns)),
+        repaired_(std::move(repaired)),
+        out_(std::move(out)) {}
 
-  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  std::shared_ptr<arrow::Schema> schema() const override { return out_; }
   Status Close() override { return inner_->Close(); }
   Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    ARROW_RETURN_NOT_OK(inner_->ReadNext(batch));
-    if (*batch || quotes_->open_quote_line() == 0) return Status::OK();
-    return Status::Invalid(path_, ": the quote (", quote_, ") opened at line ",
+    Status st = inner_->ReadNext(batch);
+    if (!st.ok()) return ExplainCsvError(st, path_, settings_, file_columns_);
+    if (*batch) return Repair(batch);
+    if (quotes_ == nullptr || quotes_->open_quote_line() == 0) return Status::OK();
+    return Status::Invalid(path_, ": the quote (", settings_.quote, ") opened at line ",
                            quotes_->open_quote_line(),
                            " is never closed, and the rows after it would be lost; fix "
                            "the file, or set quote = '' if it has no quoted values");
   }
 
  private:
+  Status Repair(std::shared_ptr<arrow::RecordBatch>* batch) const {
+    if (repaired_.empty()) return Status::OK();
+    const bool replace = settings_.invalid_utf8 == InvalidUtf8::kReplace;
+    arrow::ArrayVector columns = (*batch)->columns();
+    for (int i = 0; i < (*batch)->num_columns(); ++i) {
+      const std::string& name = (*batch)->schema()->field(i)->name();
+      if (std::find(repaired_.begin(), repaired_.end(), name) == repaired_.end())
+        continue;
+      ARROW_ASSIGN_OR_RAISE(columns[i], RepairUtf8(*columns[i], replace));
+    }
+    *batch = arrow::RecordBatch::Make(out_, (*batch)->num_rows(), std::move(columns));
+    return Status::OK();
+  }
+
   std::shared_ptr<arrow::RecordBatchReader> inner_;
   std::shared_ptr<QuoteTrackingStream> quotes_;
   std::string path_;
-  char quote_;
+  const ReadSettings& settings_;
+  std::vector<std::string> file_columns_;  // the file's columns, in file order
+  std::vector<std::string> repaired_;      // read as bytes, repaired into text
+  std::shared_ptr<arrow::Schema> out_;
 };
 
 class CsvReader : public FormatReader {
@@ -118,6 +235,9 @@ class CsvReader : public FormatReader {
     for (int i = 0; i < inferred->num_fields(); ++i) {
       auto f = inferred->field(i);
       if (!settings_.header) f = f->WithName("column" + std::to_string(i));
+      // Invalid UTF-8 made Arrow guess BLOB: it is text with bad bytes, which reading
+      // reports (or repairs, invalid_utf8).
+      if (f->type()->id() == arrow::Type::BINARY) f = f->WithType(arrow::utf8());
       // Microseconds, like SQL engines, whatever precision the first block showed.
       if (f->type()->id() == arrow::Type::TIMESTAMP) {
         const auto& ts = static_cast<const arrow::TimestampType&>(*f->type());
@@ -139,11 +259,18 @@ class CsvReader : public FormatReader {
     read.skip_rows =
         static_cast<int32_t>(settings_.skip_rows + (settings_.header ? 1 : 0));
     auto convert = ConvertOptions();
+    std::vector<std::string> repaired;
     for (const auto& name : scan.columns) {
       if (file_schema->GetFieldIndex(name) < 0) continue;
       convert.include_columns.push_back(name);
       auto target = scan.schema->GetFieldByName(name);
-      if (target) convert.column_types[name] = target->type();
+      if (!target) continue;
+      convert.column_types[name] = target->type();
+      if (settings_.invalid_utf8 != InvalidUtf8::kError &&
+          target->type()->id() == arrow::Type::STRING) {
+        convert.column_types[name] = arrow::binary();  // repaired after reading
+        repaired.push_back(name);
+      }
     }
     if (convert.include_columns.empty() && file_schema->num_fields() > 0) {
       // Only row counts are wanted: read the cheapest column.
@@ -161,12 +288,21 @@ class CsvReader : public FormatReader {
     }
     auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(),
                                                     input, read, ParseOptions(), convert);
-    if (!reader.ok()) return WithPath(reader.status(), scan.file->path);
-    std::shared_ptr<arrow::RecordBatchReader> out = *reader;
-    if (quotes) {
-      out = std::make_shared<QuoteCheckingReader>(std::move(out), std::move(quotes),
-                                                  scan.file->path, settings_.quote);
+    if (!reader.ok()) {
+      return WithPath(ExplainCsvError(reader.status(), scan.file->path, settings_,
+                                      file_schema->field_names()),
+                      scan.file->path);
     }
+    // What the batches hold once repaired: text where bytes were read.
+    arrow::FieldVector fields = (*reader)->schema()->fields();
+    for (auto& f : fields) {
+      if (std::find(repaired.begin(), repaired.end(), f->name()) != repaired.end()) {
+        f = f->WithType(arrow::utf8());
+      }
+    }
+    auto out = std::make_shared<CheckedCsvReader>(
+        *reader, std::move(quotes), scan.file->path, settings_,
+        file_schema->field_names(), std::move(repaired), arrow::schema(fields));
     return NameErrors(std::move(out), scan.file->path, scan.stats);
   }
 

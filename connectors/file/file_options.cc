@@ -95,6 +95,13 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "CSV/JSON: bytes parsed per block, also the sample for type inference. Default: "
        "4MB for CSV, 1MB for JSON (measured fastest).",
        {"buffer_size"}},
+      {"invalid_utf8",
+       T::kEnum,
+       "error",
+       "CSV text that is not valid UTF-8: error (naming column and line), replace (each "
+       "bad byte becomes U+FFFD) or ignore (bad bytes are dropped).",
+       {},
+       {"error", "replace", "ignore"}},
       {"sample_size",
        T::kInt,
        "",

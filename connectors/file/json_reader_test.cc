@@ -148,7 +148,8 @@ TEST(JsonReader, MalformedNdjsonNamesFile) {
   ASSERT_FALSE(result.ok());
   std::string msg = result.status().message();
   // The file's line, not Arrow's row within its block.
-  EXPECT_EQ(msg, path + ": JSON parse error: Missing a name for object member. at line 2");
+  EXPECT_EQ(msg,
+            path + ": JSON parse error: Missing a name for object member. at line 2");
 }
 
 TEST(JsonReader, MalformedArrayNamesFileAndOffset) {

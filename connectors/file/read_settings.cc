@@ -87,6 +87,12 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
     s.hive_partitioning = options.GetBool("hive_partitioning", true);
   }
   s.filename = options.GetBool("filename", false);
+  if (options.Has("invalid_utf8")) {
+    const std::string mode = AsciiLower(options.GetString("invalid_utf8"));
+    s.invalid_utf8 = mode == "replace"  ? InvalidUtf8::kReplace
+                     : mode == "ignore" ? InvalidUtf8::kIgnore
+                                        : InvalidUtf8::kError;
+  }
   if (options.Has("sample_size")) {
     const int64_t n = options.GetInt("sample_size");
     if (n < -1 || n == 0) {

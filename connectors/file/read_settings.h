@@ -18,6 +18,9 @@ namespace flowsql::file {
 using NamedTypes = std::vector<std::pair<std::string, std::shared_ptr<arrow::DataType>>>;
 
 /// How to read the files of one source. Built by ParseReadSettings.
+/// What reading does with text that is not valid UTF-8 (`invalid_utf8`).
+enum class InvalidUtf8 { kError, kReplace, kIgnore };
+
 struct ReadSettings {
   /// The format, from the `format` option or the first file's extension.
   FileFormat format = FileFormat::kCsv;
@@ -43,6 +46,8 @@ struct ReadSettings {
   /// Bytes read per block by the CSV and JSON readers.
   int64_t block_size = 4 << 20;
   bool union_by_name = true;
+  /// CSV: an error naming column and line, or bad bytes replaced by U+FFFD or dropped.
+  InvalidUtf8 invalid_utf8 = InvalidUtf8::kError;
   /// JSON: infer the schema from the whole file (`sample_size = -1`).
   bool sample_all = false;
   /// key=value folders as columns (`hive_partitioning`); unset: when the files have

@@ -3,6 +3,8 @@ short one."""
 
 import json
 
+import pytest
+
 
 def write_lines(path, lines):
     path.write_text("".join(line + "\n" for line in lines))
@@ -75,3 +77,25 @@ def test_a_record_larger_than_the_block_names_block_size(flowsql, tmp_path):
                 f"SELECT length(a) FROM '{path}' WITH (block_size = '1MB')")
     assert r.code == 0, r
     assert r.out.splitlines()[1] == "300000"
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_invalid_utf8_is_an_error_naming_column_and_line(flowsql, tmp_path, late):
+    # In the first block Arrow would type the column BLOB; later it failed mid-read.
+    filler = [f"{i},ok" for i in range(200000 if late else 1)]
+    path = tmp_path / "u.csv"
+    path.write_bytes(("a,b\n" + "".join(l + "\n" for l in filler)).encode() +
+                     b"-7,bad\xff\xfebytes\n-8,fine\n")
+    line = len(filler) + 2
+    r = flowsql("-c", f"SELECT max(b) FROM '{path}'")
+    assert r.code != 0
+    assert f"{path}: invalid UTF-8 in column 'b' at line {line}; set invalid_utf8" in r.err, \
+        r.err
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT typeof(b), b FROM '{path}' WITH (invalid_utf8 = 'replace') "
+                "WHERE a = -7")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1] == "VARCHAR,bad\ufffd\ufffdbytes"
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT b FROM '{path}' WITH (invalid_utf8 = 'ignore') WHERE a = -7")
+    assert r.out.splitlines()[1] == "badbytes", r
