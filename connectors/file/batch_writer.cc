@@ -1,5 +1,6 @@
 #include "connectors/file/batch_writer.h"
 
+#include <arrow/adapters/orc/adapter.h>
 #include <arrow/csv/api.h>
 #include <arrow/io/compressed.h>
 #include <arrow/ipc/api.h>
@@ -119,6 +120,35 @@ Result<std::unique_ptr<BatchWriter>> MakeIpcWriter(
                                                     nullptr);
 }
 
+class OrcBatchWriter : public BatchWriter {
+ public:
+  OrcBatchWriter(std::unique_ptr<arrow::adapters::orc::ORCFileWriter> writer,
+                 std::shared_ptr<arrow::io::OutputStream> out)
+      : writer_(std::move(writer)), out_(std::move(out)) {}
+
+  Status Write(const arrow::RecordBatch& batch) override { return writer_->Write(batch); }
+  Status Close() override {
+    ARROW_RETURN_NOT_OK(writer_->Close());
+    return out_->Close();
+  }
+
+ private:
+  std::unique_ptr<arrow::adapters::orc::ORCFileWriter> writer_;
+  std::shared_ptr<arrow::io::OutputStream> out_;  // outlives the writer's pointer to it
+};
+
+Result<std::unique_ptr<BatchWriter>> MakeOrcWriter(
+    const WriteSettings& settings, std::shared_ptr<arrow::io::OutputStream> out) {
+  arrow::adapters::orc::WriteOptions options;
+  options.compression = settings.compression;
+  options.stripe_size = 64 << 20;
+  auto writer = arrow::adapters::orc::ORCFileWriter::Open(out.get(), options);
+  if (!writer.ok()) {
+    return Status::Invalid("cannot write ORC: ", writer.status().message());
+  }
+  return std::make_unique<OrcBatchWriter>(std::move(*writer), std::move(out));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BatchWriter>> MakeBatchWriter(
@@ -146,6 +176,8 @@ Result<std::unique_ptr<BatchWriter>> MakeBatchWriter(
       return MakeParquetWriter(settings, std::move(out), schema);
     case FileFormat::kIpc:
       return MakeIpcWriter(settings, std::move(out), schema);
+    case FileFormat::kOrc:
+      return MakeOrcWriter(settings, std::move(out));
   }
   return Status::Invalid("unknown format");
 }

@@ -9,11 +9,13 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kEnum,
        "",
        "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
-       ".jsonl .parquet .arrow .ipc .feather; csv and json may end in .gz, .zst, .bz2 or "
+       ".jsonl .parquet .arrow .ipc .feather .orc; csv and json may end in .gz, .zst, "
+       ".bz2 or "
        ".lz4 too). 'json' reads "
        "a JSON array of objects or NDJSON, whichever the file holds.",
        {},
-       {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather"}},
+       {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather",
+        "orc"}},
       {"delimiter",
        T::kString,
        "",
@@ -146,7 +148,8 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "Output format; by default from the extension of the target (a directory target "
        "without one: parquet).",
        {},
-       {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather"}},
+       {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather",
+        "orc"}},
       {"mode",
        T::kEnum,
        "error_if_exists",
@@ -165,7 +168,8 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        T::kEnum,
        "",
        "Parquet: zstd, snappy (default), gzip, lz4, brotli, none/uncompressed. "
-       "IPC: zstd, lz4 or none (default). CSV/JSON: gzip, zstd, bz2, lz4 or none; by "
+       "IPC: zstd, lz4 or none (default). ORC: zstd, snappy, lz4, gzip (zlib) or none "
+       "(default). CSV/JSON: gzip, zstd, bz2, lz4 or none; by "
        "default the target's extension says (.gz, .zst, .bz2, .lz4).",
        {"codec"},
        {"zstd", "snappy", "gzip", "lz4", "brotli", "bz2", "none", "uncompressed"}},

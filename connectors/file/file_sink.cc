@@ -90,6 +90,12 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
       ok = codec == arrow::Compression::UNCOMPRESSED ||
            codec == arrow::Compression::ZSTD || codec == arrow::Compression::LZ4_FRAME;
       break;
+    case FileFormat::kOrc:
+      if (codec == arrow::Compression::LZ4_FRAME) codec = arrow::Compression::LZ4;
+      ok = codec == arrow::Compression::UNCOMPRESSED ||
+           codec == arrow::Compression::ZSTD || codec == arrow::Compression::SNAPPY ||
+           codec == arrow::Compression::LZ4 || codec == arrow::Compression::GZIP;
+      break;
     default:
       ok = codec == arrow::Compression::UNCOMPRESSED ||
            codec == arrow::Compression::GZIP || codec == arrow::Compression::ZSTD ||

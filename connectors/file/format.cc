@@ -34,6 +34,8 @@ const char* FormatName(FileFormat format) {
       return "parquet";
     case FileFormat::kIpc:
       return "ipc";
+    case FileFormat::kOrc:
+      return "orc";
   }
   return "?";
 }
@@ -50,6 +52,8 @@ const char* FormatExtension(FileFormat format) {
       return "parquet";
     case FileFormat::kIpc:
       return "arrow";
+    case FileFormat::kOrc:
+      return "orc";
   }
   return "?";
 }
@@ -62,8 +66,9 @@ Result<FileFormat> FormatFromName(const std::string& name) {
     return FileFormat::kNdjson;
   if (n == "parquet") return FileFormat::kParquet;
   if (n == "ipc" || n == "arrow" || n == "feather") return FileFormat::kIpc;
+  if (n == "orc") return FileFormat::kOrc;
   return Status::Invalid("unknown file format '", name,
-                         "'; expected csv, json, ndjson, parquet or ipc");
+                         "'; expected csv, json, ndjson, parquet, ipc or orc");
 }
 
 namespace {
@@ -125,6 +130,8 @@ std::optional<PathFormat> FormatFromPath(const std::string& path) {
   } else if (!compressed && (EndsWith(p, ".arrow") || EndsWith(p, ".ipc") ||
                              EndsWith(p, ".feather") || EndsWith(p, ".arrows"))) {
     out.format = FileFormat::kIpc;
+  } else if (!compressed && EndsWith(p, ".orc")) {
+    out.format = FileFormat::kOrc;
   } else {
     return std::nullopt;
   }

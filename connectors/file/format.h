@@ -15,7 +15,7 @@
 
 namespace flowsql::file {
 
-enum class FileFormat { kCsv, kJson, kNdjson, kParquet, kIpc };
+enum class FileFormat { kCsv, kJson, kNdjson, kParquet, kIpc, kOrc };
 
 /// "csv", "json", "ndjson", "parquet", "ipc".
 const char* FormatName(FileFormat format);

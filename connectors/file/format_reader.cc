@@ -155,6 +155,8 @@ std::unique_ptr<FormatReader> MakeFormatReader(const ReadSettings& settings) {
       return MakeParquetReader(settings);
     case FileFormat::kIpc:
       return MakeIpcReader(settings);
+    case FileFormat::kOrc:
+      return MakeOrcReader(settings);
   }
   return nullptr;
 }
