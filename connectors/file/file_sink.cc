@@ -239,6 +239,27 @@ class FileSink : public Sink {
         ARROW_RETURN_NOT_OK(LockPipeline());
       }
     } else {
+      // The process's own streams and devices are written as they are, in place.
+      if (path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0) {
+        ARROW_RETURN_NOT_OK(StartStream(path));
+        opened_ = true;
+        return Status::OK();
+      }
+      // A symlink is followed: the file it names is replaced, and the link kept.
+      if (fs::is_symlink(path, ec)) {
+        fs::path resolved = fs::read_symlink(path, ec);
+        if (!ec && resolved.is_relative())
+          resolved = fs::path(path).parent_path() / resolved;
+        if (!ec) settings_.path = resolved.lexically_normal().string();
+        exists = fs::exists(settings_.path, ec);
+      }
+      // A device or a pipe (/dev/stdout, a FIFO) is written as it is, in place.
+      if (exists && !fs::is_regular_file(settings_.path, ec) &&
+          !fs::is_directory(settings_.path, ec)) {
+        ARROW_RETURN_NOT_OK(StartStream(settings_.path));
+        opened_ = true;
+        return Status::OK();
+      }
       if (exists && settings_.mode == Mode::kErrorIfExists) {
         return Status::Invalid(path,
                                " already exists; use mode = 'overwrite' or 'append'");
@@ -283,6 +304,12 @@ class FileSink : public Sink {
       if (committed_) return Status::OK();
       if (writer_ == nullptr)
         return Status::Invalid(settings_.path, ": nothing to commit");
+      if (stream_) {
+        Status st = writer_->Close();
+        writer_.reset();
+        committed_ = true;
+        return WithPath(st, settings_.path);
+      }
       ARROW_RETURN_NOT_OK(FinishTemp(settings_.path, /*replace=*/true));
       committed_ = true;
       return Status::OK();
@@ -373,11 +400,22 @@ class FileSink : public Sink {
       if (ec) return Status::IOError("cannot copy ", target, ": ", ec.message());
       write_header = fs::file_size(temp_path_, ec) == 0;
     }
-    auto out = arrow::io::FileOutputStream::Open(temp_path_, /*append=*/raw_append);
-    if (!out.ok()) {
+    // Opened here to report the system's reason (Arrow's message names only the
+    // hidden temporary file).
+    const int fd =
+        ::open(temp_path_.c_str(),
+               O_WRONLY | O_CREAT | O_CLOEXEC | (raw_append ? O_APPEND : O_EXCL), 0644);
+    if (fd < 0) {
+      const int error = errno;
       temp_path_.clear();
-      return Status::IOError("cannot create a file beside ", target, ": ",
-                             out.status().message());
+      return Status::IOError("cannot write ", target, ": ", std::strerror(error),
+                             " (creating a file in ", ParentDir(target), ")");
+    }
+    auto out = arrow::io::FileOutputStream::Open(fd);
+    if (!out.ok()) {
+      ::close(fd);
+      temp_path_.clear();
+      return Status::IOError("cannot write ", target, ": ", out.status().message());
     }
     if (raw_append && !write_header &&
         CompressionFromPath(target) == arrow::Compression::UNCOMPRESSED &&
@@ -431,6 +469,35 @@ class FileSink : public Sink {
       ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, schema_, target));
       ARROW_RETURN_NOT_OK(writer_->Write(*batch));
     }
+    return Status::OK();
+  }
+
+  /// A device or pipe target: written directly, no temporary file, no rename.
+  Status StartStream(const std::string& target) {
+    // /dev/stdout, /dev/stderr, /dev/fd/N: the descriptor this process already has
+    // (reopening a redirected file would write over what is there).
+    int fd = -1;
+    int n = -1;
+    if (target == "/dev/stdout") n = 1;
+    if (target == "/dev/stderr") n = 2;
+    if (std::sscanf(target.c_str(), "/dev/fd/%d", &n) == 1 ||
+        std::sscanf(target.c_str(), "/proc/self/fd/%d", &n) == 1 || n >= 0) {
+      fd = ::fcntl(n, F_DUPFD_CLOEXEC, 0);
+    } else {
+      fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      return Status::IOError("cannot write ", target, ": ", std::strerror(errno));
+    }
+    auto out = arrow::io::FileOutputStream::Open(fd);
+    if (!out.ok()) {
+      ::close(fd);
+      return WithPath(out.status(), target);
+    }
+    auto writer = MakeBatchWriter(settings_.write, *out, schema_, true);
+    if (!writer.ok()) return WithPath(writer.status(), target);
+    writer_ = std::move(*writer);
+    stream_ = true;
     return Status::OK();
   }
 
@@ -527,6 +594,7 @@ class FileSink : public Sink {
   bool committed_ = false;
   bool aborted_ = false;
   bool ignore_ = false;
+  bool stream_ = false;  // a device or pipe target, written in place
   bool replaced_old_ = false;
   std::string pipeline_;
   int lock_fd_ = -1;

@@ -2,8 +2,15 @@
 short one."""
 
 import json
+import os
+import shutil
+import stat
+import subprocess
+import threading
 
 import pytest
+
+from conftest import REPO
 
 
 def write_lines(path, lines):
@@ -99,3 +106,61 @@ def test_invalid_utf8_is_an_error_naming_column_and_line(flowsql, tmp_path, late
     r = flowsql("--format", "csv", "-c",
                 f"SELECT b FROM '{path}' WITH (invalid_utf8 = 'ignore') WHERE a = -7")
     assert r.out.splitlines()[1] == "badbytes", r
+
+
+def test_overwrite_through_a_symlink_replaces_its_target_and_keeps_the_link(flowsql, tmp_path):
+    target = tmp_path / "target.csv"
+    target.write_text("old\n1\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to("target.csv")
+    r = flowsql("-c", f"SELECT 2 AS x INTO '{link}' WITH (mode = 'overwrite')")
+    assert r.code == 0, r
+    assert link.is_symlink()
+    assert target.read_text() == '"x"\n2\n'
+
+
+def test_dev_stdout_is_written_in_place(flowsql):
+    r = flowsql("--no-progress", "--format", "csv", "-c",
+                "SELECT 7 AS x INTO '/dev/stdout' WITH (format = 'csv')")
+    assert r.code == 0, r
+    assert r.out.startswith('"x"\n7\n'), r.out
+    assert os.path.islink("/dev/stdout")
+
+
+def test_a_full_device_is_an_error_and_stays_a_device(flowsql):
+    r = flowsql("-c", "SELECT 7 AS x INTO '/dev/full' WITH (format = 'csv')")
+    assert r.code != 0
+    assert "/dev/full" in r.err, r.err
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_a_fifo_is_written_in_place(flowsql, tmp_path):
+    fifo = tmp_path / "p.csv"
+    os.mkfifo(fifo)
+    got = {}
+
+    def read():
+        with open(fifo) as f:
+            got["text"] = f.read()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    r = flowsql("-c", f"SELECT 3 AS x INTO '{fifo}'")
+    reader.join(timeout=30)
+    assert r.code == 0, r
+    assert got["text"] == '"x"\n3\n'
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.skipif(shutil.which("runuser") is None or os.geteuid() != 0,
+                    reason="needs root to run as another user")
+def test_permission_denied_names_the_target_and_the_reason(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o555)
+    os.chmod(tmp_path, 0o755)
+    binary = os.environ.get("FLOWSQL_BIN", str(REPO / "build" / "flowsql"))
+    proc = subprocess.run(["runuser", "-u", "nobody", "--", binary, "-c",
+                           f"SELECT 1 AS x INTO '{folder}/x.csv'"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"cannot write {folder}/x.csv: Permission denied" in proc.stderr, proc.stderr
