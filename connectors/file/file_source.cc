@@ -232,11 +232,11 @@ Result<std::vector<Split>> FileSource::PlanSplits(const ScanRequest& request) {
   for (size_t index = 0; index < files_->size(); ++index) {
     const FileInfo& file = (*files_)[index];
     if (partitions_ && !request.filter.Equals(arrow::compute::literal(true))) {
+      // A filter that cannot be evaluated on partition values prunes nothing.
       arrow::compute::Expression simplified;
-      ARROW_ASSIGN_OR_RAISE(
-          bool keep,
-          PartitionMayMatch(request.filter, *schema_, *partitions_, index, &simplified));
-      if (!keep) {
+      auto keep =
+          PartitionMayMatch(request.filter, *schema_, *partitions_, index, &simplified);
+      if (keep.ok() && !*keep) {
         ++pruned;
         continue;
       }
@@ -323,10 +323,12 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
     }
   }
   if (partitions_ && !request.filter.Equals(arrow::compute::literal(true))) {
-    // The file's reader sees the filter with its partition values filled in.
-    ARROW_RETURN_NOT_OK(PartitionMayMatch(request.filter, *schema_, *partitions_,
-                                          it->second, &scan.filter)
-                            .status());
+    // The file's reader sees the filter with its partition values filled in (or
+    // none, when they cannot be).
+    arrow::compute::Expression simplified;
+    auto ok = PartitionMayMatch(request.filter, *schema_, *partitions_, it->second,
+                                &simplified);
+    scan.filter = ok.ok() ? simplified : arrow::compute::literal(true);
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
