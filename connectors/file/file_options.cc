@@ -129,6 +129,12 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "false",
        "Add a column 'filename' holding each row's file (DuckDB's filename = true).",
        {}},
+      {"file_row_number",
+       T::kBool,
+       "false",
+       "Add a column 'file_row_number' (BIGINT): each row's place in its file, from 0, "
+       "as DuckDB's. Parquet row groups are then all read (none skipped by statistics).",
+       {}},
       {"compression",
        T::kEnum,
        "auto",

@@ -1,5 +1,6 @@
 #include "connectors/file/file_source.h"
 
+#include <arrow/array/builder_primitive.h>
 #include <arrow/array/util.h>
 #include <arrow/type.h>
 
@@ -19,23 +20,33 @@ namespace {
 /// Parquet files larger than this are read as several row-group ranges.
 constexpr int64_t kSplitBytes = 64 << 20;
 
+/// A column numbering a split's rows in their file: `first` is the file row of the
+/// split's first row.
+struct RowNumbers {
+  int column = -1;
+  int64_t first = 0;
+};
+
 /// Reads one file split, conformed to the projected schema, cut at batch_size
 /// rows, from row `skip` up to row `end` (-1: the end) of what the format yields.
 class FileSplitReader : public SplitReader {
  public:
   /// `constants`: columns of `out` no file holds (partitions, the file name), by
   /// index, with this file's value.
+  /// `row_numbers`: a column of `out` numbering the rows in the file, if any.
   FileSplitReader(std::shared_ptr<arrow::RecordBatchReader> reader,
                   std::shared_ptr<arrow::Schema> out, std::string path, int64_t skip,
                   int64_t end, int64_t batch_size,
-                  std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants)
+                  std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants,
+                  RowNumbers row_numbers)
       : reader_(std::move(reader)),
         out_(std::move(out)),
         path_(std::move(path)),
         skip_(skip),
         end_(end),
         batch_size_(batch_size),
-        constants_(std::move(constants)) {}
+        constants_(std::move(constants)),
+        row_numbers_(row_numbers) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return out_; }
 
@@ -46,6 +57,17 @@ class FileSplitReader : public SplitReader {
         if (batch_size_ > 0) n = std::min(n, batch_size_);
         if (end_ >= 0) n = std::min(n, end_ - position_);
         auto batch = pending_->Slice(pending_offset_, n);
+        if (row_numbers_.column >= 0) {
+          arrow::Int64Builder numbers;
+          ARROW_RETURN_NOT_OK(numbers.Reserve(n));
+          for (int64_t i = 0; i < n; ++i) {
+            numbers.UnsafeAppend(row_numbers_.first + position_ + i);
+          }
+          ARROW_ASSIGN_OR_RAISE(auto column, numbers.Finish());
+          ARROW_ASSIGN_OR_RAISE(
+              batch, batch->SetColumn(row_numbers_.column,
+                                      out_->field(row_numbers_.column), column));
+        }
         pending_offset_ += n;
         position_ += n;
         return SourceBatch{std::move(batch), std::to_string(position_)};
@@ -93,6 +115,7 @@ class FileSplitReader : public SplitReader {
   int64_t end_;
   int64_t batch_size_;
   std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants_;
+  RowNumbers row_numbers_;
   int64_t position_ = 0;  // rows of the split behind us, delivered or skipped
   std::shared_ptr<arrow::RecordBatch> pending_;
   int64_t pending_offset_ = 0;
@@ -182,6 +205,16 @@ Status FileSource::Prepare() {
                           schema_->AddField(schema_->num_fields(),
                                             arrow::field("filename", arrow::utf8())));
     virtual_columns_.push_back("filename");
+  }
+  if (settings_.file_row_number) {
+    if (schema_->GetFieldIndex("file_row_number") >= 0) {
+      return Status::Invalid("option 'file_row_number': ", path_,
+                             " already has a column 'file_row_number'");
+    }
+    ARROW_ASSIGN_OR_RAISE(
+        schema_, schema_->AddField(schema_->num_fields(),
+                                   arrow::field("file_row_number", arrow::int64())));
+    virtual_columns_.push_back("file_row_number");
   }
   for (const auto& [name, type] : settings_.types) {
     if (schema_->GetFieldIndex(name) < 0) {
@@ -313,16 +346,26 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   scan.schema = schema_;
   scan.filter = request.filter;
   std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants;
+  RowNumbers row_numbers;
   for (int i = 0; i < out->num_fields(); ++i) {
     const std::string& name = out->field(i)->name();
-    if (std::find(virtual_columns_.begin(), virtual_columns_.end(), name) !=
-        virtual_columns_.end()) {
+    if (name == "file_row_number" && settings_.file_row_number) {
+      // Rows counted from the file's start: the row groups before the split's, and
+      // none skipped by statistics.
+      row_numbers.column = i;
+      for (int g = 0; g < begin && g < static_cast<int>(scan.file->row_group_rows.size());
+           ++g) {
+        row_numbers.first += scan.file->row_group_rows[g];
+      }
+      scan.filter = arrow::compute::literal(true);
+    } else if (std::find(virtual_columns_.begin(), virtual_columns_.end(), name) !=
+               virtual_columns_.end()) {
       constants.emplace_back(i, VirtualValue(name, it->second));
     } else {
       scan.columns.push_back(name);
     }
   }
-  if (partitions_ && !request.filter.Equals(arrow::compute::literal(true))) {
+  if (partitions_ && !scan.filter.Equals(arrow::compute::literal(true))) {
     // The file's reader sees the filter with its partition values filled in (or
     // none, when they cannot be).
     arrow::compute::Expression simplified;
@@ -339,7 +382,7 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   ARROW_ASSIGN_OR_RAISE(auto reader, reader_->Open(scan));
   return std::make_unique<FileSplitReader>(std::move(reader), std::move(out), path, skip,
                                            stop, settings_.batch_size,
-                                           std::move(constants));
+                                           std::move(constants), row_numbers);
 }
 
 int64_t FileSource::EstimatedBytes() const { return prepared_ ? estimated_bytes_ : -1; }

@@ -37,6 +37,8 @@ struct FileInfo {
   /// Parquet: the file's row groups and size in bytes (0 for other formats), so
   /// that a large file can be read as several splits.
   int row_groups = 0;
+  /// Parquet: the rows of each row group.
+  std::vector<int64_t> row_group_rows;
   int64_t size = 0;
   /// Parquet: the rows its footer counts; -1 when unknown.
   int64_t rows = -1;

@@ -89,6 +89,10 @@ class ParquetReader : public FormatReader {
     info.raw_schema = arrow::schema(std::move(fields));
     ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(info.raw_schema, settings_));
     info.row_groups = reader->num_row_groups();
+    const auto metadata = reader->parquet_reader()->metadata();
+    for (int g = 0; g < info.row_groups; ++g) {
+      info.row_group_rows.push_back(metadata->RowGroup(g)->num_rows());
+    }
     info.rows = reader->parquet_reader()->metadata()->num_rows();
     std::error_code ec;
     info.size = static_cast<int64_t>(std::filesystem::file_size(path, ec));

@@ -87,6 +87,7 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
     s.hive_partitioning = options.GetBool("hive_partitioning", true);
   }
   s.filename = options.GetBool("filename", false);
+  s.file_row_number = options.GetBool("file_row_number", false);
   if (options.Has("invalid_utf8")) {
     const std::string mode = AsciiLower(options.GetString("invalid_utf8"));
     s.invalid_utf8 = mode == "replace"  ? InvalidUtf8::kReplace

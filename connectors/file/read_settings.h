@@ -55,6 +55,8 @@ struct ReadSettings {
   std::optional<bool> hive_partitioning;
   /// A `filename` column holding each row's file (`filename`).
   bool filename = false;
+  /// A `file_row_number` column: each row's place in its file, from 0.
+  bool file_row_number = false;
   /// CSV and JSON: the stream codec of every file (`compression`); unset: each
   /// file's extension says (CompressionFromPath).
   std::optional<arrow::Compression::type> compression;

@@ -110,3 +110,21 @@ def test_files_in_different_partition_layouts_are_an_error_naming_both(flowsql, 
     assert r.code != 0
     assert "hive partitions differ" in r.err and "year=1/a.csv" in r.err \
         and "month=2/b.csv" in r.err, r.err
+
+
+def test_file_row_number_as_duckdb_numbers_rows(flowsql, tmp_path):
+    import pyarrow.parquet as pq
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"v": list(range(5000))}), path, row_group_size=700)
+    sql = "SELECT file_row_number, v FROM {src} WHERE v % 997 = 3 OR v > 4990 ORDER BY 1"
+    r = flowsql("--format", "csv", "-c",
+                sql.format(src=f"'{path}' WITH (file_row_number = true)"))
+    assert r.code == 0, r
+    assert rows(r.out)[1:] == duck(sql.format(
+        src=f"read_parquet('{path}', file_row_number = true)"))
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text("v\n" + "".join(f"{i * 2}\n" for i in range(10)))
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT file_row_number, v FROM '{csv_path}' WITH (file_row_number = true) "
+                "WHERE v >= 14 ORDER BY 1")
+    assert rows(r.out)[1:] == [["7", "14"], ["8", "16"], ["9", "18"]], r
