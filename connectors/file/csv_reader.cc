@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -107,8 +108,10 @@ Result<std::shared_ptr<arrow::Array>> RepairUtf8(const arrow::Array& column,
   return out.Finish();
 }
 
-/// The first line of `path` that is not valid UTF-8 (0: none found).
-int64_t FirstInvalidLine(const std::string& path, const ReadSettings& settings) {
+/// The number of the first line of `path` (decompressed) for which `match` holds;
+/// 0 when none does.
+int64_t FirstLine(const std::string& path, const ReadSettings& settings,
+                  const std::function<bool(std::string_view)>& match) {
   auto in = OpenInputStream(path, nullptr, settings.compression);
   if (!in.ok()) return 0;
   std::string pending;
@@ -122,10 +125,7 @@ int64_t FirstInvalidLine(const std::string& path, const ReadSettings& settings) 
     while ((nl = pending.find('\n', start)) != std::string::npos || last) {
       if (nl == std::string::npos) nl = pending.size();
       ++line;
-      if (!arrow::util::ValidateUTF8(
-              std::string_view(pending).substr(start, nl - start))) {
-        return line;
-      }
+      if (match(std::string_view(pending).substr(start, nl - start))) return line;
       start = nl + 1;
       if (start > pending.size()) return 0;
     }
@@ -133,23 +133,58 @@ int64_t FirstInvalidLine(const std::string& path, const ReadSettings& settings) 
   }
 }
 
-/// Arrow's "In CSV column #1: ... invalid UTF8 data" with the column's name, the line
+/// Field `k` of a CSV line, its quotes removed (a plain split: enough to find it).
+std::string_view Field(std::string_view line, size_t k, char delimiter) {
+  for (size_t i = 0; i < k; ++i) {
+    const size_t at = line.find(delimiter);
+    if (at == std::string_view::npos) return {};
+    line.remove_prefix(at + 1);
+  }
+  line = line.substr(0, line.find(delimiter));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() >= 2 && line.front() == '"' && line.back() == '"') {
+    line = line.substr(1, line.size() - 2);
+  }
+  return line;
+}
+
+/// Arrow's conversion errors ("In CSV column #1: CSV conversion error to int64:
+/// invalid value 'abc'", "... invalid UTF8 data") with the column's name, the line
 /// and what to do; other errors as they are.
 Status ExplainCsvError(const Status& st, const std::string& path,
-                       const ReadSettings& settings,
-                       const std::vector<std::string>& file_columns) {
+                       const ReadSettings& settings, const arrow::Schema& file_schema) {
   const std::string& message = st.message();
-  if (message.find("invalid UTF8") == std::string::npos) return st;
-  std::string column = "?";
   const size_t hash = message.find("column #");
-  if (hash != std::string::npos) {
-    const size_t k = std::strtoul(message.c_str() + hash + 8, nullptr, 10);
-    if (k < file_columns.size()) column = file_columns[k];
+  if (hash == std::string::npos) return st;
+  const size_t k = std::strtoul(message.c_str() + hash + 8, nullptr, 10);
+  const bool known = k < static_cast<size_t>(file_schema.num_fields());
+  const std::string column = known ? file_schema.field(static_cast<int>(k))->name() : "?";
+  if (message.find("invalid UTF8") != std::string::npos) {
+    const int64_t line = FirstLine(path, settings, [](std::string_view text) {
+      return !arrow::util::ValidateUTF8(text);
+    });
+    return Status::Invalid(
+        path, ": invalid UTF-8 in column '", column, "' at line ", line,
+        "; set invalid_utf8 = 'replace' (U+FFFD) or 'ignore' (drop the "
+        "bad bytes) to read it anyway");
   }
-  return Status::Invalid(path, ": invalid UTF-8 in column '", column, "' at line ",
-                         FirstInvalidLine(path, settings),
-                         "; set invalid_utf8 = 'replace' (U+FFFD) or 'ignore' (drop the "
-                         "bad bytes) to read it anyway");
+  static const std::string kValue = "invalid value '";
+  const size_t at = message.find(kValue);
+  const size_t to = message.find("conversion error to ");
+  if (at == std::string::npos || to == std::string::npos) return st;
+  const std::string value =
+      message.substr(at + kValue.size(), message.rfind('\'') - at - kValue.size());
+  const std::string type =
+      known ? ArrowTypeToSql(*file_schema.field(static_cast<int>(k))->type())
+            : message.substr(to + 20, message.find(':', to) - to - 20);
+  const int64_t line = FirstLine(path, settings, [&](std::string_view text) {
+    return Field(text, k, settings.delimiter) == value;
+  });
+  return Status::Invalid(path, ": column '", column, "' is read as ", type,
+                         " (as the first block showed, or types declared), but line ",
+                         line, " holds '", value, "'; declare its type, e.g. types = {'",
+                         column,
+                         "': 'VARCHAR'}, or raise block_size to infer from more rows");
 }
 
 /// Arrow's CSV batches made honest: a quote still open at the end of the file is an
@@ -161,13 +196,14 @@ class CheckedCsvReader : public arrow::RecordBatchReader {
  public:
   CheckedCsvReader(std::shared_ptr<arrow::RecordBatchReader> inner,
                    std::shared_ptr<QuoteTrackingStream> quotes, std::string path,
-                   const ReadSettings& settings, std::vector<std::string> file_columns,
+                   const ReadSettings& settings,
+                   std::shared_ptr<arrow::Schema> file_schema,
                    std::vector<std::string> repaired, std::shared_ptr<arrow::Schema> out)
       : inner_(std::move(inner)),
         quotes_(std::move(quotes)),
         path_(std::move(path)),
         settings_(settings),
-        file_columns_(std::move(file_columns)),
+        file_schema_(std::move(file_schema)),
         repaired_(std::move(repaired)),
         out_(std::move(out)) {}
 
@@ -175,7 +211,7 @@ class CheckedCsvReader : public arrow::RecordBatchReader {
   Status Close() override { return inner_->Close(); }
   Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
     Status st = inner_->ReadNext(batch);
-    if (!st.ok()) return ExplainCsvError(st, path_, settings_, file_columns_);
+    if (!st.ok()) return ExplainCsvError(st, path_, settings_, *file_schema_);
     if (*batch) return Repair(batch);
     if (quotes_ == nullptr || quotes_->open_quote_line() == 0) return Status::OK();
     return Status::Invalid(path_, ": the quote (", settings_.quote, ") opened at line ",
@@ -203,8 +239,8 @@ class CheckedCsvReader : public arrow::RecordBatchReader {
   std::shared_ptr<QuoteTrackingStream> quotes_;
   std::string path_;
   const ReadSettings& settings_;
-  std::vector<std::string> file_columns_;  // the file's columns, in file order
-  std::vector<std::string> repaired_;      // read as bytes, repaired into text
+  std::shared_ptr<arrow::Schema> file_schema_;  // the file's columns, in file order
+  std::vector<std::string> repaired_;           // read as bytes, repaired into text
   std::shared_ptr<arrow::Schema> out_;
 };
 
@@ -289,9 +325,9 @@ class CsvReader : public FormatReader {
     auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(),
                                                     input, read, ParseOptions(), convert);
     if (!reader.ok()) {
-      return WithPath(ExplainCsvError(reader.status(), scan.file->path, settings_,
-                                      file_schema->field_names()),
-                      scan.file->path);
+      return WithPath(
+          ExplainCsvError(reader.status(), scan.file->path, settings_, *file_schema),
+          scan.file->path);
     }
     // What the batches hold once repaired: text where bytes were read.
     arrow::FieldVector fields = (*reader)->schema()->fields();
@@ -301,8 +337,8 @@ class CsvReader : public FormatReader {
       }
     }
     auto out = std::make_shared<CheckedCsvReader>(
-        *reader, std::move(quotes), scan.file->path, settings_,
-        file_schema->field_names(), std::move(repaired), arrow::schema(fields));
+        *reader, std::move(quotes), scan.file->path, settings_, file_schema,
+        std::move(repaired), arrow::schema(fields));
     return NameErrors(std::move(out), scan.file->path, scan.stats);
   }
 

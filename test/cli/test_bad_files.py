@@ -164,3 +164,17 @@ def test_permission_denied_names_the_target_and_the_reason(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert f"cannot write {folder}/x.csv: Permission denied" in proc.stderr, proc.stderr
+
+
+def test_a_csv_value_the_inferred_type_cannot_hold_names_column_and_line(flowsql, tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(30000)) + "abc,y\n")
+    r = flowsql("-c", f"SELECT max(a) FROM '{path}' WITH (block_size = '64KB')")
+    assert r.code != 0
+    assert (f"{path}: column 'a' is read as BIGINT (as the first block showed, or types "
+            "declared), but line 30002 holds 'abc'") in r.err, r.err
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT count(*), max(a) FROM '{path}' "
+                "WITH (block_size = '64KB', types = {'a': 'VARCHAR'})")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1] == "30001,abc"
