@@ -113,6 +113,84 @@ bool IsLateral(const sql::TableRef& ref) {
                      [&](const sql::ExprPtr& a) { return reads_column(*a); });
 }
 
+namespace {
+
+/// The qualifiers of the columns `query` names (t in t.x), and the names its FROM
+/// clauses give tables, at any depth.
+struct QueryNames {
+  std::set<std::string> qualifiers, tables;
+
+  void Add(const sql::Expr& e) {
+    if (e.kind == sql::ExprKind::kColumn && !e.table.empty()) {
+      qualifiers.insert(AsciiLower(e.table));
+    }
+    for (const auto& a : e.args) Add(*a);
+    if (e.subquery) Add(*e.subquery);
+    if (e.over) {
+      for (const auto& p : e.over->partition_by) Add(*p);
+      for (const auto& o : e.over->order_by) Add(*o.expr);
+    }
+  }
+  void Add(const sql::TableRef& ref) {
+    if (!ref.alias.empty()) tables.insert(AsciiLower(ref.alias));
+    if (ref.kind == sql::TableKind::kName) tables.insert(AsciiLower(ref.name));
+    if (ref.left) Add(*ref.left);
+    if (ref.right) Add(*ref.right);
+    if (ref.on) Add(*ref.on);
+    if (ref.subquery) Add(*ref.subquery);
+    for (const auto& a : ref.args) Add(*a);
+  }
+  void Add(const sql::QueryNode& node) {
+    if (node.left) Add(*node.left);
+    if (node.right) Add(*node.right);
+    if (node.query) Add(*node.query);
+    for (const auto& row : node.rows) {
+      for (const auto& v : row) Add(*v);
+    }
+    const sql::SelectCore& s = node.select;
+    for (const auto& item : s.items) Add(*item.expr);
+    if (s.from) Add(*s.from);
+    for (const auto* e : {&s.where, &s.having, &s.qualify}) {
+      if (*e) Add(**e);
+    }
+    for (const auto& g : s.group_by) Add(*g);
+  }
+  void Add(const sql::Query& q) {
+    for (const auto& cte : q.ctes) {
+      tables.insert(AsciiLower(cte.name));
+      Add(*cte.query);
+    }
+    if (q.body) Add(*q.body);
+    for (const auto& o : q.order_by) Add(*o.expr);
+  }
+};
+
+/// Whether subquery `ref` names a table given by `earlier` and not by itself: it
+/// reads the tables before it, a LATERAL subquery without the keyword (as DuckDB
+/// takes it).
+bool ReadsEarlierTables(const sql::TableRef& ref, const std::set<std::string>& earlier) {
+  if (ref.kind != sql::TableKind::kSubquery || ref.lateral || !ref.subquery) return false;
+  QueryNames names;
+  names.Add(*ref.subquery);
+  for (const auto& q : names.qualifiers) {
+    if (earlier.count(q) && !names.tables.count(q)) return true;
+  }
+  return false;
+}
+
+/// The names the inputs of `ref` (a table, or joins of tables) go by.
+void InputNames(const sql::TableRef& ref, std::set<std::string>* out) {
+  if (ref.kind == sql::TableKind::kJoin) {
+    InputNames(*ref.left, out);
+    InputNames(*ref.right, out);
+    return;
+  }
+  if (!ref.alias.empty()) out->insert(AsciiLower(ref.alias));
+  if (ref.kind == sql::TableKind::kName) out->insert(AsciiLower(ref.name));
+}
+
+}  // namespace
+
 sql::ExprPtr Combine(const std::string& op, std::vector<sql::ExprPtr> parts) {
   sql::ExprPtr out = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -568,6 +646,17 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
   std::vector<const sql::TableRef*> leaves;
   std::vector<sql::ExprPtr> conditions;
   if (select.from) FlattenInnerJoins(*select.from, &leaves, &conditions);
+  // A subquery naming an earlier input's table is LATERAL without the keyword.
+  std::vector<std::shared_ptr<sql::TableRef>> implied;  // keeps the marked copies
+  std::set<std::string> earlier;
+  for (auto& leaf : leaves) {
+    if (ReadsEarlierTables(*leaf, earlier)) {
+      implied.push_back(std::make_shared<sql::TableRef>(*leaf));
+      implied.back()->lateral = true;
+      leaf = implied.back().get();
+    }
+    InputNames(*leaf, &earlier);
+  }
   // LATERAL inputs join after the others, in FROM order; the conditions the others
   // cannot resolve wait for them.
   std::vector<const sql::TableRef*> laterals;
@@ -1876,7 +1965,9 @@ Result<Binder::Relation> Binder::MakeJoin(Relation left, Relation right,
 
 Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
   ARROW_ASSIGN_OR_RAISE(auto left, BindTable(*ref.left));
-  if (IsLateral(*ref.right)) {
+  std::set<std::string> left_names;
+  InputNames(*ref.left, &left_names);
+  if (IsLateral(*ref.right) || ReadsEarlierTables(*ref.right, left_names)) {
     if (!ref.using_columns.empty() || ref.natural) {
       return ErrorAt(ref.loc, "not supported: a LATERAL join with USING or NATURAL");
     }
