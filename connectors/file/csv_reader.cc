@@ -238,7 +238,7 @@ class CheckedCsvReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::RecordBatchReader> inner_;
   std::shared_ptr<QuoteTrackingStream> quotes_;
   std::string path_;
-  const ReadSettings& settings_;
+  const ReadSettings settings_;  // a copy: the reader may outlive its source
   std::shared_ptr<arrow::Schema> file_schema_;  // the file's columns, in file order
   std::vector<std::string> repaired_;           // read as bytes, repaired into text
   std::shared_ptr<arrow::Schema> out_;

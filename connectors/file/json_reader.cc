@@ -220,8 +220,9 @@ class JsonReader : public FormatReader {
     }
     auto explained = std::make_shared<ExplainingReader>(
         *reader, arrow::schema(wanted),
-        [this, path = scan.file->path, raw](const Status& st, int64_t rows) {
-          return ExplainError(st, path, rows, raw.get());
+        // A copy of this reader (its settings): the batches may outlive the source.
+        [self = *this, path = scan.file->path, raw](const Status& st, int64_t rows) {
+          return self.ExplainError(st, path, rows, raw.get());
         });
     return NameErrors(std::move(explained), scan.file->path, scan.stats);
   }

@@ -517,8 +517,8 @@ Result<Binder::Bound> Binder::CastTo(Bound value,
     // (BIGINT -> DECIMAL(5,1)); DuckDB checks the values. Go through a decimal wide
     // enough for the type, then to the target, checked per value.
     const auto& d = static_cast<const arrow::DecimalType&>(*type);
-    const auto& wide =
-        static_cast<const arrow::DecimalType&>(*IntegerAsDecimal(*value.type));
+    const auto wide_type = IntegerAsDecimal(*value.type);  // kept alive while used
+    const auto& wide = static_cast<const arrow::DecimalType&>(*wide_type);
     if (d.precision() - d.scale() < wide.precision() &&
         d.scale() <= 38 - wide.precision()) {
       ARROW_ASSIGN_OR_RAISE(

@@ -481,7 +481,8 @@ Result<std::shared_ptr<arrow::Array>> ComputeOne(const arrow::RecordBatch& batch
     // partition's non-NULL keys lie (NULLs sort to one end).
     ARROW_ASSIGN_OR_RAISE(auto keys,
                           cp::Cast(order[0], cp::CastOptions::Unsafe(arrow::float64())));
-    const auto& doubles = static_cast<const arrow::DoubleArray&>(*keys.make_array());
+    const auto key_array = keys.make_array();  // kept alive while read
+    const auto& doubles = static_cast<const arrow::DoubleArray&>(*key_array);
     layout.key.resize(n);
     for (int64_t i = 0; i < n; ++i) {
       layout.key[i] = doubles.IsNull(i) ? std::nan("") : doubles.Value(i);
