@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 import continuous  # noqa: E402
+import csv_glob  # noqa: E402
 import csv_to_parquet  # noqa: E402
 import glob_scan  # noqa: E402
 import hive_scan  # noqa: E402
@@ -35,7 +36,7 @@ import ndjson_groupby  # noqa: E402
 import tpch  # noqa: E402
 
 WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, hive_scan,
-                                  continuous, tpch)}
+                                  csv_glob, continuous, tpch)}
 
 
 def run_workload(mod, args):

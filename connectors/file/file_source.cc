@@ -5,11 +5,14 @@
 #include <arrow/type.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "common/numbers.h"
 
@@ -156,9 +159,28 @@ Status FileSource::Prepare() {
   reader_ = MakeFormatReader(settings_);
   files_ = std::make_shared<std::vector<FileInfo>>();
   std::vector<std::shared_ptr<arrow::Schema>> schemas;
+  // Each file's schema, a few files at a time: inspecting thousands of small files
+  // one after another is mostly waiting.
+  const size_t inspected = settings_.union_by_name ? paths.size() : 1;
+  std::vector<Result<FileInfo>> infos(inspected, Status::Invalid("not inspected"));
+  {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < inspected;) infos[i] = reader_->Inspect(paths[i]);
+    };
+    const size_t n = std::min<size_t>(inspected, 4);
+    std::vector<std::thread> threads;
+    try {
+      for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      // Fewer threads: this one does the rest.
+    }
+    work();
+    for (auto& t : threads) t.join();
+  }
   for (size_t i = 0; i < paths.size(); ++i) {
-    if (i == 0 || settings_.union_by_name) {
-      ARROW_ASSIGN_OR_RAISE(auto info, reader_->Inspect(paths[i]));
+    if (i < inspected) {
+      ARROW_ASSIGN_OR_RAISE(auto info, std::move(infos[i]));
       schemas.push_back(info.schema);
       files_->push_back(std::move(info));
     } else {
