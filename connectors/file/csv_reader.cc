@@ -114,23 +114,13 @@ int64_t FirstLine(const std::string& path, const ReadSettings& settings,
                   const std::function<bool(std::string_view)>& match) {
   auto in = OpenInputStream(path, nullptr, settings.compression);
   if (!in.ok()) return 0;
-  std::string pending;
-  int64_t line = 0;
-  while (true) {
-    auto chunk = (*in)->Read(1 << 20);
-    if (!chunk.ok()) return 0;
-    const bool last = (*chunk)->size() == 0;
-    pending.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
-    size_t start = 0, nl;
-    while ((nl = pending.find('\n', start)) != std::string::npos || last) {
-      if (nl == std::string::npos) nl = pending.size();
-      ++line;
-      if (match(std::string_view(pending).substr(start, nl - start))) return line;
-      start = nl + 1;
-      if (start > pending.size()) return 0;
-    }
-    pending.erase(0, start);
-  }
+  int64_t line = 0, found = 0;
+  ForEachLine(in->get(), [&](std::string_view text) {
+    ++line;
+    if (match(text)) found = line;
+    return found == 0;
+  });
+  return found;
 }
 
 /// Field `k` of a CSV line, its quotes removed (a plain split: enough to find it).

@@ -100,6 +100,24 @@ Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
                                                std::move(codec));
 }
 
+void ForEachLine(arrow::io::InputStream* in,
+                 const std::function<bool(std::string_view)>& f) {
+  std::string pending;
+  while (true) {
+    auto chunk = in->Read(1 << 20);
+    if (!chunk.ok()) return;
+    if ((*chunk)->size() == 0) break;
+    pending.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
+    size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      if (!f(std::string_view(pending).substr(start, nl - start))) return;
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  }
+  if (!pending.empty()) f(std::string_view(pending));
+}
+
 Result<std::shared_ptr<arrow::RecordBatch>> Conform(
     const std::shared_ptr<arrow::RecordBatch>& batch,
     const std::shared_ptr<arrow::Schema>& target, const std::string& path) {

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "connectors/file/read_settings.h"
@@ -85,6 +87,11 @@ std::unique_ptr<FormatReader> MakeOrcReader(const ReadSettings& settings);
 Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
     const std::string& path, std::shared_ptr<ScanStats> stats,
     std::optional<arrow::Compression::type> compression = std::nullopt);
+
+/// Calls `f` with each line of `in` (without its '\n') until `f` returns false or the
+/// stream ends; a read error ends it too. For finding the line an error is about.
+void ForEachLine(arrow::io::InputStream* in,
+                 const std::function<bool(std::string_view)>& f);
 
 /// Returns `batch` with exactly the fields of `target`: columns found by name, cast
 /// when their type differs, missing ones null. Errors name `path` and the column.

@@ -366,24 +366,10 @@ class JsonReader : public FormatReader {
 
   /// Calls `f` with each line of `path` as NDJSON (a JSON array converted) until it
   /// returns false.
-  template <typename F>
-  void ForEachLine(const std::string& path, F&& f) const {
+  void ForEachLine(const std::string& path,
+                   const std::function<bool(std::string_view)>& f) const {
     auto in = OpenJson(path, nullptr);
-    if (!in.ok()) return;
-    std::string pending;
-    while (true) {
-      auto chunk = (*in)->Read(1 << 20);
-      if (!chunk.ok()) return;
-      if ((*chunk)->size() == 0) break;
-      pending.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
-      size_t start = 0, nl;
-      while ((nl = pending.find('\n', start)) != std::string::npos) {
-        if (!f(std::string_view(pending).substr(start, nl - start))) return;
-        start = nl + 1;
-      }
-      pending.erase(0, start);
-    }
-    if (!pending.empty()) f(std::string_view(pending));
+    if (in.ok()) file::ForEachLine(in->get(), f);
   }
 
   // Opens `path` as NDJSON, converting a JSON array when the file holds one.
