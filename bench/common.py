@@ -150,6 +150,28 @@ def bytes_per_row(fmt):
         return os.path.getsize(p) / 100000.0
 
 
+def ensure_dataset(name, rows, fill):
+    """bench/data/<name>/, a folder of files holding `rows` rows, made once by
+    fill(tmp_dir) into a temporary folder then renamed into place (an interrupted
+    run leaves nothing half made). Returns (path, rows, bytes of its files)."""
+    import shutil
+    os.makedirs(DATA, exist_ok=True)
+    path = os.path.join(DATA, name)
+    meta = path + ".rows"
+    if not (os.path.isdir(path) and os.path.exists(meta)):
+        log("generating %s/ (%d rows)..." % (os.path.relpath(path, ROOT), rows))
+        tmp = path + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        fill(tmp)
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+        with open(meta, "w") as f:
+            f.write(str(rows))
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return path, int(open(meta).read()), size
+
+
 def ensure_orders(fmt, size_mb):
     """bench/data/orders_<size>mb.<fmt>; generated once. Returns (path, rows)."""
     os.makedirs(DATA, exist_ok=True)

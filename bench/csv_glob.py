@@ -10,7 +10,7 @@ match (ndjson_groupby's query and checks).
 import os
 
 import ndjson_groupby
-from common import DATA, ROOT, bytes_per_row, log, orders_select
+from common import bytes_per_row, ensure_dataset, orders_select
 
 NAME = "csv_glob"
 DEFAULT_SIZE_MB = 100
@@ -19,33 +19,19 @@ FILES = 2000
 
 def prepare(size_mb):
     import duckdb
-    path = os.path.join(DATA, "csv_glob_%dmb" % size_mb)
-    meta = path + ".rows"
-    if not (os.path.isdir(path) and os.path.exists(meta)):
-        rows = int(size_mb * 1024 * 1024 / bytes_per_row("csv"))
-        per_file = -(-rows // FILES)
-        log("generating %s/ (%d files, %d rows)..." % (os.path.relpath(path, ROOT), FILES,
-                                                      rows))
-        tmp = path + ".tmp"
-        if os.path.isdir(tmp):
-            import shutil
-            shutil.rmtree(tmp)
-        os.makedirs(tmp)
+    rows = int(size_mb * 1024 * 1024 / bytes_per_row("csv"))
+    per_file = -(-rows // FILES)
+
+    def fill(tmp):
         con = duckdb.connect()
         con.execute(f"CREATE TABLE o AS {orders_select(rows)} ORDER BY i")
         for k in range(FILES):
             start = k * per_file
             con.execute(f"COPY (SELECT * FROM o WHERE id >= {start} AND id < "
                         f"{start + per_file}) TO '{tmp}/part-{k:04d}.csv' (FORMAT csv, HEADER)")
-        if os.path.isdir(path):
-            import shutil
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-        with open(meta, "w") as f:
-            f.write(str(rows))
-    size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
-    return {"input": path, "glob": os.path.join(path, "*.csv"),
-            "rows": int(open(meta).read()), "bytes": size}
+
+    path, rows, size = ensure_dataset("csv_glob_%dmb" % size_mb, rows, fill)
+    return {"input": path, "glob": os.path.join(path, "*.csv"), "rows": rows, "bytes": size}
 
 
 def tools(ctx, flowsql):

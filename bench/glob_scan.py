@@ -13,7 +13,7 @@ counts, sums and averages within a relative 1e-9) before a time is reported.
 import os
 
 import ndjson_groupby
-from common import DATA, CITIES, log, ROOT
+from common import CITIES, ensure_dataset
 
 NAME = "glob_scan"
 DEFAULT_SIZE_MB = 200
@@ -52,39 +52,22 @@ def _bytes_per_row():
         return os.path.getsize(p) / 100000.0
 
 
-def _dir_bytes(path):
-    return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)
-               if f.endswith(".parquet"))
-
-
 def prepare(size_mb):
     """bench/data/glob_scan_<size>mb/ with FILES Parquet files; generated once."""
     import duckdb
-    os.makedirs(DATA, exist_ok=True)
-    path = os.path.join(DATA, "glob_scan_%dmb" % size_mb)
-    meta = path + ".rows"
-    if not (os.path.isdir(path) and os.path.exists(meta)):
-        rows = int(size_mb * 1024 * 1024 / _bytes_per_row())
-        per_file = -(-rows // FILES)
-        log("generating %s/ (%d files, %d rows)..." % (os.path.relpath(path, ROOT), FILES, rows))
-        tmp = path + ".tmp"
-        if os.path.isdir(tmp):
-            import shutil
-            shutil.rmtree(tmp)
-        os.makedirs(tmp)
+    rows = int(size_mb * 1024 * 1024 / _bytes_per_row())
+    per_file = -(-rows // FILES)
+
+    def fill(tmp):
         con = duckdb.connect()
         for k in range(FILES):
             start = k * per_file
             _write(con, os.path.join(tmp, "part-%03d.parquet" % k), start,
                    min(rows, start + per_file))
-        if os.path.isdir(path):
-            import shutil
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-        with open(meta, "w") as f:
-            f.write(str(rows))
-    return {"input": path, "glob": os.path.join(path, "*.parquet"),
-            "rows": int(open(meta).read()), "bytes": _dir_bytes(path)}
+
+    path, rows, size = ensure_dataset("glob_scan_%dmb" % size_mb, rows, fill)
+    return {"input": path, "glob": os.path.join(path, "*.parquet"), "rows": rows,
+            "bytes": size}
 
 
 def tools(ctx, flowsql):

@@ -13,7 +13,7 @@ import os
 
 import glob_scan
 import ndjson_groupby
-from common import DATA, OUT, Tool, log, python_tool, ROOT
+from common import OUT, Tool, ensure_dataset, python_tool
 
 NAME = "hive_scan"
 DEFAULT_SIZE_MB = 200
@@ -27,18 +27,10 @@ SQL = ("SELECT city, count(*) AS n, sum(amount) AS total, avg(qty) AS avg_qty "
 def prepare(size_mb):
     """The dataset, generated once."""
     import duckdb
-    path = os.path.join(DATA, "hive_scan_%dmb" % size_mb)
-    meta = path + ".rows"
-    if not (os.path.isdir(path) and os.path.exists(meta)):
-        rows = int(size_mb * 1024 * 1024 / glob_scan._bytes_per_row())
-        parts = len(YEARS) * len(MONTHS)
-        per_part = -(-rows // parts)
-        log("generating %s/ (%d folders, %d rows)..." % (os.path.relpath(path, ROOT), parts,
-                                                          rows))
-        tmp = path + ".tmp"
-        if os.path.isdir(tmp):
-            import shutil
-            shutil.rmtree(tmp)
+    rows = int(size_mb * 1024 * 1024 / glob_scan._bytes_per_row())
+    per_part = -(-rows // (len(YEARS) * len(MONTHS)))
+
+    def fill(tmp):
         con = duckdb.connect()
         k = 0
         for year in YEARS:
@@ -49,16 +41,10 @@ def prepare(size_mb):
                 glob_scan._write(con, os.path.join(folder, "part-0.parquet"), start,
                                  min(rows, start + per_part))
                 k += 1
-        if os.path.isdir(path):
-            import shutil
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-        with open(meta, "w") as f:
-            f.write(str(rows))
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path)
-               for f in fs)
-    return {"input": path, "glob": os.path.join(path, "**", "*.parquet"),
-            "rows": int(open(meta).read()), "bytes": size}
+
+    path, rows, size = ensure_dataset("hive_scan_%dmb" % size_mb, rows, fill)
+    return {"input": path, "glob": os.path.join(path, "**", "*.parquet"), "rows": rows,
+            "bytes": size}
 
 
 def tools(ctx, flowsql):
