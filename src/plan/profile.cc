@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "plan/exec_nodes.h"
+
 namespace flowsql::plan {
 
 namespace ac = arrow::acero;
@@ -77,14 +79,11 @@ class ProfileNode : public ac::ExecNode {
 void RegisterOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
-    (void)ac::default_exec_factory_registry()->AddFactory(
-        kFactory,
-        [](ac::ExecPlan* plan, std::vector<ac::ExecNode*> inputs,
-           const ac::ExecNodeOptions& options) -> arrow::Result<ac::ExecNode*> {
-          if (inputs.size() != 1) return arrow::Status::Invalid("one input expected");
-          const auto& opts = static_cast<const ProfileOptions&>(options);
-          return plan->EmplaceNode<ProfileNode>(plan, inputs[0], opts);
-        });
+    RegisterOneInputNode(kFactory, [](ac::ExecPlan* plan, ac::ExecNode* input,
+                                      const ac::ExecNodeOptions& options) {
+      const auto& opts = static_cast<const ProfileOptions&>(options);
+      return plan->EmplaceNode<ProfileNode>(plan, input, opts);
+    });
   });
 }
 

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "plan/exec_nodes.h"
+
 namespace flowsql::plan {
 
 namespace ac = arrow::acero;
@@ -92,13 +94,12 @@ class UnnestNode : public ac::MapNode {
 void RegisterOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
-    (void)ac::default_exec_factory_registry()->AddFactory(
+    RegisterOneInputNode(
         kFactory,
-        [](ac::ExecPlan* plan, std::vector<ac::ExecNode*> inputs,
+        [](ac::ExecPlan* plan, ac::ExecNode* input,
            const ac::ExecNodeOptions& options) -> arrow::Result<ac::ExecNode*> {
-          if (inputs.size() != 1) return arrow::Status::Invalid("one input expected");
           const auto& columns = static_cast<const UnnestOptions&>(options).columns;
-          std::shared_ptr<arrow::Schema> schema = inputs[0]->output_schema();
+          std::shared_ptr<arrow::Schema> schema = input->output_schema();
           std::vector<int> indices;
           for (const auto& column : columns) {
             int index = schema->GetFieldIndex(column);
@@ -112,7 +113,7 @@ void RegisterOnce() {
                                   schema->SetField(index, arrow::field(column, element)));
             indices.push_back(index);
           }
-          return plan->EmplaceNode<UnnestNode>(plan, inputs[0], std::move(schema),
+          return plan->EmplaceNode<UnnestNode>(plan, input, std::move(schema),
                                                std::move(indices));
         });
   });
