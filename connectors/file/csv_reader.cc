@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -21,7 +22,8 @@ namespace flowsql::file {
 namespace {
 
 /// Follows the quotes of what passes through it: whether one is open at the end,
-/// and on which line it opened.
+/// and at which byte it opened. Quotes alone are looked at (memchr), unless an
+/// escape character makes the bytes before each one matter.
 class QuoteTrackingStream : public arrow::io::InputStream {
  public:
   QuoteTrackingStream(std::shared_ptr<arrow::io::InputStream> inner, char quote,
@@ -41,30 +43,40 @@ class QuoteTrackingStream : public arrow::io::InputStream {
     Follow(reinterpret_cast<const char*>(buf->data()), buf->size());
     return buf;
   }
-  /// The line of the quote still open, or 0.
-  int64_t open_quote_line() const { return in_quote_ ? open_line_ : 0; }
+  /// The offset (in the decompressed stream) of the quote still open, or -1.
+  int64_t open_quote_offset() const { return in_quote_ ? open_offset_ : -1; }
 
  private:
+  void Toggle(int64_t offset) {
+    in_quote_ = !in_quote_;  // a doubled quote inside a value toggles twice
+    if (in_quote_) open_offset_ = offset;
+  }
   void Follow(const char* p, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-      const char c = p[i];
-      if (escaped_) {
-        escaped_ = false;
-      } else if (in_quote_ && escape_ && c == *escape_) {
-        escaped_ = true;
-      } else if (c == quote_) {
-        in_quote_ = !in_quote_;  // a doubled quote inside a value toggles twice
-        if (in_quote_) open_line_ = line_;
+    if (!escape_) {
+      for (const char* q = p;
+           (q = static_cast<const char*>(std::memchr(q, quote_, p + n - q))) != nullptr;
+           ++q) {
+        Toggle(seen_ + (q - p));
       }
-      if (c == '\n') ++line_;
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        if (escaped_) {
+          escaped_ = false;
+        } else if (in_quote_ && p[i] == *escape_) {
+          escaped_ = true;
+        } else if (p[i] == quote_) {
+          Toggle(seen_ + i);
+        }
+      }
     }
+    seen_ += n;
   }
 
   std::shared_ptr<arrow::io::InputStream> inner_;
   const char quote_;
   const std::optional<char> escape_;
   bool in_quote_ = false, escaped_ = false;
-  int64_t line_ = 1, open_line_ = 0;
+  int64_t seen_ = 0, open_offset_ = -1;
 };
 
 /// Text with each invalid UTF-8 sequence replaced by U+FFFD (`replace`) or dropped.
@@ -203,9 +215,16 @@ class CheckedCsvReader : public arrow::RecordBatchReader {
     Status st = inner_->ReadNext(batch);
     if (!st.ok()) return ExplainCsvError(st, path_, settings_, *file_schema_);
     if (*batch) return Repair(batch);
-    if (quotes_ == nullptr || quotes_->open_quote_line() == 0) return Status::OK();
+    if (quotes_ == nullptr || quotes_->open_quote_offset() < 0) return Status::OK();
+    // The line of that byte: the file read again (the error path only).
+    const int64_t offset = quotes_->open_quote_offset();
+    int64_t start = 0;
+    const int64_t line = FirstLine(path_, settings_, [&](std::string_view text) {
+      start += static_cast<int64_t>(text.size()) + 1;
+      return start > offset;
+    });
     return Status::Invalid(path_, ": the quote (", settings_.quote, ") opened at line ",
-                           quotes_->open_quote_line(),
+                           line,
                            " is never closed, and the rows after it would be lost; fix "
                            "the file, or set quote = '' if it has no quoted values");
   }
