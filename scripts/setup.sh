@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything flowsql needs on a fresh Debian 12 machine: the Debian
-# packages for the build, and the project virtualenv (.venv) with the pinned
-# Python packages. Safe to run again: it only installs what is missing.
+# packages for the build, the project virtualenv (.venv) with the pinned
+# Python packages, and the object-store emulators the tests run
+# (test/servers/object_stores.py) in .tools/. Safe to run again: it only
+# installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS="g++ cmake ninja-build ccache make python3-venv libsimdjson-dev libedit-dev \
   libgtest-dev libssl-dev clang-format time"
+# Azurite runs on Node.js; Debian's nodejs and npm only where no node/npm is on PATH
+# (a Node.js from elsewhere ships its own npm, which Debian's npm would conflict with).
+command -v node >/dev/null && command -v npm >/dev/null || DEBS+=" nodejs npm"
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=" $p"
@@ -29,4 +34,40 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e python
   cp requirements.txt "$stamp"
+fi
+
+# Object-store emulators for the s3://, gs:// and az:// tests, pinned, in .tools/
+# (moto, the S3 one, is in requirements.txt).
+mkdir -p .tools
+# Azurite (Azure Blob), from the npm registry, exactly as test/servers/package-lock.json says.
+az_stamp=.tools/azurite/.lock.stamp
+if [ ! -f "$az_stamp" ] || ! cmp -s test/servers/package-lock.json "$az_stamp"; then
+  echo "setup: installing Azurite (npm ci into .tools/azurite)"
+  rm -rf .tools/azurite
+  mkdir -p .tools/azurite
+  cp test/servers/package.json test/servers/package-lock.json .tools/azurite/
+  npm ci --prefix .tools/azurite --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp test/servers/package-lock.json "$az_stamp"
+fi
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
+  echo "setup: Azurite is tested on Node.js 20 and asks for 22; this is $(node --version)" >&2
+# fake-gcs-server (GCS), from the Go module proxy; needs Go 1.26+. Without Go the
+# gs:// tests skip, saying so; in CI a failed install fails the setup.
+FAKE_GCS_SERVER_VERSION=v1.56.1
+gcs_stamp=.tools/bin/.fake-gcs-server.version
+if [ ! -x .tools/bin/fake-gcs-server ] || [ "$(cat "$gcs_stamp" 2>/dev/null)" != "$FAKE_GCS_SERVER_VERSION" ]; then
+  GO=$(command -v go || echo /usr/local/go/bin/go)
+  if [ -x "$GO" ]; then
+    echo "setup: installing fake-gcs-server $FAKE_GCS_SERVER_VERSION (go install into .tools/bin)"
+    if GOBIN="$PWD/.tools/bin" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+        "$GO" install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION"; then
+      echo "$FAKE_GCS_SERVER_VERSION" >"$gcs_stamp"
+    else
+      echo "setup: fake-gcs-server did not install: the gs:// tests will be skipped" >&2
+      [ "${CI:-}" != true ] || exit 1
+    fi
+  else
+    echo "setup: no Go toolchain: fake-gcs-server not installed, the gs:// tests will be skipped" >&2
+    [ "${CI:-}" != true ] || exit 1
+  fi
 fi
