@@ -2,7 +2,8 @@
 # otherwise the libraries and headers bundled in the pinned pyarrow wheel.
 #
 # Defines IMPORTED targets flowsql::arrow, flowsql::arrow_compute, flowsql::acero,
-# flowsql::dataset and flowsql::parquet.
+# flowsql::dataset, flowsql::parquet and flowsql::s3 (Arrow's S3 filesystem; GCS and
+# Azure are in libarrow itself).
 
 find_package(Arrow CONFIG QUIET)
 if(Arrow_FOUND)
@@ -14,6 +15,7 @@ if(Arrow_FOUND)
   add_library(flowsql::acero ALIAS ArrowAcero::arrow_acero_shared)
   add_library(flowsql::dataset ALIAS ArrowDataset::arrow_dataset_shared)
   add_library(flowsql::parquet ALIAS Parquet::parquet_shared)
+  add_library(flowsql::s3 ALIAS Arrow::arrow_shared)
   return()
 endif()
 
@@ -50,5 +52,6 @@ flowsql_wheel_lib(flowsql::arrow_compute arrow_compute)
 flowsql_wheel_lib(flowsql::acero arrow_acero)
 flowsql_wheel_lib(flowsql::dataset arrow_dataset)
 flowsql_wheel_lib(flowsql::parquet parquet)
+flowsql_wheel_lib(flowsql::s3 arrow_s3)
 set(CMAKE_BUILD_RPATH "${PYARROW_DIR}")
 set(CMAKE_INSTALL_RPATH "${PYARROW_DIR}")

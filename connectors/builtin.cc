@@ -1,4 +1,5 @@
 #include "connectors/file/file_connector.h"
+#include "connectors/file/storage.h"
 #include "connectors/generate/generate_connector.h"
 #include "flowsql/connector.h"
 
@@ -9,5 +10,7 @@ Status RegisterBuiltinConnectors(Registry* registry) {
   ARROW_RETURN_NOT_OK(RegisterGenerateConnector(registry));
   return Status::OK();
 }
+
+void ShutdownConnectors() { file::ShutdownStorage(); }
 
 }  // namespace flowsql

@@ -124,7 +124,7 @@ Result<std::shared_ptr<arrow::Array>> RepairUtf8(const arrow::Array& column,
 /// 0 when none does.
 int64_t FirstLine(const std::string& path, const ReadSettings& settings,
                   const std::function<bool(std::string_view)>& match) {
-  auto in = OpenInputStream(path, nullptr, settings.compression);
+  auto in = OpenInputStream(settings, path, nullptr);
   if (!in.ok()) return 0;
   int64_t line = 0, found = 0;
   ForEachLine(in->get(), [&](std::string_view text) {
@@ -269,8 +269,7 @@ class CsvReader : public FormatReader {
     read.autogenerate_column_names = !settings_.header;
     auto convert = ConvertOptions();
     if (!settings_.auto_detect) convert.default_column_type = arrow::utf8();
-    ARROW_ASSIGN_OR_RAISE(auto input,
-                          OpenInputStream(path, nullptr, settings_.compression));
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(settings_, path, nullptr));
     auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(),
                                                     input, read, ParseOptions(), convert);
     if (!reader.ok()) return WithPath(reader.status(), path);
@@ -322,9 +321,8 @@ class CsvReader : public FormatReader {
       convert.include_columns.push_back(file_schema->field(0)->name());
       convert.column_types[file_schema->field(0)->name()] = arrow::utf8();
     }
-    ARROW_ASSIGN_OR_RAISE(
-        std::shared_ptr<arrow::io::InputStream> input,
-        OpenInputStream(scan.file->path, scan.stats, settings_.compression));
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::io::InputStream> input,
+                          OpenInputStream(settings_, scan.file->path, scan.stats));
     std::shared_ptr<QuoteTrackingStream> quotes;
     if (settings_.quote != '\0') {
       quotes =

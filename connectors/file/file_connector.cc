@@ -10,9 +10,10 @@ Status RegisterFileConnector(Registry* registry) {
   ConnectorSpec spec;
   spec.name = "file";
   spec.doc =
-      "Local files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC and ORC. A path may be "
-      "a file, a directory or a glob; file:// URIs are accepted.";
-  spec.schemes = {"", "file"};
+      "Files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC and ORC, on the local disk "
+      "(paths and file:// URIs) or an object store (s3://, gs://, az://, abfss://). A "
+      "path may be a file, a directory or a glob.";
+  spec.schemes = {"", "file", "s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss"};
   spec.functions = {
       {"read_csv", {{"format", "csv"}}},       {"read_csv_auto", {{"format", "csv"}}},
       {"read_json", {{"format", "json"}}},     {"read_json_auto", {{"format", "json"}}},

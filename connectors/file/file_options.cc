@@ -1,10 +1,12 @@
 #include "connectors/file/file_options.h"
 
+#include "connectors/file/storage.h"
+
 namespace flowsql::file {
 
 std::vector<OptionSpec> SourceOptionSpecs() {
   using T = OptionType;
-  return {
+  std::vector<OptionSpec> specs = {
       {"format",
        T::kEnum,
        "",
@@ -143,11 +145,13 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        {"codec"},
        {"auto", "none", "gzip", "zstd", "bz2", "lz4"}},
   };
+  for (auto& spec : StorageOptionSpecs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 std::vector<OptionSpec> SinkOptionSpecs() {
   using T = OptionType;
-  return {
+  std::vector<OptionSpec> specs = {
       {"format",
        T::kEnum,
        "",
@@ -206,6 +210,8 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "Continuous pipelines: commit at least this often (read by the runtime).",
        {}},
   };
+  for (auto& spec : StorageOptionSpecs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 }  // namespace flowsql::file

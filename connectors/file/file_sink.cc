@@ -51,6 +51,10 @@ struct SinkSettings {
   Mode mode = Mode::kErrorIfExists;
   std::string path;
   bool directory = false;
+  std::shared_ptr<const Storage> storage;
+  /// The storage options the user set (endpoint, credentials), to read the target
+  /// back when appending.
+  Options storage_options;
 };
 
 std::string RandomHex() {
@@ -113,9 +117,22 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   SinkSettings s;
   s.path = UriToPath(args.uri);
   if (s.path.empty()) return Status::Invalid("file sink: no path given");
-  std::error_code ec;
-  s.directory = s.path.back() == '/' || fs::is_directory(s.path, ec);
   const Options& o = args.options;
+  ARROW_ASSIGN_OR_RAISE(s.storage, Storage::Open(s.path, o));
+  for (const auto& spec : StorageOptionSpecs()) {
+    if (o.IsSet(spec.name)) s.storage_options.Set(spec.name, o.GetString(spec.name));
+  }
+  if (s.storage->local()) {
+    std::error_code ec;
+    s.directory = s.path.back() == '/' || fs::is_directory(s.path, ec);
+  } else {
+    s.directory = s.path.back() == '/';
+    if (!s.directory) {
+      ARROW_ASSIGN_OR_RAISE(auto kind, s.storage->KindOf(s.path));
+      s.directory = kind == Storage::Kind::kDirectory;
+    }
+    while (s.path.size() > 1 && s.path.back() == '/') s.path.pop_back();
+  }
   auto from_path = FormatFromPath(s.path);
   if (o.Has("format")) {
     ARROW_ASSIGN_OR_RAISE(s.write.format, FormatFromName(o.GetString("format")));
@@ -170,6 +187,17 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   return s;
 }
 
+/// The extension of part files: the format's, then the codec's for CSV and JSON
+/// ("csv.zst").
+std::string PartExtension(const WriteSettings& write) {
+  std::string ext = FormatExtension(write.format);
+  const auto f = write.format;
+  if (f == FileFormat::kCsv || f == FileFormat::kJson || f == FileFormat::kNdjson) {
+    ext += CompressionExtension(write.compression);
+  }
+  return ext;
+}
+
 /// Part files are named "part-<epoch, 8 digits>-<pipeline>.<ext>".
 std::string PartPrefix(int64_t epoch, const std::string& pipeline) {
   char head[32];
@@ -188,6 +216,33 @@ int64_t PartEpoch(const std::string& name, const std::string& pipeline,
   auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
   if (ec != std::errc() || end - begin < 8 || epoch < 0) return -1;
   return name == PartPrefix(epoch, pipeline) + ext ? epoch : -1;
+}
+
+/// Appending to a Parquet, IPC or JSON-array file: writes the rows of `target` (read
+/// with the sink's storage options) to `writer`, conformed to `schema`.
+Status CopyOldRows(const SinkSettings& settings, const std::string& target,
+                   const std::shared_ptr<arrow::Schema>& schema, BatchWriter* writer) {
+  ConnectorArgs args;
+  args.uri = target;
+  args.options = settings.storage_options;
+  args.options.Set("format", FormatName(settings.write.format));
+  FileSource old(args);
+  ARROW_ASSIGN_OR_RAISE(auto old_schema, old.GetSchema());
+  for (const auto& f : old_schema->fields()) {
+    if (schema->GetFieldIndex(f->name()) < 0) {
+      return Status::Invalid("cannot append to ", target, ": it has column '", f->name(),
+                             "', which the new rows do not have");
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto stream, ScanAll(&old, ScanRequest{}));
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
+    if (!batch) break;
+    ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, schema, target));
+    ARROW_RETURN_NOT_OK(writer->Write(*batch));
+  }
+  return Status::OK();
 }
 
 std::string ParentDir(const std::string& path) {
@@ -364,14 +419,7 @@ class FileSink : public Sink {
   }
 
  private:
-  std::string PartExtension() const {
-    std::string ext = FormatExtension(settings_.write.format);
-    if (settings_.write.compression == arrow::Compression::GZIP &&
-        settings_.write.format != FileFormat::kParquet) {
-      ext += ".gz";
-    }
-    return ext;
-  }
+  std::string PartExtension() const { return file::PartExtension(settings_.write); }
 
   /// True when `path` holds no visible file (an unreadable one counts as not empty).
   static bool IsEmptyDirectory(const std::string& path) {
@@ -430,7 +478,7 @@ class FileSink : public Sink {
     }
     writer_ = std::move(*writer);
     if (append && !raw_append) {
-      Status st = CopyOldRows(target);
+      Status st = CopyOldRows(settings_, target, schema_, writer_.get());
       if (!st.ok()) {
         (void)Abort();
         return st;
@@ -446,30 +494,6 @@ class FileSink : public Sink {
     if (std::fseek(f, -1, SEEK_END) == 0) newline = std::fgetc(f) == '\n';
     std::fclose(f);
     return newline;
-  }
-
-  // Parquet, IPC, JSON arrays: rewrites the target's rows into the temp file.
-  Status CopyOldRows(const std::string& target) {
-    ConnectorArgs args;
-    args.uri = target;
-    args.options.Set("format", FormatName(settings_.write.format));
-    FileSource old(args);
-    ARROW_ASSIGN_OR_RAISE(auto old_schema, old.GetSchema());
-    for (const auto& f : old_schema->fields()) {
-      if (schema_->GetFieldIndex(f->name()) < 0) {
-        return Status::Invalid("cannot append to ", target, ": it has column '",
-                               f->name(), "', which the new rows do not have");
-      }
-    }
-    ARROW_ASSIGN_OR_RAISE(auto stream, ScanAll(&old, ScanRequest{}));
-    while (true) {
-      std::shared_ptr<arrow::RecordBatch> batch;
-      ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
-      if (!batch) break;
-      ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, schema_, target));
-      ARROW_RETURN_NOT_OK(writer_->Write(*batch));
-    }
-    return Status::OK();
   }
 
   /// A device or pipe target: written directly, no temporary file, no rename.
@@ -600,10 +624,245 @@ class FileSink : public Sink {
   int lock_fd_ = -1;
 };
 
+/// A sink into an object store, same layout and modes as FileSink. An object is
+/// published whole or not at all: on S3 it is uploaded in place as a multipart upload
+/// that Commit() completes and Abort() aborts; on other stores it is uploaded under a
+/// hidden name (".<name>.tmp-<random>", never listed) and copied onto its name at
+/// Commit(). A folder target gets one part per epoch, named as FileSink's; a part an
+/// earlier run committed is kept, and the replayed copy dropped. Object stores have
+/// no locks: one writer per pipeline and folder is the caller's to ensure.
+class ObjectSink : public Sink {
+ public:
+  explicit ObjectSink(SinkSettings settings) : settings_(std::move(settings)) {}
+  ~ObjectSink() override { (void)Abort(); }
+
+  Status Open(const std::shared_ptr<arrow::Schema>& schema,
+              const SinkContext& context) override {
+    if (opened_) return Status::Invalid("file sink: Open() called twice");
+    schema_ = schema;
+    pipeline_ = context.pipeline;
+    const std::string& path = settings_.path;
+    if (context.continuous && !settings_.directory) {
+      return Status::Invalid(path,
+                             ": a continuous pipeline writes many epochs and needs a "
+                             "folder target (a path ending with '/')");
+    }
+    if (context.resumed) settings_.mode = Mode::kAppend;
+    if (context.pending_first && !settings_.directory &&
+        settings_.mode == Mode::kErrorIfExists) {
+      settings_.mode = Mode::kOverwrite;
+    }
+    const Storage& storage = *settings_.storage;
+    bool exists = false;
+    if (settings_.directory) {
+      std::vector<std::string> names;
+      ARROW_RETURN_NOT_OK(storage.ListFiles(path, &names));
+      exists = !names.empty();
+      // Temporary objects a crashed run of this pipeline left behind.
+      const std::string stale = ".part-" + pipeline_ + ".";
+      std::vector<std::string> hidden;
+      ARROW_RETURN_NOT_OK(storage.ListFiles(path, &hidden, /*hidden=*/true));
+      for (const auto& name : hidden) {
+        if (name.rfind(stale, 0) == 0 && name.find(".tmp-") != std::string::npos) {
+          (void)storage.DeleteFile(Storage::Join(path, name));
+        }
+      }
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto kind, storage.KindOf(path));
+      exists = kind == Storage::Kind::kFile;
+    }
+    if (exists && settings_.mode == Mode::kErrorIfExists) {
+      return Status::Invalid(
+          path, settings_.directory ? " already holds files" : " already exists",
+          "; use mode = 'overwrite' or 'append'");
+    }
+    ignore_ = exists && settings_.mode == Mode::kIgnore;
+    append_old_ = exists && !settings_.directory && settings_.mode == Mode::kAppend;
+    opened_ = true;
+    return Status::OK();
+  }
+
+  Status BeginEpoch(const Epoch& epoch) override {
+    epoch_ = epoch.number;
+    return Status::OK();
+  }
+
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override {
+    if (!opened_) return Status::Invalid("file sink: Write() before Open()");
+    if (ignore_ || batch->num_rows() == 0) return Status::OK();
+    if (!settings_.directory && committed_) {
+      return Status::Invalid(settings_.path,
+                             ": a single object is written once; continuous writes need "
+                             "a folder target (a path ending with '/')");
+    }
+    if (writer_ == nullptr) {
+      if (settings_.directory && epoch_ < 0) {
+        return Status::Invalid("file sink: Write() before BeginEpoch()");
+      }
+      ARROW_RETURN_NOT_OK(Start(Target(epoch_)));
+    }
+    Status st = writer_->Write(*batch);
+    if (!st.ok()) return WithPath(st, settings_.path);
+    return Status::OK();
+  }
+
+  Status Commit(const Epoch& epoch) override {
+    if (!opened_) return Status::Invalid("file sink: Commit() before Open()");
+    if (ignore_) return Status::OK();
+    if (!settings_.directory) {
+      if (committed_) return Status::OK();
+      if (writer_ == nullptr)
+        return Status::Invalid(settings_.path, ": nothing to commit");
+      ARROW_RETURN_NOT_OK(Finish(settings_.path));
+      committed_ = true;
+      return Status::OK();
+    }
+    if (writer_ != nullptr) {
+      const std::string target = Target(epoch.number);
+      if (settings_.storage->atomic_uploads() && target != uploading_) {
+        (void)Abort();
+        return Status::Invalid("file sink: Commit(", epoch.number,
+                               ") of an epoch begun as ", epoch_);
+      }
+      // A replayed epoch whose part is there already: that one stays.
+      ARROW_ASSIGN_OR_RAISE(auto kind, settings_.storage->KindOf(target));
+      if (kind == Storage::Kind::kFile) {
+        ARROW_RETURN_NOT_OK(Abort());
+      } else {
+        ARROW_RETURN_NOT_OK(Finish(target));
+      }
+      written_.push_back(target);
+    }
+    if (settings_.mode == Mode::kOverwrite && !replaced_old_) {
+      ARROW_RETURN_NOT_OK(RemoveOldParts());
+      replaced_old_ = true;
+    }
+    epoch_ = -1;
+    return Status::OK();
+  }
+
+  Status Abort() override {
+    if (out_ != nullptr) (void)out_->Abort();
+    writer_.reset();
+    out_.reset();
+    uploading_.clear();
+    if (!temp_.empty()) {
+      (void)settings_.storage->DeleteFile(temp_);
+      temp_.clear();
+    }
+    return Status::OK();
+  }
+
+  bool transactional() const override { return settings_.directory; }
+
+  Result<int64_t> LastCommittedEpoch(const std::string& pipeline) override {
+    int64_t last = -1;
+    std::vector<std::string> names;
+    ARROW_RETURN_NOT_OK(settings_.storage->ListFiles(settings_.path, &names));
+    for (const auto& name : names) {
+      last = std::max(last, PartEpoch(name, pipeline, PartExtension(settings_.write)));
+    }
+    return last;
+  }
+
+  std::string Describe() const override {
+    return "file " + PartExtension(settings_.write) + " " + settings_.path +
+           (settings_.directory ? " (part files)" : "") +
+           " mode=" + ModeName(settings_.mode);
+  }
+
+ private:
+  /// The object an epoch's rows go to.
+  std::string Target(int64_t epoch) const {
+    if (!settings_.directory) return settings_.path;
+    return Storage::Join(settings_.path,
+                         PartPrefix(epoch, pipeline_) + PartExtension(settings_.write));
+  }
+
+  Status Start(const std::string& target) {
+    const Storage& storage = *settings_.storage;
+    std::string name = target;
+    if (storage.atomic_uploads()) {
+      uploading_ = target;
+    } else {
+      const size_t slash = target.rfind('/');
+      temp_ = target.substr(0, slash + 1) + "." + target.substr(slash + 1) + ".tmp-" +
+              RandomHex();
+      name = temp_;
+    }
+    ARROW_ASSIGN_OR_RAISE(out_, storage.OpenOutput(name));
+    auto writer = MakeBatchWriter(settings_.write, out_, schema_, true);
+    if (!writer.ok()) {
+      (void)Abort();
+      return WithPath(writer.status(), target);
+    }
+    writer_ = std::move(*writer);
+    if (append_old_) {
+      Status st = CopyOldRows(settings_, target, schema_, writer_.get());
+      if (!st.ok()) {
+        (void)Abort();
+        return st;
+      }
+    }
+    return Status::OK();
+  }
+
+  /// Closes the writer: the upload completes under `target`, or the temporary object
+  /// is copied there.
+  Status Finish(const std::string& target) {
+    Status st = writer_->Close();
+    writer_.reset();
+    if (!st.ok()) {
+      (void)Abort();
+      return WithPath(st, target);
+    }
+    out_.reset();
+    uploading_.clear();
+    if (!temp_.empty()) {
+      st = settings_.storage->CopyFile(temp_, target);
+      (void)settings_.storage->DeleteFile(temp_);
+      temp_.clear();
+    }
+    return st;
+  }
+
+  /// Overwrite of a folder: removes data objects of our format not written by us.
+  Status RemoveOldParts() {
+    std::vector<std::string> names;
+    ARROW_RETURN_NOT_OK(settings_.storage->ListFiles(settings_.path, &names));
+    for (const auto& name : names) {
+      const std::string uri = Storage::Join(settings_.path, name);
+      if (std::find(written_.begin(), written_.end(), uri) != written_.end()) continue;
+      auto pf = FormatFromPath(name);
+      if (pf && pf->format == settings_.write.format) {
+        ARROW_RETURN_NOT_OK(settings_.storage->DeleteFile(uri));
+      }
+    }
+    return Status::OK();
+  }
+
+  SinkSettings settings_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::string pipeline_;
+  std::shared_ptr<arrow::io::OutputStream> out_;
+  std::unique_ptr<BatchWriter> writer_;
+  std::string uploading_;  // the object an S3 upload in progress will become
+  std::string temp_;       // the hidden object being written, on other stores
+  int64_t epoch_ = -1;     // the epoch begun, -1 between epochs
+  std::vector<std::string> written_;
+  bool opened_ = false;
+  bool committed_ = false;
+  bool ignore_ = false;
+  bool append_old_ = false;  // a single object to append to: its rows go first
+  bool replaced_old_ = false;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Sink>> MakeFileSink(const ConnectorArgs& args) {
   ARROW_ASSIGN_OR_RAISE(auto settings, ParseSinkSettings(args));
+  if (!settings.storage->local())
+    return std::make_unique<ObjectSink>(std::move(settings));
   return std::make_unique<FileSink>(std::move(settings));
 }
 

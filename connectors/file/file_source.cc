@@ -154,8 +154,10 @@ Status FileSource::Prepare() {
   } else if (auto pf = FormatFromPath(path_)) {
     format = pf->format;
   }
-  ARROW_ASSIGN_OR_RAISE(auto paths, ResolvePaths(path_, format));
+  ARROW_ASSIGN_OR_RAISE(auto storage, Storage::Open(path_, args_.options));
+  ARROW_ASSIGN_OR_RAISE(auto paths, ResolvePaths(path_, format, *storage));
   ARROW_ASSIGN_OR_RAISE(settings_, ParseReadSettings(args_.options, paths.front()));
+  settings_.storage = storage;
   reader_ = MakeFormatReader(settings_);
   files_ = std::make_shared<std::vector<FileInfo>>();
   std::vector<std::shared_ptr<arrow::Schema>> schemas;
@@ -248,9 +250,10 @@ Status FileSource::Prepare() {
   // The planner asks for the size once per binding of every statement: stat once.
   estimated_bytes_ = -1;
   for (const auto& f : *files_) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(f.path, ec);
-    if (!ec) estimated_bytes_ = std::max<int64_t>(estimated_bytes_, 0) + size;
+    // An object store is not asked again: Parquet footers give sizes.
+    int64_t size = f.size;
+    if (storage->local()) size = storage->Size(f.path).ValueOr(-1);
+    if (size >= 0) estimated_bytes_ = std::max<int64_t>(estimated_bytes_, 0) + size;
   }
   prepared_ = true;
   return Status::OK();

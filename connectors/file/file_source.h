@@ -13,11 +13,12 @@
 
 namespace flowsql::file {
 
-/// A Source over local files: one split per file, and row-group ranges of about
-/// 64 MB for larger Parquet files. Hive partition folders (key=value) and the file
-/// name may be columns too; a filter on partitions skips files. A split's offset is the
-/// number of rows it has produced. Resolving the files and inferring the schema happen on
-/// the first GetSchema() or PlanSplits(); after that, OpenSplit() is thread-safe.
+/// A Source over files, local or in an object store: one split per file, and row-group
+/// ranges of about 64 MB for larger Parquet files. Hive partition folders (key=value) and
+/// the file name may be columns too; a filter on partitions skips files. A split's offset
+/// is the number of rows it has produced. Resolving the files and inferring the schema
+/// happen on the first GetSchema() or PlanSplits(); after that, OpenSplit() is
+/// thread-safe.
 class FileSource : public Source {
  public:
   explicit FileSource(ConnectorArgs args);

@@ -93,6 +93,14 @@ arrow::Compression::type CompressionFromPath(const std::string& path) {
   return arrow::Compression::UNCOMPRESSED;
 }
 
+std::string CompressionExtension(arrow::Compression::type codec) {
+  if (codec == arrow::Compression::UNCOMPRESSED) return "";
+  for (const auto& c : kCompressionExtensions) {
+    if (c.codec == codec) return c.extension;
+  }
+  return "";
+}
+
 Result<arrow::Compression::type> StreamCompressionFromName(const std::string& name,
                                                            const std::string& option) {
   const std::string n = AsciiLower(name);
@@ -190,12 +198,6 @@ std::vector<std::string> KeepOneFormat(std::vector<std::string> files,
 
 namespace {
 
-/// A name a listing skips: hidden files (the sink's in-progress temp files among
-/// them) and Spark's and Hive's markers (_SUCCESS, _temporary).
-bool Skipped(const std::string& name) {
-  return name.empty() || name[0] == '.' || name[0] == '_';
-}
-
 /// `pattern` with each {a,b,...} expanded, outermost first: "x{1,2}/*.{csv,tsv}" ->
 /// x1/*.csv, x1/*.tsv, x2/*.csv, x2/*.tsv.
 std::vector<std::string> ExpandBraces(const std::string& pattern) {
@@ -254,54 +256,40 @@ bool MatchSegments(const std::vector<std::string>& pattern, size_t p,
          MatchSegments(pattern, p + 1, name, n + 1);
 }
 
-/// The regular files below `root` (recursively, skipped names left out), relative to
-/// it.
-Status ListFiles(const fs::path& root, std::vector<std::string>* out) {
-  std::error_code ec;
-  fs::recursive_directory_iterator it(root, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (Skipped(name)) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(ec)) {
-      out->push_back(fs::relative(it->path(), root, ec).generic_string());
-    }
-  }
-  if (ec)
-    return Status::IOError("cannot list directory '", root.string(), "': ", ec.message());
-  return Status::OK();
+/// A local path as the user would write it: "./x/../y.csv" -> "y.csv".
+std::string Normal(const Storage& storage, const std::string& path) {
+  return storage.local() ? fs::path(path).lexically_normal().string() : path;
 }
 
 /// The files matching a glob: `*`, `?` and `[...]` within a name, `**` across
 /// folders, `{a,b}` alternatives.
-Result<std::vector<std::string>> Glob(const std::string& path) {
+Result<std::vector<std::string>> Glob(const Storage& storage, const std::string& path) {
   std::vector<std::string> files;
   for (const auto& pattern : ExpandBraces(path)) {
-    // The folder before the first segment with a wildcard is listed, once.
-    std::vector<std::string> parts = Segments(pattern);
-    fs::path root = !pattern.empty() && pattern[0] == '/' ? "/" : ".";
+    // The folder before the first segment with a wildcard is listed, once. It keeps
+    // what precedes the path proper: "s3://", or "/" of an absolute path.
+    size_t scheme = pattern.find("://");
+    std::string root = scheme == std::string::npos ? "" : pattern.substr(0, scheme + 3);
+    std::string rest = scheme == std::string::npos ? pattern : pattern.substr(scheme + 3);
+    if (root.empty() && !rest.empty() && rest[0] == '/') root = "/";
+    const std::vector<std::string> parts = Segments(rest);
     size_t first = 0;
-    while (first < parts.size() && !HasGlob(parts[first])) root /= parts[first++];
-    std::error_code ec;
+    for (; first < parts.size() && !HasGlob(parts[first]); ++first) {
+      root += (first == 0 ? "" : "/") + parts[first];
+    }
+    if (root.empty()) root = ".";
+    ARROW_ASSIGN_OR_RAISE(auto kind, storage.KindOf(root));
     if (first == parts.size()) {
-      if (fs::is_regular_file(root, ec))
-        files.push_back(root.lexically_normal().string());
+      if (kind == Storage::Kind::kFile) files.push_back(Normal(storage, root));
       continue;
     }
-    if (!fs::is_directory(root, ec)) continue;
+    if (kind != Storage::Kind::kDirectory) continue;
     std::vector<std::string> below;
-    ARROW_RETURN_NOT_OK(ListFiles(root, &below));
-    const std::vector<std::string> rest(parts.begin() + first, parts.end());
+    ARROW_RETURN_NOT_OK(storage.ListFiles(root, &below));
+    const std::vector<std::string> wanted(parts.begin() + first, parts.end());
     for (const auto& relative : below) {
-      if (MatchSegments(rest, 0, Segments(relative), 0)) {
-        fs::path full = root / relative;
-        std::string text = full.lexically_normal().string();
-        // "./x" stays "x", as the user wrote it.
-        if (pattern.rfind("./", 0) != 0 && text.rfind("./", 0) == 0)
-          text = text.substr(2);
-        files.push_back(text);
+      if (MatchSegments(wanted, 0, Segments(relative), 0)) {
+        files.push_back(Normal(storage, Storage::Join(root, relative)));
       }
     }
   }
@@ -313,18 +301,19 @@ Result<std::vector<std::string>> Glob(const std::string& path) {
 }  // namespace
 
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
-                                              std::optional<FileFormat> format) {
-  std::error_code ec;
+                                              std::optional<FileFormat> format,
+                                              const Storage& storage) {
   if (HasGlob(path)) {
-    ARROW_ASSIGN_OR_RAISE(auto files, Glob(path));
+    ARROW_ASSIGN_OR_RAISE(auto files, Glob(storage, path));
     if (files.empty()) return Status::Invalid("no files match '", path, "'");
     return files;
   }
-  if (fs::is_directory(path, ec)) {
+  ARROW_ASSIGN_OR_RAISE(auto kind, storage.KindOf(path));
+  if (kind == Storage::Kind::kDirectory) {
     // Every file below, folders of partitions (year=2024/) included.
     std::vector<std::string> files;
-    ARROW_RETURN_NOT_OK(ListFiles(path, &files));
-    for (auto& f : files) f = (fs::path(path) / f).lexically_normal().string();
+    ARROW_RETURN_NOT_OK(storage.ListFiles(path, &files));
+    for (auto& f : files) f = Normal(storage, Storage::Join(path, f));
     files = KeepOneFormat(std::move(files), format);
     if (files.empty()) {
       return Status::Invalid("no ", format ? FormatName(*format) : "data",
@@ -332,7 +321,7 @@ Result<std::vector<std::string>> ResolvePaths(const std::string& path,
     }
     return files;
   }
-  if (!fs::exists(path, ec)) return Status::Invalid("file not found: ", path);
+  if (kind == Storage::Kind::kMissing) return Status::Invalid("file not found: ", path);
   return std::vector<std::string>{path};
 }
 

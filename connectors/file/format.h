@@ -11,6 +11,7 @@
 
 #include "common/sql_types.h"
 #include "common/text.h"
+#include "connectors/file/storage.h"
 #include "flowsql/status.h"
 
 namespace flowsql::file {
@@ -38,6 +39,9 @@ std::optional<PathFormat> FormatFromPath(const std::string& path);
 /// The stream compression `path`'s last extension names: .gz/.gzip gzip, .zst/.zstd
 /// zstd, .bz2 bzip2, .lz4 LZ4 frames; else UNCOMPRESSED.
 arrow::Compression::type CompressionFromPath(const std::string& path);
+/// The extension of a stream codec, with its dot (".gz", ".zst", ".bz2", ".lz4"); ""
+/// for none.
+std::string CompressionExtension(arrow::Compression::type codec);
 /// A stream codec by name, for CSV and JSON (the `compression` options): gzip, zstd,
 /// bz2 (bzip2), lz4, none. `option` names the option in errors.
 Result<arrow::Compression::type> StreamCompressionFromName(const std::string& name,
@@ -54,8 +58,10 @@ bool HasGlob(const std::string& path);
 /// any known format when `format` is unset, then only those of the first file's
 /// format); or the matches of a glob: `*`, `?`, `[...]` within a name, `**` across
 /// folders, `{a,b}` alternatives. Names starting with `.` or `_` are skipped.
-/// Errors: "file not found: <path>", "no files match '<glob>'".
+/// Errors: "file not found: <path>", "no files match '<glob>'". Paths and URIs of
+/// `storage` ("s3://bucket/dir/*.parquet").
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
-                                              std::optional<FileFormat> format);
+                                              std::optional<FileFormat> format,
+                                              const Storage& storage = *Storage::Local());
 
 }  // namespace flowsql::file

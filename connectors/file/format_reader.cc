@@ -79,18 +79,11 @@ Status WithPath(const Status& st, const std::string& path) {
 }
 
 Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
-    const std::string& path, std::shared_ptr<ScanStats> stats,
-    std::optional<arrow::Compression::type> compression) {
-  auto file = arrow::io::ReadableFile::Open(path);
-  if (!file.ok()) {
-    if (file.status().IsIOError()) {
-      return Status::IOError("cannot open ", path, ": ", file.status().message());
-    }
-    return WithPath(file.status(), path);
-  }
-  std::shared_ptr<arrow::io::InputStream> in = *file;
+    const ReadSettings& settings, const std::string& path,
+    std::shared_ptr<ScanStats> stats) {
+  ARROW_ASSIGN_OR_RAISE(auto in, settings.storage->OpenStream(path));
   std::shared_ptr<arrow::util::Codec> codec;
-  const auto type = compression.value_or(CompressionFromPath(path));
+  const auto type = settings.compression.value_or(CompressionFromPath(path));
   if (type != arrow::Compression::UNCOMPRESSED) {
     ARROW_ASSIGN_OR_RAISE(codec, arrow::util::Codec::Create(type));
     ARROW_ASSIGN_OR_RAISE(in, arrow::io::CompressedInputStream::Make(codec.get(), in));

@@ -82,11 +82,12 @@ std::unique_ptr<FormatReader> MakeParquetReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeIpcReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeOrcReader(const ReadSettings& settings);
 
-/// Opens `path` for sequential reading, decompressed by `compression` (unset: as its
-/// extension says, CompressionFromPath), counting bytes into `stats`.
+/// Opens `path` of settings.storage for sequential reading, decompressed by
+/// settings.compression (unset: as its extension says, CompressionFromPath), counting
+/// bytes into `stats`.
 Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
-    const std::string& path, std::shared_ptr<ScanStats> stats,
-    std::optional<arrow::Compression::type> compression = std::nullopt);
+    const ReadSettings& settings, const std::string& path,
+    std::shared_ptr<ScanStats> stats);
 
 /// Calls `f` with each line of `in` (without its '\n') until `f` returns false or the
 /// stream ends; a read error ends it too. For finding the line an error is about.

@@ -60,14 +60,13 @@ class IpcReader : public FormatReader {
     auto options = arrow::ipc::IpcReadOptions::Defaults();
     options.included_fields = std::move(fields);
     options.use_threads = true;
-    auto file = arrow::io::ReadableFile::Open(path);
-    if (!file.ok()) return WithPath(file.status(), path);
-    auto as_file = arrow::ipc::RecordBatchFileReader::Open(*file, options);
+    ARROW_ASSIGN_OR_RAISE(auto file, settings_.storage->OpenFile(path));
+    auto as_file = arrow::ipc::RecordBatchFileReader::Open(file, options);
     if (as_file.ok()) {
       if (stats) stats->files_opened++;
       return std::make_shared<IpcFileBatches>(*as_file);
     }
-    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(path, stats));
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(settings_, path, stats));
     auto as_stream = arrow::ipc::RecordBatchStreamReader::Open(input, options);
     if (!as_stream.ok()) {
       return Status::Invalid(

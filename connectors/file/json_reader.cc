@@ -304,8 +304,7 @@ class JsonReader : public FormatReader {
   /// Whether `path` holds a JSON array (format json, first non-space byte '[').
   Result<bool> IsArray(const std::string& path) const {
     if (settings_.format != FileFormat::kJson) return false;
-    ARROW_ASSIGN_OR_RAISE(auto sniff,
-                          OpenInputStream(path, nullptr, settings_.compression));
+    ARROW_ASSIGN_OR_RAISE(auto sniff, OpenInputStream(settings_, path, nullptr));
     ARROW_ASSIGN_OR_RAISE(auto head, sniff->Read(4096));
     (void)sniff->Close();
     for (int64_t i = 0; i < head->size(); ++i) {
@@ -376,8 +375,7 @@ class JsonReader : public FormatReader {
   Result<std::shared_ptr<arrow::io::InputStream>> OpenJson(
       const std::string& path, std::shared_ptr<ScanStats> stats) const {
     ARROW_ASSIGN_OR_RAISE(bool array, IsArray(path));
-    ARROW_ASSIGN_OR_RAISE(auto input,
-                          OpenInputStream(path, std::move(stats), settings_.compression));
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(settings_, path, std::move(stats)));
     if (array) return MakeJsonArrayToNdjsonStream(std::move(input), path);
     return input;
   }

@@ -59,10 +59,9 @@ class OrcReader : public FormatReader {
  private:
   Result<std::unique_ptr<arrow::adapters::orc::ORCFileReader>> OpenReader(
       const std::string& path, const std::shared_ptr<ScanStats>& stats) {
-    auto file = arrow::io::ReadableFile::Open(path);
-    if (!file.ok()) return WithPath(file.status(), path);
+    ARROW_ASSIGN_OR_RAISE(auto file, settings_.storage->OpenFile(path));
     auto reader =
-        arrow::adapters::orc::ORCFileReader::Open(*file, arrow::default_memory_pool());
+        arrow::adapters::orc::ORCFileReader::Open(file, arrow::default_memory_pool());
     if (!reader.ok()) {
       return Status::Invalid(path, ": not an ORC file: ", reader.status().message());
     }

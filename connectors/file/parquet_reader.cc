@@ -27,11 +27,12 @@ void CollectLeaves(const parquet::arrow::SchemaField& field, std::vector<int>* o
 
 // Returns the row groups of `path` that may hold rows matching `filter`, or nullopt
 // when the filter cannot be applied to this file (then all are read).
-std::optional<std::vector<int>> PruneRowGroups(const std::string& path,
+std::optional<std::vector<int>> PruneRowGroups(const Storage& storage,
+                                               const std::string& path,
                                                const arrow::compute::Expression& filter,
                                                parquet::arrow::FileReader* reader) {
   auto format = std::make_shared<arrow::dataset::ParquetFileFormat>();
-  arrow::dataset::FileSource source(path, std::make_shared<arrow::fs::LocalFileSystem>());
+  arrow::dataset::FileSource source(storage.PathOf(path), storage.filesystem());
   auto fragment = format->MakeFragment(source, arrow::compute::literal(true), nullptr);
   if (!fragment.ok()) return std::nullopt;
   auto parquet_fragment =
@@ -90,12 +91,12 @@ class ParquetReader : public FormatReader {
     ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(info.raw_schema, settings_));
     info.row_groups = reader->num_row_groups();
     const auto metadata = reader->parquet_reader()->metadata();
+    // The size that splitting needs, without asking the store: the row groups' bytes.
     for (int g = 0; g < info.row_groups; ++g) {
       info.row_group_rows.push_back(metadata->RowGroup(g)->num_rows());
+      info.size += metadata->RowGroup(g)->total_compressed_size();
     }
     info.rows = reader->parquet_reader()->metadata()->num_rows();
-    std::error_code ec;
-    info.size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
     return info;
   }
 
@@ -117,7 +118,7 @@ class ParquetReader : public FormatReader {
     std::vector<int> groups;
     std::optional<std::vector<int>> pruned;
     if (!scan.filter.Equals(arrow::compute::literal(true))) {
-      pruned = PruneRowGroups(path, scan.filter, reader.get());
+      pruned = PruneRowGroups(*settings_.storage, path, scan.filter, reader.get());
     }
     if (pruned) {
       groups = *pruned;
@@ -158,15 +159,14 @@ class ParquetReader : public FormatReader {
 
   Result<std::unique_ptr<parquet::arrow::FileReader>> OpenReader(
       const std::string& path) {
-    auto file = arrow::io::ReadableFile::Open(path);
-    if (!file.ok()) return WithPath(file.status(), path);
+    ARROW_ASSIGN_OR_RAISE(auto file, settings_.storage->OpenFile(path));
     parquet::ArrowReaderProperties props;
     props.set_batch_size(settings_.batch_size > 0 ? settings_.batch_size : 64 * 1024);
     props.set_use_threads(true);
     props.set_pre_buffer(true);
     parquet::arrow::FileReaderBuilder builder;
     try {
-      ARROW_RETURN_NOT_OK(WithPath(builder.Open(*file), path));
+      ARROW_RETURN_NOT_OK(WithPath(builder.Open(file), path));
     } catch (const std::exception& e) {
       return Status::Invalid(path, ": not a Parquet file: ", e.what());
     }

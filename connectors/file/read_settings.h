@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "connectors/file/format.h"
+#include "connectors/file/storage.h"
 #include "flowsql/options.h"
 
 namespace flowsql::file {
@@ -60,6 +61,8 @@ struct ReadSettings {
   /// CSV and JSON: the stream codec of every file (`compression`); unset: each
   /// file's extension says (CompressionFromPath).
   std::optional<arrow::Compression::type> compression;
+  /// Where the files are (set by the file source; the local disk by default).
+  std::shared_ptr<const Storage> storage = Storage::Local();
 };
 
 /// Reads the source options. `first_path` gives the format when `format` is unset.

@@ -179,6 +179,10 @@ class Sink {
   /// target under error_if_exists fails here, before any data is read).
   virtual Status Open(const std::shared_ptr<arrow::Schema>& schema,
                       const SinkContext& context) = 0;
+  /// Called before the first Write() of each epoch, with the epoch that Commit() will
+  /// then be given: a sink that names its output by epoch (a part uploaded in place to
+  /// an object store) starts it here.
+  virtual Status BeginEpoch(const Epoch& epoch) { return Status::OK(); }
   virtual Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) = 0;
   /// Makes every batch written since the last Commit() durable and visible,
   /// atomically, as `epoch`. A sink is committed once per epoch (continuous
@@ -248,6 +252,9 @@ class Registry {
 
 /// Registers every connector built into this binary.
 Status RegisterBuiltinConnectors(Registry* registry);
+/// Releases what connectors hold for the whole process (the AWS SDK of s3://). Call
+/// once at the end of main, after every source and sink is gone.
+void ShutdownConnectors();
 
 /// The scheme of `uri` ("file" for "file:///x"), or "" for a bare path.
 std::string UriScheme(const std::string& uri);

@@ -36,6 +36,9 @@ struct OptionSpec {
   std::string doc;
   std::vector<std::string> aliases = {};
   std::vector<std::string> choices = {};  // for kEnum
+  /// A password, key or token: its value is redacted wherever text is shown
+  /// (common/secrets.h), and `flowsql connectors` says so.
+  bool secret = false;
 };
 
 /// One option as the user wrote it. `value` is the literal's text (strings

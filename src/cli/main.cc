@@ -19,6 +19,7 @@
 
 #include "cli/format.h"
 #include "cli/shell.h"
+#include "common/secrets.h"
 #include "flowsql/engine.h"
 #include "runtime/state.h"
 
@@ -299,12 +300,12 @@ int Main(int argc, char** argv) {
     if (args.state_dir.empty()) return UsageError("'pipelines' needs --state-dir DIR");
     auto listed = ListPipelines(args.state_dir);
     if (!listed.ok()) {
-      fprintf(stderr, "Error: %s\n", listed.status().message().c_str());
+      fprintf(stderr, "Error: %s\n", Redact(listed.status().message()).c_str());
       return IsUserError(listed.status()) ? kExitUserError : kExitRuntimeError;
     }
     Status st = PrintPipelines(*listed, args.format);
     if (!st.ok()) {
-      fprintf(stderr, "Error: %s\n", st.message().c_str());
+      fprintf(stderr, "Error: %s\n", Redact(st.message()).c_str());
       return kExitRuntimeError;
     }
     return kExitOk;
@@ -323,7 +324,7 @@ int Main(int argc, char** argv) {
   };
   auto engine = Engine::Make(std::move(options));
   if (!engine.ok()) {
-    fprintf(stderr, "Error: %s\n", engine.status().message().c_str());
+    fprintf(stderr, "Error: %s\n", Redact(engine.status().message()).c_str());
     return kExitRuntimeError;
   }
 
@@ -351,7 +352,7 @@ int Main(int argc, char** argv) {
     if (script.is_file) {
       auto text = ReadFile(script.text);
       if (!text.ok()) {
-        fprintf(stderr, "Error: %s\n", text.status().message().c_str());
+        fprintf(stderr, "Error: %s\n", Redact(text.status().message()).c_str());
         return kExitUserError;
       }
       sql = std::move(*text);
@@ -367,4 +368,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace flowsql::cli
 
-int main(int argc, char** argv) { return flowsql::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  const int code = flowsql::cli::Main(argc, argv);
+  flowsql::ShutdownConnectors();
+  return code;
+}

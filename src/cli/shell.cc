@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/secrets.h"
 #include "common/text.h"
 
 namespace flowsql::cli {
@@ -146,7 +147,7 @@ int Report(Session* session, const Status& status) {
     fprintf(stderr, "Interrupted\n");
     return InterruptedExit(session);
   }
-  std::string message = status.message();
+  std::string message = Redact(status.message());
   while (!message.empty() && message.back() == '\n') message.pop_back();
   fflush(stdout);
   fprintf(stderr, "Error: %s\n", message.c_str());

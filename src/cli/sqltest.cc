@@ -823,4 +823,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace flowsql
 
-int main(int argc, char** argv) { return flowsql::Main(argc, argv); }
+int main(int argc, char** argv) {
+  const int code = flowsql::Main(argc, argv);
+  flowsql::ShutdownConnectors();
+  return code;
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/secrets.h"
 #include "common/text.h"
 
 namespace flowsql {
@@ -213,6 +214,7 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
         break;
       }
     }
+    if (spec->secret) RegisterSecret(value);
     out.values_[spec->name] = value;
     out.set_[spec->name] = true;
   }

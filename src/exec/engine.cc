@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/codec.h"
+#include "common/secrets.h"
 #include "common/text.h"
 #include "plan/binder.h"
 #include "plan/functions.h"
@@ -494,6 +495,7 @@ struct Engine::Impl {
       text = plan::ToString(*root);
     }
     std::vector<std::vector<std::optional<std::string>>> rows;
+    text = Redact(text);
     size_t start = 0;
     while (start < text.size()) {
       size_t nl = text.find('\n', start);

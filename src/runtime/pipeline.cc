@@ -433,6 +433,11 @@ class PipelineRun {
   /// them as `epoch`. At most `room` rows are written (-1: all).
   Result<int64_t> WriteEpoch(int64_t epoch, std::vector<BatchPull> pulls,
                              const std::vector<bool>& targets, int64_t room) {
+    for (size_t i = 0; i < spec_.sinks.size(); ++i) {
+      if (!targets[i]) continue;
+      Status st = spec_.sinks[i]->BeginEpoch(Epoch{spec_.name, epoch});
+      if (!st.ok()) return AsRuntimeError(st, "sink write failed");
+    }
     ARROW_ASSIGN_OR_RAISE(auto reader, spec_.run_plan(std::move(pulls)));
     int64_t rows = 0;
     int64_t bytes = 0;

@@ -1,0 +1,498 @@
+#include "connectors/file/storage.h"
+
+#include <arrow/filesystem/azurefs.h>
+#include <arrow/filesystem/gcsfs.h>
+#include <arrow/filesystem/localfs.h>
+#include <arrow/filesystem/s3fs.h>
+#include <arrow/io/file.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "common/secrets.h"
+#include "common/text.h"
+
+namespace flowsql::file {
+
+namespace {
+
+namespace stdfs = std::filesystem;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+/// An option when set, else the first environment variable that is.
+std::string OptionOrEnv(const Options& options, const std::string& option,
+                        std::initializer_list<const char*> env) {
+  if (options.IsSet(option)) return options.GetString(option);
+  for (const char* name : env) {
+    std::string v = Env(name);
+    if (!v.empty()) return v;
+  }
+  return "";
+}
+
+/// "http://host:9000/x" -> scheme "http", authority "host:9000"; a bare "host:9000"
+/// keeps `scheme`.
+void SplitEndpoint(const std::string& endpoint, std::string* scheme,
+                   std::string* authority) {
+  std::string rest = endpoint;
+  const size_t colon = rest.find("://");
+  if (colon != std::string::npos) {
+    *scheme = AsciiLower(rest.substr(0, colon));
+    rest = rest.substr(colon + 3);
+  }
+  const size_t slash = rest.find('/');
+  *authority = slash == std::string::npos ? rest : rest.substr(0, slash);
+}
+
+/// The value of `key` in an Azure connection string ("A=1;B=2").
+std::string ConnectionStringValue(const std::string& text, const std::string& key) {
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ';')) {
+    const size_t eq = part.find('=');
+    if (eq != std::string::npos && AsciiLower(part.substr(0, eq)) == AsciiLower(key)) {
+      return part.substr(eq + 1);
+    }
+  }
+  return "";
+}
+
+Status EnsureS3() {
+  static std::once_flag once;
+  static Status status;
+  std::call_once(once, [] {
+    arrow::fs::S3GlobalOptions global = arrow::fs::S3GlobalOptions::Defaults();
+    global.log_level = arrow::fs::S3LogLevel::Fatal;
+    status = arrow::fs::InitializeS3(global);
+    // The AWS SDK must be shut down before static destructors run.
+  });
+  return status;
+}
+
+}  // namespace
+
+void ShutdownStorage() {
+  if (arrow::fs::IsS3Initialized()) (void)arrow::fs::EnsureS3Finalized();
+}
+
+namespace {
+
+Result<std::shared_ptr<arrow::fs::FileSystem>> MakeS3(const Options& o) {
+  ARROW_RETURN_NOT_OK(EnsureS3());
+  arrow::fs::S3Options s3;
+  const std::string key = OptionOrEnv(o, "access_key_id", {"AWS_ACCESS_KEY_ID"});
+  const std::string secret =
+      OptionOrEnv(o, "secret_access_key", {"AWS_SECRET_ACCESS_KEY"});
+  const std::string token = OptionOrEnv(o, "session_token", {"AWS_SESSION_TOKEN"});
+  RegisterSecret(secret);
+  RegisterSecret(token);
+  if (o.GetBool("anonymous", false)) {
+    s3 = arrow::fs::S3Options::Anonymous();
+  } else if (!key.empty() && o.IsSet("access_key_id")) {
+    s3 = arrow::fs::S3Options::FromAccessKey(key, secret, token);
+  } else {
+    // The AWS chain: AWS_ACCESS_KEY_ID..., AWS_PROFILE and ~/.aws, instance roles.
+    s3 = arrow::fs::S3Options::Defaults();
+  }
+  s3.region = OptionOrEnv(o, "region", {"AWS_REGION", "AWS_DEFAULT_REGION"});
+  if (s3.region.empty()) s3.region = "us-east-1";
+  const std::string endpoint =
+      OptionOrEnv(o, "endpoint", {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+  if (!endpoint.empty()) {
+    std::string scheme = o.GetBool("use_ssl", true) ? "https" : "http";
+    SplitEndpoint(endpoint, &scheme, &s3.endpoint_override);
+    s3.scheme = scheme;
+  }
+  const std::string style = AsciiLower(o.GetString("url_style", ""));
+  s3.force_virtual_addressing = style == "vhost" || style == "virtual";
+  // A write must not make buckets appear; a missing bucket is an error.
+  s3.allow_bucket_creation = false;
+  s3.connect_timeout = 10;
+  ARROW_ASSIGN_OR_RAISE(auto fs, arrow::fs::S3FileSystem::Make(s3));
+  return std::static_pointer_cast<arrow::fs::FileSystem>(fs);
+}
+
+Result<std::shared_ptr<arrow::fs::FileSystem>> MakeGcs(const Options& o) {
+  arrow::fs::GcsOptions gcs;
+  const std::string credentials =
+      OptionOrEnv(o, "credentials_file", {"GOOGLE_APPLICATION_CREDENTIALS"});
+  // fake-gcs-server and Google's emulators: STORAGE_EMULATOR_HOST, no credentials.
+  std::string endpoint = OptionOrEnv(o, "endpoint", {"STORAGE_EMULATOR_HOST"});
+  const bool emulator = !o.IsSet("endpoint") && !endpoint.empty();
+  if (o.GetBool("anonymous", false) || (emulator && credentials.empty())) {
+    gcs = arrow::fs::GcsOptions::Anonymous();
+  } else if (!credentials.empty() && o.IsSet("credentials_file")) {
+    std::ifstream in(credentials);
+    if (!in)
+      return Status::IOError("option 'credentials_file': cannot read ", credentials);
+    std::stringstream json;
+    json << in.rdbuf();
+    gcs = arrow::fs::GcsOptions::FromServiceAccountCredentials(json.str());
+  } else {
+    gcs = arrow::fs::GcsOptions::Defaults();
+  }
+  if (!endpoint.empty()) {
+    std::string scheme = o.GetBool("use_ssl", !emulator) ? "https" : "http";
+    SplitEndpoint(endpoint, &scheme, &gcs.endpoint_override);
+    gcs.scheme = scheme;
+  }
+  if (o.IsSet("project_id")) gcs.project_id = o.GetString("project_id");
+  gcs.retry_limit_seconds = 15;
+  ARROW_ASSIGN_OR_RAISE(auto fs, arrow::fs::GcsFileSystem::Make(gcs));
+  return std::static_pointer_cast<arrow::fs::FileSystem>(fs);
+}
+
+/// `account`: from an abfss:// URI's host, else empty.
+Result<std::shared_ptr<arrow::fs::FileSystem>> MakeAzure(const Options& o,
+                                                         std::string account) {
+  arrow::fs::AzureOptions az;
+  const std::string connection =
+      OptionOrEnv(o, "connection_string", {"AZURE_STORAGE_CONNECTION_STRING"});
+  RegisterSecret(connection);
+  if (account.empty()) account = ConnectionStringValue(connection, "AccountName");
+  if (o.IsSet("account_name") || account.empty()) {
+    account = OptionOrEnv(o, "account_name",
+                          {"AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"});
+  }
+  if (account.empty()) {
+    return Status::Invalid(
+        "Azure: no storage account; set option account_name, an abfss:// URI with "
+        "container@account.dfs.core.windows.net, or AZURE_STORAGE_CONNECTION_STRING");
+  }
+  az.account_name = account;
+  std::string endpoint = o.GetString("endpoint", "");
+  if (endpoint.empty()) endpoint = ConnectionStringValue(connection, "BlobEndpoint");
+  if (!endpoint.empty()) {
+    std::string scheme = o.GetBool("use_ssl", true) ? "https" : "http";
+    std::string authority;
+    SplitEndpoint(endpoint, &scheme, &authority);
+    az.blob_storage_authority = az.dfs_storage_authority = authority;
+    az.blob_storage_scheme = az.dfs_storage_scheme = scheme;
+  }
+  std::string key =
+      OptionOrEnv(o, "account_key", {"AZURE_STORAGE_KEY", "AZURE_STORAGE_ACCOUNT_KEY"});
+  if (key.empty()) key = ConnectionStringValue(connection, "AccountKey");
+  std::string sas = OptionOrEnv(o, "sas_token", {"AZURE_STORAGE_SAS_TOKEN"});
+  if (sas.empty()) sas = ConnectionStringValue(connection, "SharedAccessSignature");
+  RegisterSecret(key);
+  RegisterSecret(sas);
+  if (o.GetBool("anonymous", false)) {
+    ARROW_RETURN_NOT_OK(az.ConfigureAnonymousCredential());
+  } else if (!key.empty()) {
+    ARROW_RETURN_NOT_OK(az.ConfigureAccountKeyCredential(key));
+  } else if (!sas.empty()) {
+    ARROW_RETURN_NOT_OK(az.ConfigureSASCredential(sas));
+  } else {
+    ARROW_RETURN_NOT_OK(az.ConfigureDefaultCredential());
+  }
+  ARROW_ASSIGN_OR_RAISE(auto fs, arrow::fs::AzureFileSystem::Make(az));
+  return std::static_pointer_cast<arrow::fs::FileSystem>(fs);
+}
+
+/// Names that listings leave out.
+bool Hidden(const std::string& name) {
+  return name.empty() || name[0] == '.' || name[0] == '_';
+}
+
+}  // namespace
+
+std::vector<OptionSpec> StorageOptionSpecs() {
+  using T = OptionType;
+  return {
+      {"endpoint",
+       T::kString,
+       "",
+       "Object stores: the server, 'http://127.0.0.1:9000' or 'host:port' (S3: "
+       "AWS_ENDPOINT_URL; GCS: STORAGE_EMULATOR_HOST; Azure: the connection string's "
+       "BlobEndpoint).",
+       {"s3_endpoint", "endpoint_url", "endpoint_override"}},
+      {"region",
+       T::kString,
+       "",
+       "S3: the region (AWS_REGION, AWS_DEFAULT_REGION; default us-east-1).",
+       {"s3_region", "aws_region"}},
+      {"access_key_id",
+       T::kString,
+       "",
+       "S3: access key id; overrides the AWS credential chain (AWS_ACCESS_KEY_ID, "
+       "AWS_PROFILE, instance roles).",
+       {"s3_access_key_id", "key_id", "aws_access_key_id"}},
+      {"secret_access_key",
+       T::kString,
+       "",
+       "S3: secret access key, with access_key_id. Secret: never shown.",
+       {"s3_secret_access_key", "secret", "aws_secret_access_key"},
+       {},
+       true},
+      {"session_token",
+       T::kString,
+       "",
+       "S3: session token of temporary credentials. Secret: never shown.",
+       {"s3_session_token", "aws_session_token"},
+       {},
+       true},
+      {"url_style",
+       T::kEnum,
+       "path",
+       "S3: path (https://host/bucket/key, as MinIO and moto need) or vhost "
+       "(https://bucket.host/key).",
+       {"s3_url_style"},
+       {"path", "vhost"}},
+      {"use_ssl",
+       T::kBool,
+       "true",
+       "Object stores: https when endpoint names no scheme.",
+       {"s3_use_ssl"}},
+      {"anonymous",
+       T::kBool,
+       "false",
+       "Object stores: no credentials (public buckets).",
+       {}},
+      {"credentials_file",
+       T::kString,
+       "",
+       "GCS: a service account key file (GOOGLE_APPLICATION_CREDENTIALS).",
+       {"gcs_credentials_file"}},
+      {"project_id", T::kString, "", "GCS: the project.", {"gcs_project_id"}},
+      {"account_name",
+       T::kString,
+       "",
+       "Azure: the storage account (AZURE_STORAGE_ACCOUNT_NAME; or the abfss:// host).",
+       {"azure_account_name"}},
+      {"account_key",
+       T::kString,
+       "",
+       "Azure: the account key (AZURE_STORAGE_KEY). Secret: never shown.",
+       {"azure_account_key"},
+       {},
+       true},
+      {"sas_token",
+       T::kString,
+       "",
+       "Azure: a shared access signature. Secret: never shown.",
+       {"azure_sas_token"},
+       {},
+       true},
+      {"connection_string",
+       T::kString,
+       "",
+       "Azure: a connection string (AZURE_STORAGE_CONNECTION_STRING). Secret: never "
+       "shown.",
+       {"azure_storage_connection_string"},
+       {},
+       true},
+  };
+}
+
+std::shared_ptr<const Storage> Storage::Local() {
+  static auto local = std::shared_ptr<const Storage>(
+      new Storage("", "", std::make_shared<arrow::fs::LocalFileSystem>()));
+  return local;
+}
+
+Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
+                                                     const Options& options) {
+  const size_t colon = uri.find("://");
+  if (colon == std::string::npos) return Local();
+  const std::string scheme = AsciiLower(uri.substr(0, colon));
+  if (scheme == "file") return Local();
+  std::shared_ptr<arrow::fs::FileSystem> fs;
+  std::string prefix = uri.substr(0, colon + 3);
+  if (scheme == "s3" || scheme == "s3a") {
+    ARROW_ASSIGN_OR_RAISE(fs, MakeS3(options));
+  } else if (scheme == "gs" || scheme == "gcs") {
+    ARROW_ASSIGN_OR_RAISE(fs, MakeGcs(options));
+  } else if (scheme == "az" || scheme == "azure" || scheme == "abfs" ||
+             scheme == "abfss") {
+    // abfss://container@account.dfs.core.windows.net/path: the account is in the
+    // host, and the container@host part maps to the container.
+    std::string account;
+    const std::string rest = uri.substr(colon + 3);
+    const size_t at = rest.find('@');
+    const size_t slash = rest.find('/');
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const std::string host = rest.substr(
+          at + 1, slash == std::string::npos ? std::string::npos : slash - at - 1);
+      account = host.substr(0, host.find('.'));
+      prefix += rest.substr(0, at) + "@" + host + "/";
+    }
+    ARROW_ASSIGN_OR_RAISE(fs, MakeAzure(options, account));
+  } else {
+    return Status::Invalid("unsupported file URI scheme '", scheme,
+                           "://' (file, s3, gs, az and abfss are)");
+  }
+  return std::shared_ptr<const Storage>(new Storage(scheme, prefix, std::move(fs)));
+}
+
+std::string Storage::PathOf(const std::string& uri) const {
+  if (local()) return uri;
+  // "abfss://c@host/" is a prefix naming container c.
+  const size_t at = prefix_.find('@');
+  if (at != std::string::npos) {
+    const std::string container =
+        prefix_.substr(prefix_.find("://") + 3, at - prefix_.find("://") - 3);
+    if (uri.rfind(prefix_, 0) == 0) return container + "/" + uri.substr(prefix_.size());
+    if (uri + "/" == prefix_) return container;
+  }
+  const size_t colon = uri.find("://");
+  std::string path = colon == std::string::npos ? uri : uri.substr(colon + 3);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string Storage::UriOf(const std::string& path) const {
+  if (local()) return path;
+  const size_t at = prefix_.find('@');
+  if (at != std::string::npos) {
+    const size_t slash = path.find('/');
+    return prefix_ + (slash == std::string::npos ? "" : path.substr(slash + 1));
+  }
+  return prefix_ + path;
+}
+
+std::string Storage::Join(const std::string& dir, const std::string& name) {
+  if (dir.empty() || dir == ".") return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+Status Storage::Named(const Status& st, const std::string& uri) const {
+  if (st.ok()) return st;
+  return st.WithMessage(uri, ": ", Redact(st.message()));
+}
+
+Result<std::shared_ptr<arrow::io::RandomAccessFile>> Storage::OpenFile(
+    const std::string& uri) const {
+  if (local()) {
+    auto file = arrow::io::ReadableFile::Open(uri);
+    if (!file.ok())
+      return Status::IOError("cannot open ", uri, ": ", file.status().message());
+    return std::static_pointer_cast<arrow::io::RandomAccessFile>(*file);
+  }
+  auto file = fs_->OpenInputFile(PathOf(uri));
+  if (!file.ok()) return Named(file.status(), uri);
+  return *file;
+}
+
+Result<std::shared_ptr<arrow::io::InputStream>> Storage::OpenStream(
+    const std::string& uri) const {
+  if (local()) {
+    ARROW_ASSIGN_OR_RAISE(auto file, OpenFile(uri));
+    return std::static_pointer_cast<arrow::io::InputStream>(file);
+  }
+  auto in = fs_->OpenInputStream(PathOf(uri));
+  if (!in.ok()) return Named(in.status(), uri);
+  return *in;
+}
+
+Result<std::shared_ptr<arrow::io::OutputStream>> Storage::OpenOutput(
+    const std::string& uri) const {
+  auto out = fs_->OpenOutputStream(PathOf(uri));
+  if (!out.ok()) return Named(out.status(), uri);
+  return *out;
+}
+
+Result<Storage::Kind> Storage::KindOf(const std::string& uri) const {
+  if (local()) {
+    std::error_code ec;
+    auto st = stdfs::status(uri, ec);
+    if (stdfs::is_directory(st)) return Kind::kDirectory;
+    return stdfs::exists(st) ? Kind::kFile : Kind::kMissing;
+  }
+  const std::string path = PathOf(uri);
+  auto info = fs_->GetFileInfo(path);
+  if (!info.ok()) return Named(info.status(), uri);
+  switch (info->type()) {
+    case arrow::fs::FileType::File:
+      return Kind::kFile;
+    case arrow::fs::FileType::Directory:
+      return Kind::kDirectory;
+    default:
+      return Kind::kMissing;
+  }
+}
+
+Result<int64_t> Storage::Size(const std::string& uri) const {
+  if (local()) {
+    std::error_code ec;
+    auto size = stdfs::file_size(uri, ec);
+    if (ec) return Status::IOError("cannot read the size of ", uri, ": ", ec.message());
+    return static_cast<int64_t>(size);
+  }
+  auto info = fs_->GetFileInfo(PathOf(uri));
+  if (!info.ok()) return Named(info.status(), uri);
+  return info->size();
+}
+
+Status Storage::ListFiles(const std::string& dir, std::vector<std::string>* out,
+                          bool hidden) const {
+  if (local()) {
+    const stdfs::path root(dir.empty() ? "." : dir);
+    std::error_code ec;
+    stdfs::recursive_directory_iterator it(root, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!hidden && Hidden(name)) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file(ec)) {
+        out->push_back(stdfs::relative(it->path(), root, ec).generic_string());
+      }
+    }
+    if (ec) {
+      return Status::IOError("cannot list directory '", root.string(),
+                             "': ", ec.message());
+    }
+    return Status::OK();
+  }
+  arrow::fs::FileSelector selector;
+  selector.base_dir = PathOf(dir);
+  selector.recursive = true;
+  selector.allow_not_found = true;
+  auto infos = fs_->GetFileInfo(selector);
+  if (!infos.ok()) return Named(infos.status(), dir);
+  const std::string base = selector.base_dir + "/";
+  for (const auto& info : *infos) {
+    if (info.type() != arrow::fs::FileType::File) continue;
+    const std::string& path = info.path();
+    if (path.rfind(base, 0) != 0) continue;
+    std::string relative = path.substr(base.size());
+    if (!hidden) {
+      // Any hidden segment hides the file.
+      bool skip = false;
+      size_t start = 0;
+      while (start <= relative.size() && !skip) {
+        size_t slash = relative.find('/', start);
+        if (slash == std::string::npos) slash = relative.size();
+        skip = Hidden(relative.substr(start, slash - start));
+        start = slash + 1;
+      }
+      if (skip) continue;
+    }
+    out->push_back(std::move(relative));
+  }
+  return Status::OK();
+}
+
+Status Storage::DeleteFile(const std::string& uri) const {
+  if (local()) {
+    std::error_code ec;
+    stdfs::remove(uri, ec);
+    if (ec) return Status::IOError("cannot remove ", uri, ": ", ec.message());
+    return Status::OK();
+  }
+  return Named(fs_->DeleteFile(PathOf(uri)), uri);
+}
+
+Status Storage::CopyFile(const std::string& from, const std::string& to) const {
+  return Named(fs_->CopyFile(PathOf(from), PathOf(to)), to);
+}
+
+}  // namespace flowsql::file

@@ -1,0 +1,86 @@
+// Where a file connector's files live: the local disk or an object store (s3://,
+// gs://, az:// and abfss://), behind one arrow::fs::FileSystem. Paths stay URIs
+// everywhere else in the connector ("s3://bucket/key", "data/x.csv"): they are what
+// errors, EXPLAIN and the filename column show. Storage maps them to the paths its
+// FileSystem takes.
+#pragma once
+
+#include <arrow/filesystem/type_fwd.h>
+#include <arrow/io/type_fwd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flowsql/options.h"
+
+namespace flowsql::file {
+
+/// The options that reach an object store: endpoint, region, credentials. Shared by
+/// the file source and sink; secrets are declared secret (redacted everywhere).
+std::vector<OptionSpec> StorageOptionSpecs();
+
+/// Shuts down the object-store clients (the AWS SDK). Call once, at exit.
+void ShutdownStorage();
+
+class Storage {
+ public:
+  /// The storage of `uri`. Credentials and endpoints come from `options` first, then
+  /// from the store's usual environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS,
+  /// STORAGE_EMULATOR_HOST, AZURE_STORAGE_*). A local path needs no options.
+  static Result<std::shared_ptr<const Storage>> Open(const std::string& uri,
+                                                     const Options& options);
+  /// The local disk.
+  static std::shared_ptr<const Storage> Local();
+
+  bool local() const { return scheme_.empty(); }
+  /// "s3", "gs", "az", "abfss"; "" for the local disk.
+  const std::string& scheme() const { return scheme_; }
+  const std::shared_ptr<arrow::fs::FileSystem>& filesystem() const { return fs_; }
+  /// True when an output stream publishes its object only when closed, whole (an S3
+  /// multipart upload, a GCS resumable upload): a part can be written in place.
+  bool atomic_uploads() const { return scheme_ == "s3" || scheme_ == "gs"; }
+
+  /// The path within filesystem() of `uri`: "s3://b/k" -> "b/k"; a local path stays.
+  std::string PathOf(const std::string& uri) const;
+  /// The URI of filesystem() path `path`: "b/k" -> "s3://b/k".
+  std::string UriOf(const std::string& path) const;
+  /// `dir` and `name` joined with one '/'.
+  static std::string Join(const std::string& dir, const std::string& name);
+
+  Result<std::shared_ptr<arrow::io::RandomAccessFile>> OpenFile(
+      const std::string& uri) const;
+  Result<std::shared_ptr<arrow::io::InputStream>> OpenStream(
+      const std::string& uri) const;
+  /// Opens `uri` for writing, replacing what is there when the stream is closed.
+  Result<std::shared_ptr<arrow::io::OutputStream>> OpenOutput(
+      const std::string& uri) const;
+
+  enum class Kind { kMissing, kFile, kDirectory };
+  Result<Kind> KindOf(const std::string& uri) const;
+  /// The size in bytes of file `uri`.
+  Result<int64_t> Size(const std::string& uri) const;
+  /// The files below folder `dir`, recursively, as paths relative to it ("a/b.csv").
+  /// Names starting with '.' or '_' (temporary files, _SUCCESS, _temporary/) and what
+  /// lies below them are left out, unless `hidden`.
+  Status ListFiles(const std::string& dir, std::vector<std::string>* out,
+                   bool hidden = false) const;
+  Status DeleteFile(const std::string& uri) const;
+  /// Copies `from` to `to` within the store (server-side for object stores).
+  Status CopyFile(const std::string& from, const std::string& to) const;
+
+ private:
+  Storage(std::string scheme, std::string prefix,
+          std::shared_ptr<arrow::fs::FileSystem> fs)
+      : scheme_(std::move(scheme)), prefix_(std::move(prefix)), fs_(std::move(fs)) {}
+  /// Prefixes an error with `uri`, as the connector's errors are.
+  Status Named(const Status& st, const std::string& uri) const;
+
+  std::string scheme_;
+  /// What PathOf() strips and UriOf() adds: "s3://"; "abfss://container@host/" maps
+  /// to "container/".
+  std::string prefix_;
+  std::shared_ptr<arrow::fs::FileSystem> fs_;
+};
+
+}  // namespace flowsql::file
