@@ -124,7 +124,8 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> MakeGcs(const Options& o) {
   const std::string credentials =
       OptionOrEnv(o, "credentials_file", {"GOOGLE_APPLICATION_CREDENTIALS"});
   // fake-gcs-server and Google's emulators: STORAGE_EMULATOR_HOST, no credentials.
-  std::string endpoint = OptionOrEnv(o, "endpoint", {"STORAGE_EMULATOR_HOST"});
+  std::string endpoint = OptionOrEnv(
+      o, "endpoint", {"STORAGE_EMULATOR_HOST", "CLOUD_STORAGE_EMULATOR_ENDPOINT"});
   const bool emulator = !o.IsSet("endpoint") && !endpoint.empty();
   if (o.GetBool("anonymous", false) || (emulator && credentials.empty())) {
     gcs = arrow::fs::GcsOptions::Anonymous();
@@ -194,6 +195,20 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> MakeAzure(const Options& o,
   }
   ARROW_ASSIGN_OR_RAISE(auto fs, arrow::fs::AzureFileSystem::Make(az));
   return std::static_pointer_cast<arrow::fs::FileSystem>(fs);
+}
+
+/// Runs a read-only request again when the connection failed under it, up to 3 times:
+/// the Azure SDK can hand out pooled connections the server has closed (and retries
+/// on the same broken set; azure-sdk-for-cpp issue 4206).
+template <typename F>
+auto Retrying(F&& f) -> decltype(f()) {
+  auto result = f();
+  for (int attempt = 1; attempt < 3 && !result.ok() &&
+                        result.status().message().find("onnection") != std::string::npos;
+       ++attempt) {
+    result = f();
+  }
+  return result;
 }
 
 /// Names that listings leave out.
@@ -406,7 +421,7 @@ Result<Storage::Kind> Storage::KindOf(const std::string& uri) const {
     return stdfs::exists(st) ? Kind::kFile : Kind::kMissing;
   }
   const std::string path = PathOf(uri);
-  auto info = fs_->GetFileInfo(path);
+  auto info = Retrying([&] { return fs_->GetFileInfo(path); });
   if (!info.ok()) return Named(info.status(), uri);
   switch (info->type()) {
     case arrow::fs::FileType::File:
@@ -425,7 +440,7 @@ Result<int64_t> Storage::Size(const std::string& uri) const {
     if (ec) return Status::IOError("cannot read the size of ", uri, ": ", ec.message());
     return static_cast<int64_t>(size);
   }
-  auto info = fs_->GetFileInfo(PathOf(uri));
+  auto info = Retrying([&] { return fs_->GetFileInfo(PathOf(uri)); });
   if (!info.ok()) return Named(info.status(), uri);
   return info->size();
 }
@@ -456,7 +471,7 @@ Status Storage::ListFiles(const std::string& dir, std::vector<std::string>* out,
   selector.base_dir = PathOf(dir);
   selector.recursive = true;
   selector.allow_not_found = true;
-  auto infos = fs_->GetFileInfo(selector);
+  auto infos = Retrying([&] { return fs_->GetFileInfo(selector); });
   if (!infos.ok()) return Named(infos.status(), dir);
   const std::string base = selector.base_dir + "/";
   for (const auto& info : *infos) {

@@ -37,9 +37,10 @@ class Storage {
   /// "s3", "gs", "az", "abfss"; "" for the local disk.
   const std::string& scheme() const { return scheme_; }
   const std::shared_ptr<arrow::fs::FileSystem>& filesystem() const { return fs_; }
-  /// True when an output stream publishes its object only when closed, whole (an S3
-  /// multipart upload, a GCS resumable upload): a part can be written in place.
-  bool atomic_uploads() const { return scheme_ == "s3" || scheme_ == "gs"; }
+  /// True when an output stream publishes its object only when closed, whole, and
+  /// Abort() publishes nothing (an S3 multipart upload): a part can be written in
+  /// place. Arrow's GCS and Azure streams publish what they have on Abort().
+  bool atomic_uploads() const { return scheme_ == "s3" || scheme_ == "s3a"; }
 
   /// The path within filesystem() of `uri`: "s3://b/k" -> "b/k"; a local path stays.
   std::string PathOf(const std::string& uri) const;

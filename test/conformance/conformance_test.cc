@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "common/test_macros.h"
+#include "connectors/file/storage.h"
 
 namespace flowsql::conformance {
 namespace {
@@ -39,6 +40,39 @@ std::string Dir() {
   return dir;
 }
 
+/// Object-store roots to run the file cases in too ("s3://bucket,gs://bucket"), from
+/// FLOWSQL_CONFORMANCE_ROOTS; test/integration/test_object_stores.py starts the
+/// servers, sets it and runs this binary.
+std::vector<std::string> StoreRoots() {
+  std::vector<std::string> out;
+  const char* env = std::getenv("FLOWSQL_CONFORMANCE_ROOTS");
+  std::string roots = env == nullptr ? "" : env;
+  size_t start = 0;
+  while (start < roots.size()) {
+    size_t comma = roots.find(',', start);
+    if (comma == std::string::npos) comma = roots.size();
+    if (comma > start) out.push_back(roots.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// "s3://bucket" -> "s3".
+std::string SchemeOf(const std::string& root) { return root.substr(0, root.find(':')); }
+
+/// Every object or file below `uri` (hidden ones too), as full paths.
+std::vector<std::string> ListAll(const std::string& uri) {
+  auto storage = file::Storage::Open(uri, Options()).ValueOrDie();
+  std::vector<std::string> names;
+  if (storage->KindOf(uri).ValueOr(file::Storage::Kind::kMissing) !=
+      file::Storage::Kind::kDirectory) {
+    return names;
+  }
+  (void)storage->ListFiles(uri, &names, /*hidden=*/true);
+  for (auto& n : names) n = file::Storage::Join(uri, n);
+  return names;
+}
+
 /// ids [first, first + n) and a name column.
 std::shared_ptr<arrow::RecordBatch> Batch(int64_t first, int64_t n) {
   arrow::Int64Builder ids;
@@ -57,37 +91,42 @@ Result<std::unique_ptr<Sink>> MakeSink(const std::string& connector,
   return TheRegistry().FindByName(connector)->make_sink(args);
 }
 
-/// Writes 3 files of each format, 1000 ids each (0..2999), with the file sink.
-void WriteFixtures() {
-  static bool done = false;
-  if (done) return;
-  done = true;
+/// Writes 3 files of each format under `root`, 1000 ids each (0..2999), with the
+/// file sink.
+void WriteFixtures(const std::string& root) {
   for (const char* ext : {"csv", "parquet", "ndjson"}) {
-    fs::create_directories(Dir() + "/" + ext);
+    if (root == Dir()) fs::create_directories(Dir() + "/" + ext);
     for (int i = 0; i < 3; ++i) {
-      auto args =
-          MakeArgs(TheRegistry(), "file",
-                   Dir() + "/" + ext + "/part" + std::to_string(i) + "." + ext, {}, true)
-              .ValueOrDie();
+      const std::string uri = root + "/" + ext + "/part" + std::to_string(i) + "." + ext;
+      auto args = MakeArgs(TheRegistry(), "file", uri, {{"mode", "overwrite"}}, true)
+                      .ValueOrDie();
       auto sink = MakeSink("file", args).ValueOrDie();
       auto batch = Batch(i * 1000, 1000);
-      (void)sink->Open(batch->schema(), {});
-      (void)sink->Write(batch);
-      (void)sink->Commit({"fixture", 0});
+      Status st = sink->Open(batch->schema(), {});
+      if (st.ok()) st = sink->BeginEpoch({"fixture", 0});
+      if (st.ok()) st = sink->Write(batch);
+      if (st.ok()) st = sink->Commit({"fixture", 0});
+      if (!st.ok()) ADD_FAILURE() << "fixture " << uri << ": " << st.ToString();
     }
   }
 }
 
 std::vector<SourceCase> Sources() {
-  WriteFixtures();
   const auto& r = TheRegistry();
   std::vector<SourceCase> out;
   const char* file_schema = "id: int64\nname: string";
-  for (const char* ext : {"csv", "parquet", "ndjson"}) {
-    out.push_back(
-        {std::string("file_") + ext, "file",
-         MakeArgs(r, "file", Dir() + "/" + ext + "/*." + ext, {}, false).ValueOrDie(),
-         file_schema, "id", 0, 3000});
+  std::vector<std::pair<std::string, std::string>> roots = {{"file", Dir()}};
+  for (const auto& root : StoreRoots()) {
+    roots.push_back({SchemeOf(root), root + "/sources"});
+  }
+  for (const auto& [prefix, root] : roots) {
+    WriteFixtures(root);
+    for (const char* ext : {"csv", "parquet", "ndjson"}) {
+      out.push_back(
+          {prefix + "_" + ext, "file",
+           MakeArgs(r, "file", root + "/" + ext + "/*." + ext, {}, false).ValueOrDie(),
+           file_schema, "id", 0, 3000});
+    }
   }
   auto series =
       MakeArgs(r, "generate", "", {{"function", "generate_series"}, {"splits", "4"}},
@@ -105,14 +144,13 @@ std::vector<SourceCase> Sources() {
 }
 
 Result<std::shared_ptr<arrow::Table>> ReadDirectory(const std::string& path) {
-  std::error_code ec;
-  bool any = false;
-  if (fs::is_directory(path, ec)) {
-    for (const auto& e : fs::directory_iterator(path, ec)) {
-      any = any || e.path().filename().string()[0] != '.';
-    }
-  } else {
-    any = fs::exists(path, ec);
+  ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(path, Options()));
+  ARROW_ASSIGN_OR_RAISE(auto kind, storage->KindOf(path));
+  bool any = kind == file::Storage::Kind::kFile;
+  if (kind == file::Storage::Kind::kDirectory) {
+    std::vector<std::string> names;
+    ARROW_RETURN_NOT_OK(storage->ListFiles(path, &names));
+    any = !names.empty();
   }
   if (!any) return arrow::Table::MakeEmpty(Batch(0, 0)->schema());
   ARROW_ASSIGN_OR_RAISE(auto args, MakeArgs(TheRegistry(), "file", path, {}, false));
@@ -125,19 +163,23 @@ std::vector<SinkCase> Sinks() {
   const auto& r = TheRegistry();
   std::vector<SinkCase> out;
   int n = 0;
-  for (auto [name, uri, format] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"file_dir_parquet", "sink_parquet/", "parquet"},
-           {"file_dir_ndjson", "sink_ndjson/", "ndjson"},
-           {"file_dir_csv", "sink_csv/", "csv"},
-           {"file_single_parquet", "single.parquet", "parquet"}}) {
-    SinkCase c;
-    c.name = name;
-    c.connector = "file";
-    std::string path = Dir() + "/sinks" + std::to_string(n++) + "/" + uri;
-    c.args = MakeArgs(r, "file", path, {{"format", format}}, true).ValueOrDie();
-    c.read = [path] { return ReadDirectory(path); };
-    out.push_back(std::move(c));
+  std::vector<std::pair<std::string, std::string>> roots = {{"file", Dir()}};
+  for (const auto& root : StoreRoots()) roots.push_back({SchemeOf(root), root});
+  for (const auto& [prefix, root] : roots) {
+    for (auto [name, uri, format] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"_dir_parquet", "sink_parquet/", "parquet"},
+             {"_dir_ndjson", "sink_ndjson/", "ndjson"},
+             {"_dir_csv", "sink_csv/", "csv"},
+             {"_single_parquet", "single.parquet", "parquet"}}) {
+      SinkCase c;
+      c.name = prefix + name;
+      c.connector = "file";
+      std::string path = root + "/sinks" + std::to_string(n++) + "/" + uri;
+      c.args = MakeArgs(r, "file", path, {{"format", format}}, true).ValueOrDie();
+      c.read = [path] { return ReadDirectory(path); };
+      out.push_back(std::move(c));
+    }
   }
   return out;
 }
@@ -299,32 +341,41 @@ class SinkConformance : public ::testing::TestWithParam<SinkCase> {
   }
   int64_t Rows() { return GetParam().read().ValueOrDie()->num_rows(); }
   void SetUp() override {
+    const std::string& uri = GetParam().args.uri;
+    // Everything under the case's own folder ("<root>/sinksN/").
+    const std::string folder = uri.substr(0, uri.find('/', uri.find("/sinks") + 1));
+    auto storage = file::Storage::Open(folder, Options()).ValueOrDie();
+    for (const auto& name : ListAll(folder)) ASSERT_OK(storage->DeleteFile(name));
     std::error_code ec;
-    auto path = GetParam().args.uri;
-    fs::remove_all(path, ec);
+    if (storage->local()) fs::remove_all(folder, ec);
+  }
+  /// Writes `batch` as part of `epoch`, as the runtime does.
+  static Status WriteIn(Sink* sink, int64_t epoch,
+                        const std::shared_ptr<arrow::RecordBatch>& batch) {
+    ARROW_RETURN_NOT_OK(sink->BeginEpoch({"p", epoch}));
+    return sink->Write(batch);
   }
 };
 
 TEST_P(SinkConformance, AbortLeavesNothing) {
   auto sink = Make();
   ASSERT_OK(sink->Open(Batch(0, 0)->schema(), {"p", false}));
-  ASSERT_OK(sink->Write(Batch(0, 100)));
+  ASSERT_OK(WriteIn(sink.get(), 0, Batch(0, 100)));
   ASSERT_OK(sink->Abort());
   EXPECT_EQ(Rows(), 0);
-  auto path = fs::path(GetParam().args.uri);
-  auto dir = path.filename().empty() ? path.parent_path() : path.parent_path();
-  std::error_code ec;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+  const std::string& uri = GetParam().args.uri;
+  const std::string folder = uri.substr(0, uri.find('/', uri.find("/sinks") + 1));
+  for (const auto& name : ListAll(folder)) {
     // A directory sink keeps its pipeline's lock file; it holds no data.
-    if (e.path().filename().string().rfind(".lock-", 0) == 0) continue;
-    ADD_FAILURE() << "left behind: " << e.path();
+    if (name.find("/.lock-") != std::string::npos) continue;
+    ADD_FAILURE() << "left behind: " << name;
   }
 }
 
 TEST_P(SinkConformance, CommitIsAtomic) {
   auto sink = Make();
   ASSERT_OK(sink->Open(Batch(0, 0)->schema(), {"p", false}));
-  ASSERT_OK(sink->Write(Batch(0, 100)));
+  ASSERT_OK(WriteIn(sink.get(), 0, Batch(0, 100)));
   ASSERT_OK(sink->Write(Batch(100, 50)));
   EXPECT_EQ(Rows(), 0) << "rows visible before Commit()";
   ASSERT_OK(sink->Commit({"p", 0}));
@@ -335,9 +386,9 @@ TEST_P(SinkConformance, ReplayedEpochIsIdempotent) {
   auto sink = Make();
   if (!sink->transactional()) GTEST_SKIP() << "at-least-once sink";
   ASSERT_OK(sink->Open(Batch(0, 0)->schema(), {"p", false}));
-  ASSERT_OK(sink->Write(Batch(0, 100)));
+  ASSERT_OK(WriteIn(sink.get(), 0, Batch(0, 100)));
   ASSERT_OK(sink->Commit({"p", 0}));
-  ASSERT_OK(sink->Write(Batch(100, 10)));
+  ASSERT_OK(WriteIn(sink.get(), 1, Batch(100, 10)));
   ASSERT_OK(sink->Commit({"p", 1}));
   // A restart after a crash before the commit log: epoch 1 again.
   sink.reset();
@@ -345,10 +396,10 @@ TEST_P(SinkConformance, ReplayedEpochIsIdempotent) {
   ASSERT_OK(again->Open(Batch(0, 0)->schema(), {"p", true}));
   ASSERT_OK_AND_ASSIGN(int64_t last, again->LastCommittedEpoch("p"));
   EXPECT_EQ(last, 1);
-  ASSERT_OK(again->Write(Batch(100, 10)));
+  ASSERT_OK(WriteIn(again.get(), 1, Batch(100, 10)));
   ASSERT_OK(again->Commit({"p", 1}));
   EXPECT_EQ(Rows(), 110);
-  ASSERT_OK(again->Write(Batch(110, 5)));
+  ASSERT_OK(WriteIn(again.get(), 2, Batch(110, 5)));
   ASSERT_OK(again->Commit({"p", 2}));
   EXPECT_EQ(Rows(), 115);
 }

@@ -54,7 +54,7 @@ checks each of these):
     Azurite has no hierarchical namespace: Arrow sees a flat account, so
     FileSystem::Move() is NotImplemented (arrow issue 40405); writes go up as
     staged blocks and one block-list commit.
-    Azurite flags: --skipApiVersionCheck (the Azure SDK inside Arrow sends an
+    Azurite flags: --blobKeepAliveTimeout 300 (see azurite()), --skipApiVersionCheck (the Azure SDK inside Arrow sends an
     x-ms-version Azurite may not know), --loose, --disableTelemetry (it sends
     usage data out by default), --disableProductStyleUrl (account in the path).
     From the environment: Arrow reads none of AZURE_STORAGE_* (its default
@@ -550,6 +550,9 @@ def azurite(timeout: float = START_TIMEOUT) -> Iterator[AzureServer]:
             "--inMemoryPersistence",
             "--skipApiVersionCheck", "--loose",
             "--disableTelemetry", "--disableProductStyleUrl",
+            # Node closes idle connections after 5 s, and the Azure SDK inside
+            # Arrow reuses a closed one without retrying; Azure keeps them minutes.
+            "--blobKeepAliveTimeout", "300",
         ]
 
     def ready(port):
