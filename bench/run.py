@@ -32,11 +32,12 @@ import csv_glob  # noqa: E402
 import csv_to_parquet  # noqa: E402
 import glob_scan  # noqa: E402
 import hive_scan  # noqa: E402
+import s3_scan  # noqa: E402
 import ndjson_groupby  # noqa: E402
 import tpch  # noqa: E402
 
 WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, hive_scan,
-                                  csv_glob, continuous, tpch)}
+                                  s3_scan, csv_glob, continuous, tpch)}
 
 
 def run_workload(mod, args):

@@ -170,7 +170,8 @@ Status FileSource::Prepare() {
     auto work = [&] {
       for (size_t i; (i = next++) < inspected;) infos[i] = reader_->Inspect(paths[i]);
     };
-    const size_t n = std::min<size_t>(inspected, 4);
+    // An object store answers each footer read after a round trip: more at once.
+    const size_t n = std::min<size_t>(inspected, storage->local() ? 4 : 16);
     std::vector<std::thread> threads;
     try {
       for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
