@@ -10,15 +10,16 @@ Status RegisterFileConnector(Registry* registry) {
   ConnectorSpec spec;
   spec.name = "file";
   spec.doc =
-      "Local files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC and ORC. A path may be "
-      "a file, a directory or a glob; file:// URIs are accepted.";
+      "Local files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC, ORC and Avro. A path "
+      "may "
+      "be a file, a directory or a glob; file:// URIs are accepted.";
   spec.schemes = {"", "file"};
   spec.functions = {
       {"read_csv", {{"format", "csv"}}},       {"read_csv_auto", {{"format", "csv"}}},
       {"read_json", {{"format", "json"}}},     {"read_json_auto", {{"format", "json"}}},
       {"read_ndjson", {{"format", "ndjson"}}}, {"read_parquet", {{"format", "parquet"}}},
       {"read_ipc", {{"format", "ipc"}}},       {"read_arrow", {{"format", "ipc"}}},
-      {"read_orc", {{"format", "orc"}}},
+      {"read_orc", {{"format", "orc"}}},       {"read_avro", {{"format", "avro"}}},
   };
   spec.positional_names = {"path"};
   spec.functions_take_uri = true;

@@ -105,7 +105,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, RoundTrip,
                          ::testing::Values("t.csv", "t.tsv", "t.csv.gz", "t.ndjson",
                                            "t.json", "t.jsonl.gz", "t.csv.zst",
                                            "t.tsv.bz2", "t.ndjson.lz4", "t.json.zst",
-                                           "t.parquet", "t.arrow", "t.orc"),
+                                           "t.parquet", "t.arrow", "t.orc", "t.avro"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n) {

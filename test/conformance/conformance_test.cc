@@ -62,7 +62,7 @@ void WriteFixtures() {
   static bool done = false;
   if (done) return;
   done = true;
-  for (const char* ext : {"csv", "parquet", "ndjson"}) {
+  for (const char* ext : {"csv", "parquet", "ndjson", "avro"}) {
     fs::create_directories(Dir() + "/" + ext);
     for (int i = 0; i < 3; ++i) {
       auto args =
@@ -83,7 +83,7 @@ std::vector<SourceCase> Sources() {
   const auto& r = TheRegistry();
   std::vector<SourceCase> out;
   const char* file_schema = "id: int64\nname: string";
-  for (const char* ext : {"csv", "parquet", "ndjson"}) {
+  for (const char* ext : {"csv", "parquet", "ndjson", "avro"}) {
     out.push_back(
         {std::string("file_") + ext, "file",
          MakeArgs(r, "file", Dir() + "/" + ext + "/*." + ext, {}, false).ValueOrDie(),
@@ -130,7 +130,9 @@ std::vector<SinkCase> Sinks() {
            {"file_dir_parquet", "sink_parquet/", "parquet"},
            {"file_dir_ndjson", "sink_ndjson/", "ndjson"},
            {"file_dir_csv", "sink_csv/", "csv"},
-           {"file_single_parquet", "single.parquet", "parquet"}}) {
+           {"file_dir_avro", "sink_avro/", "avro"},
+           {"file_single_parquet", "single.parquet", "parquet"},
+           {"file_single_avro", "single.avro", "avro"}}) {
     SinkCase c;
     c.name = name;
     c.connector = "file";
