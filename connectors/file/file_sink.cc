@@ -372,9 +372,13 @@ class FileSink : public Sink {
 
  private:
   std::string PartExtension() const {
-    std::string ext = FormatExtension(settings_.write.format);
+    // Only CSV and JSON are compressed as a whole stream; the other formats compress
+    // inside the file and keep their own extension.
+    const auto format = settings_.write.format;
+    std::string ext = FormatExtension(format);
     if (settings_.write.compression == arrow::Compression::GZIP &&
-        settings_.write.format != FileFormat::kParquet) {
+        (format == FileFormat::kCsv || format == FileFormat::kJson ||
+         format == FileFormat::kNdjson)) {
       ext += ".gz";
     }
     return ext;
