@@ -695,6 +695,7 @@ Result<std::unique_ptr<Decoder>> MakeDecoder(const Node& node,
 /// What a file's header says, parsed once per file.
 struct Header {
   std::unique_ptr<Container> container;
+  std::unique_ptr<avro::BlockCodec> codec;
   avro::Schema schema;
   std::shared_ptr<arrow::Schema> columns;  // avro::ToArrowSchema
 };
@@ -702,6 +703,9 @@ struct Header {
 Result<Header> ReadHeader(const std::string& path) {
   Header h;
   ARROW_ASSIGN_OR_RAISE(h.container, Container::Open(path));
+  auto codec = avro::BlockCodec::FromName(h.container->codec());
+  if (!codec.ok()) return WithPath(codec.status(), path);
+  h.codec = std::move(*codec);
   auto schema = avro::Schema::Parse(h.container->schema_json());
   if (!schema.ok()) {
     return Status::Invalid(
@@ -717,13 +721,11 @@ Result<Header> ReadHeader(const std::string& path) {
 /// Decodes the records of one file into batches of the wanted columns.
 class AvroBatches : public arrow::RecordBatchReader {
  public:
-  AvroBatches(Header header, std::unique_ptr<avro::BlockCodec> codec,
-              std::shared_ptr<arrow::Schema> schema,
+  AvroBatches(Header header, std::shared_ptr<arrow::Schema> schema,
               std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders,
               std::vector<std::unique_ptr<Decoder>> fields, int64_t batch_rows,
               std::shared_ptr<ScanStats> stats)
       : header_(std::move(header)),
-        codec_(std::move(codec)),
         schema_(std::move(schema)),
         builders_(std::move(builders)),
         fields_(std::move(fields)),
@@ -772,9 +774,9 @@ class AvroBatches : public arrow::RecordBatchReader {
     if (stats_) stats_->bytes_read += header_.container->bytes_read() - before;
     if (!more.ok()) return Where(more.status());
     if (!*more) return false;
-    auto data = codec_->Decompress(block_.data);
+    auto data = header_.codec->Decompress(block_.data);
     if (!data.ok()) {
-      return Where(Status::Invalid(codec_->name(), ": ", data.status().message()));
+      return Where(Status::Invalid(header_.codec->name(), ": ", data.status().message()));
     }
     block_.data = *data;
     cursor_ = {block_.data->data(), block_.data->data() + block_.data->size()};
@@ -796,7 +798,6 @@ class AvroBatches : public arrow::RecordBatchReader {
   }
 
   Header header_;
-  std::unique_ptr<avro::BlockCodec> codec_;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders_;
   std::vector<std::unique_ptr<Decoder>> fields_;  // one per field of the file's record
@@ -826,8 +827,6 @@ class AvroReader : public FormatReader {
     const std::string& path = scan.file->path;
     ARROW_ASSIGN_OR_RAISE(auto header, ReadHeader(path));
     if (scan.stats) scan.stats->files_opened++;
-    auto codec = avro::BlockCodec::FromName(header.container->codec());
-    if (!codec.ok()) return WithPath(codec.status(), path);
     // The top level as a record: its fields, or the one "value" column.
     const Node& root = header.schema.root();
     std::vector<const Node*> nodes = {&root};
@@ -852,8 +851,8 @@ class AvroReader : public FormatReader {
     }
     const int64_t rows = settings_.batch_size > 0 ? settings_.batch_size : kBatchRows;
     auto batches = std::make_shared<AvroBatches>(
-        std::move(header), std::move(*codec), arrow::schema(std::move(wanted)),
-        std::move(builders), std::move(fields), rows, scan.stats);
+        std::move(header), arrow::schema(std::move(wanted)), std::move(builders),
+        std::move(fields), rows, scan.stats);
     return NameErrors(std::move(batches), path, scan.stats);
   }
 
