@@ -18,7 +18,6 @@ namespace {
 
 using avro::Node;
 using Kind = Node::Kind;
-using Logical = Node::Logical;
 using arrow::internal::checked_cast;
 
 /// The rows of a batch when the batch_size option does not say.
@@ -33,11 +32,11 @@ struct Block {
   int64_t index = -1;                   // 0 for the first block of the file
   int64_t offset = 0;                   // of its first byte in the file
   int64_t records = 0;                  // as its header says
-  std::shared_ptr<arrow::Buffer> data;  // decompressed
+  std::shared_ptr<arrow::Buffer> data;  // as read, then decompressed
 };
 
-/// Reads an object container file: its header, then one block at a time. Errors name
-/// neither the file nor the block; the caller adds them.
+/// Reads an object container file: its header, then one block at a time. Open's
+/// errors name the file; Next's name neither file nor block: the caller adds them.
 class Container {
  public:
   static Result<std::unique_ptr<Container>> Open(const std::string& path) {
@@ -172,7 +171,7 @@ struct Cursor {
     return Truncated();
   }
   Status Int(int32_t* out) {
-    int64_t v;
+    int64_t v = 0;
     ARROW_RETURN_NOT_OK(Long(&v));
     if (ARROW_PREDICT_FALSE(v < INT32_MIN || v > INT32_MAX)) {
       return Status::Invalid("the int ", v, " is out of range");
@@ -181,7 +180,7 @@ struct Cursor {
     return Status::OK();
   }
   Status Bytes(std::string_view* out) {
-    int64_t n;
+    int64_t n = 0;
     ARROW_RETURN_NOT_OK(Long(&n));
     if (ARROW_PREDICT_FALSE(n < 0 || n > end - p)) {
       return Status::Invalid("a length of ", n, " bytes where ", end - p, " are left");
@@ -234,7 +233,7 @@ Result<bool> NextItems(Cursor* in, int64_t min_size, int64_t* count) {
   ARROW_RETURN_NOT_OK(in->Long(count));
   if (*count == 0) return false;
   if (*count < 0) {
-    int64_t bytes;
+    int64_t bytes = 0;
     ARROW_RETURN_NOT_OK(in->Long(&bytes));
     *count = -*count;
   }
@@ -249,7 +248,7 @@ Result<bool> NextItems(Cursor* in, int64_t min_size, int64_t* count) {
 
 /// Skips one value of `node`: a column not wanted.
 Status Skip(const Node& node, Cursor* in) {
-  int64_t v;
+  int64_t v = 0;
   std::string_view s;
   const uint8_t* fixed;
   switch (node.kind) {
@@ -328,7 +327,7 @@ class BooleanDecoder : public Decoder {
  public:
   explicit BooleanDecoder(arrow::BooleanBuilder* builder) : builder_(builder) {}
   Status Decode(Cursor* in) override {
-    const uint8_t* b;
+    const uint8_t* b = nullptr;
     ARROW_RETURN_NOT_OK(in->Fixed(1, &b));
     return builder_->Append(*b != 0);
   }
@@ -343,7 +342,7 @@ class IntDecoder : public Decoder {
  public:
   explicit IntDecoder(Builder* builder) : builder_(builder) {}
   Status Decode(Cursor* in) override {
-    int32_t v;
+    int32_t v = 0;
     ARROW_RETURN_NOT_OK(in->Int(&v));
     return builder_->Append(v);
   }
@@ -358,7 +357,7 @@ class LongDecoder : public Decoder {
  public:
   explicit LongDecoder(Builder* builder) : builder_(builder) {}
   Status Decode(Cursor* in) override {
-    int64_t v;
+    int64_t v = 0;
     ARROW_RETURN_NOT_OK(in->Long(&v));
     return builder_->Append(v);
   }
@@ -374,7 +373,7 @@ class FloatDecoder : public Decoder {
   using T = typename Builder::value_type;
   explicit FloatDecoder(Builder* builder) : builder_(builder) {}
   Status Decode(Cursor* in) override {
-    const uint8_t* bytes;
+    const uint8_t* bytes = nullptr;
     ARROW_RETURN_NOT_OK(in->Fixed(sizeof(T), &bytes));
     T v;
     std::memcpy(&v, bytes, sizeof(T));
@@ -408,7 +407,7 @@ class EnumDecoder : public Decoder {
   EnumDecoder(arrow::StringBuilder* builder, const std::vector<std::string>& symbols)
       : builder_(builder), symbols_(symbols) {}
   Status Decode(Cursor* in) override {
-    int64_t i;
+    int64_t i = 0;
     ARROW_RETURN_NOT_OK(in->Long(&i));
     if (i < 0 || i >= static_cast<int64_t>(symbols_.size())) {
       return Status::Invalid("enum symbol ", i, " does not exist");
@@ -425,7 +424,7 @@ class FixedDecoder : public Decoder {
  public:
   explicit FixedDecoder(arrow::FixedSizeBinaryBuilder* builder) : builder_(builder) {}
   Status Decode(Cursor* in) override {
-    const uint8_t* bytes;
+    const uint8_t* bytes = nullptr;
     ARROW_RETURN_NOT_OK(in->Fixed(builder_->byte_width(), &bytes));
     return builder_->Append(bytes);
   }
@@ -439,7 +438,7 @@ class UuidDecoder : public Decoder {
  public:
   explicit UuidDecoder(arrow::StringBuilder* builder) : builder_(builder) {}
   Status Decode(Cursor* in) override {
-    const uint8_t* b;
+    const uint8_t* b = nullptr;
     ARROW_RETURN_NOT_OK(in->Fixed(16, &b));
     static constexpr char kHex[] = "0123456789abcdef";
     char text[36];
@@ -465,7 +464,7 @@ class DecimalDecoder : public Decoder {
         precision_(
             checked_cast<const arrow::Decimal128Type&>(*builder->type()).precision()) {}
   Status Decode(Cursor* in) override {
-    const uint8_t* p;
+    const uint8_t* p = nullptr;
     int64_t n = size_;
     if (size_ < 0) {
       std::string_view s;
@@ -522,7 +521,7 @@ class ArrayDecoder : public Decoder {
       : builder_(builder), items_(std::move(items)), min_size_(min_size) {}
   Status Decode(Cursor* in) override {
     ARROW_RETURN_NOT_OK(builder_->Append());
-    int64_t count;
+    int64_t count = 0;
     while (true) {
       ARROW_ASSIGN_OR_RAISE(bool more, NextItems(in, min_size_, &count));
       if (!more) return Status::OK();
@@ -544,7 +543,7 @@ class MapDecoder : public Decoder {
         values_(std::move(values)) {}
   Status Decode(Cursor* in) override {
     ARROW_RETURN_NOT_OK(builder_->Append());
-    int64_t count;
+    int64_t count = 0;
     std::string_view key;
     while (true) {
       ARROW_ASSIGN_OR_RAISE(bool more, NextItems(in, 1, &count));
@@ -573,7 +572,7 @@ class UnionDecoder : public Decoder {
                std::unique_ptr<Decoder> value)
       : builder_(builder), shape_(shape), value_(std::move(value)) {}
   Status Decode(Cursor* in) override {
-    int64_t branch;
+    int64_t branch = 0;
     ARROW_RETURN_NOT_OK(in->Long(&branch));
     if (branch == shape_.value_index) return value_->Decode(in);
     if (branch == shape_.null_index) return builder_->AppendNull();
@@ -730,7 +729,8 @@ class AvroBatches : public arrow::RecordBatchReader {
         builders_(std::move(builders)),
         fields_(std::move(fields)),
         batch_rows_(batch_rows),
-        stats_(std::move(stats)) {}
+        stats_(std::move(stats)),
+        min_record_(MinSize(header_.schema.root())) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
@@ -784,6 +784,13 @@ class AvroBatches : public arrow::RecordBatchReader {
     if (left_ == 0 && cursor_.p != cursor_.end) {
       return Where(Status::Invalid("an empty block holds data"));
     }
+    // Records of no size (all null) still cost a row each: bound them too.
+    const int64_t bytes = block_.data->size();
+    if (left_ > (min_record_ > 0 ? bytes / min_record_ : int64_t{1} << 24)) {
+      left_ = 0;
+      return Where(Status::Invalid("the block claims ", block_.records, " records in ",
+                                   bytes, " bytes"));
+    }
     return true;
   }
 
@@ -804,6 +811,7 @@ class AvroBatches : public arrow::RecordBatchReader {
   int64_t batch_rows_;
   std::shared_ptr<ScanStats> stats_;
   Block block_;
+  int64_t min_record_;  // the fewest bytes a record takes
   Cursor cursor_{nullptr, nullptr};
   int64_t left_ = 0;  // records of the block not yet read
 };

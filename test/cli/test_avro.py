@@ -333,6 +333,16 @@ def test_bad_files_are_errors_naming_the_file(flowsql, tmp_path):
     raw = bytearray(plain.read_bytes())
     raw[-3] ^= 1
     expect_error("sync.avro", bytes(raw), "sync marker")
+    # A block that claims more records than its bytes can hold (here of no size).
+    nulls = tmp_path / "nulls.avro"
+    write_fastavro(nulls, [{"n": None}] * 3,
+                   {"type": "record", "name": "r", "fields": [{"name": "n", "type": "null"}]})
+    raw = bytearray(nulls.read_bytes())
+    at = raw.index(raw[-16:]) + 16  # the first block, after the header's sync marker
+    assert raw[at] == 6  # 3 records
+    raw[at:at + 1] = bytes([0xfe, 0xff, 0xff, 0xff, 0x0f])  # 2^31 - 1 records
+    expect_error("claims.avro", bytes(raw), "block 0", "claims 2147483647 records in 0 bytes",
+                 query="SELECT count(*) FROM")
     # Unions of two types name the field.
     union = tmp_path / "union.avro"
     write_fastavro(union, [{"id": 1, "u": "a"}], {"type": "record", "name": "r", "fields": [
