@@ -227,6 +227,17 @@ int64_t MinSize(const Node& node, int depth = 0) {
   }
 }
 
+/// An error unless `count` items of at least `min_size` bytes each fit in the rest of
+/// the block. Items of no size (nulls) still cost a row each: they are bounded too.
+Status CheckItems(const Cursor& in, int64_t count, int64_t min_size) {
+  const int64_t left = in.end - in.p;
+  if (count > (min_size > 0 ? left / min_size : int64_t{1} << 24)) {
+    return Status::Invalid("an array or map block of ", count, " items where ", left,
+                           " bytes are left");
+  }
+  return Status::OK();
+}
+
 /// The items of an array or map block: `count` items follow, each at least
 /// `min_size` bytes. False at the end of the value.
 Result<bool> NextItems(Cursor* in, int64_t min_size, int64_t* count) {
@@ -237,12 +248,7 @@ Result<bool> NextItems(Cursor* in, int64_t min_size, int64_t* count) {
     ARROW_RETURN_NOT_OK(in->Long(&bytes));
     *count = -*count;
   }
-  // Items of no size (nulls) still cost a builder slot each: bound them too.
-  const int64_t most = min_size > 0 ? (in->end - in->p) / min_size : 1 << 24;
-  if (*count > most) {
-    return Status::Invalid("an array or map block of ", *count, " items where ",
-                           in->end - in->p, " bytes are left");
-  }
+  ARROW_RETURN_NOT_OK(CheckItems(*in, *count, min_size));
   return true;
 }
 
@@ -250,7 +256,7 @@ Result<bool> NextItems(Cursor* in, int64_t min_size, int64_t* count) {
 Status Skip(const Node& node, Cursor* in) {
   int64_t v = 0;
   std::string_view s;
-  const uint8_t* fixed;
+  const uint8_t* fixed = nullptr;
   switch (node.kind) {
     case Kind::kNull:
       return Status::OK();
@@ -280,15 +286,13 @@ Status Skip(const Node& node, Cursor* in) {
         if (v == 0) return Status::OK();
         if (v < 0) {
           // A block with its size in bytes: skipped whole.
-          int64_t bytes;
+          int64_t bytes = 0;
           ARROW_RETURN_NOT_OK(in->Long(&bytes));
           if (bytes < 0 || bytes > in->end - in->p) return Cursor::Truncated();
           in->p += bytes;
           continue;
         }
-        if (v > in->end - in->p && MinSize(*node.children[0]) + map > 0) {
-          return Cursor::Truncated();
-        }
+        ARROW_RETURN_NOT_OK(CheckItems(*in, v, MinSize(*node.children[0]) + map));
         for (int64_t i = 0; i < v; ++i) {
           if (map) ARROW_RETURN_NOT_OK(in->Bytes(&s));
           ARROW_RETURN_NOT_OK(Skip(*node.children[0], in));
