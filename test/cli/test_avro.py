@@ -343,6 +343,20 @@ def test_bad_files_are_errors_naming_the_file(flowsql, tmp_path):
     raw[at:at + 1] = bytes([0xfe, 0xff, 0xff, 0xff, 0x0f])  # 2^31 - 1 records
     expect_error("claims.avro", bytes(raw), "block 0", "claims 2147483647 records in 0 bytes",
                  query="SELECT count(*) FROM")
+    # An array block claiming 2^31 - 1 nulls, decoded or skipped.
+    arrays = tmp_path / "arrays.avro"
+    write_fastavro(arrays, [{"a": [None] * 3, "id": 1}], {
+        "type": "record", "name": "r", "fields": [
+            {"name": "a", "type": {"type": "array", "items": "null"}},
+            {"name": "id", "type": "long"}]})
+    raw = bytearray(arrays.read_bytes())
+    at = raw.index(raw[-16:]) + 16
+    assert raw[at:at + 3] == bytes([2, 6, 6])  # 1 record of 3 bytes: 3 items, 0, id
+    raw[at + 1] += 8  # 4 more bytes
+    raw[at + 2:at + 3] = bytes([0xfe, 0xff, 0xff, 0xff, 0x0f])
+    for query in ("SELECT len(a) FROM", "SELECT id FROM"):
+        expect_error("arrays.avro", bytes(raw), "record 0",
+                     "an array or map block of 2147483647 items", query=query)
     # Unions of two types name the field.
     union = tmp_path / "union.avro"
     write_fastavro(union, [{"id": 1, "u": "a"}], {"type": "record", "name": "r", "fields": [
