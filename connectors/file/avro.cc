@@ -284,10 +284,10 @@ Result<std::shared_ptr<arrow::Field>> Map(const std::string& path, const Node& n
   auto field = [&](std::shared_ptr<arrow::DataType> type) {
     return arrow::field(name, std::move(type), /*nullable=*/false);
   };
-  const bool utc = true;
-  auto timestamp = [&](arrow::TimeUnit::type unit, bool zone) {
-    return field(zone ? arrow::timestamp(unit, "UTC") : arrow::timestamp(unit));
+  auto utc = [&](arrow::TimeUnit::type unit) {
+    return field(arrow::timestamp(unit, "UTC"));
   };
+  auto local = [&](arrow::TimeUnit::type unit) { return field(arrow::timestamp(unit)); };
   switch (node.kind) {
     case Kind::kNull:
       return arrow::field(name, arrow::null());
@@ -307,17 +307,17 @@ Result<std::shared_ptr<arrow::Field>> Map(const std::string& path, const Node& n
         case Logical::kTimeMicros:
           return field(arrow::time64(arrow::TimeUnit::MICRO));
         case Logical::kTimestampMillis:
-          return timestamp(arrow::TimeUnit::MILLI, utc);
+          return utc(arrow::TimeUnit::MILLI);
         case Logical::kTimestampMicros:
-          return timestamp(arrow::TimeUnit::MICRO, utc);
+          return utc(arrow::TimeUnit::MICRO);
         case Logical::kTimestampNanos:
-          return timestamp(arrow::TimeUnit::NANO, utc);
+          return utc(arrow::TimeUnit::NANO);
         case Logical::kLocalTimestampMillis:
-          return timestamp(arrow::TimeUnit::MILLI, !utc);
+          return local(arrow::TimeUnit::MILLI);
         case Logical::kLocalTimestampMicros:
-          return timestamp(arrow::TimeUnit::MICRO, !utc);
+          return local(arrow::TimeUnit::MICRO);
         case Logical::kLocalTimestampNanos:
-          return timestamp(arrow::TimeUnit::NANO, !utc);
+          return local(arrow::TimeUnit::NANO);
         default:
           return field(arrow::int64());
       }
