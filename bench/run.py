@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import avro_scan  # noqa: E402
 import common  # noqa: E402
 import continuous  # noqa: E402
 import csv_glob  # noqa: E402
@@ -37,7 +38,7 @@ import ndjson_groupby  # noqa: E402
 import tpch  # noqa: E402
 
 WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, hive_scan,
-                                  s3_scan, csv_glob, continuous, tpch)}
+                                  s3_scan, csv_glob, avro_scan, continuous, tpch)}
 
 
 def run_workload(mod, args):

@@ -178,6 +178,8 @@ Result<std::unique_ptr<BatchWriter>> MakeBatchWriter(
       return MakeIpcWriter(settings, std::move(out), schema);
     case FileFormat::kOrc:
       return MakeOrcWriter(settings, std::move(out));
+    case FileFormat::kAvro:
+      return MakeAvroWriter(settings, std::move(out), schema);
   }
   return Status::Invalid("unknown format");
 }

@@ -44,6 +44,14 @@ Result<std::unique_ptr<BatchWriter>> MakeJsonWriter(
     std::shared_ptr<arrow::io::OutputStream> out,
     const std::shared_ptr<arrow::Schema>& schema, bool array);
 
+/// An Avro object container file: nullable columns as unions with null, timestamps as
+/// (local-)timestamp-millis or -micros, decimals as bytes, nested types nested; the
+/// codec from settings.compression (none, GZIP as deflate, SNAPPY, ZSTD, BZ2).
+/// Errors name a column Avro cannot hold.
+Result<std::unique_ptr<BatchWriter>> MakeAvroWriter(
+    const WriteSettings& settings, std::shared_ptr<arrow::io::OutputStream> out,
+    const std::shared_ptr<arrow::Schema>& schema);
+
 /// Appends the JSON text of rows [0, n) of `batch` to `out`, one object per line.
 /// Exposed for tests.
 Status AppendJsonRows(const arrow::RecordBatch& batch, std::string* out);

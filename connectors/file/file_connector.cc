@@ -10,16 +10,16 @@ Status RegisterFileConnector(Registry* registry) {
   ConnectorSpec spec;
   spec.name = "file";
   spec.doc =
-      "Files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC and ORC, on the local disk "
-      "(paths and file:// URIs) or an object store (s3://, gs://, az://, abfss://). A "
-      "path may be a file, a directory or a glob.";
+      "Files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC, ORC and Avro, on the local "
+      "disk (paths and file:// URIs) or an object store (s3://, gs://, az://, abfss://). "
+      "A path may be a file, a directory or a glob.";
   spec.schemes = {"", "file", "s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss"};
   spec.functions = {
       {"read_csv", {{"format", "csv"}}},       {"read_csv_auto", {{"format", "csv"}}},
       {"read_json", {{"format", "json"}}},     {"read_json_auto", {{"format", "json"}}},
       {"read_ndjson", {{"format", "ndjson"}}}, {"read_parquet", {{"format", "parquet"}}},
       {"read_ipc", {{"format", "ipc"}}},       {"read_arrow", {{"format", "ipc"}}},
-      {"read_orc", {{"format", "orc"}}},
+      {"read_orc", {{"format", "orc"}}},       {"read_avro", {{"format", "avro"}}},
   };
   spec.positional_names = {"path"};
   spec.functions_take_uri = true;

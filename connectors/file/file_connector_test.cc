@@ -19,7 +19,7 @@ TEST(FileConnector, RegistersSchemesAndFunctions) {
   EXPECT_EQ(spec->name, "file");
   EXPECT_TRUE(spec->functions_take_uri);
   for (const char* f : {"read_csv", "read_json", "read_ndjson", "read_parquet",
-                        "read_ipc", "read_arrow", "read_orc"}) {
+                        "read_ipc", "read_arrow", "read_orc", "read_avro"}) {
     EXPECT_NE(registry.FindByFunction(f), nullptr) << f;
   }
   EXPECT_EQ(spec->functions.at("read_ndjson").at("format"), "ndjson");

@@ -11,13 +11,12 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kEnum,
        "",
        "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
-       ".jsonl .parquet .arrow .ipc .feather .orc; csv and json may end in .gz, .zst, "
-       ".bz2 or "
-       ".lz4 too). 'json' reads "
-       "a JSON array of objects or NDJSON, whichever the file holds.",
+       ".jsonl .parquet .arrow .ipc .feather .orc .avro; csv and json may end in .gz, "
+       ".zst, .bz2 or .lz4 too). 'json' reads a JSON array of objects or NDJSON, "
+       "whichever the file holds.",
        {},
        {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather",
-        "orc"}},
+        "orc", "avro"}},
       {"delimiter",
        T::kString,
        "",
@@ -159,7 +158,7 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "without one: parquet).",
        {},
        {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather",
-        "orc"}},
+        "orc", "avro"}},
       {"mode",
        T::kEnum,
        "error_if_exists",
@@ -179,10 +178,12 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "",
        "Parquet: zstd, snappy (default), gzip, lz4, brotli, none/uncompressed. "
        "IPC: zstd, lz4 or none (default). ORC: zstd, snappy, lz4, gzip (zlib) or none "
-       "(default). CSV/JSON: gzip, zstd, bz2, lz4 or none; by "
-       "default the target's extension says (.gz, .zst, .bz2, .lz4).",
+       "(default). Avro: deflate (gzip), snappy, zstd, bz2 or none/null (default). "
+       "CSV/JSON: gzip, zstd, bz2, lz4 or none; by default the target's extension says "
+       "(.gz, .zst, .bz2, .lz4).",
        {"codec"},
-       {"zstd", "snappy", "gzip", "lz4", "brotli", "bz2", "none", "uncompressed"}},
+       {"zstd", "snappy", "gzip", "deflate", "lz4", "brotli", "bz2", "none", "null",
+        "uncompressed"}},
       {"compression_level",
        T::kInt,
        "",

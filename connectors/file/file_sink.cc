@@ -68,13 +68,13 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
                                                   FileFormat format) {
   std::string n = AsciiLower(name);
   arrow::Compression::type codec;
-  if (n == "none" || n == "uncompressed") {
+  if (n == "none" || n == "uncompressed" || n == "null") {
     codec = arrow::Compression::UNCOMPRESSED;
   } else if (n == "zstd") {
     codec = arrow::Compression::ZSTD;
   } else if (n == "snappy") {
     codec = arrow::Compression::SNAPPY;
-  } else if (n == "gzip") {
+  } else if (n == "gzip" || n == "deflate") {
     codec = arrow::Compression::GZIP;
   } else if (n == "lz4") {
     codec = format == FileFormat::kParquet ? arrow::Compression::LZ4
@@ -100,12 +100,19 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
            codec == arrow::Compression::ZSTD || codec == arrow::Compression::SNAPPY ||
            codec == arrow::Compression::LZ4 || codec == arrow::Compression::GZIP;
       break;
+    case FileFormat::kAvro:
+      ok = codec == arrow::Compression::UNCOMPRESSED ||
+           codec == arrow::Compression::GZIP || codec == arrow::Compression::SNAPPY ||
+           codec == arrow::Compression::ZSTD || codec == arrow::Compression::BZ2;
+      break;
     default:
       ok = codec == arrow::Compression::UNCOMPRESSED ||
            codec == arrow::Compression::GZIP || codec == arrow::Compression::ZSTD ||
            codec == arrow::Compression::BZ2 || codec == arrow::Compression::LZ4_FRAME;
   }
   if (format == FileFormat::kParquet && codec == arrow::Compression::BZ2) ok = false;
+  // Deflate is Avro's name for its zlib codec; other formats say gzip.
+  if (n == "deflate" && format != FileFormat::kAvro) ok = false;
   if (!ok) {
     return Status::Invalid("option 'compression': ", FormatName(format),
                            " files cannot use '", name, "'");
@@ -144,7 +151,7 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   } else {
     return Status::Invalid("cannot tell the format to write '", s.path,
                            "' from its extension; set option format = "
-                           "'csv'|'json'|'ndjson'|'parquet'|'ipc'");
+                           "'csv'|'json'|'ndjson'|'parquet'|'ipc'|'orc'|'avro'");
   }
   if (from_path && from_path->tab_separated) s.write.delimiter = '\t';
   if (o.IsSet("delimiter")) {

@@ -105,7 +105,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, RoundTrip,
                          ::testing::Values("t.csv", "t.tsv", "t.csv.gz", "t.ndjson",
                                            "t.json", "t.jsonl.gz", "t.csv.zst",
                                            "t.tsv.bz2", "t.ndjson.lz4", "t.json.zst",
-                                           "t.parquet", "t.arrow", "t.orc"),
+                                           "t.parquet", "t.arrow", "t.orc", "t.avro"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n) {
@@ -297,6 +297,21 @@ TEST(FileSink, DirectoryTargetPartFiles) {
   EXPECT_EQ(Cell(*replaced, "id", 0), "50");
 }
 
+TEST(FileSink, CompressedPartsKeepTheirFormatsExtension) {
+  // ORC and Avro compress inside the file: gzip/deflate adds no ".gz".
+  for (auto [format, codec] : {std::pair{"orc", "gzip"}, {"avro", "deflate"}}) {
+    TempDir dir;
+    auto target = dir.Join("out/");
+    ASSERT_OK(
+        WriteOnce(target, {{"format", format}, {"compression", codec}}, {MakeBatch()}));
+    auto files = Files(dir.Join("out"));
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].substr(files[0].rfind('.') + 1), format) << files[0];
+    ASSERT_OK_AND_ASSIGN(auto table, ReadFile(target));
+    EXPECT_EQ(table->num_rows(), 3);
+  }
+}
+
 TEST(FileSink, CompressionOptions) {
   TempDir dir;
   auto path = dir.Join("t.parquet");
@@ -314,6 +329,11 @@ TEST(FileSink, CompressionOptions) {
   auto no_bz2 = WriteOnce(dir.Join("u.parquet"), {{"compression", "bz2"}}, {MakeBatch()});
   ASSERT_FALSE(no_bz2.ok());
   EXPECT_EQ(no_bz2.message(), "option 'compression': parquet files cannot use 'bz2'");
+  auto no_deflate =
+      WriteOnce(dir.Join("t.csv"), {{"compression", "deflate"}}, {MakeBatch(false)});
+  EXPECT_EQ(no_deflate.message(), "option 'compression': csv files cannot use 'deflate'");
+  auto no_lz4 = WriteOnce(dir.Join("t.avro"), {{"compression", "lz4"}}, {MakeBatch()});
+  EXPECT_EQ(no_lz4.message(), "option 'compression': avro files cannot use 'lz4'");
   ASSERT_FALSE(testing::SinkOptions({{"compression", "rar"}}).ok());
 }
 

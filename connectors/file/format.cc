@@ -36,6 +36,8 @@ const char* FormatName(FileFormat format) {
       return "ipc";
     case FileFormat::kOrc:
       return "orc";
+    case FileFormat::kAvro:
+      return "avro";
   }
   return "?";
 }
@@ -54,6 +56,8 @@ const char* FormatExtension(FileFormat format) {
       return "arrow";
     case FileFormat::kOrc:
       return "orc";
+    case FileFormat::kAvro:
+      return "avro";
   }
   return "?";
 }
@@ -67,8 +71,9 @@ Result<FileFormat> FormatFromName(const std::string& name) {
   if (n == "parquet") return FileFormat::kParquet;
   if (n == "ipc" || n == "arrow" || n == "feather") return FileFormat::kIpc;
   if (n == "orc") return FileFormat::kOrc;
+  if (n == "avro") return FileFormat::kAvro;
   return Status::Invalid("unknown file format '", name,
-                         "'; expected csv, json, ndjson, parquet, ipc or orc");
+                         "'; expected csv, json, ndjson, parquet, ipc, orc or avro");
 }
 
 namespace {
@@ -140,6 +145,8 @@ std::optional<PathFormat> FormatFromPath(const std::string& path) {
     out.format = FileFormat::kIpc;
   } else if (!compressed && EndsWith(p, ".orc")) {
     out.format = FileFormat::kOrc;
+  } else if (!compressed && EndsWith(p, ".avro")) {
+    out.format = FileFormat::kAvro;
   } else {
     return std::nullopt;
   }

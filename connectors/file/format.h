@@ -16,14 +16,14 @@
 
 namespace flowsql::file {
 
-enum class FileFormat { kCsv, kJson, kNdjson, kParquet, kIpc, kOrc };
+enum class FileFormat { kCsv, kJson, kNdjson, kParquet, kIpc, kOrc, kAvro };
 
-/// "csv", "json", "ndjson", "parquet", "ipc".
+/// "csv", "json", "ndjson", "parquet", "ipc", "orc", "avro".
 const char* FormatName(FileFormat format);
 /// The extension a written file of `format` gets, without the dot ("parquet").
 const char* FormatExtension(FileFormat format);
 /// Parses a `format` option value: csv, tsv, json, ndjson, jsonl, parquet, ipc, arrow,
-/// feather. Case-insensitive. Unknown names are user errors.
+/// feather, orc, avro. Case-insensitive. Unknown names are user errors.
 Result<FileFormat> FormatFromName(const std::string& name);
 
 /// What a file name says about its content.

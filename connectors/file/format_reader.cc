@@ -168,6 +168,8 @@ std::unique_ptr<FormatReader> MakeFormatReader(const ReadSettings& settings) {
       return MakeIpcReader(settings);
     case FileFormat::kOrc:
       return MakeOrcReader(settings);
+    case FileFormat::kAvro:
+      return MakeAvroReader(settings);
   }
   return nullptr;
 }

@@ -81,6 +81,7 @@ std::unique_ptr<FormatReader> MakeJsonReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeParquetReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeIpcReader(const ReadSettings& settings);
 std::unique_ptr<FormatReader> MakeOrcReader(const ReadSettings& settings);
+std::unique_ptr<FormatReader> MakeAvroReader(const ReadSettings& settings);
 
 /// Opens `path` of settings.storage for sequential reading, decompressed by
 /// settings.compression (unset: as its extension says, CompressionFromPath), counting

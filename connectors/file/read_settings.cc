@@ -41,7 +41,7 @@ Result<ReadSettings> ParseReadSettings(const Options& options,
   } else {
     return Status::Invalid("cannot tell the format of '", first_path,
                            "' from its extension; set option format = "
-                           "'csv'|'json'|'ndjson'|'parquet'|'ipc'");
+                           "'csv'|'json'|'ndjson'|'parquet'|'ipc'|'orc'|'avro'");
   }
   if (from_path && from_path->tab_separated) s.delimiter = '\t';
   if (options.IsSet("delimiter")) {

@@ -94,7 +94,7 @@ Result<std::unique_ptr<Sink>> MakeSink(const std::string& connector,
 /// Writes 3 files of each format under `root`, 1000 ids each (0..2999), with the
 /// file sink.
 void WriteFixtures(const std::string& root) {
-  for (const char* ext : {"csv", "parquet", "ndjson"}) {
+  for (const char* ext : {"csv", "parquet", "ndjson", "avro"}) {
     if (root == Dir()) fs::create_directories(Dir() + "/" + ext);
     for (int i = 0; i < 3; ++i) {
       const std::string uri = root + "/" + ext + "/part" + std::to_string(i) + "." + ext;
@@ -121,7 +121,7 @@ std::vector<SourceCase> Sources() {
   }
   for (const auto& [prefix, root] : roots) {
     WriteFixtures(root);
-    for (const char* ext : {"csv", "parquet", "ndjson"}) {
+    for (const char* ext : {"csv", "parquet", "ndjson", "avro"}) {
       out.push_back(
           {prefix + "_" + ext, "file",
            MakeArgs(r, "file", root + "/" + ext + "/*." + ext, {}, false).ValueOrDie(),
@@ -171,7 +171,9 @@ std::vector<SinkCase> Sinks() {
              {"_dir_parquet", "sink_parquet/", "parquet"},
              {"_dir_ndjson", "sink_ndjson/", "ndjson"},
              {"_dir_csv", "sink_csv/", "csv"},
-             {"_single_parquet", "single.parquet", "parquet"}}) {
+             {"_dir_avro", "sink_avro/", "avro"},
+             {"_single_parquet", "single.parquet", "parquet"},
+             {"_single_avro", "single.avro", "avro"}}) {
       SinkCase c;
       c.name = prefix + name;
       c.connector = "file";

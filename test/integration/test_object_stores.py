@@ -78,10 +78,10 @@ def test_conformance_suite_passes_on_the_store(store, request, flowsql):
             {**server.env, "FLOWSQL_CONFORMANCE_ROOTS": "%s://%s" % (scheme, bucket)},
             timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    # 3 source cases x 5 checks, 4 sink cases x 3 checks (one skipped: a single
+    # 4 source cases x 5 checks, 6 sink cases x 3 checks (two skipped: a single
     # object is not transactional).
-    assert "[  PASSED  ] 26 tests." in r.stdout, r.stdout[-2000:]
-    for case in ("%s_parquet" % scheme, "%s_dir_csv" % scheme,
+    assert "[  PASSED  ] 36 tests." in r.stdout, r.stdout[-2000:]
+    for case in ("%s_parquet" % scheme, "%s_avro" % scheme, "%s_dir_csv" % scheme,
                  "%s_single_parquet" % scheme):
         assert case in r.stdout
 
