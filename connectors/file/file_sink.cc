@@ -23,14 +23,11 @@
 #include "connectors/file/batch_writer.h"
 #include "connectors/file/file_source.h"
 #include "connectors/file/format_reader.h"
+#include "connectors/file/sink_settings.h"
 
 namespace flowsql::file {
 
-namespace {
-
 namespace fs = std::filesystem;
-
-enum class Mode { kErrorIfExists, kOverwrite, kAppend, kIgnore };
 
 const char* ModeName(Mode mode) {
   switch (mode) {
@@ -46,23 +43,14 @@ const char* ModeName(Mode mode) {
   return "?";
 }
 
-struct SinkSettings {
-  WriteSettings write;
-  Mode mode = Mode::kErrorIfExists;
-  std::string path;
-  bool directory = false;
-  std::shared_ptr<const Storage> storage;
-  /// The storage options the user set (endpoint, credentials), to read the target
-  /// back when appending.
-  Options storage_options;
-};
-
 std::string RandomHex() {
   std::random_device rd;
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
   return buf;
 }
+
+namespace {
 
 Result<arrow::Compression::type> ParseCompression(const std::string& name,
                                                   FileFormat format) {
@@ -119,6 +107,8 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
   }
   return codec;
 }
+
+}  // namespace
 
 Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   SinkSettings s;
@@ -191,11 +181,26 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   }
   if (o.GetBool("overwrite", false)) s.mode = Mode::kOverwrite;
   if (o.GetBool("append", false)) s.mode = Mode::kAppend;
+  // 'year,month', or (year, month) in COPY.
+  const std::string partitions = o.GetString("partition_by", "");
+  for (size_t start = 0; start < partitions.size();) {
+    size_t comma = partitions.find(',', start);
+    if (comma == std::string::npos) comma = partitions.size();
+    std::string name = TrimBlanks(partitions.substr(start, comma - start));
+    if (!name.empty()) s.partition_by.push_back(std::move(name));
+    start = comma + 1;
+  }
+  s.max_rows_per_file = o.GetInt("max_rows_per_file", 0);
+  if (o.Has("max_file_size")) {
+    ARROW_ASSIGN_OR_RAISE(s.max_file_size, ParseSizeBytes(o.GetString("max_file_size")));
+  }
+  if (s.max_rows_per_file < 0 || s.max_file_size < 0) {
+    return Status::Invalid(
+        "options 'max_rows_per_file' and 'max_file_size' must be >= 0");
+  }
   return s;
 }
 
-/// The extension of part files: the format's, then the codec's for CSV and JSON
-/// ("csv.zst").
 std::string PartExtension(const WriteSettings& write) {
   std::string ext = FormatExtension(write.format);
   const auto f = write.format;
@@ -205,12 +210,13 @@ std::string PartExtension(const WriteSettings& write) {
   return ext;
 }
 
-/// Part files are named "part-<epoch, 8 digits>-<pipeline>.<ext>".
 std::string PartPrefix(int64_t epoch, const std::string& pipeline) {
   char head[32];
   std::snprintf(head, sizeof(head), "part-%08" PRId64 "-", epoch);
   return head + pipeline + ".";
 }
+
+namespace {
 
 /// The epoch of part file `name` when it is a part of `pipeline` with extension
 /// `ext`, else -1.
@@ -866,11 +872,25 @@ class ObjectSink : public Sink {
 
 }  // namespace
 
-Result<std::unique_ptr<Sink>> MakeFileSink(const ConnectorArgs& args) {
-  ARROW_ASSIGN_OR_RAISE(auto settings, ParseSinkSettings(args));
+std::unique_ptr<Sink> MakeSingleFileSink(SinkSettings settings) {
   if (!settings.storage->local())
     return std::make_unique<ObjectSink>(std::move(settings));
   return std::make_unique<FileSink>(std::move(settings));
+}
+
+Result<std::unique_ptr<Sink>> MakeFileSink(const ConnectorArgs& args) {
+  ARROW_ASSIGN_OR_RAISE(auto settings, ParseSinkSettings(args));
+  if (!settings.partition_by.empty() || settings.max_rows_per_file > 0 ||
+      settings.max_file_size > 0) {
+    if (!settings.directory) {
+      return Status::Invalid(
+          settings.path,
+          ": partition_by, max_rows_per_file and max_file_size write "
+          "many files and need a folder target (a path ending with '/')");
+    }
+    return MakePartitionedSink(std::move(settings));
+  }
+  return MakeSingleFileSink(std::move(settings));
 }
 
 }  // namespace flowsql::file

@@ -3,6 +3,7 @@
 #include <arrow/array/builder_binary.h>
 #include <arrow/compute/api.h>
 
+#include <cstdio>
 #include <filesystem>
 
 namespace flowsql::file {
@@ -38,11 +39,34 @@ std::vector<std::pair<std::string, std::string>> Folders(const std::string& path
   return out;
 }
 
+/// Hive's escaping (FileUtils.escapePathName): these and control characters become %XX.
+std::string PercentEncode(const std::string& text) {
+  static const std::string kEscaped = "\"#%'*/:=?\\\x7f{[]^";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || kEscaped.find(static_cast<char>(c)) != std::string::npos) {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 bool IsNullValue(const std::string& value) {
   return value.empty() || value == "__HIVE_DEFAULT_PARTITION__";
 }
 
 }  // namespace
+
+std::string HiveFolder(const std::string& name, const arrow::Scalar& value) {
+  if (!value.is_valid) return name + "=__HIVE_DEFAULT_PARTITION__";
+  std::string text = value.ToString();
+  if (text.empty()) return name + "=__HIVE_DEFAULT_PARTITION__";
+  return name + "=" + PercentEncode(text);
+}
 
 Result<std::optional<HivePartitions>> ReadHivePartitions(
     const std::vector<std::string>& files) {

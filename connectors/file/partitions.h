@@ -31,6 +31,12 @@ struct HivePartitions {
 Result<std::optional<HivePartitions>> ReadHivePartitions(
     const std::vector<std::string>& files);
 
+/// The folder a row with `value` in partition column `name` is written to:
+/// "name=value", the value %-encoded where a path or Hive needs it ('/', '=', '%', ':',
+/// ...), "__HIVE_DEFAULT_PARTITION__" for NULL, dates as 2024-03-01. ReadHivePartitions
+/// reads it back.
+std::string HiveFolder(const std::string& name, const arrow::Scalar& value);
+
 /// False when `filter` (over `schema`, which holds the partition fields) cannot hold
 /// for any row of a file whose partition values are `values`: the file is skipped.
 /// `filter` comes back simplified by those values, for the file's own reader.

@@ -450,6 +450,7 @@ Status Storage::ListFiles(const std::string& dir, std::vector<std::string>* out,
   if (local()) {
     const stdfs::path root(dir.empty() ? "." : dir);
     std::error_code ec;
+    if (!stdfs::exists(root, ec)) return Status::OK();  // as an object store lists it
     stdfs::recursive_directory_iterator it(root, ec), end;
     for (; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();
@@ -504,6 +505,18 @@ Status Storage::DeleteFile(const std::string& uri) const {
     return Status::OK();
   }
   return Named(fs_->DeleteFile(PathOf(uri)), uri);
+}
+
+Status Storage::MoveFile(const std::string& from, const std::string& to) const {
+  if (local()) {
+    std::error_code ec;
+    stdfs::rename(from, to, ec);
+    if (ec)
+      return Status::IOError("cannot rename ", from, " to ", to, ": ", ec.message());
+    return Status::OK();
+  }
+  ARROW_RETURN_NOT_OK(CopyFile(from, to));
+  return DeleteFile(from);
 }
 
 Status Storage::CopyFile(const std::string& from, const std::string& to) const {

@@ -63,12 +63,16 @@ class Storage {
   Result<int64_t> Size(const std::string& uri) const;
   /// The files below folder `dir`, recursively, as paths relative to it ("a/b.csv").
   /// Names starting with '.' or '_' (temporary files, _SUCCESS, _temporary/) and what
-  /// lies below them are left out, unless `hidden`.
+  /// lies below them are left out, unless `hidden`. A folder that does not exist holds
+  /// nothing.
   Status ListFiles(const std::string& dir, std::vector<std::string>* out,
                    bool hidden = false) const;
   Status DeleteFile(const std::string& uri) const;
   /// Copies `from` to `to` within the store (server-side for object stores).
   Status CopyFile(const std::string& from, const std::string& to) const;
+  /// Renames file `from` to `to`, replacing it: rename() on the local disk (atomic), a
+  /// server-side copy then a delete on object stores (`to` appears whole).
+  Status MoveFile(const std::string& from, const std::string& to) const;
 
  private:
   Storage(std::string scheme, std::string prefix,
