@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -136,6 +137,10 @@ class PartitionedSink : public Sink {
     ARROW_ASSIGN_OR_RAISE(auto groups, Split(*batch));
     for (auto& [folder, rows] : groups) {
       Output& out = outputs_[folder];
+      // What a row weighs, to cut a batch where a file reaches max_file_size.
+      const double row_bytes =
+          std::max(1.0, static_cast<double>(arrow::util::TotalBufferSize(*rows)) /
+                            static_cast<double>(rows->num_rows()));
       int64_t offset = 0;
       while (offset < rows->num_rows()) {
         if (out.sink == nullptr) ARROW_RETURN_NOT_OK(StartFile(folder, &out));
@@ -144,10 +149,14 @@ class PartitionedSink : public Sink {
         if (settings_.max_rows_per_file > 0) {
           n = std::min(n, settings_.max_rows_per_file - out.rows);
         }
+        if (settings_.max_file_size > 0) {
+          const double room = static_cast<double>(settings_.max_file_size - out.bytes);
+          n = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(room / row_bytes)), 1, n);
+        }
         auto slice = rows->Slice(offset, n);
         ARROW_RETURN_NOT_OK(out.sink->Write(slice));
         out.rows += n;
-        out.bytes += static_cast<int64_t>(arrow::util::TotalBufferSize(*slice));
+        out.bytes += static_cast<int64_t>(static_cast<double>(n) * row_bytes);
         offset += n;
         const bool full =
             (settings_.max_rows_per_file > 0 &&
