@@ -207,6 +207,13 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "(year, month)). Each row goes to <target>/year=2024/month=3/; the columns are "
        "not written into the files (readers take them from the folder names).",
        {"partition_cols", "partitioned_by"}},
+      {"timestamp_column",
+       T::kString,
+       "",
+       "Path templates ('lake/t/date={YYYY-MM-DD}/*.parquet'): the TIMESTAMP or DATE "
+       "column whose value fills the date tokens YYYY MM DD HH mm ss; default: the "
+       "first such column.",
+       {"time_column"}},
       {"max_rows_per_file",
        T::kInt,
        "0",

@@ -115,6 +115,31 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
   s.path = UriToPath(args.uri);
   if (s.path.empty()) return Status::Invalid("file sink: no path given");
   const Options& o = args.options;
+  // A path template, 's3://lake/t/date={YYYY-MM-DD}/*.parquet': the folder before the
+  // first '{', the templated folders, then a file pattern whose extension names the
+  // format, as a file's would.
+  std::string format_path = s.path;
+  if (const size_t brace = s.path.find('{'); brace != std::string::npos) {
+    const size_t base_end = s.path.rfind('/', brace);
+    const size_t last = s.path.rfind('/');
+    const std::string pattern = s.path.substr(last + 1);
+    if (base_end == std::string::npos || last < brace ||
+        pattern.find('*') == std::string::npos) {
+      return Status::Invalid(
+          "path template '", s.path,
+          "': expected <folder>/<templated folders>/<file pattern>, as "
+          "'lake/t/date={YYYY-MM-DD}/*.parquet'");
+    }
+    for (size_t start = base_end + 1; start < last;) {
+      size_t slash = s.path.find('/', start);
+      if (slash > last) slash = last;
+      if (slash > start) s.path_template.push_back(s.path.substr(start, slash - start));
+      start = slash + 1;
+    }
+    s.timestamp_column = o.GetString("timestamp_column", "");
+    s.path = s.path.substr(0, base_end + 1);
+    format_path = pattern;
+  }
   ARROW_ASSIGN_OR_RAISE(s.storage, Storage::Open(s.path, o));
   for (const auto& spec : StorageOptionSpecs()) {
     if (o.IsSet(spec.name)) s.storage_options.Set(spec.name, o.GetString(spec.name));
@@ -130,11 +155,11 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
     }
     while (s.path.size() > 1 && s.path.back() == '/') s.path.pop_back();
   }
-  auto from_path = FormatFromPath(s.path);
+  auto from_path = FormatFromPath(format_path);
   if (o.Has("format")) {
     ARROW_ASSIGN_OR_RAISE(s.write.format, FormatFromName(o.GetString("format")));
     if (AsciiLower(o.GetString("format")) == "tsv") s.write.delimiter = '\t';
-  } else if (from_path && !s.directory) {
+  } else if (from_path && (!s.directory || !s.path_template.empty())) {
     s.write.format = from_path->format;
   } else if (s.directory) {
     s.write.format = FileFormat::kParquet;
@@ -880,8 +905,8 @@ std::unique_ptr<Sink> MakeSingleFileSink(SinkSettings settings) {
 
 Result<std::unique_ptr<Sink>> MakeFileSink(const ConnectorArgs& args) {
   ARROW_ASSIGN_OR_RAISE(auto settings, ParseSinkSettings(args));
-  if (!settings.partition_by.empty() || settings.max_rows_per_file > 0 ||
-      settings.max_file_size > 0) {
+  if (!settings.partition_by.empty() || !settings.path_template.empty() ||
+      settings.max_rows_per_file > 0 || settings.max_file_size > 0) {
     if (!settings.directory) {
       return Status::Invalid(
           settings.path,

@@ -20,9 +20,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -53,6 +54,31 @@ int64_t ManyFileEpoch(const std::string& name, const std::string& pipeline) {
 
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
+/// The strftime format of a template's date tokens ("YYYY-MM-DD" -> "%Y-%m-%d"), or ""
+/// when `text` is not made of date tokens and separators only.
+std::string DateFormat(const std::string& text) {
+  static const std::pair<const char*, const char*> kTokens[] = {
+      {"YYYY", "%Y"}, {"MM", "%m"}, {"DD", "%d"},
+      {"HH", "%H"},   {"mm", "%M"}, {"ss", "%S"}};
+  std::string out;
+  bool any = false;
+  for (size_t i = 0; i < text.size();) {
+    bool matched = false;
+    for (const auto& [token, format] : kTokens) {
+      if (text.compare(i, std::strlen(token), token) == 0) {
+        out += format;
+        i += std::strlen(token);
+        matched = any = true;
+        break;
+      }
+    }
+    if (matched) continue;
+    if (std::string_view("-_.:T ").find(text[i]) == std::string_view::npos) return "";
+    out += text[i++];
+  }
+  return any ? out : "";
+}
+
 class PartitionedSink : public Sink {
  public:
   explicit PartitionedSink(SinkSettings settings) : settings_(std::move(settings)) {}
@@ -64,13 +90,18 @@ class PartitionedSink : public Sink {
     pipeline_ = context.pipeline;
     const Storage& storage = *settings_.storage;
     arrow::FieldVector kept;
-    for (const auto& name : settings_.partition_by) {
-      const int i = schema->GetFieldIndex(name);
-      if (i < 0) {
-        return Status::Invalid("option 'partition_by': no column '", name,
-                               "' in the rows written to ", settings_.path);
+    if (!settings_.path_template.empty()) {
+      ARROW_RETURN_NOT_OK(TemplateKeys(*schema));
+    } else {
+      for (const auto& name : settings_.partition_by) {
+        const int i = schema->GetFieldIndex(name);
+        if (i < 0) {
+          return Status::Invalid("option 'partition_by': no column '", name,
+                                 "' in the rows written to ", settings_.path);
+        }
+        keys_.push_back({i, ""});
+        key_columns_.push_back(i);
       }
-      key_columns_.push_back(i);
     }
     for (int i = 0; i < schema->num_fields(); ++i) {
       if (std::find(key_columns_.begin(), key_columns_.end(), i) == key_columns_.end()) {
@@ -151,7 +182,8 @@ class PartitionedSink : public Sink {
         }
         if (settings_.max_file_size > 0) {
           const double room = static_cast<double>(settings_.max_file_size - out.bytes);
-          n = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(room / row_bytes)), 1, n);
+          n = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(room / row_bytes)), 1,
+                                  n);
         }
         auto slice = rows->Slice(offset, n);
         ARROW_RETURN_NOT_OK(out.sink->Write(slice));
@@ -254,6 +286,10 @@ class PartitionedSink : public Sink {
   }
 
  private:
+  struct Key {
+    int column;               // in the rows written
+    std::string date_format;  // strftime format of a template's date tokens, or ""
+  };
   struct Output {
     std::unique_ptr<Sink> sink;
     std::string pending;  // the hidden name it is written under
@@ -262,6 +298,110 @@ class PartitionedSink : public Sink {
     int64_t bytes = 0;
   };
 
+  /// A path template's keys: a date format over the timestamp column per date brace,
+  /// a column per other brace. Every column is written (none is a folder only).
+  Status TemplateKeys(const arrow::Schema& schema) {
+    // partition_by beside a template names its folders (seed 004: partition_by =
+    // 'date' with date={YYYY-MM-DD}); anything else is a mistake.
+    for (const auto& name : settings_.partition_by) {
+      bool named = false;
+      for (const auto& segment : settings_.path_template) {
+        named = named || segment.rfind(name + "=", 0) == 0;
+      }
+      if (!named) {
+        return Status::Invalid("option 'partition_by': '", name,
+                               "' is not a folder of the path template (with a template, "
+                               "the template decides the folders)");
+      }
+    }
+    int time_column = -1;
+    for (int i = 0; i < schema.num_fields(); ++i) {
+      const auto id = schema.field(i)->type()->id();
+      const bool temporal = id == arrow::Type::TIMESTAMP || id == arrow::Type::DATE32 ||
+                            id == arrow::Type::DATE64;
+      if (settings_.timestamp_column.empty()
+              ? temporal && time_column < 0
+              : schema.field(i)->name() == settings_.timestamp_column) {
+        time_column = i;
+      }
+    }
+    for (const auto& segment : settings_.path_template) {
+      for (size_t open = segment.find('{'); open != std::string::npos;
+           open = segment.find('{', open + 1)) {
+        const size_t close = segment.find('}', open);
+        if (close == std::string::npos) {
+          return Status::Invalid("path template: unclosed '{' in '", segment, "'");
+        }
+        const std::string inside = segment.substr(open + 1, close - open - 1);
+        std::string format = DateFormat(inside);
+        if (!format.empty()) {
+          if (time_column < 0) {
+            return Status::Invalid(
+                "path template: '{", inside, "}' needs a ",
+                settings_.timestamp_column.empty()
+                    ? "TIMESTAMP or DATE column, and the rows have none"
+                    : "timestamp_column '" + settings_.timestamp_column +
+                          "', and the rows have no such column");
+          }
+          keys_.push_back({time_column, std::move(format)});
+        } else {
+          const int i = schema.GetFieldIndex(inside);
+          if (i < 0) {
+            return Status::Invalid("path template: '{", inside,
+                                   "}' is neither date tokens (YYYY MM DD HH mm ss) nor "
+                                   "a column of the rows written");
+          }
+          keys_.push_back({i, ""});
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+  /// The folder of a group: hive "k=v/..." or the template's, from the keys' values.
+  std::string Folder(const std::vector<std::shared_ptr<arrow::Scalar>>& values) const {
+    std::string out;
+    if (settings_.path_template.empty()) {
+      for (size_t k = 0; k < values.size(); ++k) {
+        out += (k ? "/" : "") + HiveFolder(settings_.partition_by[k], *values[k]);
+      }
+      return out;
+    }
+    size_t k = 0;
+    for (const auto& segment : settings_.path_template) {
+      if (!out.empty()) out += "/";
+      for (size_t i = 0; i < segment.size(); ++i) {
+        const size_t close = segment[i] == '{' ? segment.find('}', i) : std::string::npos;
+        if (close == std::string::npos) {
+          out += segment[i];
+          continue;
+        }
+        const auto& value = *values[k];
+        out += keys_[k].date_format.empty() || !value.is_valid ? HiveValue(value)
+                                                               : value.ToString();
+        ++k;
+        i = close;
+      }
+    }
+    return out;
+  }
+
+  /// The values a key takes in `batch`: the column, or its date text.
+  Result<arrow::Datum> KeyValues(const arrow::RecordBatch& batch, const Key& key) const {
+    arrow::Datum column(batch.column(key.column));
+    if (key.date_format.empty()) return column;
+    const auto& type = *column.type();
+    if (type.id() != arrow::Type::TIMESTAMP) {
+      ARROW_ASSIGN_OR_RAISE(column,
+                            cp::Cast(column, arrow::timestamp(arrow::TimeUnit::SECOND)));
+    }
+    const auto& ts = static_cast<const arrow::TimestampType&>(*column.type());
+    if (ts.timezone().empty()) {
+      ARROW_ASSIGN_OR_RAISE(column, cp::Cast(column, arrow::timestamp(ts.unit(), "UTC")));
+    }
+    return cp::Strftime(column, cp::StrftimeOptions(key.date_format));
+  }
+
   /// The rows of `batch` by partition folder ("year=2024/month=3"; "" when
   /// unpartitioned), without the partition columns.
   Result<std::vector<std::pair<std::string, std::shared_ptr<arrow::RecordBatch>>>> Split(
@@ -269,12 +409,13 @@ class PartitionedSink : public Sink {
     std::vector<std::shared_ptr<arrow::Array>> columns;
     for (int i : file_columns_) columns.push_back(batch.column(i));
     auto rows = arrow::RecordBatch::Make(file_schema_, batch.num_rows(), columns);
-    if (key_columns_.empty()) return std::vector{std::make_pair(std::string(), rows)};
+    if (keys_.empty()) return std::vector{std::make_pair(std::string(), rows)};
     std::vector<arrow::Datum> keys;
     std::vector<arrow::TypeHolder> types;
-    for (int i : key_columns_) {
-      keys.emplace_back(batch.column(i));
-      types.emplace_back(batch.column(i)->type());
+    for (const auto& key : keys_) {
+      ARROW_ASSIGN_OR_RAISE(auto values, KeyValues(batch, key));
+      types.emplace_back(values.type());
+      keys.push_back(std::move(values));
     }
     ARROW_ASSIGN_OR_RAISE(auto grouper, cp::Grouper::Make(types));
     ARROW_ASSIGN_OR_RAISE(auto key_batch, cp::ExecBatch::Make(keys));
@@ -285,11 +426,12 @@ class PartitionedSink : public Sink {
                                                      grouper->num_groups()));
     std::vector<std::pair<std::string, std::shared_ptr<arrow::RecordBatch>>> out;
     for (uint32_t g = 0; g < grouper->num_groups(); ++g) {
-      std::string folder;
-      for (size_t k = 0; k < key_columns_.size(); ++k) {
+      std::vector<std::shared_ptr<arrow::Scalar>> values;
+      for (size_t k = 0; k < keys_.size(); ++k) {
         ARROW_ASSIGN_OR_RAISE(auto value, uniques.values[k].make_array()->GetScalar(g));
-        folder += (k ? "/" : "") + HiveFolder(settings_.partition_by[k], *value);
+        values.push_back(std::move(value));
       }
+      std::string folder = Folder(values);
       ARROW_ASSIGN_OR_RAISE(auto taken, cp::Take(rows, groupings->value_slice(g)));
       out.emplace_back(std::move(folder), taken.record_batch());
     }
@@ -372,7 +514,8 @@ class PartitionedSink : public Sink {
 
   SinkSettings settings_;
   std::string pipeline_;
-  std::vector<int> key_columns_;   // partition columns, in partition_by order
+  std::vector<Key> keys_;          // what decides a row's folder, in folder order
+  std::vector<int> key_columns_;   // hive partition columns: not written to the files
   std::vector<int> file_columns_;  // the others, written into the files
   std::shared_ptr<arrow::Schema> file_schema_;
   std::map<std::string, Output> outputs_;  // by partition folder

@@ -61,11 +61,14 @@ bool IsNullValue(const std::string& value) {
 
 }  // namespace
 
-std::string HiveFolder(const std::string& name, const arrow::Scalar& value) {
-  if (!value.is_valid) return name + "=__HIVE_DEFAULT_PARTITION__";
+std::string HiveValue(const arrow::Scalar& value) {
+  if (!value.is_valid) return "__HIVE_DEFAULT_PARTITION__";
   std::string text = value.ToString();
-  if (text.empty()) return name + "=__HIVE_DEFAULT_PARTITION__";
-  return name + "=" + PercentEncode(text);
+  return text.empty() ? "__HIVE_DEFAULT_PARTITION__" : PercentEncode(text);
+}
+
+std::string HiveFolder(const std::string& name, const arrow::Scalar& value) {
+  return name + "=" + HiveValue(value);
 }
 
 Result<std::optional<HivePartitions>> ReadHivePartitions(

@@ -36,6 +36,8 @@ Result<std::optional<HivePartitions>> ReadHivePartitions(
 /// ...), "__HIVE_DEFAULT_PARTITION__" for NULL, dates as 2024-03-01. ReadHivePartitions
 /// reads it back.
 std::string HiveFolder(const std::string& name, const arrow::Scalar& value);
+/// The value part of HiveFolder(): %-encoded text, or __HIVE_DEFAULT_PARTITION__.
+std::string HiveValue(const arrow::Scalar& value);
 
 /// False when `filter` (over `schema`, which holds the partition fields) cannot hold
 /// for any row of a file whose partition values are `values`: the file is skipped.

@@ -34,6 +34,12 @@ struct SinkSettings {
   /// this many bytes (`max_file_size`); 0 for no limit.
   int64_t max_rows_per_file = 0;
   int64_t max_file_size = 0;
+  /// A path template's folders below `path` ("date={YYYY-MM-DD}", "{country}"):
+  /// braces hold date tokens (YYYY MM DD HH mm ss) filled from `timestamp_column`, or
+  /// a column name filled with the row's value.
+  std::vector<std::string> path_template;
+  /// The TIMESTAMP or DATE column of the date tokens; empty: the first such column.
+  std::string timestamp_column;
 };
 
 Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args);

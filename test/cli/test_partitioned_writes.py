@@ -157,3 +157,35 @@ def test_partitioned_continuous_pipeline_is_exactly_once(point, tmp_path):
     assert sorted(ids) == list(range(len(ids))), "rows lost"
     for f in data_files(out):
         assert pq.read_metadata(f).num_rows <= 300
+
+
+def test_path_template_fills_dates_and_columns(tmp_path):
+    src = ("SELECT range AS id, TIMESTAMP '2024-03-01 10:00:00' + range * INTERVAL 7 HOUR "
+           "AS ts, 'c' || (range % 2) AS city FROM range(40)")
+    r = run_flowsql("-c", "SELECT * FROM (%s) INTO '%s/out/{city}/date={YYYY-MM-DD}/*.parquet' "
+                    "WITH (partition_by = 'date')" % (src, tmp_path))
+    assert r.code == 0, r.err
+    out = tmp_path / "out"
+    files = data_files(out)
+    folders = {os.path.relpath(os.path.dirname(f), out) for f in files}
+    expected = {("c%d/date=%s" % (c, d)) for c, d in duckdb.sql(
+        "SELECT DISTINCT city[2:]::INT, strftime(ts, '%%Y-%%m-%%d') FROM (%s)" % src).fetchall()}
+    assert folders == expected
+    # Every column stays in the files; each file holds only its folder's rows.
+    got = duckdb.sql("SELECT count(*), count(DISTINCT id), bool_and(strftime(ts, '%%Y-%%m-%%d')"
+                     " = regexp_extract(filename, 'date=([0-9-]+)', 1)) FROM read_parquet("
+                     "'%s/**/*.parquet', filename = true, hive_partitioning = false)"
+                     % out).fetchall()
+    assert got == [(40, 40, True)]
+
+
+@pytest.mark.parametrize("target, message", [
+    ("{d}/t/{{YYYY}}/*.csv",
+     "path template: '{{YYYY}}' needs a TIMESTAMP or DATE column, and the rows have none"),
+    ("{d}/t/{{nope}}/*.csv", "path template: '{{nope}}' is neither date tokens"),
+    ("{d}/t/{{a}}/x.csv", "expected <folder>/<templated folders>/<file pattern>"),
+])
+def test_bad_path_templates_name_the_problem(tmp_path, target, message):
+    r = run_flowsql("-c", "SELECT 1 AS a INTO '%s'" % target.format(d=tmp_path))
+    assert r.code != 0
+    assert message.format() in r.err, r.err
