@@ -3,6 +3,7 @@
 #include "connectors/file/file_options.h"
 #include "connectors/file/file_sink.h"
 #include "connectors/file/file_source.h"
+#include "connectors/file/watch_source.h"
 
 namespace flowsql {
 
@@ -26,6 +27,16 @@ Status RegisterFileConnector(Registry* registry) {
   spec.source_options = file::SourceOptionSpecs();
   spec.sink_options = file::SinkOptionSpecs();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
+    const Options& o = args.options;
+    if (o.GetBool("watch", false)) return std::make_unique<file::WatchSource>(args);
+    for (const char* option : {"delete_after_read", "move_after_read", "poll_interval",
+                               "file_complete", "marker_suffix"}) {
+      if (o.IsSet(option)) {
+        return Status::Invalid("option '", option,
+                               "' applies to watched folders: add "
+                               "watch = true");
+      }
+    }
     return std::make_unique<file::FileSource>(args);
   };
   spec.make_sink = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Sink>> {

@@ -325,3 +325,52 @@ def test_continuous_pipeline_into_a_bucket_is_exactly_once(point, s3_server, s3_
             ids += pq.read_table(f, columns=["id"]).column("id").to_pylist()
     assert len(ids) == len(set(ids)), "rows written twice"
     assert sorted(ids) == list(range(len(ids))), "rows lost"
+
+
+def test_watched_bucket_reads_new_objects_once_and_deletes_them(s3_server, s3_bucket,
+                                                                 tmp_path, flowsql):
+    fs = s3_server.filesystem()
+
+    def put(name, text):
+        with fs.open_output_stream("%s/in/%s" % (s3_bucket, name), compression=None) as f:
+            f.write(text.encode())
+
+    put("a.csv", "id,v\n1,a\n2,b\n")
+    out = tmp_path / "out"
+    statement = ("SELECT * FROM 's3://%s/in/*.csv' WITH (watch = true, poll_interval = "
+                 "'100ms', delete_after_read = true) INTO '%s/' WITH (format = 'csv', "
+                 "flush_interval = '100ms')" % (s3_bucket, out))
+    proc = subprocess.Popen([flowsql, "--no-progress", "--state-dir", str(tmp_path / "st"),
+                             "-c", statement], env={**os.environ, **s3_server.env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    from pyarrow import fs as pafs
+
+    def objects():
+        return [i.base_name for i in fs.get_file_info(
+            pafs.FileSelector("%s/in" % s3_bucket, allow_not_found=True))]
+
+    def ids():
+        got = []
+        for name in (sorted(os.listdir(out)) if out.is_dir() else []):
+            if name.startswith("part-"):
+                got += [line.split(",")[0] for line in
+                        (out / name).read_text().splitlines()[1:]]
+        return sorted(got)
+    try:
+        deadline = time.monotonic() + HANG
+        while ids() != ["1", "2"]:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        put("b.csv", "id,v\n3,c\n")
+        while ids() != ["1", "2", "3"] or objects():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, (ids(), objects())
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=HANG)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
