@@ -92,7 +92,16 @@ Result<std::unique_ptr<BatchWriter>> MakeParquetWriter(
   props.compression(settings.compression);
   if (settings.compression_level) props.compression_level(*settings.compression_level);
   props.max_row_group_length(settings.row_group_size);
-  props.enable_dictionary();
+  if (settings.dictionary) {
+    props.enable_dictionary();
+  } else {
+    props.disable_dictionary();
+  }
+  if (settings.statistics) {
+    props.enable_statistics();
+  } else {
+    props.disable_statistics();
+  }
   parquet::ArrowWriterProperties::Builder arrow_props;
   arrow_props.store_schema();
   arrow_props.set_use_threads(true);

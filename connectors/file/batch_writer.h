@@ -20,6 +20,9 @@ struct WriteSettings {
   arrow::Compression::type compression = arrow::Compression::UNCOMPRESSED;
   std::optional<int> compression_level;
   int64_t row_group_size = 1048576;
+  /// Parquet: dictionary encoding and column statistics (min, max, null count).
+  bool dictionary = true;
+  bool statistics = true;
   bool header = true;
   char delimiter = ',';
 };

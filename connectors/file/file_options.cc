@@ -231,6 +231,18 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "Parquet: rows per row group (as pyarrow; large groups encode faster).",
        {"row_group_size_rows", "row_group_rows"}},
       {"header", T::kBool, "true", "CSV: write a header row.", {}},
+      {"dictionary",
+       T::kBool,
+       "true",
+       "Parquet: dictionary-encode columns (falls back to plain per column page when a "
+       "dictionary grows too large).",
+       {"use_dictionary"}},
+      {"statistics",
+       T::kBool,
+       "true",
+       "Parquet: write min/max/null-count statistics per column chunk (readers skip row "
+       "groups with them).",
+       {"write_statistics"}},
       {"delimiter",
        T::kString,
        "",

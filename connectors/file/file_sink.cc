@@ -178,6 +178,8 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args) {
     s.write.delimiter = d[0];
   }
   s.write.header = o.GetBool("header", true);
+  s.write.dictionary = o.GetBool("dictionary", true);
+  s.write.statistics = o.GetBool("statistics", true);
   // Compression: parquet defaults to snappy; csv/json to what the extension says.
   if (o.IsSet("compression")) {
     ARROW_ASSIGN_OR_RAISE(s.write.compression,

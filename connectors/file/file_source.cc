@@ -198,8 +198,25 @@ Status FileSource::Prepare() {
   if (schemas.size() == 1) {
     schema_ = schemas.front();
   } else {
-    auto unified = arrow::UnifySchemas(schemas, arrow::Field::MergeOptions::Permissive());
+    const auto merge = arrow::Field::MergeOptions::Permissive();
+    auto unified = arrow::UnifySchemas(schemas, merge);
     if (!unified.ok()) {
+      // Name the column and the two files whose types for it do not combine.
+      for (size_t i = 1; i < schemas.size(); ++i) {
+        for (const auto& field : schemas[i]->fields()) {
+          for (size_t j = 0; j < i; ++j) {
+            auto other = schemas[j]->GetFieldByName(field->name());
+            if (other == nullptr || other->MergeWith(*field, merge).ok()) continue;
+            return Status::Invalid(
+                "column '", field->name(), "' is ", ArrowTypeToSql(*other->type()),
+                " in ", (*files_)[j].path, " but ", ArrowTypeToSql(*field->type()),
+                " in ", (*files_)[i].path,
+                ", which do not combine; give it one type with "
+                "types = {'",
+                field->name(), "': '...'}");
+          }
+        }
+      }
       return Status::Invalid("cannot combine the schemas of the files of '", path_,
                              "' by column name: ", unified.status().message());
     }

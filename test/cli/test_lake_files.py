@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
+from conftest import run_flowsql
+
 
 @pytest.fixture
 def lake(tmp_path):
@@ -128,3 +130,26 @@ def test_file_row_number_as_duckdb_numbers_rows(flowsql, tmp_path):
                 f"SELECT file_row_number, v FROM '{csv_path}' WITH (file_row_number = true) "
                 "WHERE v >= 14 ORDER BY 1")
     assert rows(r.out)[1:] == [["7", "14"], ["8", "16"], ["9", "18"]], r
+
+
+def test_incompatible_column_types_name_both_files(tmp_path):
+    d = tmp_path / "mix"
+    assert run_flowsql("-c", "COPY (SELECT 1 AS a) TO '%s/1.parquet'" % d).code == 0
+    assert run_flowsql("-c", "COPY (SELECT {'k': 1} AS a) TO '%s/2.parquet'" % d).code == 0
+    r = run_flowsql("-c", "SELECT * FROM '%s/*.parquet'" % d)
+    assert r.code != 0
+    assert ("column 'a' is INTEGER in %s/1.parquet but STRUCT(k INTEGER) in %s/2.parquet"
+            % (d, d)) in r.err, r.err
+
+
+def test_parquet_dictionary_and_statistics_options(tmp_path):
+    import pyarrow.parquet as pq
+    for flag in ("true", "false"):
+        path = tmp_path / ("x_%s.parquet" % flag)
+        r = run_flowsql("-c", "COPY (SELECT range %% 3 AS a FROM range(100)) TO '%s' "
+                        "(DICTIONARY %s, STATISTICS %s)" % (path, flag, flag))
+        assert r.code == 0, r.err
+        column = pq.read_metadata(path).row_group(0).column(0)
+        assert column.is_stats_set == (flag == "true")
+        assert ("PLAIN_DICTIONARY" in column.encodings or "RLE_DICTIONARY" in
+                column.encodings) == (flag == "true"), column.encodings
