@@ -8,6 +8,8 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
+#include "connectors/file/snappy_stream.h"
+
 namespace flowsql::file {
 
 namespace {
@@ -59,6 +61,9 @@ Result<std::shared_ptr<arrow::io::OutputStream>> MaybeCompress(
     const WriteSettings& settings, std::shared_ptr<arrow::io::OutputStream> out,
     std::shared_ptr<arrow::util::Codec>* codec) {
   if (settings.compression == arrow::Compression::UNCOMPRESSED) return out;
+  if (settings.compression == arrow::Compression::SNAPPY) {
+    return MakeSnappyOutputStream(std::move(out));
+  }
   int level =
       settings.compression_level.value_or(arrow::util::kUseDefaultCompressionLevel);
   ARROW_ASSIGN_OR_RAISE(*codec, arrow::util::Codec::Create(settings.compression, level));

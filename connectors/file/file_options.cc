@@ -12,7 +12,8 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "",
        "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
        ".jsonl .parquet .arrow .ipc .feather .orc .avro; csv and json may end in .gz, "
-       ".zst, .bz2 or .lz4 too). 'json' reads a JSON array of objects or NDJSON, "
+       ".zst, .bz2, .lz4, .snappy or .sz too). 'json' reads a JSON array of objects or "
+       "NDJSON, "
        "whichever the file holds.",
        {},
        {"csv", "tsv", "json", "ndjson", "jsonl", "parquet", "ipc", "arrow", "feather",
@@ -176,9 +177,9 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kEnum,
        "auto",
        "CSV and JSON: the files' compression. auto: each file's extension says (.gz, "
-       ".zst, .bz2, .lz4; none otherwise).",
+       ".zst, .bz2, .lz4, .snappy or .sz; none otherwise).",
        {"codec"},
-       {"auto", "none", "gzip", "zstd", "bz2", "lz4"}},
+       {"auto", "none", "gzip", "zstd", "bz2", "lz4", "snappy"}},
   };
   for (auto& spec : StorageOptionSpecs()) specs.push_back(std::move(spec));
   return specs;
@@ -215,8 +216,9 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "Parquet: zstd, snappy (default), gzip, lz4, brotli, none/uncompressed. "
        "IPC: zstd, lz4 or none (default). ORC: zstd, snappy, lz4, gzip (zlib) or none "
        "(default). Avro: deflate (gzip), snappy, zstd, bz2 or none/null (default). "
-       "CSV/JSON: gzip, zstd, bz2, lz4 or none; by default the target's extension says "
-       "(.gz, .zst, .bz2, .lz4).",
+       "CSV/JSON: gzip, zstd, bz2, lz4, snappy (Hadoop's block framing, as Spark writes) "
+       "or none; by default the target's extension says (.gz, .zst, .bz2, .lz4, "
+       ".snappy).",
        {"codec"},
        {"zstd", "snappy", "gzip", "deflate", "lz4", "brotli", "bz2", "none", "null",
         "uncompressed"}},

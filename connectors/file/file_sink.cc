@@ -96,7 +96,8 @@ Result<arrow::Compression::type> ParseCompression(const std::string& name,
     default:
       ok = codec == arrow::Compression::UNCOMPRESSED ||
            codec == arrow::Compression::GZIP || codec == arrow::Compression::ZSTD ||
-           codec == arrow::Compression::BZ2 || codec == arrow::Compression::LZ4_FRAME;
+           codec == arrow::Compression::BZ2 || codec == arrow::Compression::LZ4_FRAME ||
+           codec == arrow::Compression::SNAPPY;
   }
   if (format == FileFormat::kParquet && codec == arrow::Compression::BZ2) ok = false;
   // Deflate is Avro's name for its zlib codec; other formats say gzip.

@@ -83,9 +83,10 @@ struct CompressionExtension {
   arrow::Compression::type codec;
 };
 constexpr CompressionExtension kCompressionExtensions[] = {
-    {".gz", arrow::Compression::GZIP},  {".gzip", arrow::Compression::GZIP},
-    {".zst", arrow::Compression::ZSTD}, {".zstd", arrow::Compression::ZSTD},
-    {".bz2", arrow::Compression::BZ2},  {".lz4", arrow::Compression::LZ4_FRAME},
+    {".gz", arrow::Compression::GZIP},       {".gzip", arrow::Compression::GZIP},
+    {".zst", arrow::Compression::ZSTD},      {".zstd", arrow::Compression::ZSTD},
+    {".bz2", arrow::Compression::BZ2},       {".lz4", arrow::Compression::LZ4_FRAME},
+    {".snappy", arrow::Compression::SNAPPY}, {".sz", arrow::Compression::SNAPPY},
 };
 
 }  // namespace
@@ -114,8 +115,9 @@ Result<arrow::Compression::type> StreamCompressionFromName(const std::string& na
   if (n == "zstd" || n == "zst") return arrow::Compression::ZSTD;
   if (n == "bz2" || n == "bzip2") return arrow::Compression::BZ2;
   if (n == "lz4") return arrow::Compression::LZ4_FRAME;
+  if (n == "snappy") return arrow::Compression::SNAPPY;
   return Status::Invalid("option '", option, "': unknown codec '", name,
-                         "' for CSV or JSON (gzip, zstd, bz2, lz4 or none)");
+                         "' for CSV or JSON (gzip, zstd, bz2, lz4, snappy or none)");
 }
 
 std::optional<PathFormat> FormatFromPath(const std::string& path) {

@@ -6,6 +6,8 @@
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
 
+#include "connectors/file/snappy_stream.h"
+
 namespace flowsql::file {
 
 namespace {
@@ -84,7 +86,9 @@ Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
   ARROW_ASSIGN_OR_RAISE(auto in, settings.storage->OpenStream(path));
   std::shared_ptr<arrow::util::Codec> codec;
   const auto type = settings.compression.value_or(CompressionFromPath(path));
-  if (type != arrow::Compression::UNCOMPRESSED) {
+  if (type == arrow::Compression::SNAPPY) {
+    ARROW_ASSIGN_OR_RAISE(in, MakeSnappyInputStream(std::move(in)));
+  } else if (type != arrow::Compression::UNCOMPRESSED) {
     ARROW_ASSIGN_OR_RAISE(codec, arrow::util::Codec::Create(type));
     ARROW_ASSIGN_OR_RAISE(in, arrow::io::CompressedInputStream::Make(codec.get(), in));
   }
