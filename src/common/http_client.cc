@@ -1,0 +1,701 @@
+#include "common/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/secrets.h"
+#include "common/text.h"
+
+namespace flowsql::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// The most of an unsuccessful answer's body kept for the caller.
+constexpr size_t kErrorBodyBytes = 64 << 10;
+/// Idle handles a pool keeps (each with its open connections).
+constexpr size_t kIdleHandles = 16;
+
+Status EnsureCurl() {
+  static std::once_flag once;
+  static CURLcode code = CURLE_OK;
+  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (code != CURLE_OK) {
+    return Status::IOError("cannot start libcurl: ", curl_easy_strerror(code));
+  }
+  return Status::OK();
+}
+
+std::string_view TrimView(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out +=
+          static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i] == '+' ? ' ' : text[i];
+    }
+  }
+  return out;
+}
+
+/// The parts of a URL that may hold secrets. Offsets into the URL; npos when absent.
+struct UrlParts {
+  size_t userinfo_begin = std::string::npos;  // after "://"
+  size_t userinfo_end = std::string::npos;    // at '@'
+  size_t query_begin = std::string::npos;     // after '?' or '#'
+};
+
+/// Calls `f(name, value_begin, value_end)` for each name=value of the query and the
+/// fragment of `url`, offsets into `url`.
+template <typename F>
+void ForEachParameter(std::string_view url, F f) {
+  size_t start = url.find_first_of("?#");
+  while (start != std::string_view::npos && start < url.size()) {
+    ++start;
+    size_t end = url.find_first_of("&#;", start);
+    if (end == std::string_view::npos) end = url.size();
+    const std::string_view pair = url.substr(start, end - start);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos) {
+      f(PercentDecode(pair.substr(0, eq)), start + eq + 1, end);
+    }
+    start = end < url.size() ? end : std::string_view::npos;
+  }
+}
+
+/// [begin, end) of the user:password of `url`; begin == end when none.
+std::pair<size_t, size_t> UserInfo(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {0, 0};
+  const size_t begin = scheme + 3;
+  const size_t authority_end = url.find_first_of("/?#", begin);
+  const std::string_view authority =
+      url.substr(begin, authority_end == std::string_view::npos ? std::string_view::npos
+                                                                : authority_end - begin);
+  const size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return {begin, begin};
+  return {begin, begin + at};
+}
+
+std::chrono::milliseconds Backoff(const Request& request, int attempt,
+                                  const Response* answer) {
+  static thread_local std::mt19937 random(std::random_device{}());
+  const double base = static_cast<double>(request.initial_backoff.count()) *
+                      static_cast<double>(1LL << std::min(attempt - 1, 10));
+  const double capped = std::min(base, 5000.0);
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  auto wait = std::chrono::milliseconds(static_cast<int64_t>(capped * jitter(random)));
+  if (answer != nullptr) {
+    // Retry-After: seconds (an HTTP date is not honoured).
+    const std::string after = answer->Header("retry-after");
+    if (!after.empty() &&
+        std::all_of(after.begin(), after.end(), [](char c) { return std::isdigit(c); })) {
+      const int64_t seconds = std::min<int64_t>(std::stoll(after.substr(0, 6)), 10);
+      wait = std::max(wait, std::chrono::milliseconds(seconds * 1000));
+    }
+  }
+  return wait;
+}
+
+std::string Attempts(int attempts) {
+  return attempts > 1 ? " (after " + std::to_string(attempts) + " attempts)" : "";
+}
+
+bool TransientCurlCode(CURLcode code) {
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* CurlWhat(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "cannot resolve host";
+    case CURLE_COULDNT_CONNECT:
+      return "cannot connect";
+    case CURLE_OPERATION_TIMEDOUT:
+      return "timed out";
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return "not a valid http(s) URL";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+      return "TLS failed";
+    default:
+      return "transfer failed";
+  }
+}
+
+}  // namespace
+
+// --- pool of curl handles ---------------------------------------------------------
+
+/// An easy handle in its own multi handle: the multi handle owns the connections its
+/// transfers leave open, so a handle taken from the pool reuses them.
+struct CurlHandle {
+  CURL* easy = nullptr;
+  CURLM* multi = nullptr;
+  ~CurlHandle() {
+    if (multi != nullptr) curl_multi_cleanup(multi);
+    if (easy != nullptr) curl_easy_cleanup(easy);
+  }
+};
+
+struct Client::Pool {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<CurlHandle>> idle;
+  /// DNS answers and TLS sessions, shared by the pool's handles.
+  CURLSH* share = nullptr;
+  std::mutex share_mutex[CURL_LOCK_DATA_LAST];
+
+  Pool() {
+    share = curl_share_init();
+    if (share != nullptr) {
+      curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &Lock);
+      curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &Unlock);
+      curl_share_setopt(share, CURLSHOPT_USERDATA, this);
+      curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+      curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+  }
+  ~Pool() {
+    idle.clear();
+    if (share != nullptr) curl_share_cleanup(share);
+  }
+
+  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
+    static_cast<Pool*>(self)->share_mutex[data].lock();
+  }
+  static void Unlock(CURL*, curl_lock_data data, void* self) {
+    static_cast<Pool*>(self)->share_mutex[data].unlock();
+  }
+
+  Result<std::unique_ptr<CurlHandle>> Acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!idle.empty()) {
+        auto handle = std::move(idle.back());
+        idle.pop_back();
+        return handle;
+      }
+    }
+    auto handle = std::make_unique<CurlHandle>();
+    handle->easy = curl_easy_init();
+    handle->multi = curl_multi_init();
+    if (handle->easy == nullptr || handle->multi == nullptr) {
+      return Status::OutOfMemory("cannot make a curl handle");
+    }
+    return handle;
+  }
+
+  void Release(std::unique_ptr<CurlHandle> handle) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (idle.size() < kIdleHandles) idle.push_back(std::move(handle));
+  }
+};
+
+// --- one transfer -------------------------------------------------------------
+
+namespace {
+
+/// One attempt at a request, driven through its multi handle as its reader asks for
+/// body bytes (so the body waits in the socket, not in memory).
+class CurlStream : public ResponseStream {
+ public:
+  CurlStream(std::shared_ptr<Client::Pool> pool, const Request& request)
+      : pool_(std::move(pool)), request_(request) {}
+  ~CurlStream() override { Finish(); }
+
+  /// Starts the transfer and drives it until its head is in (a body byte arrived or
+  /// the transfer ended). An error means no usable answer; transient() says whether
+  /// trying again may help.
+  Status Start();
+  const Response& head() const override { return head_; }
+  Response& mutable_head() { return head_; }
+  Result<int64_t> Read(int64_t n, void* out) override;
+  /// Whether the last failure may pass when the request is sent again.
+  bool transient() const { return transient_; }
+  /// Reads what is left of the body into `out`, at most `limit` bytes (-1: all).
+  Status ReadRest(std::string* out, int64_t limit);
+
+ private:
+  static size_t OnHeader(char* data, size_t size, size_t count, void* self);
+  static size_t OnBody(char* data, size_t size, size_t count, void* self);
+  /// Drives the transfer until body bytes wait in buffer_ or it has ended.
+  Status Pump();
+  Status Failure();
+  /// Detaches the handle and gives it back to the pool.
+  void Finish();
+  size_t buffered() const { return buffer_.size() - buffer_pos_; }
+
+  std::shared_ptr<Client::Pool> pool_;
+  Request request_;
+  std::unique_ptr<CurlHandle> handle_;
+  curl_slist* header_list_ = nullptr;
+  std::string range_;
+  Response head_;
+  std::string buffer_;
+  size_t buffer_pos_ = 0;
+  int64_t progress_ = 0;  // header and body bytes received
+  int64_t body_bytes_ = 0;
+  bool attached_ = false;
+  bool done_ = false;
+  bool stalled_ = false;
+  bool transient_ = false;
+  CURLcode result_ = CURLE_OK;
+  char error_[CURL_ERROR_SIZE] = {0};
+};
+
+size_t CurlStream::OnHeader(char* data, size_t size, size_t count, void* self) {
+  auto* s = static_cast<CurlStream*>(self);
+  const size_t n = size * count;
+  s->progress_ += static_cast<int64_t>(n);
+  std::string_view line = TrimView(std::string_view(data, n));
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new answer (after a redirect or a 100 Continue): its headers replace the last.
+    s->head_.headers.clear();
+    s->head_.reason.clear();
+    const size_t sp = line.find(' ');
+    if (sp != std::string_view::npos) {
+      std::string_view rest = line.substr(sp + 1);
+      const size_t sp2 = rest.find(' ');
+      s->head_.status = std::atoi(std::string(rest.substr(0, sp2)).c_str());
+      if (sp2 != std::string_view::npos) s->head_.reason = TrimView(rest.substr(sp2 + 1));
+    }
+    return n;
+  }
+  const size_t colon = line.find(':');
+  if (colon != std::string_view::npos && colon > 0) {
+    s->head_.headers.emplace_back(AsciiLower(std::string(line.substr(0, colon))),
+                                  std::string(TrimView(line.substr(colon + 1))));
+  }
+  return n;
+}
+
+size_t CurlStream::OnBody(char* data, size_t size, size_t count, void* self) {
+  auto* s = static_cast<CurlStream*>(self);
+  const size_t n = size * count;
+  if (s->buffer_pos_ == s->buffer_.size()) {
+    s->buffer_.clear();
+    s->buffer_pos_ = 0;
+  }
+  s->buffer_.append(data, n);
+  s->progress_ += static_cast<int64_t>(n);
+  s->body_bytes_ += static_cast<int64_t>(n);
+  return n;
+}
+
+Status CurlStream::Start() {
+  ARROW_ASSIGN_OR_RAISE(handle_, pool_->Acquire());
+  CURL* easy = handle_->easy;
+  curl_easy_reset(easy);
+  auto set = [&](CURLoption option, auto value) {
+    const CURLcode code = curl_easy_setopt(easy, option, value);
+    return code == CURLE_OK
+               ? Status::OK()
+               : Status::IOError(RedactUrl(request_.url), ": cannot set up the request: ",
+                                 curl_easy_strerror(code));
+  };
+  ARROW_RETURN_NOT_OK(set(CURLOPT_URL, request_.url.c_str()));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_PROTOCOLS_STR, "http,https"));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_NOSIGNAL, 1L));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_FOLLOWLOCATION, 1L));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_MAXREDIRS, 10L));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_TCP_KEEPALIVE, 1L));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_USERAGENT, "flowsql"));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_ERRORBUFFER, error_));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_CONNECTTIMEOUT_MS,
+                          static_cast<long>(request_.connect_timeout.count())));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_HEADERFUNCTION, &CurlStream::OnHeader));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_HEADERDATA, this));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_WRITEFUNCTION, &CurlStream::OnBody));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_WRITEDATA, this));
+  if (pool_->share != nullptr) ARROW_RETURN_NOT_OK(set(CURLOPT_SHARE, pool_->share));
+  const std::string method = AsciiUpper(request_.method);
+  if (method == "HEAD") {
+    ARROW_RETURN_NOT_OK(set(CURLOPT_NOBODY, 1L));
+  } else if (method == "GET" && request_.body.empty()) {
+    ARROW_RETURN_NOT_OK(set(CURLOPT_HTTPGET, 1L));
+  } else {
+    if (method != "POST") ARROW_RETURN_NOT_OK(set(CURLOPT_CUSTOMREQUEST, method.c_str()));
+    ARROW_RETURN_NOT_OK(
+        set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_.body.size())));
+    ARROW_RETURN_NOT_OK(set(CURLOPT_POSTFIELDS, request_.body.data()));
+  }
+  if (request_.range) {
+    range_ = std::to_string(request_.range->first) + "-" +
+             (request_.range->last >= 0 ? std::to_string(request_.range->last) : "");
+    ARROW_RETURN_NOT_OK(set(CURLOPT_RANGE, range_.c_str()));
+  }
+  for (const auto& [name, value] : request_.headers) {
+    const std::string line = value.empty() ? name + ";" : name + ": " + value;
+    curl_slist* list = curl_slist_append(header_list_, line.c_str());
+    if (list == nullptr) return Status::OutOfMemory("cannot make a header list");
+    header_list_ = list;
+  }
+  if (header_list_ != nullptr) ARROW_RETURN_NOT_OK(set(CURLOPT_HTTPHEADER, header_list_));
+  const CURLMcode added = curl_multi_add_handle(handle_->multi, easy);
+  if (added != CURLM_OK) {
+    return Status::IOError(RedactUrl(request_.url),
+                           ": cannot start the request: ", curl_multi_strerror(added));
+  }
+  attached_ = true;
+  ARROW_RETURN_NOT_OK(Pump());
+  if (done_ && result_ != CURLE_OK && buffered() == 0) return Failure();
+  // The standard phrase where there is one: servers word theirs freely.
+  const std::string_view standard = ReasonPhrase(head_.status);
+  if (!standard.empty()) head_.reason = std::string(standard);
+  return Status::OK();
+}
+
+Status CurlStream::Pump() {
+  auto last_progress = Clock::now();
+  int64_t seen = progress_;
+  while (!done_ && buffered() == 0) {
+    int running = 0;
+    const CURLMcode code = curl_multi_perform(handle_->multi, &running);
+    if (code != CURLM_OK) {
+      return Status::IOError(RedactUrl(request_.url),
+                             ": transfer failed: ", curl_multi_strerror(code));
+    }
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(handle_->multi, &queued)) {
+      if (message->msg == CURLMSG_DONE) {
+        done_ = true;
+        result_ = message->data.result;
+      }
+    }
+    if (done_ || buffered() > 0) {
+      // The head is in: curl knows the final status (HTTP/2 and redirects included).
+      long status = 0;
+      if (curl_easy_getinfo(handle_->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+          status != 0) {
+        head_.status = static_cast<int>(status);
+      }
+      break;
+    }
+    if (progress_ != seen) {
+      seen = progress_;
+      last_progress = Clock::now();
+    } else if (Clock::now() - last_progress > request_.stall_timeout) {
+      stalled_ = true;
+      done_ = true;
+      result_ = CURLE_OPERATION_TIMEDOUT;
+      break;
+    }
+    curl_multi_poll(handle_->multi, nullptr, 0, 200, nullptr);
+  }
+  if (done_ && result_ == CURLE_OK && buffered() == 0) Finish();
+  return Status::OK();
+}
+
+Status CurlStream::Failure() {
+  transient_ = TransientCurlCode(result_);
+  std::string detail;
+  if (stalled_) {
+    detail = "no data for " +
+             std::to_string(
+                 std::chrono::duration_cast<std::chrono::seconds>(request_.stall_timeout)
+                     .count()) +
+             " s";
+  } else {
+    detail = error_[0] != '\0' ? std::string(error_) : curl_easy_strerror(result_);
+  }
+  std::string after;
+  if (body_bytes_ > 0) after = " after " + std::to_string(body_bytes_) + " bytes";
+  Finish();
+  return Status::IOError(RedactUrl(request_.url), ": ", CurlWhat(result_), after, ": ",
+                         Redact(detail));
+}
+
+Result<int64_t> CurlStream::Read(int64_t n, void* out) {
+  auto* dest = static_cast<uint8_t*>(out);
+  int64_t copied = 0;
+  while (copied < n) {
+    if (buffered() == 0) {
+      if (done_) break;
+      ARROW_RETURN_NOT_OK(Pump());
+      continue;
+    }
+    const int64_t take = std::min<int64_t>(n - copied, static_cast<int64_t>(buffered()));
+    std::memcpy(dest + copied, buffer_.data() + buffer_pos_, static_cast<size_t>(take));
+    buffer_pos_ += static_cast<size_t>(take);
+    copied += take;
+  }
+  if (buffered() == 0 && done_) {
+    if (result_ != CURLE_OK) {
+      // The bytes before the failure go out first; the next call reports it.
+      if (copied > 0) return copied;
+      return Failure();
+    }
+    Finish();
+  }
+  return copied;
+}
+
+Status CurlStream::ReadRest(std::string* out, int64_t limit) {
+  char chunk[64 << 10];
+  while (limit < 0 || static_cast<int64_t>(out->size()) < limit) {
+    int64_t want = sizeof(chunk);
+    if (limit >= 0) want = std::min<int64_t>(want, limit - out->size());
+    ARROW_ASSIGN_OR_RAISE(const int64_t got, Read(want, chunk));
+    if (got == 0) break;
+    out->append(chunk, static_cast<size_t>(got));
+  }
+  return Status::OK();
+}
+
+void CurlStream::Finish() {
+  if (handle_ == nullptr) return;
+  if (attached_) curl_multi_remove_handle(handle_->multi, handle_->easy);
+  attached_ = false;
+  if (header_list_ != nullptr) {
+    curl_easy_setopt(handle_->easy, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(header_list_);
+    header_list_ = nullptr;
+  }
+  pool_->Release(std::move(handle_));
+}
+
+/// Tries `request` until an answer that is not a transient failure, or the attempts
+/// are spent. The stream is at its body.
+Result<std::unique_ptr<CurlStream>> OpenWithRetries(
+    const std::shared_ptr<Client::Pool>& pool, const Request& request) {
+  ARROW_RETURN_NOT_OK(EnsureCurl());
+  const int attempts = std::max(request.max_attempts, 1);
+  for (int attempt = 1;; ++attempt) {
+    auto stream = std::make_unique<CurlStream>(pool, request);
+    Status st = stream->Start();
+    const bool last = attempt >= attempts;
+    if (!st.ok()) {
+      if (stream->transient() && !last) {
+        std::this_thread::sleep_for(Backoff(request, attempt, nullptr));
+        continue;
+      }
+      return st.WithMessage(st.message(), Attempts(attempt));
+    }
+    stream->mutable_head().attempts = attempt;
+    const int status = stream->head().status;
+    if (IsTransientStatus(status) && !last) {
+      const Response answer = stream->head();
+      stream.reset();
+      std::this_thread::sleep_for(Backoff(request, attempt, &answer));
+      continue;
+    }
+    if (!stream->head().ok()) {
+      // The error page, for the caller to show; a failure reading it does not matter.
+      std::string body;
+      (void)stream->ReadRest(&body, kErrorBodyBytes);
+      stream->mutable_head().body = std::move(body);
+    }
+    return stream;
+  }
+}
+
+}  // namespace
+
+// --- Client --------------------------------------------------------------------
+
+Client::Client() : pool_(std::make_shared<Pool>()) {}
+Client::~Client() = default;
+
+Result<Response> Client::Send(const Request& request) {
+  int used = 0;
+  const int attempts = std::max(request.max_attempts, 1);
+  while (true) {
+    Request attempt = request;
+    attempt.max_attempts = attempts - used;
+    ARROW_ASSIGN_OR_RAISE(auto stream, OpenWithRetries(pool_, attempt));
+    used += stream->head().attempts;
+    Response out = stream->head();
+    out.attempts = used;
+    if (!out.ok()) return out;
+    Status st = stream->ReadRest(&out.body, -1);
+    if (st.ok()) return out;
+    // The answer was cut short: the whole request again, while attempts remain.
+    if (!stream->transient() || used >= attempts) {
+      return st.WithMessage(st.message(), Attempts(used));
+    }
+    std::this_thread::sleep_for(Backoff(request, used, nullptr));
+  }
+}
+
+Result<std::unique_ptr<ResponseStream>> Client::Open(const Request& request) {
+  ARROW_ASSIGN_OR_RAISE(auto stream, OpenWithRetries(pool_, request));
+  return std::unique_ptr<ResponseStream>(std::move(stream));
+}
+
+Result<Response> Client::Stream(const Request& request,
+                                const std::function<Status(std::string_view)>& on_chunk) {
+  ARROW_ASSIGN_OR_RAISE(auto stream, OpenWithRetries(pool_, request));
+  Response head = stream->head();
+  if (!head.ok()) return head;
+  std::vector<char> chunk(64 << 10);
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(const int64_t got,
+                          stream->Read(static_cast<int64_t>(chunk.size()), chunk.data()));
+    if (got == 0) break;
+    ARROW_RETURN_NOT_OK(on_chunk(std::string_view(chunk.data(), got)));
+  }
+  return head;
+}
+
+// --- helpers ---------------------------------------------------------------------
+
+std::string Response::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
+
+Status ErrorOf(const std::string& url, const Response& response) {
+  std::string reason = response.reason;
+  if (reason.empty()) reason = std::string(ReasonPhrase(response.status));
+  return Status::IOError(RedactUrl(url), ": HTTP ", response.status,
+                         reason.empty() ? "" : " ", reason, Attempts(response.attempts));
+}
+
+bool IsTransientStatus(int status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 ||
+         status == 504;
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 412:
+      return "Precondition Failed";
+    case 416:
+      return "Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
+  }
+}
+
+bool IsSecretParameter(std::string_view name) {
+  const std::string n = AsciiLower(std::string(name));
+  for (const char* part : {"token", "secret", "passw", "signature", "credential"}) {
+    if (n.find(part) != std::string::npos) return true;
+  }
+  if (n.size() >= 3 && n.compare(n.size() - 3, 3, "key") == 0) return true;
+  return n == "sig" || n == "auth" || n == "authorization" || n == "pwd";
+}
+
+std::string RedactUrl(std::string_view url) {
+  if (url.find("://") == std::string_view::npos) return std::string(url);
+  std::string out;
+  size_t copied = 0;
+  const auto [user_begin, user_end] = UserInfo(url);
+  if (user_end > user_begin) {
+    out.append(url.substr(0, user_begin));
+    out.append("***");
+    copied = user_end;
+  }
+  ForEachParameter(url, [&](const std::string& name, size_t begin, size_t end) {
+    if (!IsSecretParameter(name) || end == begin) return;
+    out.append(url.substr(copied, begin - copied));
+    out.append("***");
+    copied = end;
+  });
+  out.append(url.substr(copied));
+  return out;
+}
+
+void RegisterUrlSecrets(std::string_view url) {
+  if (url.find("://") == std::string_view::npos) return;
+  const auto [user_begin, user_end] = UserInfo(url);
+  if (user_end > user_begin) {
+    const std::string_view userinfo = url.substr(user_begin, user_end - user_begin);
+    RegisterSecret(userinfo);
+    const size_t colon = userinfo.find(':');
+    if (colon != std::string_view::npos) {
+      RegisterSecret(userinfo.substr(colon + 1));
+      RegisterSecret(PercentDecode(userinfo.substr(colon + 1)));
+    }
+  }
+  ForEachParameter(url, [&](const std::string& name, size_t begin, size_t end) {
+    if (!IsSecretParameter(name)) return;
+    RegisterSecret(url.substr(begin, end - begin));
+    RegisterSecret(PercentDecode(url.substr(begin, end - begin)));
+  });
+}
+
+bool IsHttpUrl(std::string_view uri) {
+  auto starts = [&](std::string_view prefix) {
+    return uri.size() >= prefix.size() &&
+           EqualsIgnoreCase(uri.substr(0, prefix.size()), prefix);
+  };
+  return starts("http://") || starts("https://");
+}
+
+}  // namespace flowsql::http
