@@ -3,6 +3,7 @@
 #include "connectors/file/file_options.h"
 #include "connectors/file/file_sink.h"
 #include "connectors/file/file_source.h"
+#include "connectors/file/http_fs.h"
 #include "connectors/file/watch_source.h"
 
 namespace flowsql {
@@ -12,9 +13,11 @@ Status RegisterFileConnector(Registry* registry) {
   spec.name = "file";
   spec.doc =
       "Files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC, ORC and Avro, on the local "
-      "disk (paths and file:// URIs) or an object store (s3://, gs://, az://, abfss://). "
-      "A path may be a file, a directory or a glob.";
-  spec.schemes = {"", "file", "s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss"};
+      "disk (paths and file:// URIs), an object store (s3://, gs://, az://, abfss://) or "
+      "a web server (http://, https://: read-only, one file per URL, by range requests "
+      "where the server allows them). A path may be a file, a directory or a glob.";
+  spec.schemes = {"",   "file",  "s3",   "s3a",   "gs",   "gcs",
+                  "az", "azure", "abfs", "abfss", "http", "https"};
   spec.functions = {
       {"read_csv", {{"format", "csv"}}},       {"read_csv_auto", {{"format", "csv"}}},
       {"read_json", {{"format", "json"}}},     {"read_json_auto", {{"format", "json"}}},
@@ -28,7 +31,14 @@ Status RegisterFileConnector(Registry* registry) {
   spec.sink_options = file::SinkOptionSpecs();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
     const Options& o = args.options;
-    if (o.GetBool("watch", false)) return std::make_unique<file::WatchSource>(args);
+    if (o.GetBool("watch", false)) {
+      if (http::IsHttpUrl(args.uri)) {
+        return Status::Invalid(http::RedactUrl(args.uri),
+                               ": watch = true lists a folder or a glob, and an http(s) "
+                               "URL is one file that cannot be listed");
+      }
+      return std::make_unique<file::WatchSource>(args);
+    }
     for (const char* option : {"delete_after_read", "move_after_read", "poll_interval",
                                "file_complete", "marker_suffix"}) {
       if (o.IsSet(option)) {
@@ -40,6 +50,7 @@ Status RegisterFileConnector(Registry* registry) {
     return std::make_unique<file::FileSource>(args);
   };
   spec.make_sink = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Sink>> {
+    if (http::IsHttpUrl(args.uri)) return file::HttpReadOnly(args.uri);
     return file::MakeFileSink(args);
   };
   return registry->Register(std::move(spec));

@@ -1,5 +1,6 @@
 #include "connectors/file/file_options.h"
 
+#include "connectors/file/http_fs.h"
 #include "connectors/file/storage.h"
 
 namespace flowsql::file {
@@ -182,6 +183,7 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        {"auto", "none", "gzip", "zstd", "bz2", "lz4", "snappy"}},
   };
   for (auto& spec : StorageOptionSpecs()) specs.push_back(std::move(spec));
+  for (auto& spec : HttpOptionSpecs()) specs.push_back(std::move(spec));
   return specs;
 }
 

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/http_client.h"
+
 namespace flowsql::file {
 
 namespace fs = std::filesystem;
@@ -92,7 +94,7 @@ constexpr CompressionExtension kCompressionExtensions[] = {
 }  // namespace
 
 arrow::Compression::type CompressionFromPath(const std::string& path) {
-  const std::string p = AsciiLower(path);
+  const std::string p = AsciiLower(WithoutQuery(path));
   for (const auto& c : kCompressionExtensions) {
     if (EndsWith(p, c.extension)) return c.codec;
   }
@@ -121,7 +123,7 @@ Result<arrow::Compression::type> StreamCompressionFromName(const std::string& na
 }
 
 std::optional<PathFormat> FormatFromPath(const std::string& path) {
-  std::string p = AsciiLower(path);
+  std::string p = AsciiLower(WithoutQuery(path));
   PathFormat out{FileFormat::kCsv};
   out.compression = CompressionFromPath(p);
   for (const auto& c : kCompressionExtensions) {
@@ -169,6 +171,11 @@ std::string UriToPath(const std::string& uri) {
 
 bool HasGlob(const std::string& path) {
   return path.find_first_of("*?[{") != std::string::npos;
+}
+
+std::string WithoutQuery(const std::string& path) {
+  if (!http::IsHttpUrl(path)) return path;
+  return path.substr(0, path.find_first_of("?#"));
 }
 
 namespace {
@@ -312,6 +319,7 @@ Result<std::vector<std::string>> Glob(const Storage& storage, const std::string&
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
                                               std::optional<FileFormat> format,
                                               const Storage& storage) {
+  if (http::IsHttpUrl(path)) return std::vector<std::string>{path};
   if (HasGlob(path)) {
     ARROW_ASSIGN_OR_RAISE(auto files, Glob(storage, path));
     if (files.empty()) return Status::Invalid("no files match '", path, "'");

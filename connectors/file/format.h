@@ -52,6 +52,10 @@ Result<arrow::Compression::type> StreamCompressionFromName(const std::string& na
 std::string UriToPath(const std::string& uri);
 /// True when `path` contains glob characters (* ? [ {).
 bool HasGlob(const std::string& path);
+/// `path` without the ?query and #fragment of an http(s) URL, which say nothing of the
+/// file's name ("https://h/x.csv.gz?sig=abc" -> "https://h/x.csv.gz"); other paths
+/// whole.
+std::string WithoutQuery(const std::string& path);
 
 /// The files a source path stands for, sorted by name: the file itself; the files
 /// below a directory, in its folders too (those whose extension gives `format`, or
@@ -59,7 +63,8 @@ bool HasGlob(const std::string& path);
 /// format); or the matches of a glob: `*`, `?`, `[...]` within a name, `**` across
 /// folders, `{a,b}` alternatives. Names starting with `.` or `_` are skipped.
 /// Errors: "file not found: <path>", "no files match '<glob>'". Paths and URIs of
-/// `storage` ("s3://bucket/dir/*.parquet").
+/// `storage` ("s3://bucket/dir/*.parquet"). An http(s) URL is one file, whatever it
+/// holds ('?' and '[' are no globs there, and a server has no folders to list).
 Result<std::vector<std::string>> ResolvePaths(const std::string& path,
                                               std::optional<FileFormat> format,
                                               const Storage& storage = *Storage::Local());

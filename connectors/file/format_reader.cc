@@ -6,6 +6,7 @@
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
 
+#include "common/http_client.h"
 #include "connectors/file/snappy_stream.h"
 
 namespace flowsql::file {
@@ -77,6 +78,10 @@ std::shared_ptr<arrow::RecordBatchReader> NameErrors(
 Status WithPath(const Status& st, const std::string& path) {
   if (st.ok()) return st;
   if (st.message().rfind(path, 0) == 0) return st;
+  // An http(s) URL names itself, its secrets removed.
+  if (http::IsHttpUrl(path) && st.message().rfind(http::RedactUrl(path), 0) == 0) {
+    return st;
+  }
   return st.WithMessage(path, ": ", st.message());
 }
 

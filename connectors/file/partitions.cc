@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "connectors/file/format.h"
+
 namespace flowsql::file {
 
 namespace cp = arrow::compute;
@@ -29,7 +31,7 @@ std::string PercentDecode(const std::string& text) {
 /// The key=value folders of `path`, in order.
 std::vector<std::pair<std::string, std::string>> Folders(const std::string& path) {
   std::vector<std::pair<std::string, std::string>> out;
-  const std::filesystem::path p(path);
+  const std::filesystem::path p(WithoutQuery(path));
   for (const auto& part : p.parent_path()) {
     const std::string segment = part.string();
     const size_t eq = segment.find('=');

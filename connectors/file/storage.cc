@@ -12,8 +12,10 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/http_client.h"
 #include "common/secrets.h"
 #include "common/text.h"
+#include "connectors/file/http_fs.h"
 
 namespace flowsql::file {
 
@@ -339,15 +341,20 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
       prefix += rest.substr(0, at) + "@" + host + "/";
     }
     ARROW_ASSIGN_OR_RAISE(fs, MakeAzure(options, account));
+  } else if (scheme == "http" || scheme == "https") {
+    // Paths are the URLs themselves, query included (signed URLs).
+    http::RegisterUrlSecrets(uri);
+    ARROW_ASSIGN_OR_RAISE(fs, MakeHttpFileSystem(options));
+    prefix.clear();
   } else {
     return Status::Invalid("unsupported file URI scheme '", scheme,
-                           "://' (file, s3, gs, az and abfss are)");
+                           "://' (file, s3, gs, az, abfss, http and https are)");
   }
   return std::shared_ptr<const Storage>(new Storage(scheme, prefix, std::move(fs)));
 }
 
 std::string Storage::PathOf(const std::string& uri) const {
-  if (local()) return uri;
+  if (local() || http::IsHttpUrl(uri)) return uri;
   // "abfss://c@host/" is a prefix naming container c.
   const size_t at = prefix_.find('@');
   if (at != std::string::npos) {
@@ -379,6 +386,8 @@ std::string Storage::Join(const std::string& dir, const std::string& name) {
 
 Status Storage::Named(const Status& st, const std::string& uri) const {
   if (st.ok()) return st;
+  // HttpFileSystem's errors name their URL, its secrets removed.
+  if (http::IsHttpUrl(uri)) return st;
   return st.WithMessage(uri, ": ", Redact(st.message()));
 }
 

@@ -1,5 +1,6 @@
-// Where a file connector's files live: the local disk or an object store (s3://,
-// gs://, az:// and abfss://), behind one arrow::fs::FileSystem. Paths stay URIs
+// Where a file connector's files live: the local disk, an object store (s3://,
+// gs://, az:// and abfss://) or a web server (http://, https://: read-only, see
+// http_fs.h), behind one arrow::fs::FileSystem. Paths stay URIs
 // everywhere else in the connector ("s3://bucket/key", "data/x.csv"): they are what
 // errors, EXPLAIN and the filename column show. Storage maps them to the paths its
 // FileSystem takes.
@@ -34,7 +35,7 @@ class Storage {
   static std::shared_ptr<const Storage> Local();
 
   bool local() const { return scheme_.empty(); }
-  /// "s3", "gs", "az", "abfss"; "" for the local disk.
+  /// "s3", "gs", "az", "abfss", "http", "https"; "" for the local disk.
   const std::string& scheme() const { return scheme_; }
   const std::shared_ptr<arrow::fs::FileSystem>& filesystem() const { return fs_; }
   /// True when an output stream publishes its object only when closed, whole, and
