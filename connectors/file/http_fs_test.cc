@@ -9,6 +9,8 @@
 #include <mutex>
 
 #include "common/test_macros.h"
+#include "connectors/file/format.h"
+#include "connectors/file/storage.h"
 
 namespace flowsql::file {
 namespace {
@@ -304,6 +306,24 @@ TEST(HttpFileSystem, InfoErrorsAndWrites) {
   arrow::fs::FileSelector select;
   select.base_dir = "https://h/dir/";
   EXPECT_FALSE(fs.GetFileInfo(select).ok());
+}
+
+TEST(HttpStorage, AnUrlIsOneFileWithItsQuery) {
+  const std::string url = "https://h/data/x[1]?.csv.gz?sig=abc&page=*";
+  ASSERT_OK_AND_ASSIGN(auto storage, Storage::Open(url, Options()));
+  EXPECT_EQ(storage->scheme(), "https");
+  EXPECT_EQ(storage->UriOf(storage->PathOf(url)), url);
+  EXPECT_EQ(storage->PathOf("https://h/dir/"), "https://h/dir/");
+  // No request is made: globs and folders do not exist over HTTP.
+  ASSERT_OK_AND_ASSIGN(auto files, ResolvePaths(url, std::nullopt, *storage));
+  EXPECT_EQ(files, std::vector<std::string>{url});
+  auto pf = FormatFromPath("https://h/x.csv.gz?sig=a.parquet#frag");
+  ASSERT_TRUE(pf.has_value());
+  EXPECT_EQ(pf->format, FileFormat::kCsv);
+  EXPECT_EQ(pf->compression, arrow::Compression::GZIP);
+  EXPECT_EQ(CompressionFromPath("http://h/x.json?x=.zst"),
+            arrow::Compression::UNCOMPRESSED);
+  EXPECT_FALSE(FormatFromPath("https://h/api/v1/orders?format=.csv").has_value());
 }
 
 }  // namespace
