@@ -118,6 +118,18 @@ std::chrono::milliseconds Backoff(const Request& request, int attempt,
   return wait;
 }
 
+/// Sleeps `wait`, or less when `stop` is requested (then Cancelled).
+Status Sleep(std::chrono::milliseconds wait, const arrow::StopToken& stop) {
+  const auto end = Clock::now() + wait;
+  while (true) {
+    ARROW_RETURN_NOT_OK(stop.Poll());
+    const auto now = Clock::now();
+    if (now >= end) return Status::OK();
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(end - now, std::chrono::milliseconds(50)));
+  }
+}
+
 std::string Attempts(int attempts) {
   return attempts > 1 ? " (after " + std::to_string(attempts) + " attempts)" : "";
 }
@@ -399,6 +411,7 @@ Status CurlStream::Pump() {
         result_ = message->data.result;
       }
     }
+    ARROW_RETURN_NOT_OK(request_.stop.Poll());
     if (done_ || buffered() > 0) {
       // The head is in: curl knows the final status (HTTP/2 and redirects included).
       long status = 0;
@@ -503,7 +516,7 @@ Result<std::unique_ptr<CurlStream>> OpenWithRetries(
     const bool last = attempt >= attempts;
     if (!st.ok()) {
       if (stream->transient() && !last) {
-        std::this_thread::sleep_for(Backoff(request, attempt, nullptr));
+        ARROW_RETURN_NOT_OK(Sleep(Backoff(request, attempt, nullptr), request.stop));
         continue;
       }
       return st.WithMessage(st.message(), Attempts(attempt));
@@ -513,7 +526,7 @@ Result<std::unique_ptr<CurlStream>> OpenWithRetries(
     if (IsTransientStatus(status) && !last) {
       const Response answer = stream->head();
       stream.reset();
-      std::this_thread::sleep_for(Backoff(request, attempt, &answer));
+      ARROW_RETURN_NOT_OK(Sleep(Backoff(request, attempt, &answer), request.stop));
       continue;
     }
     if (!stream->head().ok()) {
@@ -550,7 +563,7 @@ Result<Response> Client::Send(const Request& request) {
     if (!stream->transient() || used >= attempts) {
       return st.WithMessage(st.message(), Attempts(used));
     }
-    std::this_thread::sleep_for(Backoff(request, used, nullptr));
+    ARROW_RETURN_NOT_OK(Sleep(Backoff(request, used, nullptr), request.stop));
   }
 }
 

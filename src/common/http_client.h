@@ -6,6 +6,8 @@
 // Thread-safe: any thread may send requests through one Client concurrently.
 #pragma once
 
+#include <arrow/util/cancel.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,10 +46,15 @@ struct Request {
   std::chrono::milliseconds stall_timeout{60000};
   /// At most this many attempts in all (>= 1): see IsTransientStatus and the transport
   /// errors that Send retries (a connection reset or timed out, nothing received).
+  /// Every method is retried alike: set 1 for a request that must not be repeated (a
+  /// POST that is not idempotent).
   int max_attempts = 4;
   /// The wait before the second attempt; it doubles for each later one (with jitter),
   /// up to 5 s. A Retry-After answer (in seconds) is honoured up to 10 s.
   std::chrono::milliseconds initial_backoff{200};
+  /// When set, waits (for data, before a retry) end within about 200 ms with
+  /// Status::Cancelled.
+  arrow::StopToken stop = arrow::StopToken::Unstoppable();
 };
 
 struct Response {

@@ -1,6 +1,10 @@
 #include "common/http_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/secrets.h"
 #include "common/test_macros.h"
@@ -111,6 +115,29 @@ TEST(Http, AnInvalidUrlIsAnError) {
   auto r = client.Send(request);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("ftp://h/x"), std::string::npos);
+}
+
+TEST(Http, AStopEndsAWaitForAnAnswer) {
+  // A server that takes the connection and never answers.
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  arrow::StopSource source;
+  source.RequestStop();
+  Client client;
+  Request request;
+  request.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x";
+  request.stop = source.token();
+  auto r = client.Send(request);
+  close(listener);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCancelled()) << r.status().ToString();
 }
 
 }  // namespace
