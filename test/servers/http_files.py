@@ -45,6 +45,7 @@ from typing import Iterator, Optional, Union
 
 HOST = "127.0.0.1"
 START_TIMEOUT = float(os.environ.get("FLOWSQL_SERVER_START_TIMEOUT", "60"))
+SETTLE_TIMEOUT = 10.0
 MODES = ("full", "no_head", "no_ranges", "chunked")
 
 
@@ -80,9 +81,13 @@ class HttpFileServer:
     def __init__(self, root: Path, port: int):
         self.root = Path(root).resolve()
         self.port = port
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._in_flight = 0  # requests being answered
         self._log: list = []
         self._failures: dict = {}  # name -> list of pending failures (status or kind)
+        # Bumped by reset(): a request that began before is not counted after it (its
+        # handler may finish after the client has read the answer and moved on).
+        self._generation = 0
 
     @property
     def base(self) -> str:
@@ -107,9 +112,14 @@ class HttpFileServer:
         with self._lock:
             self._log.clear()
             self._failures.clear()
+            self._generation += 1
 
     def requests(self, name: Optional[str] = None) -> list:
+        """The requests served since the last reset(), once none is being answered
+        (a handler may still be writing when its client already has the answer), or
+        after SETTLE_TIMEOUT seconds."""
         with self._lock:
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout=SETTLE_TIMEOUT)
             return [r for r in self._log if name is None or r.name == name]
 
     def stats(self, name: Optional[str] = None) -> Stats:
@@ -132,9 +142,17 @@ class HttpFileServer:
                     return what
             return None
 
-    def _record(self, request: Request) -> None:
+    def _begin(self) -> int:
         with self._lock:
-            self._log.append(request)
+            self._in_flight += 1
+            return self._generation
+
+    def _end(self, request: Optional[Request], generation: int) -> None:
+        with self._lock:
+            if request is not None and generation == self._generation:
+                self._log.append(request)
+            self._in_flight -= 1
+            self._lock.notify_all()
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -180,19 +198,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._serve(head=False)
 
     def _serve(self, head: bool):
-        parsed = urllib.parse.urlsplit(self.path)
-        parts = urllib.parse.unquote(parsed.path).lstrip("/").split("/", 1)
-        mode = parts[0]
-        name = parts[1] if len(parts) > 1 else ""
-        rng = self.headers.get("Range")
-        record = Request("HEAD" if head else "GET", mode, name, self.path, rng, 0, 0,
-                         {k.lower(): v for k, v in self.headers.items()})
+        generation = self.files._begin()
+        record = None
         try:
+            parsed = urllib.parse.urlsplit(self.path)
+            parts = urllib.parse.unquote(parsed.path).lstrip("/").split("/", 1)
+            mode = parts[0]
+            name = parts[1] if len(parts) > 1 else ""
+            rng = self.headers.get("Range")
+            record = Request("HEAD" if head else "GET", mode, name, self.path, rng, 0, 0,
+                             {k.lower(): v for k, v in self.headers.items()})
             self._answer(head, mode, name, rng, record)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
-            self.files._record(record)
+            self.files._end(record, generation)
 
     def _send_status(self, record: Request, status: int, body: bytes = b"",
                      headers: Optional[dict] = None, head: bool = False):
