@@ -173,6 +173,22 @@ def test_every_format_reads_as_duckdb_reads_the_local_file(flowsql, data, files,
                    if m == "HEAD")
 
 
+@pytest.mark.parametrize("mode", ["full", "no_ranges"])
+def test_avro_reads_as_the_local_file(flowsql, data, files, mode):
+    # No oracle reads Avro here (DuckDB's extension is downloaded at run time): flowsql
+    # reading the same file from the disk is the reference.
+    local = data / "x.avro"
+    if not local.exists():
+        flowsql_ok(flowsql, f"SELECT * FROM '{data / 'x.parquet'}' INTO '{local}'")
+    sql = "SELECT * FROM {src} ORDER BY id"
+    over_http = flowsql_ok(flowsql, sql.format(src=f"'{files.url('x.avro', mode)}'"))
+    assert over_http.out == flowsql_ok(flowsql, sql.format(src=f"'{local}'")).out
+    assert len(rows(over_http.out)) == ROWS + 1
+    if mode == "full":
+        assert all(m == "HEAD" or m.startswith("GET bytes=")
+                   for m in files.stats("x.avro").methods)
+
+
 def test_a_table_function_reads_an_url(flowsql, data, files):
     r = flowsql_ok(flowsql, f"SELECT count(*), sum(id) FROM "
                             f"read_csv('{files.url('x.csv.gz', 'no_ranges')}')")
