@@ -268,6 +268,14 @@ def test_a_folder_like_url_is_fetched_not_listed(flowsql, files):
     assert rows(r.out)[1:] == [["1"]]
 
 
+def test_an_url_cannot_be_watched(flowsql, files):
+    url = files.url("x.csv", query=f"token={SECRET}")
+    r = flowsql("-c", f"SELECT * FROM '{url}' WITH (watch = true)")
+    assert r.code == 1, r
+    assert "an http(s) URL is one file that cannot be listed" in r.err, r
+    assert SECRET not in r.err + r.out
+
+
 # --- failures --------------------------------------------------------------------------
 
 
