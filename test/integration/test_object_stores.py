@@ -143,7 +143,7 @@ def test_reads_equal_duckdb_on_the_same_files(s3_server, s3_bucket, tmp_path, fl
             events="'s3://%s/events/**/*.parquet'" % s3_bucket,
             csv="'s3://%s/table.csv.gz'" % s3_bucket,
             ndjson="'s3://%s/rows.ndjson'" % s3_bucket))
-        theirs = con.execute(q.format(
+        theirs = con.sql(q.format(
             events="read_parquet('%s/events/**/*.parquet', hive_partitioning = true)"
             % local,
             csv="'%s/table.csv.gz'" % local,
