@@ -238,6 +238,32 @@ std::string PartExtension(const WriteSettings& write) {
   return ext;
 }
 
+int64_t PartNameEpoch(const std::string& name, std::string* rest) {
+  constexpr std::string_view kPart = "part-";
+  if (name.rfind(kPart, 0) != 0) return -1;
+  int64_t epoch = -1;
+  const char* begin = name.data() + kPart.size();
+  auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
+  if (ec != std::errc() || end - begin < 8 || epoch < 0) return -1;
+  if (rest != nullptr) rest->assign(end, name.data() + name.size());
+  return epoch;
+}
+
+Status RemoveOtherDataFiles(const SinkSettings& settings,
+                            const std::vector<std::string>& keep) {
+  std::vector<std::string> names;
+  ARROW_RETURN_NOT_OK(settings.storage->ListFiles(settings.path, &names));
+  for (const auto& name : names) {
+    const std::string uri = Storage::Join(settings.path, name);
+    if (std::find(keep.begin(), keep.end(), uri) != keep.end()) continue;
+    auto pf = FormatFromPath(name);
+    if (pf && pf->format == settings.write.format) {
+      ARROW_RETURN_NOT_OK(settings.storage->DeleteFile(uri));
+    }
+  }
+  return Status::OK();
+}
+
 std::string PartPrefix(int64_t epoch, const std::string& pipeline) {
   char head[32];
   std::snprintf(head, sizeof(head), "part-%08" PRId64 "-", epoch);
@@ -250,13 +276,8 @@ namespace {
 /// `ext`, else -1.
 int64_t PartEpoch(const std::string& name, const std::string& pipeline,
                   const std::string& ext) {
-  constexpr std::string_view kPart = "part-";
-  if (name.rfind(kPart, 0) != 0) return -1;
-  int64_t epoch = -1;
-  const char* begin = name.data() + kPart.size();
-  auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
-  if (ec != std::errc() || end - begin < 8 || epoch < 0) return -1;
-  return name == PartPrefix(epoch, pipeline) + ext ? epoch : -1;
+  const int64_t epoch = PartNameEpoch(name, nullptr);
+  return epoch >= 0 && name == PartPrefix(epoch, pipeline) + ext ? epoch : -1;
 }
 
 /// Appending to a Parquet, IPC or JSON-array file: writes the rows of `target` (read
@@ -775,7 +796,7 @@ class ObjectSink : public Sink {
       written_.push_back(target);
     }
     if (settings_.mode == Mode::kOverwrite && !replaced_old_) {
-      ARROW_RETURN_NOT_OK(RemoveOldParts());
+      ARROW_RETURN_NOT_OK(RemoveOtherDataFiles(settings_, written_));
       replaced_old_ = true;
     }
     epoch_ = -1;
@@ -865,21 +886,6 @@ class ObjectSink : public Sink {
       temp_.clear();
     }
     return st;
-  }
-
-  /// Overwrite of a folder: removes data objects of our format not written by us.
-  Status RemoveOldParts() {
-    std::vector<std::string> names;
-    ARROW_RETURN_NOT_OK(settings_.storage->ListFiles(settings_.path, &names));
-    for (const auto& name : names) {
-      const std::string uri = Storage::Join(settings_.path, name);
-      if (std::find(written_.begin(), written_.end(), uri) != written_.end()) continue;
-      auto pf = FormatFromPath(name);
-      if (pf && pf->format == settings_.write.format) {
-        ARROW_RETURN_NOT_OK(settings_.storage->DeleteFile(uri));
-      }
-    }
-    return Status::OK();
   }
 
   SinkSettings settings_;

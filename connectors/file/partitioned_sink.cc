@@ -42,14 +42,9 @@ constexpr std::string_view kMarkers = "_flowsql";
 /// The epoch of a file `name` (the last path segment) of `pipeline`'s many-file parts,
 /// "part-<epoch>-<pipeline>-<n>.<ext>", else -1.
 int64_t ManyFileEpoch(const std::string& name, const std::string& pipeline) {
-  constexpr std::string_view kPart = "part-";
-  if (name.rfind(kPart, 0) != 0) return -1;
-  int64_t epoch = -1;
-  const char* begin = name.data() + kPart.size();
-  auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
-  if (ec != std::errc() || end - begin < 8 || epoch < 0) return -1;
-  const std::string rest(end, name.data() + name.size());
-  return rest.rfind("-" + pipeline + "-", 0) == 0 ? epoch : -1;
+  std::string rest;
+  const int64_t epoch = PartNameEpoch(name, &rest);
+  return epoch >= 0 && rest.rfind("-" + pipeline + "-", 0) == 0 ? epoch : -1;
 }
 
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
@@ -221,7 +216,7 @@ class PartitionedSink : public Sink {
       ARROW_RETURN_NOT_OK(WriteMarker(epoch.number));
       committed_ = epoch.number;
       if (settings_.mode == Mode::kOverwrite && !replaced_old_) {
-        ARROW_RETURN_NOT_OK(RemoveOldFiles());
+        ARROW_RETURN_NOT_OK(RemoveOtherDataFiles(settings_, written_));
         replaced_old_ = true;
       }
     }
@@ -493,21 +488,6 @@ class PartitionedSink : public Sink {
     if (committed_ >= 0) {
       std::snprintf(digits, sizeof(digits), "%08" PRId64, committed_);
       (void)storage.DeleteFile(Storage::Join(dir, "commit-" + pipeline_ + "-" + digits));
-    }
-    return Status::OK();
-  }
-
-  /// Overwrite: removes data files of our format below the folder not written by us.
-  Status RemoveOldFiles() {
-    std::vector<std::string> names;
-    ARROW_RETURN_NOT_OK(settings_.storage->ListFiles(settings_.path, &names));
-    for (const auto& name : names) {
-      const std::string uri = Storage::Join(settings_.path, name);
-      if (std::find(written_.begin(), written_.end(), uri) != written_.end()) continue;
-      auto pf = FormatFromPath(name);
-      if (pf && pf->format == settings_.write.format) {
-        ARROW_RETURN_NOT_OK(settings_.storage->DeleteFile(uri));
-      }
     }
     return Status::OK();
   }

@@ -49,6 +49,13 @@ Result<SinkSettings> ParseSinkSettings(const ConnectorArgs& args);
 std::string PartExtension(const WriteSettings& write);
 /// "part-<epoch, 8 digits>-<pipeline>.": what a pipeline's part names start with.
 std::string PartPrefix(int64_t epoch, const std::string& pipeline);
+/// The epoch a part name "part-<epoch, 8+ digits>-..." starts with, and in `rest`
+/// what follows the digits ("-<pipeline>.<ext>"); -1 when `name` is not a part.
+int64_t PartNameEpoch(const std::string& name, std::string* rest);
+/// Overwrite of a folder: deletes the files below `settings.path` of the format being
+/// written, but those in `keep` (URIs); hidden files stay.
+Status RemoveOtherDataFiles(const SinkSettings& settings,
+                            const std::vector<std::string>& keep);
 /// Eight random hex digits, for temporary names.
 std::string RandomHex();
 
