@@ -1,5 +1,6 @@
 #include "connectors/file/file_source.h"
 
+#include <arrow/array/array_nested.h>
 #include <arrow/array/builder_primitive.h>
 #include <arrow/array/util.h>
 #include <arrow/type.h>
@@ -23,12 +24,22 @@ namespace {
 /// Parquet files larger than this are read as several row-group ranges.
 constexpr int64_t kSplitBytes = 64 << 20;
 
-/// A column numbering a split's rows in their file: `first` is the file row of the
-/// split's first row.
+/// Columns numbering a split's rows in their file: `first` is the file row of the
+/// split's first row. `column`: file_row_number; `metadata`: _metadata, a struct of
+/// the file's name and the row number.
 struct RowNumbers {
   int column = -1;
+  int metadata = -1;
   int64_t first = 0;
+  std::string filename;
 };
+
+/// The type of the hidden `_metadata` column (seed 004's _metadata.filename,
+/// _metadata.row_number).
+std::shared_ptr<arrow::DataType> MetadataType() {
+  return arrow::struct_({arrow::field("filename", arrow::utf8()),
+                         arrow::field("row_number", arrow::int64())});
+}
 
 /// Reads one file split, conformed to the projected schema, cut at batch_size
 /// rows, from row `skip` up to row `end` (-1: the end) of what the format yields.
@@ -60,16 +71,29 @@ class FileSplitReader : public SplitReader {
         if (batch_size_ > 0) n = std::min(n, batch_size_);
         if (end_ >= 0) n = std::min(n, end_ - position_);
         auto batch = pending_->Slice(pending_offset_, n);
-        if (row_numbers_.column >= 0) {
+        if (row_numbers_.column >= 0 || row_numbers_.metadata >= 0) {
           arrow::Int64Builder numbers;
           ARROW_RETURN_NOT_OK(numbers.Reserve(n));
           for (int64_t i = 0; i < n; ++i) {
             numbers.UnsafeAppend(row_numbers_.first + position_ + i);
           }
-          ARROW_ASSIGN_OR_RAISE(auto column, numbers.Finish());
-          ARROW_ASSIGN_OR_RAISE(
-              batch, batch->SetColumn(row_numbers_.column,
-                                      out_->field(row_numbers_.column), column));
+          ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> column, numbers.Finish());
+          if (row_numbers_.column >= 0) {
+            ARROW_ASSIGN_OR_RAISE(
+                batch, batch->SetColumn(row_numbers_.column,
+                                        out_->field(row_numbers_.column), column));
+          }
+          if (row_numbers_.metadata >= 0) {
+            ARROW_ASSIGN_OR_RAISE(auto names,
+                                  arrow::MakeArrayFromScalar(
+                                      arrow::StringScalar(row_numbers_.filename), n));
+            ARROW_ASSIGN_OR_RAISE(
+                auto metadata,
+                arrow::StructArray::Make({names, column}, MetadataType()->fields()));
+            ARROW_ASSIGN_OR_RAISE(
+                batch, batch->SetColumn(row_numbers_.metadata,
+                                        out_->field(row_numbers_.metadata), metadata));
+          }
         }
         pending_offset_ += n;
         position_ += n;
@@ -371,6 +395,9 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
     arrow::FieldVector fields;
     for (const auto& name : *request.columns) {
       auto field = schema_->GetFieldByName(name);
+      if (field == nullptr && name == "_metadata") {
+        field = arrow::field("_metadata", MetadataType());
+      }
       if (field == nullptr) {
         return Status::KeyError("no column '", name, "' in ", path_);
       }
@@ -392,10 +419,13 @@ Result<std::unique_ptr<SplitReader>> FileSource::OpenSplit(const Split& split,
   RowNumbers row_numbers;
   for (int i = 0; i < out->num_fields(); ++i) {
     const std::string& name = out->field(i)->name();
-    if (name == "file_row_number" && settings_.file_row_number) {
+    const bool metadata = name == "_metadata" && schema_->GetFieldIndex(name) < 0;
+    if ((name == "file_row_number" && settings_.file_row_number) || metadata) {
       // Rows counted from the file's start: the row groups before the split's, and
       // none skipped by statistics.
-      row_numbers.column = i;
+      (metadata ? row_numbers.metadata : row_numbers.column) = i;
+      row_numbers.filename = path;
+      row_numbers.first = 0;
       for (int g = 0; g < begin && g < static_cast<int>(scan.file->row_group_rows.size());
            ++g) {
         row_numbers.first += scan.file->row_group_rows[g];
@@ -438,6 +468,12 @@ int64_t FileSource::ExactRows() const {
     total += f.rows;
   }
   return total;
+}
+
+arrow::FieldVector FileSource::HiddenColumns() const {
+  // A file that has a column _metadata of its own keeps it.
+  if (prepared_ && schema_->GetFieldIndex("_metadata") >= 0) return {};
+  return {arrow::field("_metadata", MetadataType())};
 }
 
 std::string FileSource::Describe() const {

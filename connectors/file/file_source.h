@@ -29,6 +29,9 @@ class FileSource : public Source {
   Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
                                                  const SplitRange& range,
                                                  const ScanRequest& request) override;
+  /// `_metadata`: STRUCT(filename VARCHAR, row_number BIGINT), each row's file and its
+  /// place in it (seed 004's _metadata.filename / _metadata.row_number).
+  arrow::FieldVector HiddenColumns() const override;
   std::string Describe() const override;
   int64_t EstimatedBytes() const override;
   int64_t ExactRows() const override;

@@ -54,10 +54,20 @@ class WatchReader : public SplitReader {
         out_(std::move(out)),
         request_(std::move(request)),
         settings_(ParseWatchSettings(args_.options)),
+        full_(schema_),
         format_(PathFormatOf(args_.options, path_)),
         position_(std::move(start)),
         end_(std::move(end)) {
     skip_ = position_.rows;
+    // The hidden columns wanted (_metadata) come from each file's source.
+    std::vector<std::string> names = schema_->field_names();
+    for (const auto& field : out_->fields()) {
+      if (schema_->GetFieldIndex(field->name()) < 0) {
+        names.push_back(field->name());
+        full_ = *full_->AddField(full_->num_fields(), field);
+      }
+    }
+    inner_.columns = std::move(names);
   }
 
   std::shared_ptr<arrow::Schema> schema() const override { return out_; }
@@ -170,8 +180,8 @@ class WatchReader : public SplitReader {
           file_.reset();
           return nullptr;
         }
-        ARROW_ASSIGN_OR_RAISE(
-            reader_, file_->OpenSplit(splits_[next_split_++], {}, ScanRequest{}));
+        ARROW_ASSIGN_OR_RAISE(reader_,
+                              file_->OpenSplit(splits_[next_split_++], {}, inner_));
       }
       ARROW_ASSIGN_OR_RAISE(auto item, reader_->Next());
       if (item.batch == nullptr) {
@@ -179,7 +189,7 @@ class WatchReader : public SplitReader {
         continue;
       }
       if (item.batch->num_rows() == 0) continue;
-      return Conform(item.batch, schema_, position_.current);
+      return Conform(item.batch, full_, position_.current);
     }
   }
 
@@ -199,6 +209,8 @@ class WatchReader : public SplitReader {
   std::shared_ptr<arrow::Schema> out_;
   ScanRequest request_;
   WatchSettings settings_;
+  std::shared_ptr<arrow::Schema> full_;  // schema_ and the hidden columns wanted
+  ScanRequest inner_;                    // what each file's source is asked for
   std::optional<FileFormat> format_;
   WatchSource::Position position_;
   std::optional<WatchSource::Position> end_;
@@ -291,6 +303,9 @@ Result<std::unique_ptr<SplitReader>> WatchSource::OpenSplit(const Split& split,
     arrow::FieldVector fields;
     for (const auto& name : *request.columns) {
       auto field = schema_->GetFieldByName(name);
+      for (const auto& hidden : HiddenColumns()) {
+        if (field == nullptr && hidden->name() == name) field = hidden;
+      }
       if (field == nullptr) return Status::KeyError("no column '", name, "' in ", path_);
       fields.push_back(field);
     }
@@ -332,6 +347,13 @@ Status WatchSource::Acknowledge(const std::map<std::string, std::string>& offset
     handled_.insert(file);
   }
   return Status::OK();
+}
+
+arrow::FieldVector WatchSource::HiddenColumns() const {
+  // Each file's own source makes them.
+  FileSource file(args_);
+  return schema_ && schema_->GetFieldIndex("_metadata") >= 0 ? arrow::FieldVector{}
+                                                             : file.HiddenColumns();
 }
 
 std::string WatchSource::Describe() const {

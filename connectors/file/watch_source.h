@@ -35,6 +35,7 @@ class WatchSource : public Source {
                                                  const SplitRange& range,
                                                  const ScanRequest& request) override;
   Status Acknowledge(const std::map<std::string, std::string>& offsets) override;
+  arrow::FieldVector HiddenColumns() const override;
   std::string Describe() const override;
 
   /// What the split's offset says: the files read, the file being read and its rows.

@@ -136,6 +136,10 @@ class Source {
   virtual Status Acknowledge(const std::map<std::string, std::string>& offsets) {
     return Status::OK();
   }
+  /// Columns a query may name that GetSchema() leaves out and `*` does not expand
+  /// (the file source's `_metadata`). OpenSplit() produces one when request.columns
+  /// names it.
+  virtual arrow::FieldVector HiddenColumns() const { return {}; }
   /// One line for EXPLAIN, e.g. "file csv data/orders.csv".
   virtual std::string Describe() const = 0;
   /// About how many bytes a full scan reads (the planner orders joins by it); -1

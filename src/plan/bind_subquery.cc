@@ -557,8 +557,9 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
         continue;
       }
       for (const auto& col : c.inner.scope.columns) {
-        if (col.hidden || (!item.expr->table.empty() &&
-                           AsciiLower(col.qualifier) != AsciiLower(item.expr->table))) {
+        if (col.hidden || !col.star ||
+            (!item.expr->table.empty() &&
+             AsciiLower(col.qualifier) != AsciiLower(item.expr->table))) {
           continue;
         }
         auto ref_expr = std::make_shared<sql::Expr>();

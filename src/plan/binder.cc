@@ -393,7 +393,7 @@ Result<PlanPtr> Binder::BindQuery(const sql::Query& query) {
   auto project = Node(NodeKind::kProject, {rel.plan});
   arrow::FieldVector fields;
   for (const auto& c : rel.scope.columns) {
-    if (c.hidden) continue;
+    if (c.hidden || !c.star) continue;
     // Instants leave in the session's zone: shown, written and returned there.
     Bound column{cp::field_ref(c.internal), c.type};
     ARROW_ASSIGN_OR_RAISE(column, InSessionZone(column, rel.scope, query.loc));
@@ -1076,7 +1076,7 @@ Result<Binder::Relation> Binder::BindSelect(const sql::SelectCore& select,
       }
       bool any = false;
       for (const auto& c : post.scope.columns) {
-        if (c.hidden) continue;
+        if (c.hidden || !c.star) continue;
         if (!item.expr->table.empty() &&
             AsciiLower(c.qualifier) != AsciiLower(item.expr->table))
           continue;
@@ -1432,6 +1432,15 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
     fields.push_back(arrow::field(internal, type));
     scan->source_columns.push_back(f->name());
     rel.scope.columns.push_back({qualifier, f->name(), internal, type});
+  }
+  // Hidden columns (_metadata): named, never expanded by `*`.
+  for (const auto& f : source->HiddenColumns()) {
+    std::string internal = NewName(f->name());
+    auto type = EngineType(f->type());
+    fields.push_back(arrow::field(internal, type));
+    scan->source_columns.push_back(f->name());
+    rel.scope.columns.push_back({qualifier, f->name(), internal, type, false, false});
+    ++scan->hidden_columns;
   }
   if (!ref.column_aliases.empty()) {
     for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size();
@@ -2016,9 +2025,9 @@ Result<Binder::Relation> Binder::BindJoin(const sql::TableRef& ref) {
     // NATURAL: the columns both sides name (DuckDB refuses a NATURAL join without
     // one).
     for (const auto& l : left.scope.columns) {
-      if (l.hidden) continue;
+      if (l.hidden || !l.star) continue;
       for (const auto& r : right.scope.columns) {
-        if (!r.hidden && EqualsIgnoreCase(l.name, r.name))
+        if (!r.hidden && r.star && EqualsIgnoreCase(l.name, r.name))
           using_columns.push_back(l.name);
       }
     }

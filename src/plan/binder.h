@@ -49,6 +49,7 @@ class Binder {
     std::string internal;   // unique internal name
     std::shared_ptr<arrow::DataType> type;
     bool hidden = false;  // not expanded by `*` nor found unqualified (USING columns)
+    bool star = true;     // expanded by `*` (false: a source's hidden columns)
   };
   struct Scope {
     std::vector<Column> columns;

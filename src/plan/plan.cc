@@ -149,7 +149,10 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
         fields.push_back(node->schema->field(0));
         source_columns.push_back(node->source_columns[0]);
       }
-      if (static_cast<int>(fields.size()) == node->schema->num_fields()) return;
+      if (static_cast<int>(fields.size()) == node->schema->num_fields() &&
+          node->hidden_columns == 0) {
+        return;
+      }
       node->pushed.columns = columns;
       node->schema = arrow::schema(fields);
       node->source_columns = source_columns;

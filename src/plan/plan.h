@@ -76,6 +76,9 @@ struct PlanNode {
   std::vector<std::string> source_columns;
   ScanRequest pushed;
   bool projection_pushed = false;
+  /// The last `hidden_columns` fields are the source's hidden columns: the scan always
+  /// names its columns, since a source's full scan leaves them out.
+  int hidden_columns = 0;
   bool filter_pushed = false;
   bool limit_pushed = false;
 

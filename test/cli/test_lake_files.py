@@ -153,3 +153,27 @@ def test_parquet_dictionary_and_statistics_options(tmp_path):
         assert column.is_stats_set == (flag == "true")
         assert ("PLAIN_DICTIONARY" in column.encodings or "RLE_DICTIONARY" in
                 column.encodings) == (flag == "true"), column.encodings
+
+
+def test_metadata_column_is_named_not_starred(lake, tmp_path):
+    """Seed 004's _metadata.filename / _metadata.row_number: each row's file and place in
+    it, as DuckDB's filename and file_row_number give them; `*` leaves it out."""
+    glob = "%s/**/*.parquet" % lake
+    r = run_flowsql("--format", "csv", "-c",
+                    "SELECT _metadata.filename AS f, _metadata.row_number AS r, id FROM '%s' "
+                    "WHERE id %% 7 = 0 ORDER BY id" % glob)
+    assert r.code == 0, r.err
+    theirs = duckdb.sql("SELECT filename AS f, file_row_number AS r, id FROM read_parquet("
+                        "'%s', filename = true, file_row_number = true, hive_partitioning = "
+                        "false) WHERE id %% 7 = 0 ORDER BY id" % glob).fetchall()
+    ours = [tuple(line.split(",")) for line in r.out.splitlines()[1:]]
+    assert ours == [(f, str(n), str(i)) for f, n, i in theirs]
+    star = run_flowsql("--format", "csv", "-c", "SELECT * FROM '%s' LIMIT 1" % glob)
+    assert "_metadata" not in star.out.splitlines()[0]
+    described = run_flowsql("-c", "DESCRIBE '%s'" % glob)
+    assert "_metadata" not in described.out
+    # A file with a column of that name keeps its own.
+    own = tmp_path / "own.csv"
+    own.write_text("_metadata,x\nmine,1\n")
+    r = run_flowsql("--format", "csv", "-c", "SELECT _metadata FROM '%s'" % own)
+    assert r.out.splitlines() == ["_metadata", "mine"], r.out
