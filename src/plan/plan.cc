@@ -621,15 +621,23 @@ ac::Declaration SourceDeclaration(const PlanNode& scan, BatchPull pull) {
   // The pull blocks while its scanner waits for data: it gets a thread of its own,
   // a few batches ahead, so that it never holds a thread of the IO pool that the
   // scanner's readers need (ten blocked scans would starve an 8-thread pool).
-  std::shared_ptr<arrow::internal::ThreadPool> thread =
-      arrow::internal::ThreadPool::Make(1).ValueOrDie();
-  auto gen = arrow::MakeBackgroundGenerator(std::move(it), thread.get(),
-                                            /*max_q=*/4, /*q_restart=*/2)
-                 .ValueOrDie();
-  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [gen,
-                                                                           thread]() {
-    return gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
-                          -> std::optional<cp::ExecBatch> {
+  // The generator must go before its thread: destroyed after it, the thread pool
+  // drops a task the generator has queued, and the generator's destructor then waits
+  // for that task forever (a plan closed at the wrong moment hung; members are
+  // destroyed in reverse order, lambda captures in no specified one).
+  struct Background {
+    std::shared_ptr<arrow::internal::ThreadPool> thread;
+    arrow::AsyncGenerator<std::shared_ptr<arrow::RecordBatch>> gen;
+  };
+  auto background = std::make_shared<Background>();
+  background->thread = arrow::internal::ThreadPool::Make(1).ValueOrDie();
+  background->gen =
+      arrow::MakeBackgroundGenerator(std::move(it), background->thread.get(),
+                                     /*max_q=*/4, /*q_restart=*/2)
+          .ValueOrDie();
+  std::function<arrow::Future<std::optional<cp::ExecBatch>>()> exec_gen = [background]() {
+    return background->gen().Then([](const std::shared_ptr<arrow::RecordBatch>& batch)
+                                      -> std::optional<cp::ExecBatch> {
       if (!batch) return std::nullopt;
       return cp::ExecBatch(*batch);
     });
