@@ -399,7 +399,15 @@ Result<std::shared_ptr<arrow::io::RandomAccessFile>> Storage::OpenFile(
       return Status::IOError("cannot open ", uri, ": ", file.status().message());
     return std::static_pointer_cast<arrow::io::RandomAccessFile>(*file);
   }
-  auto file = fs_->OpenInputFile(PathOf(uri));
+  // A size the listing gave saves the store a request (S3: a HEAD per file).
+  arrow::fs::FileInfo info(PathOf(uri), arrow::fs::FileType::File);
+  {
+    std::lock_guard<std::mutex> lock(sizes_mutex_);
+    auto it = listed_sizes_.find(uri);
+    if (it != listed_sizes_.end()) info.set_size(it->second);
+  }
+  auto file =
+      info.size() >= 0 ? fs_->OpenInputFile(info) : fs_->OpenInputFile(info.path());
   if (!file.ok()) return Named(file.status(), uri);
   return *file;
 }
@@ -484,10 +492,12 @@ Status Storage::ListFiles(const std::string& dir, std::vector<std::string>* out,
   auto infos = Retrying([&] { return fs_->GetFileInfo(selector); });
   if (!infos.ok()) return Named(infos.status(), dir);
   const std::string base = selector.base_dir + "/";
+  std::lock_guard<std::mutex> lock(sizes_mutex_);
   for (const auto& info : *infos) {
     if (info.type() != arrow::fs::FileType::File) continue;
     const std::string& path = info.path();
     if (path.rfind(base, 0) != 0) continue;
+    listed_sizes_[UriOf(path)] = info.size();
     std::string relative = path.substr(base.size());
     if (!hidden) {
       // Any hidden segment hides the file.

@@ -9,7 +9,9 @@
 #include <arrow/filesystem/type_fwd.h>
 #include <arrow/io/type_fwd.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -87,6 +89,9 @@ class Storage {
   /// to "container/".
   std::string prefix_;
   std::shared_ptr<arrow::fs::FileSystem> fs_;
+  /// Object stores: the sizes the last listings gave, by URI, for OpenFile().
+  mutable std::mutex sizes_mutex_;
+  mutable std::map<std::string, int64_t> listed_sizes_;
 };
 
 }  // namespace flowsql::file
