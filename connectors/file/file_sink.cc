@@ -717,14 +717,13 @@ class ObjectSink : public Sink {
     const Storage& storage = *settings_.storage;
     bool exists = false;
     if (settings_.directory) {
+      // One listing: whether the folder holds files, and the temporary objects a
+      // crashed run of this pipeline left behind.
       std::vector<std::string> names;
-      ARROW_RETURN_NOT_OK(storage.ListFiles(path, &names));
-      exists = !names.empty();
-      // Temporary objects a crashed run of this pipeline left behind.
+      ARROW_RETURN_NOT_OK(storage.ListFiles(path, &names, /*hidden=*/true));
       const std::string stale = ".part-" + pipeline_ + ".";
-      std::vector<std::string> hidden;
-      ARROW_RETURN_NOT_OK(storage.ListFiles(path, &hidden, /*hidden=*/true));
-      for (const auto& name : hidden) {
+      for (const auto& name : names) {
+        exists = exists || !Storage::IsHidden(name);
         if (name.rfind(stale, 0) == 0 && name.find(".tmp-") != std::string::npos) {
           (void)storage.DeleteFile(Storage::Join(path, name));
         }

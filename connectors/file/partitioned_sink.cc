@@ -47,6 +47,16 @@ int64_t ManyFileEpoch(const std::string& name, const std::string& pipeline) {
   return epoch >= 0 && rest.rfind("-" + pipeline + "-", 0) == 0 ? epoch : -1;
 }
 
+/// The epoch of commit marker `name`, "commit-<pipeline>-<epoch>", else -1.
+int64_t MarkerEpoch(const std::string& name, const std::string& pipeline) {
+  const std::string prefix = "commit-" + pipeline + "-";
+  if (name.rfind(prefix, 0) != 0) return -1;
+  int64_t epoch = -1;
+  const char* begin = name.data() + prefix.size();
+  auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
+  return ec == std::errc() && end == name.data() + name.size() ? epoch : -1;
+}
+
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 /// The strftime format of a template's date tokens ("YYYY-MM-DD" -> "%Y-%m-%d"), or ""
@@ -111,13 +121,17 @@ class PartitionedSink : public Sink {
     }
     file_schema_ = arrow::schema(std::move(kept));
     if (context.resumed) settings_.mode = Mode::kAppend;
-    std::vector<std::string> names;
-    ARROW_RETURN_NOT_OK(storage.ListFiles(settings_.path, &names));
-    if (!names.empty() && settings_.mode == Mode::kErrorIfExists) {
+    // One listing serves the mode check, the last commit marker and the clean-up.
+    std::vector<std::string> all;
+    ARROW_RETURN_NOT_OK(storage.ListFiles(settings_.path, &all, /*hidden=*/true));
+    const bool holds_files =
+        std::any_of(all.begin(), all.end(),
+                    [](const std::string& name) { return !Storage::IsHidden(name); });
+    if (holds_files && settings_.mode == Mode::kErrorIfExists) {
       return Status::Invalid(settings_.path,
                              " already holds files; use mode = 'overwrite' or 'append'");
     }
-    ignore_ = !names.empty() && settings_.mode == Mode::kIgnore;
+    ignore_ = holds_files && settings_.mode == Mode::kIgnore;
     if (ignore_) {
       opened_ = true;
       return Status::OK();
@@ -130,11 +144,14 @@ class PartitionedSink : public Sink {
                                ec.message());
       }
     }
-    ARROW_ASSIGN_OR_RAISE(committed_, LastCommittedEpoch(pipeline_));
+    committed_ = -1;
+    for (const auto& name : all) {
+      if (name.rfind(std::string(kMarkers) + "/", 0) == 0) {
+        committed_ = std::max(committed_, MarkerEpoch(BaseName(name), pipeline_));
+      }
+    }
     // A crashed run's pending files, and files of epochs after the last commit marker
     // (renamed, never committed).
-    std::vector<std::string> all;
-    ARROW_RETURN_NOT_OK(storage.ListFiles(settings_.path, &all, /*hidden=*/true));
     for (const auto& name : all) {
       const std::string base = BaseName(name);
       const bool pending = base.size() > 9 && base[0] == '.' &&
@@ -249,16 +266,7 @@ class PartitionedSink : public Sink {
     std::vector<std::string> names;
     ARROW_RETURN_NOT_OK(settings_.storage->ListFiles(dir, &names, /*hidden=*/true));
     int64_t last = -1;
-    const std::string prefix = "commit-" + pipeline + "-";
-    for (const auto& name : names) {
-      if (name.rfind(prefix, 0) != 0) continue;
-      int64_t epoch = -1;
-      const char* begin = name.data() + prefix.size();
-      auto [end, ec] = std::from_chars(begin, name.data() + name.size(), epoch);
-      if (ec == std::errc() && end == name.data() + name.size()) {
-        last = std::max(last, epoch);
-      }
-    }
+    for (const auto& name : names) last = std::max(last, MarkerEpoch(name, pipeline));
     return last;
   }
 

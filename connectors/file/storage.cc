@@ -499,21 +499,20 @@ Status Storage::ListFiles(const std::string& dir, std::vector<std::string>* out,
     if (path.rfind(base, 0) != 0) continue;
     listed_sizes_[UriOf(path)] = info.size();
     std::string relative = path.substr(base.size());
-    if (!hidden) {
-      // Any hidden segment hides the file.
-      bool skip = false;
-      size_t start = 0;
-      while (start <= relative.size() && !skip) {
-        size_t slash = relative.find('/', start);
-        if (slash == std::string::npos) slash = relative.size();
-        skip = Hidden(relative.substr(start, slash - start));
-        start = slash + 1;
-      }
-      if (skip) continue;
-    }
+    if (!hidden && IsHidden(relative)) continue;
     out->push_back(std::move(relative));
   }
   return Status::OK();
+}
+
+bool Storage::IsHidden(const std::string& relative) {
+  for (size_t start = 0; start <= relative.size();) {
+    size_t slash = relative.find('/', start);
+    if (slash == std::string::npos) slash = relative.size();
+    if (Hidden(relative.substr(start, slash - start))) return true;
+    start = slash + 1;
+  }
+  return false;
 }
 
 Status Storage::DeleteFile(const std::string& uri) const {

@@ -70,6 +70,9 @@ class Storage {
   /// nothing.
   Status ListFiles(const std::string& dir, std::vector<std::string>* out,
                    bool hidden = false) const;
+  /// True when a segment of `relative` (as ListFiles gives it) starts with '.' or '_':
+  /// a file a listing without `hidden` leaves out.
+  static bool IsHidden(const std::string& relative);
   Status DeleteFile(const std::string& uri) const;
   /// Copies `from` to `to` within the store (server-side for object stores).
   Status CopyFile(const std::string& from, const std::string& to) const;
