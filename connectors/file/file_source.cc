@@ -88,8 +88,9 @@ class FileSplitReader : public SplitReader {
                                   arrow::MakeArrayFromScalar(
                                       arrow::StringScalar(row_numbers_.filename), n));
             ARROW_ASSIGN_OR_RAISE(
-                auto metadata,
-                arrow::StructArray::Make({names, column}, MetadataType()->fields()));
+                auto metadata, arrow::StructArray::Make(
+                                   {names, column},
+                                   out_->field(row_numbers_.metadata)->type()->fields()));
             ARROW_ASSIGN_OR_RAISE(
                 batch, batch->SetColumn(row_numbers_.metadata,
                                         out_->field(row_numbers_.metadata), metadata));

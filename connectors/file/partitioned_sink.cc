@@ -180,10 +180,13 @@ class PartitionedSink : public Sink {
     ARROW_ASSIGN_OR_RAISE(auto groups, Split(*batch));
     for (auto& [folder, rows] : groups) {
       Output& out = outputs_[folder];
-      // What a row weighs, to cut a batch where a file reaches max_file_size.
+      // What a row weighs, to cut a batch where a file reaches max_file_size (only
+      // then: measuring walks every buffer of the batch).
       const double row_bytes =
-          std::max(1.0, static_cast<double>(arrow::util::TotalBufferSize(*rows)) /
-                            static_cast<double>(rows->num_rows()));
+          settings_.max_file_size > 0
+              ? std::max(1.0, static_cast<double>(arrow::util::TotalBufferSize(*rows)) /
+                                  static_cast<double>(rows->num_rows()))
+              : 0;
       int64_t offset = 0;
       while (offset < rows->num_rows()) {
         if (out.sink == nullptr) ARROW_RETURN_NOT_OK(StartFile(folder, &out));
