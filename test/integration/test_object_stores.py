@@ -12,6 +12,7 @@ Azurite (Azure Blob), started by test/servers/object_stores.py on 127.0.0.1.
 
     FLOWSQL_BIN=build/flowsql .venv/bin/python -m pytest -q test/integration/test_object_stores.py
 """
+import contextlib
 import io
 import os
 import signal
@@ -45,6 +46,33 @@ def sql(flowsql, env, text):
     r = run([flowsql, "--no-progress", "-c", text], env)
     assert r.returncode == 0, r.stderr
     return r
+
+
+@contextlib.contextmanager
+def running(args, env):
+    """flowsql with `args` and a server's `env` in the background; killed on leaving."""
+    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until(proc, condition, what, deadline):
+    """Polls `condition` until it holds; fails when `proc` ends or `deadline` passes."""
+    while not condition():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def stop_cleanly(proc):
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=HANG)
+    assert proc.returncode == 0, err.decode()
 
 
 def rows(flowsql, env, text):
@@ -256,21 +284,11 @@ def test_write_killed_mid_upload_leaves_nothing(s3_server, s3_bucket, flowsql):
     target = "s3://%s/big.parquet" % s3_bucket
     statement = ("COPY (SELECT id, value, category FROM generate(rows => 20000000)) "
                  "TO '%s' (compression 'none')" % target)
-    full = {**os.environ, **s3_server.env}
-    proc = subprocess.Popen([flowsql, "--no-progress", "-c", statement], env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + HANG
-        while not multipart_uploads(s3_server, s3_bucket):
-            assert proc.poll() is None, "finished before an upload was seen"
-            assert time.monotonic() < deadline, "no multipart upload started"
-            time.sleep(0.05)
+    with running([flowsql, "--no-progress", "-c", statement], s3_server.env) as proc:
+        wait_until(proc, lambda: multipart_uploads(s3_server, s3_bucket),
+                   "no multipart upload started", time.monotonic() + HANG)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     from pyarrow import fs as pafs
     info = s3_server.filesystem().get_file_info("%s/big.parquet" % s3_bucket)
     assert info.type == pafs.FileType.NotFound
@@ -296,8 +314,6 @@ def test_continuous_pipeline_into_a_bucket_is_exactly_once(point, s3_server, s3_
     r = run(args, {**s3_server.env, "FLOWSQL_FAULT": "%s:2" % point})
     assert r.returncode == -signal.SIGKILL, r.stderr
     # Run 2 resumes, commits a few more epochs and stops on SIGINT.
-    proc = subprocess.Popen(args, env={**os.environ, **s3_server.env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     fs = s3_server.filesystem()
     from pyarrow import fs as pafs
 
@@ -306,19 +322,10 @@ def test_continuous_pipeline_into_a_bucket_is_exactly_once(point, s3_server, s3_
                                                    allow_not_found=True))
         return sorted(i.path for i in infos
                       if i.base_name.startswith("part-") and i.base_name.endswith(".parquet"))
-    try:
-        deadline = time.monotonic() + HANG
-        while len(parts()) < 6:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no progress after the restart"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=HANG)
-        assert proc.returncode == 0, err.decode()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with running(args, s3_server.env) as proc:
+        wait_until(proc, lambda: len(parts()) >= 6, "no progress after the restart",
+                   time.monotonic() + HANG)
+        stop_cleanly(proc)
     ids = []
     for p in parts():
         with fs.open_input_file(p) as f:
@@ -340,9 +347,6 @@ def test_watched_bucket_reads_new_objects_once_and_deletes_them(s3_server, s3_bu
     statement = ("SELECT * FROM 's3://%s/in/*.csv' WITH (watch = true, poll_interval = "
                  "'100ms', delete_after_read = true) INTO '%s/' WITH (format = 'csv', "
                  "flush_interval = '100ms')" % (s3_bucket, out))
-    proc = subprocess.Popen([flowsql, "--no-progress", "--state-dir", str(tmp_path / "st"),
-                             "-c", statement], env={**os.environ, **s3_server.env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     from pyarrow import fs as pafs
 
     def objects():
@@ -356,21 +360,11 @@ def test_watched_bucket_reads_new_objects_once_and_deletes_them(s3_server, s3_bu
                 got += [line.split(",")[0] for line in
                         (out / name).read_text().splitlines()[1:]]
         return sorted(got)
-    try:
+    args = [flowsql, "--no-progress", "--state-dir", str(tmp_path / "st"), "-c", statement]
+    with running(args, s3_server.env) as proc:
         deadline = time.monotonic() + HANG
-        while ids() != ["1", "2"]:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(proc, lambda: ids() == ["1", "2"], "a.csv never arrived", deadline)
         put("b.csv", "id,v\n3,c\n")
-        while ids() != ["1", "2", "3"] or objects():
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, (ids(), objects())
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=HANG)
-        assert proc.returncode == 0, err.decode()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        wait_until(proc, lambda: ids() == ["1", "2", "3"] and not objects(),
+                   "b.csv not read or not deleted", deadline)
+        stop_cleanly(proc)
