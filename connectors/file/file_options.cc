@@ -110,9 +110,10 @@ std::vector<OptionSpec> SourceOptionSpecs() {
       {"sample_size",
        T::kInt,
        "",
-       "JSON: -1 infers the schema from the whole file (every key, the widest types); "
-       "otherwise from the first block (block_size bytes). A key or type the schema "
-       "lacks is an error naming the file, line and key.",
+       "CSV/JSON: -1 infers the schema from all of the input (every file whole: every "
+       "key, the widest types); otherwise from the first block_size bytes (CSV: of the "
+       "first files; the others give their header's names). A key, type or value the "
+       "schema lacks is an error naming the file, line and key.",
        {}},
       {"union_by_name",
        T::kBool,
