@@ -45,23 +45,7 @@ const char* FormatName(FileFormat format) {
 }
 
 const char* FormatExtension(FileFormat format) {
-  switch (format) {
-    case FileFormat::kCsv:
-      return "csv";
-    case FileFormat::kJson:
-      return "json";
-    case FileFormat::kNdjson:
-      return "ndjson";
-    case FileFormat::kParquet:
-      return "parquet";
-    case FileFormat::kIpc:
-      return "arrow";
-    case FileFormat::kOrc:
-      return "orc";
-    case FileFormat::kAvro:
-      return "avro";
-  }
-  return "?";
+  return format == FileFormat::kIpc ? "arrow" : FormatName(format);
 }
 
 Result<FileFormat> FormatFromName(const std::string& name) {
