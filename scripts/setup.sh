@@ -39,15 +39,16 @@ fi
 # Object-store emulators for the s3://, gs:// and az:// tests, pinned, in .tools/
 # (moto, the S3 one, is in requirements.txt).
 mkdir -p .tools
-# Azurite (Azure Blob), from the npm registry, exactly as test/servers/package-lock.json says.
-az_stamp=.tools/azurite/.lock.stamp
-if [ ! -f "$az_stamp" ] || ! cmp -s test/servers/package-lock.json "$az_stamp"; then
-  echo "setup: installing Azurite (npm ci into .tools/azurite)"
-  rm -rf .tools/azurite
-  mkdir -p .tools/azurite
-  cp test/servers/package.json test/servers/package-lock.json .tools/azurite/
-  npm ci --prefix .tools/azurite --ignore-scripts --no-audit --no-fund --loglevel=error
-  cp test/servers/package-lock.json "$az_stamp"
+# Azurite (Azure Blob) and json-server (a REST API), from the npm registry, exactly as
+# test/servers/package-lock.json says.
+npm_stamp=.tools/npm/.lock.stamp
+if [ ! -f "$npm_stamp" ] || ! cmp -s test/servers/package-lock.json "$npm_stamp"; then
+  echo "setup: installing Azurite and json-server (npm ci into .tools/npm)"
+  rm -rf .tools/npm .tools/azurite
+  mkdir -p .tools/npm
+  cp test/servers/package.json test/servers/package-lock.json .tools/npm/
+  npm ci --prefix .tools/npm --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp test/servers/package-lock.json "$npm_stamp"
 fi
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
   echo "setup: Azurite is tested on Node.js 20 and asks for 22; this is $(node --version)" >&2
