@@ -2,8 +2,8 @@
 # Installs everything flowsql needs on a fresh Debian 12 machine: the Debian
 # packages for the build (and a Java runtime for the Spark tests), the project
 # virtualenv (.venv) with the pinned Python packages, and the object-store
-# emulators the tests run (test/servers/object_stores.py) in .tools/. Safe to run again: it only
-# installs what is missing.
+# emulators the tests run (test/servers/object_stores.py) in .tools/. Safe to
+# run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
