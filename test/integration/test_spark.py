@@ -201,10 +201,13 @@ def test_flowsql_reads_parquet_spark_writes(spark, flowsql, tmp_path, setting):
     assert_same_rows(got, expected)
     # The types by their SQL names: TIMESTAMP is an instant, TIMESTAMP_NTZ is not.
     described = csv.DictReader(io.StringIO(flowsql_run(
-        flowsql, "DESCRIBE SELECT ts, ntz, dec38, dec5 FROM '%s/'" % out, "--format", "csv")))
+        flowsql, "DESCRIBE SELECT ts, ntz, dec38, dec5, tss, m, mt FROM '%s/'" % out,
+        "--format", "csv")))
     described = {row["column_name"]: row["column_type"] for row in described}
     assert described == {"ts": "TIMESTAMP WITH TIME ZONE", "ntz": "TIMESTAMP",
-                         "dec38": "DECIMAL(38,10)", "dec5": "DECIMAL(5,2)"}
+                         "dec38": "DECIMAL(38,10)", "dec5": "DECIMAL(5,2)",
+                         "tss": "TIMESTAMP WITH TIME ZONE[]", "m": "MAP(VARCHAR, BIGINT)",
+                         "mt": "MAP(VARCHAR, TIMESTAMP WITH TIME ZONE)"}
 
 
 def test_flowsql_reads_spark_hive_partitions(spark, flowsql, tmp_path):
