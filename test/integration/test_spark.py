@@ -249,9 +249,10 @@ TEXT_SCHEMA = T.StructType([T.StructField("id", T.LongType()),
                             T.StructField("d", T.DateType())])
 
 
-@pytest.mark.parametrize("codec", ["none", "gzip", "bzip2", "snappy"])
+@pytest.mark.parametrize("codec", ["none", "gzip", "bzip2", "snappy", "lz4"])
 def test_flowsql_reads_csv_and_json_spark_writes(spark, flowsql, tmp_path, codec):
-    # Spark's text codecs: .gz, .bz2 and Hadoop's Snappy blocks (.snappy).
+    # Spark's text codecs: .gz, .bz2, and Hadoop's blocks of Snappy (.snappy) or raw LZ4
+    # (.lz4, which is not the LZ4 frame format).
     rows = [(i, None if i % 7 == 3 else "v%d, w" % i, i / 3,
              dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i),
              dt.date(2024, 1, 1) + dt.timedelta(days=i)) for i in range(50)]
