@@ -269,6 +269,23 @@ def test_flowsql_reads_csv_and_json_spark_writes(spark, flowsql, tmp_path, codec
         assert_same_rows(got, expected)
 
 
+def test_flowsql_reads_sparks_backslash_escaped_csv_quotes(spark, flowsql, tmp_path):
+    # Spark escapes a quote inside a quoted CSV value with a backslash (its `escape`
+    # default), not by doubling it as RFC 4180 does.
+    out = str(tmp_path / "quotes")
+    rows = [(1, 'say "hi", ok'), (2, None), (3, "a,b"), (4, '"')]
+    spark.createDataFrame(rows, "id BIGINT, s STRING").coalesce(1).write \
+        .option("header", True).csv(out)
+    r = subprocess.run([flowsql, "-c", "SELECT * FROM '%s/'" % out], cwd=ROOT,
+                       capture_output=True, text=True, timeout=HANG, env=FLOWSQL_ENV)
+    assert r.returncode != 0
+    assert "CSV parse error: Expected 2 columns, got 3: 1,\"say \\\"hi\\\", ok\"" in r.stderr
+    assert glob.glob(os.path.join(out, "part-*.csv"))[0] in r.stderr
+    expected = spark_rows(spark.read.schema("id BIGINT, s STRING").csv(out, header=True))
+    got = flowsql_rows(flowsql, "SELECT * FROM '%s/' WITH (escape = '\\') ORDER BY id" % out)
+    assert_same_rows(got, expected)
+
+
 # -------------------------------------------------------------------------------------
 # flowsql writes, Spark reads.
 
