@@ -4,10 +4,12 @@
   Hive-compatible format; decimals of 5 to 38 digits, TIMESTAMP and TIMESTAMP_NTZ,
   dates, structs, arrays, maps, NULLs; a folder partitioned by two columns) reads in
   flowsql as Spark itself reads it back.
+- CSV and JSON that Spark writes, plain and in each of its text codecs (gzip, bzip2,
+  Hadoop's Snappy and LZ4 blocks), read with the types of Spark's schema.
 - Folders flowsql writes (hive-partitioned Parquet by COPY and by INTO, rotated
-  Parquet, CSV, NDJSON, a continuous pipeline's epochs) read in Spark as written;
-  partition columns come back as Spark infers them, and what flowsql keeps hidden
-  (`_flowsql/` commit markers, `.pending` files) Spark skips.
+  Parquet, CSV, NDJSON, a continuous pipeline's epochs; the codecs Spark has) read in
+  Spark as written; partition columns come back as Spark infers them, and what flowsql
+  keeps hidden (`_flowsql/` commit markers, `.pending` files) Spark skips.
 
 One local SparkSession (local[2], no UI, on 127.0.0.1, its directories under pytest's
 tmp_path) serves the module. Spark's rows are taken as Arrow (DataFrame.toArrow), with
@@ -208,6 +210,18 @@ def test_flowsql_reads_parquet_spark_writes(spark, flowsql, tmp_path, setting):
                          "dec38": "DECIMAL(38,10)", "dec5": "DECIMAL(5,2)",
                          "tss": "TIMESTAMP WITH TIME ZONE[]", "m": "MAP(VARCHAR, BIGINT)",
                          "mt": "MAP(VARCHAR, TIMESTAMP WITH TIME ZONE)"}
+
+
+def test_flowsql_reads_every_parquet_codec_spark_writes(spark, flowsql, tmp_path):
+    # lz4 is Hadoop's LZ4 framing inside the pages, lz4_raw the plain blocks. (Spark
+    # has no Brotli.)
+    df = spark.sql("SELECT id, CONCAT('v', id) AS s, CAST(id AS DECIMAL(20, 2)) / 3 AS x "
+                   "FROM range(1000)")
+    for codec in ["none", "snappy", "gzip", "lz4", "lz4_raw", "zstd"]:
+        out = str(tmp_path / codec)
+        df.write.option("compression", codec).parquet(out)
+        got = flowsql_rows(flowsql, "SELECT * FROM '%s/' ORDER BY id" % out)
+        assert_same_rows(got, spark_rows(spark.read.parquet(out)))
 
 
 def test_flowsql_reads_spark_hive_partitions(spark, flowsql, tmp_path):
