@@ -213,11 +213,11 @@ def test_flowsql_reads_parquet_spark_writes(spark, flowsql, tmp_path, setting):
 
 
 def test_flowsql_reads_every_parquet_codec_spark_writes(spark, flowsql, tmp_path):
-    # lz4 is Hadoop's LZ4 framing inside the pages, lz4_raw the plain blocks. (Spark
-    # has no Brotli.)
+    # Snappy, the default, is read by the tests above. lz4 is Hadoop's LZ4 framing
+    # inside the pages, lz4_raw the plain blocks. (Spark has no Brotli.)
     df = spark.sql("SELECT id, CONCAT('v', id) AS s, CAST(id AS DECIMAL(20, 2)) / 3 AS x "
                    "FROM range(1000)")
-    for codec in ["none", "snappy", "gzip", "lz4", "lz4_raw", "zstd"]:
+    for codec in ["none", "gzip", "lz4", "lz4_raw", "zstd"]:
         out = str(tmp_path / codec)
         df.write.option("compression", codec).parquet(out)
         got = flowsql_rows(flowsql, "SELECT * FROM '%s/' ORDER BY id" % out)
