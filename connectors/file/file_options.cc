@@ -13,7 +13,8 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "",
        "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
        ".jsonl .parquet .arrow .ipc .feather .orc .avro; csv and json may end in .gz, "
-       ".zst, .bz2, .lz4, .snappy or .sz too). 'json' reads a JSON array of objects or "
+       ".deflate, .zst, .bz2, .lz4, .snappy or .sz too). 'json' reads a JSON array of "
+       "objects or "
        "NDJSON, "
        "whichever the file holds.",
        {},
@@ -178,9 +179,9 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kEnum,
        "auto",
        "CSV and JSON: the files' compression. auto: each file's extension says (.gz, "
-       ".zst, .bz2, .lz4, .snappy or .sz; none otherwise). lz4 reads LZ4 frames and "
-       "Hadoop's LZ4 blocks (Spark's .lz4), snappy Hadoop's blocks and the Snappy "
-       "framing format.",
+       ".deflate, .zst, .bz2, .lz4, .snappy or .sz; none otherwise). gzip reads zlib "
+       "streams too (Spark's .deflate), lz4 LZ4 frames and Hadoop's LZ4 blocks (Spark's "
+       ".lz4), snappy Hadoop's blocks and the Snappy framing format.",
        {"codec"},
        {"auto", "none", "gzip", "zstd", "bz2", "lz4", "snappy"}},
   };

@@ -4,8 +4,8 @@
   Hive-compatible format; decimals of 5 to 38 digits, TIMESTAMP and TIMESTAMP_NTZ,
   dates, structs, arrays, maps, NULLs; a folder partitioned by two columns) reads in
   flowsql as Spark itself reads it back.
-- CSV and JSON that Spark writes, plain and in each of its text codecs (gzip, bzip2,
-  Hadoop's Snappy and LZ4 blocks), read with the types of Spark's schema.
+- CSV and JSON that Spark writes, plain and in each of its text codecs (gzip, deflate,
+  bzip2, Hadoop's Snappy and LZ4 blocks), read with the types of Spark's schema.
 - Folders flowsql writes (hive-partitioned Parquet by COPY and by INTO, rotated
   Parquet, CSV, NDJSON, a continuous pipeline's epochs; the codecs Spark has) read in
   Spark as written; partition columns come back as Spark infers them, and what flowsql
@@ -170,7 +170,8 @@ SPARK_ROWS = [
     (3, False, -128, -32768, -2**63, float("nan"), float("-inf"), "", b"", dt.date(1, 1, 1),
      D("-999.99"), D("-999999999999.999999"), D("-9999999999999999999999999"),
      D("-9999999999999999999999999999.9999999999"),
-     dt.datetime(1900, 1, 1, 0, 0, 0, 1, tzinfo=UTC), dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+     dt.datetime(1900, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+     dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
      [], [], (None, None, []), {}, {}),
     # Timestamps past 2262 and before 1677, which nanoseconds cannot hold.
     (4, None, 127, 32767, 2**63 - 1, 3.4e38, 1e308, "ünï", b"\xff", dt.date(9999, 12, 31),
@@ -263,10 +264,10 @@ TEXT_SCHEMA = T.StructType([T.StructField("id", T.LongType()),
                             T.StructField("d", T.DateType())])
 
 
-@pytest.mark.parametrize("codec", ["none", "gzip", "bzip2", "snappy", "lz4"])
+@pytest.mark.parametrize("codec", ["none", "gzip", "deflate", "bzip2", "snappy", "lz4"])
 def test_flowsql_reads_csv_and_json_spark_writes(spark, flowsql, tmp_path, codec):
-    # Spark's text codecs: .gz, .bz2, and Hadoop's blocks of Snappy (.snappy) or raw LZ4
-    # (.lz4, which is not the LZ4 frame format).
+    # Spark's text codecs: .gz, .deflate (zlib), .bz2, and Hadoop's blocks of Snappy
+    # (.snappy) or raw LZ4 (.lz4, which is not the LZ4 frame format).
     rows = [(i, None if i % 7 == 3 else "v%d, w" % i, i / 3,
              dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i),
              dt.date(2024, 1, 1) + dt.timedelta(days=i)) for i in range(50)]
