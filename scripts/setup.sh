@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything flowsql needs on a fresh Debian 12 machine: the Debian
-# packages for the build, the project virtualenv (.venv) with the pinned
-# Python packages, and the object-store emulators the tests run
-# (test/servers/object_stores.py) in .tools/. Safe to run again: it only
-# installs what is missing.
+# packages for the build (and a Java runtime for the Spark tests), the project
+# virtualenv (.venv) with the pinned Python packages, and the object-store
+# emulators the tests run (test/servers/object_stores.py) in .tools/. Safe to
+# run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,9 @@ DEBS="g++ cmake ninja-build ccache make python3-venv libsimdjson-dev libedit-dev
 # Azurite runs on Node.js; Debian's nodejs and npm only where no node/npm is on PATH
 # (a Node.js from elsewhere ships its own npm, which Debian's npm would conflict with).
 command -v node >/dev/null && command -v npm >/dev/null || DEBS+=" nodejs npm"
+# PySpark (test/integration/test_spark.py) runs Spark in a JVM: Java 17 or later, Debian's
+# where no java is on PATH.
+command -v java >/dev/null || DEBS+=" openjdk-17-jre-headless"
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=" $p"

@@ -68,11 +68,14 @@ struct CompressionExtension {
   const char* extension;
   arrow::Compression::type codec;
 };
+// A codec's first extension here is the one written. Arrow's gzip reader takes a zlib
+// stream too, which is Hadoop's and Spark's codec 'deflate' (".deflate").
 constexpr CompressionExtension kCompressionExtensions[] = {
     {".gz", arrow::Compression::GZIP},       {".gzip", arrow::Compression::GZIP},
-    {".zst", arrow::Compression::ZSTD},      {".zstd", arrow::Compression::ZSTD},
-    {".bz2", arrow::Compression::BZ2},       {".lz4", arrow::Compression::LZ4_FRAME},
-    {".snappy", arrow::Compression::SNAPPY}, {".sz", arrow::Compression::SNAPPY},
+    {".deflate", arrow::Compression::GZIP},  {".zst", arrow::Compression::ZSTD},
+    {".zstd", arrow::Compression::ZSTD},     {".bz2", arrow::Compression::BZ2},
+    {".lz4", arrow::Compression::LZ4_FRAME}, {".snappy", arrow::Compression::SNAPPY},
+    {".sz", arrow::Compression::SNAPPY},
 };
 
 }  // namespace
