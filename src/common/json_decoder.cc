@@ -5,6 +5,7 @@
 #include <arrow/compute/cast.h>
 #include <arrow/util/bit_util.h>
 #include <arrow/util/bitmap_generate.h>
+#include <arrow/util/utf8.h>
 #include <arrow/util/value_parsing.h>
 #include <simdjson.h>
 
@@ -19,6 +20,7 @@
 namespace flowsql::json {
 
 namespace dom = simdjson::dom;
+static_assert(kPadding >= simdjson::SIMDJSON_PADDING);
 using simdjson::dom::element_type;
 
 // ---------------------------------------------------------------------------------
@@ -326,28 +328,80 @@ struct TypeNode {
   }
 };
 
-/// Parses the documents of `data` (padded) one after another.
+/// The offset of the first line of data[from, size) that is not valid UTF-8 or not
+/// valid JSON on its own (blank lines skipped); `from` when none is. For naming the
+/// line of an error simdjson reports for a whole batch.
+size_t LocateError(const uint8_t* data, size_t size, size_t from) {
+  dom::parser parser;
+  const char* text = reinterpret_cast<const char*>(data);
+  for (size_t start = from; start < size;) {
+    const char* nl =
+        static_cast<const char*>(std::memchr(text + start, '\n', size - start));
+    const size_t end = nl ? static_cast<size_t>(nl - text) : size;
+    std::string_view line(text + start, end - start);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      if (!arrow::util::ValidateUTF8(line)) return start;
+      dom::element e;
+      if (parser.parse(line.data(), line.size(), true).get(e) != simdjson::SUCCESS) {
+        return start;
+      }
+    }
+    start = end + 1;
+  }
+  return from;
+}
+
+/// Calls `f(record)` (returning Status) for each record `path` selects in each
+/// document of data[0, size) (padded). A document cut off at the end is left for
+/// the caller (`*truncated` bytes) when `partial`, else an error. Errors set
+/// `*error_offset` to where the faulty document starts, or the line whose bytes are
+/// not UTF-8.
 template <typename F>
-Status ForEachDocument(dom::parser& parser, const uint8_t* data, size_t size,
-                       const F& f) {
+Status ForEachRecordIn(dom::parser& parser, const uint8_t* data, size_t size,
+                       const RecordsPath& path, bool partial, size_t* truncated,
+                       size_t* error_offset, const F& f) {
+  *truncated = 0;
+  *error_offset = 0;
   if (size == 0) return Status::OK();
   dom::document_stream stream;
   auto error = parser.parse_many(data, size, std::max<size_t>(size, 1 << 16)).get(stream);
   if (error) return Status::Invalid("malformed JSON: ", simdjson::error_message(error));
+  size_t next = 0;  // where the next document starts, at the latest
   for (auto it = stream.begin(); it != stream.end(); ++it) {
     dom::element doc;
     error = (*it).get(doc);
     if (error) {
-      return Status::Invalid("malformed JSON at byte ", it.current_index(), ": ",
-                             simdjson::error_message(error));
+      // Errors of the first document may be the whole batch's (stage 1).
+      *error_offset =
+          it.current_index() > next ? it.current_index() : LocateError(data, size, next);
+      if (error == simdjson::UTF8_ERROR) {
+        return Status::Invalid("the text is not valid UTF-8");
+      }
+      return Status::Invalid("malformed JSON: ", simdjson::error_message(error));
     }
-    ARROW_RETURN_NOT_OK(f(doc, it.current_index()));
+    *error_offset = it.current_index();
+    next = it.current_index() + it.source().size();
+    Status st;
+    ForEachRecord(doc, path, [&](dom::element record) {
+      if (st.ok()) st = f(record);
+    });
+    ARROW_RETURN_NOT_OK(st);
   }
-  if (stream.truncated_bytes() > 0) {
-    return Status::Invalid("malformed JSON at byte ", size - stream.truncated_bytes(),
-                           ": the document is incomplete");
+  const size_t cut = stream.truncated_bytes();
+  if (cut > 0 && cut <= size) {
+    *error_offset = size - cut;
+    if (!partial) return Status::Invalid("malformed JSON: the document is incomplete");
+    *truncated = cut;
   }
   return Status::OK();
+}
+
+/// A copy of `page` followed by simdjson's padding.
+std::unique_ptr<uint8_t[]> Padded(std::string_view page) {
+  std::unique_ptr<uint8_t[]> copy(new uint8_t[page.size() + kPadding]);
+  std::memcpy(copy.get(), page.data(), page.size());
+  std::memset(copy.get() + page.size(), 0, kPadding);
+  return copy;
 }
 
 }  // namespace
@@ -361,34 +415,35 @@ class SchemaInferrer::Impl {
     root_.kind = Kind::kObject;
   }
 
-  /// Observes one record. REQUIRES: it is an object (else an error naming it).
-  Status Observe(dom::element record, int64_t index) {
+  /// Observes one record; an error when it is not an object.
+  Status Observe(dom::element record) {
     if (record.type() != element_type::OBJECT) {
-      return Status::Invalid("record ", index, ": expected an object, found ",
-                             KindName(record.type()));
+      return Status::Invalid("expected an object, found ", KindName(record.type()));
     }
     root_.Observe(record, options_.detect_temporal);
     ++records_;
     return Status::OK();
   }
 
+  Status FeedBlock(const uint8_t* data, size_t size, bool partial, size_t* truncated,
+                   size_t* error_offset) {
+    return ForEachRecordIn(parser_, data, size, options_.records_path, partial, truncated,
+                           error_offset,
+                           [&](dom::element record) { return Observe(record); });
+  }
+
   Status Feed(std::string_view page) {
-    simdjson::padded_string padded(page);
+    auto padded = Padded(page);
     auto saved = root_.Clone();
     const int64_t saved_records = records_;
-    int64_t index = 0;
-    Status st = ForEachDocument(parser_, reinterpret_cast<const uint8_t*>(padded.data()),
-                                page.size(), [&](dom::element doc, size_t) {
-                                  Status inner;
-                                  ForEachRecord(doc, options_.records_path,
-                                                [&](dom::element record) {
-                                                  if (inner.ok())
-                                                    inner = Observe(record, ++index);
-                                                });
-                                  return inner;
-                                });
+    size_t truncated, error_offset;
+    Status st = FeedBlock(padded.get(), page.size(), false, &truncated, &error_offset);
     if (!st.ok()) {
       root_ = std::move(*saved);
+      st = Status::Invalid(records_ > saved_records
+                               ? "record " + std::to_string(records_ - saved_records + 1)
+                               : "byte " + std::to_string(error_offset),
+                           ": ", st.message());
       records_ = saved_records;
     }
     return st;
@@ -417,6 +472,10 @@ SchemaInferrer::~SchemaInferrer() = default;
 SchemaInferrer::SchemaInferrer(SchemaInferrer&&) noexcept = default;
 SchemaInferrer& SchemaInferrer::operator=(SchemaInferrer&&) noexcept = default;
 Status SchemaInferrer::Feed(std::string_view page) { return impl_->Feed(page); }
+Status SchemaInferrer::FeedBlock(const uint8_t* data, size_t size, size_t* truncated,
+                                 size_t* error_offset) {
+  return impl_->FeedBlock(data, size, true, truncated, error_offset);
+}
 std::shared_ptr<arrow::Schema> SchemaInferrer::schema() { return impl_->schema(); }
 int64_t SchemaInferrer::records() const { return impl_->records(); }
 
@@ -741,6 +800,10 @@ class ObjectTarget {
     std::unique_ptr<ObjectTarget> nested;  // flatten: an object's keys
   };
 
+  /// `unknown`: what a key no slot names is; `hint` is appended to its error.
+  ObjectTarget(UnknownKeys unknown, std::string hint)
+      : unknown_(unknown), hint_(std::move(hint)) {}
+
   /// Adds `column` under the key path `keys` (one key, or with flatten several).
   void Add(const std::vector<std::string>& keys, size_t i, Column* column) {
     Slot* slot = Find(keys[i]);
@@ -752,13 +815,13 @@ class ObjectTarget {
     if (i + 1 == keys.size()) {
       slot->column = column;
     } else {
-      if (!slot->nested) slot->nested = std::make_unique<ObjectTarget>();
+      if (!slot->nested) slot->nested = std::make_unique<ObjectTarget>(unknown_, hint_);
       slot->nested->Add(keys, i + 1, column);
     }
   }
 
   /// Decodes the keys of `object` into row `row` of the columns.
-  bool Decode(dom::object object, int64_t row, UnknownKeys unknown, Problem* problem) {
+  bool Decode(dom::object object, int64_t row, Problem* problem) {
     size_t next = 0;
     for (auto field : object) {
       Slot* slot = nullptr;
@@ -768,9 +831,10 @@ class ObjectTarget {
         slot = Find(field.key);
       }
       if (slot == nullptr) {
-        if (unknown == UnknownKeys::kError) {
+        if (unknown_ == UnknownKeys::kError) {
           problem->fatal = true;
-          problem->message = "key '" + std::string(field.key) + "' is not in the schema";
+          problem->message =
+              "key '" + std::string(field.key) + "' is not in the schema" + hint_;
           return false;
         }
         continue;
@@ -781,7 +845,7 @@ class ObjectTarget {
       if (slot->nested) {
         dom::object inner;
         if (field.value.get_object().get(inner) == simdjson::SUCCESS) {
-          if (!slot->nested->Decode(inner, row, unknown, problem)) return false;
+          if (!slot->nested->Decode(inner, row, problem)) return false;
           continue;
         }
         if (slot->column == nullptr) {
@@ -806,6 +870,8 @@ class ObjectTarget {
     return it == index_.end() ? nullptr : &slots_[it->second];
   }
 
+  UnknownKeys unknown_;
+  std::string hint_;
   std::vector<Slot> slots_;
   struct Hash {
     using is_transparent = void;
@@ -820,7 +886,8 @@ class StructColumn : public Column {
  public:
   StructColumn(std::string path, std::shared_ptr<arrow::DataType> type,
                const DecodeOptions& options)
-      : Column(std::move(path), std::move(type)), unknown_(options.unknown_keys) {
+      : Column(std::move(path), std::move(type)),
+        target_(options.unknown_keys, options.unknown_key_hint) {
     for (const auto& f : type_->fields()) {
       children_.push_back(MakeColumn(path_ + "." + f->name(), f->type(), options));
       target_.Add({f->name()}, 0, children_.back().get());
@@ -831,7 +898,7 @@ class StructColumn : public Column {
     dom::object object;
     if (v.get_object().get(object) != simdjson::SUCCESS) return Mismatch(v, problem);
     const int64_t row = length();
-    if (!target_.Decode(object, row, unknown_, problem)) {
+    if (!target_.Decode(object, row, problem)) {
       for (auto& child : children_) child->Truncate(row);
       return false;
     }
@@ -862,7 +929,6 @@ class StructColumn : public Column {
   void AppendEmpty() override {
     for (auto& child : children_) child->AppendNull();
   }
-  UnknownKeys unknown_;
   std::vector<std::unique_ptr<Column>> children_;
   ObjectTarget target_;
 };
@@ -986,15 +1052,17 @@ std::vector<std::string> FlatKeys(const std::string& name) {
 class Decoder::Impl {
  public:
   Impl(std::shared_ptr<arrow::Schema> schema, DecodeOptions options)
-      : schema_(std::move(schema)), options_(std::move(options)) {
+      : schema_(std::move(schema)),
+        options_(std::move(options)),
+        target_(options_.unknown_keys, options_.unknown_key_hint) {
     for (const auto& f : schema_->fields()) {
       columns_.push_back(MakeColumn(f->name(), f->type(), options_));
-      if (options_.flatten) {
-        auto keys = FlatKeys(f->name());
-        target_.Add(keys, 0, columns_.back().get());
-      } else {
-        target_.Add({f->name()}, 0, columns_.back().get());
-      }
+      const auto keys =
+          options_.flatten ? FlatKeys(f->name()) : std::vector<std::string>{f->name()};
+      target_.Add(keys, 0, columns_.back().get());
+    }
+    for (const auto& key : options_.skipped_keys) {
+      if (schema_->GetFieldIndex(key) < 0) target_.Add({key}, 0, nullptr);
     }
   }
 
@@ -1017,7 +1085,7 @@ class Decoder::Impl {
           std::string("expected an object, found ") + KindName(record.type());
       ok = false;
     } else {
-      ok = target_.Decode(object, rows_, options_.unknown_keys, &problem_);
+      ok = target_.Decode(object, rows_, &problem_);
     }
     if (!ok) {
       if (problem_.fatal || options_.on_bad_record == OnBadRecord::kError) {
@@ -1051,29 +1119,36 @@ class Decoder::Impl {
     return batch;
   }
 
+  Status DecodeBlock(const uint8_t* data, size_t size, bool partial, size_t* truncated,
+                     size_t* error_offset) {
+    return ForEachRecordIn(parser_, data, size, options_.records_path, partial, truncated,
+                           error_offset, [&](dom::element record) {
+                             ++records_;
+                             return Decode(record);
+                           });
+  }
+
+  /// Drops the rows not flushed yet.
+  void Clear() {
+    for (auto& c : columns_) c->Truncate(0);
+    rows_ = 0;
+  }
+
   /// Decodes the records of every document of `page`; errors name the record (from
-  /// 1) and leave no rows behind.
+  /// 1), or the byte of malformed JSON, and leave no rows behind.
   Result<DecodedPage> DecodePage(std::string_view page) {
-    simdjson::padded_string padded(page);
-    int64_t index = 0;
+    auto padded = Padded(page);
     const int64_t bad_before = bad_records_;
-    Status st = ForEachDocument(
-        parser_, reinterpret_cast<const uint8_t*>(padded.data()), page.size(),
-        [&](dom::element doc, size_t) {
-          Status inner;
-          ForEachRecord(doc, options_.records_path, [&](dom::element record) {
-            if (!inner.ok()) return;
-            ++index;
-            inner = Decode(record);
-            if (!inner.ok())
-              inner = Status::Invalid("record ", index, ": ", inner.message());
-          });
-          return inner;
-        });
+    records_ = 0;
+    size_t truncated, error_offset;
+    Status st = DecodeBlock(padded.get(), page.size(), false, &truncated, &error_offset);
     if (!st.ok()) {
-      for (auto& c : columns_) c->Truncate(0);
-      rows_ = 0;
-      return st;
+      Clear();
+      const bool parsed = st.message().rfind("malformed JSON", 0) != 0 &&
+                          st.message().rfind("the text is not", 0) != 0;
+      return Status::Invalid(parsed ? "record " + std::to_string(records_)
+                                    : "byte " + std::to_string(error_offset),
+                             ": ", st.message());
     }
     DecodedPage out;
     ARROW_ASSIGN_OR_RAISE(out.batch, Flush());
@@ -1088,6 +1163,7 @@ class Decoder::Impl {
   ObjectTarget target_;
   Problem problem_;
   int64_t rows_ = 0;
+  int64_t records_ = 0;  // records of the page so far, for errors
   int64_t bad_records_ = 0;
   dom::parser parser_;
 };
@@ -1106,5 +1182,12 @@ Result<DecodedPage> Decoder::DecodePage(std::string_view page) {
   return impl_->DecodePage(page);
 }
 int64_t Decoder::bad_records() const { return impl_->bad_records(); }
+Status Decoder::DecodeBlock(const uint8_t* data, size_t size, size_t* truncated,
+                            size_t* error_offset) {
+  return impl_->DecodeBlock(data, size, true, truncated, error_offset);
+}
+int64_t Decoder::buffered_rows() const { return impl_->rows(); }
+Result<std::shared_ptr<arrow::RecordBatch>> Decoder::Flush() { return impl_->Flush(); }
+void Decoder::Clear() { impl_->Clear(); }
 
 }  // namespace flowsql::json

@@ -73,7 +73,16 @@ struct DecodeOptions {
   UnknownKeys unknown_keys = UnknownKeys::kIgnore;
   /// Inference: strings that all look like dates / timestamps are DATE / TIMESTAMP.
   bool detect_temporal = true;
+  /// Decoding: keys of a record that are known but not wanted (columns projected
+  /// away): read past, never an unknown key.
+  std::vector<std::string> skipped_keys;
+  /// Decoding: appended to the error for an unknown key (what the user can do).
+  std::string unknown_key_hint;
 };
+
+/// Bytes that must be readable after a block given to DecodeBlock / FeedBlock
+/// (simdjson reads ahead; their values do not matter).
+inline constexpr size_t kPadding = 64;
 
 /// Infers a schema from the records of the pages it is fed, widening it as later
 /// pages show new keys or wider types: int → double; values of different kinds (a
@@ -99,9 +108,15 @@ class SchemaInferrer {
   /// Records fed so far.
   int64_t records() const;
 
-  // For the file connector: feeds documents that are already parsed.
+  /// For readers of files: feeds the records of the complete documents at the start
+  /// of data[0, size); `*truncated` is set to the bytes at the end that begin a
+  /// document cut off (to be fed again with what follows). On error,
+  /// `*error_offset` is where the faulty document (or line) starts, and the records
+  /// fed before it stay fed. REQUIRES: kPadding readable bytes after data + size.
+  Status FeedBlock(const uint8_t* data, size_t size, size_t* truncated,
+                   size_t* error_offset);
+
   class Impl;
-  Impl* impl() { return impl_.get(); }
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -132,8 +147,23 @@ class Decoder {
   /// Bad records seen by this decoder so far.
   int64_t bad_records() const;
 
+  /// For readers of files: decodes the records of the complete documents at the
+  /// start of data[0, size) into rows kept until Flush(); `*truncated` is set to the
+  /// bytes at the end that begin a document cut off (to be decoded again with what
+  /// follows). On error, `*error_offset` is where the faulty document (or line)
+  /// starts; the rows decoded before it stay (Clear() drops them). Errors do not say
+  /// where: the caller knows the file's lines. REQUIRES: kPadding readable bytes
+  /// after data + size.
+  Status DecodeBlock(const uint8_t* data, size_t size, size_t* truncated,
+                     size_t* error_offset);
+  /// Rows decoded by DecodeBlock and not flushed yet.
+  int64_t buffered_rows() const;
+  /// Those rows as one batch; the decoder holds none afterwards.
+  Result<std::shared_ptr<arrow::RecordBatch>> Flush();
+  /// Drops those rows.
+  void Clear();
+
   class Impl;
-  Impl* impl() { return impl_.get(); }
 
  private:
   explicit Decoder(std::unique_ptr<Impl> impl);

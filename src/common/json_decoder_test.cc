@@ -238,13 +238,42 @@ TEST(JsonDecoder, MalformedAndTruncatedPagesNameTheByte) {
       << truncated.status().message();
   auto malformed = decoder->DecodePage("{\"a\": 1}\n{\"a\": 2,,}\n");
   ASSERT_FALSE(malformed.ok());
-  EXPECT_NE(malformed.status().message().find("malformed JSON at byte 9"),
-            std::string::npos)
-      << malformed.status().message();
+  EXPECT_EQ(
+      malformed.status().message(),
+      "byte 9: malformed JSON: The JSON document has an improper structure: missing "
+      "or superfluous commas, braces, missing keys, etc.");
   auto not_utf8 = decoder->DecodePage("{\"a\": \"\xff\"}");
   ASSERT_FALSE(not_utf8.ok());
   EXPECT_NE(not_utf8.status().message().find("UTF-8"), std::string::npos)
       << not_utf8.status().message();
+}
+
+TEST(JsonDecoder, BlocksCarryTheirCutDocument) {
+  auto options = Options();
+  options.unknown_keys = UnknownKeys::kError;
+  options.unknown_key_hint = "; declare it";
+  options.skipped_keys = {"b"};
+  ASSERT_OK_AND_ASSIGN(
+      auto decoder,
+      Decoder::Make(arrow::schema({arrow::field("a", arrow::int64())}), options));
+  std::string block = "{\"a\": 1, \"b\": [1]}\n{\"a\":\n 2, \"b\"";
+  block.append(kPadding, ' ');
+  size_t truncated = 0, error_offset = 0;
+  ASSERT_OK(decoder->DecodeBlock(reinterpret_cast<const uint8_t*>(block.data()),
+                                 block.size() - kPadding, &truncated, &error_offset));
+  EXPECT_EQ(truncated, 13u);
+  EXPECT_EQ(decoder->buffered_rows(), 1);
+  std::string next = block.substr(block.size() - kPadding - truncated, truncated) +
+                     ": 3}\n{\"a\": 4, \"c\": 1}\n";
+  next.append(kPadding, ' ');
+  auto st = decoder->DecodeBlock(reinterpret_cast<const uint8_t*>(next.data()),
+                                 next.size() - kPadding, &truncated, &error_offset);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "key 'c' is not in the schema; declare it");
+  EXPECT_EQ(error_offset, 18u);
+  ASSERT_OK_AND_ASSIGN(auto batch, decoder->Flush());
+  EXPECT_EQ(batch->num_rows(), 2);
+  EXPECT_EQ(Cell(*batch, "a", 1), "2");
 }
 
 }  // namespace
