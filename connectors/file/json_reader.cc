@@ -87,8 +87,21 @@ class BlockCutter {
   bool eof_ = false;
 };
 
+/// The '\n' bytes in data[0, size), eight at a time.
 int64_t CountLines(const uint8_t* data, size_t size) {
-  return std::count(data, data + size, '\n');
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  constexpr uint64_t kNewlines = 0x0A0A0A0A0A0A0A0AULL;
+  int64_t n = 0;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data + i, 8);
+    const uint64_t x = word ^ kNewlines;  // a zero byte where '\n' was
+    const uint64_t t = ~(((x & kLow7) + kLow7) | x | kLow7);  // 0x80 where it was
+    n += static_cast<int64_t>(((t >> 7) * 0x0101010101010101ULL) >> 56);
+  }
+  for (; i < size; ++i) n += data[i] == '\n';
+  return n;
 }
 
 /// Joins a carried document's bytes and the next block.

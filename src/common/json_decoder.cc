@@ -798,6 +798,7 @@ class ObjectTarget {
     std::string key;
     Column* column = nullptr;
     std::unique_ptr<ObjectTarget> nested;  // flatten: an object's keys
+    size_t follow = 0;  // the slot of the key that followed this one last time
   };
 
   /// `unknown`: what a key no slot names is; `hint` is appended to its error.
@@ -822,13 +823,16 @@ class ObjectTarget {
 
   /// Decodes the keys of `object` into row `row` of the columns.
   bool Decode(dom::object object, int64_t row, Problem* problem) {
-    size_t next = 0;
+    // Records tend to repeat their key order: each slot remembers the one that
+    // followed it last time, and that is tried before a lookup.
+    size_t* follow = &first_;
     for (auto field : object) {
       Slot* slot = nullptr;
-      if (next < slots_.size() && slots_[next].key == field.key) {
-        slot = &slots_[next];
+      if (*follow < slots_.size() && slots_[*follow].key == field.key) {
+        slot = &slots_[*follow];
       } else {
         slot = Find(field.key);
+        if (slot != nullptr) *follow = static_cast<size_t>(slot - slots_.data());
       }
       if (slot == nullptr) {
         if (unknown_ == UnknownKeys::kError) {
@@ -839,7 +843,7 @@ class ObjectTarget {
         }
         continue;
       }
-      next = static_cast<size_t>(slot - slots_.data()) + 1;
+      follow = &slot->follow;
       const element_type t = field.value.type();
       if (t == element_type::NULL_VALUE) continue;
       if (slot->nested) {
@@ -873,6 +877,7 @@ class ObjectTarget {
   UnknownKeys unknown_;
   std::string hint_;
   std::vector<Slot> slots_;
+  size_t first_ = 0;  // the slot of the first key last time
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const {
