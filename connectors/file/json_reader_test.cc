@@ -189,6 +189,32 @@ TEST(JsonReader, PrettyPrintedDocumentsAcrossBlocks) {
   EXPECT_EQ(Cell(*table, "tags", 3000), "list<item: string>[x]");
 }
 
+TEST(JsonReader, FilesUnionByNameWidenAndNumberTheirRows) {
+  TempDir dir;
+  dir.Write("a.ndjson", "{\"x\": 1}\n{\"x\": 2}\n");
+  dir.Write("b.ndjson", "{\"x\": 1.5, \"y\": \"s\"}\n");
+  ASSERT_OK_AND_ASSIGN(auto table,
+                       ReadFile(dir.Join("*.ndjson"), {{"file_row_number", "true"}}));
+  EXPECT_EQ(table->schema()->ToString(), "x: double\ny: string\nfile_row_number: int64");
+  ASSERT_EQ(table->num_rows(), 3);
+  EXPECT_EQ(Cell(*table, "x", 2), "1.5");
+  EXPECT_EQ(Cell(*table, "y", 0), "null");
+  EXPECT_EQ(Cell(*table, "file_row_number", 1), "1");
+  EXPECT_EQ(Cell(*table, "file_row_number", 2), "0");
+}
+
+TEST(JsonReader, InvalidUtf8NamesTheLine) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 3000; ++i) content += "{\"s\": \"ok\"}\n";
+  content += "{\"s\": \"bad\xff\"}\n";
+  auto path = dir.Write("u.ndjson", content);
+  auto result = ReadFile(path, {{"block_size", "8KB"}});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(),
+            path + ": at line 3001: the text is not valid UTF-8");
+}
+
 TEST(JsonReader, ValueOfAnotherKindNamesLineAndKey) {
   TempDir dir;
   std::string content;

@@ -397,11 +397,12 @@ Status ForEachRecordIn(dom::parser& parser, const uint8_t* data, size_t size,
 }
 
 /// A copy of `page` followed by simdjson's padding.
-std::unique_ptr<uint8_t[]> Padded(std::string_view page) {
-  std::unique_ptr<uint8_t[]> copy(new uint8_t[page.size() + kPadding]);
-  std::memcpy(copy.get(), page.data(), page.size());
-  std::memset(copy.get() + page.size(), 0, kPadding);
-  return copy;
+/// `page` copied into `*buffer` (kept from page to page) followed by simdjson's padding.
+const uint8_t* Padded(std::string_view page, std::vector<uint8_t>* buffer) {
+  if (buffer->size() < page.size() + kPadding) buffer->resize(page.size() + kPadding);
+  std::memcpy(buffer->data(), page.data(), page.size());
+  std::memset(buffer->data() + page.size(), 0, kPadding);
+  return buffer->data();
 }
 
 }  // namespace
@@ -433,11 +434,11 @@ class SchemaInferrer::Impl {
   }
 
   Status Feed(std::string_view page) {
-    auto padded = Padded(page);
+    const uint8_t* padded = Padded(page, &padded_);
     auto saved = root_.Clone();
     const int64_t saved_records = records_;
     size_t truncated, error_offset;
-    Status st = FeedBlock(padded.get(), page.size(), false, &truncated, &error_offset);
+    Status st = FeedBlock(padded, page.size(), false, &truncated, &error_offset);
     if (!st.ok()) {
       root_ = std::move(*saved);
       st = Status::Invalid(records_ > saved_records
@@ -464,6 +465,7 @@ class SchemaInferrer::Impl {
   TypeNode root_;
   int64_t records_ = 0;
   dom::parser parser_;
+  std::vector<uint8_t> padded_;  // the page being fed
 };
 
 SchemaInferrer::SchemaInferrer(DecodeOptions options)
@@ -1142,11 +1144,11 @@ class Decoder::Impl {
   /// Decodes the records of every document of `page`; errors name the record (from
   /// 1), or the byte of malformed JSON, and leave no rows behind.
   Result<DecodedPage> DecodePage(std::string_view page) {
-    auto padded = Padded(page);
+    const uint8_t* padded = Padded(page, &padded_);
     const int64_t bad_before = bad_records_;
     records_ = 0;
     size_t truncated, error_offset;
-    Status st = DecodeBlock(padded.get(), page.size(), false, &truncated, &error_offset);
+    Status st = DecodeBlock(padded, page.size(), false, &truncated, &error_offset);
     if (!st.ok()) {
       Clear();
       const bool parsed = st.message().rfind("malformed JSON", 0) != 0 &&
@@ -1171,6 +1173,7 @@ class Decoder::Impl {
   int64_t records_ = 0;  // records of the page so far, for errors
   int64_t bad_records_ = 0;
   dom::parser parser_;
+  std::vector<uint8_t> padded_;  // the page being decoded
 };
 
 Result<std::unique_ptr<Decoder>> Decoder::Make(std::shared_ptr<arrow::Schema> schema,
