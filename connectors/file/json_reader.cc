@@ -60,6 +60,14 @@ class BlockCutter {
       if (n == 0) eof_ = true;
       filled += n;
     }
+    if (first_) {
+      first_ = false;
+      // A UTF-8 byte order mark is not part of the first document.
+      if (filled >= 3 && std::memcmp(block.data.get(), "\xEF\xBB\xBF", 3) == 0) {
+        std::memmove(block.data.get(), block.data.get() + 3, filled - 3);
+        filled -= 3;
+      }
+    }
     const char* text = reinterpret_cast<const char*>(block.data.get());
     size_t end = filled;
     if (!eof_) {
@@ -84,6 +92,7 @@ class BlockCutter {
   std::shared_ptr<arrow::io::InputStream> in_;
   size_t block_size_;
   std::string leftover_;
+  bool first_ = true;
   bool eof_ = false;
 };
 

@@ -203,6 +203,17 @@ TEST(JsonReader, FilesUnionByNameWidenAndNumberTheirRows) {
   EXPECT_EQ(Cell(*table, "file_row_number", 2), "0");
 }
 
+TEST(JsonReader, ByteOrderMarkIsSkipped) {
+  TempDir dir;
+  for (const char* name : {"b.ndjson", "b.json"}) {
+    const std::string body = std::string(name) == "b.json" ? "[{\"a\": 1}, {\"a\": 2}]"
+                                                           : "{\"a\": 1}\n{\"a\": 2}\n";
+    ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Write(name, "\xEF\xBB\xBF" + body)));
+    EXPECT_EQ(table->num_rows(), 2) << name;
+    EXPECT_EQ(Cell(*table, "a", 1), "2") << name;
+  }
+}
+
 TEST(JsonReader, InvalidUtf8NamesTheLine) {
   TempDir dir;
   std::string content;

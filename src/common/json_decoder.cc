@@ -578,11 +578,13 @@ bool ParseText(dom::element v, typename ArrowType::c_type* out,
   }
 }
 
-/// Integers, floating point, dates and timestamps.
+/// Booleans, integers, floating point, dates and timestamps.
 template <typename ArrowType>
 class PrimitiveColumn : public Column {
  public:
-  using T = typename ArrowType::c_type;
+  // Booleans are kept a byte each until finished.
+  using T = std::conditional_t<std::is_same_v<ArrowType, arrow::BooleanType>, uint8_t,
+                               typename ArrowType::c_type>;
   using Column::Column;
 
   bool Append(dom::element v, Problem* problem) override {
@@ -599,16 +601,36 @@ class PrimitiveColumn : public Column {
   Result<std::shared_ptr<arrow::Array>> Finish() override {
     const int64_t n = length();
     ARROW_ASSIGN_OR_RAISE(auto validity, FinishValidity());
-    ARROW_ASSIGN_OR_RAISE(auto values, ToBuffer(&values_));
-    return arrow::MakeArray(
-        arrow::ArrayData::Make(type_, n, {validity.first, values}, validity.second));
+    std::shared_ptr<arrow::Buffer> values;
+    if constexpr (std::is_same_v<ArrowType, arrow::BooleanType>) {
+      ARROW_ASSIGN_OR_RAISE(values, arrow::AllocateBitmap(n));
+      arrow::internal::GenerateBitsUnrolled(
+          values->mutable_data(), 0, n,
+          [&, i = int64_t{0}]() mutable { return values_[i++] != 0; });
+      values_.clear();
+    } else {
+      ARROW_ASSIGN_OR_RAISE(values, ToBuffer(&values_));
+    }
+    return arrow::MakeArray(arrow::ArrayData::Make(
+        type_, n, {validity.first, std::move(values)}, validity.second));
   }
 
  private:
   void AppendEmpty() override { values_.push_back(T{}); }
 
   bool Convert(dom::element v, T* out) const {
-    if constexpr (arrow::is_integer_type<ArrowType>::value) {
+    if constexpr (std::is_same_v<ArrowType, arrow::BooleanType>) {
+      bool x = false;
+      if (v.get_bool().get(x) != simdjson::SUCCESS) {
+        std::string_view s;
+        if (v.get_string().get(s) != simdjson::SUCCESS ||
+            !arrow::internal::ParseValue<arrow::BooleanType>(s.data(), s.size(), &x)) {
+          return false;
+        }
+      }
+      *out = x ? 1 : 0;
+      return true;
+    } else if constexpr (arrow::is_integer_type<ArrowType>::value) {
       switch (v.type()) {
         case element_type::INT64: {
           int64_t x = v.get_int64().value_unsafe();
@@ -658,44 +680,6 @@ class PrimitiveColumn : public Column {
   }
 
   std::vector<T> values_;
-};
-
-class BoolColumn : public Column {
- public:
-  using Column::Column;
-
-  bool Append(dom::element v, Problem* problem) override {
-    bool x = false;
-    if (v.get_bool().get(x) != simdjson::SUCCESS) {
-      std::string_view s;
-      if (v.get_string().get(s) != simdjson::SUCCESS ||
-          !arrow::internal::ParseValue<arrow::BooleanType>(s.data(), s.size(), &x)) {
-        return Mismatch(v, problem);
-      }
-    }
-    values_.push_back(x ? 1 : 0);
-    valid_.push_back(1);
-    return true;
-  }
-  void Truncate(int64_t n) override {
-    Column::Truncate(n);
-    values_.resize(n);
-  }
-  Result<std::shared_ptr<arrow::Array>> Finish() override {
-    const int64_t n = length();
-    ARROW_ASSIGN_OR_RAISE(auto validity, FinishValidity());
-    ARROW_ASSIGN_OR_RAISE(auto bits, arrow::AllocateBitmap(n));
-    arrow::internal::GenerateBitsUnrolled(
-        bits->mutable_data(), 0, n,
-        [&, i = int64_t{0}]() mutable { return values_[i++] != 0; });
-    values_.clear();
-    return arrow::MakeArray(arrow::ArrayData::Make(
-        type_, n, {validity.first, std::move(bits)}, validity.second));
-  }
-
- private:
-  void AppendEmpty() override { values_.push_back(0); }
-  std::vector<uint8_t> values_;
 };
 
 /// VARCHAR: strings as they are, other values as their JSON text. With `cast_to`,
@@ -1001,7 +985,7 @@ std::unique_ptr<Column> MakeColumn(const std::string& path,
     case arrow::Type::NA:
       return std::make_unique<NullColumn>(path, type);
     case arrow::Type::BOOL:
-      return std::make_unique<BoolColumn>(path, type);
+      return std::make_unique<PrimitiveColumn<arrow::BooleanType>>(path, type);
     case arrow::Type::INT8:
       return std::make_unique<PrimitiveColumn<arrow::Int8Type>>(path, type);
     case arrow::Type::INT16:
