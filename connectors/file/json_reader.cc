@@ -200,12 +200,8 @@ class JsonBatchReader : public arrow::RecordBatchReader {
         cutter_(std::move(in), block_size),
         schema_(schema),
         pool_(std::make_shared<DecoderPool>(std::move(schema), std::move(options))),
-        where_(where) {
-    auto* cpu = arrow::internal::GetCpuThreadPool();
-    // Waiting on a pool task from a pool thread could starve the pool.
-    inline_ = cpu->OwnsThisThread();
-    ahead_ = inline_ ? 1 : std::max(2, cpu->GetCapacity() + 1);
-  }
+        where_(where),
+        ahead_(std::max(2, arrow::internal::GetCpuThreadPool()->GetCapacity() + 1)) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
@@ -264,7 +260,9 @@ class JsonBatchReader : public arrow::RecordBatchReader {
       }
       auto shared = std::make_shared<Block>(std::move(block));
       Pending pending{shared, {}};
-      if (inline_) {
+      auto* cpu = arrow::internal::GetCpuThreadPool();
+      // A pool thread waiting on tasks of its own pool could starve it: decode here.
+      if (cpu->OwnsThisThread()) {
         pending.decoded = arrow::Future<Decoded>::MakeFinished(pool_->Decode(*shared));
       } else {
         ARROW_ASSIGN_OR_RAISE(
@@ -299,8 +297,7 @@ class JsonBatchReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> schema_;
   std::shared_ptr<DecoderPool> pool_;
   Where where_;
-  bool inline_ = false;
-  int ahead_ = 2;
+  const int ahead_;  // blocks in flight
   std::deque<Pending> queue_;
   bool eof_ = false;
   int64_t line_ = 1;        // the line of the next block's first byte
