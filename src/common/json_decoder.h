@@ -87,7 +87,9 @@ inline constexpr size_t kPadding = 64;
 /// Infers a schema from the records of the pages it is fed, widening it as later
 /// pages show new keys or wider types: int → double; values of different kinds (a
 /// number and a string, a date and a timestamp, an object and a number) → VARCHAR. New
-/// keys are appended in the order first seen. Strings that are all `YYYY-MM-DD`
+/// keys are appended in the order first seen. With `flatten`, a key that holds an
+/// object in one record and another kind of value in another becomes one VARCHAR
+/// column in place of its `key__...` columns. Strings that are all `YYYY-MM-DD`
 /// are DATE; all ISO 8601 timestamps are TIMESTAMP (microseconds), or TIMESTAMP
 /// WITH TIME ZONE (UTC) when they all carry a zone (`Z`, `+02:00`).
 class SchemaInferrer {
@@ -141,7 +143,9 @@ class Decoder {
   const std::shared_ptr<arrow::Schema>& schema() const;
 
   /// Decodes the records of one page into one batch (with no rows when the page
-  /// holds none). Errors name the record ("record 12: ...").
+  /// holds none). Errors name the record ("record 12: ...") or, for malformed JSON,
+  /// the byte ("byte 80: malformed JSON: ..."). Memory: the page is copied into a
+  /// padded buffer the decoder keeps for the next page.
   Result<DecodedPage> DecodePage(std::string_view page);
 
   /// Bad records seen by this decoder so far.
