@@ -84,6 +84,12 @@ class BlockCutter {
     return block;
   }
 
+  /// An error when a document carried into the next block is larger than a block:
+  /// decoded again with every block, it would cost quadratic time.
+  Status CheckCarry(size_t bytes) const {
+    return bytes > block_size_ ? TooLarge() : Status::OK();
+  }
+
   Status TooLarge() const {
     return Status::Invalid("a JSON record is larger than block_size (", block_size_,
                            " bytes); set block_size = '",
@@ -294,7 +300,7 @@ class JsonBatchReader : public arrow::RecordBatchReader {
                   decoded.truncated);
     if (!carry_.empty()) {
       carry_line_ = base + CountLines(data, size - decoded.truncated);
-      if (carry_.size() > max_carry_) return cutter_.TooLarge();
+      ARROW_RETURN_NOT_OK(cutter_.CheckCarry(carry_.size()));
     }
     return Status::OK();
   }
@@ -310,7 +316,6 @@ class JsonBatchReader : public arrow::RecordBatchReader {
   int64_t line_ = 1;        // the line of the next block's first byte
   std::string carry_;       // a document cut at the end of the last block
   int64_t carry_line_ = 0;  // its line
-  size_t max_carry_ = size_t{1} << 30;
 };
 
 class JsonReader : public FormatReader {
@@ -344,6 +349,7 @@ class JsonReader : public FormatReader {
       carry.assign(
           reinterpret_cast<const char*>(block.data.get()) + block.size - truncated,
           truncated);
+      ARROW_RETURN_NOT_OK(WithPath(cutter.CheckCarry(carry.size()), path));
       line += CountLines(block.data.get(), block.size - truncated);
       if (!settings_.sample_all && inferrer.records() > 0) break;
     }

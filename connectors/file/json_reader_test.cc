@@ -187,6 +187,15 @@ TEST(JsonReader, PrettyPrintedDocumentsAcrossBlocks) {
   EXPECT_EQ(table->num_rows(), 3001);
   EXPECT_EQ(Cell(*table, "id", 2999), "2999");
   EXPECT_EQ(Cell(*table, "tags", 3000), "list<item: string>[x]");
+  // One pretty-printed document larger than a block names the option.
+  std::string big = "{\n";
+  for (int i = 0; i < 2000; ++i) big += "  \"k" + std::to_string(i) + "\": 1,\n";
+  big += "  \"end\": 1\n}\n";
+  auto large = ReadFile(dir.Write("big.json", big), {{"block_size", "4KB"}});
+  ASSERT_FALSE(large.ok());
+  EXPECT_NE(large.status().message().find("a JSON record is larger than block_size"),
+            std::string::npos)
+      << large.status().message();
 }
 
 TEST(JsonReader, FilesUnionByNameWidenAndNumberTheirRows) {
