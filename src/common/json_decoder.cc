@@ -458,7 +458,6 @@ class SchemaInferrer::Impl {
   }
 
   int64_t records() const { return records_; }
-  const DecodeOptions& options() const { return options_; }
 
  private:
   DecodeOptions options_;
@@ -1058,7 +1057,6 @@ class Decoder::Impl {
   }
 
   const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
-  const DecodeOptions& options() const { return options_; }
   int64_t rows() const { return rows_; }
   int64_t bad_records() const { return bad_records_; }
 
