@@ -92,6 +92,8 @@ class JsonArrayToNdjsonStream : public arrow::io::InputStream {
           break;
         case State::kStart:
           if (IsSpace(c)) break;
+          // A UTF-8 byte order mark.
+          if (consumed_ < 3 && c == "\xEF\xBB\xBF"[consumed_]) break;
           if (c != '[') return Error("expected '[' (a JSON array)");
           state_ = State::kBetween;
           break;

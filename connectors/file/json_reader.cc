@@ -1,21 +1,27 @@
-// JSON (arrays of objects) and NDJSON through arrow::json::StreamingReader. A JSON
-// array is converted to NDJSON on the fly (json_array_stream.h). The schema comes from
-// the first block; string columns whose values there all parse as dates or ISO 8601
-// timestamps become date32 / timestamp[us] (cast after reading, since Arrow's JSON
-// converter does not parse them).
-#include <arrow/array.h>
-#include <arrow/compute/cast.h>
-#include <arrow/io/file.h>
-#include <arrow/io/memory.h>
-#include <arrow/json/api.h>
-#include <arrow/table.h>
-#include <arrow/type.h>
-#include <arrow/util/value_parsing.h>
+// NDJSON, JSON arrays of objects and files of JSON documents, through the project's
+// JSON decoder (src/common/json_decoder.h). A JSON array is converted to NDJSON on
+// the fly (json_array_stream.h). The file is cut into blocks of whole lines
+// (block_size bytes at most); blocks are decoded in parallel on Arrow's CPU pool, a
+// few ahead of the consumer, and delivered in order. A document spanning the cut
+// between two blocks (pretty-printed NDJSON) is carried into the next block, which
+// is then decoded again with it. The schema comes from the first block (or the
+// whole file with sample_size = -1); a key it lacks, met later, is an error naming
+// the line.
+#include <arrow/buffer.h>
+#include <arrow/io/interfaces.h>
+#include <arrow/util/future.h>
+#include <arrow/util/thread_pool.h>
 
+#include <algorithm>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <cctype>
-#include <cstdlib>
-#include <functional>
+#include <cstring>
+#include <deque>
+#include <mutex>
 
+#include "common/json_decoder.h"
 #include "connectors/file/format_reader.h"
 #include "connectors/file/json_array_stream.h"
 
@@ -23,95 +29,293 @@ namespace flowsql::file {
 
 namespace {
 
-// Replaces null types (all values null in the first block) with utf8, so that later
-// values can still be read.
-std::shared_ptr<arrow::DataType> NullToString(const std::shared_ptr<arrow::DataType>& t) {
-  switch (t->id()) {
-    case arrow::Type::NA:
-      return arrow::utf8();
-    case arrow::Type::LIST: {
-      const auto& list = static_cast<const arrow::ListType&>(*t);
-      return arrow::list(list.value_field()->WithType(NullToString(list.value_type())));
-    }
-    case arrow::Type::STRUCT: {
-      arrow::FieldVector fields;
-      for (const auto& f : t->fields())
-        fields.push_back(f->WithType(NullToString(f->type())));
-      return arrow::struct_(fields);
-    }
-    default:
-      return t;
-  }
+/// Whole lines of a file, followed by json::kPadding bytes.
+struct Block {
+  std::unique_ptr<uint8_t[]> data;
+  size_t size = 0;
+};
+
+/// Makes a block of `size` bytes (uninitialised) plus padding.
+Block NewBlock(size_t size) {
+  Block block;
+  block.data.reset(new uint8_t[size + json::kPadding]);
+  std::memset(block.data.get() + size, ' ', json::kPadding);
+  block.size = size;
+  return block;
 }
 
-enum class Temporal { kNone, kDate, kTimestamp, kTimestampTz };
-
-// What every non-null value of a string column looks like.
-Temporal DetectTemporal(const arrow::Array& array) {
-  const auto& strings = static_cast<const arrow::StringArray&>(array);
-  Temporal kind = Temporal::kNone;
-  int64_t seen = 0;
-  for (int64_t i = 0; i < strings.length(); ++i) {
-    if (strings.IsNull(i)) continue;
-    std::string_view v = strings.GetView(i);
-    Temporal k;
-    if (v.size() == 10) {
-      int32_t days;
-      if (!arrow::internal::ParseValue<arrow::Date32Type>(v.data(), v.size(), &days)) {
-        return Temporal::kNone;
-      }
-      k = Temporal::kDate;
-    } else {
-      // "YYYY-MM-DD" then 'T' or ' ': avoids taking numbers-as-strings for times.
-      if (v.size() < 16 || (v[10] != 'T' && v[10] != ' ')) return Temporal::kNone;
-      int64_t out;
-      bool tz = v.back() == 'Z' || ((v[v.size() - 6] == '+' || v[v.size() - 6] == '-') &&
-                                    v[v.size() - 3] == ':');
-      auto type = arrow::timestamp(arrow::TimeUnit::MICRO);
-      if (!arrow::internal::ParseTimestampISO8601(v.data(), v.size(),
-                                                  arrow::TimeUnit::MICRO, &out)) {
-        return Temporal::kNone;
-      }
-      k = tz ? Temporal::kTimestampTz : Temporal::kTimestamp;
-    }
-    if (seen++ > 0 && k != kind) return Temporal::kNone;
-    kind = k;
-  }
-  return kind;
-}
-
-/// Keeps `out`'s columns of each batch, counts the rows, and rewrites errors with
-/// `explain(error, rows delivered before it)`.
-class ExplainingReader : public arrow::RecordBatchReader {
+/// Cuts a stream into blocks that end after a '\n' (or at the end of the stream).
+class BlockCutter {
  public:
-  using Explain = std::function<Status(const Status&, int64_t)>;
-  ExplainingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
-                   std::shared_ptr<arrow::Schema> out, Explain explain)
-      : inner_(std::move(inner)), out_(std::move(out)), explain_(std::move(explain)) {}
+  BlockCutter(std::shared_ptr<arrow::io::InputStream> in, int64_t block_size)
+      : in_(std::move(in)), block_size_(static_cast<size_t>(block_size)) {}
 
-  std::shared_ptr<arrow::Schema> schema() const override { return out_; }
-  Status Close() override { return inner_->Close(); }
-  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    Status st = inner_->ReadNext(batch);
-    if (!st.ok()) return explain_(st, rows_);
-    if (*batch == nullptr) return Status::OK();
-    rows_ += (*batch)->num_rows();
-    arrow::ArrayVector columns;
-    for (const auto& f : out_->fields()) {
-      auto column = (*batch)->GetColumnByName(f->name());
-      if (column == nullptr)
-        return Status::Invalid("JSON reader lost column ", f->name());
-      columns.push_back(std::move(column));
+  /// The next block; one of size 0 at the end. A line longer than block_size is an
+  /// error naming the option.
+  Result<Block> Next() {
+    Block block = NewBlock(leftover_.size() + block_size_);
+    std::memcpy(block.data.get(), leftover_.data(), leftover_.size());
+    size_t filled = leftover_.size();
+    leftover_.clear();
+    while (!eof_ && filled < block.size) {
+      ARROW_ASSIGN_OR_RAISE(int64_t n,
+                            in_->Read(block.size - filled, block.data.get() + filled));
+      if (n == 0) eof_ = true;
+      filled += n;
     }
-    *batch = arrow::RecordBatch::Make(out_, (*batch)->num_rows(), std::move(columns));
-    return Status::OK();
+    if (first_) {
+      first_ = false;
+      // A UTF-8 byte order mark is not part of the first document.
+      if (filled >= 3 && std::memcmp(block.data.get(), "\xEF\xBB\xBF", 3) == 0) {
+        std::memmove(block.data.get(), block.data.get() + 3, filled - 3);
+        filled -= 3;
+      }
+    }
+    const char* text = reinterpret_cast<const char*>(block.data.get());
+    size_t end = filled;
+    if (!eof_) {
+      const void* nl = memrchr(text, '\n', filled);
+      if (nl == nullptr) return TooLarge();
+      end = static_cast<const char*>(nl) - text + 1;
+      leftover_.assign(text + end, filled - end);
+    }
+    block.size = end;
+    std::memset(block.data.get() + end, ' ', json::kPadding);
+    return block;
+  }
+
+  /// An error when a document carried into the next block is larger than a block:
+  /// decoded again with every block, it would cost quadratic time.
+  Status CheckCarry(size_t bytes) const {
+    return bytes > block_size_ ? TooLarge() : Status::OK();
+  }
+
+  Status TooLarge() const {
+    return Status::Invalid("a JSON record is larger than block_size (", block_size_,
+                           " bytes); set block_size = '",
+                           std::max<size_t>(block_size_ * 4, 16 << 20) >> 20,
+                           "MB' or larger");
   }
 
  private:
-  std::shared_ptr<arrow::RecordBatchReader> inner_;
-  std::shared_ptr<arrow::Schema> out_;
-  Explain explain_;
-  int64_t rows_ = 0;
+  std::shared_ptr<arrow::io::InputStream> in_;
+  size_t block_size_;
+  std::string leftover_;
+  bool first_ = true;
+  bool eof_ = false;
+};
+
+/// The '\n' bytes in data[0, size), sixteen at a time.
+int64_t CountLines(const uint8_t* data, size_t size) {
+  int64_t n = 0;
+  size_t i = 0;
+#ifdef __SSE2__
+  const __m128i newline = _mm_set1_epi8('\n');
+  while (i + 16 <= size) {
+    // Byte counters (-1 per match) for at most 255 rounds, then summed.
+    __m128i counts = _mm_setzero_si128();
+    for (int round = 0; round < 255 && i + 16 <= size; ++round, i += 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+      counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(bytes, newline));
+    }
+    const __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128());
+    n += _mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+  }
+#endif
+  for (; i < size; ++i) n += data[i] == '\n';
+  return n;
+}
+
+/// Joins a carried document's bytes and the next block.
+Block Join(const std::string& carry, const Block& block) {
+  Block joined = NewBlock(carry.size() + block.size);
+  std::memcpy(joined.data.get(), carry.data(), carry.size());
+  std::memcpy(joined.data.get() + carry.size(), block.data.get(), block.size);
+  return joined;
+}
+
+/// Where a block stands in its file, for errors: "at line N" in NDJSON, "in record
+/// N" in a JSON array (converted to one record a line).
+struct Where {
+  bool array = false;
+  std::string Say(int64_t line) const {
+    return (array ? "in record " : "at line ") + std::to_string(line) + ": ";
+  }
+};
+
+/// One block decoded.
+struct Decoded {
+  Status status;
+  std::shared_ptr<arrow::RecordBatch> batch;
+  size_t truncated = 0;
+  size_t error_offset = 0;
+  int64_t lines = 0;  // '\n' in the block
+};
+
+/// Decoders of one schema, lent to the blocks being decoded. Thread-safe.
+class DecoderPool {
+ public:
+  DecoderPool(std::shared_ptr<arrow::Schema> schema, json::DecodeOptions options)
+      : schema_(std::move(schema)), options_(std::move(options)) {}
+
+  Decoded Decode(const Block& block) {
+    Decoded out;
+    out.lines = CountLines(block.data.get(), block.size);
+    auto taken = Take();
+    if (!taken.ok()) {
+      out.status = taken.status();
+      return out;
+    }
+    auto decoder = std::move(*taken);
+    out.status = decoder->DecodeBlock(block.data.get(), block.size, &out.truncated,
+                                      &out.error_offset);
+    if (out.status.ok()) {
+      auto batch = decoder->Flush();
+      if (batch.ok()) {
+        out.batch = *batch;
+      } else {
+        out.status = batch.status();
+      }
+    } else {
+      decoder->Clear();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(decoder));
+    return out;
+  }
+
+ private:
+  Result<std::unique_ptr<json::Decoder>> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        auto d = std::move(free_.back());
+        free_.pop_back();
+        return d;
+      }
+    }
+    return json::Decoder::Make(schema_, options_);
+  }
+
+  std::shared_ptr<arrow::Schema> schema_;
+  json::DecodeOptions options_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<json::Decoder>> free_;
+};
+
+/// The batches of one file, one per block, decoded ahead in parallel.
+class JsonBatchReader : public arrow::RecordBatchReader {
+ public:
+  JsonBatchReader(std::shared_ptr<arrow::io::InputStream> in, int64_t block_size,
+                  std::shared_ptr<arrow::Schema> schema, json::DecodeOptions options,
+                  Where where)
+      : in_(in),
+        cutter_(std::move(in), block_size),
+        schema_(schema),
+        pool_(std::make_shared<DecoderPool>(std::move(schema), std::move(options))),
+        where_(where),
+        ahead_(std::max(2, arrow::internal::GetCpuThreadPool()->GetCapacity() + 1)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+
+  Status Close() override {
+    // Blocks in flight own what they use (the pool, their bytes).
+    queue_.clear();
+    return in_->Close();
+  }
+
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    *out = nullptr;
+    while (true) {
+      ARROW_RETURN_NOT_OK(FillQueue());
+      if (queue_.empty()) {
+        if (carry_.find_first_not_of(" \t\r\n") != std::string::npos) {
+          return Status::Invalid(where_.Say(carry_line_),
+                                 "malformed JSON: the document is incomplete");
+        }
+        return Status::OK();
+      }
+      Pending next = std::move(queue_.front());
+      queue_.pop_front();
+      Decoded decoded;
+      int64_t base = line_;
+      if (carry_.empty()) {
+        ARROW_ASSIGN_OR_RAISE(decoded, next.decoded.result());
+        const uint8_t* data = next.block->data.get();
+        ARROW_RETURN_NOT_OK(Settle(decoded, data, next.block->size, base));
+      } else {
+        // The block was decoded without the document cut at its start: again, with it.
+        Block joined = Join(carry_, *next.block);
+        base = carry_line_;
+        decoded = pool_->Decode(joined);
+        ARROW_RETURN_NOT_OK(Settle(decoded, joined.data.get(), joined.size, base));
+      }
+      if (decoded.batch && decoded.batch->num_rows() > 0) {
+        *out = decoded.batch;
+        return Status::OK();
+      }
+    }
+  }
+
+ private:
+  struct Pending {
+    std::shared_ptr<Block> block;
+    arrow::Future<Decoded> decoded;
+  };
+
+  /// Reads and submits blocks until `ahead_` are in flight or the file ends.
+  Status FillQueue() {
+    while (!eof_ && static_cast<int>(queue_.size()) < ahead_) {
+      ARROW_ASSIGN_OR_RAISE(Block block, cutter_.Next());
+      if (block.size == 0) {
+        eof_ = true;
+        break;
+      }
+      auto shared = std::make_shared<Block>(std::move(block));
+      Pending pending{shared, {}};
+      auto* cpu = arrow::internal::GetCpuThreadPool();
+      // A pool thread waiting on tasks of its own pool could starve it: decode here.
+      if (cpu->OwnsThisThread()) {
+        pending.decoded = arrow::Future<Decoded>::MakeFinished(pool_->Decode(*shared));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(
+            pending.decoded,
+            arrow::internal::GetCpuThreadPool()->Submit(
+                [pool = pool_, shared] { return pool->Decode(*shared); }));
+      }
+      queue_.push_back(std::move(pending));
+    }
+    return Status::OK();
+  }
+
+  /// Takes in a decoded block whose first byte is at line `base`: its error, said
+  /// with its line; the document cut at its end, carried.
+  Status Settle(const Decoded& decoded, const uint8_t* data, size_t size, int64_t base) {
+    if (!decoded.status.ok()) {
+      const int64_t line = base + CountLines(data, decoded.error_offset);
+      return Status::Invalid(where_.Say(line), decoded.status.message());
+    }
+    line_ = base + decoded.lines;
+    carry_.assign(reinterpret_cast<const char*>(data) + size - decoded.truncated,
+                  decoded.truncated);
+    if (!carry_.empty()) {
+      carry_line_ = base + CountLines(data, size - decoded.truncated);
+      ARROW_RETURN_NOT_OK(cutter_.CheckCarry(carry_.size()));
+    }
+    return Status::OK();
+  }
+
+  std::shared_ptr<arrow::io::InputStream> in_;
+  BlockCutter cutter_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::shared_ptr<DecoderPool> pool_;
+  Where where_;
+  const int ahead_;  // blocks in flight
+  std::deque<Pending> queue_;
+  bool eof_ = false;
+  int64_t line_ = 1;        // the line of the next block's first byte
+  std::string carry_;       // a document cut at the end of the last block
+  int64_t carry_line_ = 0;  // its line
 };
 
 class JsonReader : public FormatReader {
@@ -121,184 +325,79 @@ class JsonReader : public FormatReader {
   Result<FileInfo> Inspect(const std::string& path) override {
     FileInfo info;
     info.path = path;
-    ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(path, nullptr));
-    auto parse = arrow::json::ParseOptions::Defaults();
-    auto made = arrow::json::StreamingReader::Make(input, InferOptions(), parse);
-    if (!made.ok() && IsEmptyStream(made.status())) {
-      // No rows: no columns either, unless declared.
-      ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(arrow::schema({}), settings_));
-      arrow::FieldVector raw;
-      for (const auto& f : info.schema->fields()) {
-        raw.push_back(f->WithType(ReadableType(f->type())));
+    ARROW_ASSIGN_OR_RAISE(bool array, IsArray(path));
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(path, array, nullptr));
+    json::SchemaInferrer inferrer(DecodeOptions());
+    BlockCutter cutter(input, settings_.block_size);
+    const Where where{array};
+    std::string carry;
+    int64_t line = 1;  // of the block's first byte (of the carried document, if any)
+    while (true) {
+      auto next = cutter.Next();
+      if (!next.ok()) return WithPath(next.status(), path);
+      Block block = std::move(*next);
+      if (block.size == 0) break;
+      if (!carry.empty()) block = Join(carry, block);
+      size_t truncated = 0, error_offset = 0;
+      Status st =
+          inferrer.FeedBlock(block.data.get(), block.size, &truncated, &error_offset);
+      if (!st.ok()) {
+        return Status::Invalid(
+            path, ": ", where.Say(line + CountLines(block.data.get(), error_offset)),
+            st.message());
       }
-      info.raw_schema = arrow::schema(raw);
-      return info;
+      carry.assign(
+          reinterpret_cast<const char*>(block.data.get()) + block.size - truncated,
+          truncated);
+      ARROW_RETURN_NOT_OK(WithPath(cutter.CheckCarry(carry.size()), path));
+      line += CountLines(block.data.get(), block.size - truncated);
+      if (!settings_.sample_all && inferrer.records() > 0) break;
     }
-    if (!made.ok()) return WithPath(ExplainError(made.status(), path, 0), path);
-    auto reader = *made;
-    // Arrow infers timestamp[s] from date and timestamp strings alike: read those
-    // columns as text again and look at the values.
-    arrow::FieldVector inferred;
-    bool temporal = false;
-    for (const auto& f : reader->schema()->fields()) {
-      bool ts = f->type()->id() == arrow::Type::TIMESTAMP;
-      temporal = temporal || ts;
-      inferred.push_back(f->WithType(ts ? arrow::utf8() : NullToString(f->type())));
-    }
-    if (temporal) {
-      (void)reader->Close();
-      parse.explicit_schema = arrow::schema(inferred);
-      ARROW_ASSIGN_OR_RAISE(input, OpenJson(path, nullptr));
-      made = arrow::json::StreamingReader::Make(input, InferOptions(), parse);
-      if (!made.ok()) return WithPath(made.status(), path);
-      reader = *made;
-    }
-    std::shared_ptr<arrow::RecordBatch> first;
-    ARROW_RETURN_NOT_OK(WithPath(reader->ReadNext(&first), path));
-    (void)reader->Close();
-    arrow::FieldVector raw_fields, fields;
-    for (const auto& raw : inferred) {
-      auto f = raw;
-      if (raw->type()->id() == arrow::Type::STRING && first && settings_.auto_detect) {
-        auto column = first->GetColumnByName(raw->name());
-        if (column && column->type()->id() == arrow::Type::STRING) {
-          switch (DetectTemporal(*column)) {
-            case Temporal::kDate:
-              f = f->WithType(arrow::date32());
-              break;
-            case Temporal::kTimestamp:
-              f = f->WithType(arrow::timestamp(arrow::TimeUnit::MICRO));
-              break;
-            case Temporal::kTimestampTz:
-              f = f->WithType(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"));
-              break;
-            case Temporal::kNone:
-              break;
-          }
-        }
-      }
-      raw_fields.push_back(raw);
-      fields.push_back(f);
-    }
-    auto raw_schema = arrow::schema(raw_fields);
-    ARROW_ASSIGN_OR_RAISE(info.schema,
-                          ApplyTypeSettings(arrow::schema(fields), settings_));
-    // Columns declared but absent from the first block: read with their own type when
-    // Arrow's JSON converter handles it, else as text then cast.
-    for (const auto& f : info.schema->fields()) {
-      if (raw_schema->GetFieldIndex(f->name()) >= 0) continue;
-      raw_fields.push_back(f->WithType(ReadableType(f->type())));
-    }
-    info.raw_schema = arrow::schema(raw_fields);
+    (void)input->Close();
+    // No rows: no columns either, unless declared.
+    ARROW_ASSIGN_OR_RAISE(info.schema, ApplyTypeSettings(inferrer.schema(), settings_));
+    info.raw_schema = info.schema;
     return info;
   }
 
   Result<std::shared_ptr<arrow::RecordBatchReader>> Open(const FileScan& scan) override {
-    const auto& raw = scan.file->raw_schema;
+    const auto& path = scan.file->path;
+    const auto& file_schema = *scan.file->schema;
+    // The wanted columns, typed as the source unifies them (int64 in this file and
+    // double in another: decoded as double).
     arrow::FieldVector wanted;
-    for (const auto& name : scan.columns) {
-      auto f = raw->GetFieldByName(name);
-      if (f) wanted.push_back(f);
+    std::vector<std::string> skipped;
+    for (const auto& f : file_schema.fields()) {
+      if (std::find(scan.columns.begin(), scan.columns.end(), f->name()) ==
+          scan.columns.end()) {
+        skipped.push_back(f->name());
+        continue;
+      }
+      auto unified = scan.schema ? scan.schema->GetFieldByName(f->name()) : nullptr;
+      wanted.push_back(unified ? unified : f);
     }
-    if (wanted.empty() && raw->num_fields() > 0) wanted.push_back(raw->field(0));
-    auto parse = arrow::json::ParseOptions::Defaults();
-    parse.explicit_schema = arrow::schema(wanted);
-    parse.unexpected_field_behavior = arrow::json::UnexpectedFieldBehavior::Ignore;
+    auto options = DecodeOptions();
+    options.skipped_keys = std::move(skipped);
     if (settings_.columns.empty()) {
       // An inferred schema: a key it lacks, seen later, is an error, never dropped.
-      // Every column is read then, and the wanted ones kept.
-      parse.explicit_schema = raw;
-      parse.unexpected_field_behavior = arrow::json::UnexpectedFieldBehavior::Error;
+      options.unknown_keys = json::UnknownKeys::kError;
+      options.unknown_key_hint =
+          " inferred from the first block; set sample_size = -1 to infer from the whole "
+          "file, or declare the columns";
     }
-    ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(scan.file->path, scan.stats));
-    auto reader = arrow::json::StreamingReader::Make(input, ReadOptions(), parse);
-    if (!reader.ok() && IsEmptyStream(reader.status())) {
-      return arrow::RecordBatchReader::Make({}, arrow::schema(wanted));
-    }
-    if (!reader.ok()) {
-      return WithPath(ExplainError(reader.status(), scan.file->path, 0), scan.file->path);
-    }
-    auto explained = std::make_shared<ExplainingReader>(
-        *reader, arrow::schema(wanted),
-        // A copy of this reader (its settings): the batches may outlive the source.
-        [self = *this, path = scan.file->path, raw](const Status& st, int64_t rows) {
-          return self.ExplainError(st, path, rows, raw.get());
-        });
-    return NameErrors(std::move(explained), scan.file->path, scan.stats);
+    ARROW_ASSIGN_OR_RAISE(bool array, IsArray(path));
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(path, array, scan.stats));
+    auto reader = std::make_shared<JsonBatchReader>(
+        std::move(input), settings_.block_size, arrow::schema(std::move(wanted)),
+        std::move(options), Where{array});
+    return NameErrors(std::move(reader), path, scan.stats);
   }
 
  private:
-  static bool IsEmptyStream(const Status& st) {
-    return st.message().find("Empty JSON") != std::string::npos;
-  }
-
-  static std::shared_ptr<arrow::DataType> ReadableType(
-      const std::shared_ptr<arrow::DataType>& t) {
-    if (arrow::is_integer(t->id()) || arrow::is_floating(t->id()) ||
-        t->id() == arrow::Type::BOOL || t->id() == arrow::Type::STRING ||
-        t->id() == arrow::Type::STRUCT || t->id() == arrow::Type::LIST) {
-      return t;
-    }
-    return arrow::utf8();
-  }
-
-  arrow::json::ReadOptions ReadOptions() const {
-    auto o = arrow::json::ReadOptions::Defaults();
-    o.use_threads = true;
-    o.block_size = static_cast<int32_t>(settings_.block_size);
-    return o;
-  }
-
-  /// For inferring the schema: the first block, or with sample_size = -1 one block
-  /// of up to 1 GB (the whole file, for any file that size).
-  arrow::json::ReadOptions InferOptions() const {
-    auto o = ReadOptions();
-    if (settings_.sample_all) o.block_size = 1 << 30;
-    return o;
-  }
-
-  /// Arrow's JSON errors made to say where and what to do: its "row N" is counted in
-  /// the block after `rows` rows; a key the schema lacks is named; a record larger
-  /// than a block names block_size.
-  Status ExplainError(const Status& st, const std::string& path, int64_t rows,
-                      const arrow::Schema* schema = nullptr) const {
-    const std::string& message = st.message();
-    if (message.find("straddles two block boundaries") != std::string::npos) {
-      return Status::Invalid(path, ": a JSON record is larger than block_size (",
-                             settings_.block_size, " bytes); set block_size = '",
-                             std::max<int64_t>(settings_.block_size * 4, 16 << 20) >> 20,
-                             "MB' or larger");
-    }
-    if (message.find("unexpected field") != std::string::npos && schema != nullptr) {
-      auto [line, key] = FindUnknownKey(path, rows, *schema);
-      return Status::Invalid(path, ": ", Where(path, line), "key '", key,
-                             "' is not in the schema inferred from the first block; set "
-                             "sample_size = -1 to infer from the whole file, or declare "
-                             "the columns");
-    }
-    static const std::string kRow = " in row ";
-    const size_t at = message.rfind(kRow);
-    if (at != std::string::npos) {
-      const int64_t row = std::strtoll(message.c_str() + at + kRow.size(), nullptr, 10);
-      const int64_t line = LineOfRecord(path, rows + row);
-      std::string hint;
-      if (message.find("changed from") != std::string::npos) {
-        hint =
-            "; not supported yet: a JSON column whose values change kind (number, "
-            "text, object, list)";
-      }
-      std::string where = Where(path, line);
-      if (!where.empty()) where = " " + where.substr(0, where.size() - 2);
-      return Status::Invalid(path, ": ", message.substr(0, at), where, hint);
-    }
-    return st;
-  }
-
-  /// "at line 12: " in an NDJSON file, "in record 12: " in a JSON array.
-  std::string Where(const std::string& path, int64_t line) const {
-    if (line <= 0) return "";
-    const bool array = IsArray(path).ValueOr(false);
-    return (array ? "in record " : "at line ") + std::to_string(line) + ": ";
+  json::DecodeOptions DecodeOptions() const {
+    json::DecodeOptions options;
+    options.detect_temporal = settings_.auto_detect;
+    return options;
   }
 
   /// Whether `path` holds a JSON array (format json, first non-space byte '[').
@@ -320,61 +419,9 @@ class JsonReader : public FormatReader {
     return false;
   }
 
-  /// The line (1-based) of record `index` (0-based, blank lines not counted) of the
-  /// file as NDJSON; 0 when not found.
-  int64_t LineOfRecord(const std::string& path, int64_t index) const {
-    int64_t line = 0;
-    int64_t record = -1;
-    ForEachLine(path, [&](std::string_view text) {
-      ++line;
-      if (text.find_first_not_of(" \t\r") == std::string_view::npos) return true;
-      return ++record < index;
-    });
-    return record == index ? line : 0;
-  }
-
-  /// The first record from record `from` on with a key `schema` lacks: its line and
-  /// the key.
-  std::pair<int64_t, std::string> FindUnknownKey(const std::string& path, int64_t from,
-                                                 const arrow::Schema& schema) const {
-    int64_t line = 0, record = -1;
-    std::pair<int64_t, std::string> found{0, "?"};
-    ForEachLine(path, [&](std::string_view text) {
-      ++line;
-      if (text.find_first_not_of(" \t\r") == std::string_view::npos) return true;
-      if (++record < from) return true;
-      auto buffer =
-          std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(text.data()),
-                                          static_cast<int64_t>(text.size()));
-      auto table = arrow::json::TableReader::Make(
-          arrow::default_memory_pool(), std::make_shared<arrow::io::BufferReader>(buffer),
-          arrow::json::ReadOptions::Defaults(), arrow::json::ParseOptions::Defaults());
-      if (!table.ok()) return true;
-      auto read = (*table)->Read();
-      if (!read.ok()) return true;
-      for (const auto& f : (*read)->schema()->fields()) {
-        if (schema.GetFieldIndex(f->name()) < 0) {
-          found = std::make_pair(line, f->name());
-          return false;
-        }
-      }
-      return true;
-    });
-    return found;
-  }
-
-  /// Calls `f` with each line of `path` as NDJSON (a JSON array converted) until it
-  /// returns false.
-  void ForEachLine(const std::string& path,
-                   const std::function<bool(std::string_view)>& f) const {
-    auto in = OpenJson(path, nullptr);
-    if (in.ok()) file::ForEachLine(in->get(), f);
-  }
-
-  // Opens `path` as NDJSON, converting a JSON array when the file holds one.
+  // Opens `path` as NDJSON, converting a JSON array when `array`.
   Result<std::shared_ptr<arrow::io::InputStream>> OpenJson(
-      const std::string& path, std::shared_ptr<ScanStats> stats) const {
-    ARROW_ASSIGN_OR_RAISE(bool array, IsArray(path));
+      const std::string& path, bool array, std::shared_ptr<ScanStats> stats) const {
     ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(settings_, path, std::move(stats)));
     if (array) return MakeJsonArrayToNdjsonStream(std::move(input), path);
     return input;

@@ -149,7 +149,9 @@ TEST(JsonReader, MalformedNdjsonNamesFile) {
   std::string msg = result.status().message();
   // The file's line, not Arrow's row within its block.
   EXPECT_EQ(msg,
-            path + ": JSON parse error: Missing a name for object member. at line 2");
+            path +
+                ": at line 2: malformed JSON: The JSON document has an improper "
+                "structure: missing or superfluous commas, braces, missing keys, etc.");
 }
 
 TEST(JsonReader, MalformedArrayNamesFileAndOffset) {
@@ -165,6 +167,90 @@ TEST(JsonReader, MalformedArrayNamesFileAndOffset) {
   EXPECT_NE(trailing.status().message().find("after the JSON array at byte 11"),
             std::string::npos)
       << trailing.status().message();
+}
+
+TEST(JsonReader, PrettyPrintedDocumentsAcrossBlocks) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 3000; ++i) {
+    content += "{\n  \"id\": " + std::to_string(i) +
+               ",\n  \"tags\": [\n    \"a\",\n    \"b\"\n  ]\n}\n";
+  }
+  content += "{\n  \"id\": 3000,\n  \"tags\": [\"x\"]";  // cut short
+  auto path = dir.Write("pretty.json", content);
+  auto result = ReadFile(path, {{"block_size", "4KB"}});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(),
+            path + ": at line 21001: malformed JSON: the document is incomplete");
+  auto whole = dir.Write("pretty2.json", content + "}\n");
+  ASSERT_OK_AND_ASSIGN(auto table, ReadFile(whole, {{"block_size", "4KB"}}));
+  EXPECT_EQ(table->num_rows(), 3001);
+  EXPECT_EQ(Cell(*table, "id", 2999), "2999");
+  EXPECT_EQ(Cell(*table, "tags", 3000), "list<item: string>[x]");
+  // One pretty-printed document larger than a block names the option.
+  std::string big = "{\n";
+  for (int i = 0; i < 2000; ++i) big += "  \"k" + std::to_string(i) + "\": 1,\n";
+  big += "  \"end\": 1\n}\n";
+  auto large = ReadFile(dir.Write("big.json", big), {{"block_size", "4KB"}});
+  ASSERT_FALSE(large.ok());
+  EXPECT_NE(large.status().message().find("a JSON record is larger than block_size"),
+            std::string::npos)
+      << large.status().message();
+}
+
+TEST(JsonReader, FilesUnionByNameWidenAndNumberTheirRows) {
+  TempDir dir;
+  dir.Write("a.ndjson", "{\"x\": 1}\n{\"x\": 2}\n");
+  dir.Write("b.ndjson", "{\"x\": 1.5, \"y\": \"s\"}\n");
+  ASSERT_OK_AND_ASSIGN(auto table,
+                       ReadFile(dir.Join("*.ndjson"), {{"file_row_number", "true"}}));
+  EXPECT_EQ(table->schema()->ToString(), "x: double\ny: string\nfile_row_number: int64");
+  ASSERT_EQ(table->num_rows(), 3);
+  EXPECT_EQ(Cell(*table, "x", 2), "1.5");
+  EXPECT_EQ(Cell(*table, "y", 0), "null");
+  EXPECT_EQ(Cell(*table, "file_row_number", 1), "1");
+  EXPECT_EQ(Cell(*table, "file_row_number", 2), "0");
+}
+
+TEST(JsonReader, ByteOrderMarkIsSkipped) {
+  TempDir dir;
+  for (const char* name : {"b.ndjson", "b.json"}) {
+    const std::string body = std::string(name) == "b.json" ? "[{\"a\": 1}, {\"a\": 2}]"
+                                                           : "{\"a\": 1}\n{\"a\": 2}\n";
+    ASSERT_OK_AND_ASSIGN(auto table, ReadFile(dir.Write(name, "\xEF\xBB\xBF" + body)));
+    EXPECT_EQ(table->num_rows(), 2) << name;
+    EXPECT_EQ(Cell(*table, "a", 1), "2") << name;
+  }
+}
+
+TEST(JsonReader, InvalidUtf8NamesTheLine) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 3000; ++i) content += "{\"s\": \"ok\"}\n";
+  content += "{\"s\": \"bad\xff\"}\n";
+  auto path = dir.Write("u.ndjson", content);
+  auto result = ReadFile(path, {{"block_size", "8KB"}});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(),
+            path + ": at line 3001: the text is not valid UTF-8");
+}
+
+TEST(JsonReader, ValueOfAnotherKindNamesLineAndKey) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 5000; ++i) content += "{\"a\": " + std::to_string(i) + "}\n";
+  content += "{\"a\": \"text\"}\n";
+  auto path = dir.Write("kinds.ndjson", content);
+  auto result = ReadFile(path, {{"block_size", "16KB"}});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(),
+            path + ": at line 5001: key 'a': expected BIGINT, found a string (\"text\")");
+  // Inferred from the whole file, the column is text.
+  ASSERT_OK_AND_ASSIGN(auto table,
+                       ReadFile(path, {{"block_size", "16KB"}, {"sample_size", "-1"}}));
+  EXPECT_EQ(table->schema()->ToString(), "a: string");
+  EXPECT_EQ(Cell(*table, "a", 5000), "text");
+  EXPECT_EQ(Cell(*table, "a", 4999), "4999");
 }
 
 }  // namespace
