@@ -404,13 +404,14 @@ class JsonReader : public FormatReader {
   Result<bool> IsArray(const std::string& path) const {
     if (settings_.format != FileFormat::kJson) return false;
     ARROW_ASSIGN_OR_RAISE(auto sniff, OpenInputStream(settings_, path, nullptr));
-    ARROW_ASSIGN_OR_RAISE(auto head, sniff->Read(4096));
+    auto head = sniff->Read(4096);
     (void)sniff->Close();
-    for (int64_t i = 0; i < head->size(); ++i) {
-      char c = static_cast<char>(head->data()[i]);
+    if (!head.ok()) return WithPath(head.status(), path);
+    for (int64_t i = 0; i < (*head)->size(); ++i) {
+      char c = static_cast<char>((*head)->data()[i]);
       if (std::isspace(static_cast<unsigned char>(c))) continue;
       // Skips a UTF-8 byte order mark.
-      if (static_cast<unsigned char>(c) == 0xEF && i + 2 < head->size()) {
+      if (static_cast<unsigned char>(c) == 0xEF && i + 2 < (*head)->size()) {
         i += 2;
         continue;
       }

@@ -55,12 +55,18 @@ def test_a_file_pyarrow_compressed_is_read(flowsql, tmp_path):
     assert r.out.splitlines()[1] == "3,y"
 
 
-def test_a_corrupt_compressed_file_is_an_error_naming_it(flowsql, tmp_path):
-    path = tmp_path / "bad.csv.zst"
-    path.write_bytes(b"this is not zstd at all\n")
+@pytest.mark.parametrize("name,error", [
+    ("bad.csv.zst", "ZSTD decompress failed"),
+    ("bad.csv.gz", "zlib inflate failed: incorrect header check"),
+    ("bad.json.gz", "zlib inflate failed: incorrect header check"),
+    ("bad.ndjson.gz", "zlib inflate failed: incorrect header check"),
+])
+def test_a_corrupt_compressed_file_is_an_error_naming_it(flowsql, tmp_path, name, error):
+    path = tmp_path / name
+    path.write_bytes(b"this is not compressed at all\n")
     r = flowsql("-c", f"SELECT * FROM '{path}'")
     assert r.code != 0
-    assert str(path) in r.err, r.err
+    assert f"Error: {path}: {error}" in r.err, r.err
 
 
 def test_an_unknown_codec_is_refused(flowsql, tmp_path):
