@@ -98,10 +98,20 @@ std::vector<OptionSpec> SourceOptions() {
       {"records_path",
        T::kString,
        "",
-       "JSON: where the records are, e.g. '$.data.items'; unset: the document when it "
-       "is an array, else its data, items, results, records, rows or entries array, "
-       "else the document as one record",
+       "JSON: where the records are, e.g. '$.data.items' or '$.pages[*].items'; unset: "
+       "the document when it is an array, else its data, items, results, records, rows "
+       "or entries array, else the document as one record",
        {"data_selector", "data_path"}},
+      {"flatten", T::kBool, "false",
+       "Nested objects become flat columns named parent__child (dlt's naming) instead "
+       "of structs"},
+      {"on_bad_record",
+       T::kEnum,
+       "error",
+       "A record whose value does not fit its column: error (naming the page, the "
+       "record and the key), skip the record, or null the value",
+       {},
+       {"error", "skip", "null"}},
       {"schema",
        T::kMap,
        "",

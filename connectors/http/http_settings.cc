@@ -134,8 +134,19 @@ Result<Settings> ParseSettings(const ConnectorArgs& args) {
              : format == "ndjson" ? Format::kNdjson
              : format == "csv"    ? Format::kCsv
                                   : Format::kAuto;
-  s.records_path = o.GetString("records_path");
-  ARROW_RETURN_NOT_OK(CheckPath(o, "records_path"));
+  s.records_path = TrimBlanks(o.GetString("records_path"));
+  if (!s.records_path.empty() && s.records_path[0] != '$') {
+    s.records_path = "$." + s.records_path;
+  }
+  if (!s.records_path.empty()) {
+    auto path = json::RecordsPath::Parse(s.records_path);
+    if (!path.ok()) return Status::Invalid("option ", path.status().message());
+  }
+  s.flatten = o.GetBool("flatten", false);
+  const std::string bad = o.GetString("on_bad_record", "error");
+  s.on_bad_record = bad == "skip"   ? json::OnBadRecord::kSkip
+                    : bad == "null" ? json::OnBadRecord::kNull
+                                    : json::OnBadRecord::kError;
   auto columns = o.GetMap("schema");
   if (!columns.empty()) {
     arrow::FieldVector fields;

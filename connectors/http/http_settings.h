@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/http_client.h"
+#include "common/json_decoder.h"
 #include "flowsql/connector.h"
 
 namespace flowsql::httpapi {
@@ -36,7 +37,11 @@ struct Settings {
   bool verify_tls = true;
 
   Format format = Format::kAuto;
+  /// A JSONPath starting with '$' ("data.items" is read as "$.data.items"); empty:
+  /// DefaultRecordsPath() of the first page.
   std::string records_path;
+  bool flatten = false;
+  json::OnBadRecord on_bad_record = json::OnBadRecord::kError;
   /// Declared columns (the `schema` option); nullptr: inferred from the first page.
   std::shared_ptr<arrow::Schema> schema;
 

@@ -348,8 +348,11 @@ std::shared_future<Result<FetchedPage>> HttpSource::StartFetch(
 Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage& page) {
   const Format format =
       ResolveFormat(settings().format, page.response.Header("content-type"));
-  return DecodePage(page.response.body, format, settings().records_path, schema_,
-                    settings().schema != nullptr, Where(page));
+  int64_t bad = 0;
+  ARROW_ASSIGN_OR_RAISE(auto batch, DecodePage(page.response.body, format, decode_,
+                                               schema_, Where(page), &bad));
+  bad_records_ += bad;
+  return batch;
 }
 
 Result<std::optional<PageKey>> HttpSource::NextKey(const FetchedPage& page,
@@ -426,15 +429,31 @@ Status HttpSource::Probe() {
     ARROW_ASSIGN_OR_RAISE(auto page, FetchPage({0, ""}, stop_source_.token()));
     if (s.paginate == Paginate::kAuto) Detect(page);
     const Format format = ResolveFormat(s.format, page.response.Header("content-type"));
-    ARROW_ASSIGN_OR_RAISE(
-        auto batch, DecodePage(page.response.body, format, s.records_path, s.schema, true,
-                               Where(page)));
-    if (s.schema == nullptr && batch->num_columns() == 0) {
+    std::string records_path = s.records_path;
+    if (records_path.empty()) {
+      records_path =
+          format == Format::kJson ? DefaultRecordsPath(page.response.body) : "$";
+    }
+    ARROW_ASSIGN_OR_RAISE(decode_.records_path, json::RecordsPath::Parse(records_path));
+    decode_.flatten = s.flatten;
+    decode_.on_bad_record = s.on_bad_record;
+    // A key the first page did not show would be lost: an error, unless the user
+    // chose the columns.
+    decode_.unknown_keys =
+        s.schema != nullptr ? json::UnknownKeys::kIgnore : json::UnknownKeys::kError;
+    decode_.unknown_key_hint =
+        "declare the columns with the schema option (keys outside it are ignored)";
+    schema_ = s.schema;
+    if (schema_ == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(
+          schema_, InferPageSchema(page.response.body, format, decode_, Where(page)));
+    }
+    if (schema_->num_fields() == 0) {
       return Status::IOError(Where(page),
                              ": no records to infer the columns from; declare them "
                              "with the schema option");
     }
-    schema_ = batch->schema();
+    ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page));
     page_size_ = s.page_size > 0 ? s.page_size : batch->num_rows();
     const bool counted = style_ == Paginate::kPage || style_ == Paginate::kOffset;
     if (counted && !s.total_pages_path.empty()) {

@@ -14,6 +14,7 @@
 // asking exactly that, or "end" after the last page.
 #pragma once
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -95,7 +96,9 @@ class HttpSource : public Source {
   std::shared_ptr<arrow::Schema> schema_;
   Paginate style_ = Paginate::kNone;
   std::string cursor_path_, next_url_path_;  // as set, or as Detect() found them
-  int64_t pages_ = -1;                       // -1: a chain
+  json::DecodeOptions decode_;               // set by Probe()
+  std::atomic<int64_t> bad_records_{0};
+  int64_t pages_ = -1;  // -1: a chain
   int64_t page_size_ = 0;
   int64_t total_records_ = -1;
   std::optional<FetchedPage> first_;

@@ -5,70 +5,38 @@
 #include <arrow/compute/api.h>
 #include <arrow/csv/api.h>
 #include <arrow/io/memory.h>
-#include <arrow/json/api.h>
 #include <arrow/table.h>
+#include <simdjson.h>
 
 #include "common/text.h"
-#include "connectors/http/json_path.h"
 
 namespace flowsql::httpapi {
 
 namespace {
 
-/// The records of a JSON document as NDJSON text (one minified object a line).
-Result<std::string> JsonRecords(std::string_view body, const std::string& records_path,
-                                const std::string& where) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  const auto error = parser.parse(body.data(), body.size()).get(doc);
-  if (error != simdjson::SUCCESS) {
-    return Status::IOError(where, ": malformed JSON (", simdjson::error_message(error),
-                           ")");
-  }
-  std::optional<simdjson::dom::element> records;
-  if (!records_path.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto path, ParsePath(records_path));
-    records = Find(doc, path);
-    if (!records) {
-      return Status::IOError(where, ": no records at records_path '", records_path, "'");
-    }
-  } else if (doc.type() == simdjson::dom::element_type::OBJECT) {
-    for (const char* key : {"data", "items", "results", "records", "rows", "entries"}) {
-      auto at = Find(doc, {PathStep{key, -1}});
-      if (at && at->type() == simdjson::dom::element_type::ARRAY) {
-        records = at;
-        break;
-      }
-    }
-    if (!records) records = doc;
-  } else {
-    records = doc;
-  }
-  std::string out;
-  auto add = [&](simdjson::dom::element record) -> Status {
-    if (record.type() != simdjson::dom::element_type::OBJECT) {
-      return Status::IOError(where, ": a record is not a JSON object: ",
-                             simdjson::minify(record).substr(0, 80));
-    }
-    out += simdjson::minify(record);
-    out += '\n';
-    return Status::OK();
-  };
-  if (records->type() == simdjson::dom::element_type::ARRAY) {
-    for (auto record : records->get_array()) ARROW_RETURN_NOT_OK(add(record));
-  } else if (records->type() != simdjson::dom::element_type::NULL_VALUE) {
-    ARROW_RETURN_NOT_OK(add(*records));
-  }
-  return out;
+Status AtPage(const Status& st, const std::string& where) {
+  return st.WithMessage(where, ": ", st.message());
 }
 
-/// `table` as one batch with exactly the columns of `schema`, in its order; fields
-/// beyond them are an error unless `declared`.
-Result<std::shared_ptr<arrow::RecordBatch>> Conform(
-    const std::shared_ptr<arrow::Table>& table,
-    const std::shared_ptr<arrow::Schema>& schema, bool declared,
-    const std::string& where) {
-  ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
+/// A CSV page with the columns of `schema` (types inferred when it is null).
+Result<std::shared_ptr<arrow::RecordBatch>> ReadCsv(
+    std::string_view body, const std::shared_ptr<arrow::Schema>& schema,
+    const json::DecodeOptions& options, const std::string& where) {
+  auto input = std::make_shared<arrow::io::BufferReader>(std::make_shared<arrow::Buffer>(
+      reinterpret_cast<const uint8_t*>(body.data()), static_cast<int64_t>(body.size())));
+  auto read = arrow::csv::ReadOptions::Defaults();
+  read.use_threads = false;
+  auto convert = arrow::csv::ConvertOptions::Defaults();
+  if (schema != nullptr) {
+    for (const auto& f : schema->fields()) convert.column_types[f->name()] = f->type();
+  }
+  auto reader =
+      arrow::csv::TableReader::Make(arrow::io::default_io_context(), input, read,
+                                    arrow::csv::ParseOptions::Defaults(), convert);
+  if (!reader.ok()) return AtPage(reader.status(), where);
+  auto table = (*reader)->Read();
+  if (!table.ok()) return AtPage(table.status(), where);
+  ARROW_ASSIGN_OR_RAISE(auto batch, (*table)->CombineChunksToBatch());
   if (schema == nullptr) return batch;
   arrow::ArrayVector columns;
   for (const auto& field : schema->fields()) {
@@ -76,40 +44,19 @@ Result<std::shared_ptr<arrow::RecordBatch>> Conform(
     if (column == nullptr) {
       ARROW_ASSIGN_OR_RAISE(column,
                             arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
-    } else if (!column->type()->Equals(*field->type())) {
-      auto cast = arrow::compute::Cast(*column, field->type());
-      if (!cast.ok()) {
-        return Status::IOError(where, ": column '", field->name(), "' is ",
-                               column->type()->ToString(), " where earlier pages had ",
-                               field->type()->ToString());
-      }
-      column = *cast;
     }
     columns.push_back(std::move(column));
   }
-  for (const auto& field : batch->schema()->fields()) {
-    if (!declared && schema->GetFieldIndex(field->name()) < 0) {
-      return Status::IOError(where, ": a field '", field->name(),
-                             "' that earlier pages did not have (declare the columns "
-                             "with the schema option)");
+  if (options.unknown_keys == json::UnknownKeys::kError) {
+    for (const auto& field : batch->schema()->fields()) {
+      if (schema->GetFieldIndex(field->name()) < 0) {
+        return Status::IOError(where, ": a column '", field->name(),
+                               "' that the first page did not have; ",
+                               options.unknown_key_hint);
+      }
     }
   }
   return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
-}
-
-Result<std::shared_ptr<arrow::Table>> ReadNdjson(std::string_view text,
-                                                 const std::string& where) {
-  auto input = std::make_shared<arrow::io::BufferReader>(std::make_shared<arrow::Buffer>(
-      reinterpret_cast<const uint8_t*>(text.data()), static_cast<int64_t>(text.size())));
-  auto read = arrow::json::ReadOptions::Defaults();
-  read.use_threads = false;
-  read.block_size = std::max<int32_t>(1 << 20, static_cast<int32_t>(text.size() + 1));
-  ARROW_ASSIGN_OR_RAISE(auto reader, arrow::json::TableReader::Make(
-                                         arrow::default_memory_pool(), input, read,
-                                         arrow::json::ParseOptions::Defaults()));
-  auto table = reader->Read();
-  if (!table.ok()) return Status::IOError(where, ": ", table.status().message());
-  return table;
 }
 
 }  // namespace
@@ -126,43 +73,47 @@ Format ResolveFormat(Format declared, const std::string& content_type) {
   return Format::kJson;
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
-    std::string_view body, Format format, const std::string& records_path,
-    const std::shared_ptr<arrow::Schema>& schema, bool declared,
-    const std::string& where) {
-  std::shared_ptr<arrow::Table> table;
-  if (format == Format::kCsv) {
-    auto input = std::make_shared<arrow::io::BufferReader>(
-        std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(body.data()),
-                                        static_cast<int64_t>(body.size())));
-    auto read = arrow::csv::ReadOptions::Defaults();
-    read.use_threads = false;
-    auto convert = arrow::csv::ConvertOptions::Defaults();
-    if (schema != nullptr) {
-      for (const auto& f : schema->fields()) convert.column_types[f->name()] = f->type();
-    }
-    ARROW_ASSIGN_OR_RAISE(
-        auto reader,
-        arrow::csv::TableReader::Make(arrow::io::default_io_context(), input, read,
-                                      arrow::csv::ParseOptions::Defaults(), convert));
-    auto read_table = reader->Read();
-    if (!read_table.ok())
-      return Status::IOError(where, ": ", read_table.status().message());
-    table = *read_table;
-  } else {
-    std::string ndjson;
-    std::string_view text = body;
-    if (format == Format::kJson) {
-      ARROW_ASSIGN_OR_RAISE(ndjson, JsonRecords(body, records_path, where));
-      text = ndjson;
-    }
-    if (TrimBlanks(text).empty()) {
-      if (schema == nullptr) return arrow::RecordBatch::MakeEmpty(arrow::schema({}));
-      return arrow::RecordBatch::MakeEmpty(schema);
-    }
-    ARROW_ASSIGN_OR_RAISE(table, ReadNdjson(text, where));
+std::string DefaultRecordsPath(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      doc.type() != simdjson::dom::element_type::OBJECT) {
+    return "$";
   }
-  return Conform(table, schema, declared, where);
+  for (const char* key : {"data", "items", "results", "records", "rows", "entries"}) {
+    simdjson::dom::element value;
+    if (doc.get_object().at_key(key).get(value) == simdjson::SUCCESS &&
+        value.type() == simdjson::dom::element_type::ARRAY) {
+      return std::string("$.") + key;
+    }
+  }
+  return "$";
+}
+
+Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
+                                                       Format format,
+                                                       const json::DecodeOptions& options,
+                                                       const std::string& where) {
+  if (format == Format::kCsv) {
+    ARROW_ASSIGN_OR_RAISE(auto batch, ReadCsv(body, nullptr, options, where));
+    return batch->schema();
+  }
+  json::SchemaInferrer inferrer(options);
+  Status st = inferrer.Feed(body);
+  if (!st.ok()) return AtPage(st, where);
+  return inferrer.schema();
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
+    std::string_view body, Format format, const json::DecodeOptions& options,
+    const std::shared_ptr<arrow::Schema>& schema, const std::string& where,
+    int64_t* bad_records) {
+  if (format == Format::kCsv) return ReadCsv(body, schema, options, where);
+  ARROW_ASSIGN_OR_RAISE(auto decoder, json::Decoder::Make(schema, options));
+  auto page = decoder->DecodePage(body);
+  if (!page.ok()) return AtPage(page.status(), where);
+  if (bad_records != nullptr) *bad_records += page->bad_records;
+  return page->batch;
 }
 
 }  // namespace flowsql::httpapi

@@ -1,6 +1,5 @@
-// One page's body to one Arrow batch. The http source calls DecodePage and nothing
-// else to turn bytes into rows, so the project's JSON decoder (common/json_decoder.h)
-// replaces what is behind it in one place.
+// One page's body to one Arrow batch: JSON and NDJSON through the project's JSON
+// decoder (common/json_decoder.h), CSV through Arrow's CSV reader.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -9,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_decoder.h"
 #include "connectors/http/http_settings.h"
 #include "flowsql/status.h"
 
@@ -18,17 +18,26 @@ namespace flowsql::httpapi {
 /// Content-Type says (ndjson, jsonl, csv), else JSON.
 Format ResolveFormat(Format declared, const std::string& content_type);
 
-/// Decodes `body` into one batch: JSON (the records at `records_path`: an array of
-/// objects, or one object; with no path the document's array, or the array under
-/// data, items, results, records, rows or entries, or the document as one record),
-/// NDJSON or CSV. With `schema`, the batch has exactly its columns (a missing one
-/// null, a value that does not convert an error; a field it lacks is an error unless
-/// `declared`, when the user chose the columns); without, the columns are inferred.
-/// `where` names the page in errors ("page 3 of https://h/items?page=3: malformed
-/// JSON ...").
+/// Where the records of a JSON page are when the user named no records_path: "$"
+/// for an array (or a document that is neither array nor object), "$.data" when
+/// the document's data, items, results, records, rows or entries member is an array,
+/// else "$" (the object is one record).
+std::string DefaultRecordsPath(std::string_view body);
+
+/// The columns of the first page's records. `where` names the page in errors.
+Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
+                                                       Format format,
+                                                       const json::DecodeOptions& options,
+                                                       const std::string& where);
+
+/// Decodes `body` into one batch of exactly `schema`'s columns (a missing one null).
+/// A record that does not fit follows options.on_bad_record; a field the schema
+/// lacks follows options.unknown_keys. `bad_records`, when given, is increased by
+/// the records skipped or nulled. Errors start with `where` ("page 3 of
+/// https://h/items?page=3: record 12: ...").
 Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
-    std::string_view body, Format format, const std::string& records_path,
-    const std::shared_ptr<arrow::Schema>& schema, bool declared,
-    const std::string& where);
+    std::string_view body, Format format, const json::DecodeOptions& options,
+    const std::shared_ptr<arrow::Schema>& schema, const std::string& where,
+    int64_t* bad_records = nullptr);
 
 }  // namespace flowsql::httpapi
