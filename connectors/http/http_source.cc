@@ -271,7 +271,8 @@ class ChainReader : public SplitReader {
 }  // namespace
 
 HttpSource::HttpSource(Settings settings)
-    : session_(std::make_shared<Session>(std::move(settings))) {}
+    : session_(std::make_shared<Session>(std::move(settings))),
+      slots_(session_->settings().max_concurrency) {}
 
 HttpSource::~HttpSource() {
   stop_source_.RequestStop();
@@ -333,6 +334,13 @@ Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
   }
   url = WithParams(url, params);
   http::RegisterUrlSecrets(url);
+  while (!slots_.try_acquire_for(std::chrono::milliseconds(50))) {
+    ARROW_RETURN_NOT_OK(stop.Poll());
+  }
+  struct Release {
+    std::counting_semaphore<>* slots;
+    ~Release() { slots->release(); }
+  } release{&slots_};
   ARROW_ASSIGN_OR_RAISE(auto request, session_->MakeRequest(url, body, stop));
   ARROW_ASSIGN_OR_RAISE(auto response, session_->Fetch(request));
   return FetchedPage{key, std::move(url), std::move(response)};

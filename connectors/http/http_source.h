@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 
 #include "connectors/http/http_settings.h"
@@ -55,7 +56,8 @@ class HttpSource : public Source {
 
   // --- used by the readers ---
 
-  /// Sends the request for the page at `key`. Thread-safe.
+  /// Sends the request for the page at `key`, once fewer than max_concurrency of
+  /// this source's requests are in flight. Thread-safe.
   Result<FetchedPage> FetchPage(const PageKey& key, const arrow::StopToken& stop);
   /// Starts FetchPage on its own thread.
   std::shared_future<Result<FetchedPage>> StartFetch(const PageKey& key,
@@ -88,7 +90,8 @@ class HttpSource : public Source {
   void Detect(const FetchedPage& page);
 
   std::shared_ptr<Session> session_;
-  arrow::StopSource stop_source_;  // ends the fetches ahead when the source goes
+  arrow::StopSource stop_source_;    // ends the fetches ahead when the source goes
+  std::counting_semaphore<> slots_;  // one per request in flight
 
   std::mutex mutex_;
   bool probed_ = false;

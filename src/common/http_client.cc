@@ -445,11 +445,9 @@ Status CurlStream::Failure() {
   transient_ = TransientCurlCode(result_);
   std::string detail;
   if (stalled_) {
-    detail = "no data for " +
-             std::to_string(
-                 std::chrono::duration_cast<std::chrono::seconds>(request_.stall_timeout)
-                     .count()) +
-             " s";
+    const int64_t ms = request_.stall_timeout.count();
+    detail = "no data for " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
+                                              : std::to_string(ms) + " ms");
   } else {
     detail = error_[0] != '\0' ? std::string(error_) : curl_easy_strerror(result_);
   }

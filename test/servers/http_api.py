@@ -22,12 +22,14 @@ Auth (401 when the credentials are wrong or missing):
     open, bearer (TOKEN), basic (USER:PASSWORD), key_header (X-API-Key: KEY),
     key_query (?api_key=KEY), oauth2 (a token from POST /token, client credentials
     CLIENT_ID / CLIENT_SECRET, valid `token_lifetime` seconds)
-Answers are gzip- or deflate-encoded when the client accepts it.
+Answers are gzip- or deflate-encoded when the client accepts it (api.encoding =
+"gzip" or "deflate" picks one).
 
 Injected behaviour (api.fail(style, what, times=1), or attributes):
     an int status (429 carries Retry-After: api.retry_after), "reset" (the connection
     closed without an answer), "cut" (half the body, then closed), "malformed" (200 and
-    broken JSON), "slow" (no answer for api.slow_seconds)
+    broken JSON), "slow" (no answer for api.slow_seconds), None (answered normally:
+    lets the requests before a failure pass)
     api.lie = n         the totals (total, total_pages) say n records more (or fewer)
     api.drift = True    records from the second page on have a field "extra" (a string)
     api.latency = s     every answer waits s seconds first
@@ -46,7 +48,6 @@ import contextlib
 import gzip
 import http.server
 import json
-import os
 import socket
 import struct
 import threading
@@ -56,8 +57,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-HOST = "127.0.0.1"
-START_TIMEOUT = float(os.environ.get("FLOWSQL_SERVER_START_TIMEOUT", "60"))
+from threaded import HOST, START_TIMEOUT, serving
+
 SETTLE_TIMEOUT = 10.0
 TOKEN = "tok-3f9a-SECRET"
 USER, PASSWORD = "ann", "pa55-SECRET"
@@ -83,6 +84,8 @@ class Request:
     headers: dict  # names lower-cased
     body: str
     status: int = 0
+    at: float = 0.0  # time.monotonic() when it arrived
+    encoding: Optional[str] = None  # the Content-Encoding of the answer
 
 
 class Api:
@@ -95,6 +98,7 @@ class Api:
         self.lie = 0
         self.drift = False
         self.latency = 0.0
+        self.encoding: Optional[str] = None  # None: gzip when accepted, else deflate
         self.slow_seconds = 5.0
         self.retry_after = 1
         self.token_lifetime = 3600.0
@@ -131,7 +135,7 @@ class Api:
             self.max_in_flight = 0
             self.tokens_issued = 0
             self._tokens.clear()
-        self.lie, self.drift, self.latency = 0, False, 0.0
+        self.lie, self.drift, self.latency, self.encoding = 0, False, 0.0, None
         self.token_lifetime = 3600.0
 
     # --- used by the handler ---
@@ -185,6 +189,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._serve("POST")
 
     def _serve(self, method: str):
+        arrived = time.monotonic()
         self.api._begin()
         record = None
         try:
@@ -197,7 +202,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._token(body)
             auth, style = (parts + ["", ""])[:2]
             record = Request(method, auth, style, query,
-                             {k.lower(): v for k, v in self.headers.items()}, body)
+                             {k.lower(): v for k, v in self.headers.items()}, body,
+                             at=arrived)
             self._answer(record)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -211,10 +217,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             record.status = status
         accept = self.headers.get("Accept-Encoding", "")
         encoding = None
-        if "gzip" in accept:
+        if "gzip" in accept and self.api.encoding in ("gzip", None):
             body, encoding = gzip.compress(body), "gzip"
-        elif "deflate" in accept:
+        elif "deflate" in accept and self.api.encoding in ("deflate", None):
             body, encoding = zlib.compress(body), "deflate"
+        if record is not None:
+            record.encoding = encoding
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         if encoding:
@@ -352,14 +360,6 @@ class _Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def http_api(data: list, page_size: int = 25, timeout: float = START_TIMEOUT
              ) -> Iterator[Api]:
@@ -367,23 +367,8 @@ def http_api(data: list, page_size: int = 25, timeout: float = START_TIMEOUT
     server = _Server((HOST, 0), _Handler)
     api = Api(data, page_size, server.server_address[1])
     server.api = api  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"http-api-{api.port}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while not _accepts(api.port):
-            if not thread.is_alive():
-                raise RuntimeError("the API server's thread ended before it answered")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API server did not answer on port {api.port} "
-                                   f"within {timeout:.0f}s")
-            time.sleep(0.02)
+    with serving(server, "API server", timeout):
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def main() -> None:
