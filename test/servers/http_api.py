@@ -23,7 +23,7 @@ Auth (401 when the credentials are wrong or missing):
     key_query (?api_key=KEY), oauth2 (a token from POST /token, client credentials
     CLIENT_ID / CLIENT_SECRET, valid `token_lifetime` seconds)
 Answers are gzip- or deflate-encoded when the client accepts it (api.encoding =
-"gzip" or "deflate" picks one).
+"gzip", "deflate" or "zstd" picks one). http_api(..., tls=(cert, key)) serves HTTPS.
 
 Injected behaviour (api.fail(style, what, times=1), or attributes):
     an int status (429 carries Retry-After: api.retry_after), "reset" (the connection
@@ -49,6 +49,7 @@ import gzip
 import http.server
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -56,6 +57,8 @@ import urllib.parse
 import zlib
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
+
+import cramjam
 
 from threaded import HOST, START_TIMEOUT, serving
 
@@ -91,7 +94,8 @@ class Request:
 class Api:
     """The running server's state. Thread-safe."""
 
-    def __init__(self, data: list, page_size: int, port: int):
+    def __init__(self, data: list, page_size: int, port: int, scheme: str = "http"):
+        self.scheme = scheme
         self.data = data
         self.page_size = page_size
         self.port = port
@@ -112,7 +116,7 @@ class Api:
 
     @property
     def base(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{self.scheme}://{HOST}:{self.port}"
 
     def url(self, style: str, auth: str = "open", query: str = "") -> str:
         if style not in STYLES or auth not in AUTHS:
@@ -217,7 +221,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             record.status = status
         accept = self.headers.get("Accept-Encoding", "")
         encoding = None
-        if "gzip" in accept and self.api.encoding in ("gzip", None):
+        if "zstd" in accept and self.api.encoding == "zstd":
+            body, encoding = bytes(cramjam.zstd.compress(body)), "zstd"
+        elif "gzip" in accept and self.api.encoding in ("gzip", None):
             body, encoding = gzip.compress(body), "gzip"
         elif "deflate" in accept and self.api.encoding in ("deflate", None):
             body, encoding = zlib.compress(body), "deflate"
@@ -361,11 +367,16 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def http_api(data: list, page_size: int = 25, timeout: float = START_TIMEOUT
-             ) -> Iterator[Api]:
-    """Serves `data` until the block ends."""
+def http_api(data: list, page_size: int = 25, timeout: float = START_TIMEOUT,
+             tls: Optional[tuple] = None) -> Iterator[Api]:
+    """Serves `data` until the block ends; over HTTPS when `tls` is (certificate
+    file, key file)."""
     server = _Server((HOST, 0), _Handler)
-    api = Api(data, page_size, server.server_address[1])
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    api = Api(data, page_size, server.server_address[1], "https" if tls else "http")
     server.api = api  # type: ignore[attr-defined]
     with serving(server, "API server", timeout):
         yield api
