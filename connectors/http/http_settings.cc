@@ -186,7 +186,9 @@ Result<Settings> ParseSettings(const ConnectorArgs& args) {
   }
   s.max_pages = o.GetInt("max_pages", 0);
   s.max_concurrency = static_cast<int>(o.GetInt("max_concurrency", 8));
-  if (s.page_size < 0) return Status::Invalid("option 'page_size': expected >= 1");
+  if (s.page_size < 0 || (o.IsSet("page_size") && s.page_size == 0)) {
+    return Status::Invalid("option 'page_size': expected >= 1, got ", s.page_size);
+  }
   if (s.max_pages < 0) return Status::Invalid("option 'max_pages': expected >= 0");
   if (s.max_concurrency < 1 || s.max_concurrency > 256) {
     return Status::Invalid("option 'max_concurrency': expected 1 to 256, got ",

@@ -356,11 +356,7 @@ std::shared_future<Result<FetchedPage>> HttpSource::StartFetch(
 Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage& page) {
   const Format format =
       ResolveFormat(settings().format, page.response.Header("content-type"));
-  int64_t bad = 0;
-  ARROW_ASSIGN_OR_RAISE(auto batch, DecodePage(page.response.body, format, decode_,
-                                               schema_, Where(page), &bad));
-  bad_records_ += bad;
-  return batch;
+  return DecodePage(page.response.body, format, decode_, schema_, Where(page));
 }
 
 Result<std::optional<PageKey>> HttpSource::NextKey(const FetchedPage& page,
@@ -539,14 +535,13 @@ Result<std::vector<Split>> HttpSource::PlanSplits(const ScanRequest& request) {
 std::shared_future<Result<FetchedPage>> HttpSource::TakePage(
     int64_t index, const arrow::StopToken& stop) {
   std::lock_guard<std::mutex> lock(mutex_);
+  std::shared_future<Result<FetchedPage>> out;
+  auto it = ahead_.find(index);
   if (index == 0 && first_) {
     std::promise<Result<FetchedPage>> ready;
     ready.set_value(*first_);
-    return ready.get_future().share();
-  }
-  std::shared_future<Result<FetchedPage>> out;
-  auto it = ahead_.find(index);
-  if (it != ahead_.end()) {
+    out = ready.get_future().share();
+  } else if (it != ahead_.end()) {
     out = std::move(it->second);
     ahead_.erase(it);
   } else {

@@ -14,7 +14,6 @@
 // asking exactly that, or "end" after the last page.
 #pragma once
 
-#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -100,8 +99,7 @@ class HttpSource : public Source {
   Paginate style_ = Paginate::kNone;
   std::string cursor_path_, next_url_path_;  // as set, or as Detect() found them
   json::DecodeOptions decode_;               // set by Probe()
-  std::atomic<int64_t> bad_records_{0};
-  int64_t pages_ = -1;  // -1: a chain
+  int64_t pages_ = -1;                       // -1: a chain
   int64_t page_size_ = 0;
   int64_t total_records_ = -1;
   std::optional<FetchedPage> first_;

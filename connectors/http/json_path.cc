@@ -1,5 +1,6 @@
 #include "connectors/http/json_path.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace flowsql::httpapi {

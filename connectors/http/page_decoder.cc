@@ -106,13 +106,11 @@ Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
 
 Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
     std::string_view body, Format format, const json::DecodeOptions& options,
-    const std::shared_ptr<arrow::Schema>& schema, const std::string& where,
-    int64_t* bad_records) {
+    const std::shared_ptr<arrow::Schema>& schema, const std::string& where) {
   if (format == Format::kCsv) return ReadCsv(body, schema, options, where);
   ARROW_ASSIGN_OR_RAISE(auto decoder, json::Decoder::Make(schema, options));
   auto page = decoder->DecodePage(body);
   if (!page.ok()) return AtPage(page.status(), where);
-  if (bad_records != nullptr) *bad_records += page->bad_records;
   return page->batch;
 }
 

@@ -489,3 +489,23 @@ def test_readme_options_are_the_declarations(flowsql):
     assert readme.rstrip().endswith(table), (
         "connectors/http/README.md's options table is stale: paste the http table of "
         "`flowsql connectors --markdown`")
+
+
+@pytest.mark.parametrize("options,message", [
+    ("paginate = 'cursor'", "paginate = 'cursor' needs option 'cursor_path'"),
+    ("paginate = 'next_url'", "paginate = 'next_url' needs option 'next_url_path'"),
+    ("auth = 'bearer'", "auth = 'bearer' needs option 'token'"),
+    ("auth = 'oauth2', token_url = 'http://127.0.0.1:9/t', client_id = 'c'",
+     "auth = 'oauth2' needs option 'client_secret'"),
+    ("body = '{}'", "option 'body' is sent with method = 'POST' only"),
+    ("page_size = 0", "option 'page_size': expected >= 1, got 0"),
+    ("max_concurrency = 0", "option 'max_concurrency': expected 1 to 256, got 0"),
+    ("records_path = '$.a[1]'",
+     "option records_path '$.a[1]': expected '*' or a quoted key at character 5"),
+    ("cursor_path = 'a..b'", "option 'cursor_path': not a JSON path: 'a..b' (an empty name)"),
+    ("paginate = 'pages'", "option 'paginate' at line 1:"),
+])
+def test_bad_options_are_named_before_any_request(flowsql, api, options, message):
+    err = error(flowsql, f"'{api.url('cursor')}' WITH ({options})")
+    assert message in err, err
+    assert api.requests() == []
