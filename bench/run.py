@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import api_to_parquet  # noqa: E402
 import avro_scan  # noqa: E402
 import common  # noqa: E402
 import continuous  # noqa: E402
@@ -38,7 +39,8 @@ import ndjson_groupby  # noqa: E402
 import tpch  # noqa: E402
 
 WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, hive_scan,
-                                  s3_scan, csv_glob, avro_scan, continuous, tpch)}
+                                  s3_scan, csv_glob, avro_scan, continuous, tpch,
+                                  *api_to_parquet.WORKLOADS)}
 
 
 def run_workload(mod, args):

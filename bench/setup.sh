@@ -1,17 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the benchmarks need beyond the project's own setup
-# (scripts/setup.sh): a Java runtime for the PySpark peer, and the pinned
-# benchmark-only Python peers of bench/requirements.txt into .venv.
+# (scripts/setup.sh, which also installs the Java runtime of the PySpark peer): the
+# pinned benchmark-only Python peers of bench/requirements.txt into .venv.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if ! command -v java >/dev/null 2>&1; then
-  echo "bench/setup: installing openjdk-17-jre-headless (Java for pyspark)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-fi
 
 if [ ! -x .venv/bin/python ]; then
   scripts/setup.sh

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything flowsql needs on a fresh Debian 12 machine: the Debian
-# packages for the build, the project virtualenv (.venv) with the pinned
-# Python packages, and the object-store emulators the tests run
-# (test/servers/object_stores.py) in .tools/. Safe to run again: it only
-# installs what is missing.
+# packages for the build (and a Java runtime for the Spark tests), the project
+# virtualenv (.venv) with the pinned Python packages, and the object-store
+# emulators the tests run (test/servers/object_stores.py) in .tools/. Safe to
+# run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,9 @@ DEBS="g++ cmake ninja-build ccache make python3-venv libsimdjson-dev libedit-dev
 # Azurite runs on Node.js; Debian's nodejs and npm only where no node/npm is on PATH
 # (a Node.js from elsewhere ships its own npm, which Debian's npm would conflict with).
 command -v node >/dev/null && command -v npm >/dev/null || DEBS+=" nodejs npm"
+# PySpark (test/integration/test_spark.py) runs Spark in a JVM: Java 17 or later, Debian's
+# where no java is on PATH.
+command -v java >/dev/null || DEBS+=" openjdk-17-jre-headless"
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=" $p"
@@ -39,15 +42,16 @@ fi
 # Object-store emulators for the s3://, gs:// and az:// tests, pinned, in .tools/
 # (moto, the S3 one, is in requirements.txt).
 mkdir -p .tools
-# Azurite (Azure Blob), from the npm registry, exactly as test/servers/package-lock.json says.
-az_stamp=.tools/azurite/.lock.stamp
-if [ ! -f "$az_stamp" ] || ! cmp -s test/servers/package-lock.json "$az_stamp"; then
-  echo "setup: installing Azurite (npm ci into .tools/azurite)"
-  rm -rf .tools/azurite
-  mkdir -p .tools/azurite
-  cp test/servers/package.json test/servers/package-lock.json .tools/azurite/
-  npm ci --prefix .tools/azurite --ignore-scripts --no-audit --no-fund --loglevel=error
-  cp test/servers/package-lock.json "$az_stamp"
+# Azurite (Azure Blob) and json-server (a REST API), from the npm registry, exactly as
+# test/servers/package-lock.json says.
+npm_stamp=.tools/npm/.lock.stamp
+if [ ! -f "$npm_stamp" ] || ! cmp -s test/servers/package-lock.json "$npm_stamp"; then
+  echo "setup: installing Azurite and json-server (npm ci into .tools/npm)"
+  rm -rf .tools/npm .tools/azurite
+  mkdir -p .tools/npm
+  cp test/servers/package.json test/servers/package-lock.json .tools/npm/
+  npm ci --prefix .tools/npm --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp test/servers/package-lock.json "$npm_stamp"
 fi
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
   echo "setup: Azurite is tested on Node.js 20 and asks for 22; this is $(node --version)" >&2

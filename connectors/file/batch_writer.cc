@@ -8,7 +8,7 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
-#include "connectors/file/snappy_stream.h"
+#include "connectors/file/block_stream.h"
 
 namespace flowsql::file {
 

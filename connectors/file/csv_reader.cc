@@ -3,6 +3,7 @@
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/csv/api.h>
+#include <arrow/csv/parser.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/type.h>
 #include <arrow/util/utf8.h>
@@ -183,10 +184,11 @@ Status ExplainCsvError(const Status& st, const std::string& path,
     return Field(text, k, settings.delimiter) == value;
   });
   return Status::Invalid(path, ": column '", column, "' is read as ", type,
-                         " (as the first block showed, or types declared), but line ",
+                         " (as the sampled input showed, or types declared), but line ",
                          line, " holds '", value, "'; declare its type, e.g. types = {'",
                          column,
-                         "': 'VARCHAR'}, or raise block_size to infer from more rows");
+                         "': 'VARCHAR'}, or set sample_size = -1 to infer types from "
+                         "all of the input");
 }
 
 /// Arrow's CSV batches made honest: a quote still open at the end of the file is an
@@ -267,6 +269,8 @@ class CsvReader : public FormatReader {
     }
     auto read = ReadOptions();
     read.autogenerate_column_names = !settings_.header;
+    // Types are inferred from the first block: sample_size = -1 makes it the file.
+    if (settings_.sample_all) read.block_size = 1 << 30;
     auto convert = ConvertOptions();
     if (!settings_.auto_detect) convert.default_column_type = arrow::utf8();
     ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(settings_, path, nullptr));
@@ -292,6 +296,45 @@ class CsvReader : public FormatReader {
     ARROW_ASSIGN_OR_RAISE(info.schema,
                           ApplyTypeSettings(arrow::schema(fields), settings_));
     info.raw_schema = info.schema;
+    return info;
+  }
+
+  /// The header line alone, parsed by Arrow's parser (quotes, escapes, empty lines).
+  Result<FileInfo> InspectNames(const std::string& path) override {
+    // Lines to skip before the header are skipped by the reader itself.
+    if (!settings_.columns.empty() || settings_.skip_rows > 0) return Inspect(path);
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputStream(settings_, path, nullptr));
+    arrow::csv::BlockParser parser(ParseOptions(), /*num_cols=*/-1, /*first_row=*/0,
+                                   /*max_num_rows=*/1);
+    std::string data;
+    for (bool eof = false; !eof && parser.num_rows() == 0;) {
+      // A first line longer than a block: Arrow's reader says what is wrong with it.
+      if (static_cast<int64_t>(data.size()) > settings_.block_size) return Inspect(path);
+      auto chunk = input->Read(64 << 10);
+      if (!chunk.ok()) return WithPath(chunk.status(), path);
+      eof = (*chunk)->size() == 0;
+      data.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
+      std::string_view text = data;
+      if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 BOM
+      uint32_t used = 0;
+      Status st = eof ? parser.ParseFinal(text, &used) : parser.Parse(text, &used);
+      if (!st.ok()) return WithPath(st, path);
+    }
+    // An empty file: as Inspect says it.
+    if (parser.num_rows() == 0) return Inspect(path);
+    arrow::FieldVector fields;
+    RETURN_NOT_OK(
+        parser.VisitLastRow([&](const uint8_t* value, uint32_t size, bool, bool) {
+          fields.push_back(arrow::field(
+              settings_.header ? std::string(reinterpret_cast<const char*>(value), size)
+                               : "column" + std::to_string(fields.size()),
+              arrow::null()));
+          return Status::OK();
+        }));
+    FileInfo info;
+    info.path = path;
+    info.schema = info.raw_schema = arrow::schema(std::move(fields));
+    info.typed = false;
     return info;
   }
 

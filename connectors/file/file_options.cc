@@ -13,7 +13,8 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        "",
        "File format; by default taken from the extension (.csv .tsv .txt .json .ndjson "
        ".jsonl .parquet .arrow .ipc .feather .orc .avro; csv and json may end in .gz, "
-       ".zst, .bz2, .lz4, .snappy or .sz too). 'json' reads a JSON array of objects or "
+       ".deflate, .zst, .bz2, .lz4, .snappy or .sz too). 'json' reads a JSON array of "
+       "objects or "
        "NDJSON, "
        "whichever the file holds.",
        {},
@@ -110,9 +111,10 @@ std::vector<OptionSpec> SourceOptionSpecs() {
       {"sample_size",
        T::kInt,
        "",
-       "JSON: -1 infers the schema from the whole file (every key, the widest types); "
-       "otherwise from the first block (block_size bytes). A key or type the schema "
-       "lacks is an error naming the file, line and key.",
+       "CSV/JSON: -1 infers the schema from all of the input (every file whole: every "
+       "key, the widest types); otherwise from the first block_size bytes (CSV: of the "
+       "first files; the others give their header's names). A key, type or value the "
+       "schema lacks is an error naming the file, line and key.",
        {}},
       {"union_by_name",
        T::kBool,
@@ -178,7 +180,9 @@ std::vector<OptionSpec> SourceOptionSpecs() {
        T::kEnum,
        "auto",
        "CSV and JSON: the files' compression. auto: each file's extension says (.gz, "
-       ".zst, .bz2, .lz4, .snappy or .sz; none otherwise).",
+       ".deflate, .zst, .bz2, .lz4, .snappy or .sz; none otherwise). gzip reads zlib "
+       "streams too (Spark's .deflate), lz4 LZ4 frames and Hadoop's LZ4 blocks (Spark's "
+       ".lz4), snappy Hadoop's blocks and the Snappy framing format.",
        {"codec"},
        {"auto", "none", "gzip", "zstd", "bz2", "lz4", "snappy"}},
   };
@@ -218,7 +222,8 @@ std::vector<OptionSpec> SinkOptionSpecs() {
        "Parquet: zstd, snappy (default), gzip, lz4, brotli, none/uncompressed. "
        "IPC: zstd, lz4 or none (default). ORC: zstd, snappy, lz4, gzip (zlib) or none "
        "(default). Avro: deflate (gzip), snappy, zstd, bz2 or none/null (default). "
-       "CSV/JSON: gzip, zstd, bz2, lz4, snappy (Hadoop's block framing, as Spark writes) "
+       "CSV/JSON: gzip, zstd, bz2, lz4 (LZ4 frames, which Spark cannot read), snappy "
+       "(Hadoop's block framing, as Spark writes) "
        "or none; by default the target's extension says (.gz, .zst, .bz2, .lz4, "
        ".snappy).",
        {"codec"},

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -186,17 +188,36 @@ Status FileSource::Prepare() {
   reader_ = MakeFormatReader(settings_);
   files_ = std::make_shared<std::vector<FileInfo>>();
   std::vector<std::shared_ptr<arrow::Schema>> schemas;
-  // Each file's schema, a few files at a time: inspecting thousands of small files
-  // one after another is mostly waiting.
+  std::vector<size_t> schema_files;  // the file of each schema
+  // Which files are inspected in full (types and names); the others are read as the
+  // first one (union_by_name = false) or give their names only (InspectNames).
+  // Types come from the first files' first blocks, up to block_size bytes of them in
+  // all, or from every file with sample_size = -1.
+  size_t sampled = 1;
+  if (settings_.union_by_name) {
+    sampled = paths.size();
+    if (!settings_.sample_all && paths.size() > 1) {
+      int64_t bytes = 0;
+      for (size_t i = 0; i < paths.size(); ++i) {
+        bytes += storage->Size(paths[i]).ValueOr(settings_.block_size);
+        if (bytes > settings_.block_size) {
+          sampled = i + 1;
+          break;
+        }
+      }
+    }
+  }
   const size_t inspected = settings_.union_by_name ? paths.size() : 1;
   std::vector<Result<FileInfo>> infos(inspected, Status::Invalid("not inspected"));
-  {
-    std::atomic<size_t> next{0};
+  // Runs f(i) for i in [begin, end), a few files at a time: inspecting thousands of
+  // small files one after another is mostly waiting; an object store answers each
+  // read after a round trip: more at once.
+  auto parallel = [&](size_t begin, size_t end, const std::function<void(size_t)>& f) {
+    std::atomic<size_t> next{begin};
     auto work = [&] {
-      for (size_t i; (i = next++) < inspected;) infos[i] = reader_->Inspect(paths[i]);
+      for (size_t i; (i = next++) < end;) f(i);
     };
-    // An object store answers each footer read after a round trip: more at once.
-    const size_t n = std::min<size_t>(inspected, storage->local() ? 4 : 16);
+    const size_t n = std::min<size_t>(end - begin, storage->local() ? 4 : 16);
     std::vector<std::thread> threads;
     try {
       for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
@@ -205,11 +226,34 @@ Status FileSource::Prepare() {
     }
     work();
     for (auto& t : threads) t.join();
+  };
+  parallel(0, sampled, [&](size_t i) { infos[i] = reader_->Inspect(paths[i]); });
+  if (sampled < inspected) {
+    std::set<std::string> known;
+    for (size_t i = 0; i < sampled; ++i) {
+      if (!infos[i].ok()) continue;
+      for (const auto& name : infos[i]->schema->field_names()) known.insert(name);
+    }
+    parallel(sampled, inspected, [&](size_t i) {
+      infos[i] = reader_->InspectNames(paths[i]);
+      if (!infos[i].ok()) return;
+      if (infos[i]->typed) return;
+      for (const auto& name : infos[i]->schema->field_names()) {
+        // A column the sample lacks gets its type from this file.
+        if (!known.count(name)) {
+          infos[i] = reader_->Inspect(paths[i]);
+          return;
+        }
+      }
+    });
   }
   for (size_t i = 0; i < paths.size(); ++i) {
     if (i < inspected) {
       ARROW_ASSIGN_OR_RAISE(auto info, std::move(infos[i]));
-      schemas.push_back(info.schema);
+      if (info.typed) {
+        schemas.push_back(info.schema);
+        schema_files.push_back(i);
+      }
       files_->push_back(std::move(info));
     } else {
       // Without union_by_name, every file is read as the first one.
@@ -234,8 +278,8 @@ Status FileSource::Prepare() {
             if (other == nullptr || other->MergeWith(*field, merge).ok()) continue;
             return Status::Invalid(
                 "column '", field->name(), "' is ", ArrowTypeToSql(*other->type()),
-                " in ", (*files_)[j].path, " but ", ArrowTypeToSql(*field->type()),
-                " in ", (*files_)[i].path,
+                " in ", (*files_)[schema_files[j]].path, " but ",
+                ArrowTypeToSql(*field->type()), " in ", (*files_)[schema_files[i]].path,
                 ", which do not combine; give it one type with "
                 "types = {'",
                 field->name(), "': '...'}");
@@ -246,6 +290,17 @@ Status FileSource::Prepare() {
                              "' by column name: ", unified.status().message());
     }
     schema_ = *unified;
+  }
+  // Files whose names alone were read: their columns as the other files typed them.
+  for (auto& f : *files_) {
+    if (f.typed) continue;
+    arrow::FieldVector fields;
+    for (const auto& field : f.schema->fields()) {
+      auto typed = schema_->GetFieldByName(field->name());
+      fields.push_back(field->WithType(typed ? typed->type() : arrow::utf8()));
+    }
+    f.schema = f.raw_schema = arrow::schema(std::move(fields));
+    f.typed = true;
   }
   virtual_columns_.clear();
   partitions_.reset();

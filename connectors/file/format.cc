@@ -45,23 +45,7 @@ const char* FormatName(FileFormat format) {
 }
 
 const char* FormatExtension(FileFormat format) {
-  switch (format) {
-    case FileFormat::kCsv:
-      return "csv";
-    case FileFormat::kJson:
-      return "json";
-    case FileFormat::kNdjson:
-      return "ndjson";
-    case FileFormat::kParquet:
-      return "parquet";
-    case FileFormat::kIpc:
-      return "arrow";
-    case FileFormat::kOrc:
-      return "orc";
-    case FileFormat::kAvro:
-      return "avro";
-  }
-  return "?";
+  return format == FileFormat::kIpc ? "arrow" : FormatName(format);
 }
 
 Result<FileFormat> FormatFromName(const std::string& name) {
@@ -84,11 +68,14 @@ struct CompressionExtension {
   const char* extension;
   arrow::Compression::type codec;
 };
+// A codec's first extension here is the one written. Arrow's gzip reader takes a zlib
+// stream too, which is Hadoop's and Spark's codec 'deflate' (".deflate").
 constexpr CompressionExtension kCompressionExtensions[] = {
     {".gz", arrow::Compression::GZIP},       {".gzip", arrow::Compression::GZIP},
-    {".zst", arrow::Compression::ZSTD},      {".zstd", arrow::Compression::ZSTD},
-    {".bz2", arrow::Compression::BZ2},       {".lz4", arrow::Compression::LZ4_FRAME},
-    {".snappy", arrow::Compression::SNAPPY}, {".sz", arrow::Compression::SNAPPY},
+    {".deflate", arrow::Compression::GZIP},  {".zst", arrow::Compression::ZSTD},
+    {".zstd", arrow::Compression::ZSTD},     {".bz2", arrow::Compression::BZ2},
+    {".lz4", arrow::Compression::LZ4_FRAME}, {".snappy", arrow::Compression::SNAPPY},
+    {".sz", arrow::Compression::SNAPPY},
 };
 
 }  // namespace

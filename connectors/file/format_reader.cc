@@ -2,16 +2,20 @@
 
 #include <arrow/array/util.h>
 #include <arrow/compute/cast.h>
+#include <arrow/io/buffered.h>
 #include <arrow/io/compressed.h>
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
 
 #include "common/http_client.h"
-#include "connectors/file/snappy_stream.h"
+#include "connectors/file/block_stream.h"
 
 namespace flowsql::file {
 
 namespace {
+
+/// The buffer before an LZ4 file's stream, through which its first bytes are looked at.
+constexpr int64_t kLz4PeekBuffer = 64 << 10;
 
 /// Forwards reads to `inner` and counts bytes; owns what the stream depends on
 /// (a decompression codec).
@@ -90,7 +94,19 @@ Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
     std::shared_ptr<ScanStats> stats) {
   ARROW_ASSIGN_OR_RAISE(auto in, settings.storage->OpenStream(path));
   std::shared_ptr<arrow::util::Codec> codec;
-  const auto type = settings.compression.value_or(CompressionFromPath(path));
+  auto type = settings.compression.value_or(CompressionFromPath(path));
+  if (type == arrow::Compression::LZ4_FRAME) {
+    // LZ4 frames, or Hadoop's LZ4 blocks as Spark writes them: the first bytes tell.
+    ARROW_ASSIGN_OR_RAISE(
+        auto buffered, arrow::io::BufferedInputStream::Create(
+                           kLz4PeekBuffer, arrow::default_memory_pool(), std::move(in)));
+    ARROW_ASSIGN_OR_RAISE(std::string_view head, buffered->Peek(kLz4FrameMagic.size()));
+    in = std::move(buffered);
+    if (!head.empty() && head != kLz4FrameMagic) {
+      ARROW_ASSIGN_OR_RAISE(in, MakeHadoopLz4InputStream(std::move(in)));
+      type = arrow::Compression::UNCOMPRESSED;  // decoded already
+    }
+  }
   if (type == arrow::Compression::SNAPPY) {
     ARROW_ASSIGN_OR_RAISE(in, MakeSnappyInputStream(std::move(in)));
   } else if (type != arrow::Compression::UNCOMPRESSED) {

@@ -44,6 +44,9 @@ struct FileInfo {
   int64_t size = 0;
   /// Parquet: the rows its footer counts; -1 when unknown.
   int64_t rows = -1;
+  /// False when only the names of the columns were read (InspectNames): the source's
+  /// schema gives their types.
+  bool typed = true;
 };
 
 /// One file to scan.
@@ -67,6 +70,10 @@ class FormatReader {
   virtual ~FormatReader() = default;
   /// Reads enough of `path` to know its schema (a first block, a footer).
   virtual Result<FileInfo> Inspect(const std::string& path) = 0;
+  /// Reads only what names `path`'s columns (a CSV header), for a file whose types
+  /// come from other files: its fields are typed null. Formats that cannot name
+  /// columns more cheaply than they type them inspect the file.
+  virtual Result<FileInfo> InspectNames(const std::string& path) { return Inspect(path); }
   /// Opens a reader over one file. Its batches hold at least the wanted columns that
   /// exist in the file, possibly with other types or more columns; the caller
   /// conforms them (Conform). Errors name the file.

@@ -4,12 +4,15 @@
 #include <arrow/dataset/file_parquet.h>
 #include <arrow/filesystem/localfs.h>
 #include <arrow/io/file.h>
+#include <arrow/util/key_value_metadata.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 
 #include <filesystem>
+#include <functional>
+#include <string_view>
 
 #include "connectors/file/format_reader.h"
 
@@ -48,31 +51,51 @@ std::optional<std::vector<int>> PruneRowGroups(const Storage& storage,
       ->row_groups();
 }
 
-// Makes the string_view and binary_view types in `field`, at any depth under lists
-// and structs, plain utf8 and binary; returns whether it changed any.
-bool PlainViews(parquet::arrow::SchemaField* field) {
-  auto& type = field->field->type();
-  std::shared_ptr<arrow::DataType> plain;
-  if (type->id() == arrow::Type::STRING_VIEW) {
-    plain = arrow::utf8();
-  } else if (type->id() == arrow::Type::BINARY_VIEW) {
-    plain = arrow::binary();
-  } else if (type->id() == arrow::Type::LIST || type->id() == arrow::Type::LARGE_LIST ||
-             type->id() == arrow::Type::STRUCT) {
+// Gives the leaves under `field` (at any depth under lists, structs and maps) the type
+// `retype` returns for each (nullptr: keeps the leaf's), and the fields holding them the
+// types that follow; returns whether any changed.
+bool RetypeLeaves(parquet::arrow::SchemaField* field,
+                  const std::function<std::shared_ptr<arrow::DataType>(
+                      const parquet::arrow::SchemaField&)>& retype) {
+  const auto& type = field->field->type();
+  std::shared_ptr<arrow::DataType> retyped;
+  if (field->is_leaf()) {
+    retyped = retype(*field);
+    if (retyped == nullptr) return false;
+  } else {
     bool changed = false;
-    for (auto& child : field->children) changed |= PlainViews(&child);
+    for (auto& child : field->children) changed |= RetypeLeaves(&child, retype);
     if (!changed) return false;
     arrow::FieldVector children;
     for (const auto& child : field->children) children.push_back(child.field);
-    plain = type->id() == arrow::Type::LIST         ? arrow::list(children[0])
-            : type->id() == arrow::Type::LARGE_LIST ? arrow::large_list(children[0])
-                                                    : arrow::struct_(children);
-  } else {
-    return false;
+    switch (type->id()) {
+      case arrow::Type::LIST:
+        retyped = arrow::list(children[0]);
+        break;
+      case arrow::Type::LARGE_LIST:
+        retyped = arrow::large_list(children[0]);
+        break;
+      case arrow::Type::MAP:
+        retyped = std::make_shared<arrow::MapType>(
+            children[0], static_cast<const arrow::MapType&>(*type).keys_sorted());
+        break;
+      case arrow::Type::FIXED_SIZE_LIST:
+        retyped = arrow::fixed_size_list(
+            children[0], static_cast<const arrow::FixedSizeListType&>(*type).list_size());
+        break;
+      case arrow::Type::STRUCT:
+        retyped = arrow::struct_(children);
+        break;
+      default:  // no other group the manifest makes holds columns
+        return false;
+    }
   }
-  field->field = field->field->WithType(plain);
+  field->field = field->field->WithType(retyped);
   return true;
 }
+
+// Spark names itself in the key-value metadata of the Parquet files it writes.
+constexpr std::string_view kSparkSchemaKey = "org.apache.spark.sql.parquet.row.metadata";
 
 class ParquetReader : public FormatReader {
  public:
@@ -164,6 +187,9 @@ class ParquetReader : public FormatReader {
     props.set_batch_size(settings_.batch_size > 0 ? settings_.batch_size : 64 * 1024);
     props.set_use_threads(true);
     props.set_pre_buffer(true);
+    // Nanoseconds (Arrow's default) hold only the years 1677 to 2262: a later or earlier
+    // INT96 timestamp would wrap around silently. Spark and DuckDB read microseconds.
+    props.set_coerce_int96_timestamp_unit(arrow::TimeUnit::MICRO);
     parquet::arrow::FileReaderBuilder builder;
     try {
       ARROW_RETURN_NOT_OK(WithPath(builder.Open(file), path));
@@ -173,13 +199,38 @@ class ParquetReader : public FormatReader {
     builder.properties(props);
     auto reader = builder.Build();
     if (!reader.ok()) return WithPath(reader.status(), path);
-    // Files written by arrow-rs, Polars or DuckDB often store string_view in their
-    // Arrow schema, which the reader then decodes into views: slower than plain
-    // strings, which is what the engine uses (plan::EngineType). The reader takes
-    // each column's type from its manifest when it makes the column's reader, so
-    // making the views plain there, before any read, reads them as strings.
+    // The reader takes each column's type from its manifest when it makes the column's
+    // reader, so a type changed there, before any read, is the type read:
+    // - Files written by arrow-rs, Polars or DuckDB often store string_view in their
+    //   Arrow schema, which the reader would decode into views: slower than plain
+    //   strings, which is what the engine uses (plan::EngineType).
+    // - INT96 timestamps are read in microseconds (coerce_int96_timestamp_unit above).
+    //   Spark writes its TIMESTAMP, an instant, as INT96 by default
+    //   (spark.sql.parquet.outputTimestampType), in UTC: from Spark they read as
+    //   TIMESTAMPTZ, as Spark reads them and as its TIMESTAMP_MICROS encoding reads.
+    const auto& metadata = *(*reader)->parquet_reader()->metadata();
+    const auto& key_values = metadata.key_value_metadata();
+    const bool from_spark = key_values && key_values->Contains(kSparkSchemaKey);
+    auto retype =
+        [&](const parquet::arrow::SchemaField& leaf) -> std::shared_ptr<arrow::DataType> {
+      switch (leaf.field->type()->id()) {
+        case arrow::Type::STRING_VIEW:
+          return arrow::utf8();
+        case arrow::Type::BINARY_VIEW:
+          return arrow::binary();
+        case arrow::Type::TIMESTAMP:
+          if (from_spark &&
+              metadata.schema()->Column(leaf.column_index)->physical_type() ==
+                  parquet::Type::INT96) {
+            return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+          }
+          return nullptr;
+        default:
+          return nullptr;
+      }
+    };
     auto& manifest = const_cast<parquet::arrow::SchemaManifest&>((*reader)->manifest());
-    for (auto& field : manifest.schema_fields) PlainViews(&field);
+    for (auto& field : manifest.schema_fields) RetypeLeaves(&field, retype);
     return std::move(*reader);
   }
 

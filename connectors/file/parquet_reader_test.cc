@@ -2,6 +2,8 @@
 #include <arrow/compute/cast.h>
 #include <arrow/io/file.h>
 #include <arrow/ipc/api.h>
+#include <arrow/json/from_string.h>
+#include <arrow/util/key_value_metadata.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
 
@@ -76,6 +78,65 @@ TEST(ParquetReader, ReadsStringViewsAsPlainStrings) {
   EXPECT_EQ(read->schema()->ToString(),
             "id: int64\nname: string\ntags: list<element: string>");
   EXPECT_EQ(Cell(*read, "name", 9), "n9");
+}
+
+// Writes a timestamp column and a list of them as INT96, as Spark does by default, with
+// `key_values` (if any) as the file's key-value metadata.
+void WriteInt96(const std::string& path,
+                std::shared_ptr<const arrow::KeyValueMetadata> key_values) {
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
+  // 9999-12-31 23:59:59.999999 and 0001-01-01: outside what nanoseconds hold.
+  ASSERT_OK(ts.AppendValues({253402300799999999LL, -62135596800000000LL, 0}));
+  ASSERT_OK_AND_ASSIGN(auto values, ts.Finish());
+  ASSERT_OK_AND_ASSIGN(
+      auto lists,
+      arrow::ListArray::FromArrays(
+          **arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 2, 3, 3]"), *values));
+  auto schema = arrow::schema(
+      {arrow::field("ts", values->type()), arrow::field("list", lists->type())});
+  auto props = parquet::ArrowWriterProperties::Builder()
+                   .enable_deprecated_int96_timestamps()
+                   ->build();
+  auto out = *arrow::io::FileOutputStream::Open(path);
+  ASSERT_OK_AND_ASSIGN(auto writer, parquet::arrow::FileWriter::Open(
+                                        *schema, arrow::default_memory_pool(), out,
+                                        parquet::default_writer_properties(), props));
+  ASSERT_OK(writer->WriteTable(*arrow::Table::Make(schema, {values, lists})));
+  if (key_values) ASSERT_OK(writer->AddKeyValueMetadata(key_values));
+  ASSERT_OK(writer->Close());
+  ASSERT_OK(out->Close());
+}
+
+TEST(ParquetReader, ReadsInt96InMicroseconds) {
+  // Arrow reads INT96 in nanoseconds by default, where year 9999 wraps around.
+  TempDir dir;
+  auto path = dir.Join("int96.parquet");
+  WriteInt96(path, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto read, ReadFile(path));
+  EXPECT_EQ(read->schema()->ToString(),
+            "ts: timestamp[us]\nlist: list<element: timestamp[us]>");
+  EXPECT_EQ(Cell(*read, "ts", 0), "9999-12-31 23:59:59.999999");
+  EXPECT_EQ(Cell(*read, "ts", 1), "0001-01-01 00:00:00.000000");
+  EXPECT_EQ(Cell(*read, "list", 0),
+            "list<element: timestamp[us]>[9999-12-31 23:59:59.999999, "
+            "0001-01-01 00:00:00.000000]");
+}
+
+TEST(ParquetReader, ReadsSparksInt96AsUtcInstants) {
+  // Spark writes its TIMESTAMP (an instant, in UTC) as INT96 by default, and names
+  // itself in the file's metadata.
+  TempDir dir;
+  auto path = dir.Join("spark.parquet");
+  WriteInt96(path, arrow::key_value_metadata(
+                       {"org.apache.spark.sql.parquet.row.metadata"}, {"{}"}));
+  ASSERT_OK_AND_ASSIGN(auto read, ReadFile(path));
+  EXPECT_EQ(read->schema()->ToString(),
+            "ts: timestamp[us, tz=UTC]\nlist: list<element: timestamp[us, tz=UTC]>");
+  EXPECT_EQ(Cell(*read, "ts", 0), "9999-12-31 23:59:59.999999Z");
+  EXPECT_EQ(Cell(*read, "list", 0),
+            "list<element: timestamp[us, tz=UTC]>[9999-12-31 23:59:59.999999Z, "
+            "0001-01-01 00:00:00.000000Z]");
 }
 
 TEST(ParquetReader, FilterSkipsRowGroups) {

@@ -457,6 +457,11 @@ Result<int64_t> Storage::Size(const std::string& uri) const {
     if (ec) return Status::IOError("cannot read the size of ", uri, ": ", ec.message());
     return static_cast<int64_t>(size);
   }
+  {
+    std::lock_guard<std::mutex> lock(sizes_mutex_);
+    auto it = listed_sizes_.find(uri);
+    if (it != listed_sizes_.end()) return it->second;
+  }
   auto info = Retrying([&] { return fs_->GetFileInfo(PathOf(uri)); });
   if (!info.ok()) return Named(info.status(), uri);
   return info->size();

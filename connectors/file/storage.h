@@ -62,7 +62,7 @@ class Storage {
 
   enum class Kind { kMissing, kFile, kDirectory };
   Result<Kind> KindOf(const std::string& uri) const;
-  /// The size in bytes of file `uri`.
+  /// The size in bytes of file `uri` (on an object store, as its listing gave it).
   Result<int64_t> Size(const std::string& uri) const;
   /// The files below folder `dir`, recursively, as paths relative to it ("a/b.csv").
   /// Names starting with '.' or '_' (temporary files, _SUCCESS, _temporary/) and what

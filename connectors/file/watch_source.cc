@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "common/numbers.h"
@@ -118,11 +119,21 @@ class WatchReader : public SplitReader {
         if (!position_.done.count(f)) files.push_back(f);
       }
       if (!end_->current.empty()) files.push_back(end_->current);
+      // The names the first run dropped (below) are dropped again.
+      std::erase_if(position_.done, [&](const std::string& f) {
+        return !end_->done.count(f) && f != end_->current;
+      });
       std::sort(files.begin(), files.end());
       return files.empty() ? std::string() : files.front();
     }
     auto listed = ResolvePaths(path_, format_, *storage_);
     if (!listed.ok()) return std::string();  // nothing there yet
+    // A file gone from the folder (deleted or moved after reading) leaves the done
+    // set, so the offset names no more files than the folder holds, and a file that
+    // arrives later under the same name is read as the new file it is.
+    const std::set<std::string> present(listed->begin(), listed->end());
+    std::erase_if(position_.done,
+                  [&](const std::string& f) { return !present.count(f); });
     const auto now = Clock::now();
     for (const auto& f : *listed) {
       if (position_.done.count(f)) continue;
@@ -329,6 +340,8 @@ Status WatchSource::Acknowledge(const std::map<std::string, std::string>& offset
   ARROW_ASSIGN_OR_RAISE(auto position, DecodePosition(it->second));
   ARROW_RETURN_NOT_OK(Prepare());
   std::lock_guard<std::mutex> lock(mutex_);
+  // A name the offset forgot (its file is gone) may come back as a new file.
+  std::erase_if(handled_, [&](const std::string& f) { return !position.done.count(f); });
   for (const auto& file : position.done) {
     if (handled_.count(file)) continue;
     ARROW_ASSIGN_OR_RAISE(auto kind, storage_->KindOf(file));

@@ -167,8 +167,11 @@ std::string ArrowTypeToSql(const arrow::DataType& type) {
       }
       return out + ")";
     }
-    case Type::MAP:
-      return "MAP";
+    case Type::MAP: {
+      const auto& map = static_cast<const arrow::MapType&>(type);
+      return "MAP(" + ArrowTypeToSql(*map.key_type()) + ", " +
+             ArrowTypeToSql(*map.item_type()) + ")";
+    }
     case Type::DICTIONARY:
       return ArrowTypeToSql(
           *static_cast<const arrow::DictionaryType&>(type).value_type());

@@ -221,7 +221,8 @@ struct Engine::Impl {
   Result<std::unique_ptr<arrow::RecordBatchReader>> Start(
       const plan::PlanPtr& root, std::vector<std::shared_ptr<SplitScanner>>* scanners,
       plan::Profile* profile = nullptr) {
-    auto decl = plan::Lower(root, ParallelLowering(options.stop, scanners), profile);
+    auto decl = plan::Lower(root, ParallelLowering(options.stop, scanners), profile,
+                            options.stop);
     Result<std::unique_ptr<arrow::RecordBatchReader>> reader =
         decl.ok() ? plan::ToReader(std::move(*decl), root->schema) : decl.status();
     if (!reader.ok()) {
@@ -352,7 +353,8 @@ struct Engine::Impl {
   /// Runs a bounded subplan to the end (a join's build side under a stream).
   Result<std::shared_ptr<arrow::Table>> ReadWhole(const plan::PlanPtr& node) {
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    auto decl = plan::Lower(node, ParallelLowering(options.stop, &scanners));
+    auto decl = plan::Lower(node, ParallelLowering(options.stop, &scanners), nullptr,
+                            options.stop);
     Result<std::shared_ptr<arrow::Table>> table =
         decl.ok() ? ac::DeclarationToTable(std::move(*decl)) : decl.status();
     for (auto& s : scanners) s->Stop();
@@ -406,7 +408,7 @@ struct Engine::Impl {
       spec.scans.push_back(
           PipelineScan{std::to_string(i), scans[i]->source, scans[i]->pushed});
     }
-    spec.run_plan = [root, scans](std::vector<BatchPull> inputs)
+    spec.run_plan = [root, scans, stop = options.stop](std::vector<BatchPull> inputs)
         -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
       auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
         for (size_t i = 0; i < scans.size(); ++i) {
@@ -414,7 +416,7 @@ struct Engine::Impl {
         }
         return Status::Invalid("a scan the runtime does not read");
       };
-      ARROW_ASSIGN_OR_RAISE(auto decl, plan::Lower(root, lower_scan));
+      ARROW_ASSIGN_OR_RAISE(auto decl, plan::Lower(root, lower_scan, nullptr, stop));
       ARROW_ASSIGN_OR_RAISE(auto reader, plan::ToReader(std::move(decl), root->schema));
       return std::shared_ptr<arrow::RecordBatchReader>(std::move(reader));
     };

@@ -453,7 +453,9 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
 
   if (ref.kind == sql::TableKind::kFunction) {
     if (AsciiLower(ref.name) != "unnest") {
-      return ErrorAt(ref.loc, "not supported: LATERAL " + ref.name + "()");
+      if (qualifier.empty()) qualifier = ref.name;
+      ARROW_ASSIGN_OR_RAISE(left, BindLateralCall(std::move(left), ref, type));
+      return name_new_columns(std::move(left));
     }
     if (type != JT::INNER) {
       return ErrorAt(ref.loc, "not supported: LEFT JOIN LATERAL unnest()");
@@ -626,6 +628,97 @@ Result<Binder::Relation> Binder::BindLateral(Relation left, const sql::TableRef&
   ARROW_ASSIGN_OR_RAISE(left, MakeJoin(std::move(left), std::move(sub), type,
                                        std::move(lkeys), std::move(rkeys), {}, ref.loc));
   return name_new_columns(std::move(left));
+}
+
+}  // namespace flowsql::plan
+
+namespace flowsql::plan {
+
+Result<Binder::Relation> Binder::BindLateralCall(Relation left, const sql::TableRef& ref,
+                                                 arrow::acero::JoinType type) {
+  using JT = arrow::acero::JoinType;
+  const std::string call = "LATERAL " + ref.name + "()";
+  const ConnectorSpec* spec = registry_->FindByFunction(ref.name);
+  if (spec == nullptr || !spec->make_source) {
+    return Status::KeyError("unknown table function '", ref.name, "' at ",
+                            ref.loc.ToString());
+  }
+  if (type != JT::INNER && type != JT::LEFT_OUTER) {
+    return ErrorAt(ref.loc, "not supported: this join with " + call);
+  }
+  if (spec->functions_take_uri && ref.args.empty()) {
+    return ErrorAt(ref.loc, ref.name + "() needs a path or URI as its first argument");
+  }
+  // The arguments as text over `left`'s columns; the first is the URI ("" for a
+  // function that takes none).
+  std::vector<cp::Expression> exprs;
+  if (!spec->functions_take_uri) exprs.push_back(cp::literal(std::string()));
+  for (const auto& arg : ref.args) {
+    ARROW_ASSIGN_OR_RAISE(auto bound, BindExpr(*arg, left.scope, nullptr));
+    exprs.push_back(
+        bound.type->id() == arrow::Type::STRING
+            ? bound.expr
+            : cp::call("cast", {bound.expr}, cp::CastOptions::Safe(arrow::utf8())));
+  }
+  ConnectorArgs args;
+  ARROW_ASSIGN_OR_RAISE(args.options, SourceOptions(*spec, ref));
+  // The columns: those of the call for the first row whose arguments are all set.
+  if (!runner_) return ErrorAt(ref.loc, "not supported: " + call + " in this statement");
+  auto probe = MakeNode(NodeKind::kFilter, {ClonePlan(left.plan)});
+  probe->schema = left.plan->schema;
+  cp::Expression all_set = cp::literal(true);
+  for (const auto& e : exprs) all_set = cp::and_(all_set, cp::is_valid(e));
+  probe->predicate = all_set;
+  auto project = MakeNode(NodeKind::kProject, {probe});
+  arrow::FieldVector texts;
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    texts.push_back(arrow::field("arg" + std::to_string(i), arrow::utf8()));
+  }
+  project->exprs = exprs;
+  project->schema = arrow::schema(texts);
+  auto first = MakeNode(NodeKind::kLimit, {project});
+  first->count = 1;
+  first->schema = project->schema;
+  ARROW_ASSIGN_OR_RAISE(auto table, runner_(first));
+  if (table->num_rows() == 0) {
+    return ErrorAt(ref.loc, call + ": the rows before it give no call to take its " +
+                                "columns from (none, or all with a NULL argument)");
+  }
+  ConnectorArgs probe_args = args;
+  for (int i = 0; i < table->num_columns(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(auto value, table->column(i)->GetScalar(0));
+    const std::string text = value->ToString();
+    if (i == 0) {
+      probe_args.uri = text;
+    } else {
+      probe_args.positional.push_back(text);
+    }
+  }
+  auto schema = [&]() -> Result<std::shared_ptr<arrow::Schema>> {
+    ARROW_ASSIGN_OR_RAISE(auto source, spec->make_source(probe_args));
+    return source->GetSchema();
+  }();
+  if (!schema.ok()) {
+    return Status::Invalid(call, " for its first row, ", ref.name, "('", probe_args.uri,
+                           "'): ", schema.status().message());
+  }
+  auto node = MakeNode(NodeKind::kLateral, {left.plan});
+  node->connector = ref.name;
+  node->args = std::move(args);
+  node->exprs = std::move(exprs);
+  node->make_source = spec->make_source;
+  node->join_type = type;
+  arrow::FieldVector fields = left.plan->schema->fields();
+  for (const auto& f : (*schema)->fields()) {
+    std::string internal = NewName(f->name());
+    auto engine_type = EngineType(f->type());
+    fields.push_back(arrow::field(internal, engine_type));
+    node->source_columns.push_back(f->name());
+    left.scope.columns.push_back({"", f->name(), internal, engine_type});
+  }
+  node->schema = arrow::schema(std::move(fields));
+  left.plan = node;
+  return left;
 }
 
 }  // namespace flowsql::plan

@@ -108,7 +108,9 @@ bool IsLateral(const sql::TableRef& ref) {
     return std::any_of(e.args.begin(), e.args.end(),
                        [&](const sql::ExprPtr& a) { return reads_column(*a); });
   };
-  return ref.kind == sql::TableKind::kFunction && AsciiLower(ref.name) == "unnest" &&
+  // Nor does a table function whose arguments read them (read_csv(t.path)), as in
+  // PostgreSQL.
+  return ref.kind == sql::TableKind::kFunction &&
          std::any_of(ref.args.begin(), ref.args.end(),
                      [&](const sql::ExprPtr& a) { return reads_column(*a); });
 }
@@ -1369,10 +1371,21 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
   return rel;
 }
 
+Result<Options> Binder::SourceOptions(const ConnectorSpec& spec,
+                                      const sql::TableRef& ref) const {
+  ARROW_ASSIGN_OR_RAISE(auto options, Options::Validate(spec.source_options, ref.options,
+                                                        spec.name + " source"));
+  if (ref.kind == sql::TableKind::kFunction) {
+    for (const auto& [k, v] : spec.functions.at(ref.name)) {
+      if (!options.IsSet(k)) options.Set(k, v);
+    }
+  }
+  return options;
+}
+
 Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   const ConnectorSpec* spec = nullptr;
   ConnectorArgs args;
-  std::vector<RawOption> raw = ref.options;
   std::string default_alias;
   if (ref.kind == sql::TableKind::kUri) {
     spec = registry_->FindByUri(ref.uri);
@@ -1406,13 +1419,7 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
       args.positional.push_back(text);
     }
   }
-  ARROW_ASSIGN_OR_RAISE(
-      args.options, Options::Validate(spec->source_options, raw, spec->name + " source"));
-  if (ref.kind == sql::TableKind::kFunction) {
-    for (const auto& [k, v] : spec->functions.at(ref.name)) {
-      if (!args.options.IsSet(k)) args.options.Set(k, v);
-    }
-  }
+  ARROW_ASSIGN_OR_RAISE(args.options, SourceOptions(*spec, ref));
   if (!spec->make_source) {
     return ErrorAt(ref.loc, "connector '" + spec->name + "' cannot be read from");
   }

@@ -225,6 +225,14 @@ class Binder {
   /// correlation's equalities, never run once per row.
   Result<Relation> BindLateral(Relation left, const sql::TableRef& ref,
                                arrow::acero::JoinType type, const sql::ExprPtr& on);
+  /// `left` joined with a connector's table function called once per row (a kLateral
+  /// node). Its columns are those of the call for the first row with no NULL
+  /// argument, which runs `left` once when the statement is bound.
+  Result<Relation> BindLateralCall(Relation left, const sql::TableRef& ref,
+                                   arrow::acero::JoinType type);
+  /// A read's validated options (WITH, named arguments), with its function's presets.
+  Result<Options> SourceOptions(const ConnectorSpec& spec,
+                                const sql::TableRef& ref) const;
   /// A WHERE conjunct [NOT] EXISTS / IN over a correlated subquery becomes a semi or
   /// anti join of *rel; false when the conjunct is not one.
   Result<bool> JoinSubquery(Relation* rel, const sql::Expr& conjunct);

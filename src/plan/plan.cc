@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/codec.h"
+#include "plan/lateral.h"
 #include "plan/unnest.h"
 #include "plan/window.h"
 
@@ -214,6 +215,19 @@ void PushProjection(const PlanPtr& node, std::set<std::string> required) {
     case NodeKind::kUnnest:
       required.insert(node->unnest_columns.begin(), node->unnest_columns.end());
       break;
+    case NodeKind::kLateral: {
+      // The input columns read above or by the arguments, then the calls' columns.
+      for (const auto& e : node->exprs) Require(e, &required);
+      const int left = node->inputs[0]->schema->num_fields();
+      arrow::FieldVector fields;
+      for (int i = 0; i < node->schema->num_fields(); ++i) {
+        if (i >= left || required.count(node->schema->field(i)->name())) {
+          fields.push_back(node->schema->field(i));
+        }
+      }
+      node->schema = arrow::schema(std::move(fields));
+      break;
+    }
     case NodeKind::kUnion:
       // Inputs are projections that must keep every column for the union's schema.
       for (const auto& in : node->inputs) {
@@ -424,6 +438,18 @@ std::string ToString(const PlanNode& node, int indent, bool children,
         out << (i ? ", " : " ") << Clean(node.unnest_columns[i]);
       }
       break;
+    case NodeKind::kLateral: {
+      out << (node.join_type == ac::JoinType::LEFT_OUTER ? "LeftLateral " : "Lateral ")
+          << node.connector << "(";
+      for (size_t i = 0; i < node.exprs.size(); ++i) {
+        out << (i ? ", " : "") << Clean(node.exprs[i].ToString());
+      }
+      for (const auto& [k, v] : node.args.options.values()) {
+        if (node.args.options.IsSet(k)) out << ", " << k << " => " << v;
+      }
+      out << ")";
+      break;
+    }
     case NodeKind::kWindow:
       out << "Window";
       for (size_t i = 0; i < node.windows.size(); ++i) {
@@ -532,6 +558,14 @@ std::shared_ptr<arrow::Schema> LiveSchema(const PlanNode& node) {
                       f->name()) != node.unnest_columns.end()) {
           f = node.schema->field(node.schema->GetFieldIndex(f->name()));
         }
+      }
+      return arrow::schema(fields);
+    }
+    case NodeKind::kLateral: {
+      arrow::FieldVector fields = LiveSchema(*node.inputs[0])->fields();
+      const int n = node.schema->num_fields();
+      for (int i = n - static_cast<int>(node.source_columns.size()); i < n; ++i) {
+        fields.push_back(node.schema->field(i));
       }
       return arrow::schema(fields);
     }
@@ -763,10 +797,10 @@ std::string Fingerprint(const PlanNode& node) {
 namespace {
 
 Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower_scan,
-                                  Profile* profile) {
+                                  Profile* profile, const arrow::StopToken& stop) {
   std::vector<ac::Declaration::Input> inputs;
   for (const auto& in : node->inputs) {
-    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in, lower_scan, profile));
+    ARROW_ASSIGN_OR_RAISE(auto d, Lower(in, lower_scan, profile, stop));
     inputs.push_back(std::move(d));
   }
   switch (node->kind) {
@@ -847,6 +881,9 @@ Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower
     case NodeKind::kUnnest:
       return UnnestDeclaration(std::get<ac::Declaration>(std::move(inputs[0])),
                                node->unnest_columns);
+    case NodeKind::kLateral:
+      return LateralDeclaration(std::get<ac::Declaration>(std::move(inputs[0])), *node,
+                                stop);
     case NodeKind::kWindow: {
       // Window functions see whole partitions: run the input, then compute.
       auto input = std::get<ac::Declaration>(std::move(inputs[0]));
@@ -865,8 +902,8 @@ Result<ac::Declaration> LowerNode(const PlanPtr& node, const ScanLowering& lower
 }  // namespace
 
 Result<ac::Declaration> Lower(const PlanPtr& node, const ScanLowering& lower_scan,
-                              Profile* profile) {
-  ARROW_ASSIGN_OR_RAISE(auto declaration, LowerNode(node, lower_scan, profile));
+                              Profile* profile, arrow::StopToken stop) {
+  ARROW_ASSIGN_OR_RAISE(auto declaration, LowerNode(node, lower_scan, profile, stop));
   if (profile == nullptr) return declaration;
   auto measured = std::make_shared<NodeProfile>();
   profile->nodes[node.get()] = measured;

@@ -36,7 +36,8 @@ enum class NodeKind {
   kLimit,
   kUnion,
   kWindow,
-  kUnnest
+  kUnnest,
+  kLateral
 };
 
 /// One window function call of a kWindow node. Its input columns, partition and
@@ -123,6 +124,13 @@ struct PlanNode {
   // kUnnest: the list columns whose elements replace them, zipped: a row per
   // element of the longest list, the shorter ones NULL there.
   std::vector<std::string> unnest_columns;
+
+  // kLateral: a table function called once per input row (LATERAL read_csv(t.path)):
+  // `exprs` are its URI and positional arguments over the input, `args` holds its
+  // options, `make_source` builds it; each call's columns `source_columns` follow the
+  // input's, typed as `schema` says. LEFT_OUTER keeps a row whose call gave no rows.
+  // Also uses `connector`, `join_type`.
+  std::function<Result<std::unique_ptr<Source>>(const ConnectorArgs&)> make_source;
 };
 
 /// Semi and anti joins output one side only: the left (LEFT_SEMI, LEFT_ANTI) or
@@ -161,10 +169,10 @@ using ScanLowering =
     std::function<Result<arrow::acero::Declaration>(const PlanNode& scan)>;
 
 /// Turns a plan into an Acero declaration; with a profile, every node's output is
-/// measured into it (EXPLAIN ANALYZE).
-Result<arrow::acero::Declaration> Lower(const PlanPtr& node,
-                                        const ScanLowering& lower_scan,
-                                        Profile* profile = nullptr);
+/// measured into it (EXPLAIN ANALYZE). `stop` ends the reads of LATERAL calls.
+Result<arrow::acero::Declaration> Lower(
+    const PlanPtr& node, const ScanLowering& lower_scan, Profile* profile = nullptr,
+    arrow::StopToken stop = arrow::StopToken::Unstoppable());
 
 /// A source declaration for `scan` whose batches come from `pull` (the source's
 /// own names and types), given the plan's internal names and types.

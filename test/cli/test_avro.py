@@ -78,7 +78,7 @@ RECORDS = [
 SQL_TYPES = {
     "i": "INTEGER", "l": "BIGINT", "s": "VARCHAR", "f": "FLOAT", "d": "DOUBLE",
     "b": "BLOB", "ok": "BOOLEAN", "n": "NULL", "e": "VARCHAR", "a": "BIGINT[]",
-    "m": "MAP", "fx": "BLOB",
+    "m": "MAP(VARCHAR, VARCHAR)", "fx": "BLOB",
     "rec": "STRUCT(x INTEGER, c VARCHAR, tags VARCHAR[])", "dec": "DECIMAL(38,10)",
     "decf": "DECIMAL(20,3)", "day": "DATE", "tmi": "TIME", "tmu": "TIME",
     "tsm": "TIMESTAMP WITH TIME ZONE", "tsu": "TIMESTAMP WITH TIME ZONE",

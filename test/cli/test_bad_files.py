@@ -171,7 +171,7 @@ def test_a_csv_value_the_inferred_type_cannot_hold_names_column_and_line(flowsql
     path.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(30000)) + "abc,y\n")
     r = flowsql("-c", f"SELECT max(a) FROM '{path}' WITH (block_size = '64KB')")
     assert r.code != 0
-    assert (f"{path}: column 'a' is read as BIGINT (as the first block showed, or types "
+    assert (f"{path}: column 'a' is read as BIGINT (as the sampled input showed, or types "
             "declared), but line 30002 holds 'abc'") in r.err, r.err
     r = flowsql("--format", "csv", "-c",
                 f"SELECT count(*), max(a) FROM '{path}' "

@@ -177,3 +177,65 @@ def test_metadata_column_is_named_not_starred(lake, tmp_path):
     own.write_text("_metadata,x\nmine,1\n")
     r = run_flowsql("--format", "csv", "-c", "SELECT _metadata FROM '%s'" % own)
     assert r.out.splitlines() == ["_metadata", "mine"], r.out
+
+
+def csv_folder(d, files):
+    """Writes {name: text} into folder d; returns its glob."""
+    d.mkdir()
+    for name, text in files.items():
+        (d / name).write_text(text)
+    return "%s/*.csv" % d
+
+
+def typed_rows(glob, options=""):
+    """(DESCRIBE's types, the rows as CSV) of flowsql reading glob."""
+    src = "'%s'%s" % (glob, " WITH (%s)" % options if options else "")
+    d = run_flowsql("--format", "csv", "-c", "DESCRIBE SELECT * FROM %s" % src)
+    assert d.code == 0, d.err
+    r = run_flowsql("--format", "csv", "-c", "SELECT * FROM %s ORDER BY ALL" % src)
+    assert r.code == 0, r.err
+    return [row[:2] for row in rows(d.out)[1:]], rows(r.out)
+
+
+def test_many_csv_files_types_from_a_sample_names_from_every_header(tmp_path):
+    # 64 files of ~20 KB each; block_size 64KB samples the first four for types. The
+    # later ones are matched by their header's names: another column order, a new
+    # column (typed from the file that has it), a missing one (NULL).
+    body = lambda k: "".join("%d,%d.5,x%d\n" % (k, i, i) for i in range(1500))  # noqa: E731
+    files = {"f%02d.csv" % k: "a,b,c\n" + body(k) for k in range(60)}
+    files["f60.csv"] = "c,a,b\nlate,60,1.5\n"
+    files["f61.csv"] = "a,b,c,d\n61,2.5,y,2024-01-02\n"
+    files["f62.csv"] = "a,c\n62,z\n"
+    files["f63.csv"] = "\ufeffa,\"b\",c\n63,3.5,\"q,r\"\n"  # a BOM and quotes
+    glob = csv_folder(tmp_path / "many", files)
+    types, got = typed_rows(glob, "block_size = '64KB'")
+    assert types == [["a", "BIGINT"], ["b", "DOUBLE"], ["c", "VARCHAR"], ["d", "DATE"]]
+    con = duckdb.connect()
+    want = con.sql("SELECT a, b, c, d FROM read_csv('%s', union_by_name = true) "
+                   "ORDER BY ALL" % glob).fetchall()
+    assert got[1:] == [["" if v is None else str(v) for v in row] for row in want]
+    assert ["60", "1.5", "late", ""] in got and ["62", "", "z", ""] in got
+
+
+def test_a_value_beyond_the_csv_type_sample_names_its_file_or_is_inferred_with_all(
+        tmp_path):
+    files = {"f%02d.csv" % k: "a\n" + "%d\n" % k * 3000 for k in range(20)}
+    files["f20.csv"] = "a\n1\n2\n2.5\n"
+    glob = csv_folder(tmp_path / "wider", files)
+    r = run_flowsql("-c", "SELECT sum(a) FROM '%s' WITH (block_size = '64KB')" % glob)
+    assert r.code != 0
+    assert ("%s/f20.csv: column 'a' is read as BIGINT (as the sampled input showed, or "
+            "types declared), but line 4 holds '2.5'; declare its type, e.g. types = "
+            "{'a': 'VARCHAR'}, or set sample_size = -1 to infer types from all of the "
+            "input" % (tmp_path / "wider")) in r.err, r.err
+    types, got = typed_rows(glob, "block_size = '64KB', sample_size = -1")
+    assert types == [["a", "DOUBLE"]]
+    assert got[-1] == ["19.0"] and ["2.5"] in got
+
+
+def test_csv_sample_size_all_infers_from_the_whole_file(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_text("a\n" + "1\n" * 30000 + "abc\n")
+    types, got = typed_rows(path, "block_size = '64KB', sample_size = -1")
+    assert types == [["a", "VARCHAR"]]
+    assert got[-1] == ["abc"] and len(got) == 30002

@@ -120,6 +120,20 @@ def test_delete_after_read_deletes_only_committed_files(folder):
         stop(proc)
 
 
+def test_a_deleted_files_name_is_forgotten_so_a_new_file_of_that_name_is_read(folder):
+    proc = start(folder, ", delete_after_read = true")
+    try:
+        wait_for(lambda: not (folder / "in" / "a.csv").exists(), "a.csv deleted")
+        write_csv(folder / "in" / "b.csv", [(3, "c")])
+        wait_for(lambda: not (folder / "in" / "b.csv").exists(), "b.csv deleted")
+        write_csv(folder / "in" / "a.csv", [(4, "d")])
+        wait_for(lambda: len(rows_out(folder)) == 4, "the second a.csv read")
+        wait_for(lambda: not (folder / "in" / "a.csv").exists(), "a.csv deleted again")
+    finally:
+        stop(proc)
+    assert rows_out(folder) == [("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")]
+
+
 def test_move_after_read_moves_committed_files(folder):
     proc = start(folder, ", move_after_read = '%s'" % (folder / "done"))
     try:

@@ -1,7 +1,7 @@
 """Real object-store servers for flowsql's tests, on 127.0.0.1 and free ports.
 
     with moto_s3() as s3:          # S3: moto's server mode (PyPI moto[server])
-    with azurite() as az:          # Azure Blob: Azurite (npm, in .tools/azurite)
+    with azurite() as az:          # Azure Blob: Azurite (npm, in .tools/npm)
     with fake_gcs() as gcs:        # GCS: fake-gcs-server (Go, in .tools/bin)
 
 Each context manager starts the server in its own process group with its output
@@ -527,7 +527,7 @@ class AzureServer:
 
 def azurite_main() -> Path:
     """Azurite's blob server script, as scripts/setup.sh installs it."""
-    return TOOLS / "azurite" / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    return TOOLS / "npm" / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-#include "connectors/file/snappy_stream.h"
+#include "connectors/file/block_stream.h"
 
 #include <arrow/buffer.h>
 #include <arrow/util/compression.h>
@@ -28,10 +28,12 @@ int64_t RawLength(const uint8_t* data, int64_t size) {
   return -1;
 }
 
-class SnappyInputStream : public arrow::io::InputStream {
+/// Reads Hadoop's blocks of `codec` (Snappy or raw LZ4), or for Snappy the Snappy
+/// framing format too.
+class BlockInputStream : public arrow::io::InputStream {
  public:
-  SnappyInputStream(std::shared_ptr<arrow::io::InputStream> raw,
-                    std::unique_ptr<arrow::util::Codec> codec)
+  BlockInputStream(std::shared_ptr<arrow::io::InputStream> raw,
+                   std::unique_ptr<arrow::util::Codec> codec)
       : raw_(std::move(raw)), codec_(std::move(codec)) {}
 
   Status Close() override {
@@ -76,17 +78,25 @@ class SnappyInputStream : public arrow::io::InputStream {
     int64_t total = got;
     while (total < n) {
       ARROW_ASSIGN_OR_RAISE(got, raw_->Read(n - total, out->data() + total));
-      if (got == 0) return Status::Invalid("snappy: truncated stream");
+      if (got == 0) return Status::Invalid(name(), ": truncated stream");
       total += got;
     }
     return true;
   }
 
-  Status Inflate(const std::string& compressed, std::string* out) {
+  const char* name() const {
+    return codec_->compression_type() == arrow::Compression::SNAPPY ? "snappy" : "lz4";
+  }
+
+  /// Decompresses a chunk of at most `limit` bytes (Hadoop's: what its block has left).
+  Status Inflate(const std::string& compressed, int64_t limit, std::string* out) {
     const auto* data = reinterpret_cast<const uint8_t*>(compressed.data());
-    const int64_t length = RawLength(data, static_cast<int64_t>(compressed.size()));
+    // Raw Snappy starts with its length; raw LZ4 does not say it.
+    const int64_t length = codec_->compression_type() == arrow::Compression::SNAPPY
+                               ? RawLength(data, static_cast<int64_t>(compressed.size()))
+                               : limit;
     if (length < 0 || length > (int64_t{1} << 31)) {
-      return Status::Invalid("snappy: not a Snappy chunk");
+      return Status::Invalid(name(), ": not a ", name(), " chunk");
     }
     out->resize(length);
     ARROW_ASSIGN_OR_RAISE(
@@ -101,7 +111,7 @@ class SnappyInputStream : public arrow::io::InputStream {
     chunk_.clear();
     offset_ = 0;
     std::string head;
-    if (!started_) {
+    if (!started_ && codec_->compression_type() == arrow::Compression::SNAPPY) {
       started_ = true;
       ARROW_ASSIGN_OR_RAISE(bool any, ReadExactly(4, &head));
       if (!any) return false;
@@ -131,7 +141,7 @@ class SnappyInputStream : public arrow::io::InputStream {
           if (type == 0x01) {
             chunk_ = body.substr(4);
           } else {
-            ARROW_RETURN_NOT_OK(Inflate(body.substr(4), &chunk_));
+            ARROW_RETURN_NOT_OK(Inflate(body.substr(4), -1, &chunk_));
           }
           if (!chunk_.empty()) return true;
         } else if (type < 0x80 && type != 0xff) {
@@ -154,14 +164,14 @@ class SnappyInputStream : public arrow::io::InputStream {
         if (block_left_ == 0) continue;
       }
       ARROW_ASSIGN_OR_RAISE(bool ok, ReadExactly(4, &head));
-      if (!ok) return Status::Invalid("snappy: truncated block");
+      if (!ok) return Status::Invalid(name(), ": truncated block");
       const int64_t length = BigEndian32(reinterpret_cast<const uint8_t*>(head.data()));
       std::string body;
       ARROW_ASSIGN_OR_RAISE(ok, ReadExactly(length, &body));
-      if (!ok) return Status::Invalid("snappy: truncated block");
-      ARROW_RETURN_NOT_OK(Inflate(body, &chunk_));
+      if (!ok) return Status::Invalid(name(), ": truncated block");
+      ARROW_RETURN_NOT_OK(Inflate(body, block_left_, &chunk_));
       if (static_cast<int64_t>(chunk_.size()) > block_left_) {
-        return Status::Invalid("snappy: a chunk is longer than its block");
+        return Status::Invalid(name(), ": a chunk is longer than its block");
       }
       block_left_ -= static_cast<int64_t>(chunk_.size());
       if (!chunk_.empty()) return true;
@@ -243,7 +253,13 @@ Result<std::shared_ptr<arrow::io::InputStream>> MakeSnappyInputStream(
     std::shared_ptr<arrow::io::InputStream> raw) {
   ARROW_ASSIGN_OR_RAISE(auto codec,
                         arrow::util::Codec::Create(arrow::Compression::SNAPPY));
-  return std::make_shared<SnappyInputStream>(std::move(raw), std::move(codec));
+  return std::make_shared<BlockInputStream>(std::move(raw), std::move(codec));
+}
+
+Result<std::shared_ptr<arrow::io::InputStream>> MakeHadoopLz4InputStream(
+    std::shared_ptr<arrow::io::InputStream> raw) {
+  ARROW_ASSIGN_OR_RAISE(auto codec, arrow::util::Codec::Create(arrow::Compression::LZ4));
+  return std::make_shared<BlockInputStream>(std::move(raw), std::move(codec));
 }
 
 Result<std::shared_ptr<arrow::io::OutputStream>> MakeSnappyOutputStream(
