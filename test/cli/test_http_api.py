@@ -509,3 +509,14 @@ def test_bad_options_are_named_before_any_request(flowsql, api, options, message
     err = error(flowsql, f"'{api.url('cursor')}' WITH ({options})")
     assert message in err, err
     assert api.requests() == []
+
+
+def test_lateral_read_http_is_called_per_row_of_another_table(flowsql, api):
+    r = flowsql("--format", "csv", "-c",
+                "SELECT u.p, count(*), min(t.id), max(t.id) FROM (VALUES (1), (3), (10)) u(p), "
+                f"LATERAL read_http('{api.url('page')}?page=' || u.p, paginate => 'none') t "
+                "GROUP BY u.p ORDER BY u.p")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1:] == ["1,25,0,24", "3,25,50,74", "10,25,225,249"], r
+    # Each call once (the first row's call once more, when the plan learns the columns).
+    assert {req.query["page"] for req in api.requests("page")} == {"1", "3", "10"}
