@@ -3,6 +3,7 @@
 #include "connectors/file/file_options.h"
 #include "connectors/file/file_sink.h"
 #include "connectors/file/file_source.h"
+#include "connectors/file/format.h"
 #include "connectors/file/http_fs.h"
 #include "connectors/file/watch_source.h"
 
@@ -14,10 +15,19 @@ Status RegisterFileConnector(Registry* registry) {
   spec.doc =
       "Files: CSV, NDJSON, JSON arrays, Parquet, Arrow IPC, ORC and Avro, on the local "
       "disk (paths and file:// URIs), an object store (s3://, gs://, az://, abfss://) or "
-      "a web server (http://, https://: read-only, one file per URL, by range requests "
-      "where the server allows them). A path may be a file, a directory or a glob.";
+      "a web server (http://, https:// URLs whose path ends in a file extension such as "
+      ".parquet or .csv.gz, and any URL given to a read_xxx function: read-only, one "
+      "file per URL, by range requests where the server allows them; other http(s) "
+      "URLs are REST APIs, read by the http connector). A path may be a file, a "
+      "directory or a glob.";
   spec.schemes = {"",   "file",  "s3",   "s3a",   "gs",   "gcs",
                   "az", "azure", "abfs", "abfss", "http", "https"};
+  // An http(s) URL is a file when its path (the query left out) ends in an extension
+  // of a format this connector reads; any other goes to the next connector
+  // registered for http(s), the REST API source.
+  spec.serves_uri = [](const std::string& uri) {
+    return !http::IsHttpUrl(uri) || file::FormatFromPath(uri).has_value();
+  };
   spec.functions = {
       {"read_csv", {{"format", "csv"}}},       {"read_csv_auto", {{"format", "csv"}}},
       {"read_json", {{"format", "json"}}},     {"read_json_auto", {{"format", "json"}}},

@@ -224,6 +224,10 @@ struct ConnectorSpec {
   std::string doc;
   /// URI schemes served ("file"); "" serves bare paths.
   std::vector<std::string> schemes;
+  /// When set, the connector serves a URI of its schemes only when this returns true
+  /// (the file connector takes the http(s) URLs that name a file by its extension);
+  /// Registry::FindByUri then tries the next connector registered for the scheme.
+  std::function<bool(const std::string& uri)> serves_uri;
   /// Table functions served, each with options it presets ({"read_csv",
   /// {{"format","csv"}}}).
   std::map<std::string, std::map<std::string, std::string>> functions;
@@ -243,8 +247,9 @@ class Registry {
  public:
   Status Register(ConnectorSpec spec);
 
-  /// The connector serving `uri`: by scheme ("file://x", "gen://"), else "".
-  /// Returns nullptr when none does.
+  /// The connector serving `uri`: the first registered for its scheme ("file://x",
+  /// "gen://", else "") whose serves_uri, if any, accepts it. Returns nullptr when
+  /// none does.
   const ConnectorSpec* FindByUri(const std::string& uri) const;
   const ConnectorSpec* FindByFunction(const std::string& name) const;
   const ConnectorSpec* FindByName(const std::string& name) const;

@@ -24,7 +24,8 @@ enum class OptionType {
   kDuration,  // '1s', '250ms', '2m', '1h', or a number of seconds
   kSize,      // '64MB', '1GiB', or a number of bytes
   kEnum,      // one of OptionSpec::choices (case-insensitive)
-  kMap,       // {'a': 'INT', 'b': 'VARCHAR'}: kept as "a=INT,b=VARCHAR"
+  kMap,       // {'a': 'INT', 'b': 'VARCHAR'}, or the text 'a=INT,b=VARCHAR'; stored
+              // as EncodeMap() makes it, read with Options::GetMap()
 };
 
 const char* OptionTypeName(OptionType type);
@@ -47,7 +48,15 @@ struct RawOption {
   std::string name;
   std::string value;
   std::string position;
+  /// True when `value` is EncodeMap() of a map literal ({'k': 'v', ...}), whose keys
+  /// and values are kept exactly. False: plain text; a kMap option then splits it
+  /// as "k=v,k=v" (a comma splits only where a '=' follows, so DECIMAL(10,2) stays).
+  bool map = false;
 };
+
+/// The stored form of a kMap value: "k=v,k=v" with '\\', ',' and '=' inside keys and
+/// values escaped by a backslash, so any text survives. Options::GetMap() reverses it.
+std::string EncodeMap(const std::vector<std::pair<std::string, std::string>>& entries);
 
 /// Options validated against a declaration. Values are stored under their
 /// canonical names; defaults are filled in.
@@ -57,7 +66,11 @@ class Options {
 
   /// Checks every raw option against `specs`: unknown names (aliases and case
   /// allowed), ill-typed values and duplicates are errors that name the option.
-  /// `context` names the connector in messages ("file source").
+  /// `context` names the connector in messages ("file source"). In every value
+  /// (each key and value of a map) ${NAME} is replaced by the environment variable
+  /// NAME, an error naming the option and the variable when it is not set; $${
+  /// stands for a literal ${. A secret option's value is registered as a secret
+  /// after the replacement.
   static Result<Options> Validate(const std::vector<OptionSpec>& specs,
                                   const std::vector<RawOption>& raw,
                                   const std::string& context);
@@ -73,7 +86,7 @@ class Options {
   bool GetBool(const std::string& name, bool fallback = false) const;
   /// kDuration options, in milliseconds.
   int64_t GetMillis(const std::string& name, int64_t fallback = 0) const;
-  /// kMap options as ordered key/value pairs.
+  /// kMap options as ordered key/value pairs, exactly as written.
   std::vector<std::pair<std::string, std::string>> GetMap(const std::string& name) const;
 
   /// Sets a value directly (used by table functions that preset options).

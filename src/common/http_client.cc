@@ -357,6 +357,11 @@ Status CurlStream::Start() {
   ARROW_RETURN_NOT_OK(set(CURLOPT_WRITEFUNCTION, &CurlStream::OnBody));
   ARROW_RETURN_NOT_OK(set(CURLOPT_WRITEDATA, this));
   if (pool_->share != nullptr) ARROW_RETURN_NOT_OK(set(CURLOPT_SHARE, pool_->share));
+  if (!request_.verify_tls) {
+    ARROW_RETURN_NOT_OK(set(CURLOPT_SSL_VERIFYPEER, 0L));
+    ARROW_RETURN_NOT_OK(set(CURLOPT_SSL_VERIFYHOST, 0L));
+  }
+  if (request_.decompress) ARROW_RETURN_NOT_OK(set(CURLOPT_ACCEPT_ENCODING, ""));
   const std::string method = AsciiUpper(request_.method);
   if (method == "HEAD") {
     ARROW_RETURN_NOT_OK(set(CURLOPT_NOBODY, 1L));
@@ -440,11 +445,9 @@ Status CurlStream::Failure() {
   transient_ = TransientCurlCode(result_);
   std::string detail;
   if (stalled_) {
-    detail = "no data for " +
-             std::to_string(
-                 std::chrono::duration_cast<std::chrono::seconds>(request_.stall_timeout)
-                     .count()) +
-             " s";
+    const int64_t ms = request_.stall_timeout.count();
+    detail = "no data for " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
+                                              : std::to_string(ms) + " ms");
   } else {
     detail = error_[0] != '\0' ? std::string(error_) : curl_easy_strerror(result_);
   }
@@ -511,6 +514,7 @@ Result<std::unique_ptr<CurlStream>> OpenWithRetries(
   ARROW_RETURN_NOT_OK(EnsureCurl());
   const int attempts = std::max(request.max_attempts, 1);
   for (int attempt = 1;; ++attempt) {
+    if (request.before_attempt) ARROW_RETURN_NOT_OK(request.before_attempt());
     auto stream = std::make_unique<CurlStream>(pool, request);
     Status st = stream->Start();
     const bool last = attempt >= attempts;
@@ -597,10 +601,18 @@ std::string Response::Header(std::string_view name) const {
 }
 
 Status ErrorOf(const std::string& url, const Response& response) {
+  constexpr size_t kExcerpt = 200;
   std::string reason = response.reason;
   if (reason.empty()) reason = std::string(ReasonPhrase(response.status));
+  std::string excerpt;
+  for (char c : std::string_view(response.body).substr(0, kExcerpt)) {
+    excerpt += std::iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
+  }
+  excerpt = TrimBlanks(excerpt);
+  if (response.body.size() > kExcerpt) excerpt += "...";
   return Status::IOError(RedactUrl(url), ": HTTP ", response.status,
-                         reason.empty() ? "" : " ", reason, Attempts(response.attempts));
+                         reason.empty() ? "" : " ", reason, Attempts(response.attempts),
+                         excerpt.empty() ? "" : ": ", Redact(excerpt));
 }
 
 bool IsTransientStatus(int status) {

@@ -55,6 +55,15 @@ struct Request {
   /// When set, waits (for data, before a retry) end within about 200 ms with
   /// Status::Cancelled.
   arrow::StopToken stop = arrow::StopToken::Unstoppable();
+  /// Checks the server's TLS certificate and name (https). Off only when the user
+  /// asks for it explicitly.
+  bool verify_tls = true;
+  /// Asks for a compressed answer (Accept-Encoding: every coding libcurl decodes:
+  /// gzip, deflate, br, zstd) and hands the body over decoded.
+  bool decompress = false;
+  /// Called before every attempt (a rate limit waits here); an error ends the request
+  /// with it. May be empty.
+  std::function<Status()> before_attempt;
 };
 
 struct Response {
@@ -124,8 +133,9 @@ class Client {
 };
 
 /// The error for an unsuccessful `response` to a request for `url`:
-/// "https://host/x.parquet: HTTP 404 Not Found", "... (after 4 attempts)". An IOError;
-/// the URL is redacted.
+/// "https://host/x.parquet: HTTP 404 Not Found", "... (after 4 attempts)", then the
+/// start of the answer's body when it has one (": {\"error\": ...}"). An IOError;
+/// the URL and the body are redacted.
 Status ErrorOf(const std::string& url, const Response& response);
 
 /// True for the statuses worth retrying: 429, 500, 502, 503, 504.

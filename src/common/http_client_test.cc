@@ -68,6 +68,14 @@ TEST(Http, ErrorOfNamesTheRedactedUrlStatusAndAttempts) {
   const Status st = ErrorOf("https://h/x", r);
   EXPECT_TRUE(st.IsIOError());
   EXPECT_EQ(st.message(), "https://h/x: HTTP 503 Service Unavailable (after 4 attempts)");
+  // The start of the body, on one line, its secrets hidden.
+  RegisterSecret("tok-SECRET-123");
+  r.body = "{\"error\": \"bad token tok-SECRET-123\",\n \"detail\": \"" +
+           std::string(300, 'x') + "\"}";
+  EXPECT_EQ(ErrorOf("https://h/x", r).message(),
+            "https://h/x: HTTP 503 Service Unavailable (after 4 attempts): {\"error\": "
+            "\"bad token ***\",  \"detail\": \"" +
+                std::string(150, 'x') + "...");
 }
 
 TEST(Http, TransientStatuses) {

@@ -62,7 +62,103 @@ bool SplitNumberUnit(const std::string& text, double* number, std::string* unit)
   return true;
 }
 
+/// The entries of an EncodeMap() text.
+std::vector<std::pair<std::string, std::string>> DecodeMap(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (text.empty()) return out;
+  std::string key, value;
+  bool in_value = false;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == ',') {
+      out.emplace_back(std::move(key), std::move(value));
+      key.clear();
+      value.clear();
+      in_value = false;
+    } else if (text[i] == '=' && !in_value) {
+      in_value = true;
+    } else {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      (in_value ? value : key) += text[i];
+    }
+  }
+  return out;
+}
+
+/// "k=v,k=v" as users write it in a string: a comma splits only where a '=' follows
+/// before the next comma, so that types such as DECIMAL(10,2) keep theirs.
+std::vector<std::pair<std::string, std::string>> SplitMapText(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    while (comma != std::string::npos) {
+      size_t next_eq = text.find('=', comma);
+      size_t next_comma = text.find(',', comma + 1);
+      if (next_eq != std::string::npos &&
+          (next_comma == std::string::npos || next_eq < next_comma)) {
+        break;
+      }
+      comma = next_comma;
+    }
+    std::string item = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t eq = item.find('=');
+    if (eq != std::string::npos) {
+      out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// `text` with each ${NAME} replaced by the environment variable NAME ($${ is a
+/// literal ${). `bad` words the error for an unset variable or an unclosed ${.
+template <typename Bad>
+Result<std::string> SubstituteEnv(const std::string& text, const Bad& bad) {
+  if (text.find("${") == std::string::npos) return text;
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 3, "$${") == 0) {
+      out += "${";
+      i += 2;
+      continue;
+    }
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i];
+      continue;
+    }
+    const size_t close = text.find('}', i + 2);
+    if (close == std::string::npos) return bad("'${' without a closing '}'");
+    const std::string name = text.substr(i + 2, close - i - 2);
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      return bad("environment variable '" + name + "' is not set");
+    }
+    out += value;
+    i = close;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string EncodeMap(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string out;
+  auto append = [&](const std::string& text) {
+    for (char c : text) {
+      if (c == '\\' || c == ',' || c == '=') out += '\\';
+      out += c;
+    }
+  };
+  for (const auto& [key, value] : entries) {
+    if (!out.empty()) out += ',';
+    append(key);
+    out += '=';
+    append(value);
+  }
+  return out;
+}
 
 const char* OptionTypeName(OptionType type) {
   switch (type) {
@@ -169,7 +265,19 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
       return Status::Invalid("option '", opt.name, "'", where, " for ", context, ": ",
                              why);
     };
-    std::string value = opt.value;
+    std::string value;
+    std::vector<std::pair<std::string, std::string>> entries;
+    if (spec->type == OptionType::kMap) {
+      // Entry by entry, so that a variable's value holding ',' or '=' stays whole.
+      entries = opt.map ? DecodeMap(opt.value) : SplitMapText(opt.value);
+      for (auto& [key, entry] : entries) {
+        ARROW_ASSIGN_OR_RAISE(key, SubstituteEnv(key, bad));
+        ARROW_ASSIGN_OR_RAISE(entry, SubstituteEnv(entry, bad));
+      }
+      value = EncodeMap(entries);
+    } else {
+      ARROW_ASSIGN_OR_RAISE(value, SubstituteEnv(opt.value, bad));
+    }
     switch (spec->type) {
       case OptionType::kString:
       case OptionType::kMap:
@@ -214,7 +322,10 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
         break;
       }
     }
-    if (spec->secret) RegisterSecret(value);
+    if (spec->secret) {
+      RegisterSecret(value);
+      for (const auto& entry : entries) RegisterSecret(entry.second);
+    }
     out.values_[spec->name] = value;
     out.set_[spec->name] = true;
   }
@@ -254,30 +365,7 @@ int64_t Options::GetMillis(const std::string& name, int64_t fallback) const {
 
 std::vector<std::pair<std::string, std::string>> Options::GetMap(
     const std::string& name) const {
-  std::vector<std::pair<std::string, std::string>> out;
-  std::string text = GetString(name);
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t comma = text.find(',', start);
-    // Types such as DECIMAL(10,2) hold commas: only split where a '=' follows.
-    while (comma != std::string::npos) {
-      size_t next_eq = text.find('=', comma);
-      size_t next_comma = text.find(',', comma + 1);
-      if (next_eq != std::string::npos &&
-          (next_comma == std::string::npos || next_eq < next_comma)) {
-        break;
-      }
-      comma = next_comma;
-    }
-    std::string item = text.substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
-    size_t eq = item.find('=');
-    if (eq != std::string::npos)
-      out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
+  return DecodeMap(GetString(name));
 }
 
 }  // namespace flowsql

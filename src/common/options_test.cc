@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+#include "common/test_macros.h"
+
 namespace flowsql {
 
 std::vector<OptionSpec> Specs() {
@@ -50,13 +54,61 @@ TEST(Options, Durations) {
   EXPECT_EQ(ParseSizeBytes("64MB").ValueOrDie(), 64000000);
 }
 
-TEST(Options, MapValuesKeepTypeCommas) {
-  Options o;
-  o.Set("types", "a=DECIMAL(10,2),b=VARCHAR");
-  auto m = o.GetMap("types");
-  ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m[0].second, "DECIMAL(10,2)");
-  EXPECT_EQ(m[1].first, "b");
+using Entries = std::vector<std::pair<std::string, std::string>>;
+
+std::vector<OptionSpec> MapSpecs() {
+  return {{"types", OptionType::kMap, "", "column types"},
+          {"headers", OptionType::kMap, "", "request headers"},
+          {"token", OptionType::kString, "", "a token", {}, {}, true},
+          {"limit", OptionType::kInt, "", "a number"}};
+}
+
+TEST(Options, MapTextKeepsTypeCommas) {
+  ASSERT_OK_AND_ASSIGN(
+      auto o,
+      Options::Validate(MapSpecs(), {{"types", "a=DECIMAL(10,2),b=VARCHAR", ""}}, "csv"));
+  EXPECT_EQ(o.GetMap("types"), (Entries{{"a", "DECIMAL(10,2)"}, {"b", "VARCHAR"}}));
+}
+
+TEST(Options, MapLiteralsKeepEveryCharacter) {
+  const Entries entries = {{"Authorization", "Basic a2V5OnNlY3JldA=="},
+                           {"X-Filter", "a=1,b=2"},
+                           {"X-Quote", "\"q\" 'q' \\ end\\"},
+                           {"k,=", ""}};
+  RawOption raw{"headers", EncodeMap(entries), "line 1:5", /*map=*/true};
+  ASSERT_OK_AND_ASSIGN(auto o, Options::Validate(MapSpecs(), {raw}, "http"));
+  EXPECT_EQ(o.GetMap("headers"), entries);
+  // Stored values survive a copy through Set(), as a scan task carries them.
+  Options copy;
+  copy.Set("headers", o.GetString("headers"));
+  EXPECT_EQ(copy.GetMap("headers"), entries);
+}
+
+TEST(Options, EnvironmentVariablesInValues) {
+  ASSERT_EQ(::setenv("FLOWSQL_TEST_TOKEN", "tok,en=1", 1), 0);
+  ASSERT_EQ(::setenv("FLOWSQL_TEST_LIMIT", "42", 1), 0);
+  ASSERT_OK_AND_ASSIGN(
+      auto o,
+      Options::Validate(MapSpecs(),
+                        {{"token", "Bearer ${FLOWSQL_TEST_TOKEN}", ""},
+                         {"limit", "${FLOWSQL_TEST_LIMIT}", ""},
+                         {"headers", "X-Token=${FLOWSQL_TEST_TOKEN},X-Lit=$${x}", ""}},
+                        "http"));
+  EXPECT_EQ(o.GetString("token"), "Bearer tok,en=1");
+  EXPECT_EQ(o.GetInt("limit"), 42);
+  EXPECT_EQ(o.GetMap("headers"), (Entries{{"X-Token", "tok,en=1"}, {"X-Lit", "${x}"}}));
+
+  ::unsetenv("FLOWSQL_TEST_UNSET");
+  auto st =
+      Options::Validate(MapSpecs(), {{"token", "${FLOWSQL_TEST_UNSET}", "line 2:7"}},
+                        "http source")
+          .status();
+  EXPECT_EQ(st.message(),
+            "option 'token' at line 2:7 for http source: environment variable "
+            "'FLOWSQL_TEST_UNSET' is not set");
+  st = Options::Validate(MapSpecs(), {{"limit", "${FLOWSQL_TEST_LIMIT", ""}}, "http")
+           .status();
+  EXPECT_EQ(st.message(), "option 'limit' for http: '${' without a closing '}'");
 }
 
 }  // namespace flowsql

@@ -34,8 +34,10 @@ Status Registry::Register(ConnectorSpec spec) {
 const ConnectorSpec* Registry::FindByUri(const std::string& uri) const {
   std::string scheme = UriScheme(uri);
   for (const auto& c : connectors_) {
-    if (std::find(c.schemes.begin(), c.schemes.end(), scheme) != c.schemes.end())
+    if (std::find(c.schemes.begin(), c.schemes.end(), scheme) != c.schemes.end() &&
+        (!c.serves_uri || c.serves_uri(uri))) {
       return &c;
+    }
   }
   return nullptr;
 }

@@ -456,34 +456,42 @@ class Parser {
       if (!assigned && (PeekOp(",") || PeekOp(")"))) {
         option.value = "true";
       } else {
-        ARROW_ASSIGN_OR_RAISE(option.value, ParseOptionValue());
+        ARROW_RETURN_NOT_OK(ParseOptionValue(&option));
       }
       options->push_back(std::move(option));
     } while (AcceptOp(","));
     return ExpectOp(")");
   }
 
-  /// A literal, a bare word, {'k': v, ...} (as "k=v,...") or [v, ...] / (v, ...)
-  /// (as "v,...").
-  Result<std::string> ParseOptionValue() {
+  /// Sets option->value: a literal, a bare word, {'k': v, ...} (EncodeMap() of its
+  /// entries, option->map set) or [v, ...] / (v, ...) (as "v,...").
+  Status ParseOptionValue(RawOption* option) {
     if (PeekOp("{")) {
       Next();
-      std::string out;
-      if (AcceptOp("}")) return out;
-      do {
-        const Token& key = Peek();
-        if (key.kind != TokenKind::kString && key.kind != TokenKind::kIdentifier) {
-          return ErrorAt(key, "a map key");
-        }
-        std::string name = Next().value;
-        ARROW_RETURN_NOT_OK(ExpectOp(":"));
-        ARROW_ASSIGN_OR_RAISE(std::string value, ParseOptionScalar());
-        if (!out.empty()) out += ",";
-        out += name + "=" + value;
-      } while (AcceptOp(","));
-      ARROW_RETURN_NOT_OK(ExpectOp("}"));
-      return out;
+      option->map = true;
+      std::vector<std::pair<std::string, std::string>> entries;
+      if (!AcceptOp("}")) {
+        do {
+          const Token& key = Peek();
+          if (key.kind != TokenKind::kString && key.kind != TokenKind::kIdentifier) {
+            return ErrorAt(key, "a map key");
+          }
+          std::string name = Next().value;
+          ARROW_RETURN_NOT_OK(ExpectOp(":"));
+          ARROW_ASSIGN_OR_RAISE(std::string value, ParseOptionScalar());
+          entries.emplace_back(std::move(name), std::move(value));
+        } while (AcceptOp(","));
+        ARROW_RETURN_NOT_OK(ExpectOp("}"));
+      }
+      option->value = EncodeMap(entries);
+      return Status::OK();
     }
+    ARROW_ASSIGN_OR_RAISE(option->value, ParseOptionSequence());
+    return Status::OK();
+  }
+
+  /// [v, ...] / (v, ...) as "v,...", or a scalar.
+  Result<std::string> ParseOptionSequence() {
     if (PeekOp("[") || PeekOp("(")) {
       std::string close = PeekOp("[") ? "]" : ")";
       Next();
@@ -978,7 +986,7 @@ class Parser {
       option.position = t.loc.ToString();
       Next();
       Next();
-      ARROW_ASSIGN_OR_RAISE(option.value, ParseOptionValue());
+      ARROW_RETURN_NOT_OK(ParseOptionValue(&option));
       ref->options.push_back(std::move(option));
       return Status::OK();
     }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/test_macros.h"
 #include "sql/lexer.h"
 
 namespace flowsql::sql {
@@ -408,6 +409,25 @@ TEST(ParserTest, OptionValues) {
             "kafka.group_id=g; quoted key=v; n=42; neg=-1; f=1.5; b=true; z=; "
             "format=parquet; cols=a=INT,b=VARCHAR; l=a,b; p=x,y; e=1; c=2");
   EXPECT_EQ(options[0].position, "line 1:25");
+}
+
+TEST(ParserTest, MapOptionsKeepCommasEqualsAndQuotes) {
+  Statement s = ParseOne(
+      "SELECT * FROM 'k' WITH (headers {'X-List': 'a,b=c', 'X-Quote': 'say \"hi\" "
+      "''x''', "
+      "'k=1': 'v\\w'}, plain 'a=1,b=2')");
+  const auto& options = s.query->body->select.from->options;
+  ASSERT_EQ(options.size(), 2u);
+  EXPECT_TRUE(options[0].map);
+  EXPECT_FALSE(options[1].map);
+  std::vector<OptionSpec> specs = {{"headers", OptionType::kMap, "", ""},
+                                   {"plain", OptionType::kMap, "", ""}};
+  ASSERT_OK_AND_ASSIGN(auto validated, Options::Validate(specs, options, "test"));
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(
+      validated.GetMap("headers"),
+      (Entries{{"X-List", "a,b=c"}, {"X-Quote", "say \"hi\" 'x'"}, {"k=1", "v\\w"}}));
+  EXPECT_EQ(validated.GetMap("plain"), (Entries{{"a", "1"}, {"b", "2"}}));
 }
 
 TEST(ParserTest, NamedTables) {

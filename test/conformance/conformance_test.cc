@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
+#include <tuple>
 
 #include "common/test_macros.h"
 #include "connectors/file/storage.h"
@@ -126,6 +127,29 @@ std::vector<SourceCase> Sources() {
           {prefix + "_" + ext, "file",
            MakeArgs(r, "file", root + "/" + ext + "/*." + ext, {}, false).ValueOrDie(),
            file_schema, "id", 0, 3000});
+    }
+  }
+  // The http source, against test/servers/http_api.py serving server.records(250)
+  // 25 a page (test/cli/test_http_api.py starts it and sets the variable).
+  if (const char* api = std::getenv("FLOWSQL_CONFORMANCE_HTTP_API")) {
+    const std::string base = api;
+    const char* http_schema =
+        "id: int64\nname: string\nprice: double\nactive: bool\nowner: struct<id: "
+        "int64, name: string>";
+    using Raw = std::vector<std::pair<std::string, std::string>>;
+    for (auto [name, path, options] :
+         std::vector<std::tuple<std::string, std::string, Raw>>{
+             {"http_offset_pages",
+              "/open/offset",
+              {{"paginate", "offset"},
+               {"page_size", "30"},
+               {"total_path", "$.meta.total"}}},
+             {"http_page_chain", "/open/page", {{"paginate", "page"}}},
+             {"http_cursor_chain", "/open/cursor", {}},
+             {"http_link_chain", "/open/link", {{"paginate", "link_header"}}}}) {
+      out.push_back({name, "http",
+                     MakeArgs(r, "http", base + path, options, false).ValueOrDie(),
+                     http_schema, "id", 0, 250});
     }
   }
   auto series =

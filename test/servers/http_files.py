@@ -18,9 +18,10 @@ file ("/no_head/dir/x.csv?sig=abc"; the query is kept in the log, not used).
 
 The server is a ThreadingHTTPServer in a thread of the calling process: the OS gives
 it a free port (bound to port 0, so no other process can take it between choosing
-and binding), the context manager waits until it accepts connections (ServerFailed
-after START_TIMEOUT seconds) and always shuts it down. Keep-alive (HTTP/1.1) as real
-servers do, so a client's connection reuse shows in the counters.
+and binding), the context manager waits until it accepts connections
+(threaded.ServerFailed after START_TIMEOUT seconds) and always shuts it down.
+Keep-alive (HTTP/1.1) as real servers do, so a client's connection reuse shows in
+the counters.
 
 Also a command line, to try flowsql by hand:
 
@@ -32,25 +33,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
-import os
 import re
 import socket
 import struct
 import threading
-import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-HOST = "127.0.0.1"
-START_TIMEOUT = float(os.environ.get("FLOWSQL_SERVER_START_TIMEOUT", "60"))
+from threaded import HOST, START_TIMEOUT, serving
+
 SETTLE_TIMEOUT = 10.0
 MODES = ("full", "no_head", "no_ranges", "chunked")
-
-
-class ServerFailed(RuntimeError):
-    """The server did not come up; the message says why."""
 
 
 @dataclass
@@ -304,14 +299,6 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def http_files(root: Union[str, Path], timeout: float = START_TIMEOUT
                ) -> Iterator[HttpFileServer]:
@@ -319,23 +306,8 @@ def http_files(root: Union[str, Path], timeout: float = START_TIMEOUT
     server = _Server((HOST, 0), _Handler)
     files = HttpFileServer(Path(root), server.server_address[1])
     server.files = files  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"http-files-{files.port}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while not _accepts(files.port):
-            if not thread.is_alive():
-                raise ServerFailed("the HTTP file server's thread ended before it answered")
-            if time.monotonic() > deadline:
-                raise ServerFailed(f"the HTTP file server did not answer on port "
-                                   f"{files.port} within {timeout:.0f}s")
-            time.sleep(0.02)
+    with serving(server, "HTTP file server", timeout):
         yield files
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def main() -> None:

@@ -1,0 +1,113 @@
+// A REST API as a table: the pages of one endpoint, fetched with its pagination
+// style, each page decoded into one batch.
+//
+// Splits. When the first page tells how many pages there are (page or offset
+// pagination with total_path or total_pages_path), every page is a split ("page-3")
+// and the source fetches up to max_concurrency of them ahead of the readers. Else the
+// pages form one chain, a single split ("chain"): each answer says what to ask next
+// (a cursor, a next URL, a Link header, or the page after a full one); the next
+// request is sent before the current page is decoded, and for page and offset chains
+// up to max_concurrency pages are requested ahead.
+//
+// Offsets. A page split's offset is "done" after its page. A chain's offset is the
+// request that comes next (its page index and cursor or URL), so a chain resumes by
+// asking exactly that, or "end" after the last page.
+#pragma once
+
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <semaphore>
+#include <string>
+
+#include "connectors/http/http_settings.h"
+#include "flowsql/connector.h"
+
+namespace flowsql::httpapi {
+
+/// Where a chain or a page split stands: the index of the next page (0 the first)
+/// and what the last answer said to ask next (a cursor or a URL).
+struct PageKey {
+  int64_t index = 0;
+  std::string token;
+};
+
+/// One answer, as fetched.
+struct FetchedPage {
+  PageKey key;
+  std::string url;
+  http::Response response;
+};
+
+class HttpSource : public Source {
+ public:
+  explicit HttpSource(Settings settings);
+  ~HttpSource() override;
+
+  Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
+  Result<std::vector<Split>> PlanSplits(const ScanRequest& request) override;
+  Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                 const SplitRange& range,
+                                                 const ScanRequest& request) override;
+  std::string Describe() const override;
+
+  // --- used by the readers ---
+
+  /// Sends the request for the page at `key`, once fewer than max_concurrency of
+  /// this source's requests are in flight. Thread-safe.
+  Result<FetchedPage> FetchPage(const PageKey& key, const arrow::StopToken& stop);
+  /// Starts FetchPage on its own thread.
+  std::shared_future<Result<FetchedPage>> StartFetch(const PageKey& key,
+                                                     const arrow::StopToken& stop);
+  /// Decodes a fetched page into a batch of the source's schema.
+  Result<std::shared_ptr<arrow::RecordBatch>> Decode(const FetchedPage& page);
+  /// What the answer says to ask after it: the next key, or nullopt at the end of
+  /// the chain. `rows` is the page's record count.
+  Result<std::optional<PageKey>> NextKey(const FetchedPage& page, int64_t rows);
+  /// "page 3 of https://h/x?page=3" (redacted), for messages.
+  static std::string Where(const FetchedPage& page);
+
+  const Settings& settings() const { return session_->settings(); }
+  Paginate style() const { return style_; }
+  int64_t pages() const { return pages_; }
+  /// The records every page but the last holds (0: unknown).
+  int64_t page_size() const { return page_size_; }
+  int64_t total_records() const { return total_records_; }
+  /// Page `index` of a known page count: the one fetched ahead, or a new request.
+  /// Also starts the pages after it, up to max_concurrency in flight.
+  std::shared_future<Result<FetchedPage>> TakePage(int64_t index,
+                                                   const arrow::StopToken& stop);
+
+ private:
+  /// Fetches the first page once: the schema, the style when auto, the page count.
+  /// REQUIRES: mutex_ held.
+  Status Probe();
+  /// paginate = 'auto': the style the first page shows (a Link header with
+  /// rel="next", a next URL or a cursor at a usual place), else none.
+  void Detect(const FetchedPage& page);
+
+  std::shared_ptr<Session> session_;
+  arrow::StopSource stop_source_;    // ends the fetches ahead when the source goes
+  std::counting_semaphore<> slots_;  // one per request in flight
+
+  std::mutex mutex_;
+  bool probed_ = false;
+  Status probe_status_;
+  std::shared_ptr<arrow::Schema> schema_;
+  Paginate style_ = Paginate::kNone;
+  std::string cursor_path_, next_url_path_;  // as set, or as Detect() found them
+  json::DecodeOptions decode_;               // set by Probe()
+  int64_t pages_ = -1;                       // -1: a chain
+  int64_t page_size_ = 0;
+  int64_t total_records_ = -1;
+  std::optional<FetchedPage> first_;
+  /// Pages fetched ahead of their readers, by index; `ahead_end_` is one past the
+  /// highest started.
+  std::map<int64_t, std::shared_future<Result<FetchedPage>>> ahead_;
+  int64_t ahead_end_ = 1;
+  bool planned_ = false;
+};
+
+}  // namespace flowsql::httpapi

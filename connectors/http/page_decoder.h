@@ -1,0 +1,41 @@
+// One page's body to one Arrow batch: JSON and NDJSON through the project's JSON
+// decoder (common/json_decoder.h), CSV through Arrow's CSV reader.
+#pragma once
+
+#include <arrow/record_batch.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/json_decoder.h"
+#include "connectors/http/http_settings.h"
+#include "flowsql/status.h"
+
+namespace flowsql::httpapi {
+
+/// The format of an answer: `declared` unless it is kAuto, else what its
+/// Content-Type says (ndjson, jsonl, csv), else JSON.
+Format ResolveFormat(Format declared, const std::string& content_type);
+
+/// Where the records of a JSON page are when the user named no records_path: "$"
+/// for an array (or a document that is neither array nor object), "$.data" when
+/// the document's data, items, results, records, rows or entries member is an array,
+/// else "$" (the object is one record).
+std::string DefaultRecordsPath(std::string_view body);
+
+/// The columns of the first page's records. `where` names the page in errors.
+Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
+                                                       Format format,
+                                                       const json::DecodeOptions& options,
+                                                       const std::string& where);
+
+/// Decodes `body` into one batch of exactly `schema`'s columns (a missing one null).
+/// A record that does not fit follows options.on_bad_record; a field the schema
+/// lacks follows options.unknown_keys. Errors start with `where` ("page 3 of
+/// https://h/items?page=3: record 12: ...").
+Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
+    std::string_view body, Format format, const json::DecodeOptions& options,
+    const std::shared_ptr<arrow::Schema>& schema, const std::string& where);
+
+}  // namespace flowsql::httpapi
