@@ -92,6 +92,7 @@ def serve(api):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per answer
 
         def do_GET(self):  # noqa: N802
             time.sleep(LATENCY)

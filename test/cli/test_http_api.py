@@ -520,3 +520,26 @@ def test_lateral_read_http_is_called_per_row_of_another_table(flowsql, api):
     assert r.out.splitlines()[1:] == ["1,25,0,24", "3,25,50,74", "10,25,225,249"], r
     # Each call once (the first row's call once more, when the plan learns the columns).
     assert {req.query["page"] for req in api.requests("page")} == {"1", "3", "10"}
+
+
+# --- json-server: a real REST server nobody here wrote --------------------------------
+
+@pytest.fixture(scope="module")
+def json_api(records):
+    from json_server import json_server
+    with json_server({"items": records}) as s:
+        yield s
+
+
+@pytest.mark.parametrize("options", [
+    # json-server 0.17: _page/_limit, X-Total-Count, and an RFC 8288 Link header.
+    "paginate = 'link_header', params = {'_page': '1', '_limit': '20'}",
+    "paginate = 'page', page_param = '_page', page_size_param = '_limit', page_size = 20",
+    "params = {'_page': '1', '_limit': '20'}",  # auto: the Link header
+])
+def test_json_server_pages_read_what_duckdb_reads(flowsql, tmp_path, json_api, oracle,
+                                                  options):
+    got = read(flowsql, tmp_path, f"'{json_api.url('items')}' WITH ({options})")
+    expected = oracle()
+    assert got.schema == expected.schema
+    assert got.equals(expected)
