@@ -195,8 +195,9 @@ std::vector<OptionSpec> SourceOptions() {
       {"requests_per_second",
        T::kDouble,
        "0",
-       "At most this many requests a second, all concurrent requests together; 0: no "
-       "limit",
+       "At most this many requests a second to the API's host, all concurrent "
+       "requests of the statement together (every call of a LATERAL read_http too); "
+       "0: no limit",
        {"rate_limit"}},
   };
 }

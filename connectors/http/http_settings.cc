@@ -3,6 +3,7 @@
 #include <arrow/util/base64.h>
 
 #include <cctype>
+#include <map>
 #include <thread>
 
 #include "common/secrets.h"
@@ -234,8 +235,24 @@ Status RateLimit::Wait(const arrow::StopToken& stop) {
   }
 }
 
+std::shared_ptr<RateLimit> HostRateLimit(const std::string& url, double per_second) {
+  // scheme://host[:port], the rest of the URL cut off.
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const std::string host = url.substr(0, url.find_first_of("/?#", start));
+  // Kept for the process (one small entry per host and limit): a source made and
+  // dropped (the schema of a LATERAL call) still counts against the next.
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, double>, std::shared_ptr<RateLimit>> limits;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& limit = limits[{host, per_second}];
+  if (limit == nullptr) limit = std::make_shared<RateLimit>(per_second);
+  return limit;
+}
+
 Session::Session(Settings settings)
-    : settings_(std::move(settings)), rate_(settings_.requests_per_second) {}
+    : settings_(std::move(settings)),
+      rate_(HostRateLimit(settings_.url, settings_.requests_per_second)) {}
 
 Result<http::Request> Session::MakeRequest(std::string url, std::string body,
                                            const arrow::StopToken& stop) {
@@ -250,7 +267,7 @@ Result<http::Request> Session::MakeRequest(std::string url, std::string body,
   r.max_attempts = s.retries + 1;
   r.connect_timeout = s.timeout;
   r.stall_timeout = s.timeout;
-  r.before_attempt = [this, stop] { return rate_.Wait(stop); };
+  r.before_attempt = [this, stop] { return rate_->Wait(stop); };
   switch (s.auth) {
     case Auth::kBearer:
       r.headers.emplace_back("Authorization", "Bearer " + s.token);
@@ -311,7 +328,7 @@ Result<std::string> Session::AccessToken(const arrow::StopToken& stop) {
   r.max_attempts = s.retries + 1;
   r.connect_timeout = s.timeout;
   r.stall_timeout = s.timeout;
-  r.before_attempt = [this, stop] { return rate_.Wait(stop); };
+  r.before_attempt = [this, stop] { return rate_->Wait(stop); };
   r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   r.headers.emplace_back("Accept", "application/json");
   r.body = "grant_type=client_credentials&client_id=" + PercentEncode(s.client_id) +

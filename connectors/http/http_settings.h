@@ -75,6 +75,11 @@ class RateLimit {
   std::chrono::steady_clock::time_point next_{};
 };
 
+/// The rate limit of requests to `url`'s host at `per_second`: one for the whole
+/// process, so that every source reading that host under that limit (each call of a
+/// LATERAL read_http) shares it.
+std::shared_ptr<RateLimit> HostRateLimit(const std::string& url, double per_second);
+
 /// What every request of a source shares: the client, the rate limit and the
 /// credentials. Thread-safe.
 class Session {
@@ -96,7 +101,7 @@ class Session {
 
   Settings settings_;
   http::Client client_;
-  RateLimit rate_;
+  std::shared_ptr<RateLimit> rate_;
   std::mutex token_mutex_;
   std::string access_token_;
   std::chrono::steady_clock::time_point refresh_at_{};

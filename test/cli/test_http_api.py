@@ -522,6 +522,22 @@ def test_lateral_read_http_is_called_per_row_of_another_table(flowsql, api):
     assert {req.query["page"] for req in api.requests("page")} == {"1", "3", "10"}
 
 
+def test_lateral_read_http_calls_share_one_rate_limit(flowsql, api):
+    pages = list(range(1, 11))
+    values = ", ".join("(%d)" % p for p in pages)
+    r = flowsql("--format", "csv", "-c",
+                f"SELECT count(*) FROM (VALUES {values}) u(p), "
+                f"LATERAL read_http('{api.url('page')}?page=' || u.p, paginate => 'none', "
+                "requests_per_second => 20) t")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1:] == ["250"], r
+    # Ten calls, eight at a time, each its own source: one limit for the host.
+    arrivals = sorted(req.at for req in api.requests("page"))
+    assert len(arrivals) == 11  # the first row's call twice (the plan's probe)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) >= 0.04, gaps  # 1/20 s apart, less the server's scheduling
+
+
 # --- json-server: a real REST server nobody here wrote --------------------------------
 
 @pytest.fixture(scope="module")
