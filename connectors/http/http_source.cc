@@ -4,6 +4,7 @@
 
 #include "common/secrets.h"
 #include "common/text.h"
+#include "common/warnings.h"
 #include "connectors/http/json_path.h"
 #include "connectors/http/page_decoder.h"
 
@@ -174,7 +175,7 @@ class PageReader : public SplitReader {
       // A failure there (some APIs answer 404 past the end) counts as no records.
       auto after = source_->FetchPage({pages, ""}, request_.stop);
       if (after.ok()) {
-        auto batch = source_->Decode(*after);
+        auto batch = source_->Decode(*after, /*delivered=*/false);
         if (batch.ok() && (*batch)->num_rows() > 0) {
           return Status::IOError(HttpSource::Where(*after), ": ", (*batch)->num_rows(),
                                  " records past the last page (", said, ")");
@@ -277,6 +278,13 @@ HttpSource::HttpSource(Settings settings)
 HttpSource::~HttpSource() {
   stop_source_.RequestStop();
   ahead_.clear();
+  if (bad_records_ > 0) {
+    const bool skipped = settings().on_bad_record == json::OnBadRecord::kSkip;
+    Warn(Describe() + ": " + std::to_string(bad_records_.load()) +
+         (skipped ? " records skipped (on_bad_record = 'skip')"
+                  : " records with values that did not fit read as NULL "
+                    "(on_bad_record = 'null')"));
+  }
 }
 
 std::string HttpSource::Where(const FetchedPage& page) {
@@ -353,10 +361,14 @@ std::shared_future<Result<FetchedPage>> HttpSource::StartFetch(
       .share();
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage& page) {
+Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage& page,
+                                                               bool delivered) {
   const Format format =
       ResolveFormat(settings().format, page.response.Header("content-type"));
-  return DecodePage(page.response.body, format, decode_, schema_, Where(page));
+  ARROW_ASSIGN_OR_RAISE(auto decoded, DecodePage(page.response.body, format, decode_,
+                                                 schema_, Where(page)));
+  if (delivered) bad_records_ += decoded.bad_records;
+  return decoded.batch;
 }
 
 Result<std::optional<PageKey>> HttpSource::NextKey(const FetchedPage& page,
@@ -457,7 +469,7 @@ Status HttpSource::Probe() {
                              ": no records to infer the columns from; declare them "
                              "with the schema option");
     }
-    ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page));
+    ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page, /*delivered=*/false));
     page_size_ = s.page_size > 0 ? s.page_size : batch->num_rows();
     const bool counted = style_ == Paginate::kPage || style_ == Paginate::kOffset;
     if (counted && !s.total_pages_path.empty()) {

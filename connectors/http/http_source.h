@@ -14,6 +14,7 @@
 // asking exactly that, or "end" after the last page.
 #pragma once
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -61,8 +62,10 @@ class HttpSource : public Source {
   /// Starts FetchPage on its own thread.
   std::shared_future<Result<FetchedPage>> StartFetch(const PageKey& key,
                                                      const arrow::StopToken& stop);
-  /// Decodes a fetched page into a batch of the source's schema.
-  Result<std::shared_ptr<arrow::RecordBatch>> Decode(const FetchedPage& page);
+  /// Decodes a fetched page into a batch of the source's schema; the bad records of
+  /// a `delivered` one count towards the warning the source gives when it goes.
+  Result<std::shared_ptr<arrow::RecordBatch>> Decode(const FetchedPage& page,
+                                                     bool delivered = true);
   /// What the answer says to ask after it: the next key, or nullopt at the end of
   /// the chain. `rows` is the page's record count.
   Result<std::optional<PageKey>> NextKey(const FetchedPage& page, int64_t rows);
@@ -89,8 +92,9 @@ class HttpSource : public Source {
   void Detect(const FetchedPage& page);
 
   std::shared_ptr<Session> session_;
-  arrow::StopSource stop_source_;    // ends the fetches ahead when the source goes
-  std::counting_semaphore<> slots_;  // one per request in flight
+  std::atomic<int64_t> bad_records_{0};  // skipped or nulled, told when it goes
+  arrow::StopSource stop_source_;        // ends the fetches ahead when the source goes
+  std::counting_semaphore<> slots_;      // one per request in flight
 
   std::mutex mutex_;
   bool probed_ = false;

@@ -104,14 +104,19 @@ Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
   return inferrer.schema();
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
-    std::string_view body, Format format, const json::DecodeOptions& options,
-    const std::shared_ptr<arrow::Schema>& schema, const std::string& where) {
-  if (format == Format::kCsv) return ReadCsv(body, schema, options, where);
+Result<json::DecodedPage> DecodePage(std::string_view body, Format format,
+                                     const json::DecodeOptions& options,
+                                     const std::shared_ptr<arrow::Schema>& schema,
+                                     const std::string& where) {
+  if (format == Format::kCsv) {
+    json::DecodedPage page;
+    ARROW_ASSIGN_OR_RAISE(page.batch, ReadCsv(body, schema, options, where));
+    return page;
+  }
   ARROW_ASSIGN_OR_RAISE(auto decoder, json::Decoder::Make(schema, options));
   auto page = decoder->DecodePage(body);
   if (!page.ok()) return AtPage(page.status(), where);
-  return page->batch;
+  return page;
 }
 
 }  // namespace flowsql::httpapi

@@ -30,12 +30,13 @@ Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
                                                        const json::DecodeOptions& options,
                                                        const std::string& where);
 
-/// Decodes `body` into one batch of exactly `schema`'s columns (a missing one null).
-/// A record that does not fit follows options.on_bad_record; a field the schema
-/// lacks follows options.unknown_keys. Errors start with `where` ("page 3 of
-/// https://h/items?page=3: record 12: ...").
-Result<std::shared_ptr<arrow::RecordBatch>> DecodePage(
-    std::string_view body, Format format, const json::DecodeOptions& options,
-    const std::shared_ptr<arrow::Schema>& schema, const std::string& where);
+/// Decodes `body` into one batch of exactly `schema`'s columns (a missing one null),
+/// counting the records skipped or nulled. A record that does not fit follows
+/// options.on_bad_record; a field the schema lacks follows options.unknown_keys.
+/// Errors start with `where` ("page 3 of https://h/items?page=3: record 12: ...").
+Result<json::DecodedPage> DecodePage(std::string_view body, Format format,
+                                     const json::DecodeOptions& options,
+                                     const std::shared_ptr<arrow::Schema>& schema,
+                                     const std::string& where);
 
 }  // namespace flowsql::httpapi

@@ -383,6 +383,9 @@ def test_records_that_do_not_fit_follow_on_bad_record(flowsql, api, policy, coun
               f"on_bad_record = '{policy}')")
     r = flowsql("--format", "csv", "-c", f"SELECT count(*), count(name) FROM {source}")
     assert r.code == 0 and r.out.splitlines()[1] == count, r
+    told = ("250 records skipped (on_bad_record = 'skip')" if policy == "skip" else
+            "250 records with values that did not fit read as NULL (on_bad_record = 'null')")
+    assert r.err == f"Warning: http GET {api.url('next')} paginate=auto: {told}\n", r
     err = error(flowsql, source.replace(f", on_bad_record = '{policy}'", ""))
     assert err == (f"Error: page 1 of {api.url('next')}: record 1: key 'name': expected "
                    'BIGINT, found a string ("with \\"quote\\", comma 0")'), err
