@@ -768,6 +768,32 @@ Result<Binder::Bound> Binder::BindFunction(const sql::Expr& e, const Scope& scop
     ARROW_ASSIGN_OR_RAISE(args[1], CastTo(args[1], arrow::int64(), scope, e.loc));
     return call("list_get", args);
   }
+  if (name == "to_json") {
+    ARROW_RETURN_NOT_OK(arity(1, 1));
+    return call("to_json", args);
+  }
+  if (name == "json_object") {
+    // json_object('k1', v1, 'k2', v2, ...): to_json of the struct of the values.
+    if (args.size() % 2 != 0) {
+      return ErrorAt(e.loc, "json_object() takes pairs of a key and a value");
+    }
+    std::vector<cp::Expression> fields;
+    std::vector<std::string> names;
+    arrow::FieldVector struct_fields;
+    for (size_t i = 0; i < args.size(); i += 2) {
+      const sql::Expr& key = *e.args[i];
+      if (key.kind != sql::ExprKind::kLiteral ||
+          key.lit_kind != sql::LiteralKind::kString) {
+        return ErrorAt(key.loc, "json_object(): a key must be constant text");
+      }
+      fields.push_back(args[i + 1].expr);
+      names.push_back(key.text);
+      struct_fields.push_back(arrow::field(key.text, args[i + 1].type));
+    }
+    Bound object{cp::call("make_struct", fields, cp::MakeStructOptions(names)),
+                 arrow::struct_(struct_fields)};
+    return call("to_json", {object});
+  }
   if (name == "struct_pack" || name == "row") {
     // struct_pack(a := x, b := y); row(x, y) names its fields v1, v2, ...
     if (args.empty()) return ErrorAt(e.loc, name + "() needs arguments");

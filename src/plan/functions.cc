@@ -16,6 +16,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/json.h"
 #include "common/numbers.h"
 #include "common/temporal.h"
 #include "common/value_text.h"
@@ -292,6 +293,35 @@ Status ListGetExec(cp::KernelContext* ctx, const cp::ExecSpan& batch,
   ARROW_ASSIGN_OR_RAISE(auto indices, take.Finish());
   ARROW_ASSIGN_OR_RAISE(auto values, cp::Take(lists.values(), indices));
   out->value = values.make_array()->data();
+  return Status::OK();
+}
+
+// ---- JSON ---------------------------------------------------------------------
+
+/// to_json(x): x as JSON text (common/json.h's writers); NULL stays NULL.
+Status ToJsonExec(cp::KernelContext*, const cp::ExecSpan& batch, cp::ExecResult* out) {
+  std::shared_ptr<arrow::Array> values;
+  if (batch[0].is_scalar()) {
+    ARROW_ASSIGN_OR_RAISE(values,
+                          arrow::MakeArrayFromScalar(*batch[0].scalar, batch.length));
+  } else {
+    values = batch[0].array.ToArray();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto writer, MakeJsonValueWriter(values));
+  arrow::StringBuilder builder;
+  ARROW_RETURN_NOT_OK(builder.Reserve(batch.length));
+  std::string text;
+  for (int64_t r = 0; r < batch.length; ++r) {
+    if (values->IsNull(r)) {
+      ARROW_RETURN_NOT_OK(builder.AppendNull());
+      continue;
+    }
+    text.clear();
+    writer->Write(r, &text);
+    ARROW_RETURN_NOT_OK(builder.Append(text));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto array, builder.Finish());
+  out->value = array->data();
   return Status::OK();
 }
 
@@ -612,6 +642,9 @@ Status Register() {
                              same_as_first, AddMonthsExec<int64_t>);
   ARROW_RETURN_NOT_OK(add_months->AddKernel(ts_kernel));
   ARROW_RETURN_NOT_OK(registry->AddFunction(add_months, /*allow_overwrite=*/true));
+  ARROW_RETURN_NOT_OK(RegisterScalarFunction(
+      registry, "to_json", cp::Arity::Unary(), "A value as JSON text",
+      {cp::ScalarKernel({cp::InputType::Any()}, arrow::utf8(), ToJsonExec)}));
   ARROW_RETURN_NOT_OK(RegisterScalarFunction(
       registry, "list_get", cp::Arity::Binary(), "An element of a list, counted from 1",
       {cp::ScalarKernel(
