@@ -2,6 +2,7 @@
 
 #include "connectors/http/http_settings.h"
 #include "connectors/http/http_source.h"
+#include "connectors/http/poll_source.h"
 
 namespace flowsql {
 
@@ -199,6 +200,39 @@ std::vector<OptionSpec> SourceOptions() {
        "requests of the statement together (every call of a LATERAL read_http too); "
        "0: no limit",
        {"rate_limit"}},
+      // Polling streams.
+      {"streaming", T::kBool, "false",
+       "Poll the API for ever: an unbounded source whose offset goes through the "
+       "runtime's offset log (exactly-once into a transactional sink)"},
+      {"interval",
+       T::kDuration,
+       "10s",
+       "streaming: the wait between two polls",
+       {"streamingInterval", "streaming_interval"}},
+      {"offset_field",
+       T::kString,
+       "",
+       "streaming: the offset's name: {name} in the URL, params or body is replaced by "
+       "the offset at each poll; max_field, timestamp: the records' field it follows; "
+       "cursor: where in the answer the next offset is (a JSONPath)",
+       {"offsetField"}},
+      {"offset_type",
+       T::kEnum,
+       "max_field",
+       "streaming: the next offset is the largest offset_field of the records read "
+       "(max_field; timestamp: the same, less lag), the offset plus the records read "
+       "(incremental), or the answer's offset_field (cursor); a poll with no records "
+       "keeps the offset",
+       {"offsetType"},
+       {"max_field", "timestamp", "incremental", "cursor"}},
+      {"initial_offset",
+       T::kString,
+       "",
+       "streaming: the offset of the first poll",
+       {"initialOffset"}},
+      {"lag", T::kDuration, "0s",
+       "streaming, offset_type = 'timestamp': ask again for this much before the "
+       "largest timestamp read, for records that commit late (repeats them)"},
   };
 }
 
@@ -220,6 +254,9 @@ Status RegisterHttpConnector(Registry* registry) {
   spec.source_options = SourceOptions();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
     ARROW_ASSIGN_OR_RAISE(auto settings, httpapi::ParseSettings(args));
+    if (settings.streaming) {
+      return std::make_unique<httpapi::PollSource>(std::move(settings));
+    }
     return std::make_unique<httpapi::HttpSource>(std::move(settings));
   };
   return registry->Register(std::move(spec));

@@ -214,6 +214,56 @@ Result<Settings> ParseSettings(const ConnectorArgs& args) {
   if (s.requests_per_second < 0) {
     return Status::Invalid("option 'requests_per_second': expected >= 0");
   }
+
+  s.streaming = o.GetBool("streaming", false);
+  s.interval = std::chrono::milliseconds(o.GetMillis("interval", 10000));
+  s.offset_field = o.GetString("offset_field");
+  const std::string type = AsciiLower(o.GetString("offset_type", "max_field"));
+  s.offset_type = type == "timestamp"     ? OffsetType::kTimestamp
+                  : type == "incremental" ? OffsetType::kIncremental
+                  : type == "cursor"      ? OffsetType::kCursor
+                                          : OffsetType::kMaxField;
+  s.initial_offset = o.GetString("initial_offset");
+  s.lag = std::chrono::milliseconds(o.GetMillis("lag", 0));
+  if (!s.streaming) {
+    for (const char* name :
+         {"interval", "offset_field", "offset_type", "initial_offset", "lag"}) {
+      if (o.IsSet(name)) {
+        return Status::Invalid("option '", name, "' needs streaming = true");
+      }
+    }
+    return s;
+  }
+  if (s.offset_field.empty()) {
+    return Status::Invalid("streaming = true needs option 'offset_field'");
+  }
+  const std::string placeholder = "{" + s.offset_field + "}";
+  bool placed = s.url.find(placeholder) != std::string::npos ||
+                s.body.find(placeholder) != std::string::npos;
+  for (const auto& [name, value] : s.params) {
+    placed = placed || value.find(placeholder) != std::string::npos;
+  }
+  if (!placed) {
+    return Status::Invalid("streaming = true: put ", placeholder,
+                           " in the URL, params or body, where each poll sends the "
+                           "offset");
+  }
+  if (s.lag.count() > 0 && s.offset_type != OffsetType::kTimestamp) {
+    return Status::Invalid("option 'lag' needs offset_type = 'timestamp'");
+  }
+  return s;
+}
+
+Settings FillPlaceholder(Settings s, const std::string& name, const std::string& value) {
+  const std::string placeholder = "{" + name + "}";
+  auto fill = [&](std::string* text, const std::string& with) {
+    for (size_t at; (at = text->find(placeholder)) != std::string::npos;) {
+      text->replace(at, placeholder.size(), with);
+    }
+  };
+  fill(&s.url, PercentEncode(value));
+  fill(&s.body, value);
+  for (auto& [param, text] : s.params) fill(&text, value);
   return s;
 }
 

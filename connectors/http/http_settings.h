@@ -20,6 +20,8 @@ namespace flowsql::httpapi {
 enum class Paginate { kNone, kAuto, kPage, kOffset, kCursor, kNextUrl, kLinkHeader };
 enum class Format { kAuto, kJson, kNdjson, kCsv };
 enum class Auth { kNone, kBearer, kBasic, kApiKey, kOAuth2 };
+/// How a polling stream's next offset follows from a round (poll_source.h).
+enum class OffsetType { kMaxField, kTimestamp, kIncremental, kCursor };
 
 /// The source options, validated.
 struct Settings {
@@ -44,6 +46,9 @@ struct Settings {
   json::OnBadRecord on_bad_record = json::OnBadRecord::kError;
   /// Declared columns (the `schema` option); nullptr: inferred from the first page.
   std::shared_ptr<arrow::Schema> schema;
+  /// A key outside `schema` is an error, as with an inferred one (set by a polling
+  /// stream, whose later polls keep the columns its first poll inferred).
+  bool strict_keys = false;
 
   Paginate paginate = Paginate::kAuto;
   std::string page_param, page_size_param, offset_param, limit_param, cursor_param;
@@ -56,7 +61,19 @@ struct Settings {
   int retries = 5;
   std::chrono::milliseconds timeout{30000};
   double requests_per_second = 0;
+
+  // A polling stream (streaming = true, poll_source.h).
+  bool streaming = false;
+  std::chrono::milliseconds interval{10000};
+  std::string offset_field;
+  OffsetType offset_type = OffsetType::kMaxField;
+  std::string initial_offset;
+  std::chrono::milliseconds lag{0};
 };
+
+/// `s` with every "{name}" in its URL (percent-encoded), parameters and body
+/// replaced by `value`.
+Settings FillPlaceholder(Settings s, const std::string& name, const std::string& value);
 
 /// Reads `args` (the URL and validated options). Errors name the option.
 Result<Settings> ParseSettings(const ConnectorArgs& args);

@@ -367,7 +367,14 @@ Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage
       ResolveFormat(settings().format, page.response.Header("content-type"));
   ARROW_ASSIGN_OR_RAISE(auto decoded, DecodePage(page.response.body, format, decode_,
                                                  schema_, Where(page)));
-  if (delivered) bad_records_ += decoded.bad_records;
+  if (delivered) {
+    bad_records_ += decoded.bad_records;
+    std::lock_guard<std::mutex> lock(answer_mutex_);
+    if (page.key.index >= last_index_) {
+      last_index_ = page.key.index;
+      last_answer_ = page.response.body;
+    }
+  }
   return decoded.batch;
 }
 
@@ -455,8 +462,9 @@ Status HttpSource::Probe() {
     decode_.on_bad_record = s.on_bad_record;
     // A key the first page did not show would be lost: an error, unless the user
     // chose the columns.
-    decode_.unknown_keys =
-        s.schema != nullptr ? json::UnknownKeys::kIgnore : json::UnknownKeys::kError;
+    decode_.unknown_keys = s.schema != nullptr && !s.strict_keys
+                               ? json::UnknownKeys::kIgnore
+                               : json::UnknownKeys::kError;
     decode_.unknown_key_hint =
         "declare the columns with the schema option (keys outside it are ignored)";
     schema_ = s.schema;
@@ -591,6 +599,11 @@ Result<std::unique_ptr<SplitReader>> HttpSource::OpenSplit(const Split& split,
     return Status::Invalid("not a split of this http source: '", split.id, "'");
   }
   return std::make_unique<PageReader>(this, index, range.start == kDone, request);
+}
+
+std::string HttpSource::LastAnswer() {
+  std::lock_guard<std::mutex> lock(answer_mutex_);
+  return last_answer_;
 }
 
 std::string HttpSource::Describe() const {

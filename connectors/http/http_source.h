@@ -69,6 +69,8 @@ class HttpSource : public Source {
   /// What the answer says to ask after it: the next key, or nullopt at the end of
   /// the chain. `rows` is the page's record count.
   Result<std::optional<PageKey>> NextKey(const FetchedPage& page, int64_t rows);
+  /// The body of the last page decoded and delivered ("" before any).
+  std::string LastAnswer();
   /// "page 3 of https://h/x?page=3" (redacted), for messages.
   static std::string Where(const FetchedPage& page);
 
@@ -93,8 +95,11 @@ class HttpSource : public Source {
 
   std::shared_ptr<Session> session_;
   std::atomic<int64_t> bad_records_{0};  // skipped or nulled, told when it goes
-  arrow::StopSource stop_source_;        // ends the fetches ahead when the source goes
-  std::counting_semaphore<> slots_;      // one per request in flight
+  std::mutex answer_mutex_;
+  int64_t last_index_ = -1;  // of the page last_answer_ holds
+  std::string last_answer_;
+  arrow::StopSource stop_source_;    // ends the fetches ahead when the source goes
+  std::counting_semaphore<> slots_;  // one per request in flight
 
   std::mutex mutex_;
   bool probed_ = false;

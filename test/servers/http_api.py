@@ -18,6 +18,11 @@ Styles:
     csv                                        every record as CSV (text/csv)
     echo                                       one record: the request's method, query,
                                                headers and body, as the server saw them
+    poll      ?since=K | ?start=N              a polled API whose records arrive over
+                                               time (tests append to api.data): up to
+                                               page_size records with id > K, or from
+                                               the N-th on; {"data": [...],
+                                               "next_since": the last id (or K)}
 Auth (401 when the credentials are wrong or missing):
     open, bearer (TOKEN), basic (USER:PASSWORD), key_header (X-API-Key: KEY),
     key_query (?api_key=KEY), oauth2 (a token from POST /token, client credentials
@@ -67,7 +72,8 @@ TOKEN = "tok-3f9a-SECRET"
 USER, PASSWORD = "ann", "pa55-SECRET"
 KEY = "key-77c1-SECRET"
 CLIENT_ID, CLIENT_SECRET = "client-1", "csecret-9b2e-SECRET"
-STYLES = ("page", "offset", "cursor", "next", "next_rel", "link", "ndjson", "csv", "echo")
+STYLES = ("page", "offset", "cursor", "next", "next_rel", "link", "ndjson", "csv", "echo",
+          "poll")
 AUTHS = ("open", "bearer", "basic", "key_header", "key_query", "oauth2")
 
 
@@ -349,6 +355,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(200, body, content_type, headers, r, cut=failure == "cut")
                 return
             doc = rows
+        elif r.style == "poll":
+            rows = list(api.data)
+            if "start" in q:
+                rows = rows[int(q["start"]):]
+            else:
+                since = int(q.get("since", -1))
+                rows = [row for row in rows if row["id"] > since]
+            rows = rows[:size]
+            doc = {"data": rows,
+                   "next_since": rows[-1]["id"] if rows else int(q.get("since", -1))}
         elif r.style == "csv":
             lines = ["id,name,price,active"]
             for row in api.data:
