@@ -155,7 +155,8 @@ class PageReader : public SplitReader {
     const int64_t pages = source_->pages();
     const int64_t size = source_->page_size();
     const int64_t total = source_->total_records();
-    const bool last = index_ == pages - 1;
+    // The last page of what the total says (not of a max_pages cap).
+    const bool last = index_ == pages - 1 && !source_->capped();
     const std::string said = total >= 0
                                  ? "the total said " + std::to_string(total) + " records"
                                  : "the total said " + std::to_string(pages) + " pages";
@@ -356,9 +357,17 @@ Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
 
 std::shared_future<Result<FetchedPage>> HttpSource::StartFetch(
     const PageKey& key, const arrow::StopToken& stop) {
-  return std::async(std::launch::async,
-                    [this, key, stop] { return FetchPage(key, stop); })
-      .share();
+  try {
+    return std::async(std::launch::async,
+                      [this, key, stop] { return FetchPage(key, stop); })
+        .share();
+  } catch (const std::system_error& e) {
+    // No thread to be had: this page's fetch fails, naming why.
+    std::promise<Result<FetchedPage>> failed;
+    failed.set_value(Status::IOError("cannot start a request for page ", key.index + 1,
+                                     ": ", e.what()));
+    return failed.get_future().share();
+  }
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage& page,
@@ -485,12 +494,25 @@ Status HttpSource::Probe() {
                             NumberAt(page, s.total_pages_path, "total_pages_path"));
     } else if (counted && !s.total_path.empty()) {
       ARROW_ASSIGN_OR_RAISE(total_records_, NumberAt(page, s.total_path, "total_path"));
-      pages_ = page_size_ == 0 ? 1 : (total_records_ + page_size_ - 1) / page_size_;
+      pages_ = page_size_ == 0 ? 1
+                               : total_records_ / page_size_ +
+                                     (total_records_ % page_size_ != 0 ? 1 : 0);
     } else if (style_ == Paginate::kNone) {
       pages_ = 1;
     }
     if (pages_ == 0) pages_ = 1;  // the first page, asked already
-    if (pages_ > 0 && s.max_pages > 0) pages_ = std::min(pages_, s.max_pages);
+    // A total that would make more pages than any API serves is a lie, not a plan.
+    constexpr int64_t kMaxPages = 10'000'000;
+    if (pages_ > kMaxPages) {
+      return Status::IOError(Where(page), ": the total says ", pages_,
+                             " pages, more than the ", kMaxPages, " flowsql reads (",
+                             s.total_path.empty() ? "total_pages_path" : "total_path",
+                             ")");
+    }
+    if (pages_ > 0 && s.max_pages > 0 && s.max_pages < pages_) {
+      pages_ = s.max_pages;
+      capped_ = true;
+    }
     first_ = std::move(page);
     return Status::OK();
   }();

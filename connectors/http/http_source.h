@@ -77,6 +77,8 @@ class HttpSource : public Source {
   const Settings& settings() const { return session_->settings(); }
   Paginate style() const { return style_; }
   int64_t pages() const { return pages_; }
+  /// True when max_pages cut the pages the total tells of.
+  bool capped() const { return capped_; }
   /// The records every page but the last holds (0: unknown).
   int64_t page_size() const { return page_size_; }
   int64_t total_records() const { return total_records_; }
@@ -109,6 +111,7 @@ class HttpSource : public Source {
   std::string cursor_path_, next_url_path_;  // as set, or as Detect() found them
   json::DecodeOptions decode_;               // set by Probe()
   int64_t pages_ = -1;                       // -1: a chain
+  bool capped_ = false;
   int64_t page_size_ = 0;
   int64_t total_records_ = -1;
   std::optional<FetchedPage> first_;

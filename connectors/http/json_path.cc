@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace flowsql::httpapi {
 
@@ -25,7 +26,9 @@ Result<std::vector<PathStep>> ParsePath(std::string_view path) {
       } else if (!inside.empty() && std::all_of(inside.begin(), inside.end(), [](char c) {
                    return std::isdigit(static_cast<unsigned char>(c));
                  })) {
-        step.index = std::stoll(std::string(inside));
+        auto parsed =
+            std::from_chars(inside.data(), inside.data() + inside.size(), step.index);
+        if (parsed.ec != std::errc()) return bad("an index too large");
       } else {
         return bad("expected [n] or ['name']");
       }

@@ -8,6 +8,7 @@
 #include <arrow/array/util.h>
 #include <arrow/compute/api.h>
 #include <arrow/table.h>
+#include <arrow/util/thread_pool.h>
 
 #include <atomic>
 #include <map>
@@ -162,14 +163,25 @@ class LateralNode : public ac::MapNode {
   /// Runs the calls, kLateralCalls at a time; the first error wins.
   Result<std::vector<std::shared_ptr<arrow::Table>>> RunCalls(
       const std::vector<std::vector<std::string>>& calls) {
-    std::vector<Result<std::shared_ptr<arrow::Table>>> results(
-        calls.size(), Status::Cancelled("not called"));
+    // This thread, one of Acero's CPU pool, waits for the calls, whose readers decode
+    // on that pool: the pool has a thread more meanwhile, or two batches waiting so
+    // on two cores would leave none to decode (a LATERAL read_json hung).
+    CpuPoolLoan loan;
+    std::vector<std::shared_ptr<arrow::Table>> tables(calls.size());
+    std::mutex mutex;
+    Status first_error;
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
     auto work = [&] {
       for (size_t i; !failed && (i = next++) < calls.size();) {
-        results[i] = Call(calls[i]);
-        if (!results[i].ok()) failed = true;
+        auto table = Call(calls[i]);
+        if (table.ok()) {
+          tables[i] = std::move(*table);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        if (first_error.ok()) first_error = table.status();
+        failed = true;
       }
     };
     std::vector<std::thread> threads;
@@ -181,16 +193,27 @@ class LateralNode : public ac::MapNode {
     }
     work();
     for (auto& t : threads) t.join();
-    std::vector<std::shared_ptr<arrow::Table>> tables;
-    for (auto& r : results) {
-      if (!r.ok() && !r.status().IsCancelled()) return r.status();
-    }
-    for (auto& r : results) {
-      ARROW_ASSIGN_OR_RAISE(auto table, std::move(r));
-      tables.push_back(std::move(table));
-    }
+    ARROW_RETURN_NOT_OK(first_error);
     return tables;
   }
+
+  /// While alive, Arrow's CPU pool has one thread more than it had.
+  class CpuPoolLoan {
+   public:
+    CpuPoolLoan() { Lend(+1); }
+    ~CpuPoolLoan() { Lend(-1); }
+
+   private:
+    static void Lend(int delta) {
+      static std::mutex mutex;
+      static int lent = 0;
+      std::lock_guard<std::mutex> lock(mutex);
+      auto* pool = arrow::internal::GetCpuThreadPool();
+      static const int base = pool->GetCapacity();
+      lent += delta;
+      (void)pool->SetCapacity(base + lent);
+    }
+  };
 
   /// One call of the function, read to its end.
   Result<std::shared_ptr<arrow::Table>> Call(const std::vector<std::string>& values) {

@@ -166,6 +166,22 @@ def test_max_pages(flowsql, tmp_path, api):
     assert len(api.requests("cursor")) == 3
 
 
+@pytest.mark.parametrize("style,options", [
+    ("page", "paginate = 'page', page_size = 25, page_size_param = 'per_page', "
+             "total_path = 'total'"),
+    ("offset", "paginate = 'offset', page_size = 25, total_path = 'meta.total'"),
+])
+def test_max_pages_below_a_known_total(flowsql, tmp_path, api, style, options):
+    got = read(flowsql, tmp_path, f"'{api.url(style)}' WITH ({options}, max_pages = 3)")
+    assert got.column("id").to_pylist() == list(range(3 * PAGE))
+
+
+def test_a_path_index_too_large_is_an_error_naming_it(flowsql, api):
+    err = error(flowsql, f"'{api.url('cursor')}' WITH (paginate = 'cursor', "
+                         "cursor_path = '$.a[99999999999999999999]')")
+    assert "an index too large" in err and "cursor_path" in err, err
+
+
 def test_known_pages_are_fetched_concurrently_up_to_max_concurrency(flowsql, tmp_path,
                                                                      api, oracle):
     api.latency = 0.1

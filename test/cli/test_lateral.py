@@ -96,3 +96,18 @@ def test_explain_shows_the_call(files):
                     "read_csv(f.path, header => true) t" % files)
     assert r.code == 0, r.err
     assert "Lateral read_csv(path, format => csv, header => true)" in r.out, r.out
+
+
+def test_many_calls_of_a_reader_that_decodes_on_the_cpu_pool_finish(tmp_path):
+    # 8 batches of 8 calls, each a JSON file of many blocks decoded on Arrow's CPU
+    # pool, whose threads also run the LATERAL batches (it once waited for ever).
+    (tmp_path / "lists").mkdir()
+    for f in range(64):
+        (tmp_path / ("d%d.ndjson" % f)).write_text(
+            "".join('{"a": %d}\n' % i for i in range(3000)))
+    for l in range(8):
+        (tmp_path / "lists" / ("l%d.csv" % l)).write_text(
+            "path\n" + "".join("%s/d%d.ndjson\n" % (tmp_path, l * 8 + k) for k in range(8)))
+    _, got = flowsql_rows("SELECT count(*), sum(t.a) FROM '%s/lists/*.csv' f, "
+                          "LATERAL read_json(f.path, block_size => '4KB') t" % tmp_path)
+    assert got == [["192000", str(64 * sum(range(3000)))]]
