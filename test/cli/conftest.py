@@ -1,12 +1,15 @@
 """Shared helpers for the CLI tests: the flowsql binary and a runner."""
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+DEADLINE = 60  # s: a wait longer than this is a hang
 
 
 def flowsql_bin() -> str:
@@ -40,6 +43,22 @@ def run_flowsql(*args, input=None, cwd=None, env=None, timeout=60) -> Run:
         stdin=None if input is not None else subprocess.DEVNULL,
     )
     return Run(proc)
+
+
+def wait_for(condition, what):
+    """Polls condition() until it holds; fails naming `what` after DEADLINE."""
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.02)
+
+
+def stop(proc):
+    """Ctrl-C to a continuous pipeline started with subprocess.Popen: it must commit
+    and exit 0."""
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 0, err.decode()
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "servers"))
-from conftest import flowsql_bin, run_flowsql  # noqa: E402
+from conftest import DEADLINE, flowsql_bin, run_flowsql, stop, wait_for  # noqa: E402
 import http_api as server  # noqa: E402
 
-DEADLINE = 60  # s: longer is a hang
 
 
 @pytest.fixture
@@ -46,17 +45,6 @@ def ids_out(tmp_path):
     return sorted(ids)
 
 
-def wait_for(condition, what):
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.02)
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=DEADLINE)
-    assert proc.returncode == 0, err.decode()
 
 
 def add(api, first, n):

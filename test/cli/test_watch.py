@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from conftest import flowsql_bin, run_flowsql
+from conftest import DEADLINE, flowsql_bin, run_flowsql, stop, wait_for
 
-DEADLINE = 60  # s: longer is a hang
 
 
 def start(tmp_path, source_options="", sink="", env=None, poll="100ms"):
@@ -35,17 +34,6 @@ def rows_out(tmp_path):
     return sorted(rows)
 
 
-def wait_for(condition, what):
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.02)
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=DEADLINE)
-    assert proc.returncode == 0, err.decode()
 
 
 def write_csv(path, rows):
