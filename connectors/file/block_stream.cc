@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include "connectors/file/format_reader.h"
+
 namespace flowsql::file {
 
 namespace {
@@ -63,10 +65,7 @@ class BlockInputStream : public arrow::io::InputStream {
   }
 
   Result<std::shared_ptr<arrow::Buffer>> Read(int64_t nbytes) override {
-    ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateResizableBuffer(nbytes));
-    ARROW_ASSIGN_OR_RAISE(int64_t n, Read(nbytes, buffer->mutable_data()));
-    ARROW_RETURN_NOT_OK(buffer->Resize(n));
-    return std::shared_ptr<arrow::Buffer>(std::move(buffer));
+    return ReadBuffer(this, nbytes);
   }
 
  private:

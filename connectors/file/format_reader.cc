@@ -79,6 +79,14 @@ std::shared_ptr<arrow::RecordBatchReader> NameErrors(
                                              std::move(stats));
 }
 
+Result<std::shared_ptr<arrow::Buffer>> ReadBuffer(arrow::io::InputStream* in,
+                                                  int64_t nbytes) {
+  ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::AllocateResizableBuffer(nbytes));
+  ARROW_ASSIGN_OR_RAISE(int64_t n, in->Read(nbytes, buffer->mutable_data()));
+  ARROW_RETURN_NOT_OK(buffer->Resize(n));
+  return std::shared_ptr<arrow::Buffer>(std::move(buffer));
+}
+
 Status WithPath(const Status& st, const std::string& path) {
   if (st.ok()) return st;
   if (st.message().rfind(path, 0) == 0) return st;

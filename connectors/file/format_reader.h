@@ -97,6 +97,11 @@ Result<std::shared_ptr<arrow::io::InputStream>> OpenInputStream(
     const ReadSettings& settings, const std::string& path,
     std::shared_ptr<ScanStats> stats);
 
+/// Up to `nbytes` of `in` as a buffer, through in->Read(nbytes, out): the other half
+/// of an InputStream that implements that one.
+Result<std::shared_ptr<arrow::Buffer>> ReadBuffer(arrow::io::InputStream* in,
+                                                  int64_t nbytes);
+
 /// Calls `f` with each line of `in` (without its '\n') until `f` returns false or the
 /// stream ends; a read error ends it too. For finding the line an error is about.
 void ForEachLine(arrow::io::InputStream* in,
