@@ -6,18 +6,15 @@
 #include <arrow/type.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <mutex>
 #include <set>
-#include <system_error>
-#include <thread>
 
 #include "common/numbers.h"
+#include "common/parallel.h"
 
 namespace flowsql::file {
 
@@ -209,32 +206,18 @@ Status FileSource::Prepare() {
   }
   const size_t inspected = settings_.union_by_name ? paths.size() : 1;
   std::vector<Result<FileInfo>> infos(inspected, Status::Invalid("not inspected"));
-  // Runs f(i) for i in [begin, end), a few files at a time: inspecting thousands of
-  // small files one after another is mostly waiting; an object store answers each
-  // read after a round trip: more at once.
-  auto parallel = [&](size_t begin, size_t end, const std::function<void(size_t)>& f) {
-    std::atomic<size_t> next{begin};
-    auto work = [&] {
-      for (size_t i; (i = next++) < end;) f(i);
-    };
-    const size_t n = std::min<size_t>(end - begin, storage->local() ? 4 : 16);
-    std::vector<std::thread> threads;
-    try {
-      for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
-    } catch (const std::system_error&) {
-      // Fewer threads: this one does the rest.
-    }
-    work();
-    for (auto& t : threads) t.join();
-  };
-  parallel(0, sampled, [&](size_t i) { infos[i] = reader_->Inspect(paths[i]); });
+  // A few files at a time: inspecting thousands of small files one after another is
+  // mostly waiting; an object store answers each read after a round trip: more.
+  const size_t threads = storage->local() ? 4 : 16;
+  ParallelFor(sampled, threads, [&](size_t i) { infos[i] = reader_->Inspect(paths[i]); });
   if (sampled < inspected) {
     std::set<std::string> known;
     for (size_t i = 0; i < sampled; ++i) {
       if (!infos[i].ok()) continue;
       for (const auto& name : infos[i]->schema->field_names()) known.insert(name);
     }
-    parallel(sampled, inspected, [&](size_t i) {
+    ParallelFor(inspected - sampled, threads, [&](size_t k) {
+      const size_t i = sampled + k;
       infos[i] = reader_->InspectNames(paths[i]);
       if (!infos[i].ok()) return;
       if (infos[i]->typed) return;

@@ -13,8 +13,8 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
 
+#include "common/parallel.h"
 #include "plan/exec_nodes.h"
 
 namespace flowsql::plan {
@@ -170,29 +170,18 @@ class LateralNode : public ac::MapNode {
     std::vector<std::shared_ptr<arrow::Table>> tables(calls.size());
     std::mutex mutex;
     Status first_error;
-    std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
-    auto work = [&] {
-      for (size_t i; !failed && (i = next++) < calls.size();) {
-        auto table = Call(calls[i]);
-        if (table.ok()) {
-          tables[i] = std::move(*table);
-          continue;
-        }
-        std::lock_guard<std::mutex> lock(mutex);
-        if (first_error.ok()) first_error = table.status();
-        failed = true;
+    ParallelFor(calls.size(), kLateralCalls, [&](size_t i) {
+      if (failed) return;
+      auto table = Call(calls[i]);
+      if (table.ok()) {
+        tables[i] = std::move(*table);
+        return;
       }
-    };
-    std::vector<std::thread> threads;
-    const size_t n = std::min<size_t>(calls.size(), kLateralCalls);
-    try {
-      for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
-    } catch (const std::system_error&) {
-      // Fewer threads: this one does the rest.
-    }
-    work();
-    for (auto& t : threads) t.join();
+      std::lock_guard<std::mutex> lock(mutex);
+      if (first_error.ok()) first_error = table.status();
+      failed = true;
+    });
     ARROW_RETURN_NOT_OK(first_error);
     return tables;
   }
