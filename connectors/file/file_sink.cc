@@ -301,7 +301,7 @@ Status CopyOldRows(const SinkSettings& settings, const std::string& target,
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(stream->ReadNext(&batch));
     if (!batch) break;
-    ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, schema, target));
+    ARROW_ASSIGN_OR_RAISE(batch, ConformByName(batch, schema, target));
     ARROW_RETURN_NOT_OK(writer->Write(*batch));
   }
   return Status::OK();

@@ -115,7 +115,7 @@ class FileSplitReader : public SplitReader {
         position_ += batch->num_rows();
         continue;
       }
-      ARROW_ASSIGN_OR_RAISE(pending_, Conform(batch, out_, path_));
+      ARROW_ASSIGN_OR_RAISE(pending_, ConformByName(batch, out_, path_));
       for (const auto& [index, value] : constants_) {
         ARROW_ASSIGN_OR_RAISE(auto column,
                               arrow::MakeArrayFromScalar(*value, pending_->num_rows()));

@@ -144,32 +144,6 @@ void ForEachLine(arrow::io::InputStream* in,
   if (!pending.empty()) f(std::string_view(pending));
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> Conform(
-    const std::shared_ptr<arrow::RecordBatch>& batch,
-    const std::shared_ptr<arrow::Schema>& target, const std::string& path) {
-  if (batch->schema()->Equals(*target, /*check_metadata=*/false)) {
-    return batch->ReplaceSchema(target);
-  }
-  std::vector<std::shared_ptr<arrow::Array>> columns;
-  columns.reserve(target->num_fields());
-  for (const auto& field : target->fields()) {
-    auto column = batch->GetColumnByName(field->name());
-    if (column == nullptr) {
-      ARROW_ASSIGN_OR_RAISE(column,
-                            arrow::MakeArrayOfNull(field->type(), batch->num_rows()));
-    } else if (!column->type()->Equals(*field->type())) {
-      auto cast = arrow::compute::Cast(*column, field->type());
-      if (!cast.ok()) {
-        return Status::Invalid(path, ": column '", field->name(), "' cannot be read as ",
-                               field->type()->ToString(), ": ", cast.status().message());
-      }
-      column = *cast;
-    }
-    columns.push_back(std::move(column));
-  }
-  return arrow::RecordBatch::Make(target, batch->num_rows(), std::move(columns));
-}
-
 Result<std::shared_ptr<arrow::Schema>> ApplyTypeSettings(
     const std::shared_ptr<arrow::Schema>& inferred, const ReadSettings& settings) {
   arrow::FieldVector fields;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/conform.h"
 #include "connectors/file/read_settings.h"
 
 namespace flowsql::file {
@@ -76,7 +77,7 @@ class FormatReader {
   virtual Result<FileInfo> InspectNames(const std::string& path) { return Inspect(path); }
   /// Opens a reader over one file. Its batches hold at least the wanted columns that
   /// exist in the file, possibly with other types or more columns; the caller
-  /// conforms them (Conform). Errors name the file.
+  /// conforms them (ConformByName). Errors name the file.
   virtual Result<std::shared_ptr<arrow::RecordBatchReader>> Open(
       const FileScan& scan) = 0;
 };
@@ -106,12 +107,6 @@ Result<std::shared_ptr<arrow::Buffer>> ReadBuffer(arrow::io::InputStream* in,
 /// stream ends; a read error ends it too. For finding the line an error is about.
 void ForEachLine(arrow::io::InputStream* in,
                  const std::function<bool(std::string_view)>& f);
-
-/// Returns `batch` with exactly the fields of `target`: columns found by name, cast
-/// when their type differs, missing ones null. Errors name `path` and the column.
-Result<std::shared_ptr<arrow::RecordBatch>> Conform(
-    const std::shared_ptr<arrow::RecordBatch>& batch,
-    const std::shared_ptr<arrow::Schema>& target, const std::string& path);
 
 /// Applies the `types` and `columns` settings to an inferred schema.
 Result<std::shared_ptr<arrow::Schema>> ApplyTypeSettings(

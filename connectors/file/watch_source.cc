@@ -200,7 +200,7 @@ class WatchReader : public SplitReader {
         continue;
       }
       if (item.batch->num_rows() == 0) continue;
-      return Conform(item.batch, full_, position_.current);
+      return ConformByName(item.batch, full_, position_.current);
     }
   }
 

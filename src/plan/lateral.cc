@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/conform.h"
 #include "common/parallel.h"
 #include "plan/exec_nodes.h"
 
@@ -41,25 +42,6 @@ std::string CallText(const PlanNode& node, const std::vector<std::string>& value
   return text + ")";
 }
 
-/// `batch`'s columns named as `schema`'s fields, cast to their types; a column the
-/// call's source lacks is NULL.
-Result<std::shared_ptr<arrow::RecordBatch>> ByName(
-    const std::shared_ptr<arrow::RecordBatch>& batch,
-    const std::vector<std::string>& names, const std::shared_ptr<arrow::Schema>& schema) {
-  arrow::ArrayVector columns;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto& type = schema->field(static_cast<int>(i))->type();
-    auto column = batch->GetColumnByName(names[i]);
-    if (column == nullptr) {
-      ARROW_ASSIGN_OR_RAISE(column, arrow::MakeArrayOfNull(type, batch->num_rows()));
-    } else if (!column->type()->Equals(*type)) {
-      ARROW_ASSIGN_OR_RAISE(column, cp::Cast(*column, type));
-    }
-    columns.push_back(std::move(column));
-  }
-  return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
-}
-
 class LateralNode : public ac::MapNode {
  public:
   LateralNode(ac::ExecPlan* plan, ac::ExecNode* input, std::shared_ptr<arrow::Schema> out,
@@ -76,6 +58,11 @@ class LateralNode : public ac::MapNode {
       right.push_back(output_schema()->field(i));
     }
     right_ = arrow::schema(std::move(right));
+    arrow::FieldVector named;
+    for (int i = 0; i < right_->num_fields(); ++i) {
+      named.push_back(right_->field(i)->WithName(node_.source_columns[i]));
+    }
+    by_source_name_ = arrow::schema(std::move(named));
   }
 
   const char* kind_name() const override { return "LateralNode"; }
@@ -235,8 +222,10 @@ class LateralNode : public ac::MapNode {
       while (true) {
         ARROW_ASSIGN_OR_RAISE(auto next, reader->Next());
         if (next.batch == nullptr) break;
-        ARROW_ASSIGN_OR_RAISE(auto batch,
-                              ByName(next.batch, node_.source_columns, right_));
+        ARROW_ASSIGN_OR_RAISE(
+            auto batch, ConformByName(next.batch, by_source_name_,
+                                      values[0].empty() ? node_.connector : values[0]));
+        ARROW_ASSIGN_OR_RAISE(batch, batch->ReplaceSchema(right_));
         batches.push_back(std::move(batch));
       }
     }
@@ -247,7 +236,8 @@ class LateralNode : public ac::MapNode {
   std::shared_ptr<const PlanNode> keep_;  // owns node_
   std::vector<cp::Expression> args_;      // bound to the input
   arrow::StopToken stop_;
-  std::shared_ptr<arrow::Schema> right_;  // the calls' columns
+  std::shared_ptr<arrow::Schema> right_;           // the calls' columns
+  std::shared_ptr<arrow::Schema> by_source_name_;  // right_ as the calls name them
 };
 
 void RegisterOnce() {
