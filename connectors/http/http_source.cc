@@ -1,6 +1,7 @@
 #include "connectors/http/http_source.h"
 
 #include <deque>
+#include <limits>
 
 #include "common/secrets.h"
 #include "common/text.h"
@@ -139,8 +140,8 @@ class PageReader : public SplitReader {
 
   Result<SourceBatch> Next() override {
     if (done_) return SourceBatch{};
-    ARROW_ASSIGN_OR_RAISE(auto page,
-                          Wait(source_->TakePage(index_, request_.stop), request_.stop));
+    ARROW_ASSIGN_OR_RAISE(
+        auto page, Wait(source_->TakePage({index_, ""}, request_.stop), request_.stop));
     ARROW_ASSIGN_OR_RAISE(auto batch, source_->Decode(page));
     ARROW_RETURN_NOT_OK(Check(page, batch->num_rows()));
     done_ = true;
@@ -222,8 +223,7 @@ class ChainReader : public SplitReader {
       PageKey key = in_flight_.empty() ? *next_ : PageKey{last_started_ + 1, ""};
       const int64_t cap = source_->settings().max_pages;
       if (cap > 0 && key.index >= cap) break;
-      in_flight_.push_back(key.index == 0 ? source_->TakePage(0, stop_.token())
-                                          : source_->StartFetch(key, stop_.token()));
+      in_flight_.push_back(source_->TakePage(key, stop_.token()));
       last_started_ = key.index;
       if (!ahead) break;
     }
@@ -243,7 +243,7 @@ class ChainReader : public SplitReader {
       // The next request goes out before this page is decoded.
       ARROW_ASSIGN_OR_RAISE(next, source_->NextKey(page, -1));
       if (next) {
-        in_flight_.push_back(source_->StartFetch(*next, stop_.token()));
+        in_flight_.push_back(source_->TakePage(*next, stop_.token()));
         last_started_ = next->index;
       }
       ARROW_ASSIGN_OR_RAISE(batch, source_->Decode(page));
@@ -458,7 +458,7 @@ Status HttpSource::Probe() {
     style_ = s.paginate == Paginate::kAuto ? Paginate::kNone : s.paginate;
     cursor_path_ = s.cursor_path;
     next_url_path_ = s.next_url_path;
-    ARROW_ASSIGN_OR_RAISE(auto page, FetchPage({0, ""}, stop_source_.token()));
+    ARROW_ASSIGN_OR_RAISE(auto page, FetchPage({0, ""}, s.stop));
     if (s.paginate == Paginate::kAuto) Detect(page);
     const Format format = ResolveFormat(s.format, page.response.Header("content-type"));
     std::string records_path = s.records_path;
@@ -469,25 +469,23 @@ Status HttpSource::Probe() {
     ARROW_ASSIGN_OR_RAISE(decode_.records_path, json::RecordsPath::Parse(records_path));
     decode_.flatten = s.flatten;
     decode_.on_bad_record = s.on_bad_record;
-    // A key the first page did not show would be lost: an error, unless the user
-    // chose the columns.
+    // A key the schema lacks would be lost: an error, unless the user chose the
+    // columns.
     decode_.unknown_keys = s.schema != nullptr && !s.strict_keys
                                ? json::UnknownKeys::kIgnore
                                : json::UnknownKeys::kError;
-    decode_.unknown_key_hint =
-        "declare the columns with the schema option (keys outside it are ignored)";
     schema_ = s.schema;
+    std::optional<PageSchemaInferrer> inferrer;
+    int64_t rows = 0;
     if (schema_ == nullptr) {
-      ARROW_ASSIGN_OR_RAISE(
-          schema_, InferPageSchema(page.response.body, format, decode_, Where(page)));
+      inferrer.emplace(decode_);
+      ARROW_ASSIGN_OR_RAISE(rows,
+                            inferrer->Feed(page.response.body, format, Where(page)));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page, /*delivered=*/false));
+      rows = batch->num_rows();
     }
-    if (schema_->num_fields() == 0) {
-      return Status::IOError(Where(page),
-                             ": no records to infer the columns from; declare them "
-                             "with the schema option");
-    }
-    ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page, /*delivered=*/false));
-    page_size_ = s.page_size > 0 ? s.page_size : batch->num_rows();
+    page_size_ = s.page_size > 0 ? s.page_size : rows;
     const bool counted = style_ == Paginate::kPage || style_ == Paginate::kOffset;
     if (counted && !s.total_pages_path.empty()) {
       ARROW_ASSIGN_OR_RAISE(pages_,
@@ -513,10 +511,71 @@ Status HttpSource::Probe() {
       pages_ = s.max_pages;
       capped_ = true;
     }
-    first_ = std::move(page);
+    FetchedPage first = page;
+    sampled_.emplace(0, std::move(page));
+    if (inferrer) {
+      ARROW_ASSIGN_OR_RAISE(int64_t sampled, Sample(first, rows, &*inferrer));
+      ARROW_ASSIGN_OR_RAISE(schema_, inferrer->schema());
+      if (schema_->num_fields() == 0) {
+        return Status::IOError(Where(first),
+                               ": no records to infer the columns from; declare them "
+                               "with the schema option");
+      }
+      decode_.schema_hint = "; the columns were inferred from the first " +
+                            std::to_string(sampled) +
+                            (sampled == 1 ? " page" : " pages") +
+                            ": set sample_pages = -1 to infer them from every page, or "
+                            "declare them with the schema option";
+    } else if (s.strict_keys) {
+      decode_.schema_hint =
+          "; declare the columns with the schema option (keys outside it are ignored)";
+    }
     return Status::OK();
   }();
   return probe_status_;
+}
+
+Result<int64_t> HttpSource::Sample(const FetchedPage& first, int64_t rows,
+                                   PageSchemaInferrer* inferrer) {
+  // REQUIRES: mutex_ held.
+  const Settings& s = settings();
+  const int64_t want =
+      s.sample_pages < 0 ? std::numeric_limits<int64_t>::max() : s.sample_pages;
+  // The sampled pages the readers take rather than ask again: a default sample, or
+  // as many as are in flight at once.
+  const int64_t keep = std::max<int64_t>(8, s.max_concurrency);
+  auto feed = [&](FetchedPage page) -> Result<int64_t> {
+    const Format format = ResolveFormat(s.format, page.response.Header("content-type"));
+    ARROW_ASSIGN_OR_RAISE(int64_t n,
+                          inferrer->Feed(page.response.body, format, Where(page)));
+    if (page.key.index < keep) sampled_.emplace(page.key.index, std::move(page));
+    return n;
+  };
+  if (pages_ > 0) {
+    // Known pages: asked max_concurrency at a time.
+    const int64_t n = std::min(want, pages_);
+    std::deque<std::shared_future<Result<FetchedPage>>> flying;
+    for (int64_t next = 1; next < n || !flying.empty();) {
+      while (next < n && static_cast<int64_t>(flying.size()) < s.max_concurrency) {
+        flying.push_back(StartFetch({next++, ""}, s.stop));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto page, Wait(flying.front(), s.stop));
+      flying.pop_front();
+      ARROW_RETURN_NOT_OK(feed(std::move(page)).status());
+    }
+    ahead_end_ = std::min(n, keep);
+    return n;
+  }
+  // A chain: each answer says what to ask next.
+  FetchedPage last = first;
+  int64_t sampled = 1;
+  for (; sampled < want; ++sampled) {
+    ARROW_ASSIGN_OR_RAISE(auto key, NextKey(last, rows));
+    if (!key) break;
+    ARROW_ASSIGN_OR_RAISE(last, FetchPage(*key, s.stop));
+    ARROW_ASSIGN_OR_RAISE(rows, feed(last));
+  }
+  return sampled;
 }
 
 void HttpSource::Detect(const FetchedPage& page) {
@@ -575,25 +634,27 @@ Result<std::vector<Split>> HttpSource::PlanSplits(const ScanRequest& request) {
 }
 
 std::shared_future<Result<FetchedPage>> HttpSource::TakePage(
-    int64_t index, const arrow::StopToken& stop) {
+    const PageKey& key, const arrow::StopToken& stop) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::shared_future<Result<FetchedPage>> out;
-  auto it = ahead_.find(index);
-  if (index == 0 && first_) {
+  auto sampled = sampled_.find(key.index);
+  auto ahead = ahead_.find(key.index);
+  if (sampled != sampled_.end() && sampled->second.key.token == key.token) {
     std::promise<Result<FetchedPage>> ready;
-    ready.set_value(*first_);
+    ready.set_value(std::move(sampled->second));
+    sampled_.erase(sampled);
     out = ready.get_future().share();
-  } else if (it != ahead_.end()) {
-    out = std::move(it->second);
-    ahead_.erase(it);
+  } else if (ahead != ahead_.end()) {
+    out = std::move(ahead->second);
+    ahead_.erase(ahead);
   } else {
-    out = StartFetch({index, ""}, stop);
-    ahead_end_ = std::max(ahead_end_, index + 1);
+    out = StartFetch(key, stop);
+    ahead_end_ = std::max(ahead_end_, key.index + 1);
   }
   // The pages after it, for the readers to come (only pages this source planned).
   if (planned_ && pages_ > 0) {
     const int64_t window = settings().max_concurrency;
-    while (ahead_end_ < pages_ && ahead_end_ < index + window) {
+    while (ahead_end_ < pages_ && ahead_end_ < key.index + window) {
       ahead_[ahead_end_] = StartFetch({ahead_end_, ""}, stop_source_.token());
       ++ahead_end_;
     }

@@ -36,7 +36,8 @@ Injected behaviour (api.fail(style, what, times=1), or attributes):
     broken JSON), "slow" (no answer for api.slow_seconds), None (answered normally:
     lets the requests before a failure pass)
     api.lie = n         the totals (total, total_pages) say n records more (or fewer)
-    api.drift = True    records from the second page on have a field "extra" (a string)
+    api.drift = n       records from the n-th page on have a field "extra": the id
+                        (an integer) on page n, the id + 0.5 after it (0: none)
     api.latency = s     every answer waits s seconds first
 Counters: api.requests(style) (method, path, query, headers), api.max_in_flight,
 api.tokens_issued.
@@ -106,7 +107,7 @@ class Api:
         self.page_size = page_size
         self.port = port
         self.lie = 0
-        self.drift = False
+        self.drift = 0
         self.latency = 0.0
         self.encoding: Optional[str] = None  # None: gzip when accepted, else deflate
         self.slow_seconds = 5.0
@@ -149,7 +150,7 @@ class Api:
             self.tokens_issued = 0
             self._tokens.clear()
             self._generation += 1
-        self.lie, self.drift, self.latency, self.encoding = 0, False, 0.0, None
+        self.lie, self.drift, self.latency, self.encoding = 0, 0, 0.0, None
         self.token_lifetime = 3600.0
 
     # --- used by the handler ---
@@ -286,8 +287,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _page(self, start: int, size: int) -> list:
         api = self.api
         rows = api.data[start:start + size]
-        if api.drift and start >= api.page_size:
-            rows = [{**row, "extra": f"x{row['id']}"} for row in rows]
+        first = (api.drift - 1) * api.page_size  # of the drift's first page
+        if api.drift and start >= first:
+            rows = [{**row, "extra": row["id"] + (0.5 if start > first else 0)}
+                    for row in rows]
         return rows
 
     def _answer(self, r: Request):
@@ -347,8 +350,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             page = int(q.get("page", 1))
             rows = self._page((page - 1) * size, size)
             if page * size < n:
-                headers["Link"] = (f'<{base}?page=1>; rel="first", '
-                                   f'<{base}?page={page + 1}>; rel="next"')
+                # As GitHub's: the request's other parameters kept, then the page.
+                kept = "".join(f"{urllib.parse.urlencode({k: v})}&"
+                               for k, v in q.items() if k != "page")
+                headers["Link"] = (f'<{base}?{kept}page=1>; rel="first", '
+                                   f'<{base}?{kept}page={page + 1}>; rel="next"')
             if r.style == "ndjson":
                 content_type = "application/x-ndjson"
                 body = "".join(json.dumps(row) + "\n" for row in rows).encode()
