@@ -1,5 +1,7 @@
 #include "connectors/http/http_source.h"
 
+#include <cctype>
+#include <charconv>
 #include <deque>
 #include <limits>
 
@@ -30,8 +32,8 @@ std::string ResolveUrl(const std::string& base, const std::string& next) {
   return base.substr(0, slash + 1) + next;
 }
 
-/// The target of the Link header's rel="next" (RFC 8288), or "".
-std::string LinkNext(const std::string& header) {
+/// The target of the Link header's link with relation `rel` (RFC 8288), or "".
+std::string LinkTarget(const std::string& header, std::string_view rel) {
   size_t pos = 0;
   while (pos < header.size()) {
     const size_t open = header.find('<', pos);
@@ -41,16 +43,16 @@ std::string LinkNext(const std::string& header) {
     size_t end = header.find('<', close);
     const std::string params = AsciiLower(
         header.substr(close + 1, end == std::string::npos ? end : end - close - 1));
-    size_t rel = params.find("rel=");
-    if (rel != std::string::npos) {
-      std::string value = params.substr(rel + 4);
+    size_t at = params.find("rel=");
+    if (at != std::string::npos) {
+      std::string value = params.substr(at + 4);
       if (!value.empty() && value[0] == '"')
         value = value.substr(1, value.find('"', 1) - 1);
       value = value.substr(0, value.find_first_of(";,"));
       for (size_t start = 0; start <= value.size();) {
         size_t space = value.find(' ', start);
         if (space == std::string::npos) space = value.size();
-        if (value.substr(start, space - start) == "next") {
+        if (value.substr(start, space - start) == rel) {
           return header.substr(open + 1, close - open - 1);
         }
         start = space + 1;
@@ -59,6 +61,52 @@ std::string LinkNext(const std::string& header) {
     pos = end == std::string::npos ? header.size() : end;
   }
   return "";
+}
+
+/// The pages the Link header of the answer to `url` numbers, if it does.
+std::optional<NumberedLinks> NumberLinks(const std::string& url,
+                                         const std::string& header) {
+  std::string next = LinkTarget(header, "next");
+  std::string last = LinkTarget(header, "last");
+  if (next.empty() || last.empty()) return std::nullopt;
+  next = ResolveUrl(url, next);
+  last = ResolveUrl(url, last);
+  // The two differ in one number, the value of a query parameter.
+  size_t prefix = 0;
+  while (prefix < next.size() && prefix < last.size() && next[prefix] == last[prefix]) {
+    ++prefix;
+  }
+  while (prefix > 0 && std::isdigit(static_cast<unsigned char>(next[prefix - 1]))) {
+    --prefix;
+  }
+  size_t suffix = 0;
+  while (suffix < next.size() - prefix && suffix < last.size() - prefix &&
+         next[next.size() - 1 - suffix] == last[last.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  while (suffix > 0 &&
+         std::isdigit(static_cast<unsigned char>(next[next.size() - suffix]))) {
+    --suffix;
+  }
+  const std::string a = next.substr(prefix, next.size() - prefix - suffix);
+  const std::string b = last.substr(prefix, last.size() - prefix - suffix);
+  const size_t query = next.find('?');
+  auto number = [](const std::string& text) -> std::optional<int64_t> {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      return std::nullopt;
+    }
+    return n;
+  };
+  const auto first = number(a);
+  const auto end = number(b);
+  if (query == std::string::npos || prefix <= query || next[prefix - 1] != '=' ||
+      !first || !end || *end < *first) {
+    return std::nullopt;
+  }
+  return NumberedLinks{next.substr(0, prefix), next.substr(next.size() - suffix), *first,
+                       *end};
 }
 
 std::string EncodeKey(const PageKey& key) {
@@ -158,9 +206,11 @@ class PageReader : public SplitReader {
     const int64_t total = source_->total_records();
     // The last page of what the total says (not of a max_pages cap).
     const bool last = index_ == pages - 1 && !source_->capped();
-    const std::string said = total >= 0
-                                 ? "the total said " + std::to_string(total) + " records"
-                                 : "the total said " + std::to_string(pages) + " pages";
+    const std::string said =
+        total >= 0 ? "the total said " + std::to_string(total) + " records"
+        : source_->numbered()
+            ? "the Link header's rel=\"last\" said " + std::to_string(pages) + " pages"
+            : "the total said " + std::to_string(pages) + " pages";
     int64_t expected = -1;
     if (!last && size > 0) expected = size;
     if (last && total >= 0 && size > 0) expected = total - (pages - 1) * size;
@@ -168,6 +218,12 @@ class PageReader : public SplitReader {
     if (expected >= 0 && rows != expected) {
       return Status::IOError(HttpSource::Where(page), ": ", rows, " records where ",
                              expected, " were expected (", said, ")");
+    }
+    if (last && source_->numbered() &&
+        !LinkTarget(page.response.Header("link"), "next").empty()) {
+      return Status::IOError(HttpSource::Where(page),
+                             ": the Link header has a next page past the last (", said,
+                             ")");
     }
     const int64_t cap = source_->settings().max_pages;
     const bool counted =
@@ -335,6 +391,10 @@ Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
       if (!key.token.empty()) {
         url = key.token;
         params.clear();
+      } else if (key.index > 0 && numbered_) {
+        url = numbered_->before + std::to_string(numbered_->next + key.index - 1) +
+              numbered_->after;
+        params.clear();
       }
       break;
     case Paginate::kNone:
@@ -428,7 +488,7 @@ Result<std::optional<PageKey>> HttpSource::NextKey(const FetchedPage& page,
     case Paginate::kLinkHeader: {
       std::string target;
       if (style_ == Paginate::kLinkHeader) {
-        target = LinkNext(page.response.Header("link"));
+        target = LinkTarget(page.response.Header("link"), "next");
       } else {
         ARROW_ASSIGN_OR_RAISE(auto value, at_path(next_url_path_));
         if (value) target = *value;
@@ -495,6 +555,9 @@ Status HttpSource::Probe() {
       pages_ = page_size_ == 0 ? 1
                                : total_records_ / page_size_ +
                                      (total_records_ % page_size_ != 0 ? 1 : 0);
+    } else if (style_ == Paginate::kLinkHeader) {
+      numbered_ = NumberLinks(page.url, page.response.Header("link"));
+      if (numbered_) pages_ = numbered_->last - numbered_->next + 2;
     } else if (style_ == Paginate::kNone) {
       pages_ = 1;
     }
@@ -504,7 +567,9 @@ Status HttpSource::Probe() {
     if (pages_ > kMaxPages) {
       return Status::IOError(Where(page), ": the total says ", pages_,
                              " pages, more than the ", kMaxPages, " flowsql reads (",
-                             s.total_path.empty() ? "total_pages_path" : "total_path",
+                             numbered_              ? "the Link header's rel=\"last\""
+                             : s.total_path.empty() ? "total_pages_path"
+                                                    : "total_path",
                              ")");
     }
     if (pages_ > 0 && s.max_pages > 0 && s.max_pages < pages_) {
@@ -579,7 +644,7 @@ Result<int64_t> HttpSource::Sample(const FetchedPage& first, int64_t rows,
 }
 
 void HttpSource::Detect(const FetchedPage& page) {
-  if (!LinkNext(page.response.Header("link")).empty()) {
+  if (!LinkTarget(page.response.Header("link"), "next").empty()) {
     style_ = Paginate::kLinkHeader;
     return;
   }

@@ -2,7 +2,9 @@
 // style, each page decoded into one batch.
 //
 // Splits. When the first page tells how many pages there are (page or offset
-// pagination with total_path or total_pages_path), every page is a split ("page-3")
+// pagination with total_path or total_pages_path; a Link header whose rel="last"
+// numbers the pages as rel="next" does, as GitHub's and json-server's do), every
+// page is a split ("page-3")
 // and the source fetches up to max_concurrency of them ahead of the readers. Else the
 // pages form one chain, a single split ("chain"): each answer says what to ask next
 // (a cursor, a next URL, a Link header, or the page after a full one); the next
@@ -40,6 +42,15 @@ namespace flowsql::httpapi {
 struct PageKey {
   int64_t index = 0;
   std::string token;
+};
+
+/// The pages of a Link header whose rel="next" and rel="last" differ only in the
+/// number a query parameter holds: page k (0 the first, answered already) is at
+/// before + (next + k - 1) + after, up to last.
+struct NumberedLinks {
+  std::string before, after;
+  int64_t next = 0;
+  int64_t last = 0;
 };
 
 /// One answer, as fetched.
@@ -84,6 +95,8 @@ class HttpSource : public Source {
   const Settings& settings() const { return session_->settings(); }
   Paginate style() const { return style_; }
   int64_t pages() const { return pages_; }
+  /// True when the page count came from a Link header's rel="last".
+  bool numbered() const { return numbered_.has_value(); }
   /// True when max_pages cut the pages the total tells of.
   bool capped() const { return capped_; }
   /// The records every page but the last holds (0: unknown).
@@ -124,6 +137,7 @@ class HttpSource : public Source {
   std::shared_ptr<arrow::Schema> schema_;
   Paginate style_ = Paginate::kNone;
   std::string cursor_path_, next_url_path_;  // as set, or as Detect() found them
+  std::optional<NumberedLinks> numbered_;    // set by Probe()
   json::DecodeOptions decode_;               // set by Probe()
   int64_t pages_ = -1;                       // -1: a chain
   bool capped_ = false;

@@ -194,6 +194,32 @@ def test_known_pages_are_fetched_concurrently_up_to_max_concurrency(flowsql, tmp
     assert offsets == list(range(0, N + 10, 10))  # each page once, and one past the end
 
 
+def test_pages_a_link_header_numbers_are_fetched_concurrently(flowsql, tmp_path, api,
+                                                               oracle):
+    # rel="last" numbers the pages as rel="next" does: they are known, not a chain.
+    api.latency = 0.1
+    got = read(flowsql, tmp_path, f"'{api.url('link', query='per=x')}' WITH "
+                                  "(max_concurrency = 6)")
+    assert got.equals(oracle())
+    assert 3 <= api.max_in_flight <= 6, api.max_in_flight
+    asked = sorted(int(r.query.get("page", 1)) for r in api.requests("link"))
+    assert asked == list(range(1, N // PAGE + 1))  # each page once
+    assert all(r.query["per"] == "x" for r in api.requests("link"))
+
+
+@pytest.mark.parametrize("lie", [30, -30])
+def test_a_lying_last_link_is_an_error(flowsql, api, lie):
+    api.lie = lie
+    err = error(flowsql, f"'{api.url('link')}'")
+    if lie > 0:  # 12 pages said, 10 served
+        assert err == (f"Error: page 11 of {api.url('link')}?page=11: 0 records where 25 "
+                       "were expected (the Link header's rel=\"last\" said 12 pages)"), err
+    else:
+        assert err == (f"Error: page 9 of {api.url('link')}?page=9: the Link header has a "
+                       "next page past the last (the Link header's rel=\"last\" said 9 "
+                       "pages)"), err
+
+
 def test_one_rate_limit_for_all_concurrent_requests(flowsql, tmp_path, api):
     read(flowsql, tmp_path, f"'{api.url('offset')}' WITH (paginate = 'offset', "
                             "page_size = 25, total_path = 'meta.total', "

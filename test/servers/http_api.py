@@ -13,8 +13,10 @@ Styles:
     cursor    [?cursor=C]                      {"data": [...], "meta": {"next_cursor": C|null}}
     next      [?after=K]                       {"results": [...], "next": absolute URL|null}
     next_rel  [?after=K]                       the same with "next": "/open/next_rel?after=K"
-    link      [?page=N]                        [...], and Link: <url>; rel="next"
-    ndjson    [?page=N]                        NDJSON (application/x-ndjson), Link header
+    link      [?page=N]                        [...], and Link: <url>; rel="next", and
+                                               rel="last" (as GitHub's, json-server's)
+    ndjson    [?page=N]                        NDJSON (application/x-ndjson), Link
+                                               header with rel="next" only
     csv                                        every record as CSV (text/csv)
     echo                                       one record: the request's method, query,
                                                headers and body, as the server saw them
@@ -35,7 +37,8 @@ Injected behaviour (api.fail(style, what, times=1), or attributes):
     closed without an answer), "cut" (half the body, then closed), "malformed" (200 and
     broken JSON), "slow" (no answer for api.slow_seconds), None (answered normally:
     lets the requests before a failure pass)
-    api.lie = n         the totals (total, total_pages) say n records more (or fewer)
+    api.lie = n         the totals (total, total_pages, rel="last") say n records more
+                        (or fewer)
     api.drift = n       records from the n-th page on have a field "extra": the id
                         (an integer) on page n, the id + 0.5 after it (0: none)
     api.latency = s     every answer waits s seconds first
@@ -355,6 +358,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                for k, v in q.items() if k != "page")
                 headers["Link"] = (f'<{base}?{kept}page=1>; rel="first", '
                                    f'<{base}?{kept}page={page + 1}>; rel="next"')
+                if r.style == "link":  # numbered: the last page's too
+                    last = max(1, -(-(n + api.lie) // size))
+                    headers["Link"] += f', <{base}?{kept}page={last}>; rel="last"'
             if r.style == "ndjson":
                 content_type = "application/x-ndjson"
                 body = "".join(json.dumps(row) + "\n" for row in rows).encode()
