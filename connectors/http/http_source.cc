@@ -330,7 +330,20 @@ class ChainReader : public SplitReader {
 
 HttpSource::HttpSource(Settings settings)
     : session_(std::make_shared<Session>(std::move(settings))),
-      slots_(session_->settings().max_concurrency) {}
+      slots_(session_->settings().max_concurrency) {
+  const Settings& s = session_->settings();
+  secret_params_ =
+      http::RemoveParameters(WithParams(s.url, s.params), [this](
+                                                              const std::string& name) {
+        return IsSecret(name);
+      }).removed;
+}
+
+bool HttpSource::IsSecret(const std::string& name) const {
+  const Settings& s = settings();
+  return http::IsSecretParameter(name) ||
+         (s.auth == Auth::kApiKey && s.api_key_in_query && name == s.api_key_name);
+}
 
 HttpSource::~HttpSource() {
   stop_source_.RequestStop();
@@ -387,13 +400,17 @@ Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
       break;
     case Paginate::kNextUrl:
     case Paginate::kLinkHeader:
-      // The next URL carries the query the server wants.
-      if (!key.token.empty()) {
-        url = key.token;
-        params.clear();
-      } else if (key.index > 0 && numbered_) {
-        url = numbered_->before + std::to_string(numbered_->next + key.index - 1) +
-              numbered_->after;
+      // The next URL carries the query the server wants, but for the secrets.
+      if (!key.token.empty() || (key.index > 0 && numbered_)) {
+        url = !key.token.empty()
+                  ? key.token
+                  : numbered_->before + std::to_string(numbered_->next + key.index - 1) +
+                        numbered_->after;
+        url = http::AppendParameters(
+            http::RemoveParameters(
+                url, [this](const std::string& name) { return IsSecret(name); })
+                .url,
+            secret_params_);
         params.clear();
       }
       break;
@@ -494,8 +511,9 @@ Result<std::optional<PageKey>> HttpSource::NextKey(const FetchedPage& page,
         if (value) target = *value;
       }
       if (!target.empty()) {
-        target = ResolveUrl(page.url, target);
-        if (target == page.url) {
+        auto secret = [this](const std::string& name) { return IsSecret(name); };
+        target = http::RemoveParameters(ResolveUrl(page.url, target), secret).url;
+        if (target == http::RemoveParameters(page.url, secret).url) {
           return Status::IOError(Where(page),
                                  ": the next page's URL is this page's: "
                                  "the pages would repeat");

@@ -19,7 +19,10 @@
 //
 // Offsets. A page split's offset is "done" after its page. A chain's offset is the
 // request that comes next (its page index and cursor or URL), so a chain resumes by
-// asking exactly that, or "end" after the last page.
+// asking exactly that, or "end" after the last page. Secrets stay out of offsets
+// (they are written to the state directory): a next URL is kept without its secret
+// query parameters (IsSecretParameter, and an api_key sent in the query), and the
+// secret ones of the source's URL and params are added back when it is asked.
 #pragma once
 
 #include <atomic>
@@ -123,7 +126,13 @@ class HttpSource : public Source {
   /// rel="next", a next URL or a cursor at a usual place), else none.
   void Detect(const FetchedPage& page);
 
+  /// True for a query parameter kept out of next URLs (and so out of offsets).
+  bool IsSecret(const std::string& name) const;
+
   std::shared_ptr<Session> session_;
+  /// The secret query parameters of the URL and params, "name=value" as sent: added
+  /// to every next URL asked.
+  std::vector<std::string> secret_params_;
   std::atomic<int64_t> bad_records_{0};  // skipped or nulled, told when it goes
   std::mutex answer_mutex_;
   int64_t last_index_ = -1;  // of the page last_answer_ holds

@@ -59,13 +59,6 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
-/// The parts of a URL that may hold secrets. Offsets into the URL; npos when absent.
-struct UrlParts {
-  size_t userinfo_begin = std::string::npos;  // after "://"
-  size_t userinfo_end = std::string::npos;    // at '@'
-  size_t query_begin = std::string::npos;     // after '?' or '#'
-};
-
 /// Calls `f(name, value_begin, value_end)` for each name=value of the query and the
 /// fragment of `url`, offsets into `url`.
 template <typename F>
@@ -694,6 +687,48 @@ std::string RedactUrl(std::string_view url) {
   });
   out.append(url.substr(copied));
   return out;
+}
+
+SplitParameters RemoveParameters(std::string_view url,
+                                 const std::function<bool(const std::string&)>& remove) {
+  const size_t query = url.find('?');
+  if (query == std::string_view::npos) return {std::string(url), {}};
+  size_t fragment = url.find('#', query);
+  if (fragment == std::string_view::npos) fragment = url.size();
+  SplitParameters out;
+  std::vector<std::string_view> kept;
+  for (size_t start = query + 1; start < fragment;) {
+    size_t end = url.find('&', start);
+    if (end == std::string_view::npos || end > fragment) end = fragment;
+    const std::string_view pair = url.substr(start, end - start);
+    if (!pair.empty()) {
+      if (remove(PercentDecode(pair.substr(0, pair.find('='))))) {
+        out.removed.emplace_back(pair);
+      } else {
+        kept.push_back(pair);
+      }
+    }
+    start = end + 1;
+  }
+  out.url = std::string(url.substr(0, query));
+  for (size_t i = 0; i < kept.size(); ++i) {
+    out.url += (i == 0 ? '?' : '&');
+    out.url += kept[i];
+  }
+  out.url += url.substr(fragment);
+  return out;
+}
+
+std::string AppendParameters(std::string_view url,
+                             const std::vector<std::string>& pairs) {
+  size_t fragment = url.find('#');
+  if (fragment == std::string_view::npos) fragment = url.size();
+  std::string out(url.substr(0, fragment));
+  for (const auto& pair : pairs) {
+    out += out.find('?') == std::string::npos ? '?' : '&';
+    out += pair;
+  }
+  return out + std::string(url.substr(fragment));
 }
 
 void RegisterUrlSecrets(std::string_view url) {

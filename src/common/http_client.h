@@ -155,6 +155,18 @@ std::string RedactUrl(std::string_view url);
 /// authorization, pwd.
 bool IsSecretParameter(std::string_view name);
 
+/// `url` split in two: the query parameters `remove` selects (by decoded name), as
+/// written ("name=value", percent-encoded), and the URL without them.
+struct SplitParameters {
+  std::string url;
+  std::vector<std::string> removed;
+};
+SplitParameters RemoveParameters(std::string_view url,
+                                 const std::function<bool(const std::string&)>& remove);
+
+/// `url` with the "name=value" pairs (percent-encoded) added to its query.
+std::string AppendParameters(std::string_view url, const std::vector<std::string>& pairs);
+
 /// Registers the secrets of `url` (its password, and the values RedactUrl hides) with
 /// RegisterSecret, so that no message or EXPLAIN prints them.
 void RegisterUrlSecrets(std::string_view url);

@@ -32,6 +32,20 @@ TEST(RedactUrl, HidesUserInfoAndSecretParameters) {
   EXPECT_EQ(RedactUrl("https://h/x?token="), "https://h/x?token=");
 }
 
+TEST(RemoveParameters, SplitsOffTheChosenPairsAsWritten) {
+  auto parts =
+      RemoveParameters("https://h/a?page=2&api%5Fkey=k%20y&x=1&token=t#f",
+                       [](const std::string& name) { return IsSecretParameter(name); });
+  EXPECT_EQ(parts.url, "https://h/a?page=2&x=1#f");
+  EXPECT_EQ(parts.removed, (std::vector<std::string>{"api%5Fkey=k%20y", "token=t"}));
+  EXPECT_EQ(AppendParameters(parts.url, parts.removed),
+            "https://h/a?page=2&x=1&api%5Fkey=k%20y&token=t#f");
+  auto all = RemoveParameters("https://h/a?token=t", IsSecretParameter);
+  EXPECT_EQ(all.url, "https://h/a");
+  EXPECT_EQ(AppendParameters(all.url, all.removed), "https://h/a?token=t");
+  EXPECT_EQ(RemoveParameters("https://h/a", IsSecretParameter).url, "https://h/a");
+}
+
 TEST(RedactUrl, LeavesOtherTextAlone) {
   EXPECT_EQ(RedactUrl("data/x.csv?token=abc"), "data/x.csv?token=abc");
   EXPECT_EQ(RedactUrl("https://host/x.parquet"), "https://host/x.parquet");

@@ -93,11 +93,12 @@ class Request:
     method: str
     auth: str
     style: str
-    query: dict
+    query: dict  # the last value of each name
     headers: dict  # names lower-cased
     body: str
     status: int = 0
     at: float = 0.0  # time.monotonic() when it arrived
+    raw_query: str = ""  # as sent
     encoding: Optional[str] = None  # the Content-Encoding of the answer
 
 
@@ -222,7 +223,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             auth, style = (parts + ["", ""])[:2]
             record = Request(method, auth, style, query,
                              {k.lower(): v for k, v in self.headers.items()}, body,
-                             at=arrived)
+                             at=arrived, raw_query=parsed.query)
             self._answer(record)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
