@@ -155,7 +155,7 @@ std::vector<OptionSpec> SourceOptions() {
        "Records per page: sent with page_size_param (page) or limit_param (offset, "
        "default 100). A shorter page is the last; unset with page: the first page's "
        "count",
-       {"per_page"}},
+       {"per_page", "batchSize", "batch_size"}},
       {"start_page",
        T::kInt,
        "1",

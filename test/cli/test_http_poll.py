@@ -129,3 +129,20 @@ def test_streaming_options_are_checked(api):
     assert "option 'offset_field': the records have no field 'x'" in r.err, r.err
     # No request went out with a placeholder unfilled.
     assert all("{" not in v for r in api.requests("poll") for v in r.query.values())
+
+
+def test_seed_002_option_names_work(tmp_path, api):
+    # Seed 002's .option(...) names, as its users write them (the interval in seconds).
+    source = (f"read_http('{api.url('poll', 'bearer')}', params => {{'since': "
+              "'{next_since}'}, streaming => 'true', streamingInterval => '0.05', "
+              "offsetField => 'next_since', offsetType => 'cursor', initialOffset => '-1', "
+              f"batchSize => '10', authType => 'Bearer', oauthToken => '{server.TOKEN}')")
+    proc = start(tmp_path, source)
+    try:
+        wait_for(lambda: len(ids_out(tmp_path)) >= 30, "the first 30 records")
+        add(api, 30, 5)
+        wait_for(lambda: len(ids_out(tmp_path)) >= 35, "the records added later")
+    finally:
+        stop(proc)
+    assert ids_out(tmp_path) == list(range(35))
+    assert {r.status for r in api.requests("poll")} == {200}
