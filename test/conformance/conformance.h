@@ -1,7 +1,8 @@
 // The connector conformance suite: one set of checks that every source and sink
 // passes. A new connector adds its cases to conformance_test.cc's lists and gets
 // schema, pushdowns, splits, resume, scan-task round trips, abort, atomic commit
-// and idempotent replay checked.
+// and idempotent replay checked. An unbounded source (a stream) is read up to a
+// count of rows where a bounded one is read to its end, and gets the same checks.
 #pragma once
 
 #include <arrow/table.h>
