@@ -18,11 +18,12 @@ a clean stop, two sinks of one pipeline hold the same rows.
 
 The http kinds poll a REST API (test/servers/http_api.py, started by the test) whose
 records arrive over time, the offset following their ids (offset_type max_field:
-?since=<largest id read>) or their count (incremental: ?start=<records read>); the
-API answers an offset with the same records, so the guarantee is exactly-once. Their
-rows must be exactly the records the API served, ids 0..max, values and types. Their
-clean run stops once the records stop arriving and every one is committed: none
-lost.
+?since=<largest id read>; a replay cuts at the epoch's largest id) or the cursor
+each answer gives (cursor: "next_since", the last id it holds; a replay cuts at the
+epoch's count of records). The API answers an offset with the same records, plus
+those that arrived since, so the guarantee is exactly-once. Their rows must be
+exactly the records the API served, ids 0..max, values and types. Their clean run
+stops once the records stop arriving and every one is committed: none lost.
 
 Tests never assert on time: deadlines only guard against hangs. The random kills
 use a fixed seed (FLOWSQL_CRASH_SEED overrides it) so a failure can be replayed.
@@ -69,8 +70,8 @@ API_RATE = 1000  # records a second arriving at the polled API
 API_PAGE = 100  # records a poll answers at most
 HTTP_OFFSETS = {  # kind: the query the offset goes in, the offset's options
     "http_max_field": ("?since={id}", "offset_field => 'id', initial_offset => '-1'"),
-    "http_incremental": ("?start={start}", "offset_field => 'start', offset_type => "
-                         "'incremental', initial_offset => '0'"),
+    "http_cursor": ("?since={next_since}", "offset_field => 'next_since', offset_type => "
+                    "'cursor', initial_offset => '-1'"),
 }
 SEED = int(os.environ.get("FLOWSQL_CRASH_SEED", "20240917"))
 HANG = 60  # s: a run that takes longer than this is a hang
