@@ -7,14 +7,17 @@ answer held back LATENCY (50 ms) as a remote API would. Records are flat fields,
 timestamp and a nested object, prepared once, so the server's own work stays small:
   - offset: /offset?offset=K&limit=100 -> {"total": N, "items": [...]}
   - cursor: /cursor?cursor=C           -> {"items": [...], "next_cursor": "C+1" | null}
-  - link:   /link?page=P               -> [...] with an RFC 8288 Link: <...>; rel="next"
+  - link:   /link?page=P               -> [...] with an RFC 8288 Link header: rel="next"
+                                          and rel="last", as GitHub's
 
 Peers (the issue's): dlt's rest_api source into its filesystem destination as Parquet
 (dlt fetches one page after another), and a plain Python loop of requests writing the
 rows with pyarrow. flowsql reads with read_http(...) INTO a Parquet file: with a known
 total the offset pages are fetched max_concurrency (8) at a time, so its bound is
-about PAGES / 8 * LATENCY; a cursor or Link chain is sequential by nature (PAGES *
-LATENCY), flowsql overlapping each page's decoding with the next request.
+about PAGES / 8 * LATENCY. So are the Link pages, which rel="last" numbers (dlt and
+the loop follow rel="next" one page after another). A cursor chain is sequential by
+nature (PAGES * LATENCY), flowsql overlapping each page's decoding with the next
+request.
 
 Results must match: the row count and the sums of id and amount.
 """
@@ -76,8 +79,9 @@ class Api:
         if path == "/link":
             page = int(q.get("page", 0))
             headers = {}
-            if page + 1 < self.pages:
-                headers["Link"] = '<%s/link?page=%d>; rel="next"' % (base, page + 1)
+            if page + 1 < self.pages:  # as GitHub's: rel="next" and rel="last"
+                headers["Link"] = '<%s/link?page=%d>; rel="next", <%s/link?page=%d>; ' \
+                    'rel="last"' % (base, page + 1, base, self.pages - 1)
             return 200, self.link[page], headers
         return 404, b'{"error": "not found"}', {}
 

@@ -381,9 +381,9 @@ class JsonReader : public FormatReader {
     if (settings_.columns.empty()) {
       // An inferred schema: a key it lacks, seen later, is an error, never dropped.
       options.unknown_keys = json::UnknownKeys::kError;
-      options.unknown_key_hint =
-          " inferred from the first block; set sample_size = -1 to infer from the whole "
-          "file, or declare the columns";
+      options.schema_hint =
+          "; the columns were inferred from the first block: set sample_size = -1 to "
+          "infer them from the whole file, or declare them";
     }
     ARROW_ASSIGN_OR_RAISE(bool array, IsArray(path));
     ARROW_ASSIGN_OR_RAISE(auto input, OpenJson(path, array, scan.stats));

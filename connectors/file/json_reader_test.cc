@@ -243,8 +243,12 @@ TEST(JsonReader, ValueOfAnotherKindNamesLineAndKey) {
   auto path = dir.Write("kinds.ndjson", content);
   auto result = ReadFile(path, {{"block_size", "16KB"}});
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().message(),
-            path + ": at line 5001: key 'a': expected BIGINT, found a string (\"text\")");
+  EXPECT_EQ(
+      result.status().message(),
+      path +
+          ": at line 5001: key 'a': expected BIGINT, found a string (\"text\"); the "
+          "columns were inferred from the first block: set sample_size = -1 to infer "
+          "them from the whole file, or declare them");
   // Inferred from the whole file, the column is text.
   ASSERT_OK_AND_ASSIGN(auto table,
                        ReadFile(path, {{"block_size", "16KB"}, {"sample_size", "-1"}}));

@@ -123,8 +123,16 @@ std::vector<OptionSpec> SourceOptions() {
        T::kMap,
        "",
        "The columns, {'id': 'BIGINT', 'name': 'VARCHAR'}; unset: inferred from the "
-       "first page",
+       "first pages (sample_pages)",
        {"columns"}},
+      {"sample_pages",
+       T::kInt,
+       "8",
+       "The pages the columns are inferred from when schema is unset: the first this "
+       "many, the columns widened across them (a new key adds a column; an integer "
+       "then a decimal number is DOUBLE; mixed kinds are VARCHAR); -1: every page, "
+       "read once more for it. A later page that does not fit is an error",
+       {"sample_size"}},
       // Pagination.
       {"paginate",
        T::kEnum,

@@ -186,6 +186,11 @@ Result<Settings> ParseSettings(const ConnectorArgs& args) {
     ARROW_RETURN_NOT_OK(CheckPath(o, path));
   }
   s.max_pages = o.GetInt("max_pages", 0);
+  s.sample_pages = o.GetInt("sample_pages", 8);
+  if (s.sample_pages == 0 || s.sample_pages < -1) {
+    return Status::Invalid("option 'sample_pages': expected >= 1, or -1 for every page");
+  }
+  s.stop = args.stop;
   s.max_concurrency = static_cast<int>(o.GetInt("max_concurrency", 8));
   if (s.page_size < 0 || (o.IsSet("page_size") && s.page_size == 0)) {
     return Status::Invalid("option 'page_size': expected >= 1, got ", s.page_size);

@@ -44,8 +44,10 @@ struct Settings {
   std::string records_path;
   bool flatten = false;
   json::OnBadRecord on_bad_record = json::OnBadRecord::kError;
-  /// Declared columns (the `schema` option); nullptr: inferred from the first page.
+  /// Declared columns (the `schema` option); nullptr: inferred from the first
+  /// `sample_pages` pages (-1: every page).
   std::shared_ptr<arrow::Schema> schema;
+  int64_t sample_pages = 8;
   /// A key outside `schema` is an error, as with an inferred one (set by a polling
   /// stream, whose later polls keep the columns its first poll inferred).
   bool strict_keys = false;
@@ -69,6 +71,10 @@ struct Settings {
   OffsetType offset_type = OffsetType::kMaxField;
   std::string initial_offset;
   std::chrono::milliseconds lag{0};
+
+  /// The statement's stop token (ConnectorArgs::stop), for the requests made before
+  /// the readers run (the first pages, read for the schema).
+  arrow::StopToken stop = arrow::StopToken::Unstoppable();
 };
 
 /// `s` with every "{name}" in its URL (percent-encoded), parameters and body

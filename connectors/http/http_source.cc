@@ -1,6 +1,9 @@
 #include "connectors/http/http_source.h"
 
+#include <cctype>
+#include <charconv>
 #include <deque>
+#include <limits>
 
 #include "common/secrets.h"
 #include "common/text.h"
@@ -29,8 +32,8 @@ std::string ResolveUrl(const std::string& base, const std::string& next) {
   return base.substr(0, slash + 1) + next;
 }
 
-/// The target of the Link header's rel="next" (RFC 8288), or "".
-std::string LinkNext(const std::string& header) {
+/// The target of the Link header's link with relation `rel` (RFC 8288), or "".
+std::string LinkTarget(const std::string& header, std::string_view rel) {
   size_t pos = 0;
   while (pos < header.size()) {
     const size_t open = header.find('<', pos);
@@ -40,16 +43,16 @@ std::string LinkNext(const std::string& header) {
     size_t end = header.find('<', close);
     const std::string params = AsciiLower(
         header.substr(close + 1, end == std::string::npos ? end : end - close - 1));
-    size_t rel = params.find("rel=");
-    if (rel != std::string::npos) {
-      std::string value = params.substr(rel + 4);
+    size_t at = params.find("rel=");
+    if (at != std::string::npos) {
+      std::string value = params.substr(at + 4);
       if (!value.empty() && value[0] == '"')
         value = value.substr(1, value.find('"', 1) - 1);
       value = value.substr(0, value.find_first_of(";,"));
       for (size_t start = 0; start <= value.size();) {
         size_t space = value.find(' ', start);
         if (space == std::string::npos) space = value.size();
-        if (value.substr(start, space - start) == "next") {
+        if (value.substr(start, space - start) == rel) {
           return header.substr(open + 1, close - open - 1);
         }
         start = space + 1;
@@ -58,6 +61,52 @@ std::string LinkNext(const std::string& header) {
     pos = end == std::string::npos ? header.size() : end;
   }
   return "";
+}
+
+/// The pages the Link header of the answer to `url` numbers, if it does.
+std::optional<NumberedLinks> NumberLinks(const std::string& url,
+                                         const std::string& header) {
+  std::string next = LinkTarget(header, "next");
+  std::string last = LinkTarget(header, "last");
+  if (next.empty() || last.empty()) return std::nullopt;
+  next = ResolveUrl(url, next);
+  last = ResolveUrl(url, last);
+  // The two differ in one number, the value of a query parameter.
+  size_t prefix = 0;
+  while (prefix < next.size() && prefix < last.size() && next[prefix] == last[prefix]) {
+    ++prefix;
+  }
+  while (prefix > 0 && std::isdigit(static_cast<unsigned char>(next[prefix - 1]))) {
+    --prefix;
+  }
+  size_t suffix = 0;
+  while (suffix < next.size() - prefix && suffix < last.size() - prefix &&
+         next[next.size() - 1 - suffix] == last[last.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  while (suffix > 0 &&
+         std::isdigit(static_cast<unsigned char>(next[next.size() - suffix]))) {
+    --suffix;
+  }
+  const std::string a = next.substr(prefix, next.size() - prefix - suffix);
+  const std::string b = last.substr(prefix, last.size() - prefix - suffix);
+  const size_t query = next.find('?');
+  auto number = [](const std::string& text) -> std::optional<int64_t> {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      return std::nullopt;
+    }
+    return n;
+  };
+  const auto first = number(a);
+  const auto end = number(b);
+  if (query == std::string::npos || prefix <= query || next[prefix - 1] != '=' ||
+      !first || !end || *end < *first) {
+    return std::nullopt;
+  }
+  return NumberedLinks{next.substr(0, prefix), next.substr(next.size() - suffix), *first,
+                       *end};
 }
 
 std::string EncodeKey(const PageKey& key) {
@@ -139,8 +188,8 @@ class PageReader : public SplitReader {
 
   Result<SourceBatch> Next() override {
     if (done_) return SourceBatch{};
-    ARROW_ASSIGN_OR_RAISE(auto page,
-                          Wait(source_->TakePage(index_, request_.stop), request_.stop));
+    ARROW_ASSIGN_OR_RAISE(
+        auto page, Wait(source_->TakePage({index_, ""}, request_.stop), request_.stop));
     ARROW_ASSIGN_OR_RAISE(auto batch, source_->Decode(page));
     ARROW_RETURN_NOT_OK(Check(page, batch->num_rows()));
     done_ = true;
@@ -157,9 +206,11 @@ class PageReader : public SplitReader {
     const int64_t total = source_->total_records();
     // The last page of what the total says (not of a max_pages cap).
     const bool last = index_ == pages - 1 && !source_->capped();
-    const std::string said = total >= 0
-                                 ? "the total said " + std::to_string(total) + " records"
-                                 : "the total said " + std::to_string(pages) + " pages";
+    const std::string said =
+        total >= 0 ? "the total said " + std::to_string(total) + " records"
+        : source_->numbered()
+            ? "the Link header's rel=\"last\" said " + std::to_string(pages) + " pages"
+            : "the total said " + std::to_string(pages) + " pages";
     int64_t expected = -1;
     if (!last && size > 0) expected = size;
     if (last && total >= 0 && size > 0) expected = total - (pages - 1) * size;
@@ -167,6 +218,12 @@ class PageReader : public SplitReader {
     if (expected >= 0 && rows != expected) {
       return Status::IOError(HttpSource::Where(page), ": ", rows, " records where ",
                              expected, " were expected (", said, ")");
+    }
+    if (last && source_->numbered() &&
+        !LinkTarget(page.response.Header("link"), "next").empty()) {
+      return Status::IOError(HttpSource::Where(page),
+                             ": the Link header has a next page past the last (", said,
+                             ")");
     }
     const int64_t cap = source_->settings().max_pages;
     const bool counted =
@@ -222,8 +279,7 @@ class ChainReader : public SplitReader {
       PageKey key = in_flight_.empty() ? *next_ : PageKey{last_started_ + 1, ""};
       const int64_t cap = source_->settings().max_pages;
       if (cap > 0 && key.index >= cap) break;
-      in_flight_.push_back(key.index == 0 ? source_->TakePage(0, stop_.token())
-                                          : source_->StartFetch(key, stop_.token()));
+      in_flight_.push_back(source_->TakePage(key, stop_.token()));
       last_started_ = key.index;
       if (!ahead) break;
     }
@@ -243,7 +299,7 @@ class ChainReader : public SplitReader {
       // The next request goes out before this page is decoded.
       ARROW_ASSIGN_OR_RAISE(next, source_->NextKey(page, -1));
       if (next) {
-        in_flight_.push_back(source_->StartFetch(*next, stop_.token()));
+        in_flight_.push_back(source_->TakePage(*next, stop_.token()));
         last_started_ = next->index;
       }
       ARROW_ASSIGN_OR_RAISE(batch, source_->Decode(page));
@@ -334,6 +390,10 @@ Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
       // The next URL carries the query the server wants.
       if (!key.token.empty()) {
         url = key.token;
+        params.clear();
+      } else if (key.index > 0 && numbered_) {
+        url = numbered_->before + std::to_string(numbered_->next + key.index - 1) +
+              numbered_->after;
         params.clear();
       }
       break;
@@ -428,7 +488,7 @@ Result<std::optional<PageKey>> HttpSource::NextKey(const FetchedPage& page,
     case Paginate::kLinkHeader: {
       std::string target;
       if (style_ == Paginate::kLinkHeader) {
-        target = LinkNext(page.response.Header("link"));
+        target = LinkTarget(page.response.Header("link"), "next");
       } else {
         ARROW_ASSIGN_OR_RAISE(auto value, at_path(next_url_path_));
         if (value) target = *value;
@@ -458,7 +518,7 @@ Status HttpSource::Probe() {
     style_ = s.paginate == Paginate::kAuto ? Paginate::kNone : s.paginate;
     cursor_path_ = s.cursor_path;
     next_url_path_ = s.next_url_path;
-    ARROW_ASSIGN_OR_RAISE(auto page, FetchPage({0, ""}, stop_source_.token()));
+    ARROW_ASSIGN_OR_RAISE(auto page, FetchPage({0, ""}, s.stop));
     if (s.paginate == Paginate::kAuto) Detect(page);
     const Format format = ResolveFormat(s.format, page.response.Header("content-type"));
     std::string records_path = s.records_path;
@@ -469,25 +529,23 @@ Status HttpSource::Probe() {
     ARROW_ASSIGN_OR_RAISE(decode_.records_path, json::RecordsPath::Parse(records_path));
     decode_.flatten = s.flatten;
     decode_.on_bad_record = s.on_bad_record;
-    // A key the first page did not show would be lost: an error, unless the user
-    // chose the columns.
+    // A key the schema lacks would be lost: an error, unless the user chose the
+    // columns.
     decode_.unknown_keys = s.schema != nullptr && !s.strict_keys
                                ? json::UnknownKeys::kIgnore
                                : json::UnknownKeys::kError;
-    decode_.unknown_key_hint =
-        "declare the columns with the schema option (keys outside it are ignored)";
     schema_ = s.schema;
+    std::optional<PageSchemaInferrer> inferrer;
+    int64_t rows = 0;
     if (schema_ == nullptr) {
-      ARROW_ASSIGN_OR_RAISE(
-          schema_, InferPageSchema(page.response.body, format, decode_, Where(page)));
+      inferrer.emplace(decode_);
+      ARROW_ASSIGN_OR_RAISE(rows,
+                            inferrer->Feed(page.response.body, format, Where(page)));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page, /*delivered=*/false));
+      rows = batch->num_rows();
     }
-    if (schema_->num_fields() == 0) {
-      return Status::IOError(Where(page),
-                             ": no records to infer the columns from; declare them "
-                             "with the schema option");
-    }
-    ARROW_ASSIGN_OR_RAISE(auto batch, Decode(page, /*delivered=*/false));
-    page_size_ = s.page_size > 0 ? s.page_size : batch->num_rows();
+    page_size_ = s.page_size > 0 ? s.page_size : rows;
     const bool counted = style_ == Paginate::kPage || style_ == Paginate::kOffset;
     if (counted && !s.total_pages_path.empty()) {
       ARROW_ASSIGN_OR_RAISE(pages_,
@@ -497,6 +555,9 @@ Status HttpSource::Probe() {
       pages_ = page_size_ == 0 ? 1
                                : total_records_ / page_size_ +
                                      (total_records_ % page_size_ != 0 ? 1 : 0);
+    } else if (style_ == Paginate::kLinkHeader) {
+      numbered_ = NumberLinks(page.url, page.response.Header("link"));
+      if (numbered_) pages_ = numbered_->last - numbered_->next + 2;
     } else if (style_ == Paginate::kNone) {
       pages_ = 1;
     }
@@ -506,21 +567,84 @@ Status HttpSource::Probe() {
     if (pages_ > kMaxPages) {
       return Status::IOError(Where(page), ": the total says ", pages_,
                              " pages, more than the ", kMaxPages, " flowsql reads (",
-                             s.total_path.empty() ? "total_pages_path" : "total_path",
+                             numbered_              ? "the Link header's rel=\"last\""
+                             : s.total_path.empty() ? "total_pages_path"
+                                                    : "total_path",
                              ")");
     }
     if (pages_ > 0 && s.max_pages > 0 && s.max_pages < pages_) {
       pages_ = s.max_pages;
       capped_ = true;
     }
-    first_ = std::move(page);
+    FetchedPage first = page;
+    sampled_.emplace(0, std::move(page));
+    if (inferrer) {
+      ARROW_ASSIGN_OR_RAISE(int64_t sampled, Sample(first, rows, &*inferrer));
+      ARROW_ASSIGN_OR_RAISE(schema_, inferrer->schema());
+      if (schema_->num_fields() == 0) {
+        return Status::IOError(Where(first),
+                               ": no records to infer the columns from; declare them "
+                               "with the schema option");
+      }
+      decode_.schema_hint = "; the columns were inferred from the first " +
+                            std::to_string(sampled) +
+                            (sampled == 1 ? " page" : " pages") +
+                            ": set sample_pages = -1 to infer them from every page, or "
+                            "declare them with the schema option";
+    } else if (s.strict_keys) {
+      decode_.schema_hint =
+          "; declare the columns with the schema option (keys outside it are ignored)";
+    }
     return Status::OK();
   }();
   return probe_status_;
 }
 
+Result<int64_t> HttpSource::Sample(const FetchedPage& first, int64_t rows,
+                                   PageSchemaInferrer* inferrer) {
+  // REQUIRES: mutex_ held.
+  const Settings& s = settings();
+  const int64_t want =
+      s.sample_pages < 0 ? std::numeric_limits<int64_t>::max() : s.sample_pages;
+  // The sampled pages the readers take rather than ask again: a default sample, or
+  // as many as are in flight at once.
+  const int64_t keep = std::max<int64_t>(8, s.max_concurrency);
+  auto feed = [&](FetchedPage page) -> Result<int64_t> {
+    const Format format = ResolveFormat(s.format, page.response.Header("content-type"));
+    ARROW_ASSIGN_OR_RAISE(int64_t n,
+                          inferrer->Feed(page.response.body, format, Where(page)));
+    if (page.key.index < keep) sampled_.emplace(page.key.index, std::move(page));
+    return n;
+  };
+  if (pages_ > 0) {
+    // Known pages: asked max_concurrency at a time.
+    const int64_t n = std::min(want, pages_);
+    std::deque<std::shared_future<Result<FetchedPage>>> flying;
+    for (int64_t next = 1; next < n || !flying.empty();) {
+      while (next < n && static_cast<int64_t>(flying.size()) < s.max_concurrency) {
+        flying.push_back(StartFetch({next++, ""}, s.stop));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto page, Wait(flying.front(), s.stop));
+      flying.pop_front();
+      ARROW_RETURN_NOT_OK(feed(std::move(page)).status());
+    }
+    ahead_end_ = std::min(n, keep);
+    return n;
+  }
+  // A chain: each answer says what to ask next.
+  FetchedPage last = first;
+  int64_t sampled = 1;
+  for (; sampled < want; ++sampled) {
+    ARROW_ASSIGN_OR_RAISE(auto key, NextKey(last, rows));
+    if (!key) break;
+    ARROW_ASSIGN_OR_RAISE(last, FetchPage(*key, s.stop));
+    ARROW_ASSIGN_OR_RAISE(rows, feed(last));
+  }
+  return sampled;
+}
+
 void HttpSource::Detect(const FetchedPage& page) {
-  if (!LinkNext(page.response.Header("link")).empty()) {
+  if (!LinkTarget(page.response.Header("link"), "next").empty()) {
     style_ = Paginate::kLinkHeader;
     return;
   }
@@ -575,25 +699,27 @@ Result<std::vector<Split>> HttpSource::PlanSplits(const ScanRequest& request) {
 }
 
 std::shared_future<Result<FetchedPage>> HttpSource::TakePage(
-    int64_t index, const arrow::StopToken& stop) {
+    const PageKey& key, const arrow::StopToken& stop) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::shared_future<Result<FetchedPage>> out;
-  auto it = ahead_.find(index);
-  if (index == 0 && first_) {
+  auto sampled = sampled_.find(key.index);
+  auto ahead = ahead_.find(key.index);
+  if (sampled != sampled_.end() && sampled->second.key.token == key.token) {
     std::promise<Result<FetchedPage>> ready;
-    ready.set_value(*first_);
+    ready.set_value(std::move(sampled->second));
+    sampled_.erase(sampled);
     out = ready.get_future().share();
-  } else if (it != ahead_.end()) {
-    out = std::move(it->second);
-    ahead_.erase(it);
+  } else if (ahead != ahead_.end()) {
+    out = std::move(ahead->second);
+    ahead_.erase(ahead);
   } else {
-    out = StartFetch({index, ""}, stop);
-    ahead_end_ = std::max(ahead_end_, index + 1);
+    out = StartFetch(key, stop);
+    ahead_end_ = std::max(ahead_end_, key.index + 1);
   }
   // The pages after it, for the readers to come (only pages this source planned).
   if (planned_ && pages_ > 0) {
     const int64_t window = settings().max_concurrency;
-    while (ahead_end_ < pages_ && ahead_end_ < index + window) {
+    while (ahead_end_ < pages_ && ahead_end_ < key.index + window) {
       ahead_[ahead_end_] = StartFetch({ahead_end_, ""}, stop_source_.token());
       ++ahead_end_;
     }

@@ -51,8 +51,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> ReadCsv(
     for (const auto& field : batch->schema()->fields()) {
       if (schema->GetFieldIndex(field->name()) < 0) {
         return Status::IOError(where, ": a column '", field->name(),
-                               "' that the first page did not have; ",
-                               options.unknown_key_hint);
+                               "' that is not in the schema", options.schema_hint);
       }
     }
   }
@@ -90,18 +89,44 @@ std::string DefaultRecordsPath(std::string_view body) {
   return "$";
 }
 
-Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
-                                                       Format format,
-                                                       const json::DecodeOptions& options,
-                                                       const std::string& where) {
+PageSchemaInferrer::PageSchemaInferrer(json::DecodeOptions options)
+    : options_(options), json_(std::move(options)) {}
+
+Result<int64_t> PageSchemaInferrer::Feed(std::string_view body, Format format,
+                                         const std::string& where) {
   if (format == Format::kCsv) {
-    ARROW_ASSIGN_OR_RAISE(auto batch, ReadCsv(body, nullptr, options, where));
-    return batch->schema();
+    ARROW_ASSIGN_OR_RAISE(auto batch, ReadCsv(body, nullptr, options_, where));
+    if (csv_ == nullptr) {
+      csv_ = batch->schema();
+      return batch->num_rows();
+    }
+    auto merge = arrow::Field::MergeOptions::Permissive();
+    arrow::FieldVector fields = csv_->fields();
+    for (const auto& f : batch->schema()->fields()) {
+      const int i = csv_->GetFieldIndex(f->name());
+      if (i < 0) {
+        fields.push_back(f);
+        continue;
+      }
+      auto merged = fields[i]->MergeWith(*f, merge);
+      // Kinds no type holds both: text.
+      fields[i] = merged.ok() ? *merged : arrow::field(f->name(), arrow::utf8());
+    }
+    csv_ = arrow::schema(std::move(fields));
+    return batch->num_rows();
   }
-  json::SchemaInferrer inferrer(options);
-  Status st = inferrer.Feed(body);
+  const int64_t before = json_.records();
+  Status st = json_.Feed(body);
   if (!st.ok()) return AtPage(st, where);
-  return inferrer.schema();
+  return json_.records() - before;
+}
+
+Result<std::shared_ptr<arrow::Schema>> PageSchemaInferrer::schema() {
+  if (csv_ == nullptr) return json_.schema();
+  if (json_.records() == 0) return csv_;
+  return Status::Invalid(
+      "pages of CSV and of JSON: declare the columns with the "
+      "schema option");
 }
 
 Result<json::DecodedPage> DecodePage(std::string_view body, Format format,

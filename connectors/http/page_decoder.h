@@ -24,11 +24,24 @@ Format ResolveFormat(Format declared, const std::string& content_type);
 /// else "$" (the object is one record).
 std::string DefaultRecordsPath(std::string_view body);
 
-/// The columns of the first page's records. `where` names the page in errors.
-Result<std::shared_ptr<arrow::Schema>> InferPageSchema(std::string_view body,
-                                                       Format format,
-                                                       const json::DecodeOptions& options,
-                                                       const std::string& where);
+/// The columns of the records of the pages it is fed, widened as later pages show
+/// new keys or wider types: JSON and NDJSON pages through json::SchemaInferrer, CSV
+/// pages' inferred columns unified as Arrow promotes them (int64 and double: double;
+/// other differences: string). Not thread-safe.
+class PageSchemaInferrer {
+ public:
+  explicit PageSchemaInferrer(json::DecodeOptions options);
+  /// Feeds one page's records; returns how many there are. `where` names the page in
+  /// errors, which leave the columns as they were.
+  Result<int64_t> Feed(std::string_view body, Format format, const std::string& where);
+  /// The columns so far.
+  Result<std::shared_ptr<arrow::Schema>> schema();
+
+ private:
+  json::DecodeOptions options_;
+  json::SchemaInferrer json_;
+  std::shared_ptr<arrow::Schema> csv_;  // the CSV pages' columns; nullptr: none yet
+};
 
 /// Decodes `body` into one batch of exactly `schema`'s columns (a missing one null),
 /// counting the records skipped or nulled. A record that does not fit follows

@@ -102,7 +102,9 @@ class PollReader : public SplitReader {
       }
       ARROW_RETURN_NOT_OK(request_.stop.Poll());
       if (round_ == nullptr) {
-        round_ = std::make_unique<HttpSource>(source_->RoundSettings(pos_.offset));
+        Settings round = source_->RoundSettings(pos_.offset);
+        round.stop = request_.stop;  // the reader's, not the statement's
+        round_ = std::make_unique<HttpSource>(std::move(round));
         ARROW_ASSIGN_OR_RAISE(splits_, round_->PlanSplits(all_));
       }
       if (reader_ == nullptr) {

@@ -215,6 +215,10 @@ struct ConnectorArgs {
   std::vector<std::string> positional;
   /// Validated options: WITH (...), named arguments, COPY options.
   Options options;
+  /// The statement's stop token (Ctrl-C): what a source does before its readers run
+  /// (GetSchema, PlanSplits: a server's first answer) ends with Cancelled when it is
+  /// set.
+  arrow::StopToken stop = arrow::StopToken::Unstoppable();
 };
 
 /// A connector's declaration. Options are declared once and validated by the

@@ -786,9 +786,8 @@ class ObjectTarget {
     size_t follow = 0;  // the slot of the key that followed this one last time
   };
 
-  /// `unknown`: what a key no slot names is; `hint` is appended to its error.
-  ObjectTarget(UnknownKeys unknown, std::string hint)
-      : unknown_(unknown), hint_(std::move(hint)) {}
+  /// `unknown`: what a key no slot names is.
+  explicit ObjectTarget(UnknownKeys unknown) : unknown_(unknown) {}
 
   /// Adds `column` under the key path `keys` (one key, or with flatten several).
   void Add(const std::vector<std::string>& keys, size_t i, Column* column) {
@@ -801,7 +800,7 @@ class ObjectTarget {
     if (i + 1 == keys.size()) {
       slot->column = column;
     } else {
-      if (!slot->nested) slot->nested = std::make_unique<ObjectTarget>(unknown_, hint_);
+      if (!slot->nested) slot->nested = std::make_unique<ObjectTarget>(unknown_);
       slot->nested->Add(keys, i + 1, column);
     }
   }
@@ -822,8 +821,7 @@ class ObjectTarget {
       if (slot == nullptr) {
         if (unknown_ == UnknownKeys::kError) {
           problem->fatal = true;
-          problem->message =
-              "key '" + std::string(field.key) + "' is not in the schema" + hint_;
+          problem->message = "key '" + std::string(field.key) + "' is not in the schema";
           return false;
         }
         continue;
@@ -860,7 +858,6 @@ class ObjectTarget {
   }
 
   UnknownKeys unknown_;
-  std::string hint_;
   std::vector<Slot> slots_;
   size_t first_ = 0;  // the slot of the first key last time
   struct Hash {
@@ -876,8 +873,7 @@ class StructColumn : public Column {
  public:
   StructColumn(std::string path, std::shared_ptr<arrow::DataType> type,
                const DecodeOptions& options)
-      : Column(std::move(path), std::move(type)),
-        target_(options.unknown_keys, options.unknown_key_hint) {
+      : Column(std::move(path), std::move(type)), target_(options.unknown_keys) {
     for (const auto& f : type_->fields()) {
       children_.push_back(MakeColumn(path_ + "." + f->name(), f->type(), options));
       target_.Add({f->name()}, 0, children_.back().get());
@@ -1044,7 +1040,7 @@ class Decoder::Impl {
   Impl(std::shared_ptr<arrow::Schema> schema, DecodeOptions options)
       : schema_(std::move(schema)),
         options_(std::move(options)),
-        target_(options_.unknown_keys, options_.unknown_key_hint) {
+        target_(options_.unknown_keys) {
     for (const auto& f : schema_->fields()) {
       columns_.push_back(MakeColumn(f->name(), f->type(), options_));
       const auto keys =
@@ -1068,7 +1064,8 @@ class Decoder::Impl {
     problem_.message.clear();
     dom::object object;
     bool ok;
-    if (record.get_object().get(object) != simdjson::SUCCESS) {
+    const bool is_object = record.get_object().get(object) == simdjson::SUCCESS;
+    if (!is_object) {
       problem_.bad = true;
       problem_.message =
           std::string("expected an object, found ") + KindName(record.type());
@@ -1079,7 +1076,9 @@ class Decoder::Impl {
     if (!ok) {
       if (problem_.fatal || options_.on_bad_record == OnBadRecord::kError) {
         for (auto& c : columns_) c->Truncate(rows_);
-        return Status::Invalid(problem_.message);
+        // A record that is an object but does not fit: the schema may be at fault.
+        return Status::Invalid(problem_.message,
+                               is_object ? options_.schema_hint : std::string());
       }
       if (options_.on_bad_record == OnBadRecord::kSkip) {
         for (auto& c : columns_) c->Truncate(rows_);

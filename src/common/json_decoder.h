@@ -76,8 +76,10 @@ struct DecodeOptions {
   /// Decoding: keys of a record that are known but not wanted (columns projected
   /// away): read past, never an unknown key.
   std::vector<std::string> skipped_keys;
-  /// Decoding: appended to the error for an unknown key (what the user can do).
-  std::string unknown_key_hint;
+  /// Decoding: appended to the error for a record that does not fit the schema (a
+  /// key it lacks, a value its column cannot hold): what the user can do about an
+  /// inferred schema ("; the columns were inferred from ...").
+  std::string schema_hint;
 };
 
 /// Bytes that must be readable after a block given to DecodeBlock / FeedBlock

@@ -251,7 +251,7 @@ TEST(JsonDecoder, MalformedAndTruncatedPagesNameTheByte) {
 TEST(JsonDecoder, BlocksCarryTheirCutDocument) {
   auto options = Options();
   options.unknown_keys = UnknownKeys::kError;
-  options.unknown_key_hint = "; declare it";
+  options.schema_hint = "; declare it";
   options.skipped_keys = {"b"};
   ASSERT_OK_AND_ASSIGN(
       auto decoder,

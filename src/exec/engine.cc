@@ -213,6 +213,7 @@ struct Engine::Impl {
     binder.set_subquery_runner(SubqueryRunner());
     binder.set_tables(&tables);
     binder.set_settings(&settings);
+    binder.set_stop(options.stop);
     return binder;
   }
 

@@ -661,6 +661,7 @@ Result<Binder::Relation> Binder::BindLateralCall(Relation left, const sql::Table
             : cp::call("cast", {bound.expr}, cp::CastOptions::Safe(arrow::utf8())));
   }
   ConnectorArgs args;
+  args.stop = stop_;
   ARROW_ASSIGN_OR_RAISE(args.options, SourceOptions(*spec, ref));
   // The columns: those of the call for the first row whose arguments are all set.
   if (!runner_) return ErrorAt(ref.loc, "not supported: " + call + " in this statement");

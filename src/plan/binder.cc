@@ -1386,6 +1386,7 @@ Result<Options> Binder::SourceOptions(const ConnectorSpec& spec,
 Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
   const ConnectorSpec* spec = nullptr;
   ConnectorArgs args;
+  args.stop = stop_;
   std::string default_alias;
   if (ref.kind == sql::TableKind::kUri) {
     spec = registry_->FindByUri(ref.uri);

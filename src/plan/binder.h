@@ -39,6 +39,8 @@ class Binder {
   void set_tables(const TableMap* tables) { tables_ = tables; }
   /// The session's settings (TimeZone). REQUIRES: `settings` outlives the binder.
   void set_settings(const Settings* settings) { settings_ = settings; }
+  /// The statement's stop token, given to the sources the binder makes.
+  void set_stop(arrow::StopToken stop) { stop_ = std::move(stop); }
 
   /// Binds a query. The plan's root schema carries the user-visible column names.
   Result<PlanPtr> BindQuery(const sql::Query& query);
@@ -259,6 +261,7 @@ class Binder {
   SubqueryRunner runner_;
   const TableMap* tables_ = nullptr;
   const Settings* settings_ = nullptr;
+  arrow::StopToken stop_ = arrow::StopToken::Unstoppable();
   /// Window and unnest() calls of the SELECT being bound, by canonical text ->
   /// output column.
   std::map<std::string, std::string> window_columns_;

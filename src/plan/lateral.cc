@@ -202,6 +202,7 @@ class LateralNode : public ac::MapNode {
   Result<std::shared_ptr<arrow::Table>> Read(const std::vector<std::string>& values) {
     if (stop_.IsStopRequested()) return Status::Cancelled("LATERAL call stopped");
     ConnectorArgs args = node_.args;
+    args.stop = stop_;
     args.uri = values[0];
     args.positional.assign(values.begin() + 1, values.end());
     ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Source> source, node_.make_source(args));

@@ -13,8 +13,10 @@ Styles:
     cursor    [?cursor=C]                      {"data": [...], "meta": {"next_cursor": C|null}}
     next      [?after=K]                       {"results": [...], "next": absolute URL|null}
     next_rel  [?after=K]                       the same with "next": "/open/next_rel?after=K"
-    link      [?page=N]                        [...], and Link: <url>; rel="next"
-    ndjson    [?page=N]                        NDJSON (application/x-ndjson), Link header
+    link      [?page=N]                        [...], and Link: <url>; rel="next", and
+                                               rel="last" (as GitHub's, json-server's)
+    ndjson    [?page=N]                        NDJSON (application/x-ndjson), Link
+                                               header with rel="next" only
     csv                                        every record as CSV (text/csv)
     echo                                       one record: the request's method, query,
                                                headers and body, as the server saw them
@@ -35,8 +37,10 @@ Injected behaviour (api.fail(style, what, times=1), or attributes):
     closed without an answer), "cut" (half the body, then closed), "malformed" (200 and
     broken JSON), "slow" (no answer for api.slow_seconds), None (answered normally:
     lets the requests before a failure pass)
-    api.lie = n         the totals (total, total_pages) say n records more (or fewer)
-    api.drift = True    records from the second page on have a field "extra" (a string)
+    api.lie = n         the totals (total, total_pages, rel="last") say n records more
+                        (or fewer)
+    api.drift = n       records from the n-th page on have a field "extra": the id
+                        (an integer) on page n, the id + 0.5 after it (0: none)
     api.latency = s     every answer waits s seconds first
 Counters: api.requests(style) (method, path, query, headers), api.max_in_flight,
 api.tokens_issued.
@@ -111,7 +115,7 @@ class Api:
         self.page_size = page_size
         self.port = port
         self.lie = 0
-        self.drift = False
+        self.drift = 0
         self.latency = 0.0
         self.encoding: Optional[str] = None  # None: gzip when accepted, else deflate
         self.slow_seconds = 5.0
@@ -154,7 +158,7 @@ class Api:
             self.tokens_issued = 0
             self._tokens.clear()
             self._generation += 1
-        self.lie, self.drift, self.latency, self.encoding = 0, False, 0.0, None
+        self.lie, self.drift, self.latency, self.encoding = 0, 0, 0.0, None
         self.token_lifetime = 3600.0
 
     # --- used by the handler ---
@@ -291,8 +295,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _page(self, start: int, size: int) -> list:
         api = self.api
         rows = api.data[start:start + size]
-        if api.drift and start >= api.page_size:
-            rows = [{**row, "extra": f"x{row['id']}"} for row in rows]
+        first = (api.drift - 1) * api.page_size  # of the drift's first page
+        if api.drift and start >= first:
+            rows = [{**row, "extra": row["id"] + (0.5 if start > first else 0)}
+                    for row in rows]
         return rows
 
     def _answer(self, r: Request):
@@ -352,8 +358,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             page = int(q.get("page", 1))
             rows = self._page((page - 1) * size, size)
             if page * size < n:
-                headers["Link"] = (f'<{base}?page=1>; rel="first", '
-                                   f'<{base}?page={page + 1}>; rel="next"')
+                # As GitHub's: the request's other parameters kept, then the page.
+                kept = "".join(f"{urllib.parse.urlencode({k: v})}&"
+                               for k, v in q.items() if k != "page")
+                headers["Link"] = (f'<{base}?{kept}page=1>; rel="first", '
+                                   f'<{base}?{kept}page={page + 1}>; rel="next"')
+                if r.style == "link":  # numbered: the last page's too
+                    last = max(1, -(-(n + api.lie) // size))
+                    headers["Link"] += f', <{base}?{kept}page={last}>; rel="last"'
             if r.style == "ndjson":
                 content_type = "application/x-ndjson"
                 body = "".join(json.dumps(row) + "\n" for row in rows).encode()
