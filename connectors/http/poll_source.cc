@@ -18,21 +18,23 @@ namespace {
 namespace cp = arrow::compute;
 
 /// Where a poll stands: the round's offset, its page split and that split's offset,
-/// and what the round found so far for the next offset (max_field, timestamp: the
+/// what the round found so far for the next offset (max_field, timestamp: the
 /// largest value, as Arrow writes it; incremental: the records; cursor: the last
-/// answer's offset).
+/// answer's offset), and the records read in this round and before it.
 struct Position {
   std::string offset;
   int64_t split = 0;
   std::string split_offset;
   std::string found;
-  int64_t rows = 0;  // read in this round
+  int64_t rows = 0;   // read in this round
+  int64_t total = 0;  // read by the rounds before this one, from the first poll on
 };
 
 std::string Encode(const Position& p) {
   std::string out;
-  for (const std::string& field : {p.offset, std::to_string(p.split), p.split_offset,
-                                   p.found, std::to_string(p.rows)}) {
+  for (const std::string& field :
+       {p.offset, std::to_string(p.split), p.split_offset, p.found,
+        std::to_string(p.rows), std::to_string(p.total)}) {
     out += std::to_string(field.size()) + ":" + field;
   }
   return out;
@@ -41,7 +43,7 @@ std::string Encode(const Position& p) {
 Result<Position> Decode(const std::string& text) {
   std::vector<std::string> fields;
   size_t at = 0;
-  while (at < text.size() && fields.size() < 5) {
+  while (at < text.size() && fields.size() < 6) {
     const size_t colon = text.find(':', at);
     auto size = colon == std::string::npos ? std::nullopt
                                            : ParseInt64(text.substr(at, colon - at));
@@ -49,13 +51,15 @@ Result<Position> Decode(const std::string& text) {
     fields.push_back(text.substr(colon + 1, *size));
     at = colon + 1 + *size;
   }
-  auto split = fields.size() == 5 ? ParseInt64(fields[1]) : std::nullopt;
-  auto rows = fields.size() == 5 ? ParseInt64(fields[4]) : std::nullopt;
-  if (at != text.size() || !split || *split < 0 || !rows || *rows < 0) {
+  auto split = fields.size() == 6 ? ParseInt64(fields[1]) : std::nullopt;
+  auto rows = fields.size() == 6 ? ParseInt64(fields[4]) : std::nullopt;
+  auto total = fields.size() == 6 ? ParseInt64(fields[5]) : std::nullopt;
+  if (at != text.size() || !split || *split < 0 || !rows || *rows < 0 || !total ||
+      *total < 0) {
     return Status::Invalid("not an offset of an http polling stream: '", Redact(text),
                            "'");
   }
-  return Position{fields[0], *split, fields[2], fields[3], *rows};
+  return Position{fields[0], *split, fields[2], fields[3], *rows, *total};
 }
 
 /// A timestamp offset as an API takes it: ISO 8601 ("2024-05-01T10:00:00.000000",
@@ -124,7 +128,8 @@ class PollReader : public SplitReader {
           ARROW_ASSIGN_OR_RAISE(std::string next, NextOffset());
           const bool largest = source_->settings().offset_type == OffsetType::kMaxField ||
                                source_->settings().offset_type == OffsetType::kTimestamp;
-          pos_ = Position{next, 0, "", largest ? pos_.found : "", 0};
+          pos_ =
+              Position{next, 0, "", largest ? pos_.found : "", 0, pos_.total + pos_.rows};
           round_.reset();
           splits_.clear();
           wait_ = true;
@@ -181,8 +186,10 @@ class PollReader : public SplitReader {
 
   /// A replay: keeps of `batch` the records the epoch being replayed read, and says
   /// whether its end is reached. Records that arrived since belong to later epochs:
-  /// those past its largest offset_field (max_field, timestamp), past its count
-  /// (incremental), or past its count in its last poll (cursor).
+  /// those past its largest offset_field (max_field, timestamp), or past its count
+  /// from the first poll (incremental, cursor): a poll that now answers with more
+  /// records than it did ends the round elsewhere, and so asks the next from another
+  /// offset, but the records follow each other as they did.
   Result<bool> Trim(std::shared_ptr<arrow::RecordBatch>* batch) const {
     const Settings& s = source_->settings();
     const int64_t n = (*batch)->num_rows();
@@ -207,15 +214,8 @@ class PollReader : public SplitReader {
                           at_bound.scalar_as<arrow::BooleanScalar>().value);
       }
     }
-    // Records counted from the round's start: the epoch ends `left` records on.
-    int64_t left = -1;
-    if (s.offset_type == OffsetType::kIncremental) {
-      auto start = ParseInt64(pos_.offset.empty() ? "0" : pos_.offset);
-      auto end = ParseInt64(end_->offset.empty() ? "0" : end_->offset);
-      if (start && end) left = *end + end_->rows - (*start + pos_.rows);
-    } else if (pos_.offset == end_->offset) {
-      left = end_->rows - pos_.rows;
-    }
+    // The epoch ends `left` records on.
+    const int64_t left = end_->total + end_->rows - (pos_.total + pos_.rows);
     if (left < 0 || left > n) return false;
     *batch = (*batch)->Slice(0, left);
     return true;

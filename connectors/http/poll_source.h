@@ -9,10 +9,11 @@
 // records keeps the offset. Polls are `interval` apart.
 //
 // Offsets. The one split, "poll", has an offset that names the round's offset, the
-// page split of the round and that split's own offset, and what the round has
-// found so far for the next offset. A restarted pipeline so re-issues exactly the
-// requests of an uncommitted epoch and stops where it stopped; the rows are the
-// same when the API answers the same offset with the same records.
+// page split of the round and that split's own offset, what the round has found so
+// far for the next offset, and the records read in the round and before it. A restarted
+// pipeline so re-issues exactly the requests of an uncommitted epoch and stops where it
+// stopped; the rows are the same when the API answers the same offset with the same
+// records.
 #pragma once
 
 #include <memory>

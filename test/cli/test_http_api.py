@@ -573,7 +573,8 @@ def test_a_file_extension_makes_an_url_a_file_and_any_other_an_api(flowsql, api,
 
 def test_conformance_suite(api):
     """The runtime's conformance checks (schema, splits' union, pushdowns, resume
-    from any offset, scan tasks) over the http source's page splits and chains."""
+    from any offset, scan tasks) over the http source's page splits and chains, and
+    its polling streams (unbounded: read up to the records served)."""
     binary = REPO / "build" / "flowsql_conformance_tests"
     if os.environ.get("FLOWSQL_BIN"):
         binary = os.path.join(os.path.dirname(os.environ["FLOWSQL_BIN"]),

@@ -22,12 +22,20 @@ Result<ConnectorArgs> MakeArgs(const Registry& registry, const std::string& conn
 }
 
 Result<SplitRead> ReadSplit(Source* source, const Split& split, const SplitRange& range,
-                            const ScanRequest& request) {
+                            const ScanRequest& request, int64_t max_rows) {
   SplitRead out;
   ARROW_ASSIGN_OR_RAISE(auto reader, source->OpenSplit(split, range, request));
-  while (true) {
+  const auto deadline = std::chrono::steady_clock::now() + kUnboundedWait;
+  int64_t rows = 0;
+  while (max_rows < 0 || rows < max_rows) {
+    if (max_rows >= 0 && std::chrono::steady_clock::now() > deadline) {
+      return Status::Invalid("split ", split.id, " gave ", rows, " rows in ",
+                             kUnboundedWait.count(), " s, where ", max_rows,
+                             " were to be read");
+    }
     ARROW_ASSIGN_OR_RAISE(auto next, reader->Next());
     if (next.batch == nullptr) break;
+    rows += next.batch->num_rows();
     if (!next.batch->schema()->Equals(*reader->schema())) {
       return Status::Invalid("batch schema ", next.batch->schema()->ToString(),
                              " is not the reader's ", reader->schema()->ToString());

@@ -1,11 +1,13 @@
 // The connector conformance suite: one set of checks that every source and sink
 // passes. A new connector adds its cases to conformance_test.cc's lists and gets
 // schema, pushdowns, splits, resume, scan-task round trips, abort, atomic commit
-// and idempotent replay checked.
+// and idempotent replay checked. An unbounded source (a stream) is read up to a
+// count of rows where a bounded one is read to its end, and gets the same checks.
 #pragma once
 
 #include <arrow/table.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,7 +23,9 @@ struct SourceCase {
   std::string connector;  // as registered
   ConnectorArgs args;     // options already validated (use MakeArgs)
   std::string schema;     // arrow::Schema::ToString() of GetSchema()
-  /// An int64 column whose values, sorted, must be exactly 0..rows-1 + first.
+  /// An int64 column whose values, sorted, must be exactly 0..rows-1 + first. An
+  /// unbounded source (bounded() false) is read up to rows / splits rows a split:
+  /// each split's share, in order.
   std::string key;
   int64_t first = 0;
   int64_t rows = 0;
@@ -47,8 +51,13 @@ struct SplitRead {
   std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
   std::vector<std::string> offsets;
 };
+/// `max_rows` >= 0 (a split of an unbounded source, which never ends on its own):
+/// stops after the batch that brings the rows read to `max_rows` or more (none read
+/// for 0), or at the split's end. A split that has given fewer after kUnboundedWait
+/// is an error (a guard against a hang, not a check of speed).
 Result<SplitRead> ReadSplit(Source* source, const Split& split, const SplitRange& range,
-                            const ScanRequest& request);
+                            const ScanRequest& request, int64_t max_rows = -1);
+inline constexpr std::chrono::seconds kUnboundedWait{60};
 
 /// The int64 values of `column` in `batches`, in order.
 Result<std::vector<int64_t>> Keys(

@@ -151,6 +151,30 @@ std::vector<SourceCase> Sources() {
                      MakeArgs(r, "http", base + path, options, false).ValueOrDie(),
                      http_schema, "id", 0, 250});
     }
+    // Polling streams (unbounded): every offset type that follows the records, each
+    // poll 25 records after the offset it sends.
+    for (auto [name, query, options] :
+         std::vector<std::tuple<std::string, std::string, Raw>>{
+             {"http_poll_max_field",
+              "?since={id}",
+              {{"offset_field", "id"}, {"initial_offset", "-1"}}},
+             {"http_poll_incremental",
+              "?start={start}",
+              {{"offset_field", "start"},
+               {"offset_type", "incremental"},
+               {"initial_offset", "0"}}},
+             {"http_poll_cursor",
+              "?since={next_since}",
+              {{"offset_field", "next_since"},
+               {"offset_type", "cursor"},
+               {"initial_offset", "-1"}}}}) {
+      options.push_back({"streaming", "true"});
+      options.push_back({"interval", "10ms"});
+      out.push_back(
+          {name, "http",
+           MakeArgs(r, "http", base + "/open/poll" + query, options, false).ValueOrDie(),
+           http_schema, "id", 0, 250});
+    }
   }
   auto series =
       MakeArgs(r, "generate", "", {{"function", "generate_series"}, {"splits", "4"}},
@@ -161,9 +185,14 @@ std::vector<SourceCase> Sources() {
   auto gen = MakeArgs(r, "generate", "",
                       {{"rows", "5000"}, {"splits", "3"}, {"start", "7"}}, false)
                  .ValueOrDie();
-  out.push_back({"generate", "generate", gen,
-                 "id: int64\nts: timestamp[us, tz=UTC]\nvalue: double\ncategory: string",
-                 "id", 7, 5000});
+  const char* gen_schema =
+      "id: int64\nts: timestamp[us, tz=UTC]\nvalue: double\ncategory: string";
+  out.push_back({"generate", "generate", gen, gen_schema, "id", 7, 5000});
+  // Unbounded (no rows): each of the 3 splits read up to its 1000 rows.
+  auto stream = MakeArgs(r, "generate", "",
+                         {{"splits", "3"}, {"start", "7"}, {"batch_size", "300"}}, false)
+                    .ValueOrDie();
+  out.push_back({"generate_unbounded", "generate", stream, gen_schema, "id", 7, 3000});
   return out;
 }
 
@@ -227,6 +256,19 @@ std::vector<int64_t> Expected(const SourceCase& c) {
   return out;
 }
 
+/// The rows a read of one of `splits` splits takes: all of them (-1) for a bounded
+/// source; an unbounded one's never end, so each is read up to its share of the case.
+int64_t Share(const Source& source, const SourceCase& c, size_t splits) {
+  return source.bounded() ? -1 : c.rows / static_cast<int64_t>(splits);
+}
+
+/// The first `rows` of `keys` (all when rows is -1): a read up to a count ends with a
+/// whole batch, which may reach past it.
+std::vector<int64_t> Cut(std::vector<int64_t> keys, int64_t rows) {
+  if (rows >= 0 && static_cast<int64_t>(keys.size()) > rows) keys.resize(rows);
+  return keys;
+}
+
 void PrintTo(const SourceCase& c, std::ostream* os) { *os << c.name; }
 void PrintTo(const SinkCase& c, std::ostream* os) { *os << c.name; }
 
@@ -250,12 +292,14 @@ TEST_P(SourceConformance, UnionOfSplitsIsTheFullScan) {
   auto source = Make();
   ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits({}));
   ASSERT_FALSE(splits.empty());
+  const int64_t share = Share(*source, GetParam(), splits.size());
   std::set<std::string> ids;
   std::vector<int64_t> keys;
   for (const auto& split : splits) {
     EXPECT_TRUE(ids.insert(split.id).second) << "split id twice: " << split.id;
-    ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, {}));
+    ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, {}, share));
     ASSERT_OK_AND_ASSIGN(auto k, Keys(read.batches, GetParam().key));
+    k = Cut(std::move(k), share);
     keys.insert(keys.end(), k.begin(), k.end());
   }
   std::sort(keys.begin(), keys.end());
@@ -271,18 +315,21 @@ TEST_P(SourceConformance, HonoursDeclaredPushdowns) {
   const auto& c = GetParam();
   const Pushdown pushdown = source->pushdown();
   ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits({}));
+  const int64_t share = Share(*source, c, splits.size());
   if (pushdown.projection) {
     ScanRequest request;
     request.columns = std::vector<std::string>{c.key};
     for (const auto& split : splits) {
-      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request));
+      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request, share));
       for (const auto& b : read.batches) {
         ASSERT_EQ(b->num_columns(), 1);
         EXPECT_EQ(b->schema()->field(0)->name(), c.key);
       }
     }
   }
-  if (pushdown.filter) {
+  // An unbounded source's filter would be read up to a count of the rows it kept,
+  // which a filter makes unknown; none declares one.
+  if (pushdown.filter && source->bounded()) {
     // A source may keep extra rows, never drop a matching one.
     ScanRequest request;
     const int64_t half = c.first + c.rows / 2;
@@ -304,7 +351,8 @@ TEST_P(SourceConformance, HonoursDeclaredPushdowns) {
     ScanRequest request;
     request.limit = 7;
     for (const auto& split : splits) {
-      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request));
+      // A limit ends even an unbounded split; the share stops one that ignores it.
+      ASSERT_OK_AND_ASSIGN(auto read, ReadSplit(source.get(), split, {}, request, share));
       int64_t rows = 0;
       for (const auto& b : read.batches) rows += b->num_rows();
       EXPECT_LE(rows, 7) << split.id;
@@ -316,24 +364,30 @@ TEST_P(SourceConformance, ResumesFromAnyOffset) {
   auto source = Make();
   ScanRequest request;
   ASSERT_OK_AND_ASSIGN(auto splits, source->PlanSplits(request));
+  const int64_t share = Share(*source, GetParam(), splits.size());
   for (const auto& split : splits) {
-    ASSERT_OK_AND_ASSIGN(auto full, ReadSplit(source.get(), split, {}, request));
+    ASSERT_OK_AND_ASSIGN(auto full, ReadSplit(source.get(), split, {}, request, share));
     ASSERT_OK_AND_ASSIGN(auto all, Keys(full.batches, GetParam().key));
     size_t before = 0;
     for (size_t i = 0; i < full.offsets.size() && i < 12; ++i) {
       before += full.batches[i]->num_rows();
-      ASSERT_OK_AND_ASSIGN(
-          auto rest, ReadSplit(source.get(), split, {full.offsets[i], ""}, request));
+      // An unbounded split resumed is read as far as the full read went.
+      const int64_t left = share < 0 ? -1 : static_cast<int64_t>(all.size() - before);
+      ASSERT_OK_AND_ASSIGN(auto rest, ReadSplit(source.get(), split,
+                                                {full.offsets[i], ""}, request, left));
       ASSERT_OK_AND_ASSIGN(auto keys, Keys(rest.batches, GetParam().key));
-      EXPECT_EQ(keys, std::vector<int64_t>(all.begin() + before, all.end()))
+      EXPECT_EQ(Cut(std::move(keys), left),
+                std::vector<int64_t>(all.begin() + before, all.end()))
           << split.id << " from " << full.offsets[i];
-      // A replay of a logged range stops exactly at its end.
+      // A replay of a logged range stops exactly at its end, an unbounded split's
+      // too (one row more is read if it does not).
       if (i + 2 < full.offsets.size()) {
-        ASSERT_OK_AND_ASSIGN(auto range,
-                             ReadSplit(source.get(), split,
-                                       {full.offsets[i], full.offsets[i + 2]}, request));
-        ASSERT_OK_AND_ASSIGN(auto ranged, Keys(range.batches, GetParam().key));
         size_t n = full.batches[i + 1]->num_rows() + full.batches[i + 2]->num_rows();
+        ASSERT_OK_AND_ASSIGN(
+            auto range,
+            ReadSplit(source.get(), split, {full.offsets[i], full.offsets[i + 2]},
+                      request, share < 0 ? -1 : static_cast<int64_t>(n) + 1));
+        ASSERT_OK_AND_ASSIGN(auto ranged, Keys(range.batches, GetParam().key));
         EXPECT_EQ(ranged,
                   std::vector<int64_t>(all.begin() + before, all.begin() + before + n));
       }
@@ -359,12 +413,14 @@ TEST_P(SourceConformance, ScanTaskRoundTripsThroughBytes) {
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<Source> remote,
                        TheRegistry().FindByName(back.connector)->make_source(back.args));
   ASSERT_OK(remote->GetSchema().status());
-  ASSERT_OK_AND_ASSIGN(auto there,
-                       ReadSplit(remote.get(), back.split, back.range, back.request));
-  ASSERT_OK_AND_ASSIGN(auto here, ReadSplit(source.get(), task.split, {}, task.request));
+  const int64_t share = Share(*source, c, splits.size());
+  ASSERT_OK_AND_ASSIGN(
+      auto there, ReadSplit(remote.get(), back.split, back.range, back.request, share));
+  ASSERT_OK_AND_ASSIGN(auto here,
+                       ReadSplit(source.get(), task.split, {}, task.request, share));
   ASSERT_OK_AND_ASSIGN(auto a, Keys(there.batches, c.key));
   ASSERT_OK_AND_ASSIGN(auto b, Keys(here.batches, c.key));
-  EXPECT_EQ(a, b);
+  EXPECT_EQ(Cut(std::move(a), share), Cut(std::move(b), share));
   EXPECT_FALSE(DeserializeScanTask("garbage").ok());
 }
 

@@ -16,17 +16,29 @@ generate's ack_log shows the acknowledgements: never past the rows every sink
 holds, never backwards, and after a clean stop up to the last committed row. After
 a clean stop, two sinks of one pipeline hold the same rows.
 
+The http kinds poll a REST API (test/servers/http_api.py, started by the test) whose
+records arrive over time, the offset following their ids (offset_type max_field:
+?since=<largest id read>; a replay cuts at the epoch's largest id) or the cursor
+each answer gives (cursor: "next_since", the last id it holds; a replay cuts at the
+epoch's count of records). The API answers an offset with the same records, plus
+those that arrived since, so the guarantee is exactly-once. Their rows must be
+exactly the records the API served, ids 0..max, values and types. Their clean run
+stops once the records stop arriving and every one is committed: none lost.
+
 Tests never assert on time: deadlines only guard against hangs. The random kills
 use a fixed seed (FLOWSQL_CRASH_SEED overrides it) so a failure can be replayed.
 
     FLOWSQL_BIN=build/flowsql .venv/bin/python -m pytest -q test/integration/test_crash.py
 """
+import contextlib
 import csv
 import io
 import os
 import random
 import signal
 import subprocess
+import sys
+import threading
 import time
 
 import duckdb
@@ -35,6 +47,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from flowsql_harness import ROOT, Proc, flowsql  # noqa: F401 (fixture)
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "servers"))
+import http_api  # noqa: E402
 
 POINTS = ["after_offset_log", "mid_write", "after_sink_commit", "before_commit_log",
           "before_ack"]
@@ -50,7 +65,14 @@ SECOND_FAULT = {
 }
 RATE = 20000
 TIMELINE = "epoch_us(ts) - id * %d" % (1000000 // RATE)  # generate's base, in us
-KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 3 kinds
+KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 5 kinds
+API_RATE = 1000  # records a second arriving at the polled API
+API_PAGE = 100  # records a poll answers at most
+HTTP_OFFSETS = {  # kind: the query the offset goes in, the offset's options
+    "http_max_field": ("?since={id}", "offset_field => 'id', initial_offset => '-1'"),
+    "http_cursor": ("?since={next_since}", "offset_field => 'next_since', offset_type => "
+                    "'cursor', initial_offset => '-1'"),
+}
 SEED = int(os.environ.get("FLOWSQL_CRASH_SEED", "20240917"))
 HANG = 60  # s: a run that takes longer than this is a hang
 
@@ -67,14 +89,17 @@ class Output:
 class Kind:
     """A continuous pipeline: its statement, its output folders, its state dir."""
 
-    def __init__(self, name, sql, outputs, state, ack_log, pipeline=None, joined=False):
+    def __init__(self, name, sql, outputs, state, ack_log=None, pipeline=None,
+                 joined=False, feed=None):
         self.name = name
         self.sql = sql
         self.outputs = outputs
         self.state = str(state)
-        self.ack_log = str(ack_log)  # generate's acknowledgements, '<split> <id>@<base>'
+        # generate's acknowledgements, '<split> <id>@<base>'; None for an http kind.
+        self.ack_log = str(ack_log) if ack_log else None
         self.pipeline = pipeline
         self.joined = joined  # rows carry name = 'n' || (id % 10), and no ts
+        self.feed = feed  # the polled API's Feed (http kinds)
 
     def args(self, flowsql):
         args = [flowsql, "--no-progress", "--state-dir", self.state]
@@ -97,8 +122,49 @@ def write_dim(path):
                    str(path))
 
 
-def make_kind(kind, tmp_path):
+class Feed:
+    """Records arriving at a polled API: `rate` a second (ids in order, from a thread)
+    until stop(); the API starts with one poll's worth, for the columns."""
+
+    def __init__(self, api, rate):
+        self.api = api
+        self.rate = rate
+        self.api.data.extend(http_api.record(i) for i in range(API_PAGE))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        start = time.monotonic()
+        while not self._stop.wait(0.01):
+            due = API_PAGE + int((time.monotonic() - start) * self.rate)
+            self.api.data.extend(http_api.record(i) for i in range(len(self.api.data), due))
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture
+def kinds(tmp_path):
+    """kinds(name) is make_kind(name, tmp_path); the servers it started are stopped at
+    the end of the test, passed or failed."""
+    with contextlib.ExitStack() as stack:
+        yield lambda name: make_kind(name, tmp_path, stack)
+
+
+def make_kind(kind, tmp_path, stack):
     state = tmp_path / "state"
+    if kind in HTTP_OFFSETS:
+        api = stack.enter_context(http_api.http_api([], page_size=API_PAGE))
+        feed = Feed(api, API_RATE)
+        stack.callback(feed.stop)
+        out = tmp_path / "out"
+        source = ("read_http('%s%s', streaming => true, interval => '20ms', %s)"
+                  % (api.url("poll"), *HTTP_OFFSETS[kind]))
+        sql = ("SELECT * FROM %s INTO '%s/' WITH (format = 'parquet', flush_rows = 1000, "
+               "flush_interval = '200ms')" % (source, out))
+        return Kind(kind, sql, [Output(out, "parquet")], state, feed=feed)
     acks = tmp_path / "acks.log"
     gen = "generate(rate => %d, ack_log => '%s')" % (RATE, acks)
     if kind == "parquet":
@@ -125,7 +191,9 @@ def make_kind(kind, tmp_path):
 
 
 def env_with(fault=None):
-    env = dict(os.environ)
+    # The polled API is on the loopback: never through a proxy the environment names.
+    loopback = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1"]))
+    env = dict(os.environ, NO_PROXY=loopback, no_proxy=loopback)
     env.pop("FLOWSQL_FAULT", None)
     if fault:
         env["FLOWSQL_FAULT"] = fault
@@ -218,11 +286,13 @@ def check_output(output, context, kind, state=None):
     bad_name = ("count(*) FILTER (WHERE name IS DISTINCT FROM 'n' || CAST(id % 10 AS "
                 "VARCHAR))" if kind.joined else "0")
     # generate: ts = base + id / rate, whichever run (or replay) wrote the row.
-    timelines = "0" if kind.joined else "count(DISTINCT %s)" % TIMELINE
+    timelines = "0" if kind.joined or kind.feed else "count(DISTINCT %s)" % TIMELINE
     rows, distinct, lo, hi, bad, lines = con.execute(
         "SELECT count(*), count(DISTINCT id), min(id), max(id), %s, %s FROM %s"
         % (bad_name, timelines, reader(output))).fetchone()
     if rows == distinct and lo == 0 and hi + 1 == distinct and bad == 0 and lines <= 1:
+        if kind.feed:
+            check_served(output, hi, context, kind, state)
         return rows, hi
     # Something is wrong: gather the details.
     load(con, output, "t", kind)
@@ -263,9 +333,29 @@ def check_output(output, context, kind, state=None):
                    per_file, listing(output.path, *([state] if state else []))))
 
 
+def check_served(output, hi, context, kind, state):
+    """Asserts that the rows of `output` (ids 0..hi) are the records the polled API
+    served with those ids, values and types."""
+    con = duckdb.connect()
+    con.register("served", pa.Table.from_pylist(kind.feed.api.data[:hi + 1]))
+    got = "(SELECT * FROM %s)" % reader(output)
+    types = [con.execute("DESCRIBE %s" % t).fetchall() for t in (got, "served")]
+    only_out = con.execute("SELECT * FROM %s EXCEPT ALL SELECT * FROM served ORDER BY id "
+                           "LIMIT 3" % got).fetchall()
+    only_api = con.execute("SELECT * FROM served EXCEPT ALL SELECT * FROM %s ORDER BY id "
+                           "LIMIT 3" % got).fetchall()
+    if types[0] != types[1] or only_out or only_api:
+        pytest.fail("%s: the rows are not the records the API served (ids 0..%d)\n  "
+                    "columns of the output %s\n  columns served %s\n  first rows only "
+                    "in the output: %s\n  first records only served: %s\n  statement: "
+                    "%s\n%s" % (context, hi, [t[:2] for t in types[0]],
+                                 [t[:2] for t in types[1]], only_out, only_api,
+                                 kind.describe(), listing(output.path, state)))
+
+
 def acked_ids(kind):
     """The ids up to which generate was acknowledged, in order (split "0/1")."""
-    if not os.path.exists(kind.ack_log):
+    if not kind.ack_log or not os.path.exists(kind.ack_log):
         return []
     out = []
     with open(kind.ack_log) as f:
@@ -299,9 +389,15 @@ def check_all(kind, context, final=False):
                         or n.startswith(".lock-"))]
         assert not left, ("%s: files other than parts left in %s: %s\n%s"
                           % (context, o.path, left[:5], listing(o.path)))
-    assert acks and acks[-1] == committed, (
-        "%s: after a clean stop every committed row is acknowledged: %d rows committed, "
-        "acknowledged up to %s" % (context, committed, acks[-1:]))
+    if kind.feed:
+        served = len(kind.feed.api.data)
+        assert committed == served, (
+            "%s: after the records stopped arriving and a clean stop, the API served %d "
+            "records and %d are committed" % (context, served, committed))
+    else:
+        assert acks and acks[-1] == committed, (
+            "%s: after a clean stop every committed row is acknowledged: %d rows "
+            "committed, acknowledged up to %s" % (context, committed, acks[-1:]))
     if len(kind.outputs) > 1:
         con = duckdb.connect()
         cols = "id, ts, value, category"
@@ -344,6 +440,20 @@ def wait_for_parts(proc, output, count, kind, timeout=HANG):
 
 
 def stop_cleanly(proc, kind, context, sig=signal.SIGINT):
+    """Stops a clean run with `sig`; a polled API first stops taking records and the
+    run commits every record it served."""
+    if kind.feed:
+        kind.feed.stop()
+        served = len(kind.feed.api.data)
+        output = kind.outputs[0]
+        deadline = time.monotonic() + HANG
+        while sum(pq.read_metadata(f).num_rows for f in part_files(output)) < served:
+            assert time.monotonic() < deadline and proc.popen.poll() is None, (
+                "%s: the clean run did not commit the %d records served within %d s "
+                "(exit %s)\n  statement: %s\n%s"
+                % (context, served, HANG, proc.popen.poll(), kind.describe(),
+                   listing(output.path, kind.state)))
+            time.sleep(0.05)
     proc.signal(sig)
     code = proc.wait(timeout=HANG)
     assert code == 0, ("%s: %s must commit and exit 0, got %s\n  statement: %s\n  "
@@ -374,10 +484,10 @@ def committed_rows_in_state(flowsql, kind):
 # 1. A kill at each step of an epoch
 
 @pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks"])
-def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, tmp_path, kind_name,
+@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks", *HTTP_OFFSETS])
+def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_name,
                                                    point):
-    kind = make_kind(kind_name, tmp_path)
+    kind = kinds(kind_name)
     first = kind.outputs[0]
 
     # Run 1 dies at <point> in epoch 2.
@@ -418,11 +528,14 @@ def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, tmp_path, kind
 # -------------------------------------------------------------------------------------
 # 2. kill -9 at random moments, many times over
 
-@pytest.mark.parametrize("kind_name", ["parquet", "join_ndjson", "two_sinks"])
-def test_random_kill9(flowsql, procs, tmp_path, kind_name):
-    seed = SEED + ["parquet", "join_ndjson", "two_sinks"].index(kind_name)
+RANDOM_KINDS = ["parquet", "join_ndjson", "two_sinks", *HTTP_OFFSETS]
+
+
+@pytest.mark.parametrize("kind_name", RANDOM_KINDS)
+def test_random_kill9(flowsql, procs, kinds, kind_name):
+    seed = SEED + RANDOM_KINDS.index(kind_name)
     rng = random.Random(seed)
-    kind = make_kind(kind_name, tmp_path)
+    kind = kinds(kind_name)
     first = kind.outputs[0]
     history = []  # (cycle, delay, rows in the first output after the kill)
     prev = [0] * len(kind.outputs)
@@ -473,10 +586,10 @@ def test_random_kill9(flowsql, procs, tmp_path, kind_name):
 # 3. The commit log's row count after a crash and a replay
 
 @pytest.mark.parametrize("point", POINTS)
-def test_pipelines_rows_match_committed_rows_after_crash(flowsql, procs, tmp_path, point):
+def test_pipelines_rows_match_committed_rows_after_crash(flowsql, procs, kinds, point):
     """`flowsql pipelines` shows the rows of every committed epoch: an epoch that a
     crash left committed in the sinks but not in the commit log counts once."""
-    kind = make_kind("parquet", tmp_path)
+    kind = kinds("parquet")
     fault = "%s:%d" % (point, FAULT_EPOCH)
     p = procs.start(kind.args(flowsql), env_with(fault))
     expect_fault_kill(p, kind, fault)

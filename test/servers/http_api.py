@@ -81,11 +81,16 @@ STYLES = ("page", "offset", "cursor", "next", "next_rel", "link", "ndjson", "csv
 AUTHS = ("open", "bearer", "basic", "key_header", "key_query", "oauth2")
 
 
+def record(i: int) -> dict:
+    """The record with id i, of every JSON type."""
+    return {"id": i, "name": f"item {i}" if i % 9 else f'with "quote", comma {i}',
+            "price": i * 1.25, "active": i % 3 == 0,
+            "owner": {"id": i % 7, "name": f"owner {i % 7}"}}
+
+
 def records(n: int) -> list:
-    """n records of every JSON type: ids 0..n-1."""
-    return [{"id": i, "name": f"item {i}" if i % 9 else f'with "quote", comma {i}',
-             "price": i * 1.25, "active": i % 3 == 0,
-             "owner": {"id": i % 7, "name": f"owner {i % 7}"}} for i in range(n)]
+    """n records: ids 0..n-1."""
+    return [record(i) for i in range(n)]
 
 
 @dataclass
