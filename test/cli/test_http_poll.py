@@ -51,6 +51,18 @@ def add(api, first, n):
     api.data.extend(server.records(first + n)[first:])
 
 
+def poll_while_records_arrive(tmp_path, api, source, later):
+    """Runs `source` until it has written the API's 30 records, then `later` more
+    added meanwhile, and stops it cleanly."""
+    proc = start(tmp_path, source)
+    try:
+        wait_for(lambda: len(ids_out(tmp_path)) >= 30, "the first 30 records")
+        add(api, 30, later)
+        wait_for(lambda: len(ids_out(tmp_path)) >= 30 + later, "the records added later")
+    finally:
+        stop(proc)
+
+
 SOURCES = {
     "max_field": "read_http('{url}?since={{id}}', streaming => true, interval => '50ms', "
                  "offset_field => 'id', initial_offset => '-1')",
@@ -67,13 +79,7 @@ SOURCES = {
 @pytest.mark.parametrize("kind", list(SOURCES))
 def test_records_arriving_over_time_are_read_once_across_restarts(tmp_path, api, kind):
     source = SOURCES[kind].format(url=api.url("poll"))
-    proc = start(tmp_path, source)
-    try:
-        wait_for(lambda: len(ids_out(tmp_path)) >= 30, "the first 30 records")
-        add(api, 30, 25)
-        wait_for(lambda: len(ids_out(tmp_path)) >= 55, "the records added later")
-    finally:
-        stop(proc)
+    poll_while_records_arrive(tmp_path, api, source, 25)
     assert ids_out(tmp_path) == list(range(55))
     # A restart asks from where the last committed epoch stopped.
     add(api, 55, 5)
@@ -137,12 +143,6 @@ def test_seed_002_option_names_work(tmp_path, api):
               "'{next_since}'}, streaming => 'true', streamingInterval => '0.05', "
               "offsetField => 'next_since', offsetType => 'cursor', initialOffset => '-1', "
               f"batchSize => '10', authType => 'Bearer', oauthToken => '{server.TOKEN}')")
-    proc = start(tmp_path, source)
-    try:
-        wait_for(lambda: len(ids_out(tmp_path)) >= 30, "the first 30 records")
-        add(api, 30, 5)
-        wait_for(lambda: len(ids_out(tmp_path)) >= 35, "the records added later")
-    finally:
-        stop(proc)
+    poll_while_records_arrive(tmp_path, api, source, 5)
     assert ids_out(tmp_path) == list(range(35))
     assert {r.status for r in api.requests("poll")} == {200}
