@@ -310,6 +310,15 @@ def test_wrong_credentials_are_a_401_without_secrets(flowsql, api, auth):
     assert 'HTTP 401 Unauthorized: {"error": "bad credentials"}' in err, err
 
 
+def test_a_refused_oauth2_client_names_the_token_url(flowsql, api):
+    err = error(flowsql, f"'{api.url('cursor', 'oauth2')}' WITH (auth = 'oauth2', "
+                         f"token_url = '{api.base}/token', client_id = '{server.CLIENT_ID}', "
+                         f"client_secret = 'not-{server.CLIENT_SECRET}')")
+    assert err == (f"Error: {api.base}/token: HTTP 401 Unauthorized: "
+                   '{"error": "invalid_client"}'), err
+    assert api.requests("cursor") == []
+
+
 def test_oauth2_token_is_fetched_once(flowsql, tmp_path, api, oracle):
     got = read(flowsql, tmp_path,
                f"'{api.url('offset', 'oauth2')}' WITH (auth = 'oauth2', "
@@ -603,6 +612,7 @@ def test_readme_options_are_the_declarations(flowsql):
     ("body = '{}'", "option 'body' is sent with method = 'POST' only"),
     ("page_size = 0", "option 'page_size': expected >= 1, got 0"),
     ("max_concurrency = 0", "option 'max_concurrency': expected 1 to 256, got 0"),
+    ("sample_pages = 0", "option 'sample_pages': expected >= 1, or -1 for every page"),
     ("records_path = '$.a[1]'",
      "option records_path '$.a[1]': expected '*' or a quoted key at character 5"),
     ("cursor_path = 'a..b'", "option 'cursor_path': not a JSON path: 'a..b' (an empty name)"),
