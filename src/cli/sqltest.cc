@@ -69,16 +69,7 @@ std::string FormatDouble(double v) {
 
 /// Days since 1970-01-01 to YYYY-MM-DD (proleptic Gregorian).
 std::string FormatDate(int64_t days) {
-  int64_t z = days + 719468;
-  const int64_t era = FloorDiv(z, 146097);
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
+  const auto [y, m, d] = CivilFromDays(days);
   char buf[128];
   if (y < 0) {
     std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lld (BC)",

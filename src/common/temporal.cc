@@ -20,18 +20,19 @@ void AppendPadded(int64_t v, int width, std::string* out) {
   out->append(digits);
 }
 
-// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-void AppendDate(int64_t days, std::string* out) {
+CivilDate CivilFromDays(int64_t days) {
   days += 719468;
   const int64_t era = FloorDiv(days, 146097);
   const int64_t doe = days - era * 146097;
   const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
   const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
   const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
+  return {yoe + era * 400 + (m <= 2 ? 1 : 0), m, doy - (153 * mp + 2) / 5 + 1};
+}
+
+void AppendDate(int64_t days, std::string* out) {
+  auto [y, m, d] = CivilFromDays(days);
   if (y < 0) {
     out->push_back('-');
     y = -y;

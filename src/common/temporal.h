@@ -23,6 +23,13 @@ int UnitDigits(arrow::TimeUnit::type unit);
 void AppendPadded(int64_t v, int width, std::string* out);
 /// Days since 1970-01-01 as YYYY-MM-DD (a '-' before years BC).
 void AppendDate(int64_t days, std::string* out);
+
+/// A day of the proleptic Gregorian calendar; year 0 is 1 BC.
+struct CivilDate {
+  int64_t year, month, day;
+};
+/// The date `days` after 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+CivilDate CivilFromDays(int64_t days);
 /// HH:MM:SS[.fff] for a non-negative number of seconds and a fraction in `unit`s,
 /// trailing zeros of the fraction trimmed.
 void AppendClock(int64_t seconds, int64_t fraction, arrow::TimeUnit::type unit,
