@@ -643,6 +643,7 @@ struct Client::Loop {
 
   std::list<std::unique_ptr<Transfer>> transfers;  // in the order they came
   int in_flight = 0;
+  Clock::time_point wake;  // when a waiting transfer can go on, the earliest
 
   Loop(std::shared_ptr<Pool> pool, int max_in_flight)
       : pool(std::move(pool)), max_in_flight(max_in_flight), multi(curl_multi_init()) {}
@@ -675,8 +676,8 @@ struct Client::Loop {
         for (auto& t : incoming) transfers.push_back(std::move(t));
         incoming.clear();
       }
-      auto wake = Clock::now() + std::chrono::hours(1);
-      for (auto& t : transfers) Step(*t, &wake);
+      wake = Clock::now() + std::chrono::hours(1);
+      for (auto& t : transfers) Step(*t);
       int running = 0;
       const CURLMcode code = curl_multi_perform(multi, &running);
       if (code != CURLM_OK) {
@@ -717,7 +718,7 @@ struct Client::Loop {
   }
 
   /// Moves `t` on as far as it can go now; lowers `wake` to when it can go further.
-  void Step(Transfer& t, Clock::time_point* wake) {
+  void Step(Transfer& t) {
     const auto now = Clock::now();
     if (t.outcome) return;
     Status stop = t.request.stop.Poll();
@@ -734,7 +735,7 @@ struct Client::Loop {
         Ended(t, CURLE_OPERATION_TIMEDOUT, /*stalled=*/true);
         return;
       }
-      *wake = std::min(*wake, t.last_progress + t.request.stall_timeout);
+      wake = std::min(wake, t.last_progress + t.request.stall_timeout);
       return;
     }
     if (!t.counted) {
@@ -743,12 +744,12 @@ struct Client::Loop {
       t.counted = true;
     }
     if (now < t.due) {
-      *wake = std::min(*wake, t.due);
+      wake = std::min(wake, t.due);
       return;
     }
     if (!t.turn) t.turn = t.request.turn ? t.request.turn() : now;
     if (now < *t.turn) {
-      *wake = std::min(*wake, *t.turn);
+      wake = std::min(wake, *t.turn);
       return;
     }
     t.turn.reset();
@@ -765,7 +766,8 @@ struct Client::Loop {
     t.last_progress = now;
   }
 
-  /// The attempt under way ended: an answer, a retry due later, or a failure.
+  /// The attempt under way ended: an answer, a retry due later (lowers `wake`), or a
+  /// failure.
   void Ended(Transfer& t, CURLcode result, bool stalled) {
     CurlStream& stream = *t.stream;
     stream.End(result, stalled);
@@ -774,6 +776,7 @@ struct Client::Loop {
       Status st = stream.Failure();
       if (stream.transient() && !last) {
         t.due = Clock::now() + Backoff(t.request, t.attempts, nullptr);
+        wake = std::min(wake, t.due);
       } else {
         t.outcome = st.WithMessage(st.message(), Attempts(t.attempts));
       }
@@ -785,6 +788,7 @@ struct Client::Loop {
     answer.attempts = t.attempts;
     if (IsTransientStatus(answer.status) && !last) {
       t.due = Clock::now() + Backoff(t.request, t.attempts, &answer);
+      wake = std::min(wake, t.due);
       return;
     }
     if (!answer.ok()) answer.body.resize(std::min(answer.body.size(), kErrorBodyBytes));
