@@ -748,7 +748,7 @@ struct Client::Loop {
       return;
     }
     if (!t.turn) t.turn = t.request.turn ? t.request.turn() : now;
-    if (now < *t.turn) {
+    if (Clock::now() < *t.turn) {
       wake = std::min(wake, *t.turn);
       return;
     }
