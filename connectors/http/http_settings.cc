@@ -4,7 +4,6 @@
 
 #include <cctype>
 #include <map>
-#include <thread>
 
 #include "common/secrets.h"
 #include "common/sql_types.h"
@@ -272,22 +271,14 @@ Settings FillPlaceholder(Settings s, const std::string& name, const std::string&
   return s;
 }
 
-Status RateLimit::Wait(const arrow::StopToken& stop) {
-  if (per_second_ <= 0) return Status::OK();
-  Clock::time_point turn;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    turn = std::max(next_, Clock::now());
-    next_ = turn + std::chrono::duration_cast<Clock::duration>(
-                       std::chrono::duration<double>(1.0 / per_second_));
-  }
-  while (true) {
-    ARROW_RETURN_NOT_OK(stop.Poll());
-    const auto now = Clock::now();
-    if (now >= turn) return Status::OK();
-    std::this_thread::sleep_for(
-        std::min<Clock::duration>(turn - now, std::chrono::milliseconds(50)));
-  }
+Clock::time_point RateLimit::Reserve() {
+  const auto now = Clock::now();
+  if (per_second_ <= 0) return now;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Clock::time_point turn = std::max(next_, now);
+  next_ = turn + std::chrono::duration_cast<Clock::duration>(
+                     std::chrono::duration<double>(1.0 / per_second_));
+  return turn;
 }
 
 std::shared_ptr<RateLimit> HostRateLimit(const std::string& url, double per_second) {
@@ -307,6 +298,7 @@ std::shared_ptr<RateLimit> HostRateLimit(const std::string& url, double per_seco
 
 Session::Session(Settings settings)
     : settings_(std::move(settings)),
+      client_(settings_.max_concurrency),
       rate_(HostRateLimit(settings_.url, settings_.requests_per_second)) {}
 
 Result<http::Request> Session::MakeRequest(std::string url, std::string body,
@@ -322,7 +314,7 @@ Result<http::Request> Session::MakeRequest(std::string url, std::string body,
   r.max_attempts = s.retries + 1;
   r.connect_timeout = s.timeout;
   r.stall_timeout = s.timeout;
-  r.before_attempt = [this, stop] { return rate_->Wait(stop); };
+  r.turn = [rate = rate_] { return rate->Reserve(); };
   switch (s.auth) {
     case Auth::kBearer:
       r.headers.emplace_back("Authorization", "Bearer " + s.token);
@@ -359,16 +351,34 @@ Result<http::Request> Session::MakeRequest(std::string url, std::string body,
   return r;
 }
 
-Result<http::Response> Session::Fetch(const http::Request& request) {
-  auto response = client_.Send(request);
+namespace {
+
+/// `response` to a request for `url`, an unsuccessful answer made an error; messages
+/// redacted.
+Result<http::Response> Checked(const std::string& url, Result<http::Response> response) {
   if (!response.ok()) {
     return response.status().WithMessage(Redact(response.status().message()));
   }
   if (!response->ok()) {
-    const Status st = http::ErrorOf(request.url, *response);
+    const Status st = http::ErrorOf(url, *response);
     return st.WithMessage(Redact(st.message()));
   }
   return response;
+}
+
+}  // namespace
+
+Result<http::Response> Session::Fetch(const http::Request& request) {
+  return Checked(request.url, client_.Send(request));
+}
+
+void Session::FetchAsync(http::Request request,
+                         std::function<void(Result<http::Response>)> done) {
+  std::string url = request.url;
+  client_.SendAsync(std::move(request), [url = std::move(url), done = std::move(done)](
+                                            Result<http::Response> response) {
+    done(Checked(url, std::move(response)));
+  });
 }
 
 Result<std::string> Session::AccessToken(const arrow::StopToken& stop) {
@@ -383,7 +393,7 @@ Result<std::string> Session::AccessToken(const arrow::StopToken& stop) {
   r.max_attempts = s.retries + 1;
   r.connect_timeout = s.timeout;
   r.stall_timeout = s.timeout;
-  r.before_attempt = [this, stop] { return rate_->Wait(stop); };
+  r.turn = [rate = rate_] { return rate->Reserve(); };
   r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   r.headers.emplace_back("Accept", "application/json");
   r.body = "grant_type=client_credentials&client_id=" + PercentEncode(s.client_id) +

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,8 +90,10 @@ Result<Settings> ParseSettings(const ConnectorArgs& args);
 class RateLimit {
  public:
   explicit RateLimit(double per_second) : per_second_(per_second) {}
-  /// Waits for this request's turn; Cancelled when `stop` is set first.
-  Status Wait(const arrow::StopToken& stop);
+  /// The time this request may start (http::Request::turn): 1/rate after the turn
+  /// given before, or now when that has passed. The caller waits until then; a turn
+  /// not used is lost.
+  std::chrono::steady_clock::time_point Reserve();
 
  private:
   double per_second_;
@@ -103,8 +106,8 @@ class RateLimit {
 /// LATERAL read_http) shares it.
 std::shared_ptr<RateLimit> HostRateLimit(const std::string& url, double per_second);
 
-/// What every request of a source shares: the client, the rate limit and the
-/// credentials. Thread-safe.
+/// What every request of a source shares: the client (at most max_concurrency
+/// requests in flight), the rate limit and the credentials. Thread-safe.
 class Session {
  public:
   explicit Session(Settings settings);
@@ -117,6 +120,10 @@ class Session {
   /// Sends `request`; an unsuccessful answer (after retries) is an error naming the
   /// URL (secrets removed), the status and the start of the body.
   Result<http::Response> Fetch(const http::Request& request);
+  /// Sends `request` without waiting: `done` gets what Fetch returns, on the client's
+  /// thread (see http::Client::SendAsync: it must be quick and must not wait).
+  void FetchAsync(http::Request request,
+                  std::function<void(Result<http::Response>)> done);
 
  private:
   /// The OAuth2 access token, fetched when there is none or it is about to expire.

@@ -329,8 +329,7 @@ class ChainReader : public SplitReader {
 }  // namespace
 
 HttpSource::HttpSource(Settings settings)
-    : session_(std::make_shared<Session>(std::move(settings))),
-      slots_(session_->settings().max_concurrency) {
+    : session_(std::make_shared<Session>(std::move(settings))) {
   const Settings& s = session_->settings();
   secret_params_ =
       http::RemoveParameters(WithParams(s.url, s.params), [this](
@@ -362,8 +361,8 @@ std::string HttpSource::Where(const FetchedPage& page) {
          Redact(http::RedactUrl(page.url));
 }
 
-Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
-                                          const arrow::StopToken& stop) {
+std::shared_future<Result<FetchedPage>> HttpSource::StartFetch(
+    const PageKey& key, const arrow::StopToken& stop) {
   const Settings& s = settings();
   std::string url = s.url;
   auto params = s.params;
@@ -420,31 +419,27 @@ Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
   }
   url = WithParams(url, params);
   http::RegisterUrlSecrets(url);
-  while (!slots_.try_acquire_for(std::chrono::milliseconds(50))) {
-    ARROW_RETURN_NOT_OK(stop.Poll());
+  auto page = std::make_shared<std::promise<Result<FetchedPage>>>();
+  std::shared_future<Result<FetchedPage>> out = page->get_future().share();
+  auto request = session_->MakeRequest(url, body, stop);
+  if (!request.ok()) {
+    page->set_value(request.status());
+    return out;
   }
-  struct Release {
-    std::counting_semaphore<>* slots;
-    ~Release() { slots->release(); }
-  } release{&slots_};
-  ARROW_ASSIGN_OR_RAISE(auto request, session_->MakeRequest(url, body, stop));
-  ARROW_ASSIGN_OR_RAISE(auto response, session_->Fetch(request));
-  return FetchedPage{key, std::move(url), std::move(response)};
+  session_->FetchAsync(std::move(*request), [page, key, url = std::move(url)](
+                                                Result<http::Response> response) {
+    if (response.ok()) {
+      page->set_value(FetchedPage{key, url, std::move(*response)});
+    } else {
+      page->set_value(response.status());
+    }
+  });
+  return out;
 }
 
-std::shared_future<Result<FetchedPage>> HttpSource::StartFetch(
-    const PageKey& key, const arrow::StopToken& stop) {
-  try {
-    return std::async(std::launch::async,
-                      [this, key, stop] { return FetchPage(key, stop); })
-        .share();
-  } catch (const std::system_error& e) {
-    // No thread to be had: this page's fetch fails, naming why.
-    std::promise<Result<FetchedPage>> failed;
-    failed.set_value(Status::IOError("cannot start a request for page ", key.index + 1,
-                                     ": ", e.what()));
-    return failed.get_future().share();
-  }
+Result<FetchedPage> HttpSource::FetchPage(const PageKey& key,
+                                          const arrow::StopToken& stop) {
+  return StartFetch(key, stop).get();
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> HttpSource::Decode(const FetchedPage& page,

@@ -31,7 +31,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <semaphore>
 #include <string>
 
 #include "connectors/http/http_settings.h"
@@ -77,12 +76,13 @@ class HttpSource : public Source {
 
   // --- used by the readers ---
 
-  /// Sends the request for the page at `key`, once fewer than max_concurrency of
-  /// this source's requests are in flight. Thread-safe.
-  Result<FetchedPage> FetchPage(const PageKey& key, const arrow::StopToken& stop);
-  /// Starts FetchPage on its own thread.
+  /// Sends the request for the page at `key` and returns at once: the session's
+  /// client sends it, without a thread of its own, once fewer than max_concurrency of
+  /// this source's requests are in flight. `stop` ends it (Cancelled). Thread-safe.
   std::shared_future<Result<FetchedPage>> StartFetch(const PageKey& key,
                                                      const arrow::StopToken& stop);
+  /// StartFetch, waiting for the answer.
+  Result<FetchedPage> FetchPage(const PageKey& key, const arrow::StopToken& stop);
   /// Decodes a fetched page into a batch of the source's schema; the bad records of
   /// a `delivered` one count towards the warning the source gives when it goes.
   Result<std::shared_ptr<arrow::RecordBatch>> Decode(const FetchedPage& page,
@@ -137,8 +137,7 @@ class HttpSource : public Source {
   std::mutex answer_mutex_;
   int64_t last_index_ = -1;  // of the page last_answer_ holds
   std::string last_answer_;
-  arrow::StopSource stop_source_;    // ends the fetches ahead when the source goes
-  std::counting_semaphore<> slots_;  // one per request in flight
+  arrow::StopSource stop_source_;  // ends the fetches ahead when the source goes
 
   std::mutex mutex_;
   bool probed_ = false;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <future>
+#include <list>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -22,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kErrorBodyBytes = 64 << 10;
 /// Idle handles a pool keeps (each with its open connections).
 constexpr size_t kIdleHandles = 16;
+/// The longest a transfer's driver sleeps: how soon it sees a stop.
+constexpr std::chrono::milliseconds kPollInterval{100};
 
 Status EnsureCurl() {
   static std::once_flag once;
@@ -111,9 +115,8 @@ std::chrono::milliseconds Backoff(const Request& request, int attempt,
   return wait;
 }
 
-/// Sleeps `wait`, or less when `stop` is requested (then Cancelled).
-Status Sleep(std::chrono::milliseconds wait, const arrow::StopToken& stop) {
-  const auto end = Clock::now() + wait;
+/// Sleeps until `end`, or less when `stop` is requested (then Cancelled).
+Status SleepUntil(Clock::time_point end, const arrow::StopToken& stop) {
   while (true) {
     ARROW_RETURN_NOT_OK(stop.Poll());
     const auto now = Clock::now();
@@ -236,17 +239,24 @@ struct Client::Pool {
 
 namespace {
 
-/// One attempt at a request, driven through its multi handle as its reader asks for
-/// body bytes (so the body waits in the socket, not in memory).
+/// One attempt at a request. A stream (Open) drives it through its handle's own multi
+/// handle as its reader asks for body bytes, so the body waits in the socket, not in
+/// memory; the client's loop (SendAsync) drives it with all the others and keeps the
+/// body whole.
 class CurlStream : public ResponseStream {
  public:
   CurlStream(std::shared_ptr<Client::Pool> pool, const Request& request)
       : pool_(std::move(pool)), request_(request) {}
   ~CurlStream() override { Finish(); }
 
-  /// Starts the transfer and drives it until its head is in (a body byte arrived or
-  /// the transfer ended). An error means no usable answer; transient() says whether
-  /// trying again may help.
+  /// Takes a handle from the pool and sets the request on it; `tag` is its
+  /// CURLOPT_PRIVATE.
+  Status Prepare(void* tag);
+  /// Adds the prepared transfer to `multi`.
+  Status Attach(CURLM* multi);
+  /// Prepares the transfer, attaches it to its handle's own multi handle and drives it
+  /// until its head is in (a body byte arrived or the transfer ended). An error means
+  /// no usable answer; transient() says whether trying again may help.
   Status Start();
   const Response& head() const override { return head_; }
   Response& mutable_head() { return head_; }
@@ -256,12 +266,28 @@ class CurlStream : public ResponseStream {
   /// Reads what is left of the body into `out`, at most `limit` bytes (-1: all).
   Status ReadRest(std::string* out, int64_t limit);
 
+  // --- driven by the client's loop ---
+
+  /// Header and body bytes received so far.
+  int64_t progress() const { return progress_; }
+  /// The transfer ended with `result`, or received nothing for the stall timeout.
+  void End(CURLcode result, bool stalled = false);
+  /// Whether the ended transfer brought an answer (the rest is Failure()).
+  bool answered() const { return result_ == CURLE_OK || cut_; }
+  /// The ended transfer's answer, its whole body kept (the first 64 KiB of an
+  /// unsuccessful one); the handle goes back to the pool.
+  Response TakeAnswer();
+  /// The error for the failed transfer; the handle goes back to the pool.
+  Status Failure();
+
  private:
   static size_t OnHeader(char* data, size_t size, size_t count, void* self);
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
   /// Drives the transfer until body bytes wait in buffer_ or it has ended.
   Status Pump();
-  Status Failure();
+  /// Takes the final status from curl (HTTP/2 and redirects included) and its
+  /// standard phrase where there is one: servers word theirs freely.
+  void HeadIn();
   /// Detaches the handle and gives it back to the pool.
   void Finish();
   size_t buffered() const { return buffer_.size() - buffer_pos_; }
@@ -269,6 +295,7 @@ class CurlStream : public ResponseStream {
   std::shared_ptr<Client::Pool> pool_;
   Request request_;
   std::unique_ptr<CurlHandle> handle_;
+  CURLM* multi_ = nullptr;  // the one the handle is attached to
   curl_slist* header_list_ = nullptr;
   std::string range_;
   Response head_;
@@ -276,10 +303,10 @@ class CurlStream : public ResponseStream {
   size_t buffer_pos_ = 0;
   int64_t progress_ = 0;  // header and body bytes received
   int64_t body_bytes_ = 0;
-  bool attached_ = false;
   bool done_ = false;
   bool stalled_ = false;
   bool transient_ = false;
+  bool cut_ = false;  // the loop stopped an unsuccessful answer's body at 64 KiB
   CURLcode result_ = CURLE_OK;
   char error_[CURL_ERROR_SIZE] = {0};
 };
@@ -313,6 +340,17 @@ size_t CurlStream::OnHeader(char* data, size_t size, size_t count, void* self) {
 size_t CurlStream::OnBody(char* data, size_t size, size_t count, void* self) {
   auto* s = static_cast<CurlStream*>(self);
   const size_t n = size * count;
+  const bool whole = s->multi_ != s->handle_->multi;  // driven by the client's loop
+  if (whole && s->buffer_.size() + n > kErrorBodyBytes) {
+    // The loop keeps the body whole, but of an unsuccessful answer only its start.
+    long status = 0;
+    curl_easy_getinfo(s->handle_->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status >= 300) {
+      s->buffer_.append(data, std::min(n, kErrorBodyBytes - s->buffer_.size()));
+      s->cut_ = true;
+      return 0;  // ends the transfer (CURLE_WRITE_ERROR)
+    }
+  }
   if (s->buffer_pos_ == s->buffer_.size()) {
     s->buffer_.clear();
     s->buffer_pos_ = 0;
@@ -323,7 +361,7 @@ size_t CurlStream::OnBody(char* data, size_t size, size_t count, void* self) {
   return n;
 }
 
-Status CurlStream::Start() {
+Status CurlStream::Prepare(void* tag) {
   ARROW_ASSIGN_OR_RAISE(handle_, pool_->Acquire());
   CURL* easy = handle_->easy;
   curl_easy_reset(easy);
@@ -335,6 +373,7 @@ Status CurlStream::Start() {
                                  curl_easy_strerror(code));
   };
   ARROW_RETURN_NOT_OK(set(CURLOPT_URL, request_.url.c_str()));
+  ARROW_RETURN_NOT_OK(set(CURLOPT_PRIVATE, tag));
   ARROW_RETURN_NOT_OK(set(CURLOPT_PROTOCOLS_STR, "http,https"));
   ARROW_RETURN_NOT_OK(set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
   ARROW_RETURN_NOT_OK(set(CURLOPT_NOSIGNAL, 1L));
@@ -378,18 +417,35 @@ Status CurlStream::Start() {
     header_list_ = list;
   }
   if (header_list_ != nullptr) ARROW_RETURN_NOT_OK(set(CURLOPT_HTTPHEADER, header_list_));
-  const CURLMcode added = curl_multi_add_handle(handle_->multi, easy);
+  return Status::OK();
+}
+
+Status CurlStream::Attach(CURLM* multi) {
+  const CURLMcode added = curl_multi_add_handle(multi, handle_->easy);
   if (added != CURLM_OK) {
     return Status::IOError(RedactUrl(request_.url),
                            ": cannot start the request: ", curl_multi_strerror(added));
   }
-  attached_ = true;
+  multi_ = multi;
+  return Status::OK();
+}
+
+Status CurlStream::Start() {
+  ARROW_RETURN_NOT_OK(Prepare(nullptr));
+  ARROW_RETURN_NOT_OK(Attach(handle_->multi));
   ARROW_RETURN_NOT_OK(Pump());
   if (done_ && result_ != CURLE_OK && buffered() == 0) return Failure();
-  // The standard phrase where there is one: servers word theirs freely.
+  return Status::OK();
+}
+
+void CurlStream::HeadIn() {
+  long status = 0;
+  if (curl_easy_getinfo(handle_->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+      status != 0) {
+    head_.status = static_cast<int>(status);
+  }
   const std::string_view standard = ReasonPhrase(head_.status);
   if (!standard.empty()) head_.reason = std::string(standard);
-  return Status::OK();
 }
 
 Status CurlStream::Pump() {
@@ -397,13 +453,13 @@ Status CurlStream::Pump() {
   int64_t seen = progress_;
   while (!done_ && buffered() == 0) {
     int running = 0;
-    const CURLMcode code = curl_multi_perform(handle_->multi, &running);
+    const CURLMcode code = curl_multi_perform(multi_, &running);
     if (code != CURLM_OK) {
       return Status::IOError(RedactUrl(request_.url),
                              ": transfer failed: ", curl_multi_strerror(code));
     }
     int queued = 0;
-    while (CURLMsg* message = curl_multi_info_read(handle_->multi, &queued)) {
+    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
       if (message->msg == CURLMSG_DONE) {
         done_ = true;
         result_ = message->data.result;
@@ -411,12 +467,7 @@ Status CurlStream::Pump() {
     }
     ARROW_RETURN_NOT_OK(request_.stop.Poll());
     if (done_ || buffered() > 0) {
-      // The head is in: curl knows the final status (HTTP/2 and redirects included).
-      long status = 0;
-      if (curl_easy_getinfo(handle_->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-          status != 0) {
-        head_.status = static_cast<int>(status);
-      }
+      HeadIn();
       break;
     }
     if (progress_ != seen) {
@@ -428,10 +479,24 @@ Status CurlStream::Pump() {
       result_ = CURLE_OPERATION_TIMEDOUT;
       break;
     }
-    curl_multi_poll(handle_->multi, nullptr, 0, 200, nullptr);
+    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(kPollInterval.count()), nullptr);
   }
   if (done_ && result_ == CURLE_OK && buffered() == 0) Finish();
   return Status::OK();
+}
+
+void CurlStream::End(CURLcode result, bool stalled) {
+  done_ = true;
+  stalled_ = stalled;
+  result_ = stalled ? CURLE_OPERATION_TIMEDOUT : result;
+  HeadIn();
+}
+
+Response CurlStream::TakeAnswer() {
+  Response answer = std::move(head_);
+  answer.body = std::move(buffer_);
+  Finish();
+  return answer;
 }
 
 Status CurlStream::Failure() {
@@ -490,8 +555,8 @@ Status CurlStream::ReadRest(std::string* out, int64_t limit) {
 
 void CurlStream::Finish() {
   if (handle_ == nullptr) return;
-  if (attached_) curl_multi_remove_handle(handle_->multi, handle_->easy);
-  attached_ = false;
+  if (multi_ != nullptr) curl_multi_remove_handle(multi_, handle_->easy);
+  multi_ = nullptr;
   if (header_list_ != nullptr) {
     curl_easy_setopt(handle_->easy, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(header_list_);
@@ -507,13 +572,14 @@ Result<std::unique_ptr<CurlStream>> OpenWithRetries(
   ARROW_RETURN_NOT_OK(EnsureCurl());
   const int attempts = std::max(request.max_attempts, 1);
   for (int attempt = 1;; ++attempt) {
-    if (request.before_attempt) ARROW_RETURN_NOT_OK(request.before_attempt());
+    if (request.turn) ARROW_RETURN_NOT_OK(SleepUntil(request.turn(), request.stop));
     auto stream = std::make_unique<CurlStream>(pool, request);
     Status st = stream->Start();
     const bool last = attempt >= attempts;
     if (!st.ok()) {
       if (stream->transient() && !last) {
-        ARROW_RETURN_NOT_OK(Sleep(Backoff(request, attempt, nullptr), request.stop));
+        ARROW_RETURN_NOT_OK(
+            SleepUntil(Clock::now() + Backoff(request, attempt, nullptr), request.stop));
         continue;
       }
       return st.WithMessage(st.message(), Attempts(attempt));
@@ -523,7 +589,8 @@ Result<std::unique_ptr<CurlStream>> OpenWithRetries(
     if (IsTransientStatus(status) && !last) {
       const Response answer = stream->head();
       stream.reset();
-      ARROW_RETURN_NOT_OK(Sleep(Backoff(request, attempt, &answer), request.stop));
+      ARROW_RETURN_NOT_OK(
+          SleepUntil(Clock::now() + Backoff(request, attempt, &answer), request.stop));
       continue;
     }
     if (!stream->head().ok()) {
@@ -536,32 +603,253 @@ Result<std::unique_ptr<CurlStream>> OpenWithRetries(
   }
 }
 
+/// A request sent with SendAsync, as the client's loop carries it.
+struct Transfer {
+  Request request;
+  Client::Done done;
+  bool counted = false;                   // holds one of the client's max_in_flight
+  int attempts = 0;                       // started
+  Clock::time_point due{};                // no attempt before (a backoff)
+  std::optional<Clock::time_point> turn;  // the next attempt's, once asked for
+  std::unique_ptr<CurlStream> stream;     // the attempt under way
+  int64_t seen = 0;                       // its progress when last looked at
+  Clock::time_point last_progress{};
+  /// Set when the request is over: handed to `done`, then the transfer is dropped.
+  std::optional<Result<Response>> outcome;
+};
+
 }  // namespace
+
+// --- the client's loop ------------------------------------------------------------
+
+/// One thread driving every SendAsync transfer of a client through one multi handle.
+/// Everything but `mutex` and what it guards belongs to that thread.
+struct Client::Loop {
+  std::shared_ptr<Pool> pool;
+  const int max_in_flight;
+  CURLM* multi = nullptr;
+  std::thread thread;
+
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Transfer>> incoming;  // guarded by mutex
+  bool closing = false;                             // guarded by mutex
+
+  std::list<std::unique_ptr<Transfer>> transfers;  // in the order they came
+  int in_flight = 0;
+  Clock::time_point wake;  // when a waiting transfer can go on, the earliest
+
+  Loop(std::shared_ptr<Pool> pool, int max_in_flight)
+      : pool(std::move(pool)), max_in_flight(max_in_flight), multi(curl_multi_init()) {}
+
+  ~Loop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      closing = true;
+    }
+    if (thread.joinable()) {
+      curl_multi_wakeup(multi);
+      thread.join();
+    }
+    if (multi != nullptr) curl_multi_cleanup(multi);
+  }
+
+  void Add(std::unique_ptr<Transfer> transfer) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      incoming.push_back(std::move(transfer));
+    }
+    curl_multi_wakeup(multi);
+  }
+
+  void Run() {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (closing) break;
+        for (auto& t : incoming) transfers.push_back(std::move(t));
+        incoming.clear();
+      }
+      wake = Clock::now() + std::chrono::hours(1);
+      for (auto& t : transfers) Step(*t);
+      int running = 0;
+      const CURLMcode code = curl_multi_perform(multi, &running);
+      if (code != CURLM_OK) {
+        for (auto& t : transfers) {
+          if (t->stream == nullptr) continue;
+          t->stream.reset();
+          t->outcome = Status::IOError(RedactUrl(t->request.url),
+                                       ": transfer failed: ", curl_multi_strerror(code));
+        }
+      }
+      int queued = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        const CURLcode result = message->data.result;
+        char* tag = nullptr;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &tag);
+        Ended(*reinterpret_cast<Transfer*>(tag), result, /*stalled=*/false);
+      }
+      const bool freed = Sweep();
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+          wake - Clock::now() + std::chrono::milliseconds(1));
+      if (!transfers.empty()) wait = std::min(wait, kPollInterval);
+      if (freed) wait = std::chrono::milliseconds(0);
+      curl_multi_poll(multi, nullptr, 0,
+                      static_cast<int>(std::max<int64_t>(wait.count(), 0)), nullptr);
+    }
+    // Closing: every request ends, those the `done`s send meanwhile too.
+    while (!transfers.empty()) {
+      for (auto& t : transfers) {
+        t->stream.reset();
+        t->outcome = Status::Cancelled("the http client was closed");
+      }
+      Sweep();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (auto& t : incoming) transfers.push_back(std::move(t));
+      incoming.clear();
+    }
+  }
+
+  /// Moves `t` on as far as it can go now; lowers `wake` to when it can go further.
+  void Step(Transfer& t) {
+    const auto now = Clock::now();
+    if (t.outcome) return;
+    Status stop = t.request.stop.Poll();
+    if (!stop.ok()) {
+      t.stream.reset();
+      t.outcome = std::move(stop);
+      return;
+    }
+    if (t.stream != nullptr) {
+      if (t.stream->progress() != t.seen) {
+        t.seen = t.stream->progress();
+        t.last_progress = now;
+      } else if (now - t.last_progress > t.request.stall_timeout) {
+        Ended(t, CURLE_OPERATION_TIMEDOUT, /*stalled=*/true);
+        return;
+      }
+      wake = std::min(wake, t.last_progress + t.request.stall_timeout);
+      return;
+    }
+    if (!t.counted) {
+      if (max_in_flight > 0 && in_flight >= max_in_flight) return;
+      ++in_flight;
+      t.counted = true;
+    }
+    if (now < t.due) {
+      wake = std::min(wake, t.due);
+      return;
+    }
+    if (!t.turn) t.turn = t.request.turn ? t.request.turn() : now;
+    if (Clock::now() < *t.turn) {
+      wake = std::min(wake, *t.turn);
+      return;
+    }
+    t.turn.reset();
+    ++t.attempts;
+    auto stream = std::make_unique<CurlStream>(pool, t.request);
+    Status st = stream->Prepare(&t);
+    if (st.ok()) st = stream->Attach(multi);
+    if (!st.ok()) {
+      t.outcome = st.WithMessage(st.message(), Attempts(t.attempts));
+      return;
+    }
+    t.stream = std::move(stream);
+    t.seen = 0;
+    t.last_progress = now;
+  }
+
+  /// The attempt under way ended: an answer, a retry due later (lowers `wake`), or a
+  /// failure.
+  void Ended(Transfer& t, CURLcode result, bool stalled) {
+    CurlStream& stream = *t.stream;
+    stream.End(result, stalled);
+    const bool last = t.attempts >= std::max(t.request.max_attempts, 1);
+    if (!stream.answered()) {
+      Status st = stream.Failure();
+      if (stream.transient() && !last) {
+        t.due = Clock::now() + Backoff(t.request, t.attempts, nullptr);
+        wake = std::min(wake, t.due);
+      } else {
+        t.outcome = st.WithMessage(st.message(), Attempts(t.attempts));
+      }
+      t.stream.reset();
+      return;
+    }
+    Response answer = stream.TakeAnswer();
+    t.stream.reset();
+    answer.attempts = t.attempts;
+    if (IsTransientStatus(answer.status) && !last) {
+      t.due = Clock::now() + Backoff(t.request, t.attempts, &answer);
+      wake = std::min(wake, t.due);
+      return;
+    }
+    if (!answer.ok()) answer.body.resize(std::min(answer.body.size(), kErrorBodyBytes));
+    t.outcome = std::move(answer);
+  }
+
+  /// Hands the requests that are over to their `done`; true when one left a slot of
+  /// max_in_flight free.
+  bool Sweep() {
+    bool freed = false;
+    for (auto it = transfers.begin(); it != transfers.end();) {
+      if (!(*it)->outcome) {
+        ++it;
+        continue;
+      }
+      std::unique_ptr<Transfer> t = std::move(*it);
+      it = transfers.erase(it);
+      if (t->counted) {
+        --in_flight;
+        freed = true;
+      }
+      t->done(std::move(*t->outcome));
+    }
+    return freed;
+  }
+};
 
 // --- Client --------------------------------------------------------------------
 
-Client::Client() : pool_(std::make_shared<Pool>()) {}
+Client::Client(int max_in_flight)
+    : pool_(std::make_shared<Pool>()), max_in_flight_(max_in_flight) {}
+
 Client::~Client() = default;
 
-Result<Response> Client::Send(const Request& request) {
-  int used = 0;
-  const int attempts = std::max(request.max_attempts, 1);
-  while (true) {
-    Request attempt = request;
-    attempt.max_attempts = attempts - used;
-    ARROW_ASSIGN_OR_RAISE(auto stream, OpenWithRetries(pool_, attempt));
-    used += stream->head().attempts;
-    Response out = stream->head();
-    out.attempts = used;
-    if (!out.ok()) return out;
-    Status st = stream->ReadRest(&out.body, -1);
-    if (st.ok()) return out;
-    // The answer was cut short: the whole request again, while attempts remain.
-    if (!stream->transient() || used >= attempts) {
-      return st.WithMessage(st.message(), Attempts(used));
-    }
-    ARROW_RETURN_NOT_OK(Sleep(Backoff(request, used, nullptr), request.stop));
+Result<Client::Loop*> Client::StartLoop() {
+  ARROW_RETURN_NOT_OK(EnsureCurl());
+  std::lock_guard<std::mutex> lock(loop_mutex_);
+  if (loop_ != nullptr) return loop_.get();
+  auto loop = std::make_unique<Loop>(pool_, max_in_flight_);
+  if (loop->multi == nullptr)
+    return Status::OutOfMemory("cannot make a curl multi handle");
+  try {
+    loop->thread = std::thread([raw = loop.get()] { raw->Run(); });
+  } catch (const std::system_error& e) {
+    return Status::IOError("cannot start the http client's thread: ", e.what());
   }
+  loop_ = std::move(loop);
+  return loop_.get();
+}
+
+void Client::SendAsync(Request request, Done done) {
+  auto loop = StartLoop();
+  if (!loop.ok()) {
+    done(loop.status());
+    return;
+  }
+  auto transfer = std::make_unique<Transfer>();
+  transfer->request = std::move(request);
+  transfer->done = std::move(done);
+  (*loop)->Add(std::move(transfer));
+}
+
+Result<Response> Client::Send(const Request& request) {
+  // Shared with `done`, which may still be returning from set_value when get() does.
+  auto answer = std::make_shared<std::promise<Result<Response>>>();
+  auto future = answer->get_future();
+  SendAsync(request, [answer](Result<Response> r) { answer->set_value(std::move(r)); });
+  return future.get();
 }
 
 Result<std::unique_ptr<ResponseStream>> Client::Open(const Request& request) {

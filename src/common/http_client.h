@@ -1,5 +1,5 @@
 // A small HTTP(S) client over libcurl, for the connectors that read over HTTP (files
-// by URL now, REST APIs next): one request with its answer whole (Send) or streamed
+// by URL, REST APIs): one request with its answer whole (SendAsync, Send) or streamed
 // (Open, Stream), transient failures retried a bounded number of times, and URLs
 // stripped of their secrets for messages (RedactUrl).
 //
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,8 +53,8 @@ struct Request {
   /// The wait before the second attempt; it doubles for each later one (with jitter),
   /// up to 5 s. A Retry-After answer (in seconds) is honoured up to 10 s.
   std::chrono::milliseconds initial_backoff{200};
-  /// When set, waits (for data, before a retry) end within about 200 ms with
-  /// Status::Cancelled.
+  /// When set, waits (for a turn, for data, before a retry) end within about 100 ms
+  /// with Status::Cancelled.
   arrow::StopToken stop = arrow::StopToken::Unstoppable();
   /// Checks the server's TLS certificate and name (https). Off only when the user
   /// asks for it explicitly.
@@ -61,9 +62,10 @@ struct Request {
   /// Asks for a compressed answer (Accept-Encoding: every coding libcurl decodes:
   /// gzip, deflate, br, zstd) and hands the body over decoded.
   bool decompress = false;
-  /// Called before every attempt (a rate limit waits here); an error ends the request
-  /// with it. May be empty.
-  std::function<Status()> before_attempt;
+  /// Called before every attempt, on the thread that sends it: the time the attempt
+  /// may start (a rate limit's turn, see RateLimit in connectors/http), which the
+  /// client waits for (SendAsync without a thread). Must not block. May be empty.
+  std::function<std::chrono::steady_clock::time_point()> turn;
 };
 
 struct Response {
@@ -95,22 +97,42 @@ class ResponseStream {
   virtual Result<int64_t> Read(int64_t n, void* out) = 0;
 };
 
-/// Sends requests. Thread-safe. Its transfers share a pool of curl handles, so that
-/// a request reuses a connection an earlier one left open (keep-alive, TLS sessions);
-/// one stream holds one handle while it is read.
+/// Sends requests. Thread-safe.
+///
+/// Whole answers (SendAsync, Send) are carried by one thread of the client's, started
+/// with the first of them: a libcurl multi handle drives every transfer at once, and
+/// waits (a turn, a backoff before a retry, a free slot under max_in_flight) are
+/// timers there, so a thousand requests in flight take that one thread. Its
+/// connection cache keeps connections open for the requests after (keep-alive, TLS
+/// sessions). Streams (Open, Stream) are driven by the thread that reads them, one
+/// curl handle each, from a pool that keeps their connections open likewise.
 class Client {
  public:
-  Client();
+  /// `max_in_flight` > 0: at most that many SendAsync and Send requests are sent or
+  /// retried at once; the others wait in the client, in the order they came, for one
+  /// to end. Streams do not count. 0: no limit.
+  explicit Client(int max_in_flight = 0);
+  /// Ends the requests still pending with Status::Cancelled (their `done` is called)
+  /// and stops the client's thread. REQUIRES: not called from a `done`.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
+  using Done = std::function<void(Result<Response>)>;
+
+  /// Sends `request` without waiting for it: `done` is called once with what Send
+  /// returns, on the client's thread (or on the caller's, when the request cannot be
+  /// started: the client's thread cannot be). `done` must be quick and must not wait
+  /// for another request of this client (it may send one).
+  void SendAsync(Request request, Done done);
+
   /// Sends `request`, retrying transient failures (a connection reset or timed out,
   /// an answer cut short; HTTP 429, 500, 502, 503 and 504) up to
   /// request.max_attempts times in all, with backoff. Returns the answer whatever its
-  /// status (check Response::ok(); ErrorOf() words a failed one). A failed transfer
-  /// is an IOError naming the redacted URL, the cause and the attempts made
-  /// ("http://127.0.0.1:9/x.csv: cannot connect: ...").
+  /// status (check Response::ok(); ErrorOf() words a failed one; an unsuccessful
+  /// answer's body is cut at 64 KiB). A failed transfer is an IOError naming the
+  /// redacted URL, the cause and the attempts made ("http://127.0.0.1:9/x.csv: cannot
+  /// connect: ..."). Waits for SendAsync. REQUIRES: not called from a `done`.
   Result<Response> Send(const Request& request);
 
   /// Starts `request` and returns once its status and headers are in, retrying as
@@ -129,7 +151,14 @@ class Client {
   struct Pool;
 
  private:
+  struct Loop;
+  /// The loop, started with the first SendAsync.
+  Result<Loop*> StartLoop();
+
   std::shared_ptr<Pool> pool_;
+  const int max_in_flight_;
+  std::mutex loop_mutex_;
+  std::unique_ptr<Loop> loop_;
 };
 
 /// The error for an unsuccessful `response` to a request for `url`:

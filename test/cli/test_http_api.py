@@ -4,6 +4,7 @@ types, with DuckDB reading the same records from a local NDJSON file; every fail
 mode's error; secrets never shown; and the rule that sends an http(s) URL in FROM to
 the file connector (a file extension) or to the http connector (any other)."""
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "servers"))
-from conftest import REPO, flowsql_bin, run_flowsql  # noqa: E402
+from conftest import REPO, flowsql_bin, run_flowsql, wait_for  # noqa: E402
 import http_api as server  # noqa: E402
 from http_files import http_files  # noqa: E402
 
@@ -218,6 +219,58 @@ def test_a_lying_last_link_is_an_error(flowsql, api, lie):
         assert err == (f"Error: page 9 of {api.url('link')}?page=9: the Link header has a "
                        "next page past the last (the Link header's rel=\"last\" said 9 "
                        "pages)"), err
+
+
+def _threads_while_running(proc):
+    """The most threads `proc` had (/proc/<pid>/status), sampled until it exits."""
+    most = 0
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith("Threads:"):
+                        most = max(most, int(line.split()[1]))
+        time.sleep(0.01)
+    return most
+
+
+def _popen(args):
+    env = {**os.environ, "NO_PROXY": _no_proxy(), "no_proxy": _no_proxy()}
+    return subprocess.Popen([flowsql_bin(), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_pages_in_flight_share_one_thread(tmp_path, api, oracle):
+    # 63 pages of 4 records: the first 8 read for the columns, then the other 55 in
+    # flight at once. libcurl's multi interface carries them on the http client's one
+    # thread, where a thread per request would add 55 to the runtime's (its CPU and
+    # IO pools).
+    api.latency = 1.0
+    out = tmp_path / "out.parquet"
+    proc = _popen(["-c", f"SELECT * FROM '{api.url('offset')}' WITH (paginate = 'offset', "
+                         "page_size = 4, total_path = 'meta.total', max_concurrency = 64) "
+                         f"ORDER BY id INTO '{out}'"])
+    most = _threads_while_running(proc)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert pq.read_table(out).equals(oracle())
+    assert api.max_in_flight >= 50, api.max_in_flight
+    assert most <= os.cpu_count() + 16, most
+
+
+def test_ctrl_c_ends_many_requests_in_flight_promptly(api):
+    api.latency = 3.0
+    proc = _popen(["-c", f"SELECT count(*) FROM '{api.url('offset')}' WITH ("
+                         "paginate = 'offset', page_size = 4, total_path = 'meta.total', "
+                         "max_concurrency = 64)"])
+    try:
+        wait_for(lambda: api._in_flight >= 50, "55 requests in flight")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=1.5)  # less than the 3 s the server takes
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode != 0
 
 
 def test_one_rate_limit_for_all_concurrent_requests(flowsql, tmp_path, api):
@@ -523,13 +576,9 @@ def test_a_total_that_says_too_little_is_caught_past_the_end(flowsql, api):
 
 def test_ctrl_c_stops_a_slow_read_promptly(api):
     api.latency = 5.0  # the first request: before the statement has its columns
-    env = {**os.environ, "NO_PROXY": _no_proxy(), "no_proxy": _no_proxy()}
-    proc = subprocess.Popen([flowsql_bin(), "-c", f"SELECT count(*) FROM '{api.url('cursor')}'"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 10
-    while not api._in_flight and time.monotonic() < deadline:  # a request is waiting
-        time.sleep(0.02)
+    wait_for(lambda: api._in_flight == 0, "the requests of earlier tests to end")
+    proc = _popen(["-c", f"SELECT count(*) FROM '{api.url('cursor')}'"])
+    wait_for(lambda: api._in_flight, "a request in flight")
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=2.5)  # less than the 5 s the server takes
