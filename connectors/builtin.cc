@@ -2,6 +2,7 @@
 #include "connectors/file/storage.h"
 #include "connectors/generate/generate_connector.h"
 #include "connectors/http/http_connector.h"
+#include "connectors/python/python_connector.h"
 #include "flowsql/connector.h"
 
 namespace flowsql {
@@ -11,6 +12,7 @@ Status RegisterBuiltinConnectors(Registry* registry) {
   ARROW_RETURN_NOT_OK(RegisterGenerateConnector(registry));
   // After the file connector, which keeps the http(s) URLs that name files.
   ARROW_RETURN_NOT_OK(RegisterHttpConnector(registry));
+  ARROW_RETURN_NOT_OK(RegisterPythonConnector(registry));
   return Status::OK();
 }
 

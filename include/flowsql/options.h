@@ -30,6 +30,10 @@ enum class OptionType {
 
 const char* OptionTypeName(OptionType type);
 
+/// The name of an OptionSpec that takes every option no other spec names, as a
+/// string under the name the user wrote (a plugin's options: Python sources).
+inline constexpr char kAnyOption[] = "*";
+
 struct OptionSpec {
   std::string name;
   OptionType type = OptionType::kString;

@@ -253,13 +253,20 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
     }
     std::string where = opt.position.empty() ? "" : " at " + opt.position;
     if (spec == nullptr) {
+      auto any = std::find_if(specs.begin(), specs.end(),
+                              [](const OptionSpec& s) { return s.name == kAnyOption; });
+      if (any != specs.end()) spec = &*any;
+    }
+    if (spec == nullptr) {
       std::string known;
       for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
       return Status::Invalid("unknown option '", opt.name, "'", where, " for ", context,
                              "; known options: ", known.empty() ? "(none)" : known);
     }
-    if (out.set_.count(spec->name)) {
-      return Status::Invalid("option '", spec->name, "' given twice", where);
+    // An option the catch-all spec takes keeps the name the user wrote.
+    const std::string key = spec->name == kAnyOption ? opt.name : spec->name;
+    if (out.set_.count(key)) {
+      return Status::Invalid("option '", key, "' given twice", where);
     }
     auto bad = [&](const std::string& why) {
       return Status::Invalid("option '", opt.name, "'", where, " for ", context, ": ",
@@ -326,8 +333,8 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
       RegisterSecret(value);
       for (const auto& entry : entries) RegisterSecret(entry.second);
     }
-    out.values_[spec->name] = value;
-    out.set_[spec->name] = true;
+    out.values_[key] = value;
+    out.set_[key] = true;
   }
   return out;
 }

@@ -36,6 +36,23 @@ TEST(Options, UnknownOptionNamesIt) {
       << st.message();
 }
 
+TEST(Options, TheCatchAllSpecTakesOtherOptionsUnderTheirNames) {
+  auto specs = Specs();
+  specs.push_back({kAnyOption, OptionType::kString, "", "anything else"});
+  ASSERT_OK_AND_ASSIGN(auto opts, Options::Validate(specs,
+                                                    {{"sep", ";", ""},
+                                                     {"Endpoint", "https://h/x", ""},
+                                                     {"batches", "3", ""}},
+                                                    "python"));
+  EXPECT_EQ(opts.GetString("delimiter"), ";");  // a declared one still by its alias
+  EXPECT_EQ(opts.GetString("Endpoint"), "https://h/x");
+  EXPECT_EQ(opts.GetString("batches"), "3");
+  EXPECT_FALSE(opts.Has(kAnyOption));
+  auto twice =
+      Options::Validate(specs, {{"x", "1", ""}, {"x", "2", "line 1:9"}}, "python");
+  EXPECT_EQ(twice.status().message(), "option 'x' given twice at line 1:9");
+}
+
 TEST(Options, IllTyped) {
   auto st = Options::Validate(Specs(), {{"header", "maybe", ""}}, "csv").status();
   EXPECT_NE(st.message().find("option 'header'"), std::string::npos);

@@ -1,0 +1,85 @@
+#include "connectors/python/python_connector.h"
+
+#include "common/http_client.h"
+#include "common/secrets.h"
+#include "connectors/python/python_source.h"
+
+namespace flowsql {
+
+namespace {
+
+constexpr char kScheme[] = "python://";
+
+std::vector<OptionSpec> SourceOptions() {
+  using T = OptionType;
+  return {
+      {"python_module", T::kString, "",
+       "The module of the class (seed 001's spelling): python_module and python_class "
+       "in place of the URI"},
+      {"python_class", T::kString, "", "The class, with python_module"},
+      {kAnyOption, T::kString, "",
+       "Any other option reaches the class's methods in their options dict, as a "
+       "string; values of options whose names look secret (*key, *token*, *secret*, "
+       "password, ...) are redacted in messages"},
+  };
+}
+
+/// "package.module.Class" from the URI, read_python's argument, or python_module /
+/// python_class.
+Result<std::string> ClassPath(const ConnectorArgs& args) {
+  const std::string module = args.options.GetString("python_module");
+  const std::string cls = args.options.GetString("python_class");
+  if (args.positional.size() > 1) {
+    return Status::Invalid(
+        "read_python() takes one argument, the class; options are "
+        "named (name => 'value')");
+  }
+  std::string path = args.positional.empty() ? args.uri : args.positional[0];
+  if (path.rfind(kScheme, 0) == 0) path = path.substr(sizeof(kScheme) - 1);
+  if (!module.empty() || !cls.empty()) {
+    if (module.empty() || cls.empty() || !path.empty()) {
+      return Status::Invalid(
+          "name the Python class once: 'python://package.module.Class', or both "
+          "options python_module and python_class");
+    }
+    path = module + "." + cls;
+  }
+  if (path.empty() || path.find('.') == std::string::npos) {
+    return Status::Invalid("'", path,
+                           "' is not a Python class path: expected "
+                           "'package.module.Class'");
+  }
+  return path;
+}
+
+}  // namespace
+
+Status RegisterPythonConnector(Registry* registry) {
+  ConnectorSpec spec;
+  spec.name = "python";
+  spec.doc =
+      "Tables read from Python classes in the embedded interpreter: "
+      "'python://package.module.Class' or read_python('package.module.Class', ...); "
+      "the class has infer_schema(options), plan_partitions(options) and "
+      "read_partition(partition, options) yielding pyarrow.RecordBatch (seed 001). "
+      "Partitions are read concurrently; batches cross without a copy.";
+  spec.schemes = {"python"};
+  spec.functions = {{"read_python", {}}};
+  spec.positional_names = {"class"};
+  // The class may also come from options (python_module, python_class).
+  spec.functions_take_uri = false;
+  spec.source_options = SourceOptions();
+  spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
+    ARROW_ASSIGN_OR_RAISE(auto path, ClassPath(args));
+    std::map<std::string, std::string> options;
+    for (const auto& [name, value] : args.options.values()) {
+      if (name == "python_module" || name == "python_class") continue;
+      if (http::IsSecretParameter(name)) RegisterSecret(value);
+      options[name] = value;
+    }
+    return std::make_unique<python::PythonSource>(std::move(path), std::move(options));
+  };
+  return registry->Register(std::move(spec));
+}
+
+}  // namespace flowsql

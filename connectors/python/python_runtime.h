@@ -1,0 +1,110 @@
+// The Python interpreter embedded in flowsql, and what the python connector needs to
+// talk to it through the CPython C API without exceptions: references that release
+// themselves, the GIL taken and given back by scope, Python errors as Status with
+// their traceback, and Arrow data through the Arrow PyCapsule interface
+// (__arrow_c_schema__, __arrow_c_array__), without a copy.
+//
+// The interpreter is the one flowsql was built with (the project's .venv), or the
+// virtual environment VIRTUAL_ENV names. It is started once, on first use, with its
+// own signal handlers off (flowsql's Ctrl-C handling stays) and the working folder
+// first on sys.path, as `python -c` has it. It is never finalized: Python objects may
+// be alive in other threads when the process ends.
+#pragma once
+
+#include <Python.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "flowsql/status.h"
+
+namespace flowsql::python {
+
+/// Starts the interpreter, once for the process; later calls return its status.
+/// Thread-safe. Afterwards no thread holds the GIL.
+Status EnsureInterpreter();
+
+/// Holds the GIL for its scope. REQUIRES: EnsureInterpreter() succeeded.
+class Gil {
+ public:
+  Gil() : state_(PyGILState_Ensure()) {}
+  ~Gil() { PyGILState_Release(state_); }
+  Gil(const Gil&) = delete;
+  Gil& operator=(const Gil&) = delete;
+
+ private:
+  PyGILState_STATE state_;
+};
+
+/// An owned reference (nullptr allowed). Copies and destruction need the GIL.
+class Ref {
+ public:
+  Ref() = default;
+  /// Takes `p` (a new reference, as most C API calls return).
+  explicit Ref(PyObject* p) : p_(p) {}
+  static Ref Borrow(PyObject* p) {
+    Py_XINCREF(p);
+    return Ref(p);
+  }
+  Ref(const Ref& o) : p_(o.p_) { Py_XINCREF(p_); }
+  Ref(Ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  Ref& operator=(Ref o) {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Ref() { Py_XDECREF(p_); }
+
+  PyObject* get() const { return p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+
+ private:
+  PyObject* p_ = nullptr;
+};
+
+/// A reference held by a C++ object that may be destroyed without the GIL: it takes
+/// the GIL to let go. Use for Python objects kept in sources and readers.
+class SharedRef {
+ public:
+  SharedRef() = default;
+  explicit SharedRef(Ref ref);
+  PyObject* get() const { return ref_ ? ref_->get() : nullptr; }
+
+ private:
+  std::shared_ptr<Ref> ref_;
+};
+
+/// The Python error being raised, as an IOError: `what` (e.g. "my.Source.read()"),
+/// then the exception and its traceback as Python prints them. Clears the error.
+/// REQUIRES: the GIL held, an error set.
+Status PythonError(const std::string& what);
+
+/// The object `module.attr.attr...` names ("my_pkg.source.MySource"): the longest
+/// importable module prefix, then attributes. Errors name the path.
+/// REQUIRES: the GIL held.
+Result<Ref> ImportObject(const std::string& path);
+
+/// A dict of str to str. REQUIRES: the GIL held.
+Result<Ref> ToDict(const std::map<std::string, std::string>& entries);
+
+/// The text of a str (or of str(object)). REQUIRES: the GIL held.
+Result<std::string> Text(PyObject* object);
+
+/// Calls `object.method(args...)`; nullptr for a missing method is an error naming
+/// `what`. REQUIRES: the GIL held.
+Result<Ref> CallMethod(PyObject* object, const char* method, const std::string& what,
+                       PyObject* arg1 = nullptr, PyObject* arg2 = nullptr);
+
+/// A pyarrow.Schema (or anything with __arrow_c_schema__) as an Arrow schema.
+/// REQUIRES: the GIL held.
+Result<std::shared_ptr<arrow::Schema>> ImportSchema(PyObject* object,
+                                                    const std::string& what);
+
+/// A pyarrow.RecordBatch (or anything with __arrow_c_array__ holding a struct) as a
+/// RecordBatch, sharing its buffers. REQUIRES: the GIL held.
+Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
+                                                        const std::string& what);
+
+}  // namespace flowsql::python

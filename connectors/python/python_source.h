@@ -1,0 +1,71 @@
+// A table read from a Python class, in the embedded interpreter (python_runtime.h).
+//
+// Protocol (seed 001): an instance of the class, made without arguments, has
+//   infer_schema(options) -> pyarrow.Schema
+//   plan_partitions(options) -> list (of dicts, or any objects)
+//   read_partition(partition, options) -> iterable of pyarrow.RecordBatch
+// where `options` is a dict of str to str: the statement's options but
+// python_module and python_class.
+//
+// Splits. One per partition, in the order plan_partitions gives them ("partition-3"),
+// read concurrently, each holding the GIL only while Python runs (a next() of its
+// iterator); the batches cross through the Arrow PyCapsule interface, not copied.
+// plan_partitions must give the same partitions each time it is called (a restart
+// plans again).
+//
+// Offsets. A partition's offset is the count of batches read from it: it resumes by
+// reading it again and dropping that many, so read_partition must yield the same
+// batches each time.
+//
+// Errors. A Python exception is an error with its traceback; a batch whose columns
+// differ from the schema is an error naming the column.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "connectors/python/python_runtime.h"
+#include "flowsql/connector.h"
+
+namespace flowsql::python {
+
+class PythonSource : public Source {
+ public:
+  /// `class_path`: "package.module.Class"; `options` reach Python as they are.
+  PythonSource(std::string class_path, std::map<std::string, std::string> options);
+
+  Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
+  Result<std::vector<Split>> PlanSplits(const ScanRequest& request) override;
+  Result<std::unique_ptr<SplitReader>> OpenSplit(const Split& split,
+                                                 const SplitRange& range,
+                                                 const ScanRequest& request) override;
+  std::string Describe() const override;
+
+  // --- used by the readers ---
+
+  /// "my.Source.read_partition()", for messages.
+  std::string What(const char* method) const;
+  /// The iterator read_partition() returns for partition `index`.
+  /// REQUIRES: the GIL held; PlanSplits() called.
+  Result<Ref> OpenPartition(size_t index);
+
+ private:
+  /// Makes the instance and asks for the schema, once. REQUIRES: mutex_ held.
+  Status Load();
+
+  std::string class_path_;
+  std::map<std::string, std::string> options_;
+
+  std::mutex mutex_;
+  bool loaded_ = false;
+  Status load_status_;
+  SharedRef instance_;
+  SharedRef options_dict_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::vector<SharedRef> partitions_;
+};
+
+}  // namespace flowsql::python

@@ -1,0 +1,110 @@
+"""Python data sources in SQL (seed 001's protocol): the classes of
+test/plugins/seed_sources.py read by the embedded interpreter. pyarrow, calling the
+same class directly, is the oracle."""
+
+import os
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REPO, run_flowsql
+
+PLUGINS = REPO / "test" / "plugins"
+sys.path.insert(0, str(PLUGINS))
+import seed_sources  # noqa: E402
+
+
+def flowsql(*args):
+    env = {"PYTHONPATH": str(PLUGINS) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return run_flowsql(*args, env=env)
+
+
+def expected(options):
+    source = seed_sources.Items()
+    batches = [b for p in source.plan_partitions(options)
+               for b in source.read_partition(p, options)]
+    return pa.Table.from_batches(batches, schema=source.infer_schema(options))
+
+
+@pytest.mark.parametrize("source", [
+    "'python://seed_sources.Items' WITH (partitions = '3', batches = '2')",
+    "read_python('seed_sources.Items', partitions => '3', batches => '2')",
+    # seed 001's spelling
+    "read_python(python_module => 'seed_sources', python_class => 'Items', "
+    "partitions => '3', batches => '2')",
+])
+def test_a_python_source_reads_what_the_class_yields(tmp_path, source):
+    out = tmp_path / "out.parquet"
+    r = flowsql("-c", f"SELECT * FROM {source} ORDER BY id INTO '{out}'")
+    assert r.code == 0, r
+    got = pq.read_table(out)
+    want = expected({"partitions": "3", "batches": "2"})
+    # Types as the class gave them: Parquet names a list's item 'element', and
+    # flowsql spells the UTC zone of a TIMESTAMP WITH TIME ZONE 'Etc/UTC'.
+    def kinds(schema):
+        return [(f.name, f.type.value_type if pa.types.is_list(f.type) else
+                 (f.type.unit, f.type.tz in ("UTC", "Etc/UTC"))
+                 if pa.types.is_timestamp(f.type) else f.type) for f in schema]
+    assert kinds(got.schema) == kinds(want.schema)
+    assert got.cast(want.schema).equals(want)
+
+
+def test_partitions_are_read_concurrently():
+    r = flowsql("--format", "csv", "-c",
+                "SELECT max(most_at_once) FROM 'python://seed_sources.Slow'")
+    assert r.code == 0, r
+    assert int(r.out.splitlines()[1]) >= 2, r.out
+
+
+def test_a_python_exception_fails_the_query_with_its_traceback():
+    r = flowsql("-c", "SELECT * FROM 'python://seed_sources.Raises'")
+    assert r.code == 2, r
+    assert r.err.startswith("Error: seed_sources.Raises.read_partition() raised:\n"
+                            "Traceback (most recent call last):\n"), r.err
+    assert 'seed_sources.py", line' in r.err, r.err
+    assert r.err.rstrip().endswith("ValueError: no partition 0 today"), r.err
+
+
+@pytest.mark.parametrize("cls,message", [
+    ("WrongType", "seed_sources.WrongType.read_partition() yielded column 'id' as string "
+                  "where infer_schema() said int64"),
+    ("NotABatch", "seed_sources.NotABatch.read_partition() yielded a dict, not a "
+                  "pyarrow.RecordBatch"),
+    ("Missing", "'seed_sources.Missing': module or object 'seed_sources' has no "
+                "attribute 'Missing'"),
+])
+def test_a_source_that_breaks_the_protocol_is_named(cls, message):
+    r = flowsql("-c", f"SELECT * FROM 'python://seed_sources.{cls}'")
+    assert r.code != 0 and f"Error: {message}" in r.err, r.err
+
+
+def test_a_missing_module_is_an_import_error():
+    r = flowsql("-c", "SELECT * FROM 'python://no_such_module_here.Cls'")
+    assert r.code != 0, r
+    assert r.err.startswith("Error: import no_such_module_here raised:\n"), r.err
+    assert "ModuleNotFoundError: No module named 'no_such_module_here'" in r.err, r.err
+
+
+def test_the_class_is_named_once():
+    r = flowsql("-c", "SELECT * FROM read_python('seed_sources.Items', "
+                      "python_module => 'seed_sources', python_class => 'Items')")
+    assert r.code != 0 and "name the Python class once" in r.err, r.err
+
+
+def test_secret_looking_options_are_redacted():
+    r = flowsql("-c", "SELECT * FROM read_python('seed_sources.Raises', "
+                      "api_key => 'sekr1t-value')")
+    assert r.code == 2 and "sekr1t-value" not in r.err, r.err
+
+
+def test_readme_options_are_the_declarations():
+    r = flowsql("connectors", "--markdown")
+    assert r.code == 0, r
+    section = r.out[r.out.index("## python"):]
+    table = section[section.index("| option"):].split("\n\n")[0].strip()
+    readme = (REPO / "connectors" / "python" / "README.md").read_text()
+    assert readme.rstrip().endswith(table), (
+        "connectors/python/README.md's options table is stale: paste the python table "
+        "of `flowsql connectors --markdown`")
