@@ -5,6 +5,7 @@ import re
 
 import pyarrow as pa
 import pyarrow.ipc
+import pytest
 
 from conftest import REPO, run_flowsql
 
@@ -382,3 +383,17 @@ def test_docs_connectors_md_is_generated_from_the_declarations(flowsql):
     assert r.code == 0, r
     assert r.out == (REPO / "docs" / "connectors.md").read_text(), (
         "docs/connectors.md is stale: run `flowsql connectors --markdown > docs/connectors.md`")
+
+
+@pytest.mark.parametrize("connector", ["http", "python"])
+def test_connector_readme_options_are_the_declarations(connector):
+    # A connector's README ends with its options table, as `connectors --markdown`
+    # generates it from the declarations.
+    r = run_flowsql("connectors", "--markdown")
+    assert r.code == 0, r
+    section = r.out[r.out.index(f"## {connector}\n"):]
+    table = section[section.index("| option"):].split("\n\n")[0].strip()
+    readme = (REPO / "connectors" / connector / "README.md").read_text()
+    assert readme.rstrip().endswith(table), (
+        f"connectors/{connector}/README.md's options table is stale: paste the "
+        f"{connector} table of `flowsql connectors --markdown`")

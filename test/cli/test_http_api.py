@@ -641,17 +641,6 @@ def test_conformance_suite(api):
     assert "[  PASSED  ]" in proc.stdout and " 0 tests" not in proc.stdout, proc.stdout
 
 
-def test_readme_options_are_the_declarations(flowsql):
-    r = flowsql("connectors", "--markdown")
-    assert r.code == 0, r
-    section = r.out[r.out.index("## http"):]
-    table = section[section.index("| option"):].split("\n\n")[0].strip()
-    readme = (REPO / "connectors" / "http" / "README.md").read_text()
-    assert readme.rstrip().endswith(table), (
-        "connectors/http/README.md's options table is stale: paste the http table of "
-        "`flowsql connectors --markdown`")
-
-
 @pytest.mark.parametrize("options,message", [
     ("paginate = 'cursor'", "paginate = 'cursor' needs option 'cursor_path'"),
     ("paginate = 'next_url'", "paginate = 'next_url' needs option 'next_url_path'"),

@@ -98,13 +98,3 @@ def test_secret_looking_options_are_redacted():
                       "api_key => 'sekr1t-value')")
     assert r.code == 2 and "sekr1t-value" not in r.err, r.err
 
-
-def test_readme_options_are_the_declarations():
-    r = flowsql("connectors", "--markdown")
-    assert r.code == 0, r
-    section = r.out[r.out.index("## python"):]
-    table = section[section.index("| option"):].split("\n\n")[0].strip()
-    readme = (REPO / "connectors" / "python" / "README.md").read_text()
-    assert readme.rstrip().endswith(table), (
-        "connectors/python/README.md's options table is stale: paste the python table "
-        "of `flowsql connectors --markdown`")
