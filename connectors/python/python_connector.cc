@@ -61,8 +61,10 @@ Status RegisterPythonConnector(Registry* registry) {
       "Tables read from Python classes in the embedded interpreter: "
       "'python://package.module.Class' or read_python('package.module.Class', ...); "
       "the class has infer_schema(options), plan_partitions(options) and "
-      "read_partition(partition, options) yielding pyarrow.RecordBatch (seed 001). "
-      "Partitions are read concurrently; batches cross without a copy.";
+      "read_partition(partition, options) (seed 001), or is a PySpark DataSource "
+      "(schema(), reader(schema) with partitions() and read(partition)), yielding "
+      "pyarrow.RecordBatch, tuples or Rows. Partitions are read concurrently; batches "
+      "cross without a copy.";
   spec.schemes = {"python"};
   spec.functions = {{"read_python", {}}};
   spec.positional_names = {"class"};

@@ -70,7 +70,7 @@ Result<std::string> Text(PyObject* object) {
   return std::string(data, static_cast<size_t>(size));
 }
 
-Status PythonError(const std::string& what) {
+Status PythonError(const std::string& what, bool with_traceback) {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);
   if (type == nullptr) return Status::IOError(what, ": failed without a Python error");
@@ -79,9 +79,12 @@ Status PythonError(const std::string& what) {
   std::string text;
   Ref module(PyImport_ImportModule("traceback"));
   Ref lines;
-  if (module) {
+  if (module && with_traceback) {
     lines = Ref(PyObject_CallMethod(module.get(), "format_exception", "OOO", t.get(),
                                     v ? v.get() : Py_None, tb ? tb.get() : Py_None));
+  } else if (module) {
+    lines = Ref(PyObject_CallMethod(module.get(), "format_exception_only", "OO", t.get(),
+                                    v ? v.get() : Py_None));
   }
   if (lines) {
     Ref joined(PyUnicode_Join(Ref(PyUnicode_FromString("")).get(), lines.get()));

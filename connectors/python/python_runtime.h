@@ -77,9 +77,10 @@ class SharedRef {
 };
 
 /// The Python error being raised, as an IOError: `what` (e.g. "my.Source.read()"),
-/// then the exception and its traceback as Python prints them. Clears the error.
-/// REQUIRES: the GIL held, an error set.
-Status PythonError(const std::string& what);
+/// then the exception and (with `with_traceback`) its traceback, as Python prints
+/// them.
+/// Clears the error. REQUIRES: the GIL held, an error set.
+Status PythonError(const std::string& what, bool with_traceback = true);
 
 /// The object `module.attr.attr...` names ("my_pkg.source.MySource"): the longest
 /// importable module prefix, then attributes. Errors name the path.

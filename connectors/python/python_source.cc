@@ -1,6 +1,7 @@
 #include "connectors/python/python_source.h"
 
 #include "common/secrets.h"
+#include "connectors/python/bridge.h"
 
 namespace flowsql::python {
 
@@ -39,7 +40,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> Conform(
   return arrow::RecordBatch::Make(wanted, batch->num_rows(), std::move(columns));
 }
 
-/// Reads one partition: the batches of its read_partition() iterator.
+/// Rows converted to Arrow at a time.
+constexpr Py_ssize_t kRowsPerBatch = 8192;
+
+/// Reads one partition: the batches of its iterator.
 class PartitionReader : public SplitReader {
  public:
   PartitionReader(PythonSource* source, size_t index, int64_t skip, int64_t end,
@@ -57,7 +61,7 @@ class PartitionReader : public SplitReader {
 
   Result<SourceBatch> Next() override {
     if (done_ || (end_ >= 0 && read_ >= end_)) return SourceBatch{};
-    const std::string what = source_->What("read_partition");
+    const std::string what = source_->ReadWhat();
     Gil gil;
     if (!iterator_.get()) {
       ARROW_ASSIGN_OR_RAISE(Ref iterable, source_->OpenPartition(index_));
@@ -66,26 +70,52 @@ class PartitionReader : public SplitReader {
       iterator_ = SharedRef(std::move(iterator));
       // Resuming: the batches read before are read again and dropped.
       for (; skip_ > 0; --skip_) {
-        Ref item(PyIter_Next(iterator_.get()));
-        if (!item) {
-          if (PyErr_Occurred()) return PythonError(what);
+        ARROW_ASSIGN_OR_RAISE(auto batch, NextBatch(what));
+        if (batch == nullptr) {
           return Status::IOError(what, " yielded fewer batches than when its offset ",
                                  read_, " was logged: it must yield the same ones");
         }
       }
     }
-    Ref item(PyIter_Next(iterator_.get()));
-    if (!item) {
-      if (PyErr_Occurred()) return PythonError(what);
+    ARROW_ASSIGN_OR_RAISE(auto batch, NextBatch(what));
+    if (batch == nullptr) {
       done_ = true;
       return SourceBatch{};
     }
-    ARROW_ASSIGN_OR_RAISE(auto batch, ImportBatch(item.get(), what));
     ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, *schema_, wanted_, what));
     return SourceBatch{std::move(batch), std::to_string(++read_)};
   }
 
  private:
+  /// The next batch: a yielded RecordBatch, or up to kRowsPerBatch yielded rows;
+  /// nullptr at the end. REQUIRES: the GIL held.
+  Result<std::shared_ptr<arrow::RecordBatch>> NextBatch(const std::string& what) {
+    Ref rows(PyList_New(0));
+    if (!rows) return PythonError(what);
+    while (PyList_Size(rows.get()) < kRowsPerBatch) {
+      Ref item = pending_.get() ? Ref::Borrow(pending_.get())
+                                : Ref(PyIter_Next(iterator_.get()));
+      pending_ = SharedRef();
+      if (!item) {
+        if (PyErr_Occurred()) return PythonError(what);
+        break;
+      }
+      if (PyTuple_Check(item.get())) {  // a tuple, or a pyspark Row
+        if (PyList_Append(rows.get(), item.get()) != 0) return PythonError(what);
+        continue;
+      }
+      if (PyList_Size(rows.get()) > 0) {  // the rows before it go first
+        pending_ = SharedRef(std::move(item));
+        break;
+      }
+      return ImportBatch(item.get(), what);
+    }
+    if (PyList_Size(rows.get()) == 0) return nullptr;
+    ARROW_ASSIGN_OR_RAISE(
+        Ref batch, CallBridge("rows_to_batch", what, rows.get(), source_->py_schema()));
+    return ImportBatch(batch.get(), what);
+  }
+
   PythonSource* source_;
   size_t index_;
   int64_t read_;  // batches delivered, the ones skipped included
@@ -94,6 +124,7 @@ class PartitionReader : public SplitReader {
   std::shared_ptr<arrow::Schema> schema_;
   std::shared_ptr<arrow::Schema> wanted_;
   SharedRef iterator_;
+  SharedRef pending_;  // a batch yielded after rows, for the next call
   bool done_ = false;
 };
 
@@ -115,14 +146,37 @@ Status PythonSource::Load() {
     ARROW_RETURN_NOT_OK(EnsureInterpreter());
     Gil gil;
     ARROW_ASSIGN_OR_RAISE(Ref cls, ImportObject(class_path_));
-    Ref instance(PyObject_CallNoArgs(cls.get()));
-    if (!instance) return PythonError(class_path_ + "()");
     ARROW_ASSIGN_OR_RAISE(Ref options, ToDict(options_));
-    ARROW_ASSIGN_OR_RAISE(Ref schema, CallMethod(instance.get(), "infer_schema",
-                                                 What("infer_schema"), options.get()));
-    ARROW_ASSIGN_OR_RAISE(schema_, ImportSchema(schema.get(), What("infer_schema")));
+    // A PySpark DataSource has reader(); seed 001's classes have infer_schema().
+    spark_ = PyObject_HasAttrString(cls.get(), "reader") &&
+             !PyObject_HasAttrString(cls.get(), "infer_schema");
+    Ref schema;
+    Ref instance;
+    if (spark_) {
+      Ref source(PyObject_CallOneArg(cls.get(), options.get()));
+      if (!source) return PythonError(class_path_ + "(options)");
+      ARROW_ASSIGN_OR_RAISE(Ref declared,
+                            CallMethod(source.get(), "schema", What("schema")));
+      ARROW_ASSIGN_OR_RAISE(schema,
+                            CallBridge("spark_schema", What("schema"), declared.get()));
+      Ref struct_type = declared;
+      if (PyUnicode_Check(declared.get())) {
+        ARROW_ASSIGN_OR_RAISE(struct_type,
+                              CallBridge("struct_type", What("schema"), schema.get()));
+      }
+      ARROW_ASSIGN_OR_RAISE(instance, CallMethod(source.get(), "reader", What("reader"),
+                                                 struct_type.get()));
+    } else {
+      instance = Ref(PyObject_CallNoArgs(cls.get()));
+      if (!instance) return PythonError(class_path_ + "()");
+      ARROW_ASSIGN_OR_RAISE(schema, CallMethod(instance.get(), "infer_schema",
+                                               What("infer_schema"), options.get()));
+    }
+    ARROW_ASSIGN_OR_RAISE(
+        schema_, ImportSchema(schema.get(), What(spark_ ? "schema" : "infer_schema")));
     instance_ = SharedRef(std::move(instance));
     options_dict_ = SharedRef(std::move(options));
+    py_schema_ = SharedRef(std::move(schema));
     return Status::OK();
   }();
   return load_status_;
@@ -138,9 +192,11 @@ Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) 
   std::lock_guard<std::mutex> lock(mutex_);
   ARROW_RETURN_NOT_OK(Load());
   Gil gil;
-  const std::string what = What("plan_partitions");
-  ARROW_ASSIGN_OR_RAISE(Ref planned, CallMethod(instance_.get(), "plan_partitions", what,
-                                                options_dict_.get()));
+  const std::string what = What(spark_ ? "reader().partitions" : "plan_partitions");
+  ARROW_ASSIGN_OR_RAISE(
+      Ref planned,
+      spark_ ? CallMethod(instance_.get(), "partitions", what)
+             : CallMethod(instance_.get(), "plan_partitions", what, options_dict_.get()));
   Ref list(PySequence_List(planned.get()));
   if (!list) return PythonError(what);
   partitions_.clear();
@@ -153,7 +209,10 @@ Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) 
 }
 
 Result<Ref> PythonSource::OpenPartition(size_t index) {
-  return CallMethod(instance_.get(), "read_partition", What("read_partition"),
+  if (spark_) {
+    return CallMethod(instance_.get(), "read", ReadWhat(), partitions_[index].get());
+  }
+  return CallMethod(instance_.get(), "read_partition", ReadWhat(),
                     partitions_[index].get(), options_dict_.get());
 }
 

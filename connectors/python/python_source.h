@@ -1,11 +1,18 @@
 // A table read from a Python class, in the embedded interpreter (python_runtime.h).
 //
-// Protocol (seed 001): an instance of the class, made without arguments, has
+// Two protocols; `options` is a dict of str to str: the statement's options but
+// python_module and python_class.
+// (a) Seed 001: an instance of the class, made without arguments, has
 //   infer_schema(options) -> pyarrow.Schema
 //   plan_partitions(options) -> list (of dicts, or any objects)
-//   read_partition(partition, options) -> iterable of pyarrow.RecordBatch
-// where `options` is a dict of str to str: the statement's options but
-// python_module and python_class.
+//   read_partition(partition, options) -> iterable of batches
+// (b) The PySpark Python Data Source API (a pyspark.sql.datasource.DataSource
+// subclass, which needs pyspark installed; no JVM is started):
+//   Class(options).schema() -> a DDL string or a StructType
+//   Class(options).reader(StructType) -> a reader with partitions() (default: one)
+//   and read(partition) -> iterable of batches
+// The batches are pyarrow.RecordBatch, or tuples / pyspark Rows, converted in bulk
+// (bridge.h: rows_to_batch, 8192 rows at a time).
 //
 // Splits. One per partition, in the order plan_partitions gives them ("partition-3"),
 // read concurrently, each holding the GIL only while Python runs (a next() of its
@@ -48,9 +55,15 @@ class PythonSource : public Source {
 
   /// "my.Source.read_partition()", for messages.
   std::string What(const char* method) const;
-  /// The iterator read_partition() returns for partition `index`.
+  /// What reads a partition, for messages: "my.Source.read_partition()".
+  std::string ReadWhat() const {
+    return What(spark_ ? "reader().read" : "read_partition");
+  }
+  /// The iterable that reads partition `index`.
   /// REQUIRES: the GIL held; PlanSplits() called.
   Result<Ref> OpenPartition(size_t index);
+  /// The schema as a pyarrow.Schema. REQUIRES: the GIL held.
+  PyObject* py_schema() const { return py_schema_.get(); }
 
  private:
   /// Makes the instance and asks for the schema, once. REQUIRES: mutex_ held.
@@ -62,8 +75,10 @@ class PythonSource : public Source {
   std::mutex mutex_;
   bool loaded_ = false;
   Status load_status_;
-  SharedRef instance_;
+  bool spark_ = false;  // protocol (b)
+  SharedRef instance_;  // (b): the reader
   SharedRef options_dict_;
+  SharedRef py_schema_;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<SharedRef> partitions_;
 };

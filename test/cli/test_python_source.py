@@ -98,3 +98,39 @@ def test_secret_looking_options_are_redacted():
                       "api_key => 'sekr1t-value')")
     assert r.code == 2 and "sekr1t-value" not in r.err, r.err
 
+
+
+# --- the PySpark Python Data Source API --------------------------------------------
+
+def test_a_pyspark_data_source_yielding_rows_and_batches():
+    r = flowsql("--format", "csv", "-c",
+                "SELECT id, label FROM 'python://spark_sources.Mixed' ORDER BY id")
+    assert r.code == 0, r
+    assert r.out.splitlines() == ["id,label", "0,a", "1,b", "2,c", "3,"]
+
+
+@pytest.mark.parametrize("cls,message", [
+    ("ShortRows", "spark_sources.ShortRows.reader().read() raised:\nValueError: a row of 2 "
+                  "values where the schema has 10 columns (id, name, price, at, day, ok, "
+                  "ratio, tags, attrs, owner)"),
+    ("WrongValue", "spark_sources.WrongValue.reader().read() raised:\nValueError: column "
+                   "'id' (int64): "),
+])
+def test_rows_that_do_not_fit_name_the_column(cls, message):
+    r = flowsql("-c", f"SELECT * FROM 'python://spark_sources.{cls}'")
+    assert r.code == 2 and f"Error: {message}" in r.err, r.err
+
+
+def test_a_bad_ddl_schema_names_what_is_wrong(tmp_path):
+    (tmp_path / "bad_ddl.py").write_text(
+        "from pyspark.sql.datasource import DataSource\n"
+        "class Bad(DataSource):\n"
+        "    def schema(self):\n"
+        "        return 'id BIGINT, tags ARRAY<STRNG>'\n"
+        "    def reader(self, schema):\n"
+        "        raise AssertionError('not reached')\n")
+    r = run_flowsql("-c", "SELECT * FROM 'python://bad_ddl.Bad'",
+                    env={"PYTHONPATH": str(tmp_path)})
+    assert r.code != 0, r
+    assert "ValueError: schema 'id BIGINT, tags ARRAY<STRNG>': unknown type 'strng'" \
+        in r.err, r.err

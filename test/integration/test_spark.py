@@ -41,7 +41,10 @@ HANG = 120  # s: a command that takes longer is a hang
 UTC = dt.timezone.utc
 # flowsql's session time zone, the one TIMESTAMPTZ values are labelled with, as Spark's
 # (spark.sql.session.timeZone below).
-FLOWSQL_ENV = {**os.environ, "TZ": "UTC"}
+# test/plugins holds the Python data sources both Spark and flowsql read.
+PLUGINS = os.path.join(ROOT, "test", "plugins")
+PYTHONPATH = os.pathsep.join(filter(None, [PLUGINS, os.environ.get("PYTHONPATH")]))
+FLOWSQL_ENV = {**os.environ, "TZ": "UTC", "PYTHONPATH": PYTHONPATH}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,7 @@ def spark(tmp_path_factory):
         # (createDataFrame from Python rows) are this interpreter.
         env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
         env.setenv("PYSPARK_PYTHON", sys.executable)
+        env.setenv("PYTHONPATH", PYTHONPATH)
         session = (SparkSession.builder.master("local[2]").appName("flowsql-test")
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
@@ -509,3 +513,22 @@ def test_spark_reads_every_codec_flowsql_writes_for_it(spark, flowsql, tmp_path,
                                              source_file(tmp_path), out, fmt, codec))
         got = spark_rows(read(spark.read.schema(schema), out))
         assert_same_rows(got, written)
+
+
+# --- Python data sources (the pyspark.sql.datasource API) -----------------------------
+
+@pytest.mark.parametrize("cls,options", [("Tuples", {"rows": "700", "partitions": "3"}),
+                                         ("Batches", {})])
+def test_flowsql_reads_a_pyspark_data_source_as_spark_does(spark, flowsql, cls, options):
+    sys.path.insert(0, PLUGINS)
+    import spark_sources
+    source = getattr(spark_sources, cls)
+    spark.dataSource.register(source)
+    reader = spark.read.format(source.name())
+    for k, v in options.items():
+        reader = reader.option(k, v)
+    expected = spark_rows(reader.load())
+    with_options = "".join(f", {k} => '{v}'" for k, v in options.items())
+    got = flowsql_rows(flowsql, f"SELECT * FROM read_python('spark_sources.{cls}'"
+                                f"{with_options}) ORDER BY id")
+    assert_same_rows(got, expected)

@@ -1,0 +1,169 @@
+#include "connectors/python/bridge.h"
+
+namespace flowsql::python {
+
+namespace {
+
+constexpr char kSource[] = R"py(
+import decimal
+import re
+
+import pyarrow as pa
+
+
+def rows_to_batch(rows, schema):
+    widths = set(map(len, rows))
+    if widths and widths != {len(schema)}:
+        bad = min(widths - {len(schema)})
+        raise ValueError(f"a row of {bad} values where the schema has {len(schema)} "
+                         f"columns ({', '.join(schema.names)})")
+    columns = list(zip(*rows)) if rows else [()] * len(schema)
+    arrays = []
+    for values, field in zip(columns, schema):
+        try:
+            arrays.append(pa.array(values, type=field.type))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as e:
+            raise ValueError(f"column '{field.name}' ({field.type}): {e}") from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_PRIMITIVES = {
+    "boolean": pa.bool_(), "bool": pa.bool_(), "tinyint": pa.int8(), "byte": pa.int8(),
+    "smallint": pa.int16(), "short": pa.int16(), "int": pa.int32(),
+    "integer": pa.int32(), "bigint": pa.int64(), "long": pa.int64(),
+    "float": pa.float32(), "real": pa.float32(), "double": pa.float64(),
+    "string": pa.string(), "varchar": pa.string(), "char": pa.string(),
+    "binary": pa.binary(), "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"), "timestamp_ltz": pa.timestamp("us", tz="UTC"),
+    "timestamp_ntz": pa.timestamp("us"), "void": pa.null(),
+}
+_TOKEN = re.compile(r"\s*(`(?:[^`]|``)*`|[A-Za-z_][A-Za-z0-9_]*|\d+|[<>(),:])")
+
+
+def _tokens(ddl):
+    pos, out = 0, []
+    while pos < len(ddl):
+        m = _TOKEN.match(ddl, pos)
+        if not m:
+            if ddl[pos:].strip():
+                raise ValueError(f"schema '{ddl}': unexpected '{ddl[pos:].strip()[0]}' "
+                                 f"at character {pos + 1}")
+            break
+        out.append(m.group(1))
+        pos = m.end()
+    return out
+
+
+def _parse_ddl(ddl):
+    tokens = _tokens(ddl)
+    at = 0
+
+    def peek():
+        return tokens[at] if at < len(tokens) else ""
+
+    def take(expected=None):
+        nonlocal at
+        token = peek()
+        if not token or (expected and token.lower() != expected):
+            raise ValueError(f"schema '{ddl}': expected {expected or 'more'}, found "
+                             f"'{token or 'the end'}'")
+        at += 1
+        return token
+
+    def name():
+        token = take()
+        return token[1:-1].replace("``", "`") if token.startswith("`") else token
+
+    def type_():
+        word = take().lower()
+        if word == "array":
+            take("<"); item = type_(); take(">")
+            return pa.list_(item)
+        if word == "map":
+            take("<"); key = type_(); take(","); value = type_(); take(">")
+            return pa.map_(key, value)
+        if word == "struct":
+            take("<")
+            fields = []
+            while peek() != ">":
+                fields.append(field(colon=True))
+                if peek() == ",":
+                    take(",")
+            take(">")
+            return pa.struct(fields)
+        if word in ("decimal", "dec", "numeric"):
+            precision, scale = 10, 0
+            if peek() == "(":
+                take("("); precision = int(take())
+                if peek() == ",":
+                    take(","); scale = int(take())
+                take(")")
+            return pa.decimal128(precision, scale)
+        if word in ("varchar", "char") and peek() == "(":
+            take("("); take(); take(")")
+        if word not in _PRIMITIVES:
+            raise ValueError(f"schema '{ddl}': unknown type '{word}'")
+        return _PRIMITIVES[word]
+
+    def field(colon=False):
+        n = name()
+        if colon and peek() == ":":
+            take(":")
+        t = type_()
+        nullable = True
+        if peek().lower() == "not":
+            take("not"); take("null")
+            nullable = False
+        return pa.field(n, t, nullable)
+
+    fields = [field()]
+    while peek() == ",":
+        take(",")
+        fields.append(field())
+    if peek():
+        raise ValueError(f"schema '{ddl}': unexpected '{peek()}'")
+    return pa.schema(fields)
+
+
+def spark_schema(schema):
+    if isinstance(schema, str):
+        return _parse_ddl(schema)
+    from pyspark.sql.pandas.types import to_arrow_schema
+    return to_arrow_schema(schema, timezone="UTC", prefers_large_types=False)
+
+
+def struct_type(schema):
+    from pyspark.sql.pandas.types import from_arrow_schema
+    return from_arrow_schema(schema)
+)py";
+
+/// The helpers' module, made once. REQUIRES: the GIL held.
+Result<PyObject*> Bridge() {
+  static PyObject* module = nullptr;  // made and read with the GIL held
+  if (module != nullptr) return module;
+  Ref made(PyModule_New("flowsql_bridge"));
+  if (!made) return PythonError("the python connector's bridge");
+  PyObject* dict = PyModule_GetDict(made.get());
+  if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) != 0) {
+    return PythonError("the python connector's bridge");
+  }
+  Ref run(PyRun_String(kSource, Py_file_input, dict, dict));
+  if (!run) return PythonError("the python connector's bridge");
+  module = made.get();
+  Py_INCREF(module);  // for the process
+  return module;
+}
+
+}  // namespace
+
+Result<Ref> CallBridge(const char* function, const std::string& what, PyObject* arg1,
+                       PyObject* arg2) {
+  ARROW_ASSIGN_OR_RAISE(PyObject * bridge, Bridge());
+  Ref callable(PyObject_GetAttrString(bridge, function));
+  if (!callable) return PythonError("the python connector's bridge");
+  Ref result(PyObject_CallFunctionObjArgs(callable.get(), arg1, arg2, nullptr));
+  if (!result) return PythonError(what, /*traceback=*/false);
+  return result;
+}
+
+}  // namespace flowsql::python

@@ -1,0 +1,26 @@
+// The Python half of the python connector: a module of helpers run in the embedded
+// interpreter (their source is in bridge.cc), for what Python does best or only:
+//
+//   rows_to_batch(rows, schema) -> pyarrow.RecordBatch
+//       tuples (or pyspark Rows) in bulk: transposed by zip() and converted by
+//       pyarrow.array() per column, both in C, with no Python bytecode per row. A row
+//       of the wrong length, or a value its column cannot hold, is a ValueError
+//       naming the column.
+//   spark_schema(schema) -> pyarrow.Schema
+//       a PySpark DataSource's schema(): a DDL string ("id INT, tags ARRAY<STRING>")
+//       parsed without a JVM, or a StructType, as Spark types map to Arrow's
+//       (TIMESTAMP: microseconds in UTC; TIMESTAMP_NTZ: without a zone).
+//   struct_type(schema) -> pyspark StructType of a pyarrow.Schema (for reader()).
+#pragma once
+
+#include "connectors/python/python_runtime.h"
+
+namespace flowsql::python {
+
+/// Calls the helper `function` with `arg1` (and `arg2`). Its errors are about the
+/// user's data or schema, so they come without the bridge's traceback: "`what`
+/// raised:\nValueError: ...". REQUIRES: the GIL held.
+Result<Ref> CallBridge(const char* function, const std::string& what, PyObject* arg1,
+                       PyObject* arg2 = nullptr);
+
+}  // namespace flowsql::python

@@ -1,0 +1,107 @@
+"""PySpark Python Data Sources (the pyspark.sql.datasource API), read by Spark and by
+flowsql in test/integration/test_spark.py and test/cli/test_python_source.py."""
+
+import datetime
+import decimal
+
+import pyarrow as pa
+from pyspark.sql import Row
+from pyspark.sql import types as T
+from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+
+DDL = ("id BIGINT, name STRING, price DECIMAL(10,2), at TIMESTAMP, day DATE, "
+       "ok BOOLEAN, ratio DOUBLE, tags ARRAY<STRING>, attrs MAP<STRING, INT>, "
+       "owner STRUCT<id: INT, name: STRING>")
+
+
+def row(k):
+    return (k, f"item {k}" if k % 7 else None, decimal.Decimal(f"{k}.25"),
+            datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+            + datetime.timedelta(seconds=k),
+            datetime.date(2024, 1, 1) + datetime.timedelta(days=k % 400), k % 3 == 0,
+            k / 8, [str(k)] * (k % 3), {"k": k} if k % 2 else None,
+            Row(id=k % 5, name=f"owner {k % 5}"))
+
+
+class Tuples(DataSource):
+    """A DDL schema; `partitions` partitions (default 3) of `rows` tuples (default
+    1000), the last value a Row."""
+
+    @classmethod
+    def name(cls):
+        return "flowsql_test_tuples"
+
+    def schema(self):
+        return DDL
+
+    def reader(self, schema):
+        return TuplesReader(self.options)
+
+
+class TuplesReader(DataSourceReader):
+    def __init__(self, options):
+        self.partitions_ = int(options.get("partitions", "3"))
+        self.rows = int(options.get("rows", "1000"))
+
+    def partitions(self):
+        return [InputPartition(p) for p in range(self.partitions_)]
+
+    def read(self, partition):
+        for i in range(self.rows):
+            yield row(partition.value * self.rows + i)
+
+
+class Batches(DataSource):
+    """A StructType schema, one (default) partition yielding RecordBatches."""
+
+    @classmethod
+    def name(cls):
+        return "flowsql_test_batches"
+
+    def schema(self):
+        return T.StructType([T.StructField("id", T.LongType()),
+                             T.StructField("label", T.StringType())])
+
+    def reader(self, schema):
+        return BatchesReader()
+
+
+class BatchesReader(DataSourceReader):
+    def read(self, partition):
+        yield pa.record_batch([pa.array([0, 1], pa.int64()), pa.array(["a", "b"])],
+                              names=["id", "label"])
+        yield pa.record_batch([pa.array([3], pa.int64()), pa.array([None], pa.string())],
+                              names=["id", "label"])
+
+
+class Mixed(Batches):
+    """Batches and Rows in one partition (Spark refuses the mix; flowsql reads it)."""
+
+    def reader(self, schema):
+        return MixedReader()
+
+
+class MixedReader(DataSourceReader):
+    def read(self, partition):
+        yield from BatchesReader().read(partition)
+        yield Row(id=2, label="c")
+
+
+class ShortRows(Tuples):
+    def reader(self, schema):
+        return ShortRowsReader()
+
+
+class ShortRowsReader(DataSourceReader):
+    def read(self, partition):
+        yield (1, "a")
+
+
+class WrongValue(Tuples):
+    def reader(self, schema):
+        return WrongValueReader()
+
+
+class WrongValueReader(DataSourceReader):
+    def read(self, partition):
+        yield ("not a number",) + row(1)[1:]
