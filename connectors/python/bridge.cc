@@ -132,6 +132,11 @@ def spark_schema(schema):
     return to_arrow_schema(schema, timezone="UTC", prefers_large_types=False)
 
 
+def spark_options(options):
+    from pyspark.sql.datasource import CaseInsensitiveDict
+    return CaseInsensitiveDict(options)
+
+
 def struct_type(schema):
     from pyspark.sql.pandas.types import from_arrow_schema
     return from_arrow_schema(schema)

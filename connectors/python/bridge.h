@@ -11,6 +11,8 @@
 //       parsed without a JVM, or a StructType, as Spark types map to Arrow's
 //       (TIMESTAMP: microseconds in UTC; TIMESTAMP_NTZ: without a zone).
 //   struct_type(schema) -> pyspark StructType of a pyarrow.Schema (for reader()).
+//   spark_options(dict) -> the options as Spark gives them to a DataSource: a
+//       CaseInsensitiveDict.
 #pragma once
 
 #include "connectors/python/python_runtime.h"

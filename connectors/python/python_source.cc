@@ -153,6 +153,8 @@ Status PythonSource::Load() {
     Ref schema;
     Ref instance;
     if (spark_) {
+      ARROW_ASSIGN_OR_RAISE(options,
+                            CallBridge("spark_options", class_path_, options.get()));
       Ref source(PyObject_CallOneArg(cls.get(), options.get()));
       if (!source) return PythonError(class_path_ + "(options)");
       ARROW_ASSIGN_OR_RAISE(Ref declared,

@@ -134,3 +134,35 @@ def test_a_bad_ddl_schema_names_what_is_wrong(tmp_path):
     assert r.code != 0, r
     assert "ValueError: schema 'id BIGINT, tags ARRAY<STRNG>': unknown type 'strng'" \
         in r.err, r.err
+
+
+# --- pyspark-data-sources (PyPI): sources written for Spark, run by flowsql -----------
+
+def test_pyspark_data_sources_arrow_reads_what_pyarrow_reads(tmp_path):
+    tables = []
+    for i in range(3):  # one partition per file
+        table = pa.table({"id": pa.array(range(i * 100, i * 100 + 100), pa.int64()),
+                          "name": [f"n{j}" for j in range(100)],
+                          "score": pa.array([j / 4 for j in range(100)], pa.float64()),
+                          "ok": [j % 2 == 0 for j in range(100)]})
+        with pa.ipc.new_file(tmp_path / f"part{i}.arrow", table.schema) as writer:
+            writer.write_table(table, max_chunksize=40)
+        tables.append(table)
+    out = tmp_path / "out.parquet"
+    r = flowsql("-c", "SELECT * FROM read_python('pyspark_datasources.arrow.ArrowDataSource', "
+                      f"path => '{tmp_path}/*.arrow') ORDER BY id INTO '{out}'")
+    assert r.code == 0, r
+    got = pq.read_table(out)
+    want = pa.concat_tables(tables)
+    assert got.schema == want.schema
+    assert got.equals(want)
+
+
+def test_pyspark_data_sources_fake_yields_its_rows():
+    # Faker's values are random: the count, the columns and their types are not. The
+    # option's case does not matter, as in Spark.
+    r = flowsql("--format", "csv", "-c",
+                "SELECT count(*), count(DISTINCT typeof(zipcode)), min(typeof(name)) "
+                "FROM read_python('pyspark_datasources.fake.FakeDataSource', numrows => '57')")
+    assert r.code == 0, r
+    assert r.out.splitlines()[1] == "57,1,VARCHAR", r.out
