@@ -192,7 +192,18 @@ Result<std::shared_ptr<arrow::Schema>> PythonSource::GetSchema() {
 
 Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ARROW_RETURN_NOT_OK(Plan());
+  std::vector<Split> splits;
+  for (size_t i = 0; i < partitions_.size(); ++i) {
+    splits.push_back(Split{"partition-" + std::to_string(i), std::to_string(i)});
+  }
+  return splits;
+}
+
+Status PythonSource::Plan() {
+  // REQUIRES: mutex_ held.
   ARROW_RETURN_NOT_OK(Load());
+  if (planned_) return Status::OK();
   Gil gil;
   const std::string what = What(spark_ ? "reader().partitions" : "plan_partitions");
   ARROW_ASSIGN_OR_RAISE(
@@ -201,13 +212,11 @@ Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) 
              : CallMethod(instance_.get(), "plan_partitions", what, options_dict_.get()));
   Ref list(PySequence_List(planned.get()));
   if (!list) return PythonError(what);
-  partitions_.clear();
-  std::vector<Split> splits;
   for (Py_ssize_t i = 0; i < PyList_Size(list.get()); ++i) {
     partitions_.push_back(SharedRef(Ref::Borrow(PyList_GetItem(list.get(), i))));
-    splits.push_back(Split{"partition-" + std::to_string(i), std::to_string(i)});
   }
-  return splits;
+  planned_ = true;
+  return Status::OK();
 }
 
 Result<Ref> PythonSource::OpenPartition(size_t index) {
@@ -222,6 +231,11 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
                                                              const SplitRange& range,
                                                              const ScanRequest& request) {
   ARROW_ASSIGN_OR_RAISE(auto schema, GetSchema());
+  {
+    // A split planned by another instance (a scan task sent elsewhere): plan again.
+    std::lock_guard<std::mutex> lock(mutex_);
+    ARROW_RETURN_NOT_OK(Plan());
+  }
   char* end = nullptr;
   const long long index = std::strtoll(split.payload.c_str(), &end, 10);
   if (*end != '\0' || index < 0 || static_cast<size_t>(index) >= partitions_.size()) {

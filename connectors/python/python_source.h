@@ -68,6 +68,8 @@ class PythonSource : public Source {
  private:
   /// Makes the instance and asks for the schema, once. REQUIRES: mutex_ held.
   Status Load();
+  /// Asks for the partitions, once. REQUIRES: mutex_ held.
+  Status Plan();
 
   std::string class_path_;
   std::map<std::string, std::string> options_;
@@ -80,6 +82,7 @@ class PythonSource : public Source {
   SharedRef options_dict_;
   SharedRef py_schema_;
   std::shared_ptr<arrow::Schema> schema_;
+  bool planned_ = false;
   std::vector<SharedRef> partitions_;
 };
 

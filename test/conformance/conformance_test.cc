@@ -193,6 +193,27 @@ std::vector<SourceCase> Sources() {
                          {{"splits", "3"}, {"start", "7"}, {"batch_size", "300"}}, false)
                     .ValueOrDie();
   out.push_back({"generate_unbounded", "generate", stream, gen_schema, "id", 7, 3000});
+  // Python sources, from test/plugins (the embedded interpreter reads PYTHONPATH when
+  // it starts, at the first of them).
+  const std::string plugins = (std::filesystem::current_path() / "test/plugins").string();
+  const char* path = std::getenv("PYTHONPATH");
+  setenv("PYTHONPATH", (plugins + (path ? std::string(":") + path : "")).c_str(), 1);
+  auto items = MakeArgs(r, "python", "python://seed_sources.Items",
+                        {{"partitions", "4"}, {"batches", "3"}}, false)
+                   .ValueOrDie();
+  out.push_back({"python_seed_001", "python", items,
+                 "id: int64\nname: string\nprice: decimal128(10, 2)\nat: timestamp[us, "
+                 "tz=UTC]\ntags: list<item: string>",
+                 "id", 0, 1200});
+  auto tuples = MakeArgs(r, "python", "python://spark_sources.Tuples",
+                         {{"partitions", "3"}, {"rows", "500"}}, false)
+                    .ValueOrDie();
+  out.push_back({"python_pyspark_tuples", "python", tuples,
+                 "id: int64\nname: string\nprice: decimal128(10, 2)\nat: timestamp[us, "
+                 "tz=UTC]\nday: date32[day]\nok: bool\nratio: double\ntags: "
+                 "list<item: string>\nattrs: map<string, int32>\nowner: struct<id: "
+                 "int32, name: string>",
+                 "id", 0, 1500});
   return out;
 }
 
