@@ -6,6 +6,8 @@ namespace {
 
 constexpr char kSource[] = R"py(
 import decimal
+import inspect
+import json
 import re
 
 import pyarrow as pa
@@ -132,6 +134,51 @@ def spark_schema(schema):
     return to_arrow_schema(schema, timezone="UTC", prefers_large_types=False)
 
 
+def stream_reader(source, schema):
+    from pyspark.sql.datasource import DataSource
+    if type(source).streamReader is not DataSource.streamReader:
+        return source.streamReader(schema)
+    if type(source).simpleStreamReader is not DataSource.simpleStreamReader:
+        return source.simpleStreamReader(schema)
+    raise ValueError("streaming = true needs streamReader() or simpleStreamReader(); "
+                     f"{type(source).__name__} has neither")
+
+
+def is_simple(reader):
+    from pyspark.sql.datasource import SimpleDataSourceStreamReader
+    return isinstance(reader, SimpleDataSourceStreamReader)
+
+
+def offset_text(offset):
+    return json.dumps(offset, sort_keys=True)
+
+
+def latest_offset(reader, start):
+    # Spark 4.1 passes the start and a read limit; earlier readers take neither.
+    start = json.loads(start)
+    if len(inspect.signature(reader.latestOffset).parameters) >= 2:
+        from pyspark.sql.streaming.datasource import ReadAllAvailable
+        return offset_text(reader.latestOffset(start, ReadAllAvailable()))
+    return offset_text(reader.latestOffset())
+
+
+def plan_stream(reader, start, end):
+    return list(reader.partitions(json.loads(start), json.loads(end)))
+
+
+def read_simple(reader, start):
+    rows, end = reader.read(json.loads(start))
+    return rows, offset_text(end)
+
+
+def replay_simple(reader, start, end):
+    return reader.readBetweenOffsets(json.loads(start), json.loads(end))
+
+
+def commit(reader, end):
+    reader.commit(json.loads(end))
+
+
 def spark_options(options):
     from pyspark.sql.datasource import CaseInsensitiveDict
     return CaseInsensitiveDict(options)
@@ -161,12 +208,19 @@ Result<PyObject*> Bridge() {
 
 }  // namespace
 
-Result<Ref> CallBridge(const char* function, const std::string& what, PyObject* arg1,
-                       PyObject* arg2) {
+Result<Ref> CallBridge(const char* function, const std::string& what,
+                       std::initializer_list<PyObject*> args) {
   ARROW_ASSIGN_OR_RAISE(PyObject * bridge, Bridge());
   Ref callable(PyObject_GetAttrString(bridge, function));
   if (!callable) return PythonError("the python connector's bridge");
-  Ref result(PyObject_CallFunctionObjArgs(callable.get(), arg1, arg2, nullptr));
+  Ref tuple(PyTuple_New(static_cast<Py_ssize_t>(args.size())));
+  if (!tuple) return PythonError("the python connector's bridge");
+  Py_ssize_t i = 0;
+  for (PyObject* arg : args) {
+    Py_INCREF(arg);
+    PyTuple_SET_ITEM(tuple.get(), i++, arg);
+  }
+  Ref result(PyObject_CallObject(callable.get(), tuple.get()));
   if (!result) return PythonError(what, /*traceback=*/false);
   return result;
 }

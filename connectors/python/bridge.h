@@ -13,16 +13,21 @@
 //   struct_type(schema) -> pyspark StructType of a pyarrow.Schema (for reader()).
 //   spark_options(dict) -> the options as Spark gives them to a DataSource: a
 //       CaseInsensitiveDict.
+//   stream_reader, is_simple, latest_offset, plan_stream, read_simple,
+//   replay_simple, commit: a PySpark stream reader's calls, its offsets (dicts) as
+//   JSON text with sorted keys, so that equal offsets are equal text.
 #pragma once
+
+#include <initializer_list>
 
 #include "connectors/python/python_runtime.h"
 
 namespace flowsql::python {
 
-/// Calls the helper `function` with `arg1` (and `arg2`). Its errors are about the
-/// user's data or schema, so they come without the bridge's traceback: "`what`
-/// raised:\nValueError: ...". REQUIRES: the GIL held.
-Result<Ref> CallBridge(const char* function, const std::string& what, PyObject* arg1,
-                       PyObject* arg2 = nullptr);
+/// Calls the helper `function` with `args`. Its errors are about the user's data or
+/// schema, so they come without the bridge's traceback: "`what` raised:\nValueError:
+/// ...". REQUIRES: the GIL held.
+Result<Ref> CallBridge(const char* function, const std::string& what,
+                       std::initializer_list<PyObject*> args);
 
 }  // namespace flowsql::python

@@ -43,53 +43,38 @@ Result<std::shared_ptr<arrow::RecordBatch>> Conform(
 /// Rows converted to Arrow at a time.
 constexpr Py_ssize_t kRowsPerBatch = 8192;
 
-/// Reads one partition: the batches of its iterator.
-class PartitionReader : public SplitReader {
+/// The batches of one iterable that yields RecordBatches, tuples or Rows.
+class BatchStream {
  public:
-  PartitionReader(PythonSource* source, size_t index, int64_t skip, int64_t end,
-                  std::shared_ptr<arrow::Schema> schema,
-                  std::shared_ptr<arrow::Schema> wanted)
-      : source_(source),
-        index_(index),
-        read_(skip),
-        skip_(skip),
-        end_(end),
-        schema_(std::move(schema)),
-        wanted_(std::move(wanted)) {}
+  bool open() const { return iterator_.get() != nullptr; }
 
-  std::shared_ptr<arrow::Schema> schema() const override { return wanted_; }
-
-  Result<SourceBatch> Next() override {
-    if (done_ || (end_ >= 0 && read_ >= end_)) return SourceBatch{};
-    const std::string what = source_->ReadWhat();
-    Gil gil;
-    if (!iterator_.get()) {
-      ARROW_ASSIGN_OR_RAISE(Ref iterable, source_->OpenPartition(index_));
-      Ref iterator(PyObject_GetIter(iterable.get()));
-      if (!iterator) return PythonError(what);
-      iterator_ = SharedRef(std::move(iterator));
-      // Resuming: the batches read before are read again and dropped.
-      for (; skip_ > 0; --skip_) {
-        ARROW_ASSIGN_OR_RAISE(auto batch, NextBatch(what));
-        if (batch == nullptr) {
-          return Status::IOError(what, " yielded fewer batches than when its offset ",
-                                 read_, " was logged: it must yield the same ones");
-        }
+  /// Reads `iterable` from now on, dropping the first `skip` batches (a resumed
+  /// read). REQUIRES: the GIL held.
+  Status Open(PyObject* iterable, int64_t skip, PyObject* py_schema,
+              const std::string& what) {
+    Ref iterator(PyObject_GetIter(iterable));
+    if (!iterator) return PythonError(what);
+    iterator_ = SharedRef(std::move(iterator));
+    pending_ = SharedRef();
+    for (int64_t i = 0; i < skip; ++i) {
+      ARROW_ASSIGN_OR_RAISE(auto batch, Next(py_schema, what));
+      if (batch == nullptr) {
+        return Status::IOError(what, " yielded fewer batches than when its offset (",
+                               skip, " batches) was logged: it must yield the same ones");
       }
     }
-    ARROW_ASSIGN_OR_RAISE(auto batch, NextBatch(what));
-    if (batch == nullptr) {
-      done_ = true;
-      return SourceBatch{};
-    }
-    ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, *schema_, wanted_, what));
-    return SourceBatch{std::move(batch), std::to_string(++read_)};
+    return Status::OK();
   }
 
- private:
-  /// The next batch: a yielded RecordBatch, or up to kRowsPerBatch yielded rows;
-  /// nullptr at the end. REQUIRES: the GIL held.
-  Result<std::shared_ptr<arrow::RecordBatch>> NextBatch(const std::string& what) {
+  void Close() {
+    iterator_ = SharedRef();
+    pending_ = SharedRef();
+  }
+
+  /// The next batch: a yielded RecordBatch, or up to kRowsPerBatch yielded rows as
+  /// `py_schema` types them; nullptr at the end. REQUIRES: the GIL held; open().
+  Result<std::shared_ptr<arrow::RecordBatch>> Next(PyObject* py_schema,
+                                                   const std::string& what) {
     Ref rows(PyList_New(0));
     if (!rows) return PythonError(what);
     while (PyList_Size(rows.get()) < kRowsPerBatch) {
@@ -111,20 +96,57 @@ class PartitionReader : public SplitReader {
       return ImportBatch(item.get(), what);
     }
     if (PyList_Size(rows.get()) == 0) return nullptr;
-    ARROW_ASSIGN_OR_RAISE(
-        Ref batch, CallBridge("rows_to_batch", what, rows.get(), source_->py_schema()));
+    ARROW_ASSIGN_OR_RAISE(Ref batch,
+                          CallBridge("rows_to_batch", what, {rows.get(), py_schema}));
     return ImportBatch(batch.get(), what);
   }
 
-  PythonSource* source_;
-  size_t index_;
-  int64_t read_;  // batches delivered, the ones skipped included
-  int64_t skip_;
-  int64_t end_;  // -1: to the partition's end
-  std::shared_ptr<arrow::Schema> schema_;
-  std::shared_ptr<arrow::Schema> wanted_;
+ private:
   SharedRef iterator_;
   SharedRef pending_;  // a batch yielded after rows, for the next call
+};
+
+/// Reads one partition: the batches of its iterator.
+class PartitionReader : public SplitReader {
+ public:
+  PartitionReader(PythonSource* source, size_t index, int64_t skip, int64_t end,
+                  std::shared_ptr<arrow::Schema> schema,
+                  std::shared_ptr<arrow::Schema> wanted)
+      : source_(source),
+        index_(index),
+        read_(skip),
+        end_(end),
+        schema_(std::move(schema)),
+        wanted_(std::move(wanted)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return wanted_; }
+
+  Result<SourceBatch> Next() override {
+    if (done_ || (end_ >= 0 && read_ >= end_)) return SourceBatch{};
+    const std::string what = source_->ReadWhat();
+    Gil gil;
+    if (!stream_.open()) {
+      ARROW_ASSIGN_OR_RAISE(Ref iterable, source_->OpenPartition(index_));
+      ARROW_RETURN_NOT_OK(
+          stream_.Open(iterable.get(), read_, source_->py_schema(), what));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto batch, stream_.Next(source_->py_schema(), what));
+    if (batch == nullptr) {
+      done_ = true;
+      return SourceBatch{};
+    }
+    ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, *schema_, wanted_, what));
+    return SourceBatch{std::move(batch), std::to_string(++read_)};
+  }
+
+ private:
+  PythonSource* source_;
+  size_t index_;
+  int64_t read_;  // batches delivered, the ones a resumed read drops included
+  int64_t end_;   // -1: to the partition's end
+  std::shared_ptr<arrow::Schema> schema_;
+  std::shared_ptr<arrow::Schema> wanted_;
+  BatchStream stream_;
   bool done_ = false;
 };
 
@@ -154,17 +176,17 @@ Status PythonSource::Load() {
     Ref instance;
     if (spark_) {
       ARROW_ASSIGN_OR_RAISE(options,
-                            CallBridge("spark_options", class_path_, options.get()));
+                            CallBridge("spark_options", class_path_, {options.get()}));
       Ref source(PyObject_CallOneArg(cls.get(), options.get()));
       if (!source) return PythonError(class_path_ + "(options)");
       ARROW_ASSIGN_OR_RAISE(Ref declared,
                             CallMethod(source.get(), "schema", What("schema")));
       ARROW_ASSIGN_OR_RAISE(schema,
-                            CallBridge("spark_schema", What("schema"), declared.get()));
+                            CallBridge("spark_schema", What("schema"), {declared.get()}));
       Ref struct_type = declared;
       if (PyUnicode_Check(declared.get())) {
         ARROW_ASSIGN_OR_RAISE(struct_type,
-                              CallBridge("struct_type", What("schema"), schema.get()));
+                              CallBridge("struct_type", What("schema"), {schema.get()}));
       }
       ARROW_ASSIGN_OR_RAISE(instance, CallMethod(source.get(), "reader", What("reader"),
                                                  struct_type.get()));
