@@ -17,6 +17,12 @@ std::vector<OptionSpec> SourceOptions() {
        "The module of the class (seed 001's spelling): python_module and python_class "
        "in place of the URI"},
       {"python_class", T::kString, "", "The class, with python_module"},
+      {"streaming", T::kBool, "false",
+       "Read a PySpark DataSource's streamReader() or simpleStreamReader() for ever: "
+       "an unbounded source whose offsets go through the runtime's offset log; "
+       "commit() follows each committed epoch"},
+      {"interval", T::kDuration, "1s",
+       "streaming: the wait before asking again when the last ask found nothing new"},
       {kAnyOption, T::kString, "",
        "Any other option reaches the class's methods in their options dict, as a "
        "string; values of options whose names look secret (*key, *token*, *secret*, "
@@ -75,11 +81,16 @@ Status RegisterPythonConnector(Registry* registry) {
     ARROW_ASSIGN_OR_RAISE(auto path, ClassPath(args));
     std::map<std::string, std::string> options;
     for (const auto& [name, value] : args.options.values()) {
-      if (name == "python_module" || name == "python_class") continue;
+      if (name == "python_module" || name == "python_class" || name == "streaming" ||
+          name == "interval") {
+        continue;
+      }
       if (http::IsSecretParameter(name)) RegisterSecret(value);
       options[name] = value;
     }
-    return std::make_unique<python::PythonSource>(std::move(path), std::move(options));
+    return std::make_unique<python::PythonSource>(
+        std::move(path), std::move(options), args.options.GetBool("streaming"),
+        std::chrono::milliseconds(args.options.GetMillis("interval", 1000)));
   };
   return registry->Register(std::move(spec));
 }

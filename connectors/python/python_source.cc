@@ -1,5 +1,7 @@
 #include "connectors/python/python_source.h"
 
+#include <thread>
+
 #include "common/secrets.h"
 #include "connectors/python/bridge.h"
 
@@ -150,11 +152,175 @@ class PartitionReader : public SplitReader {
   bool done_ = false;
 };
 
+/// Reads a PySpark stream reader for ever, microbatch by microbatch: from the offset
+/// reached, latestOffset() (or a simple reader's read(start)) says whether there is
+/// more; partitions(start, end) are read one after another.
+///
+/// Offset: "partition\nbatches\nstart\nend", start and end JSON offsets (end empty
+/// between microbatches). A read resumed inside a microbatch plans it again from
+/// start to end (or replays a simple reader's readBetweenOffsets) and drops what it
+/// had delivered.
+class StreamReader : public SplitReader {
+ public:
+  StreamReader(PythonSource* source, std::string start, std::string end,
+               std::shared_ptr<arrow::Schema> schema,
+               std::shared_ptr<arrow::Schema> wanted, ScanRequest request)
+      : source_(source),
+        replay_end_(std::move(end)),
+        schema_(std::move(schema)),
+        wanted_(std::move(wanted)),
+        request_(std::move(request)) {
+    at_ = std::move(start);
+  }
+
+  std::shared_ptr<arrow::Schema> schema() const override { return wanted_; }
+
+  /// Parses an offset into this reader's position.
+  Status Seek(const std::string& offset) {
+    size_t a = offset.find('\n'), b = offset.find('\n', a + 1),
+           c = offset.find('\n', b + 1);
+    if (c == std::string::npos) {
+      return Status::Invalid("not an offset of ", source_->Describe(), ": '", offset,
+                             "'");
+    }
+    partition_ = std::strtoll(offset.substr(0, a).c_str(), nullptr, 10);
+    batches_ = std::strtoll(offset.substr(a + 1, b - a - 1).c_str(), nullptr, 10);
+    at_ = offset.substr(b + 1, c - b - 1);
+    end_ = offset.substr(c + 1);
+    return Status::OK();
+  }
+
+  std::string Offset() const {
+    return std::to_string(partition_) + "\n" + std::to_string(batches_) + "\n" + at_ +
+           "\n" + end_;
+  }
+
+  Result<SourceBatch> Next() override {
+    const std::string what = source_->ReadWhat();
+    while (true) {
+      if (!replay_end_.empty() && Offset() == replay_end_) return SourceBatch{};
+      ARROW_RETURN_NOT_OK(request_.stop.Poll());
+      bool idle = false;
+      {
+        Gil gil;
+        if (!stream_.open()) {
+          ARROW_ASSIGN_OR_RAISE(idle, OpenNext(what));
+        }
+        if (stream_.open()) {
+          ARROW_ASSIGN_OR_RAISE(auto batch, stream_.Next(source_->py_schema(), what));
+          if (batch != nullptr) {
+            ++batches_;
+            ARROW_ASSIGN_OR_RAISE(batch, Conform(batch, *schema_, wanted_, what));
+            return SourceBatch{std::move(batch), Offset()};
+          }
+          stream_.Close();
+          ++partition_;
+          batches_ = 0;
+          if (static_cast<size_t>(partition_) < partitions_.size()) continue;
+        }
+        if (!idle) {
+          // The microbatch is read: the next starts at its end.
+          at_ = end_;
+          end_.clear();
+          partition_ = 0;
+          partitions_.clear();
+          ARROW_ASSIGN_OR_RAISE(auto empty, arrow::RecordBatch::MakeEmpty(wanted_));
+          return SourceBatch{std::move(empty), Offset()};
+        }
+      }
+      // Nothing new: ask again after the interval (or at once, replaying).
+      if (replay_end_.empty()) ARROW_RETURN_NOT_OK(Sleep());
+      ARROW_ASSIGN_OR_RAISE(auto empty, arrow::RecordBatch::MakeEmpty(wanted_));
+      return SourceBatch{std::move(empty), Offset()};
+    }
+  }
+
+ private:
+  /// Opens what comes next: the current microbatch's partition (planned again when
+  /// resuming), or a new microbatch. Returns true when there is nothing new.
+  /// REQUIRES: the GIL held.
+  Result<bool> OpenNext(const std::string& what) {
+    PyObject* reader = source_->instance();
+    Ref at = Str(at_);
+    if (end_.empty()) {
+      if (source_->simple_stream()) {
+        ARROW_ASSIGN_OR_RAISE(Ref pair,
+                              CallBridge("read_simple", what, {reader, at.get()}));
+        ARROW_ASSIGN_OR_RAISE(end_, python::Text(PyTuple_GetItem(pair.get(), 1)));
+        if (end_ == at_) {
+          end_.clear();
+          return true;
+        }
+        partitions_ = {SharedRef()};
+        ARROW_RETURN_NOT_OK(
+            stream_.Open(PyTuple_GetItem(pair.get(), 0), 0, source_->py_schema(), what));
+        return false;
+      }
+      ARROW_ASSIGN_OR_RAISE(Ref latest,
+                            CallBridge("latest_offset", what, {reader, at.get()}));
+      ARROW_ASSIGN_OR_RAISE(std::string end, python::Text(latest.get()));
+      if (end == at_) return true;
+      end_ = end;
+    }
+    Ref end = Str(end_);
+    if (source_->simple_stream()) {
+      ARROW_ASSIGN_OR_RAISE(
+          Ref rows, CallBridge("replay_simple", what, {reader, at.get(), end.get()}));
+      partitions_ = {SharedRef()};
+      ARROW_RETURN_NOT_OK(stream_.Open(rows.get(), batches_, source_->py_schema(), what));
+      return false;
+    }
+    if (partitions_.empty()) {
+      ARROW_ASSIGN_OR_RAISE(
+          Ref planned, CallBridge("plan_stream", what, {reader, at.get(), end.get()}));
+      for (Py_ssize_t i = 0; i < PyList_Size(planned.get()); ++i) {
+        partitions_.push_back(SharedRef(Ref::Borrow(PyList_GetItem(planned.get(), i))));
+      }
+    }
+    if (static_cast<size_t>(partition_) >= partitions_.size()) return false;
+    ARROW_ASSIGN_OR_RAISE(
+        Ref iterable, CallMethod(reader, "read", what, partitions_[partition_].get()));
+    ARROW_RETURN_NOT_OK(
+        stream_.Open(iterable.get(), batches_, source_->py_schema(), what));
+    return false;
+  }
+
+  static Ref Str(const std::string& text) {
+    return Ref(
+        PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size())));
+  }
+
+  /// Waits the interval, or until the statement stops.
+  Status Sleep() {
+    const auto until = std::chrono::steady_clock::now() + source_->interval();
+    while (std::chrono::steady_clock::now() < until) {
+      ARROW_RETURN_NOT_OK(request_.stop.Poll());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Status::OK();
+  }
+
+  PythonSource* source_;
+  std::string replay_end_;  // stop at this offset ("": never)
+  std::shared_ptr<arrow::Schema> schema_;
+  std::shared_ptr<arrow::Schema> wanted_;
+  ScanRequest request_;
+  int64_t partition_ = 0;  // of the microbatch
+  int64_t batches_ = 0;    // read from that partition
+  std::string at_, end_;   // the microbatch's start and end offsets (JSON)
+  std::vector<SharedRef> partitions_;
+  BatchStream stream_;
+};
+
 }  // namespace
 
 PythonSource::PythonSource(std::string class_path,
-                           std::map<std::string, std::string> options)
-    : class_path_(std::move(class_path)), options_(std::move(options)) {}
+                           std::map<std::string, std::string> options, bool streaming,
+                           std::chrono::milliseconds interval)
+    : class_path_(std::move(class_path)),
+      options_(std::move(options)),
+      streaming_(streaming),
+      interval_(interval) {}
 
 std::string PythonSource::What(const char* method) const {
   return class_path_ + "." + method + "()";
@@ -188,8 +354,25 @@ Status PythonSource::Load() {
         ARROW_ASSIGN_OR_RAISE(struct_type,
                               CallBridge("struct_type", What("schema"), {schema.get()}));
       }
-      ARROW_ASSIGN_OR_RAISE(instance, CallMethod(source.get(), "reader", What("reader"),
-                                                 struct_type.get()));
+      if (streaming_) {
+        ARROW_ASSIGN_OR_RAISE(instance, CallBridge("stream_reader", What("streamReader"),
+                                                   {source.get(), struct_type.get()}));
+        ARROW_ASSIGN_OR_RAISE(Ref simple,
+                              CallBridge("is_simple", class_path_, {instance.get()}));
+        simple_ = PyObject_IsTrue(simple.get()) == 1;
+        ARROW_ASSIGN_OR_RAISE(Ref initial, CallMethod(instance.get(), "initialOffset",
+                                                      What("initialOffset")));
+        ARROW_ASSIGN_OR_RAISE(
+            Ref text, CallBridge("offset_text", What("initialOffset"), {initial.get()}));
+        ARROW_ASSIGN_OR_RAISE(initial_offset_, Text(text.get()));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(instance, CallMethod(source.get(), "reader", What("reader"),
+                                                   struct_type.get()));
+      }
+    } else if (streaming_) {
+      return Status::Invalid(class_path_,
+                             ": streaming = true needs a PySpark DataSource with "
+                             "streamReader() or simpleStreamReader()");
     } else {
       instance = Ref(PyObject_CallNoArgs(cls.get()));
       if (!instance) return PythonError(class_path_ + "()");
@@ -214,6 +397,10 @@ Result<std::shared_ptr<arrow::Schema>> PythonSource::GetSchema() {
 
 Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (streaming_) {
+    ARROW_RETURN_NOT_OK(Load());
+    return std::vector<Split>{Split{"stream", ""}};
+  }
   ARROW_RETURN_NOT_OK(Plan());
   std::vector<Split> splits;
   for (size_t i = 0; i < partitions_.size(); ++i) {
@@ -253,6 +440,22 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
                                                              const SplitRange& range,
                                                              const ScanRequest& request) {
   ARROW_ASSIGN_OR_RAISE(auto schema, GetSchema());
+  auto wanted = schema;
+  if (request.columns) {
+    arrow::FieldVector fields;
+    for (const auto& name : *request.columns)
+      fields.push_back(schema->GetFieldByName(name));
+    wanted = arrow::schema(std::move(fields));
+  }
+  if (streaming_) {
+    if (split.id != "stream") {
+      return Status::Invalid("not a split of ", Describe(), ": '", split.id, "'");
+    }
+    auto reader = std::make_unique<StreamReader>(this, initial_offset_, range.end, schema,
+                                                 wanted, request);
+    if (!range.start.empty()) ARROW_RETURN_NOT_OK(reader->Seek(range.start));
+    return reader;
+  }
   {
     // A split planned by another instance (a scan task sent elsewhere): plan again.
     std::lock_guard<std::mutex> lock(mutex_);
@@ -272,15 +475,27 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
       return Status::Invalid("not an offset of ", Describe(), ": '", text, "'");
     }
   }
-  auto wanted = schema;
-  if (request.columns) {
-    arrow::FieldVector fields;
-    for (const auto& name : *request.columns)
-      fields.push_back(schema->GetFieldByName(name));
-    wanted = arrow::schema(std::move(fields));
-  }
   return std::make_unique<PartitionReader>(this, static_cast<size_t>(index), offsets[0],
                                            offsets[1], schema, std::move(wanted));
+}
+
+Status PythonSource::Acknowledge(const std::map<std::string, std::string>& offsets) {
+  auto it = offsets.find("stream");
+  if (!streaming_ || it == offsets.end()) return Status::OK();
+  // The offset's start: every microbatch before it is committed.
+  size_t b = it->second.find('\n', it->second.find('\n') + 1);
+  size_t c = it->second.find('\n', b + 1);
+  if (c == std::string::npos) return Status::OK();
+  const std::string done = it->second.substr(b + 1, c - b - 1);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (done == committed_ || done == initial_offset_) return Status::OK();
+  Gil gil;
+  Ref text(
+      PyUnicode_FromStringAndSize(done.data(), static_cast<Py_ssize_t>(done.size())));
+  ARROW_RETURN_NOT_OK(
+      CallBridge("commit", What("commit"), {instance_.get(), text.get()}));
+  committed_ = done;
+  return Status::OK();
 }
 
 std::string PythonSource::Describe() const { return "python " + class_path_; }

@@ -28,6 +28,7 @@
 // differ from the schema is an error naming the column.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +43,9 @@ namespace flowsql::python {
 class PythonSource : public Source {
  public:
   /// `class_path`: "package.module.Class"; `options` reach Python as they are.
-  PythonSource(std::string class_path, std::map<std::string, std::string> options);
+  PythonSource(std::string class_path, std::map<std::string, std::string> options,
+               bool streaming = false,
+               std::chrono::milliseconds interval = std::chrono::seconds(1));
 
   Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
   Result<std::vector<Split>> PlanSplits(const ScanRequest& request) override;
@@ -50,6 +53,9 @@ class PythonSource : public Source {
                                                  const SplitRange& range,
                                                  const ScanRequest& request) override;
   std::string Describe() const override;
+  bool bounded() const override { return !streaming_; }
+  /// A stream: commits the microbatches before the acknowledged offset (commit()).
+  Status Acknowledge(const std::map<std::string, std::string>& offsets) override;
 
   // --- used by the readers ---
 
@@ -64,6 +70,10 @@ class PythonSource : public Source {
   Result<Ref> OpenPartition(size_t index);
   /// The schema as a pyarrow.Schema. REQUIRES: the GIL held.
   PyObject* py_schema() const { return py_schema_.get(); }
+  /// The seed 001 instance, the PySpark reader, or its stream reader.
+  PyObject* instance() const { return instance_.get(); }
+  bool simple_stream() const { return simple_; }
+  std::chrono::milliseconds interval() const { return interval_; }
 
  private:
   /// Makes the instance and asks for the schema, once. REQUIRES: mutex_ held.
@@ -73,12 +83,16 @@ class PythonSource : public Source {
 
   std::string class_path_;
   std::map<std::string, std::string> options_;
+  bool streaming_;
+  std::chrono::milliseconds interval_;
 
   std::mutex mutex_;
   bool loaded_ = false;
   Status load_status_;
-  bool spark_ = false;  // protocol (b)
-  SharedRef instance_;  // (b): the reader
+  bool spark_ = false;                      // protocol (b)
+  bool simple_ = false;                     // a SimpleDataSourceStreamReader
+  std::string initial_offset_, committed_;  // JSON offsets of a stream
+  SharedRef instance_;                      // (b): the reader
   SharedRef options_dict_;
   SharedRef py_schema_;
   std::shared_ptr<arrow::Schema> schema_;

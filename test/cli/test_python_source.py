@@ -9,7 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, run_flowsql
+import csv
+import signal
+import subprocess
+
+from conftest import DEADLINE, REPO, flowsql_bin, run_flowsql, stop, wait_for
 
 PLUGINS = REPO / "test" / "plugins"
 sys.path.insert(0, str(PLUGINS))
@@ -166,3 +170,77 @@ def test_pyspark_data_sources_fake_yields_its_rows():
                 "FROM read_python('pyspark_datasources.fake.FakeDataSource', numrows => '57')")
     assert r.code == 0, r
     assert r.out.splitlines()[1] == "57,1,VARCHAR", r.out
+
+
+# --- PySpark streams ------------------------------------------------------------------
+
+class Stream:
+    """A continuous statement reading spark_sources.<cls> into a CSV folder, with a
+    state directory: the API's total in a file, commit() calls logged in another."""
+
+    def __init__(self, tmp_path, cls):
+        self.dir = tmp_path
+        self.total = tmp_path / "total"
+        self.commits = tmp_path / "commits"
+        self.cls = cls
+
+    def start(self, total, fault=None, step=60, pause=0):
+        self.total.write_text(str(total))
+        sql = (f"SELECT * FROM read_python('spark_sources.{self.cls}', streaming => true, "
+               f"interval => '50ms', total_file => '{self.total}', "
+               f"commit_log => '{self.commits}', step => '{step}', pause => '{pause}') "
+               f"INTO '{self.dir}/out/' WITH (format = 'csv', flush_interval = '100ms')")
+        env = {**os.environ, "PYTHONPATH": str(PLUGINS)}
+        if fault:
+            env["FLOWSQL_FAULT"] = fault
+        return subprocess.Popen([flowsql_bin(), "--no-progress", "--state-dir",
+                                 str(self.dir / "state"), "-c", sql], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def ids(self):
+        out, ids = self.dir / "out", []
+        for path in sorted(out.glob("part-*")) if out.is_dir() else []:
+            with open(path, newline="") as f:
+                ids += [int(row["id"]) for row in csv.DictReader(f)]
+        return sorted(ids)
+
+    def committed(self):
+        text = self.commits.read_text() if self.commits.exists() else ""
+        return [int(n) for n in text.split()]
+
+
+@pytest.mark.parametrize("cls", ["Counter", "SimpleCounter"])
+def test_a_pyspark_stream_resumes_where_it_committed(tmp_path, cls):
+    stream = Stream(tmp_path, cls)
+    proc = stream.start(250)
+    try:
+        wait_for(lambda: len(stream.ids()) >= 250, "the first 250 ids")
+    finally:
+        stop(proc)
+    assert stream.ids() == list(range(250))
+    proc = stream.start(400)  # more arrived while it was stopped
+    try:
+        wait_for(lambda: len(stream.ids()) >= 400, "the ids that came later")
+        wait_for(lambda: stream.committed()[-1:] == [400], "commit() of the last offset")
+    finally:
+        stop(proc)
+    assert stream.ids() == list(range(400))
+    # commit() follows the committed epochs: in order, never past what was written.
+    assert stream.committed() == sorted(stream.committed()), stream.committed()
+
+
+@pytest.mark.parametrize("point", ["mid_write", "after_sink_commit", "before_ack"])
+def test_a_pyspark_stream_killed_at_a_fault_point_loses_and_repeats_nothing(tmp_path,
+                                                                            point):
+    # Slow asks (20 ids each 30 ms), so that the epochs around the fault hold rows.
+    stream = Stream(tmp_path, "Counter")
+    proc = stream.start(600, fault=point + ":2", step=20, pause=0.03)
+    proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(stream.ids()) < 600
+    proc = stream.start(600, step=20, pause=0.03)  # the same statement
+    try:
+        wait_for(lambda: stream.committed()[-1:] == [600], "commit() of every id")
+    finally:
+        stop(proc)
+    assert stream.ids() == list(range(600))

@@ -3,6 +3,7 @@ flowsql in test/integration/test_spark.py and test/cli/test_python_source.py."""
 
 import datetime
 import decimal
+import time
 
 import pyarrow as pa
 from pyspark.sql import Row
@@ -105,3 +106,76 @@ class WrongValue(Tuples):
 class WrongValueReader(DataSourceReader):
     def read(self, partition):
         yield ("not a number",) + row(1)[1:]
+
+
+# --- streams ---------------------------------------------------------------------------
+
+from pyspark.sql.datasource import (DataSourceStreamReader,  # noqa: E402
+                                    SimpleDataSourceStreamReader)
+
+
+class _Counting:
+    """Ids 0, 1, ... up to the number in the file the option total_file names (read
+    at each ask), `step` (default 100) at most per microbatch, each ask `pause`
+    seconds long (default 0); commit() appends the committed offset to the file
+    commit_log names."""
+
+    def __init__(self, options):
+        self.total_file = options["total_file"]
+        self.step = int(options.get("step", "100"))
+        self.pause = float(options.get("pause", "0"))
+        self.commit_log = options.get("commit_log")
+
+    def upto(self, start):
+        time.sleep(self.pause)
+        with open(self.total_file) as f:
+            return min(start["n"] + self.step, int(f.read()))
+
+    def initialOffset(self):
+        return {"n": 0}
+
+    def commit(self, end):
+        if self.commit_log:
+            with open(self.commit_log, "a") as f:
+                f.write(f"{end['n']}\n")
+
+
+def _rows(first, end):
+    return ((i, f"n{i}") for i in range(first, end))
+
+
+class CounterReader(_Counting, DataSourceStreamReader):
+    def latestOffset(self, start, limit):
+        return {"n": self.upto(start)}
+
+    def partitions(self, start, end):
+        mid = (start["n"] + end["n"]) // 2
+        return [InputPartition((start["n"], mid)), InputPartition((mid, end["n"]))]
+
+    def read(self, partition):
+        return _rows(*partition.value)
+
+
+class SimpleCounterReader(_Counting, SimpleDataSourceStreamReader):
+    def read(self, start):
+        end = self.upto(start)
+        return _rows(start["n"], end), {"n": end}
+
+    def readBetweenOffsets(self, start, end):
+        return _rows(start["n"], end["n"])
+
+
+class Counter(DataSource):
+    def schema(self):
+        return "id BIGINT, label STRING"
+
+    def streamReader(self, schema):
+        return CounterReader(self.options)
+
+
+class SimpleCounter(DataSource):
+    def schema(self):
+        return "id BIGINT, label STRING"
+
+    def simpleStreamReader(self, schema):
+        return SimpleCounterReader(self.options)
