@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <tuple>
 
@@ -214,6 +215,18 @@ std::vector<SourceCase> Sources() {
                  "list<item: string>\nattrs: map<string, int32>\nowner: struct<id: "
                  "int32, name: string>",
                  "id", 0, 1500});
+  // A PySpark stream of ids 0..599, 60 a microbatch in two partitions.
+  const std::string total = Dir() + "/python_stream_total";
+  std::ofstream(total) << 600;
+  auto stream_ids = MakeArgs(r, "python", "python://spark_sources.Counter",
+                             {{"streaming", "true"},
+                              {"interval", "20ms"},
+                              {"total_file", total},
+                              {"step", "60"}},
+                             false)
+                        .ValueOrDie();
+  out.push_back({"python_pyspark_stream", "python", stream_ids,
+                 "id: int64\nlabel: string", "id", 0, 600});
   return out;
 }
 
