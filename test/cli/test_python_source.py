@@ -68,7 +68,7 @@ def test_a_python_exception_fails_the_query_with_its_traceback():
     assert r.err.startswith("Error: seed_sources.Raises.read_partition() raised:\n"
                             "Traceback (most recent call last):\n"), r.err
     assert 'seed_sources.py", line' in r.err, r.err
-    assert r.err.rstrip().endswith("ValueError: no partition 0 today"), r.err
+    assert r.err.rstrip().endswith("ValueError: no partition 2 today"), r.err
 
 
 @pytest.mark.parametrize("cls,message", [
