@@ -2,7 +2,6 @@
 
 #include <thread>
 
-#include "common/secrets.h"
 #include "connectors/python/bridge.h"
 
 namespace flowsql::python {
