@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 
+#include "common/conform.h"
 #include "common/secrets.h"
 #include "common/text.h"
 #include "common/warnings.h"
@@ -133,26 +134,6 @@ Result<FetchedPage> Wait(const std::shared_future<Result<FetchedPage>>& page,
   return page.get();
 }
 
-std::shared_ptr<arrow::Schema> Project(const std::shared_ptr<arrow::Schema>& schema,
-                                       const ScanRequest& request) {
-  if (!request.columns) return schema;
-  arrow::FieldVector fields;
-  for (const auto& name : *request.columns)
-    fields.push_back(schema->GetFieldByName(name));
-  return arrow::schema(std::move(fields));
-}
-
-Result<std::shared_ptr<arrow::RecordBatch>> ProjectBatch(
-    const std::shared_ptr<arrow::RecordBatch>& batch,
-    const std::shared_ptr<arrow::Schema>& schema) {
-  if (batch->schema()->Equals(*schema)) return batch;
-  arrow::ArrayVector columns;
-  for (const auto& field : schema->fields()) {
-    columns.push_back(batch->GetColumnByName(field->name()));
-  }
-  return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
-}
-
 /// The number at `path` in a JSON answer; `option` names the path in errors.
 Result<int64_t> NumberAt(const FetchedPage& page, const std::string& path,
                          const char* option) {
@@ -177,12 +158,13 @@ Result<int64_t> NumberAt(const FetchedPage& page, const std::string& path,
 /// Reads one page of a known page count.
 class PageReader : public SplitReader {
  public:
-  PageReader(HttpSource* source, int64_t index, bool done, ScanRequest request)
+  PageReader(HttpSource* source, int64_t index, bool done, ScanRequest request,
+             std::shared_ptr<arrow::Schema> schema)
       : source_(source),
         index_(index),
         done_(done),
         request_(std::move(request)),
-        schema_(Project(*source->GetSchema(), request_)) {}
+        schema_(std::move(schema)) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
@@ -193,7 +175,7 @@ class PageReader : public SplitReader {
     ARROW_ASSIGN_OR_RAISE(auto batch, source_->Decode(page));
     ARROW_RETURN_NOT_OK(Check(page, batch->num_rows()));
     done_ = true;
-    ARROW_ASSIGN_OR_RAISE(batch, ProjectBatch(batch, schema_));
+    ARROW_ASSIGN_OR_RAISE(batch, ConformByName(batch, schema_, HttpSource::Where(page)));
     return SourceBatch{std::move(batch), kDone};
   }
 
@@ -254,12 +236,12 @@ class PageReader : public SplitReader {
 class ChainReader : public SplitReader {
  public:
   ChainReader(HttpSource* source, std::optional<PageKey> start, std::string end,
-              ScanRequest request)
+              ScanRequest request, std::shared_ptr<arrow::Schema> schema)
       : source_(source),
         next_(std::move(start)),
         end_(std::move(end)),
         request_(std::move(request)),
-        schema_(Project(*source->GetSchema(), request_)) {}
+        schema_(std::move(schema)) {}
 
   ~ChainReader() override {
     stop_.RequestStop();
@@ -311,7 +293,7 @@ class ChainReader : public SplitReader {
       stop_.RequestStop();
       in_flight_.clear();
     }
-    ARROW_ASSIGN_OR_RAISE(batch, ProjectBatch(batch, schema_));
+    ARROW_ASSIGN_OR_RAISE(batch, ConformByName(batch, schema_, HttpSource::Where(page)));
     return SourceBatch{std::move(batch), std::move(offset)};
   }
 
@@ -743,7 +725,8 @@ std::shared_future<Result<FetchedPage>> HttpSource::TakePage(
 Result<std::unique_ptr<SplitReader>> HttpSource::OpenSplit(const Split& split,
                                                            const SplitRange& range,
                                                            const ScanRequest& request) {
-  ARROW_RETURN_NOT_OK(GetSchema().status());
+  ARROW_ASSIGN_OR_RAISE(auto schema, GetSchema());
+  ARROW_ASSIGN_OR_RAISE(auto wanted, RequestedSchema(schema, request));
   if (split.id == "chain") {
     std::optional<PageKey> start = PageKey{0, ""};
     if (range.start == kEnd) {
@@ -751,7 +734,8 @@ Result<std::unique_ptr<SplitReader>> HttpSource::OpenSplit(const Split& split,
     } else if (!range.start.empty()) {
       ARROW_ASSIGN_OR_RAISE(start, DecodeKey(range.start));
     }
-    return std::make_unique<ChainReader>(this, std::move(start), range.end, request);
+    return std::make_unique<ChainReader>(this, std::move(start), range.end, request,
+                                         std::move(wanted));
   }
   char* end = nullptr;
   const int64_t index = std::strtoll(split.payload.c_str(), &end, 10);
@@ -759,7 +743,8 @@ Result<std::unique_ptr<SplitReader>> HttpSource::OpenSplit(const Split& split,
       (pages_ >= 0 && index >= pages_)) {
     return Status::Invalid("not a split of this http source: '", split.id, "'");
   }
-  return std::make_unique<PageReader>(this, index, range.start == kDone, request);
+  return std::make_unique<PageReader>(this, index, range.start == kDone, request,
+                                      std::move(wanted));
 }
 
 std::string HttpSource::LastAnswer() {

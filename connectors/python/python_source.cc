@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "common/conform.h"
 #include "connectors/python/bridge.h"
 
 namespace flowsql::python {
@@ -34,11 +35,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> Conform(
                              "', which infer_schema() does not have");
     }
   }
-  arrow::ArrayVector columns;
-  for (const auto& field : wanted->fields()) {
-    columns.push_back(batch->GetColumnByName(field->name()));
-  }
-  return arrow::RecordBatch::Make(wanted, batch->num_rows(), std::move(columns));
+  return ConformByName(batch, wanted, what);
 }
 
 /// Rows converted to Arrow at a time.
@@ -439,13 +436,7 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
                                                              const SplitRange& range,
                                                              const ScanRequest& request) {
   ARROW_ASSIGN_OR_RAISE(auto schema, GetSchema());
-  auto wanted = schema;
-  if (request.columns) {
-    arrow::FieldVector fields;
-    for (const auto& name : *request.columns)
-      fields.push_back(schema->GetFieldByName(name));
-    wanted = arrow::schema(std::move(fields));
-  }
+  ARROW_ASSIGN_OR_RAISE(auto wanted, RequestedSchema(schema, request));
   if (streaming_) {
     if (split.id != "stream") {
       return Status::Invalid("not a split of ", Describe(), ": '", split.id, "'");

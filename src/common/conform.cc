@@ -7,6 +7,18 @@
 
 namespace flowsql {
 
+Result<std::shared_ptr<arrow::Schema>> RequestedSchema(
+    const std::shared_ptr<arrow::Schema>& schema, const ScanRequest& request) {
+  if (!request.columns) return schema;
+  arrow::FieldVector fields;
+  for (const auto& name : *request.columns) {
+    auto field = schema->GetFieldByName(name);
+    if (field == nullptr) return Status::KeyError("no column '", name, "'");
+    fields.push_back(std::move(field));
+  }
+  return arrow::schema(std::move(fields));
+}
+
 Result<std::shared_ptr<arrow::RecordBatch>> ConformByName(
     const std::shared_ptr<arrow::RecordBatch>& batch,
     const std::shared_ptr<arrow::Schema>& target, const std::string& what) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "flowsql/connector.h"
 #include "flowsql/status.h"
 
 namespace flowsql {
@@ -17,5 +18,11 @@ namespace flowsql {
 Result<std::shared_ptr<arrow::RecordBatch>> ConformByName(
     const std::shared_ptr<arrow::RecordBatch>& batch,
     const std::shared_ptr<arrow::Schema>& target, const std::string& what);
+
+/// What a split reader produces for `request`: the fields of `schema` that
+/// request.columns names, in that order (all of them when it is unset). A name the
+/// schema lacks is a KeyError.
+Result<std::shared_ptr<arrow::Schema>> RequestedSchema(
+    const std::shared_ptr<arrow::Schema>& schema, const ScanRequest& request);
 
 }  // namespace flowsql

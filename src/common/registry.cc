@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/codec.h"
+#include "common/conform.h"
 #include "common/text.h"
 #include "flowsql/connector.h"
 
@@ -114,16 +115,8 @@ class SequentialScan : public arrow::RecordBatchReader {
 
 Result<std::shared_ptr<arrow::RecordBatchReader>> ScanAll(Source* source,
                                                           const ScanRequest& request) {
-  ARROW_ASSIGN_OR_RAISE(auto schema, source->GetSchema());
-  if (request.columns) {
-    arrow::FieldVector fields;
-    for (const auto& name : *request.columns) {
-      auto field = schema->GetFieldByName(name);
-      if (field == nullptr) return Status::KeyError("no column '", name, "'");
-      fields.push_back(field);
-    }
-    schema = arrow::schema(std::move(fields));
-  }
+  ARROW_ASSIGN_OR_RAISE(auto all, source->GetSchema());
+  ARROW_ASSIGN_OR_RAISE(auto schema, RequestedSchema(all, request));
   ARROW_ASSIGN_OR_RAISE(auto splits, source->PlanSplits(request));
   return std::make_shared<SequentialScan>(source, request, std::move(splits), schema);
 }
