@@ -571,8 +571,8 @@ Status HttpSource::Probe() {
       pages_ = s.max_pages;
       capped_ = true;
     }
-    FetchedPage first = page;
-    sampled_.emplace(0, std::move(page));
+    // Kept for the readers; map entries stay put as Sample() adds more.
+    const FetchedPage& first = sampled_.emplace(0, std::move(page)).first->second;
     if (inferrer) {
       ARROW_ASSIGN_OR_RAISE(int64_t sampled, Sample(first, rows, &*inferrer));
       ARROW_ASSIGN_OR_RAISE(schema_, inferrer->schema());

@@ -1,5 +1,7 @@
 #include "connectors/python/python_connector.h"
 
+#include <algorithm>
+
 #include "common/http_client.h"
 #include "common/secrets.h"
 #include "connectors/python/python_source.h"
@@ -79,12 +81,15 @@ Status RegisterPythonConnector(Registry* registry) {
   spec.source_options = SourceOptions();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
     ARROW_ASSIGN_OR_RAISE(auto path, ClassPath(args));
+    // The class gets the options flowsql does not declare (kAnyOption's).
+    static const std::vector<OptionSpec> declared = SourceOptions();
+    auto is_declared = [](const std::string& name) {
+      return std::any_of(declared.begin(), declared.end(),
+                         [&](const OptionSpec& s) { return s.name == name; });
+    };
     std::map<std::string, std::string> options;
     for (const auto& [name, value] : args.options.values()) {
-      if (name == "python_module" || name == "python_class" || name == "streaming" ||
-          name == "interval") {
-        continue;
-      }
+      if (is_declared(name)) continue;
       if (http::IsSecretParameter(name)) RegisterSecret(value);
       options[name] = value;
     }

@@ -148,12 +148,33 @@ class PartitionReader : public SplitReader {
   bool done_ = false;
 };
 
+/// Where a stream stands: the microbatch's start and end (JSON offsets; end empty
+/// between microbatches), the partition of it being read and the batches read from
+/// that partition. As an offset: "partition\nbatches\nstart\nend".
+struct StreamPosition {
+  int64_t partition = 0;
+  int64_t batches = 0;
+  std::string at, end;
+
+  static Result<StreamPosition> Parse(const std::string& offset,
+                                      const std::string& source) {
+    const size_t a = offset.find('\n'), b = offset.find('\n', a + 1),
+                 c = offset.find('\n', b + 1);
+    if (c == std::string::npos) {
+      return Status::Invalid("not an offset of ", source, ": '", offset, "'");
+    }
+    return StreamPosition{
+        std::strtoll(offset.substr(0, a).c_str(), nullptr, 10),
+        std::strtoll(offset.substr(a + 1, b - a - 1).c_str(), nullptr, 10),
+        offset.substr(b + 1, c - b - 1), offset.substr(c + 1)};
+  }
+};
+
 /// Reads a PySpark stream reader for ever, microbatch by microbatch: from the offset
 /// reached, latestOffset() (or a simple reader's read(start)) says whether there is
 /// more; partitions(start, end) are read one after another.
 ///
-/// Offset: "partition\nbatches\nstart\nend", start and end JSON offsets (end empty
-/// between microbatches). A read resumed inside a microbatch plans it again from
+/// Offsets: StreamPosition. A read resumed inside a microbatch plans it again from
 /// start to end (or replays a simple reader's readBetweenOffsets) and drops what it
 /// had delivered.
 class StreamReader : public SplitReader {
@@ -173,16 +194,12 @@ class StreamReader : public SplitReader {
 
   /// Parses an offset into this reader's position.
   Status Seek(const std::string& offset) {
-    size_t a = offset.find('\n'), b = offset.find('\n', a + 1),
-           c = offset.find('\n', b + 1);
-    if (c == std::string::npos) {
-      return Status::Invalid("not an offset of ", source_->Describe(), ": '", offset,
-                             "'");
-    }
-    partition_ = std::strtoll(offset.substr(0, a).c_str(), nullptr, 10);
-    batches_ = std::strtoll(offset.substr(a + 1, b - a - 1).c_str(), nullptr, 10);
-    at_ = offset.substr(b + 1, c - b - 1);
-    end_ = offset.substr(c + 1);
+    ARROW_ASSIGN_OR_RAISE(auto position,
+                          StreamPosition::Parse(offset, source_->Describe()));
+    partition_ = position.partition;
+    batches_ = position.batches;
+    at_ = std::move(position.at);
+    end_ = std::move(position.end);
     return Status::OK();
   }
 
@@ -472,11 +489,9 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
 Status PythonSource::Acknowledge(const std::map<std::string, std::string>& offsets) {
   auto it = offsets.find("stream");
   if (!streaming_ || it == offsets.end()) return Status::OK();
-  // The offset's start: every microbatch before it is committed.
-  size_t b = it->second.find('\n', it->second.find('\n') + 1);
-  size_t c = it->second.find('\n', b + 1);
-  if (c == std::string::npos) return Status::OK();
-  const std::string done = it->second.substr(b + 1, c - b - 1);
+  // The position's start: every microbatch before it is committed.
+  ARROW_ASSIGN_OR_RAISE(auto position, StreamPosition::Parse(it->second, Describe()));
+  const std::string& done = position.at;
   std::lock_guard<std::mutex> lock(mutex_);
   if (done == committed_ || done == initial_offset_) return Status::OK();
   Gil gil;
