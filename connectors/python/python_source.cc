@@ -176,7 +176,8 @@ struct StreamPosition {
 ///
 /// Offsets: StreamPosition. A read resumed inside a microbatch plans it again from
 /// start to end (or replays a simple reader's readBetweenOffsets) and drops what it
-/// had delivered.
+/// had delivered. A replayed epoch never asks latestOffset(): it reads up to the
+/// offset the epoch ended at, which the source may have passed since.
 class StreamReader : public SplitReader {
  public:
   StreamReader(PythonSource* source, std::string start, std::string end,
@@ -255,6 +256,14 @@ class StreamReader : public SplitReader {
   Result<bool> OpenNext(const std::string& what) {
     PyObject* reader = source_->instance();
     Ref at = Str(at_);
+    if (end_.empty() && !replay_end_.empty()) {
+      // Replaying an epoch: its microbatches were not logged, only where it ended.
+      // Read up to there as one microbatch (the source's ranges are deterministic),
+      // then, when it ended inside a microbatch, that microbatch again.
+      ARROW_ASSIGN_OR_RAISE(auto target,
+                            StreamPosition::Parse(replay_end_, source_->Describe()));
+      end_ = target.at == at_ ? target.end : target.at;
+    }
     if (end_.empty()) {
       if (source_->simple_stream()) {
         ARROW_ASSIGN_OR_RAISE(Ref pair,

@@ -16,6 +16,11 @@ generate's ack_log shows the acknowledgements: never past the rows every sink
 holds, never backwards, and after a clean stop up to the last committed row. After
 a clean stop, two sinks of one pipeline hold the same rows.
 
+The python kind reads a PySpark stream (test/plugins/spark_sources.Counter: ids 0, 1,
+... up to a total a thread raises over time, label 'n<id>'), its offsets in the offset
+log and its commit() called from the acknowledgement; commit() appends the offset it
+was given to a file, checked like generate's acknowledgements.
+
 The http kinds poll a REST API (test/servers/http_api.py, started by the test) whose
 records arrive over time, the offset following their ids (offset_type max_field:
 ?since=<largest id read>; a replay cuts at the epoch's largest id) or the cursor
@@ -65,7 +70,7 @@ SECOND_FAULT = {
 }
 RATE = 20000
 TIMELINE = "epoch_us(ts) - id * %d" % (1000000 // RATE)  # generate's base, in us
-KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 5 kinds
+KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 6 kinds
 API_RATE = 1000  # records a second arriving at the polled API
 API_PAGE = 100  # records a poll answers at most
 HTTP_OFFSETS = {  # kind: the query the offset goes in, the offset's options
@@ -73,6 +78,7 @@ HTTP_OFFSETS = {  # kind: the query the offset goes in, the offset's options
     "http_cursor": ("?since={next_since}", "offset_field => 'next_since', offset_type => "
                     "'cursor', initial_offset => '-1'"),
 }
+PLUGINS = os.path.join(os.path.dirname(__file__), "..", "plugins")
 SEED = int(os.environ.get("FLOWSQL_CRASH_SEED", "20240917"))
 HANG = 60  # s: a run that takes longer than this is a hang
 
@@ -90,16 +96,18 @@ class Kind:
     """A continuous pipeline: its statement, its output folders, its state dir."""
 
     def __init__(self, name, sql, outputs, state, ack_log=None, pipeline=None,
-                 joined=False, feed=None):
+                 joined=False, feed=None, bad_rows="0"):
         self.name = name
         self.sql = sql
         self.outputs = outputs
         self.state = str(state)
-        # generate's acknowledgements, '<split> <id>@<base>'; None for an http kind.
+        # generate's acknowledgements, '<split> <id>@<base>', or the python kind's
+        # commit() log, one offset (rows committed) a line; None for an http kind.
         self.ack_log = str(ack_log) if ack_log else None
         self.pipeline = pipeline
         self.joined = joined  # rows carry name = 'n' || (id % 10), and no ts
-        self.feed = feed  # the polled API's Feed (http kinds)
+        self.feed = feed  # what arrives over time: a Feed or a CountFeed
+        self.bad_rows = bad_rows  # SQL counting the rows whose values are wrong
 
     def args(self, flowsql):
         args = [flowsql, "--no-progress", "--state-dir", self.state]
@@ -129,7 +137,8 @@ class Feed:
     def __init__(self, api, rate):
         self.api = api
         self.rate = rate
-        self.api.data.extend(http_api.record(i) for i in range(API_PAGE))
+        if api is not None:
+            self.arrive(API_PAGE)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
         self._thread.start()
@@ -137,12 +146,37 @@ class Feed:
     def _run(self):
         start = time.monotonic()
         while not self._stop.wait(0.01):
-            due = API_PAGE + int((time.monotonic() - start) * self.rate)
-            self.api.data.extend(http_api.record(i) for i in range(len(self.api.data), due))
+            self.arrive(API_PAGE + int((time.monotonic() - start) * self.rate))
+
+    def arrive(self, due):
+        self.api.data.extend(http_api.record(i) for i in range(len(self.api.data), due))
+
+    def served(self):
+        return len(self.api.data)
 
     def stop(self):
         self._stop.set()
         self._thread.join(10)
+
+
+class CountFeed(Feed):
+    """The total the python kind's Counter stream reads from `path`, raised `rate` a
+    second (the file replaced whole, so a reader never sees half of it)."""
+
+    def __init__(self, path, rate):
+        self.path = str(path)
+        self.total = 0
+        self.arrive(API_PAGE)
+        super().__init__(None, rate)
+
+    def arrive(self, due):
+        self.total = due
+        with open(self.path + ".tmp", "w") as f:
+            f.write(str(due))
+        os.replace(self.path + ".tmp", self.path)
+
+    def served(self):
+        return self.total
 
 
 @pytest.fixture
@@ -165,6 +199,17 @@ def make_kind(kind, tmp_path, stack):
         sql = ("SELECT * FROM %s INTO '%s/' WITH (format = 'parquet', flush_rows = 1000, "
                "flush_interval = '200ms')" % (source, out))
         return Kind(kind, sql, [Output(out, "parquet")], state, feed=feed)
+    if kind == "python":
+        total, commits, out = tmp_path / "total", tmp_path / "commits.log", tmp_path / "out"
+        feed = CountFeed(total, API_RATE)
+        stack.callback(feed.stop)
+        sql = ("SELECT * FROM read_python('spark_sources.Counter', streaming => true, "
+               "interval => '20ms', total_file => '%s', commit_log => '%s', step => '200') "
+               "INTO '%s/' WITH (format = 'parquet', flush_rows = 1000, "
+               "flush_interval = '200ms')" % (total, commits, out))
+        return Kind(kind, sql, [Output(out, "parquet")], state, commits, feed=feed,
+                    bad_rows="count(*) FILTER (WHERE label IS DISTINCT FROM 'n' || "
+                             "CAST(id AS VARCHAR))")
     acks = tmp_path / "acks.log"
     gen = "generate(rate => %d, ack_log => '%s')" % (RATE, acks)
     if kind == "parquet":
@@ -193,7 +238,9 @@ def make_kind(kind, tmp_path, stack):
 def env_with(fault=None):
     # The polled API is on the loopback: never through a proxy the environment names.
     loopback = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1"]))
-    env = dict(os.environ, NO_PROXY=loopback, no_proxy=loopback)
+    # The python kind's stream class is in test/plugins.
+    path = os.pathsep.join(filter(None, [PLUGINS, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, NO_PROXY=loopback, no_proxy=loopback, PYTHONPATH=path)
     env.pop("FLOWSQL_FAULT", None)
     if fault:
         env["FLOWSQL_FAULT"] = fault
@@ -284,14 +331,14 @@ def check_output(output, context, kind, state=None):
         return 0, -1
     con = duckdb.connect()
     bad_name = ("count(*) FILTER (WHERE name IS DISTINCT FROM 'n' || CAST(id % 10 AS "
-                "VARCHAR))" if kind.joined else "0")
+                "VARCHAR))" if kind.joined else kind.bad_rows)
     # generate: ts = base + id / rate, whichever run (or replay) wrote the row.
     timelines = "0" if kind.joined or kind.feed else "count(DISTINCT %s)" % TIMELINE
     rows, distinct, lo, hi, bad, lines = con.execute(
         "SELECT count(*), count(DISTINCT id), min(id), max(id), %s, %s FROM %s"
         % (bad_name, timelines, reader(output))).fetchone()
     if rows == distinct and lo == 0 and hi + 1 == distinct and bad == 0 and lines <= 1:
-        if kind.feed:
+        if kind.feed and kind.feed.api:
             check_served(output, hi, context, kind, state)
         return rows, hi
     # Something is wrong: gather the details.
@@ -310,7 +357,9 @@ def check_output(output, context, kind, state=None):
         problems.append("ids are not 0..max: min %s max %s distinct %d, %d ids missing; "
                         "first missing: %s" % (lo, hi, distinct, hi + 1 - distinct,
                                                [m[0] for m in missing]))
-    if bad:
+    if bad and not kind.joined:
+        problems.append("%d rows with wrong values (%s)" % (bad, kind.bad_rows))
+    elif bad:
         wrong = con.execute(
             "SELECT id, name, file FROM t WHERE name IS DISTINCT FROM 'n' || "
             "CAST(id % 10 AS VARCHAR) ORDER BY id LIMIT 5").fetchall()
@@ -354,12 +403,16 @@ def check_served(output, hi, context, kind, state):
 
 
 def acked_ids(kind):
-    """The ids up to which generate was acknowledged, in order (split "0/1")."""
+    """The rows acknowledged, in order: generate's ids (split "0/1"), or the offsets
+    the python kind's commit() was given."""
     if not kind.ack_log or not os.path.exists(kind.ack_log):
         return []
     out = []
     with open(kind.ack_log) as f:
         for line in f:
+            if kind.name == "python":
+                out.append(int(line))
+                continue
             split, offset = line.split()
             assert split == "0/1", line
             out.append(int(offset.split("@")[0]))
@@ -390,11 +443,11 @@ def check_all(kind, context, final=False):
         assert not left, ("%s: files other than parts left in %s: %s\n%s"
                           % (context, o.path, left[:5], listing(o.path)))
     if kind.feed:
-        served = len(kind.feed.api.data)
+        served = kind.feed.served()
         assert committed == served, (
-            "%s: after the records stopped arriving and a clean stop, the API served %d "
-            "records and %d are committed" % (context, served, committed))
-    else:
+            "%s: after the records stopped arriving and a clean stop, %d records were "
+            "served and %d are committed" % (context, served, committed))
+    if kind.ack_log:
         assert acks and acks[-1] == committed, (
             "%s: after a clean stop every committed row is acknowledged: %d rows "
             "committed, acknowledged up to %s" % (context, committed, acks[-1:]))
@@ -444,7 +497,7 @@ def stop_cleanly(proc, kind, context, sig=signal.SIGINT):
     run commits every record it served."""
     if kind.feed:
         kind.feed.stop()
-        served = len(kind.feed.api.data)
+        served = kind.feed.served()
         output = kind.outputs[0]
         deadline = time.monotonic() + HANG
         while sum(pq.read_metadata(f).num_rows for f in part_files(output)) < served:
@@ -484,7 +537,7 @@ def committed_rows_in_state(flowsql, kind):
 # 1. A kill at each step of an epoch
 
 @pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks", *HTTP_OFFSETS])
+@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks", *HTTP_OFFSETS, "python"])
 def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_name,
                                                    point):
     kind = kinds(kind_name)
@@ -528,7 +581,7 @@ def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_na
 # -------------------------------------------------------------------------------------
 # 2. kill -9 at random moments, many times over
 
-RANDOM_KINDS = ["parquet", "join_ndjson", "two_sinks", *HTTP_OFFSETS]
+RANDOM_KINDS = ["parquet", "join_ndjson", "two_sinks", *HTTP_OFFSETS, "python"]
 
 
 @pytest.mark.parametrize("kind_name", RANDOM_KINDS)
