@@ -187,6 +187,105 @@ def spark_options(options):
 def struct_type(schema):
     from pyspark.sql.pandas.types import from_arrow_schema
     return from_arrow_schema(schema)
+
+
+def spark_writer(source, schema, overwrite, continuous):
+    """(writer, takes_arrow, is_stream): source.streamWriter() when the class has
+    one (a statement is a pipeline of epochs, and only a stream writer's commit gets
+    the epoch as its batchId), else source.writer() for a statement that writes
+    once."""
+    from pyspark.sql.datasource import (DataSource, DataSourceArrowWriter,
+                                        DataSourceStreamArrowWriter)
+    name = type(source).__name__
+    stream = type(source).streamWriter is not DataSource.streamWriter
+    if stream:
+        writer = source.streamWriter(schema, overwrite)
+    elif continuous:
+        raise ValueError(f"{name} has no streamWriter(): it cannot be the sink of a "
+                         "continuous pipeline")
+    elif type(source).writer is not DataSource.writer:
+        writer = source.writer(schema, overwrite)
+    else:
+        raise ValueError(f"{name} has neither writer() nor streamWriter(): it is not a "
+                         "sink")
+    arrow = isinstance(writer, (DataSourceArrowWriter, DataSourceStreamArrowWriter))
+    return writer, arrow, stream
+
+
+import queue as _queue
+import threading as _threading
+
+_END, _ABORT = object(), object()
+
+
+class Aborted(Exception):
+    """Raised inside write() when flowsql aborts the epoch it writes."""
+
+
+def _rows(batches):
+    from pyspark.sql import Row
+    for batch in batches:
+        make = Row(*batch.schema.names)
+        for values in zip(*(column.to_pylist() for column in batch.columns)):
+            yield make(*values)
+
+
+class WriteTask:
+    """One write(iterator, *args) call in a thread of its own, fed batch by batch
+    through a small queue as flowsql receives them (never the whole epoch at once).
+    `rows`: write() takes pyspark Rows rather than pyarrow.RecordBatch."""
+
+    def __init__(self, write, rows, *args):
+        self._queue = _queue.Queue(maxsize=2)
+        self._message = None
+        self._error = None
+        self._thread = _threading.Thread(target=self._run, args=(write, rows, args),
+                                         name="flowsql-python-write", daemon=True)
+        self._thread.start()
+
+    def _batches(self):
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if item is _ABORT:
+                raise Aborted("flowsql aborted the write")
+            yield item
+
+    def _run(self, write, rows, args):
+        try:
+            batches = self._batches()
+            self._message = write(_rows(batches) if rows else batches, *args)
+        except BaseException as e:  # raised again in flowsql's thread
+            self._error = e
+
+    def _offer(self, item):
+        # write() may return without reading every batch: then the rest is dropped.
+        while self._thread.is_alive():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except _queue.Full:
+                pass
+
+    def put(self, batch):
+        self._offer(batch)
+        if self._error is not None:
+            raise self._error
+
+    def finish(self):
+        """write()'s message, once it has read every batch."""
+        self._offer(_END)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._message
+
+    def abort(self):
+        """write()'s message, or None when it failed (as Spark gives abort())."""
+        self._offer(_ABORT)
+        self._thread.join()
+        return None if self._error is not None else self._message
 )py";
 
 /// The helpers' module, made once. REQUIRES: the GIL held.
@@ -199,7 +298,9 @@ Result<PyObject*> Bridge() {
   if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) != 0) {
     return PythonError("the python connector's bridge");
   }
-  Ref run(PyRun_String(kSource, Py_file_input, dict, dict));
+  Ref code(Py_CompileString(kSource, kInternalFile, Py_file_input));
+  if (!code) return PythonError("the python connector's bridge");
+  Ref run(PyEval_EvalCode(code.get(), dict, dict));
   if (!run) return PythonError("the python connector's bridge");
   module = made.get();
   Py_INCREF(module);  // for the process

@@ -13,6 +13,14 @@
 //   struct_type(schema) -> pyspark StructType of a pyarrow.Schema (for reader()).
 //   spark_options(dict) -> the options as Spark gives them to a DataSource: a
 //       CaseInsensitiveDict.
+//   spark_writer(source, schema, overwrite, continuous) -> (writer, takes_arrow,
+//       is_stream): a PySpark DataSource's streamWriter() (or, without one, writer()
+//       for a statement that is not continuous), whether its write() takes
+//       pyarrow.RecordBatch (an Arrow writer's) rather than Rows, and whether its
+//       commit() and abort() take the batchId.
+//   WriteTask(write, rows, *args): one write(iterator, *args) call in a Python
+//       thread, fed by put(batch) as the sink receives batches (Rows when `rows`);
+//       finish() -> its message; abort().
 //   stream_reader, is_simple, latest_offset, plan_stream, read_simple,
 //   replay_simple, commit: a PySpark stream reader's calls, its offsets (dicts) as
 //   JSON text with sorted keys, so that equal offsets are equal text.

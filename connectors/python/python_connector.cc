@@ -4,6 +4,7 @@
 
 #include "common/http_client.h"
 #include "common/secrets.h"
+#include "connectors/python/python_sink.h"
 #include "connectors/python/python_source.h"
 
 namespace flowsql {
@@ -30,6 +31,42 @@ std::vector<OptionSpec> SourceOptions() {
        "string; values of options whose names look secret (*key, *token*, *secret*, "
        "password, ...) are redacted in messages"},
   };
+}
+
+std::vector<OptionSpec> SinkOptions() {
+  using T = OptionType;
+  return {
+      {"python_module", T::kString, "",
+       "The module of the class (seed 001's spelling): python_module and python_class "
+       "in place of the URI"},
+      {"python_class", T::kString, "", "The class, with python_module"},
+      {"mode",
+       T::kEnum,
+       "append",
+       "append, or overwrite: a PySpark writer's `overwrite` argument (false when a "
+       "continuous pipeline resumes: its earlier epochs stay)",
+       {"write_mode", "save_mode"},
+       {"append", "overwrite"}},
+      {kAnyOption, T::kString, "",
+       "Any other option reaches the class in its options dict, as a string; values of "
+       "options whose names look secret are redacted in messages"},
+  };
+}
+
+/// The options the class gets: those `declared` does not declare (kAnyOption's).
+/// Secret-looking values are registered for redaction.
+std::map<std::string, std::string> ClassOptions(const ConnectorArgs& args,
+                                                const std::vector<OptionSpec>& declared) {
+  std::map<std::string, std::string> options;
+  for (const auto& [name, value] : args.options.values()) {
+    if (std::any_of(declared.begin(), declared.end(),
+                    [&](const OptionSpec& s) { return s.name == name; })) {
+      continue;
+    }
+    if (http::IsSecretParameter(name)) RegisterSecret(value);
+    options[name] = value;
+  }
+  return options;
 }
 
 /// "package.module.Class" from the URI, read_python's argument, or python_module /
@@ -72,7 +109,9 @@ Status RegisterPythonConnector(Registry* registry) {
       "read_partition(partition, options) (seed 001), or is a PySpark DataSource "
       "(schema(), reader(schema) with partitions() and read(partition)), yielding "
       "pyarrow.RecordBatch, tuples or Rows. Partitions are read concurrently; batches "
-      "cross without a copy.";
+      "cross without a copy. As a sink (INTO 'python://...'): write_partition(batches, "
+      "options) (seed 001), or a PySpark DataSource's writer() / streamWriter(), one "
+      "write and commit per epoch.";
   spec.schemes = {"python"};
   spec.functions = {{"read_python", {}}};
   spec.positional_names = {"class"};
@@ -81,21 +120,19 @@ Status RegisterPythonConnector(Registry* registry) {
   spec.source_options = SourceOptions();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
     ARROW_ASSIGN_OR_RAISE(auto path, ClassPath(args));
-    // The class gets the options flowsql does not declare (kAnyOption's).
     static const std::vector<OptionSpec> declared = SourceOptions();
-    auto is_declared = [](const std::string& name) {
-      return std::any_of(declared.begin(), declared.end(),
-                         [&](const OptionSpec& s) { return s.name == name; });
-    };
-    std::map<std::string, std::string> options;
-    for (const auto& [name, value] : args.options.values()) {
-      if (is_declared(name)) continue;
-      if (http::IsSecretParameter(name)) RegisterSecret(value);
-      options[name] = value;
-    }
     return std::make_unique<python::PythonSource>(
-        std::move(path), std::move(options), args.options.GetBool("streaming"),
+        std::move(path), ClassOptions(args, declared), args.options.GetBool("streaming"),
         std::chrono::milliseconds(args.options.GetMillis("interval", 1000)));
+  };
+  spec.sink_options = SinkOptions();
+  spec.make_sink = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Sink>> {
+    ARROW_ASSIGN_OR_RAISE(auto path, ClassPath(args));
+    static const std::vector<OptionSpec> declared = SinkOptions();
+    ARROW_ASSIGN_OR_RAISE(auto sink, python::PythonSink::Make(
+                                         std::move(path), ClassOptions(args, declared),
+                                         args.options.GetString("mode") == "overwrite"));
+    return sink;
   };
   return registry->Register(std::move(spec));
 }

@@ -4,6 +4,7 @@
 #include <arrow/c/bridge.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 namespace flowsql::python {
@@ -70,12 +71,31 @@ Result<std::string> Text(PyObject* object) {
   return std::string(data, static_cast<size_t>(size));
 }
 
+namespace {
+
+/// `traceback` without its first entries in flowsql's own Python code (the python
+/// connector's bridge: kInternalFile), which say nothing to the user.
+Ref UserTraceback(Ref traceback) {
+  while (traceback && traceback.get() != Py_None) {
+    Ref frame(PyObject_GetAttrString(traceback.get(), "tb_frame"));
+    Ref code(frame ? PyObject_GetAttrString(frame.get(), "f_code") : nullptr);
+    Ref file(code ? PyObject_GetAttrString(code.get(), "co_filename") : nullptr);
+    const char* name = file ? PyUnicode_AsUTF8(file.get()) : nullptr;
+    if (name == nullptr || std::strcmp(name, kInternalFile) != 0) break;
+    traceback = Ref(PyObject_GetAttrString(traceback.get(), "tb_next"));
+  }
+  PyErr_Clear();
+  return traceback;
+}
+
+}  // namespace
+
 Status PythonError(const std::string& what, bool with_traceback) {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);
   if (type == nullptr) return Status::IOError(what, ": failed without a Python error");
   PyErr_NormalizeException(&type, &value, &traceback);
-  Ref t(type), v(value), tb(traceback);
+  Ref t(type), v(value), tb = UserTraceback(Ref(traceback));
   std::string text;
   Ref module(PyImport_ImportModule("traceback"));
   Ref lines;
@@ -219,6 +239,53 @@ Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
       auto* array,
       CapsulePointer<ArrowArray>(PyTuple_GetItem(pair.get(), 1), "arrow_array", what));
   return arrow::ImportRecordBatch(array, schema);
+}
+
+namespace {
+
+// Capsule destructors: release what nobody imported.
+void FreeSchemaCapsule(PyObject* capsule) {
+  auto* schema = static_cast<ArrowSchema*>(PyCapsule_GetPointer(capsule, "arrow_schema"));
+  if (schema->release != nullptr) schema->release(schema);
+  delete schema;
+}
+
+void FreeArrayCapsule(PyObject* capsule) {
+  auto* array = static_cast<ArrowArray*>(PyCapsule_GetPointer(capsule, "arrow_array"));
+  if (array->release != nullptr) array->release(array);
+  delete array;
+}
+
+}  // namespace
+
+Result<Ref> ExportBatch(const std::shared_ptr<arrow::RecordBatch>& batch) {
+  static PyObject* import = nullptr;  // RecordBatch._import_from_c_capsule, for good
+  if (import == nullptr) {
+    ARROW_ASSIGN_OR_RAISE(Ref cls, ImportObject("pyarrow.RecordBatch"));
+    import = PyObject_GetAttrString(cls.get(), "_import_from_c_capsule");
+    if (import == nullptr)
+      return PythonError("pyarrow.RecordBatch._import_from_c_capsule");
+  }
+  auto schema = std::make_unique<ArrowSchema>();
+  auto array = std::make_unique<ArrowArray>();
+  ARROW_RETURN_NOT_OK(arrow::ExportRecordBatch(*batch, array.get(), schema.get()));
+  Ref schema_capsule(PyCapsule_New(schema.get(), "arrow_schema", FreeSchemaCapsule));
+  if (!schema_capsule) {
+    schema->release(schema.get());
+    array->release(array.get());
+    return PythonError("a batch for Python");
+  }
+  schema.release();  // the capsule's now
+  Ref array_capsule(PyCapsule_New(array.get(), "arrow_array", FreeArrayCapsule));
+  if (!array_capsule) {
+    array->release(array.get());
+    return PythonError("a batch for Python");
+  }
+  array.release();
+  Ref result(PyObject_CallFunctionObjArgs(import, schema_capsule.get(),
+                                          array_capsule.get(), nullptr));
+  if (!result) return PythonError("pyarrow.RecordBatch._import_from_c_capsule");
+  return result;
 }
 
 }  // namespace flowsql::python

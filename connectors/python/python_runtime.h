@@ -76,6 +76,9 @@ class SharedRef {
   std::shared_ptr<Ref> ref_;
 };
 
+/// The file name of flowsql's own Python code, left out of tracebacks.
+inline constexpr char kInternalFile[] = "<flowsql>";
+
 /// The Python error being raised, as an IOError: `what` (e.g. "my.Source.read()"),
 /// then the exception and (with `with_traceback`) its traceback, as Python prints
 /// them.
@@ -107,5 +110,9 @@ Result<std::shared_ptr<arrow::Schema>> ImportSchema(PyObject* object,
 /// RecordBatch, sharing its buffers. REQUIRES: the GIL held.
 Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
                                                         const std::string& what);
+
+/// `batch` as a pyarrow.RecordBatch sharing its buffers (the Arrow PyCapsule
+/// interface). REQUIRES: the GIL held.
+Result<Ref> ExportBatch(const std::shared_ptr<arrow::RecordBatch>& batch);
 
 }  // namespace flowsql::python

@@ -38,6 +38,9 @@ struct SinkCase {
   ConnectorArgs args;
   /// Reads back the committed rows (an empty table when there are none).
   std::function<Result<std::shared_ptr<arrow::Table>>()> read;
+  /// The folder everything the sink writes goes under, emptied before each check
+  /// ("<root>/sinksN"). Empty: the one args.uri is in.
+  std::string folder;
 };
 
 /// Validates `raw` against the connector's source (sink) options.

@@ -113,6 +113,17 @@ void WriteFixtures(const std::string& root) {
   }
 }
 
+/// Python sources and sinks come from test/plugins: the embedded interpreter reads
+/// PYTHONPATH when it starts, at the first of them.
+void SetPluginPath() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const std::string plugins = (std::filesystem::current_path() / "test/plugins").string();
+  const char* path = std::getenv("PYTHONPATH");
+  setenv("PYTHONPATH", (plugins + (path ? std::string(":") + path : "")).c_str(), 1);
+}
+
 std::vector<SourceCase> Sources() {
   const auto& r = TheRegistry();
   std::vector<SourceCase> out;
@@ -194,11 +205,7 @@ std::vector<SourceCase> Sources() {
                          {{"splits", "3"}, {"start", "7"}, {"batch_size", "300"}}, false)
                     .ValueOrDie();
   out.push_back({"generate_unbounded", "generate", stream, gen_schema, "id", 7, 3000});
-  // Python sources, from test/plugins (the embedded interpreter reads PYTHONPATH when
-  // it starts, at the first of them).
-  const std::string plugins = (std::filesystem::current_path() / "test/plugins").string();
-  const char* path = std::getenv("PYTHONPATH");
-  setenv("PYTHONPATH", (plugins + (path ? std::string(":") + path : "")).c_str(), 1);
+  SetPluginPath();
   auto items = MakeArgs(r, "python", "python://seed_sources.Items",
                         {{"partitions", "4"}, {"batches", "3"}}, false)
                    .ValueOrDie();
@@ -280,6 +287,22 @@ std::vector<SinkCase> Sinks() {
       c.read = [path] { return ReadDirectory(path); };
       out.push_back(std::move(c));
     }
+  }
+  // Python sinks (test/plugins): a folder of one parquet part per epoch, exactly-once
+  // through the class's last committed epoch.
+  SetPluginPath();
+  for (const auto& [name, cls] : std::vector<std::pair<std::string, std::string>>{
+           {"python_seed_001", "seed_sources.PartsSink"},
+           {"python_pyspark_arrow", "spark_sinks.ArrowParts"}}) {
+    SinkCase c;
+    c.name = name;
+    c.connector = "python";
+    c.folder = Dir() + "/sinks" + std::to_string(n++);
+    const std::string path = c.folder + "/parts";
+    c.args =
+        MakeArgs(r, "python", "python://" + cls, {{"path", path}}, true).ValueOrDie();
+    c.read = [path] { return ReadDirectory(path); };
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -467,10 +490,14 @@ class SinkConformance : public ::testing::TestWithParam<SinkCase> {
     return MakeSink(GetParam().connector, GetParam().args).ValueOrDie();
   }
   int64_t Rows() { return GetParam().read().ValueOrDie()->num_rows(); }
-  void SetUp() override {
+  /// Everything the case writes is under its own folder ("<root>/sinksN").
+  static std::string Folder() {
+    if (!GetParam().folder.empty()) return GetParam().folder;
     const std::string& uri = GetParam().args.uri;
-    // Everything under the case's own folder ("<root>/sinksN/").
-    const std::string folder = uri.substr(0, uri.find('/', uri.find("/sinks") + 1));
+    return uri.substr(0, uri.find('/', uri.find("/sinks") + 1));
+  }
+  void SetUp() override {
+    const std::string folder = Folder();
     auto storage = file::Storage::Open(folder, Options()).ValueOrDie();
     for (const auto& name : ListAll(folder)) ASSERT_OK(storage->DeleteFile(name));
     std::error_code ec;
@@ -490,9 +517,7 @@ TEST_P(SinkConformance, AbortLeavesNothing) {
   ASSERT_OK(WriteIn(sink.get(), 0, Batch(0, 100)));
   ASSERT_OK(sink->Abort());
   EXPECT_EQ(Rows(), 0);
-  const std::string& uri = GetParam().args.uri;
-  const std::string folder = uri.substr(0, uri.find('/', uri.find("/sinks") + 1));
-  for (const auto& name : ListAll(folder)) {
+  for (const auto& name : ListAll(Folder())) {
     // A directory sink keeps its pipeline's lock file; it holds no data.
     if (name.find("/.lock-") != std::string::npos) continue;
     ADD_FAILURE() << "left behind: " << name;

@@ -19,7 +19,9 @@ a clean stop, two sinks of one pipeline hold the same rows.
 The python kind reads a PySpark stream (test/plugins/spark_sources.Counter: ids 0, 1,
 ... up to a total a thread raises over time, label 'n<id>'), its offsets in the offset
 log and its commit() called from the acknowledgement; commit() appends the offset it
-was given to a file, checked like generate's acknowledgements.
+was given to a file, checked like generate's acknowledgements. The python_sink kind
+writes generate's rows through a PySpark stream writer (test/plugins/spark_sinks.
+ArrowParts: a part per epoch, its last committed epoch from the parts).
 
 The http kinds poll a REST API (test/servers/http_api.py, started by the test) whose
 records arrive over time, the offset following their ids (offset_type max_field:
@@ -70,7 +72,7 @@ SECOND_FAULT = {
 }
 RATE = 20000
 TIMELINE = "epoch_us(ts) - id * %d" % (1000000 // RATE)  # generate's base, in us
-KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 6 kinds
+KILL_CYCLES = int(os.environ.get("FLOWSQL_CRASH_CYCLES", "17"))  # per kind; 7 kinds
 API_RATE = 1000  # records a second arriving at the polled API
 API_PAGE = 100  # records a poll answers at most
 HTTP_OFFSETS = {  # kind: the query the offset goes in, the offset's options
@@ -216,6 +218,11 @@ def make_kind(kind, tmp_path, stack):
         out = tmp_path / "out"
         sql = ("SELECT * FROM %s INTO '%s/' WITH (format = 'parquet', flush_rows = 1000, "
                "flush_interval = '200ms')" % (gen, out))
+        return Kind(kind, sql, [Output(out, "parquet")], state, acks)
+    if kind == "python_sink":
+        out = tmp_path / "out"
+        sql = ("SELECT * FROM %s INTO 'python://spark_sinks.ArrowParts' WITH (path = '%s')"
+               % (gen, out))
         return Kind(kind, sql, [Output(out, "parquet")], state, acks)
     if kind == "join_ndjson":
         dim = tmp_path / "dim.parquet"
@@ -537,7 +544,8 @@ def committed_rows_in_state(flowsql, kind):
 # 1. A kill at each step of an epoch
 
 @pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks", *HTTP_OFFSETS, "python"])
+@pytest.mark.parametrize("kind_name", ["parquet", "two_sinks", *HTTP_OFFSETS, "python",
+                                       "python_sink"])
 def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_name,
                                                    point):
     kind = kinds(kind_name)
@@ -552,7 +560,9 @@ def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_na
     # Epoch 2 is published by a sink exactly when that sink committed before the kill
     # (after_sink_commit strikes after the first sink's commit).
     for i, o in enumerate(kind.outputs):
-        has = any(os.path.basename(f).startswith("part-%08d-" % FAULT_EPOCH)
+        # part-<epoch>-<pipeline>.<ext>; the python sink's part-<epoch>.parquet
+        has = any(os.path.basename(f)[:14] in ("part-%08d-" % FAULT_EPOCH,
+                                               "part-%08d." % FAULT_EPOCH)
                   for f in part_files(o))
         want = (point in ("before_commit_log", "before_ack")
                 or (point == "after_sink_commit" and i == 0))
@@ -581,7 +591,8 @@ def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_na
 # -------------------------------------------------------------------------------------
 # 2. kill -9 at random moments, many times over
 
-RANDOM_KINDS = ["parquet", "join_ndjson", "two_sinks", *HTTP_OFFSETS, "python"]
+RANDOM_KINDS = ["parquet", "join_ndjson", "two_sinks", *HTTP_OFFSETS, "python",
+                "python_sink"]
 
 
 @pytest.mark.parametrize("kind_name", RANDOM_KINDS)

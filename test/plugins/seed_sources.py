@@ -6,6 +6,8 @@ import time
 
 import pyarrow as pa
 
+import part_dir
+
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("price", pa.decimal128(10, 2)),
                     ("at", pa.timestamp("us", tz="UTC")), ("tags", pa.list_(pa.string()))])
 
@@ -82,3 +84,24 @@ class WrongType(Items):
 class NotABatch(Items):
     def read_partition(self, partition, options):
         yield {"id": 1}
+
+
+class PartsSink:
+    """Seed 001's write protocol: write_partition(batches, options) writes the
+    batches into the folder the option `path` names (part_dir.py), commit_write
+    publishes them as the epoch's part, abort_write deletes them, and
+    last_committed_epoch makes the sink exactly-once. Option fail_after: write_partition
+    raises after that many rows."""
+
+    def write_partition(self, batches, options):
+        fail = options.get("fail_after")
+        return part_dir.write(options["path"], batches, int(fail) if fail else None)
+
+    def commit_write(self, messages, epoch, options):
+        part_dir.commit(options["path"], messages, epoch)
+
+    def abort_write(self, messages, options):
+        part_dir.abort(options["path"], messages)
+
+    def last_committed_epoch(self, pipeline, options):
+        return part_dir.last_committed(options["path"])
