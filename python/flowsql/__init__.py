@@ -166,7 +166,8 @@ class PipelineStatus(dict):
 class Pipeline:
     """A write statement (INTO, COPY) running in the background, from
     Connection.start() or flowsql.start(). A continuous one (reading an unbounded
-    source) runs until stopped; stopping commits its epoch in progress."""
+    source) runs until stopped; stopping commits its epoch in progress. Dropping
+    the last reference to a running Pipeline stops it as stop() does."""
 
     def __init__(self, native: Any, connection: "Connection"):
         self._native = native

@@ -345,6 +345,23 @@ def test_a_continuous_pipeline_reports_status_and_stops(tmp_path):
     assert status.offsets["0:0/1"].split("@")[0] == str(status.rows)
 
 
+def test_a_registered_pyspark_stream_runs_continuously(tmp_path):
+    out, total = tmp_path / "out", tmp_path / "total"
+    total.write_text("500")
+    con = flowsql.connect()
+    con.register("counter", spark_sources.Counter, streaming=True,
+                 options={"total_file": str(total), "step": "50"})
+    pipeline = con.start(f"SELECT id, label FROM counter INTO '{out}/' "
+                         "WITH (format = 'parquet', flush_interval = '100ms')")
+    wait_for(lambda: pipeline.status().rows == 500, "the 500 rows to commit")
+    total.write_text("800")
+    wait_for(lambda: pipeline.status().rows == 800, "300 more rows to commit")
+    pipeline.stop()
+    assert pipeline.status().error is None
+    assert duckdb.sql(f"SELECT count(DISTINCT id), min(id), max(id) FROM '{out}/*.parquet'"
+                      ).fetchall() == [(800, 0, 799)]
+
+
 def test_start_refuses_a_query():
     with pytest.raises(flowsql.UserError, match="start\\(\\) runs a statement that writes"):
         flowsql.start("SELECT 1")
