@@ -6,9 +6,9 @@
 //
 // The interpreter is the one flowsql was built with (the project's .venv), or the
 // virtual environment VIRTUAL_ENV names; in the Python package, the Python that
-// imported it. It is started once, on first use, with its
-// own signal handlers off (flowsql's Ctrl-C handling stays) and the working folder
-// first on sys.path, as `python -c` has it. It is never finalized: Python objects may
+// imported it. It is started once, on first use, with its own signal handlers off
+// (flowsql's Ctrl-C handling stays) and the working folder first on sys.path, as
+// `python -c` has it. It is never finalized: Python objects may
 // be alive in other threads when the process ends.
 #pragma once
 

@@ -117,7 +117,7 @@ class Engine {
   /// statements, as CREATE OR REPLACE TABLE would: it replaces a table, view or
   /// source of that name.
   Status RegisterTable(const std::string& name, std::shared_ptr<arrow::Table> table);
-  /// Makes `name` read `source` in FROM (EXPLAIN shows "registered <name>"); it
+  /// Makes `name` read `source` in FROM (EXPLAIN shows source->Describe()); it
   /// replaces a table, view or source of that name. Each statement that names it
   /// scans it again.
   Status RegisterSource(const std::string& name, std::shared_ptr<Source> source);

@@ -263,8 +263,8 @@ class Stream {
   /// The rest of the result as a C stream; the Stream is closed afterwards.
   py::capsule Export() {
     CheckOpen();
+    closed_kind_ = result_->kind();
     auto reader = std::make_shared<ResultReader>(std::move(result_), engine_);
-    closed_kind_ = "query";
     return StreamCapsule(std::move(reader));
   }
 
