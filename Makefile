@@ -11,8 +11,10 @@ setup:
 $(BUILD)/build.ninja: CMakeLists.txt | setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
+# Builds everything, and points the .venv's `import flowsql` at this build.
 build: setup $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+	@scripts/install_python.sh $(BUILD)
 
 demo: build
 	@scripts/demo.sh $(BUILD)/flowsql

@@ -36,10 +36,11 @@ import glob_scan  # noqa: E402
 import hive_scan  # noqa: E402
 import s3_scan  # noqa: E402
 import ndjson_groupby  # noqa: E402
+import python_arrow  # noqa: E402
 import tpch  # noqa: E402
 
 WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, hive_scan,
-                                  s3_scan, csv_glob, avro_scan, continuous, tpch,
+                                  s3_scan, csv_glob, avro_scan, continuous, tpch, python_arrow,
                                   *api_to_parquet.WORKLOADS)}
 
 

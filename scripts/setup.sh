@@ -35,7 +35,6 @@ stamp=.venv/.requirements.stamp
 if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
   echo "setup: installing pinned Python packages"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e python
   cp requirements.txt "$stamp"
 fi
 

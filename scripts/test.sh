@@ -5,8 +5,8 @@
 #
 # In order: the gtest binaries (ctest), the SQL corpus (flowsql_sqltest test/sql),
 # its expected rows and types re-checked against DuckDB (gen_expected.py --check),
-# then the Python suites (test/cli, test/diff, test/integration) against
-# BUILD_DIR/flowsql. Every suite runs even when an earlier one fails; the exit
+# then the Python suites (test/cli, test/python, test/diff, test/integration) against
+# BUILD_DIR/flowsql and the Python package in BUILD_DIR/python. Every suite runs even when an earlier one fails; the exit
 # code is non-zero if any failed. The last line is "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ BUILD=${1:-build}
 BUILD=${BUILD%/}
 PY=.venv/bin/python
 export FLOWSQL_BIN="$BUILD/flowsql"
+# `import flowsql` loads the package of this build, whatever the .venv points at.
+export PYTHONPATH="$PWD/$BUILD/python${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 # CI has installed every object-store server (scripts/setup.sh): none may be skipped.
 if [ "${CI:-}" = true ]; then export FLOWSQL_REQUIRE_OBJECT_STORES=1; fi
@@ -77,7 +79,7 @@ count "oracle" "${o_same:-0}" $(( ${o_differ:-0} + ${o_errors:-0} )) "$rc"
 
 # --- 3. Python suites
 suites=()
-for d in test/cli test/diff test/integration; do
+for d in test/cli test/python test/diff test/integration; do
   if [ -d "$d" ] && ls "$d"/test_*.py >/dev/null 2>&1; then suites+=("$d"); fi
 done
 echo "== Python tests (${suites[*]})"

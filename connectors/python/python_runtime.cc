@@ -52,7 +52,9 @@ Status Start() {
 Status EnsureInterpreter() {
   static std::once_flag once;
   static Status status;
-  std::call_once(once, [] { status = Start(); });
+  // Loaded into a running Python (the flowsql package), flowsql uses that
+  // interpreter as it is, leaving its GIL and signal handlers alone.
+  std::call_once(once, [] { status = Py_IsInitialized() ? Status::OK() : Start(); });
   return status;
 }
 

@@ -5,9 +5,10 @@
 // (__arrow_c_schema__, __arrow_c_array__), without a copy.
 //
 // The interpreter is the one flowsql was built with (the project's .venv), or the
-// virtual environment VIRTUAL_ENV names. It is started once, on first use, with its
-// own signal handlers off (flowsql's Ctrl-C handling stays) and the working folder
-// first on sys.path, as `python -c` has it. It is never finalized: Python objects may
+// virtual environment VIRTUAL_ENV names; in the Python package, the Python that
+// imported it. It is started once, on first use, with its own signal handlers off
+// (flowsql's Ctrl-C handling stays) and the working folder first on sys.path, as
+// `python -c` has it. It is never finalized: Python objects may
 // be alive in other threads when the process ends.
 #pragma once
 
@@ -24,7 +25,10 @@
 namespace flowsql::python {
 
 /// Starts the interpreter, once for the process; later calls return its status.
-/// Thread-safe. Afterwards no thread holds the GIL.
+/// Thread-safe. When it starts one, afterwards no thread holds the GIL. In a process
+/// where Python already runs (flowsql loaded as a Python module) it starts nothing and
+/// leaves the GIL as it was: a caller that holds it must release it before waiting on
+/// threads that take it (Gil).
 Status EnsureInterpreter();
 
 /// Holds the GIL for its scope. REQUIRES: EnsureInterpreter() succeeded.

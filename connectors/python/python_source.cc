@@ -344,6 +344,13 @@ PythonSource::PythonSource(std::string class_path,
       streaming_(streaming),
       interval_(interval) {}
 
+PythonSource::PythonSource(SharedRef object, std::string name,
+                           std::map<std::string, std::string> options, bool streaming,
+                           std::chrono::milliseconds interval)
+    : PythonSource(std::move(name), std::move(options), streaming, interval) {
+  object_ = std::move(object);
+}
+
 std::string PythonSource::What(const char* method) const {
   return class_path_ + "." + method + "()";
 }
@@ -355,7 +362,11 @@ Status PythonSource::Load() {
   load_status_ = [&]() -> Status {
     ARROW_RETURN_NOT_OK(EnsureInterpreter());
     Gil gil;
-    ARROW_ASSIGN_OR_RAISE(Ref cls, ImportObject(class_path_));
+    Ref cls = Ref::Borrow(object_.get());
+    if (!cls) {
+      ARROW_ASSIGN_OR_RAISE(cls, ImportObject(class_path_));
+    }
+    const bool instance_given = object_.get() != nullptr && !PyType_Check(cls.get());
     ARROW_ASSIGN_OR_RAISE(Ref options, ToDict(options_));
     // A PySpark DataSource has reader(); seed 001's classes have infer_schema().
     spark_ = PyObject_HasAttrString(cls.get(), "reader") &&
@@ -365,7 +376,8 @@ Status PythonSource::Load() {
     if (spark_) {
       ARROW_ASSIGN_OR_RAISE(options,
                             CallBridge("spark_options", class_path_, {options.get()}));
-      Ref source(PyObject_CallOneArg(cls.get(), options.get()));
+      Ref source =
+          instance_given ? cls : Ref(PyObject_CallOneArg(cls.get(), options.get()));
       if (!source) return PythonError(class_path_ + "(options)");
       ARROW_ASSIGN_OR_RAISE(Ref declared,
                             CallMethod(source.get(), "schema", What("schema")));
@@ -396,7 +408,7 @@ Status PythonSource::Load() {
                              ": streaming = true needs a PySpark DataSource with "
                              "streamReader() or simpleStreamReader()");
     } else {
-      instance = Ref(PyObject_CallNoArgs(cls.get()));
+      instance = instance_given ? cls : Ref(PyObject_CallNoArgs(cls.get()));
       if (!instance) return PythonError(class_path_ + "()");
       ARROW_ASSIGN_OR_RAISE(schema, CallMethod(instance.get(), "infer_schema",
                                                What("infer_schema"), options.get()));

@@ -46,6 +46,13 @@ class PythonSource : public Source {
   PythonSource(std::string class_path, std::map<std::string, std::string> options,
                bool streaming = false,
                std::chrono::milliseconds interval = std::chrono::seconds(1));
+  /// A source over a Python object in place of a class path (the Python package's
+  /// register()): a class, or an instance, which is used as it is in place of the
+  /// one the class would make (`Class()`, or `Class(options)` for PySpark). `name`
+  /// stands for the class path in messages.
+  PythonSource(SharedRef object, std::string name,
+               std::map<std::string, std::string> options, bool streaming = false,
+               std::chrono::milliseconds interval = std::chrono::seconds(1));
 
   Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
   Result<std::vector<Split>> PlanSplits(const ScanRequest& request) override;
@@ -82,6 +89,7 @@ class PythonSource : public Source {
   Status Plan();
 
   std::string class_path_;
+  SharedRef object_;  // the class or instance given, in place of class_path_'s
   std::map<std::string, std::string> options_;
   bool streaming_;
   std::chrono::milliseconds interval_;

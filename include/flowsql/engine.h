@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,19 @@
 #include "flowsql/status.h"
 
 namespace flowsql {
+
+/// What a continuous pipeline has committed, reported after each commit.
+struct PipelineCommit {
+  /// The pipeline's name (EngineOptions::pipeline, or derived from the targets).
+  std::string pipeline;
+  /// The epoch just committed: 0, 1, 2, ... (a resumed pipeline goes on counting).
+  int64_t epoch = 0;
+  /// Rows this run has committed so far (per sink).
+  int64_t rows = 0;
+  /// Where each split stands after the epoch, by "<scan>:<split id>" ("0:0/1");
+  /// the value is the source's offset, or "done" for a split read to its end.
+  std::map<std::string, std::string> offsets;
+};
 
 struct EngineOptions {
   /// Where pipelines keep their offset and commit logs between runs
@@ -34,6 +49,17 @@ struct EngineOptions {
   /// Called now and then during long statements with rows and bytes moved so far,
   /// possibly from another thread (a continuous pipeline commits on one).
   std::function<void(int64_t rows, int64_t bytes)> progress;
+  /// Called after each epoch a write commits, from the thread that commits.
+  std::function<void(const PipelineCommit&)> commit;
+};
+
+/// Settings of one Execute() call; those left unset are the engine's
+/// (EngineOptions).
+struct StatementOptions {
+  /// Stops this statement only, as EngineOptions::stop stops every statement.
+  std::optional<arrow::StopToken> stop;
+  std::function<void(int64_t rows, int64_t bytes)> progress;
+  std::function<void(const PipelineCommit&)> commit;
 };
 
 /// The result of one statement, streamed. A query streams its rows; INTO and COPY
@@ -53,6 +79,25 @@ class StatementResult {
 /// A statement parsed from a script, with its text and position.
 struct ParsedStatement;
 
+/// True for a statement that only reads (a query, EXPLAIN, DESCRIBE, SHOW TABLES):
+/// Execute() plans and starts it, and its rows come as they are read. Any other
+/// statement (INTO, COPY, CREATE, DROP, SET) has done its work when Execute()
+/// returns.
+bool IsQuery(const ParsedStatement& statement);
+
+/// Opens one reader per scan of a reader source (MakeReaderSource).
+using ReaderFactory = std::function<Result<std::shared_ptr<arrow::RecordBatchReader>>()>;
+
+/// A bounded source of one split; each scan reads the batches of a reader that
+/// `open` returns, whose batches must have the columns of `schema` (by name; they
+/// are cast to its types). An offset counts batches: a split reopened at one
+/// opens a new reader and skips that many. `description` is for EXPLAIN.
+std::shared_ptr<Source> MakeReaderSource(std::shared_ptr<arrow::Schema> schema,
+                                         ReaderFactory open, std::string description);
+
+/// Thread-safe: several threads may parse and execute statements at once, and
+/// read their results; statements that change the session (CREATE, DROP, SET,
+/// Register*) take effect for statements planned after them.
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> Make(EngineOptions options = {});
@@ -62,8 +107,23 @@ class Engine {
   Result<std::vector<std::shared_ptr<ParsedStatement>>> Parse(const std::string& sql);
   /// Plans and starts one statement.
   Result<std::unique_ptr<StatementResult>> Execute(const ParsedStatement& statement);
+  /// Execute() with settings of its own (a stop token for this statement alone).
+  Result<std::unique_ptr<StatementResult>> Execute(const ParsedStatement& statement,
+                                                   const StatementOptions& options);
   /// Parse + Execute for a script of exactly one statement.
   Result<std::unique_ptr<StatementResult>> Query(const std::string& sql);
+
+  /// Makes `name` (case-insensitive) read `table` in FROM, for this engine's later
+  /// statements, as CREATE OR REPLACE TABLE would: it replaces a table, view or
+  /// source of that name.
+  Status RegisterTable(const std::string& name, std::shared_ptr<arrow::Table> table);
+  /// Makes `name` read `source` in FROM (EXPLAIN shows source->Describe()); it
+  /// replaces a table, view or source of that name. Each statement that names it
+  /// scans it again.
+  Status RegisterSource(const std::string& name, std::shared_ptr<Source> source);
+  /// Forgets a name registered by RegisterTable or RegisterSource. KeyError when
+  /// there is none.
+  Status Unregister(const std::string& name);
 
   const Registry& registry() const;
 

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "common/codec.h"
@@ -69,18 +70,19 @@ class QueryResult : public StatementResult {
  public:
   QueryResult(std::unique_ptr<arrow::RecordBatchReader> reader,
               std::shared_ptr<arrow::Schema> schema,
-              std::vector<std::shared_ptr<SplitScanner>> scanners,
-              const EngineOptions* options)
+              std::vector<std::shared_ptr<SplitScanner>> scanners, arrow::StopToken stop,
+              std::function<void(int64_t rows, int64_t bytes)> progress)
       : reader_(std::move(reader)),
         schema_(std::move(schema)),
         scanners_(std::move(scanners)),
-        options_(options) {}
+        stop_(std::move(stop)),
+        progress_(std::move(progress)) {}
   ~QueryResult() override { Close(); }
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   Result<std::shared_ptr<arrow::RecordBatch>> Next() override {
     if (!reader_) return nullptr;
-    if (options_->stop.IsStopRequested()) {
+    if (stop_.IsStopRequested()) {
       Close();
       return Status::Cancelled("interrupted");
     }
@@ -91,7 +93,7 @@ class QueryResult : public StatementResult {
       return nullptr;
     }
     rows_ += batch->num_rows();
-    if (options_->progress) options_->progress(rows_, 0);
+    if (progress_) progress_(rows_, 0);
     return batch;
   }
   void Close() override {
@@ -108,7 +110,8 @@ class QueryResult : public StatementResult {
   std::unique_ptr<arrow::RecordBatchReader> reader_;
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<SplitScanner>> scanners_;
-  const EngineOptions* options_;
+  arrow::StopToken stop_;
+  std::function<void(int64_t rows, int64_t bytes)> progress_;
   int64_t rows_ = 0;
 };
 
@@ -198,32 +201,64 @@ Result<std::shared_ptr<arrow::Table>> TextTable(
                             static_cast<int64_t>(rows.size()));
 }
 
+/// The engine's options with a statement's own in place of them.
+EngineOptions WithStatementOptions(EngineOptions options, const StatementOptions& own) {
+  if (own.stop) options.stop = *own.stop;
+  if (own.progress) options.progress = own.progress;
+  if (own.commit) options.commit = own.commit;
+  return options;
+}
+
+/// Offsets of `entry`'s splits by "<scan>:<split id>".
+std::map<std::string, std::string> SplitOffsets(const OffsetEntry& entry) {
+  std::map<std::string, std::string> offsets;
+  for (const auto& s : entry.splits) {
+    offsets[s.scan + ":" + s.split.id] = s.done ? std::string("done") : s.range.end;
+  }
+  return offsets;
+}
+
 }  // namespace
 
 struct Engine::Impl {
   EngineOptions options;
   Registry registry;
+  /// Guards the session: views, tables, sources and settings. Held while a
+  /// statement is bound (its uncorrelated subqueries run then) and while one
+  /// changes the session, never while a statement runs.
+  std::mutex session_mutex;
   plan::ViewMap views;
   plan::TableMap tables;
+  plan::SourceMap sources;
   plan::Settings settings = plan::DefaultSettings();
 
-  /// A binder over the session's views, tables and settings that can run subqueries.
-  plan::Binder NewBinder() {
+  /// A binder over the session's views, tables, sources and settings that can run
+  /// subqueries. REQUIRES: session_mutex held while it binds.
+  plan::Binder NewBinder(const EngineOptions& run) {
     plan::Binder binder(&registry, &views);
-    binder.set_subquery_runner(SubqueryRunner());
+    binder.set_subquery_runner(SubqueryRunner(run));
     binder.set_tables(&tables);
+    binder.set_sources(&sources);
     binder.set_settings(&settings);
-    binder.set_stop(options.stop);
+    binder.set_stop(run.stop);
     return binder;
+  }
+
+  /// Removes `key` from the views, tables and sources. REQUIRES: session_mutex held.
+  void Forget(const std::string& key) {
+    views.erase(key);
+    tables.erase(key);
+    sources.erase(key);
   }
 
   /// Lowers `root` with parallel scans (measured into `profile` when given) and
   /// starts it. On failure the scanners it started are stopped.
   Result<std::unique_ptr<arrow::RecordBatchReader>> Start(
-      const plan::PlanPtr& root, std::vector<std::shared_ptr<SplitScanner>>* scanners,
+      const EngineOptions& run, const plan::PlanPtr& root,
+      std::vector<std::shared_ptr<SplitScanner>>* scanners,
       plan::Profile* profile = nullptr) {
-    auto decl = plan::Lower(root, ParallelLowering(options.stop, scanners), profile,
-                            options.stop);
+    auto decl =
+        plan::Lower(root, ParallelLowering(run.stop, scanners), profile, run.stop);
     Result<std::unique_ptr<arrow::RecordBatchReader>> reader =
         decl.ok() ? plan::ToReader(std::move(*decl), root->schema) : decl.status();
     if (!reader.ok()) {
@@ -233,30 +268,32 @@ struct Engine::Impl {
   }
 
   /// Runs an uncorrelated subquery to completion when a statement is bound.
-  plan::SubqueryRunner SubqueryRunner() {
-    return [this](const plan::PlanPtr& root) -> Result<std::shared_ptr<arrow::Table>> {
-      plan::Optimize(root);
-      std::vector<plan::PlanPtr> scans;
-      plan::CollectScans(root, &scans);
-      for (const auto& scan : scans) {
-        if (!scan->source->bounded()) {
-          return Status::NotImplemented(
-              "not supported: a subquery in an expression that reads an unbounded "
-              "source (",
-              scan->source->Describe(), ")");
-        }
-      }
-      std::vector<std::shared_ptr<SplitScanner>> scanners;
-      ARROW_ASSIGN_OR_RAISE(auto reader, Start(root, &scanners));
-      auto table = reader->ToTable();
-      (void)reader->Close();
-      for (auto& s : scanners) s->Stop();
-      return table;
-    };
+  plan::SubqueryRunner SubqueryRunner(const EngineOptions& run) {
+    return
+        [this, run](const plan::PlanPtr& root) -> Result<std::shared_ptr<arrow::Table>> {
+          plan::Optimize(root);
+          std::vector<plan::PlanPtr> scans;
+          plan::CollectScans(root, &scans);
+          for (const auto& scan : scans) {
+            if (!scan->source->bounded()) {
+              return Status::NotImplemented(
+                  "not supported: a subquery in an expression that reads an unbounded "
+                  "source (",
+                  scan->source->Describe(), ")");
+            }
+          }
+          std::vector<std::shared_ptr<SplitScanner>> scanners;
+          ARROW_ASSIGN_OR_RAISE(auto reader, Start(run, root, &scanners));
+          auto table = reader->ToTable();
+          (void)reader->Close();
+          for (auto& s : scanners) s->Stop();
+          return table;
+        };
   }
 
-  Result<plan::PlanPtr> Plan(const sql::Query& query) {
-    plan::Binder binder = NewBinder();
+  Result<plan::PlanPtr> Plan(const EngineOptions& run, const sql::Query& query) {
+    std::lock_guard<std::mutex> lock(session_mutex);
+    plan::Binder binder = NewBinder(run);
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(query));
     plan::Optimize(root);
     if (plan::BlocksOnUnbounded(*root)) {
@@ -267,18 +304,20 @@ struct Engine::Impl {
     return root;
   }
 
-  Result<std::unique_ptr<StatementResult>> RunQuery(const sql::Query& query) {
-    ARROW_ASSIGN_OR_RAISE(auto root, Plan(query));
+  Result<std::unique_ptr<StatementResult>> RunQuery(const EngineOptions& run,
+                                                    const sql::Query& query) {
+    ARROW_ASSIGN_OR_RAISE(auto root, Plan(run, query));
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    ARROW_ASSIGN_OR_RAISE(auto reader, Start(root, &scanners));
+    ARROW_ASSIGN_OR_RAISE(auto reader, Start(run, root, &scanners));
     return std::make_unique<QueryResult>(std::move(reader), root->schema,
-                                         std::move(scanners), &options);
+                                         std::move(scanners), run.stop, run.progress);
   }
 
   /// Prepares a continuous plan: the LIMIT on top moves into the runtime, and each
   /// bounded input that a join reads whole (its build side) is read once, here,
   /// into a table. Returns the scans left to stream, left to right.
-  Result<std::vector<plan::PlanPtr>> PrepareContinuous(plan::PlanPtr* root,
+  Result<std::vector<plan::PlanPtr>> PrepareContinuous(const EngineOptions& run,
+                                                       plan::PlanPtr* root,
                                                        int64_t* limit) {
     // The LIMIT among the Projects on top: projections keep rows one for one, so
     // the runtime may count the limit after them.
@@ -333,7 +372,7 @@ struct Engine::Impl {
           }
           ARROW_RETURN_NOT_OK(walk(node->inputs[0]));
           auto& build = node->inputs[1];
-          ARROW_ASSIGN_OR_RAISE(auto table, ReadWhole(build));
+          ARROW_ASSIGN_OR_RAISE(auto table, ReadWhole(run, build));
           auto values = std::make_shared<plan::PlanNode>();
           values->kind = plan::NodeKind::kValues;
           values->schema = build->schema;
@@ -352,10 +391,11 @@ struct Engine::Impl {
   }
 
   /// Runs a bounded subplan to the end (a join's build side under a stream).
-  Result<std::shared_ptr<arrow::Table>> ReadWhole(const plan::PlanPtr& node) {
+  Result<std::shared_ptr<arrow::Table>> ReadWhole(const EngineOptions& run,
+                                                  const plan::PlanPtr& node) {
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    auto decl = plan::Lower(node, ParallelLowering(options.stop, &scanners), nullptr,
-                            options.stop);
+    auto decl =
+        plan::Lower(node, ParallelLowering(run.stop, &scanners), nullptr, run.stop);
     Result<std::shared_ptr<arrow::Table>> table =
         decl.ok() ? ac::DeclarationToTable(std::move(*decl)) : decl.status();
     for (auto& s : scanners) s->Stop();
@@ -363,8 +403,9 @@ struct Engine::Impl {
     return arrow::Table::Make(node->schema, t->columns(), t->num_rows());
   }
 
-  Result<std::unique_ptr<StatementResult>> RunWrite(const sql::Statement& st) {
-    ARROW_ASSIGN_OR_RAISE(auto root, Plan(*st.query));
+  Result<std::unique_ptr<StatementResult>> RunWrite(const EngineOptions& run,
+                                                    const sql::Statement& st) {
+    ARROW_ASSIGN_OR_RAISE(auto root, Plan(run, *st.query));
     // The sinks, their options validated by their connectors.
     std::vector<std::unique_ptr<Sink>> sinks;
     PipelineSpec spec;
@@ -393,7 +434,7 @@ struct Engine::Impl {
     if (spec.continuous && spec.flush_rows == 0 && spec.flush_interval_ms == 0) {
       spec.flush_interval_ms = 1000;
     }
-    spec.name = options.pipeline.empty() ? NameFromTargets(st.targets) : options.pipeline;
+    spec.name = run.pipeline.empty() ? NameFromTargets(st.targets) : run.pipeline;
     ARROW_RETURN_NOT_OK(ValidatePipelineName(spec.name));
     // The fingerprint covers the plan and the sinks, never the SQL text.
     std::string identity = plan::Fingerprint(*root);
@@ -401,7 +442,7 @@ struct Engine::Impl {
     spec.fingerprint = identity;
     std::vector<plan::PlanPtr> scans;
     if (spec.continuous) {
-      ARROW_ASSIGN_OR_RAISE(scans, PrepareContinuous(&root, &spec.limit));
+      ARROW_ASSIGN_OR_RAISE(scans, PrepareContinuous(run, &root, &spec.limit));
     } else {
       plan::CollectScans(root, &scans);
     }
@@ -409,7 +450,7 @@ struct Engine::Impl {
       spec.scans.push_back(
           PipelineScan{std::to_string(i), scans[i]->source, scans[i]->pushed});
     }
-    spec.run_plan = [root, scans, stop = options.stop](std::vector<BatchPull> inputs)
+    spec.run_plan = [root, scans, stop = run.stop](std::vector<BatchPull> inputs)
         -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
       auto lower_scan = [&](const plan::PlanNode& scan) -> Result<ac::Declaration> {
         for (size_t i = 0; i < scans.size(); ++i) {
@@ -422,10 +463,16 @@ struct Engine::Impl {
       return std::shared_ptr<arrow::RecordBatchReader>(std::move(reader));
     };
     spec.schema = root->schema;
-    spec.state_dir = options.state_dir;
-    spec.reset = options.reset;
-    spec.stop = options.stop;
-    spec.progress = options.progress;
+    spec.state_dir = run.state_dir;
+    spec.reset = run.reset;
+    spec.stop = run.stop;
+    spec.progress = run.progress;
+    if (run.commit) {
+      spec.commit = [name = spec.name, commit = run.commit](int64_t epoch, int64_t rows,
+                                                            const OffsetEntry& entry) {
+        commit(PipelineCommit{name, epoch, rows, SplitOffsets(entry)});
+      };
+    }
     spec.threads = ReadThreads();
     ARROW_ASSIGN_OR_RAISE(auto stats, RunPipeline(spec));
     arrow::Int64Builder b;
@@ -438,10 +485,10 @@ struct Engine::Impl {
 
   /// EXPLAIN ANALYZE of a query: runs it to the end and shows what each node
   /// emitted and when.
-  Result<std::string> Analyze(const plan::PlanPtr& root) {
+  Result<std::string> Analyze(const EngineOptions& run, const plan::PlanPtr& root) {
     plan::Profile profile;
     std::vector<std::shared_ptr<SplitScanner>> scanners;
-    ARROW_ASSIGN_OR_RAISE(auto reader, Start(root, &scanners, &profile));
+    ARROW_ASSIGN_OR_RAISE(auto reader, Start(run, root, &scanners, &profile));
     int64_t rows = 0;
     Status status;
     while (true) {
@@ -462,13 +509,14 @@ struct Engine::Impl {
     return std::string(total) + plan::ToString(*root, 0, true, &profile);
   }
 
-  Result<std::unique_ptr<StatementResult>> Explain(const sql::Statement& st) {
+  Result<std::unique_ptr<StatementResult>> Explain(const EngineOptions& run,
+                                                   const sql::Statement& st) {
     const sql::Statement& inner = *st.inner;
     if (!inner.query) {
       return Status::Invalid("EXPLAIN needs a query, INTO or COPY statement at ",
                              st.loc.ToString());
     }
-    ARROW_ASSIGN_OR_RAISE(auto root, Plan(*inner.query));
+    ARROW_ASSIGN_OR_RAISE(auto root, Plan(run, *inner.query));
     std::string text;
     if (st.analyze) {
       if (inner.kind != sql::StatementKind::kQuery || plan::IsUnbounded(*root)) {
@@ -476,7 +524,7 @@ struct Engine::Impl {
             "not supported: EXPLAIN ANALYZE of a write or of an unbounded source at ",
             st.loc.ToString());
       }
-      ARROW_ASSIGN_OR_RAISE(text, Analyze(root));
+      ARROW_ASSIGN_OR_RAISE(text, Analyze(run, root));
     } else if (inner.kind == sql::StatementKind::kInto ||
                inner.kind == sql::StatementKind::kCopy) {
       for (const auto& target : inner.targets) {
@@ -510,9 +558,12 @@ struct Engine::Impl {
     return std::make_unique<TableResult>(table, "explain");
   }
 
-  Result<std::unique_ptr<StatementResult>> Describe(const sql::Statement& st) {
-    plan::Binder binder = NewBinder();
+  Result<std::unique_ptr<StatementResult>> Describe(const EngineOptions& run,
+                                                    const sql::Statement& st) {
+    std::unique_lock<std::mutex> lock(session_mutex);
+    plan::Binder binder = NewBinder(run);
     ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(*st.query));
+    lock.unlock();
     std::vector<std::vector<std::optional<std::string>>> rows;
     // DuckDB's six columns: key, default and extra are NULL for a query or a file.
     for (const auto& f : root->schema->fields()) {
@@ -546,6 +597,54 @@ Result<std::unique_ptr<Engine>> Engine::Make(EngineOptions options) {
 
 const Registry& Engine::registry() const { return impl_->registry; }
 
+Status Engine::RegisterTable(const std::string& name,
+                             std::shared_ptr<arrow::Table> table) {
+  if (name.empty()) return Status::Invalid("a registered table needs a name");
+  // The types the engine computes on, as a source's columns get them (large and
+  // view strings become strings, dictionaries their values, ...).
+  arrow::FieldVector fields;
+  arrow::ChunkedArrayVector columns;
+  for (int i = 0; i < table->num_columns(); ++i) {
+    const auto& field = table->schema()->field(i);
+    auto type = plan::EngineType(field->type());
+    auto column = table->column(i);
+    if (!type->Equals(*field->type())) {
+      ARROW_ASSIGN_OR_RAISE(auto cast, cp::Cast(column, type));
+      column = cast.chunked_array();
+    }
+    fields.push_back(field->WithType(type));
+    columns.push_back(std::move(column));
+  }
+  auto engine_table = arrow::Table::Make(arrow::schema(std::move(fields)),
+                                         std::move(columns), table->num_rows());
+  ARROW_ASSIGN_OR_RAISE(auto combined, engine_table->CombineChunks());
+  const std::string key = AsciiLower(name);
+  std::lock_guard<std::mutex> lock(impl_->session_mutex);
+  impl_->Forget(key);
+  impl_->tables[key] = std::move(combined);
+  return Status::OK();
+}
+
+Status Engine::RegisterSource(const std::string& name, std::shared_ptr<Source> source) {
+  if (name.empty()) return Status::Invalid("a registered source needs a name");
+  const std::string key = AsciiLower(name);
+  std::lock_guard<std::mutex> lock(impl_->session_mutex);
+  impl_->Forget(key);
+  impl_->sources[key] = std::move(source);
+  return Status::OK();
+}
+
+Status Engine::Unregister(const std::string& name) {
+  const std::string key = AsciiLower(name);
+  std::lock_guard<std::mutex> lock(impl_->session_mutex);
+  if (!impl_->tables.count(key) && !impl_->sources.count(key)) {
+    return Status::KeyError("nothing is registered as '", name, "'");
+  }
+  impl_->tables.erase(key);
+  impl_->sources.erase(key);
+  return Status::OK();
+}
+
 Result<std::vector<std::shared_ptr<ParsedStatement>>> Engine::Parse(
     const std::string& sql) {
   ARROW_ASSIGN_OR_RAISE(auto statements, sql::ParseScript(sql));
@@ -556,18 +655,42 @@ Result<std::vector<std::shared_ptr<ParsedStatement>>> Engine::Parse(
   return out;
 }
 
+bool IsQuery(const ParsedStatement& parsed) {
+  switch (parsed.statement.kind) {
+    case sql::StatementKind::kQuery:
+    case sql::StatementKind::kExplain:
+    case sql::StatementKind::kDescribe:
+    case sql::StatementKind::kShowTables:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& parsed) {
+  return Execute(parsed, StatementOptions{});
+}
+
+Result<std::unique_ptr<StatementResult>> Engine::Execute(
+    const ParsedStatement& parsed, const StatementOptions& statement_options) {
+  const EngineOptions run = WithStatementOptions(impl_->options, statement_options);
   const sql::Statement& st = parsed.statement;
   switch (st.kind) {
     case sql::StatementKind::kQuery:
-      return impl_->RunQuery(*st.query);
+      return impl_->RunQuery(run, *st.query);
     case sql::StatementKind::kInto:
     case sql::StatementKind::kCopy:
-      return impl_->RunWrite(st);
+      return impl_->RunWrite(run, st);
     case sql::StatementKind::kExplain:
-      return impl_->Explain(st);
+      return impl_->Explain(run, st);
     case sql::StatementKind::kDescribe:
-      return impl_->Describe(st);
+      return impl_->Describe(run, st);
+    default:
+      break;
+  }
+  // The statements that change the session.
+  std::lock_guard<std::mutex> lock(impl_->session_mutex);
+  switch (st.kind) {
     case sql::StatementKind::kCreateView: {
       std::string key = AsciiLower(st.name);
       if (impl_->tables.count(key)) {
@@ -577,7 +700,7 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
         return Status::Invalid("view '", st.name, "' already exists at ",
                                st.loc.ToString(), "; use CREATE OR REPLACE VIEW");
       }
-      plan::Binder binder = impl_->NewBinder();
+      plan::Binder binder = impl_->NewBinder(run);
       ARROW_RETURN_NOT_OK(binder.BindQuery(*st.query).status());
       impl_->views[key] = st.query;
       return impl_->Done();
@@ -599,9 +722,9 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
         return Status::Invalid("table '", st.name, "' already exists at ",
                                st.loc.ToString(), "; use CREATE OR REPLACE TABLE");
       }
-      plan::Binder binder = impl_->NewBinder();
+      plan::Binder binder = impl_->NewBinder(run);
       ARROW_ASSIGN_OR_RAISE(auto root, binder.BindQuery(*st.query));
-      ARROW_ASSIGN_OR_RAISE(auto table, impl_->SubqueryRunner()(root));
+      ARROW_ASSIGN_OR_RAISE(auto table, impl_->SubqueryRunner(run)(root));
       ARROW_ASSIGN_OR_RAISE(impl_->tables[key], table->CombineChunks());
       return impl_->Done();
     }
@@ -623,16 +746,20 @@ Result<std::unique_ptr<StatementResult>> Engine::Execute(const ParsedStatement& 
       return impl_->Done();
     }
     case sql::StatementKind::kShowTables: {
-      // DuckDB's one column, `name`: the session's tables and views, sorted.
+      // DuckDB's one column, `name`: the session's tables, views and registered
+      // sources, sorted.
       std::vector<std::vector<std::optional<std::string>>> rows;
       std::vector<std::string> names;
       for (const auto& [k, v] : impl_->tables) names.push_back(k);
       for (const auto& [k, v] : impl_->views) names.push_back(k);
+      for (const auto& [k, v] : impl_->sources) names.push_back(k);
       std::sort(names.begin(), names.end());
       for (const auto& n : names) rows.push_back({n});
       ARROW_ASSIGN_OR_RAISE(auto table, TextTable({"name"}, rows));
       return std::make_unique<TableResult>(table, "show");
     }
+    default:
+      break;
   }
   return Status::Invalid("unsupported statement");
 }

@@ -1351,6 +1351,12 @@ Result<Binder::Relation> Binder::BindTable(const sql::TableRef& ref) {
         ARROW_ASSIGN_OR_RAISE(values->table, table->RenameColumns(internal));
         values->schema = values->table->schema();
         rel.plan = values;
+      } else if (sources_ != nullptr && sources_->count(key)) {
+        ConnectorArgs args;
+        args.uri = ref.name;
+        args.stop = stop_;
+        ARROW_ASSIGN_OR_RAISE(
+            rel, BindScan(sources_->at(key), "registered", std::move(args), qualifier));
       } else {
         return Status::KeyError("table '", ref.name, "' not found at ",
                                 ref.loc.ToString(), "; to read a file write FROM '",
@@ -1425,13 +1431,28 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
     return ErrorAt(ref.loc, "connector '" + spec->name + "' cannot be read from");
   }
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<Source> source, spec->make_source(args));
+  ARROW_ASSIGN_OR_RAISE(Relation rel,
+                        BindScan(std::move(source), spec->name, std::move(args),
+                                 ref.alias.empty() ? default_alias : ref.alias));
+  if (!ref.column_aliases.empty()) {
+    for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size();
+         ++i) {
+      rel.scope.columns[i].name = ref.column_aliases[i];
+    }
+  }
+  return rel;
+}
+
+Result<Binder::Relation> Binder::BindScan(std::shared_ptr<Source> source,
+                                          const std::string& connector,
+                                          ConnectorArgs args,
+                                          const std::string& qualifier) {
   ARROW_ASSIGN_OR_RAISE(auto schema, source->GetSchema());
   auto scan = Node(NodeKind::kScan, {});
   scan->source = source;
-  scan->connector = spec->name;
-  scan->args = args;
+  scan->connector = connector;
+  scan->args = std::move(args);
   Relation rel;
-  std::string qualifier = ref.alias.empty() ? default_alias : ref.alias;
   arrow::FieldVector fields;
   for (int i = 0; i < schema->num_fields(); ++i) {
     const auto& f = schema->field(i);
@@ -1449,12 +1470,6 @@ Result<Binder::Relation> Binder::BindSource(const sql::TableRef& ref) {
     scan->source_columns.push_back(f->name());
     rel.scope.columns.push_back({qualifier, f->name(), internal, type, false, false});
     ++scan->hidden_columns;
-  }
-  if (!ref.column_aliases.empty()) {
-    for (size_t i = 0; i < ref.column_aliases.size() && i < rel.scope.columns.size();
-         ++i) {
-      rel.scope.columns[i].name = ref.column_aliases[i];
-    }
   }
   scan->schema = arrow::schema(fields);
   rel.plan = scan;

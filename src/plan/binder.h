@@ -21,6 +21,8 @@ namespace flowsql::plan {
 using ViewMap = std::map<std::string, std::shared_ptr<sql::Query>>;
 /// Tables (CREATE TABLE ... AS, kept in memory) by lower-case name.
 using TableMap = std::map<std::string, std::shared_ptr<arrow::Table>>;
+/// Sources registered under a name (Engine::RegisterSource), by lower-case name.
+using SourceMap = std::map<std::string, std::shared_ptr<Source>>;
 
 /// Runs a bound query that reads no outer column to completion (the engine's
 /// executor); the binder turns the result into a constant.
@@ -37,6 +39,9 @@ class Binder {
   void set_subquery_runner(SubqueryRunner runner) { runner_ = std::move(runner); }
   /// Lets FROM name read the session's tables. REQUIRES: `tables` outlives the binder.
   void set_tables(const TableMap* tables) { tables_ = tables; }
+  /// Lets FROM name read the session's registered sources. REQUIRES: `sources`
+  /// outlives the binder.
+  void set_sources(const SourceMap* sources) { sources_ = sources; }
   /// The session's settings (TimeZone). REQUIRES: `settings` outlives the binder.
   void set_settings(const Settings* settings) { settings_ = settings; }
   /// The statement's stop token, given to the sources the binder makes.
@@ -94,6 +99,9 @@ class Binder {
                               const sql::Query* outer_query, bool* order_applied);
   Result<Relation> BindTable(const sql::TableRef& ref);
   Result<Relation> BindSource(const sql::TableRef& ref);
+  /// A scan of `source` whose columns are qualified by `qualifier`.
+  Result<Relation> BindScan(std::shared_ptr<Source> source, const std::string& connector,
+                            ConnectorArgs args, const std::string& qualifier);
   Result<Relation> BindJoin(const sql::TableRef& ref);
   /// Joins `leaves` (inputs of inner joins) under `conditions` (ON and WHERE
   /// conjuncts): one input's conditions filter it, equalities become keys, the
@@ -260,6 +268,7 @@ class Binder {
 
   SubqueryRunner runner_;
   const TableMap* tables_ = nullptr;
+  const SourceMap* sources_ = nullptr;
   const Settings* settings_ = nullptr;
   arrow::StopToken stop_ = arrow::StopToken::Unstoppable();
   /// Window and unnest() calls of the SELECT being bound, by canonical text ->

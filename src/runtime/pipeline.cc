@@ -493,6 +493,7 @@ class PipelineRun {
     Fault("before_ack", epoch);
     ARROW_RETURN_NOT_OK(Acknowledge(entry));
     if (spec_.progress) spec_.progress(stats_.rows_written, committed_bytes_);
+    if (spec_.commit) spec_.commit(epoch, stats_.rows_written, entry);
     return Status::OK();
   }
 

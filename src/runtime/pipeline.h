@@ -13,6 +13,7 @@
 
 #include "flowsql/connector.h"
 #include "runtime/scanner.h"
+#include "runtime/state.h"
 
 namespace flowsql {
 
@@ -58,6 +59,9 @@ struct PipelineSpec {
   /// Called with the rows and bytes written so far: per batch in a batch write,
   /// after each commit in a continuous one (from the thread that commits).
   std::function<void(int64_t rows, int64_t bytes)> progress;
+  /// Called after each commit with the epoch, the rows written so far (as
+  /// progress) and the epoch's offset entry, from the thread that commits.
+  std::function<void(int64_t epoch, int64_t rows, const OffsetEntry& entry)> commit;
   /// Splits of a bounded scan read ahead at once.
   int threads = 2;
 };
