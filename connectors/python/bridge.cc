@@ -179,6 +179,31 @@ def commit(reader, end):
     reader.commit(json.loads(end))
 
 
+def takes_filters(reader):
+    from pyspark.sql.datasource import DataSourceReader
+    base = getattr(DataSourceReader, "pushFilters", None)  # Spark 4.1+
+    return base is not None and type(reader).pushFilters is not base
+
+
+def push_filters(reader, specs):
+    """Gives reader.pushFilters() Spark's Filter objects for `specs`: (class name,
+    column path, a one-column pyarrow.RecordBatch of values or None, negated)."""
+    from pyspark.sql import datasource as ds
+    filters = []
+    for kind, path, values, negated in specs:
+        if values is None:
+            made = getattr(ds, kind)(path)
+        elif kind == "In":
+            made = ds.In(path, values.column(0).to_pylist())  # a list, as Spark gives
+        else:
+            made = getattr(ds, kind)(path, values.column(0)[0].as_py())
+        filters.append(ds.Not(made) if negated else made)
+    # Often a generator: it runs as it is read. What it gives back (the filters
+    # still to apply) does not matter: flowsql applies every filter again.
+    for _ in reader.pushFilters(filters):
+        pass
+
+
 def spark_options(options):
     from pyspark.sql.datasource import CaseInsensitiveDict
     return CaseInsensitiveDict(options)

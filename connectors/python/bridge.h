@@ -11,6 +11,8 @@
 //       parsed without a JVM, or a StructType, as Spark types map to Arrow's
 //       (TIMESTAMP: microseconds in UTC; TIMESTAMP_NTZ: without a zone).
 //   struct_type(schema) -> pyspark StructType of a pyarrow.Schema (for reader()).
+//   takes_filters(reader), push_filters(reader, specs): a PySpark reader's
+//       pushFilters() (Spark 4.1), given Spark's Filter objects made from specs.
 //   spark_options(dict) -> the options as Spark gives them to a DataSource: a
 //       CaseInsensitiveDict.
 //   spark_writer(source, schema, overwrite, continuous) -> (writer, takes_arrow,

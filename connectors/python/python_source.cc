@@ -1,5 +1,9 @@
 #include "connectors/python/python_source.h"
 
+#include <arrow/array/util.h>
+#include <arrow/compute/api.h>
+
+#include <optional>
 #include <thread>
 
 #include "common/conform.h"
@@ -8,6 +12,135 @@
 namespace flowsql::python {
 
 namespace {
+
+namespace cp = arrow::compute;
+
+/// A conjunct of a scan's filter as one of Spark's Filter classes
+/// (pyspark.sql.datasource, 4.1): the class, the column path, its values (the
+/// literal, or In's set; none for IsNull and IsNotNull) and whether Not() wraps it.
+struct SparkFilter {
+  std::string kind;
+  std::vector<std::string> column;
+  std::shared_ptr<arrow::Array> values;
+  bool negated = false;
+};
+
+/// The column path of a field reference ("a", or "a.b.c" as {a, b, c}).
+std::optional<std::vector<std::string>> ColumnPath(const cp::Expression& e) {
+  const arrow::FieldRef* ref = e.field_ref();
+  if (ref == nullptr) return std::nullopt;
+  if (ref->IsName()) return std::vector<std::string>{*ref->name()};
+  const auto* nested = ref->nested_refs();
+  if (nested == nullptr) return std::nullopt;
+  std::vector<std::string> path;
+  for (const auto& part : *nested) {
+    if (!part.IsName()) return std::nullopt;
+    path.push_back(*part.name());
+  }
+  return path;
+}
+
+/// True for the NaN cases the binder adds to a floating comparison (made of is_nan,
+/// literals, and, and_not): Spark orders NaN as the binder does (above every number,
+/// equal to itself), so the comparison alone says the same to Spark.
+bool IsNanCase(const cp::Expression& e) {
+  if (e.literal() != nullptr) return true;
+  const cp::Expression::Call* call = e.call();
+  if (call == nullptr) return false;
+  if (call->function_name == "is_nan") return true;
+  if (call->function_name != "and" && call->function_name != "and_not") return false;
+  for (const auto& arg : call->arguments) {
+    if (!IsNanCase(arg)) return false;
+  }
+  return true;
+}
+
+/// `e` as a Spark filter, when it is one Spark can say: a column compared with a
+/// literal, IN a list, IS [NOT] NULL, LIKE 'abc%' / '%abc' / '%abc%', or NOT one of
+/// them.
+std::optional<SparkFilter> ToSparkFilter(const cp::Expression& e,
+                                         const arrow::Schema& schema, bool negated) {
+  const cp::Expression::Call* call = e.call();
+  if (call == nullptr || call->arguments.empty()) return std::nullopt;
+  const std::string& f = call->function_name;
+  const auto& args = call->arguments;
+  if (f == "invert") return ToSparkFilter(args[0], schema, !negated);
+  if ((f == "or" || f == "and_not") && args.size() == 2 && IsNanCase(args[1])) {
+    return ToSparkFilter(args[0], schema, negated);  // a floating comparison
+  }
+  auto path = ColumnPath(args[0]);
+  if (f == "is_null" || f == "is_valid") {
+    if (!path) return std::nullopt;
+    return SparkFilter{f == "is_null" ? "IsNull" : "IsNotNull", *path, nullptr, negated};
+  }
+  if (f == "is_in") {
+    const auto* options = static_cast<const cp::SetLookupOptions*>(call->options.get());
+    if (!path || options == nullptr || !options->value_set.is_array())
+      return std::nullopt;
+    return SparkFilter{"In", *path, options->value_set.make_array(), negated};
+  }
+  if (f == "match_like") {
+    const auto* options =
+        static_cast<const cp::MatchSubstringOptions*>(call->options.get());
+    if (!path || options == nullptr || options->ignore_case) return std::nullopt;
+    std::string pattern = options->pattern;
+    const bool starts = !pattern.empty() && pattern.front() == '%';
+    const bool ends = pattern.size() > 1 && pattern.back() == '%';
+    std::string core = pattern.substr(starts ? 1 : 0);
+    if (ends) core.pop_back();
+    if (core.empty() || core.find_first_of("%_\\") != std::string::npos) {
+      return std::nullopt;
+    }
+    if (!starts && !ends) return std::nullopt;  // = 'abc': the engine's own business
+    const char* kind = starts && ends ? "StringContains"
+                       : ends         ? "StringStartsWith"
+                                      : "StringEndsWith";
+    auto values = arrow::MakeArrayFromScalar(arrow::StringScalar(core), 1);
+    if (!values.ok()) return std::nullopt;
+    return SparkFilter{kind, *path, *values, negated};
+  }
+  // column <op> literal, or literal <op> column (the comparison flipped)
+  static const std::map<std::string, std::pair<const char*, const char*>> kCompare = {
+      {"equal", {"EqualTo", "EqualTo"}},
+      {"not_equal", {"EqualTo", "EqualTo"}},
+      {"greater", {"GreaterThan", "LessThan"}},
+      {"greater_equal", {"GreaterThanOrEqual", "LessThanOrEqual"}},
+      {"less", {"LessThan", "GreaterThan"}},
+      {"less_equal", {"LessThanOrEqual", "GreaterThanOrEqual"}}};
+  auto op = kCompare.find(f);
+  if (op == kCompare.end() || args.size() != 2) return std::nullopt;
+  const bool flipped = !path;
+  if (flipped) path = ColumnPath(args[1]);
+  const arrow::Datum* literal = args[flipped ? 0 : 1].literal();
+  if (!path || literal == nullptr || !literal->is_scalar() ||
+      !literal->scalar()->is_valid) {
+    return std::nullopt;
+  }
+  // The value as the column's type (Spark gives 20.0 for `ratio < 20`).
+  std::shared_ptr<arrow::Scalar> value = literal->scalar();
+  auto field = schema.GetFieldByName(path->front());
+  if (path->size() == 1 && field != nullptr && !value->type->Equals(*field->type())) {
+    auto cast = value->CastTo(field->type());
+    if (!cast.ok()) return std::nullopt;
+    value = *cast;
+  }
+  auto values = arrow::MakeArrayFromScalar(*value, 1);
+  if (!values.ok()) return std::nullopt;
+  return SparkFilter{flipped ? op->second.second : op->second.first, *path, *values,
+                     negated != (f == "not_equal")};
+}
+
+/// The conjuncts of `filter` that Spark's Filter classes can say.
+void SparkFilters(const cp::Expression& filter, const arrow::Schema& schema,
+                  std::vector<SparkFilter>* out) {
+  const cp::Expression::Call* call = filter.call();
+  if (call != nullptr &&
+      (call->function_name == "and_kleene" || call->function_name == "and")) {
+    for (const auto& arg : call->arguments) SparkFilters(arg, schema, out);
+    return;
+  }
+  if (auto f = ToSparkFilter(filter, schema, false)) out->push_back(std::move(*f));
+}
 
 /// `batch` checked against `schema` (names and types, in order), then with the
 /// columns `wanted` has.
@@ -402,6 +535,9 @@ Status PythonSource::Load() {
       } else {
         ARROW_ASSIGN_OR_RAISE(instance, CallMethod(source.get(), "reader", What("reader"),
                                                    struct_type.get()));
+        ARROW_ASSIGN_OR_RAISE(Ref pushes,
+                              CallBridge("takes_filters", class_path_, {instance.get()}));
+        push_filters_ = PyObject_IsTrue(pushes.get()) == 1;
       }
     } else if (streaming_) {
       return Status::Invalid(class_path_,
@@ -435,7 +571,7 @@ Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) 
     ARROW_RETURN_NOT_OK(Load());
     return std::vector<Split>{Split{"stream", ""}};
   }
-  ARROW_RETURN_NOT_OK(Plan());
+  ARROW_RETURN_NOT_OK(Plan(request));
   std::vector<Split> splits;
   for (size_t i = 0; i < partitions_.size(); ++i) {
     splits.push_back(Split{"partition-" + std::to_string(i), std::to_string(i)});
@@ -443,11 +579,42 @@ Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) 
   return splits;
 }
 
-Status PythonSource::Plan() {
+Status PythonSource::Plan(const ScanRequest& request) {
   // REQUIRES: mutex_ held.
   ARROW_RETURN_NOT_OK(Load());
   if (planned_) return Status::OK();
   Gil gil;
+  if (push_filters_) {
+    // Spark 4.1's pushFilters(), once, before partitions(): the filter's conjuncts it
+    // can say. Whatever the reader does with them, the engine filters again.
+    std::vector<SparkFilter> filters;
+    SparkFilters(request.filter, *schema_, &filters);
+    if (!filters.empty()) {
+      Ref specs(PyList_New(0));
+      for (const auto& f : filters) {
+        Ref path(PyTuple_New(static_cast<Py_ssize_t>(f.column.size())));
+        for (size_t i = 0; i < f.column.size(); ++i) {
+          PyTuple_SET_ITEM(path.get(), static_cast<Py_ssize_t>(i),
+                           PyUnicode_FromString(f.column[i].c_str()));
+        }
+        Ref values = Ref::Borrow(Py_None);
+        if (f.values) {
+          auto batch = arrow::RecordBatch::Make(
+              arrow::schema({arrow::field("v", f.values->type())}), f.values->length(),
+              {f.values});
+          ARROW_ASSIGN_OR_RAISE(values, ExportBatch(batch));
+        }
+        Ref spec(Py_BuildValue("(sOOO)", f.kind.c_str(), path.get(), values.get(),
+                               f.negated ? Py_True : Py_False));
+        if (!spec || PyList_Append(specs.get(), spec.get()) != 0) {
+          return PythonError("the filters for " + What("reader().pushFilters"));
+        }
+      }
+      ARROW_RETURN_NOT_OK(CallBridge("push_filters", What("reader().pushFilters"),
+                                     {instance_.get(), specs.get()})
+                              .status());
+    }
+  }
   const std::string what = What(spark_ ? "reader().partitions" : "plan_partitions");
   ARROW_ASSIGN_OR_RAISE(
       Ref planned,
@@ -487,7 +654,7 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
   {
     // A split planned by another instance (a scan task sent elsewhere): plan again.
     std::lock_guard<std::mutex> lock(mutex_);
-    ARROW_RETURN_NOT_OK(Plan());
+    ARROW_RETURN_NOT_OK(Plan(request));
   }
   char* end = nullptr;
   const long long index = std::strtoll(split.payload.c_str(), &end, 10);

@@ -61,6 +61,13 @@ class PythonSource : public Source {
                                                  const ScanRequest& request) override;
   std::string Describe() const override;
   bool bounded() const override { return !streaming_; }
+  /// A PySpark reader with pushFilters() (Spark 4.1) is given the filter.
+  /// REQUIRES: GetSchema() called.
+  Pushdown pushdown() const override {
+    Pushdown p;
+    p.filter = push_filters_;
+    return p;
+  }
   /// A stream: commits the microbatches before the acknowledged offset (commit()).
   Status Acknowledge(const std::map<std::string, std::string>& offsets) override;
 
@@ -85,8 +92,9 @@ class PythonSource : public Source {
  private:
   /// Makes the instance and asks for the schema, once. REQUIRES: mutex_ held.
   Status Load();
-  /// Asks for the partitions, once. REQUIRES: mutex_ held.
-  Status Plan();
+  /// Asks for the partitions, once, after giving a PySpark reader with pushFilters()
+  /// the conjuncts of `request`'s filter. REQUIRES: mutex_ held.
+  Status Plan(const ScanRequest& request);
 
   std::string class_path_;
   SharedRef object_;  // the class or instance given, in place of class_path_'s
@@ -99,6 +107,7 @@ class PythonSource : public Source {
   Status load_status_;
   bool spark_ = false;                      // protocol (b)
   bool simple_ = false;                     // a SimpleDataSourceStreamReader
+  bool push_filters_ = false;               // a reader with pushFilters()
   std::string initial_offset_, committed_;  // JSON offsets of a stream
   SharedRef instance_;                      // (b): the reader
   SharedRef options_dict_;

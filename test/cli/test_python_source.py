@@ -244,3 +244,29 @@ def test_a_pyspark_stream_killed_at_a_fault_point_loses_and_repeats_nothing(tmp_
     finally:
         stop(proc)
     assert stream.ids() == list(range(600))
+
+
+def test_a_pyspark_reader_with_push_filters_is_given_the_where(tmp_path):
+    # pushFilters (Spark 4.1): the conjuncts Spark's Filter classes can say, with the
+    # value as the column's type; the rest (an OR, a function of a column) stay with
+    # flowsql, which filters every row again whatever the reader keeps.
+    log = tmp_path / "filters.log"
+    r = flowsql("--format", "csv", "-c",
+                "SELECT id FROM read_python('spark_sources.Filtered', rows => '50', "
+                f"log => '{log}') WHERE 5 < id AND ratio <= 3 AND name LIKE '%m 2%' AND "
+                "attrs IS NULL AND NOT (id IN (20, 22)) AND (id = 7 OR id > 21) AND "
+                "abs(id) > 1 ORDER BY id")
+    assert r.code == 0, r
+    assert r.out.splitlines() == ["id", "24"], r.out
+    assert log.read_text().splitlines() == [repr(sorted([
+        "GreaterThan(attribute=('id',), value=5)",
+        "IsNull(attribute=('attrs',))",
+        "LessThanOrEqual(attribute=('ratio',), value=3.0)",
+        "Not(child=In(attribute=('id',), value=[20, 22]))",
+        "StringContains(attribute=('name',), value='m 2')"]))]
+
+
+def test_a_reader_without_push_filters_is_not_given_a_filter():
+    r = flowsql("-c", "EXPLAIN SELECT id FROM read_python('spark_sources.Tuples') "
+                      "WHERE id > 5")
+    assert r.code == 0 and "pushed filter" not in r.out, r.out

@@ -532,3 +532,34 @@ def test_flowsql_reads_a_pyspark_data_source_as_spark_does(spark, flowsql, cls, 
     got = flowsql_rows(flowsql, f"SELECT * FROM read_python('spark_sources.{cls}'"
                                 f"{with_options}) ORDER BY id")
     assert_same_rows(got, expected)
+
+
+def test_a_pyspark_reader_gets_the_filters_spark_gives_it(spark, flowsql, tmp_path):
+    # pushFilters (Spark 4.1): Spark and flowsql give the reader the same filters for
+    # the same WHERE, and both filter the rows it hands back.
+    sys.path.insert(0, PLUGINS)
+    import spark_sources
+    spark.dataSource.register(spark_sources.Filtered)
+    spark.conf.set("spark.sql.python.filterPushdown.enabled", "true")
+    where = ("id > 100 AND id < 900 AND name LIKE 'item 1%' AND id <> 150 AND ok "
+             "IS NOT NULL AND price IN (101.25, 120.25, 130.25, 555.25) AND ratio < 20")
+    logs = {}
+    for who in ("spark", "flowsql"):
+        logs[who] = tmp_path / f"{who}.log"
+    (spark.read.format("flowsql_test_filtered").option("log", str(logs["spark"]))
+     .option("rows", "400").load().createOrReplaceTempView("filtered"))
+    expected = spark_rows(spark.sql(f"SELECT * FROM filtered WHERE {where} ORDER BY id"))
+    got = flowsql_rows(flowsql, "SELECT * FROM read_python('spark_sources.Filtered', "
+                                f"log => '{logs['flowsql']}', rows => '400') "
+                                f"WHERE {where} ORDER BY id")
+    assert_same_rows(got, expected)
+    assert len(got) == 3, got  # ids 101, 120, 130
+    # One call each. Spark adds the IS NOT NULL its optimizer infers from the
+    # comparisons; flowsql gives the filters as written.
+    spark_calls = logs["spark"].read_text().splitlines()
+    flowsql_calls = logs["flowsql"].read_text().splitlines()
+    assert len(flowsql_calls) == 1 and len(spark_calls) == 1, (flowsql_calls, spark_calls)
+    given = set(eval(flowsql_calls[0]))
+    spark_given = set(eval(spark_calls[0]))
+    inferred = {"IsNotNull(attribute=('%s',))" % c for c in ("id", "name", "price", "ratio")}
+    assert given == spark_given - inferred, (sorted(given), sorted(spark_given))

@@ -52,6 +52,44 @@ class TuplesReader(DataSourceReader):
             yield row(partition.value * self.rows + i)
 
 
+class Filtered(Tuples):
+    """Tuples whose reader takes filters (pushFilters, Spark 4.1): it appends the
+    repr() of the filters it is given to the file the option `log` names, one line a
+    call, keeps the comparisons of id and skips the rows they rule out; it hands the
+    others back."""
+
+    @classmethod
+    def name(cls):
+        return "flowsql_test_filtered"
+
+    def reader(self, schema):
+        return FilteredReader(self.options)
+
+
+class FilteredReader(TuplesReader):
+    def __init__(self, options):
+        super().__init__(options)
+        self.log = options["log"]
+        self.kept = []
+
+    def pushFilters(self, filters):
+        from pyspark.sql.datasource import GreaterThan, LessThan
+        with open(self.log, "a") as f:
+            f.write(repr(sorted(map(repr, filters))) + "\n")
+        for filter in filters:
+            if isinstance(filter, (GreaterThan, LessThan)) and filter.attribute == ("id",):
+                self.kept.append(filter)
+            else:
+                yield filter
+
+    def read(self, partition):
+        from pyspark.sql.datasource import GreaterThan
+        for values in super().read(partition):
+            if all(values[0] > f.value if isinstance(f, GreaterThan) else values[0] < f.value
+                   for f in self.kept):
+                yield values
+
+
 class Batches(DataSource):
     """A StructType schema, one (default) partition yielding RecordBatches."""
 
