@@ -13,13 +13,21 @@ namespace {
 
 constexpr char kScheme[] = "python://";
 
-std::vector<OptionSpec> SourceOptions() {
-  using T = OptionType;
-  return {
-      {"python_module", T::kString, "",
+/// python_module and python_class, a source's and a sink's, then `more`.
+std::vector<OptionSpec> WithClassOptions(std::vector<OptionSpec> more) {
+  std::vector<OptionSpec> options = {
+      {"python_module", OptionType::kString, "",
        "The module of the class (seed 001's spelling): python_module and python_class "
        "in place of the URI"},
-      {"python_class", T::kString, "", "The class, with python_module"},
+      {"python_class", OptionType::kString, "", "The class, with python_module"},
+  };
+  options.insert(options.end(), more.begin(), more.end());
+  return options;
+}
+
+std::vector<OptionSpec> SourceOptions() {
+  using T = OptionType;
+  return WithClassOptions({
       {"streaming", T::kBool, "false",
        "Read a PySpark DataSource's streamReader() or simpleStreamReader() for ever: "
        "an unbounded source whose offsets go through the runtime's offset log; "
@@ -30,16 +38,12 @@ std::vector<OptionSpec> SourceOptions() {
        "Any other option reaches the class's methods in their options dict, as a "
        "string; values of options whose names look secret (*key, *token*, *secret*, "
        "password, ...) are redacted in messages"},
-  };
+  });
 }
 
 std::vector<OptionSpec> SinkOptions() {
   using T = OptionType;
-  return {
-      {"python_module", T::kString, "",
-       "The module of the class (seed 001's spelling): python_module and python_class "
-       "in place of the URI"},
-      {"python_class", T::kString, "", "The class, with python_module"},
+  return WithClassOptions({
       {"mode",
        T::kEnum,
        "append",
@@ -50,7 +54,7 @@ std::vector<OptionSpec> SinkOptions() {
       {kAnyOption, T::kString, "",
        "Any other option reaches the class in its options dict, as a string; values of "
        "options whose names look secret are redacted in messages"},
-  };
+  });
 }
 
 /// The options the class gets: those `declared` does not declare (kAnyOption's).
