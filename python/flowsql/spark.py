@@ -1,0 +1,185 @@
+"""flowsql as a PySpark data source: every flowsql connector on a Spark cluster.
+
+    >>> import flowsql.spark
+    >>> flowsql.spark.register(spark)
+    >>> df = spark.read.format("flowsql").option("source", "s3://bucket/events/").load()
+    >>> df.write.format("flowsql").option("sink", "out/").mode("append").save()
+    >>> stream = spark.readStream.format("flowsql").option("source", "generate://?rate=100").load()
+
+Reading (``source``): the driver builds the connector's Source as ``FROM '<source>'
+WITH (<the other options>)`` would (the same option checks) and plans its splits; each
+split is one Spark partition, shipped as a serialized flowsql scan task; the executor
+rebuilds the source from flowsql's connector registry, opens its split and yields the
+Arrow batches. ``query`` runs a whole flowsql query in one Spark partition.
+
+Writing (``sink``): each Spark task writes its rows with ``SELECT * FROM <its rows> INTO
+'<sink>' WITH (...)`` as a flowsql pipeline of its own, ``spark-<job>-<partition>-
+<attempt>``, so a directory gets one part per task, committed when the task ends. The
+driver's commit removes parts of failed attempts; its abort removes the job's parts (local
+directories only; docs/python.md says what other sinks keep).
+
+Streaming: an unbounded source's splits are read ahead on the driver to learn how far
+each has got; Spark's offset is ``{split id: flowsql offset}``; each micro-batch reads every
+split over its (start, end] range on the executors, and Spark's commit acknowledges the
+offsets to the source.
+
+Executors need this package importable by the Python Spark runs there (the same flowsql
+and pyarrow versions as the driver). docs/python.md, section Spark, documents it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+import pyarrow as pa
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceArrowWriter,
+    DataSourceReader,
+    DataSourceStreamReader,
+    InputPartition,
+    WriterCommitMessage,
+)
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql.types import StructType
+
+__all__ = ["FlowsqlDataSource", "register"]
+
+# The options this data source reads itself; every other option goes to the connector.
+_OWN = {"source", "path", "query", "sink"}
+# Write modes are Spark's (DataFrameWriter.mode), never a sink option.
+_MODE_OPTIONS = {"mode", "overwrite", "append", "write_mode", "save_mode",
+                 "overwrite_or_ignore"}
+
+
+def register(spark: Any) -> None:
+    """Registers the data source ``flowsql`` in the SparkSession ``spark``."""
+    spark.dataSource.register(FlowsqlDataSource)
+
+
+def _native() -> Any:
+    # Imported where the code runs: the driver and each Python worker.
+    from flowsql import _flowsql
+
+    return _flowsql
+
+
+def _connector_options(options: Dict[str, str]) -> Dict[str, str]:
+    return {k: str(v) for k, v in options.items() if k.lower() not in _OWN}
+
+
+def _source_uri(options: Dict[str, str]) -> str:
+    uri = options.get("source") or options.get("path")
+    if not uri:
+        raise ValueError(
+            "the flowsql data source needs option 'source' (a URI or path flowsql "
+            "reads, as in FROM '<source>'), load('<source>'), or option 'query'")
+    return uri
+
+
+def _spark_schema(schema: pa.Schema) -> StructType:
+    return from_arrow_schema(schema)
+
+
+class _TaskPartition(InputPartition):
+    """One flowsql split: its id and its serialized scan task (connector, arguments,
+    request, split, range)."""
+
+    def __init__(self, split: str, task: bytes, start: str = "", end: str = ""):
+        super().__init__(split)
+        self.split = split
+        self.task = task
+        self.start = start
+        self.end = end
+
+
+class _QueryPartition(InputPartition):
+    def __init__(self, query: str):
+        super().__init__(query)
+        self.query = query
+
+
+def _read_task(partition: _TaskPartition, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    scan = _native().SplitScan(partition.task, _encode(partition.start),
+                               _encode(partition.end))
+    try:
+        while True:
+            item = scan.read_next()
+            if item is None:
+                return
+            batch = pa.RecordBatch._import_from_c_capsule(item[0], item[1])
+            if batch.num_rows:
+                yield _conform(batch, schema)
+    finally:
+        scan.close()
+
+
+def _read_query(query: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    import flowsql
+
+    for batch in flowsql.sql(query):
+        if batch.num_rows:
+            yield _conform(batch, schema)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch with Spark's Arrow types (e.g. timestamps in microseconds)."""
+    if batch.schema.equals(schema):
+        return batch
+    return pa.RecordBatch.from_arrays(
+        [column.cast(field.type) for column, field in zip(batch.columns, schema)],
+        schema=schema)
+
+
+def _encode(offset: str) -> str:
+    return offset
+
+
+class _Reader(DataSourceReader):
+    """Plans on the driver (pickled to the executors with its partitions)."""
+
+    def __init__(self, options: Dict[str, str], schema: StructType):
+        self._arrow_schema = to_arrow_schema(schema)
+        query = options.get("query")
+        if query:
+            self._partitions: List[InputPartition] = [_QueryPartition(query)]
+        else:
+            scan = _native().ScanSource(_source_uri(options), _connector_options(options))
+            self._partitions = [_TaskPartition(split, task) for split, task in scan.tasks()]
+
+    def partitions(self) -> Sequence[InputPartition]:
+        return self._partitions
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        if isinstance(partition, _QueryPartition):
+            return _read_query(partition.query, self._arrow_schema)
+        return _read_task(partition, self._arrow_schema)
+
+
+class FlowsqlDataSource(DataSource):
+    """The PySpark data source ``flowsql`` (see the module's doc)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "flowsql"
+
+    def schema(self) -> StructType:
+        options = dict(self.options)
+        query = options.get("query")
+        if query:
+            import flowsql
+
+            if options.get("source") or options.get("path"):
+                raise ValueError("give the flowsql data source 'query' or 'source', not both")
+            return _spark_schema(flowsql.sql(query).schema)
+        scan = _native().ScanSource(_source_uri(options), _connector_options(options))
+        return _spark_schema(pa.Schema._import_from_c_capsule(scan.schema()))
+
+    def reader(self, schema: StructType) -> DataSourceReader:
+        return _Reader(dict(self.options), schema)
