@@ -145,7 +145,8 @@ class _Reader(DataSourceReader):
     """Plans on the driver (pickled to the executors with its partitions)."""
 
     def __init__(self, options: Dict[str, str], schema: StructType):
-        self._arrow_schema = to_arrow_schema(schema)
+        # Spark's Arrow form of its schema (TimestampType: microseconds, UTC).
+        self._arrow_schema = to_arrow_schema(schema, timezone="UTC")
         query = options.get("query")
         if query:
             self._partitions: List[InputPartition] = [_QueryPartition(query)]
@@ -160,6 +161,143 @@ class _Reader(DataSourceReader):
         if isinstance(partition, _QueryPartition):
             return _read_query(partition.query, self._arrow_schema)
         return _read_task(partition, self._arrow_schema)
+
+
+# --- Writing
+
+_LOCAL = re.compile(r"^(file://)?[^:]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _local_dir(uri: str) -> Optional[str]:
+    """The directory a local sink URI names, else None."""
+    if not _LOCAL.match(uri):
+        return None
+    return uri[len("file://"):] if uri.startswith("file://") else uri
+
+
+class _TaskCommit(WriterCommitMessage):
+    def __init__(self, pipeline: str, rows: int):
+        self.pipeline = pipeline
+        self.rows = rows
+
+
+class _Writer(DataSourceArrowWriter):
+    """Each task writes its rows as a flowsql pipeline of its own; see the module's doc.
+
+    Visibility: a task's rows become visible when its INTO commits, at the task's end
+    (a directory: its part file is renamed into place). Spark's commit on the driver
+    then removes, in a local directory, the parts of this job's attempts that Spark did
+    not count (a retried task's first attempt), and under mode("overwrite") every other
+    visible file; Spark's abort removes every part this job wrote there. A sink that is
+    not a local directory keeps what committed tasks wrote when the job aborts."""
+
+    def __init__(self, options: Dict[str, str], schema: StructType, overwrite: bool):
+        self._uri = options.get("sink") or options.get("path")
+        if not self._uri:
+            raise ValueError("the flowsql data source writes to option 'sink' (a URI or "
+                             "path flowsql writes, as in INTO '<sink>') or save('<sink>')")
+        connector, names = _native().sink_options(self._uri)
+        self._options = _connector_options(options)
+        for name in self._options:
+            if not _NAME.match(name):
+                raise ValueError(f"flowsql sink option name {name!r} is not a plain name")
+            if name.lower() in _MODE_OPTIONS:
+                raise ValueError(
+                    f"option {name!r}: set the write mode with Spark's "
+                    "DataFrameWriter.mode('append' or 'overwrite'), not as a sink option")
+        self._overwrite = overwrite
+        self._dir = _local_dir(self._uri)
+        if overwrite and self._dir is None:
+            raise ValueError(
+                f"mode('overwrite') into {self._uri!r}: the flowsql data source "
+                "overwrites local directories only; write with mode('append')")
+        # Tasks append side by side; overwrite happens at the job's commit.
+        if "mode" in names:
+            self._options["mode"] = "append"
+        self._job = uuid.uuid4().hex[:12]
+        self._check(to_arrow_schema(schema, timezone="UTC"))
+
+    def _check(self, schema: pa.Schema) -> None:
+        """Plans the tasks' statement on the driver (EXPLAIN binds the sink and checks
+        its options, writing nothing), so that a bad option fails the job before any
+        task runs, with the sink's own message."""
+        import flowsql
+
+        connection = flowsql.connect()
+        connection.register("spark_rows", schema.empty_table())
+        try:
+            connection.sql("EXPLAIN " + self._statement()).fetchall()
+        except flowsql.Error as error:
+            # The position is in the statement built here, not in anything the user wrote.
+            message = re.sub(r" at line \d+:\d+", "", error.message)
+            raise type(error)(f"writing {self._uri!r}: {message}", error.kind) from None
+
+    def _statement(self) -> str:
+        options = ", ".join(f"{k} = {_quote(v)}" for k, v in self._options.items())
+        return (f"SELECT * FROM spark_rows INTO {_quote(self._uri)}"
+                + (f" WITH ({options})" if options else ""))
+
+    def write(self, iterator: Iterator[pa.RecordBatch]) -> WriterCommitMessage:
+        import flowsql
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        partition = context.partitionId() if context else 0
+        attempt = context.attemptNumber() if context else 0
+        pipeline = f"spark-{self._job}-{partition}-{attempt}"
+        first = next(iterator, None)
+        if first is None:
+            return _TaskCommit(pipeline, 0)  # no rows: no part
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield first
+            yield from iterator
+
+        reader = pa.RecordBatchReader.from_batches(first.schema, batches())
+        connection = flowsql.connect(pipeline=pipeline)
+        connection.register("spark_rows", reader)
+        rows = connection.sql(self._statement()).fetchall()[0][0]
+        return _TaskCommit(pipeline, rows)
+
+    def _job_files(self) -> Iterator[tuple]:
+        """(path, pipeline, is a part) of each file this job's tasks left in the local
+        directory: their parts and the file sink's lock files."""
+        pattern = re.compile(r"^(part-\d+-|\.lock-)(spark-" + self._job + r"-\d+-\d+)([.-]|$)")
+        for root, dirs, files in os.walk(self._dir):
+            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+            for name in files:
+                match = pattern.match(name)
+                if match:
+                    yield os.path.join(root, name), match.group(2), match.group(1) != ".lock-"
+
+    def commit(self, messages: List[Optional[WriterCommitMessage]]) -> None:
+        if self._dir is None or not os.path.isdir(self._dir):
+            return
+        counted = {m.pipeline for m in messages if isinstance(m, _TaskCommit)}
+        kept = set()
+        for path, pipeline, part in list(self._job_files()):
+            if part and pipeline in counted:
+                kept.add(path)
+            else:
+                os.remove(path)  # a lock, or the part of an attempt Spark did not count
+        if self._overwrite:
+            for root, dirs, files in os.walk(self._dir):
+                dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+                for name in files:
+                    path = os.path.join(root, name)
+                    if not name.startswith((".", "_")) and path not in kept:
+                        os.remove(path)
+
+    def abort(self, messages: List[Optional[WriterCommitMessage]]) -> None:
+        if self._dir is None or not os.path.isdir(self._dir):
+            return
+        for path, _, _ in list(self._job_files()):
+            os.remove(path)
 
 
 class FlowsqlDataSource(DataSource):
@@ -183,3 +321,6 @@ class FlowsqlDataSource(DataSource):
 
     def reader(self, schema: StructType) -> DataSourceReader:
         return _Reader(dict(self.options), schema)
+
+    def writer(self, schema: StructType, overwrite: bool) -> DataSourceArrowWriter:
+        return _Writer(dict(self.options), schema, overwrite)
