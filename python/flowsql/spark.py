@@ -52,7 +52,7 @@ from pyspark.sql.types import StructType
 __all__ = ["FlowsqlDataSource", "register"]
 
 # The options this data source reads itself; every other option goes to the connector.
-_OWN = {"source", "path", "query", "sink"}
+_OWN = {"source", "path", "query", "sink", "max_rows_ahead"}
 # Write modes are Spark's (DataFrameWriter.mode), never a sink option.
 _MODE_OPTIONS = {"mode", "overwrite", "append", "write_mode", "save_mode",
                  "overwrite_or_ignore"}
@@ -137,8 +137,14 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         schema=schema)
 
 
-def _encode(offset: str) -> str:
-    return offset
+# flowsql offsets are bytes; Spark's offsets are JSON. Text offsets stay as they are;
+# any other byte survives as a surrogate escape.
+def _offset_text(offset: bytes) -> str:
+    return offset.decode("utf-8", "surrogateescape")
+
+
+def _encode(offset: str) -> bytes:
+    return offset.encode("utf-8", "surrogateescape")
 
 
 class _Reader(DataSourceReader):
@@ -300,6 +306,113 @@ class _Writer(DataSourceArrowWriter):
             os.remove(path)
 
 
+# --- Streaming
+
+
+class _ReadAhead:
+    """Reads one split on a driver thread to learn the offsets it reaches (the rows are
+    dropped: the executors read them again over a range). Pauses after `max_rows` rows
+    until the next latest(), which bounds a micro-batch."""
+
+    def __init__(self, task: bytes, start: str, max_rows: int):
+        self._scan = _native().SplitScan(task, _encode(start), b"")
+        self._max_rows = max_rows
+        self._cv = threading.Condition()
+        self._offset = start
+        self._rows = 0
+        self._error: Optional[BaseException] = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="flowsql-read-ahead",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cv:
+                    self._cv.wait_for(lambda: self._stopped or self._rows < self._max_rows)
+                    if self._stopped:
+                        return
+                item = self._scan.read_next()  # blocks, the GIL released
+                if item is None:
+                    return
+                rows = pa.RecordBatch._import_from_c_capsule(item[0], item[1]).num_rows
+                with self._cv:
+                    self._offset = _offset_text(item[2])
+                    self._rows += rows
+        except BaseException as error:  # noqa: BLE001 (handed to latest())
+            with self._cv:
+                if not self._stopped:
+                    self._error = error
+
+    def latest(self) -> str:
+        """The offset reached so far; lets the thread read `max_rows` more."""
+        with self._cv:
+            if self._error is not None:
+                raise self._error
+            self._rows = 0
+            self._cv.notify_all()
+            return self._offset
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._cv.notify_all()
+        self._scan.close()
+        self._thread.join()
+
+
+class _StreamReader(DataSourceStreamReader):
+    """Spark's offset is {split id: flowsql offset text} ("" = the split's start).
+    latestOffset() returns what the driver's read-ahead threads have reached; a
+    micro-batch reads each split that moved over (start, end]; commit() acknowledges
+    the end offsets to the source (Source::Acknowledge)."""
+
+    def __init__(self, options: Dict[str, str], schema: StructType):
+        self._arrow_schema = to_arrow_schema(schema, timezone="UTC")
+        self._max_rows = int(options.get("max_rows_ahead", "100000"))
+        if self._max_rows <= 0:
+            raise ValueError("option 'max_rows_ahead' must be a positive number of rows")
+        self._scan = _native().ScanSource(_source_uri(options), _connector_options(options))
+        self._tasks = dict(self._scan.tasks())
+        self._ahead: Optional[Dict[str, _ReadAhead]] = None
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # What read() needs on an executor; the source and threads stay on the driver.
+        state = dict(self.__dict__)
+        state["_scan"] = None
+        state["_ahead"] = None
+        return state
+
+    def initialOffset(self) -> dict:
+        return {split: "" for split in self._tasks}
+
+    def latestOffset(self, start: Optional[dict] = None, limit: Any = None) -> dict:
+        if self._ahead is None:
+            begin = start if start is not None else self.initialOffset()
+            self._ahead = {split: _ReadAhead(task, begin.get(split, ""), self._max_rows)
+                           for split, task in self._tasks.items()}
+        return {split: ahead.latest() for split, ahead in self._ahead.items()}
+
+    def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+        return [_TaskPartition(split, task, start.get(split, ""), end[split])
+                for split, task in self._tasks.items()
+                if end.get(split, "") != start.get(split, "")]
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        return _read_task(partition, self._arrow_schema)
+
+    def commit(self, end: dict) -> None:
+        offsets = {split: _encode(offset) for split, offset in end.items() if offset}
+        if offsets and self._scan is not None:
+            self._scan.acknowledge(offsets)
+
+    def stop(self) -> None:
+        for ahead in (self._ahead or {}).values():
+            ahead.stop()
+        self._ahead = None
+
+
 class FlowsqlDataSource(DataSource):
     """The PySpark data source ``flowsql`` (see the module's doc)."""
 
@@ -324,3 +437,6 @@ class FlowsqlDataSource(DataSource):
 
     def writer(self, schema: StructType, overwrite: bool) -> DataSourceArrowWriter:
         return _Writer(dict(self.options), schema, overwrite)
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:
+        return _StreamReader(dict(self.options), schema)
