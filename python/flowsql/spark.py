@@ -157,7 +157,10 @@ class _Reader(DataSourceReader):
         if query:
             self._partitions: List[InputPartition] = [_QueryPartition(query)]
         else:
-            scan = _native().ScanSource(_source_uri(options), _connector_options(options))
+            # The scan reads the schema's columns only: all of them unless the user gave
+            # Spark a schema of fewer (DataFrameReader.schema), a projection pushed down.
+            scan = _native().ScanSource(_source_uri(options), _connector_options(options),
+                                        schema.fieldNames())
             self._partitions = [_TaskPartition(split, task) for split, task in scan.tasks()]
 
     def partitions(self) -> Sequence[InputPartition]:
@@ -373,7 +376,8 @@ class _StreamReader(DataSourceStreamReader):
         self._max_rows = int(options.get("max_rows_ahead", "100000"))
         if self._max_rows <= 0:
             raise ValueError("option 'max_rows_ahead' must be a positive number of rows")
-        self._scan = _native().ScanSource(_source_uri(options), _connector_options(options))
+        self._scan = _native().ScanSource(_source_uri(options), _connector_options(options),
+                                          schema.fieldNames())
         self._tasks = dict(self._scan.tasks())
         self._ahead: Optional[Dict[str, _ReadAhead]] = None
 
