@@ -687,6 +687,17 @@ class SplitScan {
     return py::make_tuple(capsules[0], capsules[1], py::bytes(batch.offset));
   }
 
+  /// Source::Acknowledge on this scan's source: every row of each listed split up to
+  /// its offset is durable.
+  void Acknowledge(const std::map<std::string, std::string>& offsets) {
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = source_->Acknowledge(offsets);
+    }
+    CheckOk(st);
+  }
+
   /// Stops a ReadNext() blocked in another thread (which then raises or ends);
   /// the reader itself goes with the SplitScan. Idempotent.
   void Close() { stop_.RequestStop(); }
@@ -791,6 +802,8 @@ PYBIND11_MODULE(_flowsql, m) {
       .def("schema", &SplitScan::Schema)
       .def("read_next", &SplitScan::ReadNext,
            "(schema capsule, array capsule, offset bytes), or None at the end.")
+      .def("acknowledge", &SplitScan::Acknowledge, py::arg("offsets"),
+           "Source::Acknowledge({split id: offset}) on this scan's source.")
       .def("close", &SplitScan::Close);
 
   m.def("sink_options", &SinkOptions, py::arg("uri"),

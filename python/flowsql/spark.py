@@ -318,7 +318,7 @@ class _ReadAhead:
     until the next latest(), which bounds a micro-batch."""
 
     def __init__(self, task: bytes, start: str, max_rows: int):
-        self._scan = _native().SplitScan(task, _encode(start), b"")
+        self.scan = _native().SplitScan(task, _encode(start), b"")
         self._max_rows = max_rows
         self._cv = threading.Condition()
         self._offset = start
@@ -336,7 +336,7 @@ class _ReadAhead:
                     self._cv.wait_for(lambda: self._stopped or self._rows < self._max_rows)
                     if self._stopped:
                         return
-                item = self._scan.read_next()  # blocks, the GIL released
+                item = self.scan.read_next()  # blocks, the GIL released
                 if item is None:
                     return
                 rows = pa.RecordBatch._import_from_c_capsule(item[0], item[1]).num_rows
@@ -361,7 +361,7 @@ class _ReadAhead:
         with self._cv:
             self._stopped = True
             self._cv.notify_all()
-        self._scan.close()
+        self.scan.close()
         self._thread.join()
 
 
@@ -407,9 +407,15 @@ class _StreamReader(DataSourceStreamReader):
         return _read_task(partition, self._arrow_schema)
 
     def commit(self, end: dict) -> None:
-        offsets = {split: _encode(offset) for split, offset in end.items() if offset}
-        if offsets and self._scan is not None:
-            self._scan.acknowledge(offsets)
+        # The reading source hears it (a Python stream commits its own reader); before
+        # any read-ahead, the planning one.
+        for split, offset in end.items():
+            if not offset:
+                continue
+            ahead = (self._ahead or {}).get(split)
+            target = ahead.scan if ahead is not None else self._scan
+            if target is not None:
+                target.acknowledge({split: _encode(offset)})
 
     def stop(self) -> None:
         for ahead in (self._ahead or {}).values():

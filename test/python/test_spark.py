@@ -3,7 +3,8 @@ in a local[2] SparkSession whose Python workers import the flowsql package under
 
 Reading a multi-file Parquet source (one Spark partition per flowsql split) and a
 query; writing through a directory sink (append, overwrite, a bad sink option);
-streaming an unbounded generate source into Spark's memory sink.
+streaming an unbounded generate source and a Python stream (python://) into Spark's
+memory sink, Spark's commits reaching the source as acknowledgements.
 
     PYTHONPATH=build/python .venv/bin/python -m pytest -q test/python/test_spark.py
 """
@@ -31,6 +32,9 @@ DEADLINE = 90  # s: a wait longer than this is a hang
 # The directory holding the flowsql package under test: the Python workers Spark
 # starts must import the same one.
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(flowsql.__file__)))
+# test/plugins holds the Python data sources (spark_sources.Counter).
+PLUGINS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "plugins")
 UTC = dt.timezone.utc
 
 
@@ -45,7 +49,7 @@ def spark(tmp_path_factory):
         env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
         env.setenv("PYSPARK_PYTHON", sys.executable)
         env.setenv("PYTHONPATH", os.pathsep.join(
-            filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
+            filter(None, [PACKAGE_ROOT, PLUGINS, os.environ.get("PYTHONPATH")])))
         session = (SparkSession.builder.master("local[2]").appName("flowsql-spark-test")
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
@@ -214,3 +218,38 @@ def test_stream_generate_into_memory(spark, tmp_path):
     for r in (0, 1):
         mine = sorted(i for i in ids if i % 2 == r)
         assert mine == list(range(r, r + 2 * len(mine), 2)), r
+
+
+def wait_rows(spark, table, n, query):
+    deadline = time.monotonic() + DEADLINE
+    while spark.sql(f"SELECT count(*) FROM {table}").collect()[0][0] < n:
+        assert query.exception() is None, query.exception()
+        assert time.monotonic() < deadline, f"timed out waiting for {n} rows in {table}"
+        time.sleep(0.1)
+
+
+def test_stream_python_source_acknowledges(spark, tmp_path):
+    """A python:// stream (spark_sources.Counter: ids up to the number in a file, 100
+    per inner micro-batch, its commit() logged): every id once, in Spark's micro-batches;
+    Spark's commit of a micro-batch reaches the Python reader's commit()."""
+    total, commits = tmp_path / "total", tmp_path / "commits"
+    total.write_text("250")
+    df = (spark.readStream.format("flowsql").option("source", "python://spark_sources.Counter")
+          .option("streaming", "true").option("interval", "100ms")
+          .option("total_file", str(total)).option("commit_log", str(commits)).load())
+    query = (df.writeStream.format("memory").queryName("flowsql_counter")
+             .option("checkpointLocation", str(tmp_path / "checkpoint"))
+             .trigger(processingTime="200 milliseconds").start())
+    try:
+        wait_rows(spark, "flowsql_counter", 250, query)
+        total.write_text("500")
+        wait_rows(spark, "flowsql_counter", 500, query)
+        total.write_text("600")
+        wait_rows(spark, "flowsql_counter", 600, query)
+    finally:
+        query.stop()
+    rows = spark.sql("SELECT id, label FROM flowsql_counter ORDER BY id").collect()
+    assert [(r.id, r.label) for r in rows] == [(i, f"n{i}") for i in range(600)]
+    # Spark commits a micro-batch when it starts the next one: 250 and 500 at least.
+    logged = [int(line) for line in commits.read_text().split()]
+    assert logged[:2] == [250, 500], logged
