@@ -29,11 +29,9 @@ and pyarrow versions as the driver). docs/python.md, section Spark, documents it
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
-import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
@@ -81,10 +79,6 @@ def _source_uri(options: Dict[str, str]) -> str:
             "the flowsql data source needs option 'source' (a URI or path flowsql "
             "reads, as in FROM '<source>'), load('<source>'), or option 'query'")
     return uri
-
-
-def _spark_schema(schema: pa.Schema) -> StructType:
-    return from_arrow_schema(schema)
 
 
 class _TaskPartition(InputPartition):
@@ -201,8 +195,8 @@ class _Writer(DataSourceArrowWriter):
     Visibility: a task's rows become visible when its INTO commits, at the task's end
     (a directory: its part file is renamed into place). Spark's commit on the driver
     then removes, in a local directory, the parts of this job's attempts that Spark did
-    not count (a retried task's first attempt), and under mode("overwrite") every other
-    visible file; Spark's abort removes every part this job wrote there. A sink that is
+    not count (a retried task's first attempt), and under mode("overwrite") the other
+    visible files of the format it wrote; Spark's abort removes every part this job wrote there. A sink that is
     not a local directory keeps what committed tasks wrote when the job aborts."""
 
     def __init__(self, options: Dict[str, str], schema: StructType, overwrite: bool):
@@ -288,18 +282,23 @@ class _Writer(DataSourceArrowWriter):
         if self._dir is None or not os.path.isdir(self._dir):
             return
         counted = {m.pipeline for m in messages if isinstance(m, _TaskCommit)}
-        kept = set()
+        kept, endings = set(), set()
         for path, pipeline, part in list(self._job_files()):
             if part and pipeline in counted:
                 kept.add(path)
+                # ".parquet", ".csv.gz": what follows the pipeline's name
+                endings.add(os.path.basename(path).split(pipeline, 1)[1].lstrip("-0123456789"))
             else:
                 os.remove(path)  # a lock, or the part of an attempt Spark did not count
         if self._overwrite:
+            # As the file sink's overwrite: the other visible files of the same format
+            # (an overwrite that wrote nothing removes nothing).
             for root, dirs, files in os.walk(self._dir):
                 dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
                 for name in files:
                     path = os.path.join(root, name)
-                    if not name.startswith((".", "_")) and path not in kept:
+                    if (not name.startswith((".", "_")) and path not in kept
+                            and name.endswith(tuple(endings))):
                         os.remove(path)
 
     def abort(self, messages: List[Optional[WriterCommitMessage]]) -> None:
@@ -438,9 +437,9 @@ class FlowsqlDataSource(DataSource):
 
             if options.get("source") or options.get("path"):
                 raise ValueError("give the flowsql data source 'query' or 'source', not both")
-            return _spark_schema(flowsql.sql(query).schema)
+            return from_arrow_schema(flowsql.sql(query).schema)
         scan = _native().ScanSource(_source_uri(options), _connector_options(options))
-        return _spark_schema(pa.Schema._import_from_c_capsule(scan.schema()))
+        return from_arrow_schema(pa.Schema._import_from_c_capsule(scan.schema()))
 
     def reader(self, schema: StructType) -> DataSourceReader:
         return _Reader(dict(self.options), schema)

@@ -165,8 +165,10 @@ def test_write_sink_append_overwrite_and_failure(spark, tmp_path):
     df.limit(5).write.format("flowsql").option("sink", sink).option("format", "parquet") \
         .mode("append").save()
     assert pq.read_table(out).num_rows == 95
+    (out / "notes.txt").write_text("not Parquet: an overwrite of Parquet keeps it")
     df.where("id < 4").write.format("flowsql").option("sink", sink) \
         .option("format", "parquet").mode("overwrite").save()
+    (out / "notes.txt").unlink()
     assert sorted(pq.read_table(out).column("id").to_pylist()) == [0, 1, 2, 3]
     before = sorted(os.listdir(out))
 
