@@ -33,7 +33,9 @@
 
 #include "common/secrets.h"
 #include "connectors/python/python_source.h"
+#include "flowsql/connector.h"
 #include "flowsql/engine.h"
+#include "flowsql/options.h"
 
 #ifndef FLOWSQL_PYARROW_VERSION
 #define FLOWSQL_PYARROW_VERSION "unknown"
@@ -546,6 +548,198 @@ class Connection {
   std::shared_ptr<Engine> engine_;
 };
 
+// --- Spark (python/flowsql/spark.py): a source planned on the driver as scan tasks
+// (include/flowsql/connector.h ScanTask), each read where Spark runs it.
+
+/// Every connector of this binary, from an engine of the process's own (built once,
+/// never destroyed: connectors may hold Python objects past interpreter shutdown).
+Result<const Registry*> ConnectorRegistry() {
+  static auto* engine =
+      new Result<std::unique_ptr<Engine>>(Engine::Make(EngineOptions{}));
+  if (!engine->ok()) return engine->status();
+  return &(**engine)->registry();
+}
+
+/// A source built as FROM '<uri>' WITH (<options>) builds it, planned as splits: the
+/// driver's side of a Spark read.
+class ScanSource {
+ public:
+  ScanSource(const std::string& uri, const std::map<std::string, std::string>& options,
+             std::optional<std::vector<std::string>> columns) {
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = Plan(uri, options, std::move(columns));
+    }
+    CheckOk(st);
+  }
+
+  /// The schema of the requested columns, as an 'arrow_schema' capsule.
+  py::capsule Schema() const { return SchemaCapsule(*schema_); }
+  bool bounded() const { return source_->bounded(); }
+  std::string connector() const { return task_.connector; }
+
+  /// One (split id, scan task bytes) per split, each over the whole split.
+  std::vector<py::tuple> Tasks() const {
+    std::vector<py::tuple> out;
+    for (const auto& split : splits_) {
+      ScanTask task = task_;
+      task.split = split;
+      out.push_back(
+          py::make_tuple(split.id, py::bytes(ValueOrRaise(SerializeScanTask(task)))));
+    }
+    return out;
+  }
+
+  /// Source::Acknowledge: every row of each split up to its offset is durable.
+  void Acknowledge(const std::map<std::string, std::string>& offsets) {
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = source_->Acknowledge(offsets);
+    }
+    CheckOk(st);
+  }
+
+ private:
+  Status Plan(const std::string& uri, const std::map<std::string, std::string>& options,
+              std::optional<std::vector<std::string>> columns) {
+    ARROW_ASSIGN_OR_RAISE(const Registry* registry, ConnectorRegistry());
+    const ConnectorSpec* spec = registry->FindByUri(uri);
+    if (spec == nullptr) {
+      return Status::Invalid("no connector for '", UriScheme(uri), "://' URIs (source '",
+                             uri, "')");
+    }
+    if (!spec->make_source) {
+      return Status::Invalid("connector '", spec->name, "' cannot be read from");
+    }
+    std::vector<RawOption> raw;
+    for (const auto& [name, value] : options) raw.push_back(RawOption{name, value, ""});
+    task_.connector = spec->name;
+    task_.args.uri = uri;
+    // The option checks of a FROM clause (unknown names, types, ${ENV}).
+    ARROW_ASSIGN_OR_RAISE(task_.args.options, Options::Validate(spec->source_options, raw,
+                                                                spec->name + " source"));
+    ARROW_ASSIGN_OR_RAISE(source_, spec->make_source(task_.args));
+    ARROW_ASSIGN_OR_RAISE(auto full, source_->GetSchema());
+    if (columns) {
+      arrow::FieldVector fields;
+      for (const auto& name : *columns) {
+        auto field = full->GetFieldByName(name);
+        if (field == nullptr) {
+          return Status::Invalid("column '", name, "' is not in ", source_->Describe(),
+                                 " (its columns: ", full->ToString(), ")");
+        }
+        fields.push_back(field);
+      }
+      schema_ = arrow::schema(fields);
+    } else {
+      schema_ = full;
+    }
+    task_.request.columns = std::move(columns);
+    ARROW_ASSIGN_OR_RAISE(splits_, source_->PlanSplits(task_.request));
+    return Status::OK();
+  }
+
+  ScanTask task_;
+  std::shared_ptr<Source> source_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::vector<Split> splits_;
+};
+
+/// One scan task read where it runs (a Spark executor): the source rebuilt from the
+/// registry and the task's arguments, its split opened over [start, end] (offsets of
+/// this split; empty: its beginning, its end).
+class SplitScan {
+ public:
+  SplitScan(const py::bytes& task_bytes, const std::string& start,
+            const std::string& end) {
+    std::string bytes = task_bytes;
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = Open(bytes, start, end);
+    }
+    CheckOk(st);
+  }
+  ~SplitScan() {
+    stop_.RequestStop();
+    py::gil_scoped_release release;
+    reader_.reset();
+    source_.reset();
+  }
+
+  py::capsule Schema() const { return SchemaCapsule(*reader_->schema()); }
+
+  /// The next batch as (schema capsule, array capsule, offset bytes), or None at the
+  /// end of the split (or of the range). Blocks, the GIL released, while an unbounded
+  /// split has no data.
+  py::object ReadNext() {
+    if (reader_ == nullptr) return py::none();
+    Result<SourceBatch> next;
+    {
+      py::gil_scoped_release release;
+      next = reader_->Next();
+    }
+    SourceBatch batch = ValueOrRaise(std::move(next));
+    if (batch.batch == nullptr) return py::none();
+    py::tuple capsules = BatchCapsules(*batch.batch);
+    return py::make_tuple(capsules[0], capsules[1], py::bytes(batch.offset));
+  }
+
+  /// Source::Acknowledge on this scan's source: every row of each listed split up to
+  /// its offset is durable.
+  void Acknowledge(const std::map<std::string, std::string>& offsets) {
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = source_->Acknowledge(offsets);
+    }
+    CheckOk(st);
+  }
+
+  /// Stops a ReadNext() blocked in another thread (which then raises or ends);
+  /// the reader itself goes with the SplitScan. Idempotent.
+  void Close() { stop_.RequestStop(); }
+
+ private:
+  Status Open(const std::string& bytes, const std::string& start,
+              const std::string& end) {
+    ARROW_ASSIGN_OR_RAISE(ScanTask task, DeserializeScanTask(bytes));
+    ARROW_ASSIGN_OR_RAISE(const Registry* registry, ConnectorRegistry());
+    const ConnectorSpec* spec = registry->FindByName(task.connector);
+    if (spec == nullptr || !spec->make_source) {
+      return Status::Invalid("this flowsql has no connector '", task.connector,
+                             "' to read a scan task with");
+    }
+    ARROW_ASSIGN_OR_RAISE(source_, spec->make_source(task.args));
+    ARROW_RETURN_NOT_OK(source_->GetSchema().status());
+    task.request.stop = stop_.token();
+    if (!start.empty()) task.range.start = start;
+    if (!end.empty()) task.range.end = end;
+    ARROW_ASSIGN_OR_RAISE(reader_,
+                          source_->OpenSplit(task.split, task.range, task.request));
+    return Status::OK();
+  }
+
+  arrow::StopSource stop_;
+  std::shared_ptr<Source> source_;
+  std::unique_ptr<SplitReader> reader_;
+};
+
+/// The sink connector serving `uri` and the names of its sink options (flowsql.spark
+/// checks for a write mode with it).
+py::tuple SinkOptions(const std::string& uri) {
+  const Registry* registry = ValueOrRaise(ConnectorRegistry());
+  const ConnectorSpec* spec = registry->FindByUri(uri);
+  if (spec == nullptr || !spec->make_sink) {
+    Raise(Status::Invalid("no connector writes '", uri, "'"));
+  }
+  std::vector<std::string> names;
+  for (const auto& option : spec->sink_options) names.push_back(option.name);
+  return py::make_tuple(spec->name, names);
+}
+
 }  // namespace
 
 }  // namespace flowsql::pymodule
@@ -588,6 +782,32 @@ PYBIND11_MODULE(_flowsql, m) {
       .def("stop", &Pipeline::Stop, "Stops the statement and waits for it.")
       .def("status", &Pipeline::Report, "running, pipeline, epoch, rows, offsets, error.")
       .def_property_readonly("rows_written", &Pipeline::rows_written);
+
+  py::class_<ScanSource>(m, "ScanSource",
+                         "A source planned as scan tasks (flowsql.spark's driver side).")
+      .def(py::init<const std::string&, const std::map<std::string, std::string>&,
+                    std::optional<std::vector<std::string>>>(),
+           py::arg("uri"), py::arg("options"), py::arg("columns") = py::none())
+      .def("schema", &ScanSource::Schema, "The scan's schema, an 'arrow_schema' capsule.")
+      .def_property_readonly("bounded", &ScanSource::bounded)
+      .def_property_readonly("connector", &ScanSource::connector)
+      .def("tasks", &ScanSource::Tasks, "[(split id, scan task bytes)], one per split.")
+      .def("acknowledge", &ScanSource::Acknowledge, py::arg("offsets"),
+           "Source::Acknowledge({split id: offset}).");
+
+  py::class_<SplitScan>(m, "SplitScan",
+                        "One scan task, read (flowsql.spark's executor side).")
+      .def(py::init<const py::bytes&, const std::string&, const std::string&>(),
+           py::arg("task"), py::arg("start") = "", py::arg("end") = "")
+      .def("schema", &SplitScan::Schema)
+      .def("read_next", &SplitScan::ReadNext,
+           "(schema capsule, array capsule, offset bytes), or None at the end.")
+      .def("acknowledge", &SplitScan::Acknowledge, py::arg("offsets"),
+           "Source::Acknowledge({split id: offset}) on this scan's source.")
+      .def("close", &SplitScan::Close);
+
+  m.def("sink_options", &SinkOptions, py::arg("uri"),
+        "(connector name, [its sink option names]) for the sink serving `uri`.");
 
   py::class_<Connection, std::shared_ptr<Connection>>(m, "Connection",
                                                       "One engine, one session.")
