@@ -243,9 +243,6 @@ Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
   return arrow::ImportRecordBatch(array, schema);
 }
 
-namespace {
-
-// Capsule destructors: release what nobody imported.
 void FreeSchemaCapsule(PyObject* capsule) {
   auto* schema = static_cast<ArrowSchema*>(PyCapsule_GetPointer(capsule, "arrow_schema"));
   if (schema->release != nullptr) schema->release(schema);
@@ -257,8 +254,6 @@ void FreeArrayCapsule(PyObject* capsule) {
   if (array->release != nullptr) array->release(array);
   delete array;
 }
-
-}  // namespace
 
 Result<Ref> ExportBatch(const std::shared_ptr<arrow::RecordBatch>& batch) {
   static PyObject* import = nullptr;  // RecordBatch._import_from_c_capsule, for good

@@ -115,6 +115,11 @@ Result<std::shared_ptr<arrow::Schema>> ImportSchema(PyObject* object,
 Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
                                                         const std::string& what);
 
+/// Destructors of "arrow_schema" and "arrow_array" capsules: they release what
+/// nobody imported.
+void FreeSchemaCapsule(PyObject* capsule);
+void FreeArrayCapsule(PyObject* capsule);
+
 /// `batch` as a pyarrow.RecordBatch sharing its buffers (the Arrow PyCapsule
 /// interface). REQUIRES: the GIL held.
 Result<Ref> ExportBatch(const std::shared_ptr<arrow::RecordBatch>& batch);

@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "common/secrets.h"
+#include "connectors/python/python_runtime.h"
 #include "connectors/python/python_source.h"
 #include "flowsql/connector.h"
 #include "flowsql/engine.h"
@@ -118,18 +119,6 @@ Status RunInterruptibly(const std::function<Status()>& work, arrow::StopSource* 
 
 // --- Arrow data as PyCapsules (the Arrow PyCapsule interface)
 
-void ReleaseSchemaCapsule(PyObject* capsule) {
-  auto* schema = static_cast<ArrowSchema*>(PyCapsule_GetPointer(capsule, "arrow_schema"));
-  if (schema->release != nullptr) schema->release(schema);
-  delete schema;
-}
-
-void ReleaseArrayCapsule(PyObject* capsule) {
-  auto* array = static_cast<ArrowArray*>(PyCapsule_GetPointer(capsule, "arrow_array"));
-  if (array->release != nullptr) array->release(array);
-  delete array;
-}
-
 void ReleaseStreamCapsule(PyObject* capsule) {
   auto* stream =
       static_cast<ArrowArrayStream*>(PyCapsule_GetPointer(capsule, "arrow_array_stream"));
@@ -149,7 +138,7 @@ py::capsule SchemaCapsule(const arrow::Schema& schema) {
     delete c_schema;
     Raise(st);
   }
-  return py::capsule(c_schema, "arrow_schema", &ReleaseSchemaCapsule);
+  return py::capsule(c_schema, "arrow_schema", &flowsql::python::FreeSchemaCapsule);
 }
 
 py::tuple BatchCapsules(const arrow::RecordBatch& batch) {
@@ -161,8 +150,9 @@ py::tuple BatchCapsules(const arrow::RecordBatch& batch) {
     delete c_array;
     Raise(st);
   }
-  return py::make_tuple(py::capsule(c_schema, "arrow_schema", &ReleaseSchemaCapsule),
-                        py::capsule(c_array, "arrow_array", &ReleaseArrayCapsule));
+  return py::make_tuple(
+      py::capsule(c_schema, "arrow_schema", &flowsql::python::FreeSchemaCapsule),
+      py::capsule(c_array, "arrow_array", &flowsql::python::FreeArrayCapsule));
 }
 
 py::capsule StreamCapsule(std::shared_ptr<arrow::RecordBatchReader> reader) {

@@ -32,10 +32,12 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from flowsql_harness import ROOT, flowsql  # noqa: F401 (fixture)
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "servers"))
+from local_spark import local_spark  # noqa: E402
 
 HANG = 120  # s: a command that takes longer is a hang
 UTC = dt.timezone.utc
@@ -49,32 +51,8 @@ FLOWSQL_ENV = {**os.environ, "TZ": "UTC", "PYTHONPATH": PYTHONPATH}
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
-    base = tmp_path_factory.mktemp("spark")
-    java_tmp = base / "tmp"
-    java_tmp.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        # The JVM inherits these: Spark binds to loopback only, and the Python workers
-        # (createDataFrame from Python rows) are this interpreter.
-        env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-        env.setenv("PYSPARK_PYTHON", sys.executable)
-        env.setenv("PYTHONPATH", PYTHONPATH)
-        session = (SparkSession.builder.master("local[2]").appName("flowsql-test")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.memory", "512m")
-                   .config("spark.driver.host", "127.0.0.1")
-                   .config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.driver.extraJavaOptions", "-Djava.io.tmpdir=%s" % java_tmp)
-                   .config("spark.local.dir", str(base / "local"))
-                   .config("spark.sql.warehouse.dir", str(base / "warehouse"))
-                   .config("spark.sql.shuffle.partitions", "2")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .getOrCreate())
-        session.sparkContext.setLogLevel("ERROR")
-        try:
-            yield session
-        finally:
-            session.stop()
+    with local_spark(tmp_path_factory.mktemp("spark"), PYTHONPATH, "flowsql-test") as s:
+        yield s
 
 
 def flowsql_rows(flowsql, text):

@@ -6,7 +6,7 @@ query; writing through a directory sink (append, overwrite, a bad sink option);
 streaming an unbounded generate source and a Python stream (python://) into Spark's
 memory sink, Spark's commits reaching the source as acknowledgements.
 
-    PYTHONPATH=build/python .venv/bin/python -m pytest -q test/python/test_spark.py
+    PYTHONPATH=build/python .venv/bin/python -m pytest -q test/python/test_pyspark_datasource.py
 """
 
 import datetime as dt
@@ -26,7 +26,9 @@ if os.environ.get("FLOWSQL_SANITIZED"):
 import flowsql  # noqa: E402
 import flowsql.spark  # noqa: E402
 from flowsql import _flowsql  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "servers"))
+from local_spark import local_spark  # noqa: E402
 
 DEADLINE = 90  # s: a wait longer than this is a hang
 # The directory holding the flowsql package under test: the Python workers Spark
@@ -40,34 +42,11 @@ UTC = dt.timezone.utc
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
-    base = tmp_path_factory.mktemp("spark")
-    java_tmp = base / "tmp"
-    java_tmp.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        # The JVM and its Python workers inherit these: loopback only, this
-        # interpreter, this flowsql package.
-        env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-        env.setenv("PYSPARK_PYTHON", sys.executable)
-        env.setenv("PYTHONPATH", os.pathsep.join(
-            filter(None, [PACKAGE_ROOT, PLUGINS, os.environ.get("PYTHONPATH")])))
-        session = (SparkSession.builder.master("local[2]").appName("flowsql-spark-test")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.memory", "512m")
-                   .config("spark.driver.host", "127.0.0.1")
-                   .config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.driver.extraJavaOptions", "-Djava.io.tmpdir=%s" % java_tmp)
-                   .config("spark.local.dir", str(base / "local"))
-                   .config("spark.sql.warehouse.dir", str(base / "warehouse"))
-                   .config("spark.sql.shuffle.partitions", "2")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .getOrCreate())
-        session.sparkContext.setLogLevel("OFF")
-        flowsql.spark.register(session)
-        try:
-            yield session
-        finally:
-            session.stop()
+    # The Python workers Spark starts import this flowsql package.
+    path = os.pathsep.join(filter(None, [PACKAGE_ROOT, PLUGINS, os.environ.get("PYTHONPATH")]))
+    with local_spark(tmp_path_factory.mktemp("spark"), path, "flowsql-spark-test") as s:
+        flowsql.spark.register(s)
+        yield s
 
 
 @pytest.fixture(scope="module")
