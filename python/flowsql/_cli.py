@@ -31,7 +31,7 @@ def main() -> None:
     env = dict(os.environ)
     env["FLOWSQL_PYTHON"] = sys.executable
     libdir = sysconfig.get_config_var("LIBDIR")
-    if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir:
+    if libdir and os.path.isdir(libdir):
         paths = env.get("LD_LIBRARY_PATH")
         env["LD_LIBRARY_PATH"] = libdir + (os.pathsep + paths if paths else "")
     os.execve(exe, ["flowsql", *sys.argv[1:]], env)

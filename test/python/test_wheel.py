@@ -54,8 +54,11 @@ def venv(tmp_path_factory):
     env = clean_env()
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", "2")
     env["CCACHE_NOHASHDIR"] = "1"  # build-wheel/'s objects are build/'s
+    # build-wheel/: incremental rebuilds, beside build/ at the same depth so that ccache
+    # serves build/'s objects also with CCACHE_BASEDIR set; `make clean` removes it.
     run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-w", tmp / "dist"],
+         "--config-settings=build-dir=build-wheel", "--disable-pip-version-check",
+         "-w", tmp / "dist"],
         timeout=BUILD_TIMEOUT, cwd=ROOT, env=env)
     wheels = list((tmp / "dist").glob("flowsql-*.whl"))
     assert len(wheels) == 1, wheels
