@@ -54,6 +54,11 @@ def venv(tmp_path_factory):
     env = clean_env()
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", "2")
     env["CCACHE_NOHASHDIR"] = "1"  # build-wheel/'s objects are build/'s
+    # ...when compiled by the same command: CMake picks c++ (scikit-build-core, g++).
+    cache = (ROOT / os.environ.get("FLOWSQL_BIN", "build/flowsql")).parent / "CMakeCache.txt"
+    for line in cache.read_text().splitlines() if cache.exists() else []:
+        if line.startswith("CMAKE_CXX_COMPILER:"):
+            env.setdefault("CXX", line.split("=", 1)[1])
     # build-wheel/: incremental rebuilds, beside build/ at the same depth so that ccache
     # serves build/'s objects also with CCACHE_BASEDIR set; `make clean` removes it.
     run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation",
