@@ -1,11 +1,15 @@
 # Finds the Arrow C++ libraries: the system's ArrowConfig.cmake when there is one,
-# otherwise the libraries and headers bundled in the pinned pyarrow wheel.
+# otherwise the libraries and headers bundled in the pinned pyarrow wheel. A wheel
+# build (SKBUILD) always takes pyarrow's: the installed package loads them from the
+# pyarrow it depends on.
 #
 # Defines IMPORTED targets flowsql::arrow, flowsql::arrow_compute, flowsql::acero,
 # flowsql::dataset, flowsql::parquet and flowsql::s3 (Arrow's S3 filesystem; GCS and
 # Azure are in libarrow itself).
 
-find_package(Arrow CONFIG QUIET)
+if(NOT SKBUILD)
+  find_package(Arrow CONFIG QUIET)
+endif()
 if(Arrow_FOUND)
   find_package(ArrowAcero CONFIG REQUIRED)
   find_package(ArrowDataset CONFIG REQUIRED)

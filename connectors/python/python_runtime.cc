@@ -15,8 +15,11 @@ namespace {
 #define FLOWSQL_PYTHON_EXECUTABLE "python3"
 #endif
 
-/// The interpreter to start: VIRTUAL_ENV's, else the one flowsql was built with.
+/// The interpreter to start: FLOWSQL_PYTHON (the installed wheel's `flowsql` launcher
+/// sets it to its own Python), else VIRTUAL_ENV's, else the one flowsql was built with.
 std::string Executable() {
+  const char* python = std::getenv("FLOWSQL_PYTHON");
+  if (python != nullptr && *python != '\0') return python;
   const char* venv = std::getenv("VIRTUAL_ENV");
   if (venv != nullptr && *venv != '\0') return std::string(venv) + "/bin/python";
   return FLOWSQL_PYTHON_EXECUTABLE;
