@@ -4,9 +4,10 @@
 // their traceback, and Arrow data through the Arrow PyCapsule interface
 // (__arrow_c_schema__, __arrow_c_array__), without a copy.
 //
-// The interpreter is the one flowsql was built with (the project's .venv), or the
-// virtual environment VIRTUAL_ENV names; in the Python package, the Python that
-// imported it. It is started once, on first use, with its own signal handlers off
+// The interpreter is the Python FLOWSQL_PYTHON names (an installed wheel's
+// `flowsql` command sets it to its own), else the virtual environment VIRTUAL_ENV
+// names, else the one flowsql was built with (the project's .venv); in the Python
+// package, the Python that imported it. It is started once, on first use, with its own signal handlers off
 // (flowsql's Ctrl-C handling stays) and the working folder first on sys.path, as
 // `python -c` has it. It is never finalized: Python objects may
 // be alive in other threads when the process ends.
