@@ -187,16 +187,14 @@ Result<Ref> ToDict(const std::map<std::string, std::string>& entries) {
 }
 
 Result<Ref> CallMethod(PyObject* object, const char* method, const std::string& what,
-                       PyObject* arg1, PyObject* arg2) {
+                       PyObject* arg1, PyObject* arg2, PyObject* arg3) {
   Ref callable(PyObject_GetAttrString(object, method));
   if (!callable) {
     PyErr_Clear();
     return Status::Invalid(what, ": no method ", method, "()");
   }
-  Ref result(arg1 == nullptr ? PyObject_CallNoArgs(callable.get())
-             : arg2 == nullptr
-                 ? PyObject_CallOneArg(callable.get(), arg1)
-                 : PyObject_CallFunctionObjArgs(callable.get(), arg1, arg2, nullptr));
+  // The arguments end at the first nullptr.
+  Ref result(PyObject_CallFunctionObjArgs(callable.get(), arg1, arg2, arg3, nullptr));
   if (!result) return PythonError(what);
   return result;
 }

@@ -7,10 +7,10 @@
 // The interpreter is the Python FLOWSQL_PYTHON names (an installed wheel's
 // `flowsql` command sets it to its own), else the virtual environment VIRTUAL_ENV
 // names, else the one flowsql was built with (the project's .venv); in the Python
-// package, the Python that imported it. It is started once, on first use, with its own signal handlers off
-// (flowsql's Ctrl-C handling stays) and the working folder first on sys.path, as
-// `python -c` has it. It is never finalized: Python objects may
-// be alive in other threads when the process ends.
+// package, the Python that imported it. It is started once, on first use, with its own
+// signal handlers off (flowsql's Ctrl-C handling stays) and the working folder first on
+// sys.path, as `python -c` has it. It is never finalized: Python objects may be alive in
+// other threads when the process ends.
 #pragma once
 
 #include <Python.h>
@@ -104,7 +104,8 @@ Result<std::string> Text(PyObject* object);
 /// Calls `object.method(args...)`; nullptr for a missing method is an error naming
 /// `what`. REQUIRES: the GIL held.
 Result<Ref> CallMethod(PyObject* object, const char* method, const std::string& what,
-                       PyObject* arg1 = nullptr, PyObject* arg2 = nullptr);
+                       PyObject* arg1 = nullptr, PyObject* arg2 = nullptr,
+                       PyObject* arg3 = nullptr);
 
 /// A pyarrow.Schema (or anything with __arrow_c_schema__) as an Arrow schema.
 /// REQUIRES: the GIL held.

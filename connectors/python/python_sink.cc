@@ -1,5 +1,7 @@
 #include "connectors/python/python_sink.h"
 
+#include <cstring>
+
 #include "connectors/python/bridge.h"
 
 namespace flowsql::python {
@@ -122,25 +124,20 @@ Status PythonSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
 }
 
 Status PythonSink::CallHook(const char* hook, PyObject* messages, int64_t epoch) {
-  const bool commit = hook[0] == 'c';
-  if (!spark_) {
-    const char* method = commit ? "commit_write" : "abort_write";
-    if (!PyObject_HasAttrString(instance_.get(), method)) return Status::OK();
-    if (!commit) {
-      return CallMethod(instance_.get(), method, What(method), messages,
-                        options_dict_.get())
-          .status();
-    }
-    Ref number(PyLong_FromLongLong(epoch));
-    Ref callable(PyObject_GetAttrString(instance_.get(), method));
-    Ref result(PyObject_CallFunctionObjArgs(callable.get(), messages, number.get(),
-                                            options_dict_.get(), nullptr));
-    if (!result) return PythonError(What(method));
-    return Status::OK();
+  const bool commit = std::strcmp(hook, "commit") == 0;
+  Ref number(PyLong_FromLongLong(epoch));
+  if (spark_) {  // a stream writer's hooks take the batchId
+    return CallMethod(writer_.get(), hook, What(hook), messages,
+                      stream_ ? number.get() : nullptr)
+        .status();
   }
-  if (!stream_) return CallMethod(writer_.get(), hook, What(hook), messages).status();
-  Ref batch_id(PyLong_FromLongLong(epoch));
-  return CallMethod(writer_.get(), hook, What(hook), messages, batch_id.get()).status();
+  const char* method = commit ? "commit_write" : "abort_write";
+  if (!PyObject_HasAttrString(instance_.get(), method)) return Status::OK();
+  return (commit ? CallMethod(instance_.get(), method, What(method), messages,
+                              number.get(), options_dict_.get())
+                 : CallMethod(instance_.get(), method, What(method), messages,
+                              options_dict_.get()))
+      .status();
 }
 
 Status PythonSink::Commit(const Epoch& epoch) {

@@ -142,6 +142,33 @@ void SparkFilters(const cp::Expression& filter, const arrow::Schema& schema,
   if (auto f = ToSparkFilter(filter, schema, false)) out->push_back(std::move(*f));
 }
 
+/// `filters` as bridge.h's push_filters() takes them: a list of (class name, column
+/// path tuple, a one-column pyarrow.RecordBatch of values or None, negated).
+/// REQUIRES: the GIL held.
+Result<Ref> FilterSpecs(const std::vector<SparkFilter>& filters) {
+  Ref specs(PyList_New(0));
+  for (const auto& f : filters) {
+    Ref path(PyTuple_New(static_cast<Py_ssize_t>(f.column.size())));
+    for (size_t i = 0; i < f.column.size(); ++i) {
+      PyTuple_SET_ITEM(path.get(), static_cast<Py_ssize_t>(i),
+                       PyUnicode_FromString(f.column[i].c_str()));
+    }
+    Ref values = Ref::Borrow(Py_None);
+    if (f.values) {
+      ARROW_ASSIGN_OR_RAISE(values,
+                            ExportBatch(arrow::RecordBatch::Make(
+                                arrow::schema({arrow::field("v", f.values->type())}),
+                                f.values->length(), {f.values})));
+    }
+    Ref spec(Py_BuildValue("(sOOO)", f.kind.c_str(), path.get(), values.get(),
+                           f.negated ? Py_True : Py_False));
+    if (!spec || PyList_Append(specs.get(), spec.get()) != 0) {
+      return PythonError("the filters for pushFilters()");
+    }
+  }
+  return specs;
+}
+
 /// `batch` checked against `schema` (names and types, in order), then with the
 /// columns `wanted` has.
 Result<std::shared_ptr<arrow::RecordBatch>> Conform(
@@ -598,26 +625,7 @@ Status PythonSource::Plan(const ScanRequest& request) {
     std::vector<SparkFilter> filters;
     SparkFilters(request.filter, *schema_, &filters);
     if (!filters.empty()) {
-      Ref specs(PyList_New(0));
-      for (const auto& f : filters) {
-        Ref path(PyTuple_New(static_cast<Py_ssize_t>(f.column.size())));
-        for (size_t i = 0; i < f.column.size(); ++i) {
-          PyTuple_SET_ITEM(path.get(), static_cast<Py_ssize_t>(i),
-                           PyUnicode_FromString(f.column[i].c_str()));
-        }
-        Ref values = Ref::Borrow(Py_None);
-        if (f.values) {
-          auto batch = arrow::RecordBatch::Make(
-              arrow::schema({arrow::field("v", f.values->type())}), f.values->length(),
-              {f.values});
-          ARROW_ASSIGN_OR_RAISE(values, ExportBatch(batch));
-        }
-        Ref spec(Py_BuildValue("(sOOO)", f.kind.c_str(), path.get(), values.get(),
-                               f.negated ? Py_True : Py_False));
-        if (!spec || PyList_Append(specs.get(), spec.get()) != 0) {
-          return PythonError("the filters for " + What("reader().pushFilters"));
-        }
-      }
+      ARROW_ASSIGN_OR_RAISE(Ref specs, FilterSpecs(filters));
       ARROW_RETURN_NOT_OK(CallBridge("push_filters", What("reader().pushFilters"),
                                      {instance_.get(), specs.get()})
                               .status());
