@@ -11,6 +11,8 @@ every row is read; the results must equal (sums exact, see bench_sources.py).
 
   flowsql: SELECT ... FROM 'python://bench_sources.Numbers' WITH (...), the whole
            CLI command timed (the embedded interpreter's start and imports included)
+  flowsql-workers: the same WITH (workers = true): the partitions read in Python
+           worker processes (one per read thread), their start-up included
   pyspark: spark.dataSource.register(Numbers) in a local[2] session; only the query is
            timed, after the JVM and the session are up
   sail:    pysail's SparkConnectServer in the peer's process and a Spark Connect
@@ -33,7 +35,8 @@ DEFAULT_ROWS = {"batches": 10_000_000, "tuples": 3_000_000}
 
 FLOWSQL_SQL = ("SELECT count(*) AS n, sum(id) AS sum_id, sum(x) AS sum_x, "
                "sum(length(s)) AS len_s FROM 'python://bench_sources.Numbers' "
-               "WITH (variant = '{variant}', rows = '{rows}', partitions = '{parts}')")
+               "WITH (variant = '{variant}', rows = '{rows}', partitions = '{parts}', "
+               "workers = {workers})")
 
 PEER = os.path.join(ROOT, "bench", "python_source_peer.py")
 
@@ -41,12 +44,18 @@ PEER = os.path.join(ROOT, "bench", "python_source_peer.py")
 def tools_for(variant, rows, flowsql):
     env = ["env", "PYTHONPATH=" + PLUGINS]
     out = lambda name: os.path.join(OUT, "%s_python_%s.json" % (name, variant))  # noqa
-    csv = os.path.join(OUT, "flowsql_python_%s.csv" % variant)
-    sql = FLOWSQL_SQL.format(variant=variant, rows=rows, parts=PARTITIONS)
     args = [variant, str(rows), str(PARTITIONS)]
+
+    def flowsql_tool(name, workers):
+        csv = os.path.join(OUT, "%s_python_%s.csv" % (name, variant))
+        sql = FLOWSQL_SQL.format(variant=variant, rows=rows, parts=PARTITIONS,
+                                 workers=workers)
+        return Tool(name, env + [flowsql, "--no-progress", "--format", "csv", "-c", sql],
+                    csv, stdout_to=csv)
+
     return [
-        Tool("flowsql", env + [flowsql, "--no-progress", "--format", "csv", "-c", sql], csv,
-             stdout_to=csv),
+        flowsql_tool("flowsql", "false"),
+        flowsql_tool("flowsql-workers", "true"),
         Tool("pyspark", env + [PY, PEER] + args + [out("pyspark"), "pyspark"],
              out("pyspark")),
         Tool("sail", env + [SAIL_PY, PEER] + args + [out("sail"), "sail"],
@@ -56,7 +65,7 @@ def tools_for(variant, rows, flowsql):
 
 def verify(ctx, tool):
     """(count, sum(id), sum(x), sum(length(s))) of the tool's answer."""
-    if tool.name == "flowsql":
+    if tool.name.startswith("flowsql"):
         import csv
         with open(tool.output, newline="") as f:
             r = next(csv.DictReader(f))
@@ -73,7 +82,7 @@ def same(a, b):
 def timed(tool, wall):
     """The peers' own time of their query (session start-up excluded); flowsql's
     whole command."""
-    if tool.name == "flowsql":
+    if tool.name.startswith("flowsql"):
         return wall
     with open(tool.output) as f:
         query = json.load(f)["query_s"]

@@ -255,16 +255,65 @@ def _rows(batches):
             yield make(*values)
 
 
+_task = _threading.local()  # the epoch a WriteTask's thread writes
+
+
+def _install_task_context():
+    """Makes pyspark.TaskContext.get() answer in a PySpark writer's write(), as it
+    does in a Spark task (writers name their files by it). A flowsql epoch is one
+    task: partition 0, attempt 0, its stage and task attempt ids the epoch's number,
+    so that a replayed epoch names what it writes as it did the first time. Spark's
+    TaskContext is one object per process: this one answers from the thread that
+    asks."""
+    from pyspark.taskcontext import TaskContext
+
+    class EpochTaskContext(TaskContext):
+        def __new__(cls):
+            return object.__new__(cls)
+
+        def __init__(self):
+            pass
+
+        def stageId(self):
+            return getattr(_task, "epoch", 0)
+
+        def partitionId(self):
+            return 0
+
+        def attemptNumber(self):
+            return 0
+
+        def taskAttemptId(self):
+            return getattr(_task, "epoch", 0)
+
+        def getLocalProperty(self, key):
+            return None
+
+        def cpus(self):
+            return 1
+
+        def resources(self):
+            return {}
+
+    global _install_task_context
+    TaskContext._setTaskContext(EpochTaskContext())
+    _install_task_context = lambda: None  # once  # noqa: E731
+
+
 class WriteTask:
     """One write(iterator, *args) call in a thread of its own, fed batch by batch
     through a small queue as flowsql receives them (never the whole epoch at once).
-    `rows`: write() takes pyspark Rows rather than pyarrow.RecordBatch."""
+    `rows`: write() takes pyspark Rows rather than pyarrow.RecordBatch. `epoch`: a
+    PySpark writer's (for TaskContext.get()), or None."""
 
-    def __init__(self, write, rows, *args):
+    def __init__(self, write, rows, epoch, *args):
+        if epoch is not None:
+            _install_task_context()
         self._queue = _queue.Queue(maxsize=2)
         self._message = None
         self._error = None
-        self._thread = _threading.Thread(target=self._run, args=(write, rows, args),
+        self._thread = _threading.Thread(target=self._run,
+                                         args=(write, rows, epoch, args),
                                          name="flowsql-python-write", daemon=True)
         self._thread.start()
 
@@ -277,7 +326,8 @@ class WriteTask:
                 raise Aborted("flowsql aborted the write")
             yield item
 
-    def _run(self, write, rows, args):
+    def _run(self, write, rows, epoch, args):
+        _task.epoch = epoch
         try:
             batches = self._batches()
             self._message = write(_rows(batches) if rows else batches, *args)
@@ -311,6 +361,179 @@ class WriteTask:
         self._offer(_ABORT)
         self._thread.join()
         return None if self._error is not None else self._message
+
+
+# --- Worker processes (worker.h) ---
+# A worker is `python -c _BOOT`: it reads this module's source from stdin, runs it
+# as its __main__, then serve(). On stdin it then gets messages (an 8-byte
+# little-endian length, then a pickle): first (sys.path, the pickled (reader,
+# method, args, schema)), then one
+# (partition, skip) per partition to read. For each it writes frames to its stdout:
+# b"B" + length + an Arrow IPC stream of one batch, and at the end b"E", or b"X" +
+# length + the error as flowsql reports it (UTF-8), or b"T" + length + the type
+# name of an item that is neither a row nor a batch; b"U" + length + the error for
+# each request when the reader could not be unpickled. The batches are those BatchStream
+# makes in flowsql's process (python_source.cc), so offsets mean the same either way.
+
+_BOOT = ("import sys; n = int.from_bytes(sys.stdin.buffer.read(8), 'little'); "
+         "exec(compile(sys.stdin.buffer.read(n), '<flowsql>', 'exec')); serve()")
+_ROWS_PER_BATCH = 8192
+
+
+def _dumps(value):
+    """Pickled as Spark sends readers to its Python workers: by cloudpickle, which
+    also takes classes and functions defined in __main__ or a notebook."""
+    try:
+        from pyspark import cloudpickle
+    except ImportError:
+        try:
+            import cloudpickle
+        except ImportError:
+            import pickle as cloudpickle
+    return cloudpickle.dumps(value)
+
+
+def batches(iterable, schema):
+    """The batches of an iterable of RecordBatches, tuples or Rows: as BatchStream
+    makes them, up to _ROWS_PER_BATCH rows converted at a time, the rows before a
+    RecordBatch first. Items are taken a chunk at a time, by C code, and the cyclic
+    GC is paused while rows pile up, as BatchStream pauses it."""
+    import gc
+    from itertools import islice, repeat
+    it = iter(iterable)
+    rows = []
+    while True:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            chunk = list(islice(it, _ROWS_PER_BATCH - len(rows)))
+            ready = []
+            if all(map(isinstance, chunk, repeat(tuple))):
+                rows += chunk
+            else:
+                for item in chunk:
+                    if isinstance(item, tuple):
+                        rows.append(item)
+                        continue
+                    if rows:
+                        ready.append(rows_to_batch(rows, schema))
+                        rows = []
+                    ready.append(item)
+            if rows and (len(rows) == _ROWS_PER_BATCH or not chunk):
+                ready.append(rows_to_batch(rows, schema))
+                rows = []
+        finally:
+            if enabled:
+                gc.enable()
+        yield from ready
+        if not chunk:
+            return
+
+
+def error_text(e):
+    """A Python exception as flowsql reports it (PythonError): the traceback without
+    flowsql's own leading frames, or only the exception when they are all flowsql's
+    (a row that does not fit the schema)."""
+    import traceback
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == "<flowsql>":
+        tb = tb.tb_next
+    if tb is None:
+        lines = traceback.format_exception_only(type(e), e)
+    else:
+        lines = traceback.format_exception(type(e), e, tb)
+    return "".join(lines).rstrip("\n")
+
+
+class Worker:
+    """A worker process for one source; `setup` is what _dumps made of (reader,
+    method, args, schema). read(partition, skip) asks it for a partition; its frames
+    come on fd()."""
+
+    def __init__(self, setup):
+        import subprocess
+        import sys
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, close_fds=True)
+        self._send(_SOURCE.encode())
+        self._send(_dumps((list(sys.path), setup)))
+
+    def _send(self, data):
+        self._process.stdin.write(len(data).to_bytes(8, "little") + data)
+        self._process.stdin.flush()
+
+    def fd(self):
+        return self._process.stdout.fileno()
+
+    def read(self, partition, skip):
+        self._send(_dumps((partition, skip)))
+
+    def ended(self):
+        """How the process ended, for messages (it is killed first)."""
+        self._process.kill()
+        code = self._process.wait()
+        return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+
+    def stop(self):
+        try:
+            self._process.stdin.close()
+        except OSError:
+            pass
+        self._process.kill()
+        self._process.wait()
+
+
+def serve():
+    """The worker's loop (see above); it ends when flowsql closes its stdin."""
+    import os
+    import pickle
+    import sys
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # what user code prints goes to stderr, not into the frames
+
+    def receive():
+        head = sys.stdin.buffer.read(8)
+        if len(head) < 8:
+            return None
+        return pickle.loads(sys.stdin.buffer.read(int.from_bytes(head, "little")))
+
+    def frame(tag, data):
+        out.write(tag + len(data).to_bytes(8, "little"))
+        out.write(data)
+
+    path, setup = receive()
+    sys.path[:] = path
+    try:
+        reader, method, args, schema = pickle.loads(setup)
+        setup_error = None
+    except BaseException as e:
+        setup_error = error_text(e)
+    while (request := receive()) is not None:
+        partition, skip = request
+        if setup_error is not None:
+            frame(b"U", setup_error.encode())
+            continue
+        try:
+            for batch in batches(getattr(reader, method)(partition, *args), schema):
+                if skip > 0:
+                    skip -= 1
+                    continue
+                if not isinstance(batch, pa.RecordBatch):
+                    if not hasattr(batch, "__arrow_c_array__"):
+                        frame(b"T", type(batch).__name__.encode())
+                        break
+                    batch = pa.record_batch(batch)
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, batch.schema) as writer:
+                    writer.write_batch(batch)
+                frame(b"B", sink.getvalue())
+            else:
+                out.write(b"E")
+        except BrokenPipeError:
+            return
+        except BaseException as e:
+            frame(b"X", error_text(e).encode())
 )py";
 
 /// The helpers' module, made once. REQUIRES: the GIL held.
@@ -321,6 +544,11 @@ Result<PyObject*> Bridge() {
   if (!made) return PythonError("the python connector's bridge");
   PyObject* dict = PyModule_GetDict(made.get());
   if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) != 0) {
+    return PythonError("the python connector's bridge");
+  }
+  // Worker processes run this source too (worker.h).
+  Ref source(PyUnicode_FromString(kSource));
+  if (!source || PyDict_SetItemString(dict, "_SOURCE", source.get()) != 0) {
     return PythonError("the python connector's bridge");
   }
   Ref code(Py_CompileString(kSource, kInternalFile, Py_file_input));

@@ -20,9 +20,10 @@
 //       for a statement that is not continuous), whether its write() takes
 //       pyarrow.RecordBatch (an Arrow writer's) rather than Rows, and whether its
 //       commit() and abort() take the batchId.
-//   WriteTask(write, rows, *args): one write(iterator, *args) call in a Python
-//       thread, fed by put(batch) as the sink receives batches (Rows when `rows`);
-//       finish() -> its message; abort().
+//   WriteTask(write, rows, epoch, *args): one write(iterator, *args) call in a
+//       Python thread, fed by put(batch) as the sink receives batches (Rows when
+//       `rows`), with pyspark.TaskContext.get() telling a PySpark writer the epoch
+//       (unless it is None); finish() -> its message; abort().
 //   stream_reader, is_simple, latest_offset, plan_stream, read_simple,
 //   replay_simple, commit: a PySpark stream reader's calls, its offsets (dicts) as
 //   JSON text with sorted keys, so that equal offsets are equal text.

@@ -34,6 +34,12 @@ std::vector<OptionSpec> SourceOptions() {
        "commit() follows each committed epoch"},
       {"interval", T::kDuration, "1s",
        "streaming: the wait before asking again when the last ask found nothing new"},
+      {"workers", T::kBool, "false",
+       "Read the partitions in Python worker processes, one per partition read at "
+       "once (the `threads` setting), given the reader pickled as Spark's executors "
+       "get it, rather than in flowsql's interpreter: for sources that yield tuples "
+       "or Rows, whose conversion to Arrow holds one interpreter's GIL. Not for "
+       "streaming"},
       {kAnyOption, T::kString, "",
        "Any other option reaches the class's methods in their options dict, as a "
        "string; values of options whose names look secret (*key, *token*, *secret*, "
@@ -125,9 +131,18 @@ Status RegisterPythonConnector(Registry* registry) {
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
     ARROW_ASSIGN_OR_RAISE(auto path, ClassPath(args));
     static const std::vector<OptionSpec> declared = SourceOptions();
-    return std::make_unique<python::PythonSource>(
-        std::move(path), ClassOptions(args, declared), args.options.GetBool("streaming"),
-        std::chrono::milliseconds(args.options.GetMillis("interval", 1000)));
+    python::PythonSourceSettings settings;
+    settings.streaming = args.options.GetBool("streaming");
+    settings.interval =
+        std::chrono::milliseconds(args.options.GetMillis("interval", 1000));
+    settings.workers = args.options.GetBool("workers");
+    if (settings.workers && settings.streaming) {
+      return Status::Invalid(
+          "option 'workers' reads a bounded source's partitions in worker processes; "
+          "it does not apply to streaming = true");
+    }
+    return std::make_unique<python::PythonSource>(std::move(path),
+                                                  ClassOptions(args, declared), settings);
   };
   spec.sink_options = SinkOptions();
   spec.make_sink = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Sink>> {

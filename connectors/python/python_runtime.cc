@@ -225,11 +225,14 @@ Result<std::shared_ptr<arrow::Schema>> ImportSchema(PyObject* object,
   return arrow::ImportSchema(schema);
 }
 
+Status NotABatch(const std::string& what, const std::string& type_name) {
+  return Status::Invalid(what, " yielded a ", type_name, ", not a pyarrow.RecordBatch");
+}
+
 Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
                                                         const std::string& what) {
   if (!PyObject_HasAttrString(object, "__arrow_c_array__")) {
-    return Status::Invalid(what, " yielded a ", TypeName(object),
-                           ", not a pyarrow.RecordBatch");
+    return NotABatch(what, TypeName(object));
   }
   ARROW_ASSIGN_OR_RAISE(auto pair, CallMethod(object, "__arrow_c_array__", what));
   if (!PyTuple_Check(pair.get()) || PyTuple_Size(pair.get()) != 2) {

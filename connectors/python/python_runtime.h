@@ -117,6 +117,9 @@ Result<std::shared_ptr<arrow::Schema>> ImportSchema(PyObject* object,
 Result<std::shared_ptr<arrow::RecordBatch>> ImportBatch(PyObject* object,
                                                         const std::string& what);
 
+/// The error of `what` yielding an object of type `type_name` where a batch goes.
+Status NotABatch(const std::string& what, const std::string& type_name);
+
 /// Destructors of "arrow_schema" and "arrow_array" capsules: they release what
 /// nobody imported.
 void FreeSchemaCapsule(PyObject* capsule);

@@ -110,10 +110,13 @@ Status PythonSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
                        : Ref(PyObject_GetAttrString(instance_.get(), "write_partition"));
     if (!write) return PythonError(What(spark_ ? "write" : "write_partition"));
     Ref rows = Ref::Borrow(arrow_ ? Py_False : Py_True);
+    Ref epoch(PyLong_FromLongLong(epoch_));
     ARROW_ASSIGN_OR_RAISE(
-        Ref task, spark_ ? CallBridge("WriteTask", class_path_, {write.get(), rows.get()})
-                         : CallBridge("WriteTask", class_path_,
-                                      {write.get(), rows.get(), options_dict_.get()}));
+        Ref task,
+        spark_
+            ? CallBridge("WriteTask", class_path_, {write.get(), rows.get(), epoch.get()})
+            : CallBridge("WriteTask", class_path_,
+                         {write.get(), rows.get(), Py_None, options_dict_.get()}));
     task_ = SharedRef(std::move(task));
   }
   ARROW_ASSIGN_OR_RAISE(Ref py_batch, ExportBatch(batch));

@@ -201,7 +201,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> Conform(
 /// Rows converted to Arrow at a time.
 constexpr Py_ssize_t kRowsPerBatch = 8192;
 
-/// The batches of one iterable that yields RecordBatches, tuples or Rows.
+/// The batches of one iterable that yields RecordBatches, tuples or Rows. Worker
+/// processes make the same batches with the bridge's batches(): change both together.
 class BatchStream {
  public:
   bool open() const { return iterator_.get() != nullptr; }
@@ -290,13 +291,7 @@ class PartitionReader : public SplitReader {
   Result<SourceBatch> Next() override {
     if (done_ || (end_ >= 0 && read_ >= end_)) return SourceBatch{};
     const std::string what = source_->ReadWhat();
-    Gil gil;
-    if (!stream_.open()) {
-      ARROW_ASSIGN_OR_RAISE(Ref iterable, source_->OpenPartition(index_));
-      ARROW_RETURN_NOT_OK(
-          stream_.Open(iterable.get(), read_, source_->py_schema(), what));
-    }
-    ARROW_ASSIGN_OR_RAISE(auto batch, stream_.Next(source_->py_schema(), what));
+    ARROW_ASSIGN_OR_RAISE(auto batch, source_->workers() ? NextFromWorker() : NextHere());
     if (batch == nullptr) {
       done_ = true;
       return SourceBatch{};
@@ -306,13 +301,35 @@ class PartitionReader : public SplitReader {
   }
 
  private:
+  /// The next batch, read in flowsql's process.
+  Result<std::shared_ptr<arrow::RecordBatch>> NextHere() {
+    const std::string what = source_->ReadWhat();
+    Gil gil;
+    if (!stream_.open()) {
+      ARROW_ASSIGN_OR_RAISE(Ref iterable, source_->OpenPartition(index_));
+      ARROW_RETURN_NOT_OK(
+          stream_.Open(iterable.get(), read_, source_->py_schema(), what));
+    }
+    return stream_.Next(source_->py_schema(), what);
+  }
+
+  /// The next batch, read by a worker process: the GIL is not held while it waits.
+  Result<std::shared_ptr<arrow::RecordBatch>> NextFromWorker() {
+    if (worker_ == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(worker_,
+                            source_->workers()->Read(source_->partition(index_), read_));
+    }
+    return worker_->Next();
+  }
+
   PythonSource* source_;
   size_t index_;
   int64_t read_;  // batches delivered, the ones a resumed read drops included
   int64_t end_;   // -1: to the partition's end
   std::shared_ptr<arrow::Schema> schema_;
   std::shared_ptr<arrow::Schema> wanted_;
-  BatchStream stream_;
+  BatchStream stream_;                    // read here
+  std::unique_ptr<WorkerStream> worker_;  // or by a worker process
   bool done_ = false;
 };
 
@@ -505,17 +522,16 @@ class StreamReader : public SplitReader {
 }  // namespace
 
 PythonSource::PythonSource(std::string class_path,
-                           std::map<std::string, std::string> options, bool streaming,
-                           std::chrono::milliseconds interval)
+                           std::map<std::string, std::string> options,
+                           PythonSourceSettings settings)
     : class_path_(std::move(class_path)),
       options_(std::move(options)),
-      streaming_(streaming),
-      interval_(interval) {}
+      settings_(settings) {}
 
 PythonSource::PythonSource(SharedRef object, std::string name,
-                           std::map<std::string, std::string> options, bool streaming,
-                           std::chrono::milliseconds interval)
-    : PythonSource(std::move(name), std::move(options), streaming, interval) {
+                           std::map<std::string, std::string> options,
+                           PythonSourceSettings settings)
+    : PythonSource(std::move(name), std::move(options), settings) {
   object_ = std::move(object);
 }
 
@@ -556,7 +572,7 @@ Status PythonSource::Load() {
         ARROW_ASSIGN_OR_RAISE(struct_type,
                               CallBridge("struct_type", What("schema"), {schema.get()}));
       }
-      if (streaming_) {
+      if (settings_.streaming) {
         ARROW_ASSIGN_OR_RAISE(instance, CallBridge("stream_reader", What("streamReader"),
                                                    {source.get(), struct_type.get()}));
         ARROW_ASSIGN_OR_RAISE(Ref simple,
@@ -574,7 +590,7 @@ Status PythonSource::Load() {
                               CallBridge("takes_filters", class_path_, {instance.get()}));
         push_filters_ = PyObject_IsTrue(pushes.get()) == 1;
       }
-    } else if (streaming_) {
+    } else if (settings_.streaming) {
       return Status::Invalid(class_path_,
                              ": streaming = true needs a PySpark DataSource with "
                              "streamReader() or simpleStreamReader()");
@@ -602,7 +618,7 @@ Result<std::shared_ptr<arrow::Schema>> PythonSource::GetSchema() {
 
 Result<std::vector<Split>> PythonSource::PlanSplits(const ScanRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (streaming_) {
+  if (settings_.streaming) {
     ARROW_RETURN_NOT_OK(Load());
     return std::vector<Split>{Split{"stream", ""}};
   }
@@ -641,6 +657,13 @@ Status PythonSource::Plan(const ScanRequest& request) {
   for (Py_ssize_t i = 0; i < PyList_Size(list.get()); ++i) {
     partitions_.push_back(SharedRef(Ref::Borrow(PyList_GetItem(list.get(), i))));
   }
+  if (settings_.workers) {
+    Ref args = spark_ ? Ref(PyTuple_New(0)) : Ref(PyTuple_Pack(1, options_dict_.get()));
+    if (!args) return PythonError(what);
+    ARROW_ASSIGN_OR_RAISE(
+        workers_, WorkerPool::Make(instance_.get(), spark_ ? "read" : "read_partition",
+                                   args.get(), py_schema_.get(), ReadWhat()));
+  }
   planned_ = true;
   return Status::OK();
 }
@@ -658,7 +681,7 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
                                                              const ScanRequest& request) {
   ARROW_ASSIGN_OR_RAISE(auto schema, GetSchema());
   ARROW_ASSIGN_OR_RAISE(auto wanted, RequestedSchema(schema, request));
-  if (streaming_) {
+  if (settings_.streaming) {
     if (split.id != "stream") {
       return Status::Invalid("not a split of ", Describe(), ": '", split.id, "'");
     }
@@ -692,7 +715,7 @@ Result<std::unique_ptr<SplitReader>> PythonSource::OpenSplit(const Split& split,
 
 Status PythonSource::Acknowledge(const std::map<std::string, std::string>& offsets) {
   auto it = offsets.find("stream");
-  if (!streaming_ || it == offsets.end()) return Status::OK();
+  if (!settings_.streaming || it == offsets.end()) return Status::OK();
   // The position's start: every microbatch before it is committed.
   ARROW_ASSIGN_OR_RAISE(auto position, StreamPosition::Parse(it->second, Describe()));
   const std::string& done = position.at;

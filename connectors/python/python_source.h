@@ -20,6 +20,9 @@
 // plan_partitions must give the same partitions each time it is called (a restart
 // plans again).
 //
+// With workers (PythonSourceSettings), worker processes read the partitions
+// instead (worker.h).
+//
 // Offsets. A partition's offset is the count of batches read from it: it resumes by
 // reading it again and dropping that many, so read_partition must yield the same
 // batches each time.
@@ -36,23 +39,34 @@
 #include <vector>
 
 #include "connectors/python/python_runtime.h"
+#include "connectors/python/worker.h"
 #include "flowsql/connector.h"
 
 namespace flowsql::python {
+
+/// How a PythonSource reads, besides its class and options.
+struct PythonSourceSettings {
+  /// A PySpark stream reader, read for ever (else the batch reader).
+  bool streaming = false;
+  /// streaming: the wait before asking again when the last ask found nothing new.
+  std::chrono::milliseconds interval = std::chrono::seconds(1);
+  /// The partitions read in worker processes (worker.h), not in flowsql's
+  /// interpreter. Not for streams.
+  bool workers = false;
+};
 
 class PythonSource : public Source {
  public:
   /// `class_path`: "package.module.Class"; `options` reach Python as they are.
   PythonSource(std::string class_path, std::map<std::string, std::string> options,
-               bool streaming = false,
-               std::chrono::milliseconds interval = std::chrono::seconds(1));
+               PythonSourceSettings settings = {});
   /// A source over a Python object in place of a class path (the Python package's
   /// register()): a class, or an instance, which is used as it is in place of the
   /// one the class would make (`Class()`, or `Class(options)` for PySpark). `name`
   /// stands for the class path in messages.
   PythonSource(SharedRef object, std::string name,
-               std::map<std::string, std::string> options, bool streaming = false,
-               std::chrono::milliseconds interval = std::chrono::seconds(1));
+               std::map<std::string, std::string> options,
+               PythonSourceSettings settings = {});
 
   Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
   Result<std::vector<Split>> PlanSplits(const ScanRequest& request) override;
@@ -60,7 +74,7 @@ class PythonSource : public Source {
                                                  const SplitRange& range,
                                                  const ScanRequest& request) override;
   std::string Describe() const override;
-  bool bounded() const override { return !streaming_; }
+  bool bounded() const override { return !settings_.streaming; }
   /// A PySpark reader with pushFilters() (Spark 4.1) is given the filter.
   /// REQUIRES: GetSchema() called.
   Pushdown pushdown() const override {
@@ -82,12 +96,16 @@ class PythonSource : public Source {
   /// The iterable that reads partition `index`.
   /// REQUIRES: the GIL held; PlanSplits() called.
   Result<Ref> OpenPartition(size_t index);
+  /// Partition `index`. REQUIRES: PlanSplits() called.
+  PyObject* partition(size_t index) const { return partitions_[index].get(); }
   /// The schema as a pyarrow.Schema. REQUIRES: the GIL held.
   PyObject* py_schema() const { return py_schema_.get(); }
   /// The seed 001 instance, the PySpark reader, or its stream reader.
   PyObject* instance() const { return instance_.get(); }
   bool simple_stream() const { return simple_; }
-  std::chrono::milliseconds interval() const { return interval_; }
+  std::chrono::milliseconds interval() const { return settings_.interval; }
+  /// The worker processes, when the settings ask for them. REQUIRES: PlanSplits().
+  const std::shared_ptr<WorkerPool>& workers() const { return workers_; }
 
  private:
   /// Makes the instance and asks for the schema, once. REQUIRES: mutex_ held.
@@ -99,8 +117,7 @@ class PythonSource : public Source {
   std::string class_path_;
   SharedRef object_;  // the class or instance given, in place of class_path_'s
   std::map<std::string, std::string> options_;
-  bool streaming_;
-  std::chrono::milliseconds interval_;
+  PythonSourceSettings settings_;
 
   std::mutex mutex_;
   bool loaded_ = false;
@@ -115,6 +132,7 @@ class PythonSource : public Source {
   std::shared_ptr<arrow::Schema> schema_;
   bool planned_ = false;
   std::vector<SharedRef> partitions_;
+  std::shared_ptr<WorkerPool> workers_;
 };
 
 }  // namespace flowsql::python

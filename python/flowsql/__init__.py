@@ -264,7 +264,7 @@ class Connection:
         return pa.RecordBatchReader._import_from_c_capsule(capsule).read_all()
 
     def register(self, name: str, obj: Any, *, options: Optional[Mapping[str, str]] = None,
-                 streaming: bool = False) -> "Connection":
+                 streaming: bool = False, workers: bool = False) -> "Connection":
         """Makes ``name`` readable in FROM, replacing what had that name.
 
         ``obj`` is one of:
@@ -281,10 +281,13 @@ class Connection:
           (infer_schema, plan_partitions, read_partition) or a PySpark DataSource
           subclass, read as the python connector reads one (its partitions
           concurrently). ``options`` reach it as its options dict; ``streaming``
-          reads a PySpark DataSource's stream reader (an unbounded source).
+          reads a PySpark DataSource's stream reader (an unbounded source);
+          ``workers`` reads its partitions in Python worker processes, as the
+          connector's ``workers`` option does.
         """
-        if (options or streaming) and not _is_data_source(obj):
-            raise TypeError("options and streaming apply to Python data sources only")
+        if (options or streaming or workers) and not _is_data_source(obj):
+            raise TypeError("options, streaming and workers apply to Python data "
+                            "sources only")
         native = self._native
         if isinstance(obj, pa.Table):
             native.register_table(name, obj)
@@ -299,7 +302,7 @@ class Connection:
             label = f"{cls.__module__}.{cls.__qualname__}"
             native.register_python_source(
                 name, obj, label, {str(k): str(v) for k, v in (options or {}).items()},
-                streaming)
+                streaming, workers)
         elif hasattr(obj, "__arrow_c_stream__"):
             if hasattr(obj, "__arrow_c_schema__"):
                 schema = pa.schema(obj)

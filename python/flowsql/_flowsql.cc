@@ -520,9 +520,15 @@ class Connection {
   void RegisterPythonSource(const std::string& name, py::object object,
                             const std::string& label,
                             const std::map<std::string, std::string>& options,
-                            bool streaming) {
+                            bool streaming, bool workers) {
+    if (workers && streaming) {
+      throw py::value_error("workers applies to sources that are not streaming");
+    }
+    python::PythonSourceSettings settings;
+    settings.streaming = streaming;
+    settings.workers = workers;
     auto source = std::make_shared<python::PythonSource>(
-        python::SharedRef(python::Ref::Borrow(object.ptr())), label, options, streaming);
+        python::SharedRef(python::Ref::Borrow(object.ptr())), label, options, settings);
     Status st;
     {
       py::gil_scoped_release release;
@@ -811,6 +817,7 @@ PYBIND11_MODULE(_flowsql, m) {
       .def("register_stream", &Connection::RegisterStream, py::arg("name"),
            py::arg("schema"), py::arg("object"), py::arg("once"), py::arg("description"))
       .def("register_python_source", &Connection::RegisterPythonSource, py::arg("name"),
-           py::arg("object"), py::arg("label"), py::arg("options"), py::arg("streaming"))
+           py::arg("object"), py::arg("label"), py::arg("options"), py::arg("streaming"),
+           py::arg("workers"))
       .def("unregister", &Connection::Unregister, py::arg("name"));
 }

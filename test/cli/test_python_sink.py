@@ -72,6 +72,17 @@ def test_a_pyspark_row_writer_gets_rows(tmp_path):
     assert len(out.read_text().splitlines()) == 3
 
 
+def test_a_pyspark_writer_gets_a_task_context(tmp_path):
+    # Spark writers name their files by TaskContext.get(): the epoch is the task.
+    out = tmp_path / "tasks.json"
+    r = flowsql("-c", "SELECT * FROM generate_series(1, 3) t(id) "
+                      f"INTO 'python://spark_sinks.TaskNames' WITH (path = '{out}')")
+    assert r.code == 0, r
+    [line] = [json.loads(line) for line in out.read_text().splitlines()]
+    batch = line["batch"]
+    assert line["tasks"] == [f"task {batch} partition 0 attempt 0 stage {batch}"]
+
+
 def test_overwrite_replaces_what_was_committed(tmp_path):
     out = tmp_path / "parts"
     for n in (5, 3):

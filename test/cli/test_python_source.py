@@ -38,6 +38,8 @@ def expected(options):
     # seed 001's spelling
     "read_python(python_module => 'seed_sources', python_class => 'Items', "
     "partitions => '3', batches => '2')",
+    # in worker processes
+    "read_python('seed_sources.Items', partitions => '3', batches => '2', workers => true)",
 ])
 def test_a_python_source_reads_what_the_class_yields(tmp_path, source):
     out = tmp_path / "out.parquet"
@@ -62,8 +64,15 @@ def test_partitions_are_read_concurrently():
     assert int(r.out.splitlines()[1]) >= 2, r.out
 
 
-def test_a_python_exception_fails_the_query_with_its_traceback():
-    r = flowsql("-c", "SELECT * FROM 'python://seed_sources.Raises'")
+# The errors of a read are the same whether flowsql's interpreter reads the
+# partitions or worker processes do.
+IN_WORKERS = pytest.mark.parametrize("where", ["", " WITH (workers = true)"],
+                                     ids=["here", "workers"])
+
+
+@IN_WORKERS
+def test_a_python_exception_fails_the_query_with_its_traceback(where):
+    r = flowsql("-c", f"SELECT * FROM 'python://seed_sources.Raises'{where}")
     assert r.code == 2, r
     assert r.err.startswith("Error: seed_sources.Raises.read_partition() raised:\n"
                             "Traceback (most recent call last):\n"), r.err
@@ -79,8 +88,9 @@ def test_a_python_exception_fails_the_query_with_its_traceback():
     ("Missing", "'seed_sources.Missing': module or object 'seed_sources' has no "
                 "attribute 'Missing'"),
 ])
-def test_a_source_that_breaks_the_protocol_is_named(cls, message):
-    r = flowsql("-c", f"SELECT * FROM 'python://seed_sources.{cls}'")
+@IN_WORKERS
+def test_a_source_that_breaks_the_protocol_is_named(cls, message, where):
+    r = flowsql("-c", f"SELECT * FROM 'python://seed_sources.{cls}'{where}")
     assert r.code != 0 and f"Error: {message}" in r.err, r.err
 
 
@@ -120,8 +130,9 @@ def test_a_pyspark_data_source_yielding_rows_and_batches():
     ("WrongValue", "spark_sources.WrongValue.reader().read() raised:\nValueError: column "
                    "'id' (int64): "),
 ])
-def test_rows_that_do_not_fit_name_the_column(cls, message):
-    r = flowsql("-c", f"SELECT * FROM 'python://spark_sources.{cls}'")
+@IN_WORKERS
+def test_rows_that_do_not_fit_name_the_column(cls, message, where):
+    r = flowsql("-c", f"SELECT * FROM 'python://spark_sources.{cls}'{where}")
     assert r.code == 2 and f"Error: {message}" in r.err, r.err
 
 
@@ -138,6 +149,60 @@ def test_a_bad_ddl_schema_names_what_is_wrong(tmp_path):
     assert r.code != 0, r
     assert "ValueError: schema 'id BIGINT, tags ARRAY<STRNG>': unknown type 'strng'" \
         in r.err, r.err
+
+
+# --- worker processes (workers = true) -------------------------------------------------
+
+def test_workers_convert_tuples_and_rows_as_flowsql_does(tmp_path):
+    # 20000 rows a partition: batches of 8192 rows, the last value a pyspark Row.
+    outs = []
+    for workers in ("false", "true"):
+        out = tmp_path / f"workers_{workers}.parquet"
+        r = flowsql("-c", "SELECT * FROM read_python('spark_sources.Tuples', "
+                          f"partitions => '3', rows => '20000', workers => {workers}) "
+                          f"ORDER BY id INTO '{out}'")
+        assert r.code == 0, r
+        outs.append(pq.read_table(out))
+    assert outs[0].num_rows == 60000
+    assert outs[1].schema == outs[0].schema
+    assert outs[1].equals(outs[0])
+
+
+def test_what_a_worker_prints_goes_to_stderr():
+    r = flowsql("--format", "csv", "-c", "SELECT count(*) FROM "
+                "read_python('seed_sources.Chatty', partitions => '2', workers => true)")
+    assert r.code == 0, r
+    assert r.out.splitlines() == ["count_star()", "600"], r.out
+    assert "chatty: a batch of partition 1" in r.err, r.err
+
+
+@pytest.mark.parametrize("cls,message", [
+    ("Unpicklable", "Error: seed_sources.Unpicklable.read_partition(): pickling the reader "
+                    "for worker processes raised:\nTypeError: cannot pickle "
+                    "'_thread.lock' object"),
+    ("FailsToUnpickle", "Error: seed_sources.FailsToUnpickle.read_partition(): a worker "
+                        "process could not unpickle the reader:\nTraceback"),
+    ("Exits", "Error: seed_sources.Exits.read_partition(): its worker process exited "
+              "with status 3 before the partition was read"),
+])
+def test_a_reader_that_fails_in_a_worker_is_named(cls, message):
+    r = flowsql("-c", f"SELECT * FROM 'python://seed_sources.{cls}' WITH (workers = true)")
+    assert r.code == 2 and message in r.err, r.err
+
+
+def test_a_limit_stops_the_workers_early():
+    # Slow's partitions sleep 0.5 s each: LIMIT 1 needs the first only.
+    r = flowsql("--format", "csv", "-c", "SELECT partition FROM "
+                "'python://seed_sources.Slow' WITH (workers = true) LIMIT 1")
+    assert r.code == 0 and r.out.splitlines()[1] in ("0", "1", "2", "3"), r
+
+
+def test_workers_are_not_for_streams():
+    r = flowsql("-c", "SELECT * FROM read_python('spark_sources.Counter', "
+                      "streaming => true, workers => true)")
+    assert r.code != 0, r
+    assert "option 'workers' reads a bounded source's partitions in worker processes; " \
+           "it does not apply to streaming = true" in r.err, r.err
 
 
 # --- pyspark-data-sources (PyPI): sources written for Spark, run by flowsql -----------

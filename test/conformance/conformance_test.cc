@@ -213,15 +213,30 @@ std::vector<SourceCase> Sources() {
                  "id: int64\nname: string\nprice: decimal128(10, 2)\nat: timestamp[us, "
                  "tz=UTC]\ntags: list<item: string>",
                  "id", 0, 1200});
+  // The same, read in worker processes (workers = true).
+  auto items_workers =
+      MakeArgs(r, "python", "python://seed_sources.Items",
+               {{"partitions", "4"}, {"batches", "3"}, {"workers", "true"}}, false)
+          .ValueOrDie();
+  out.push_back({"python_seed_001_workers", "python", items_workers, out.back().schema,
+                 "id", 0, 1200});
+  const char* tuples_schema =
+      "id: int64\nname: string\nprice: decimal128(10, 2)\nat: timestamp[us, "
+      "tz=UTC]\nday: date32[day]\nok: bool\nratio: double\ntags: "
+      "list<item: string>\nattrs: map<string, int32>\nowner: struct<id: "
+      "int32, name: string>";
   auto tuples = MakeArgs(r, "python", "python://spark_sources.Tuples",
                          {{"partitions", "3"}, {"rows", "500"}}, false)
                     .ValueOrDie();
-  out.push_back({"python_pyspark_tuples", "python", tuples,
-                 "id: int64\nname: string\nprice: decimal128(10, 2)\nat: timestamp[us, "
-                 "tz=UTC]\nday: date32[day]\nok: bool\nratio: double\ntags: "
-                 "list<item: string>\nattrs: map<string, int32>\nowner: struct<id: "
-                 "int32, name: string>",
-                 "id", 0, 1500});
+  out.push_back(
+      {"python_pyspark_tuples", "python", tuples, tuples_schema, "id", 0, 1500});
+  // 20000 rows a partition: several batches of 8192 rows, and a Row at the end.
+  auto tuples_workers =
+      MakeArgs(r, "python", "python://spark_sources.Tuples",
+               {{"partitions", "3"}, {"rows", "20000"}, {"workers", "true"}}, false)
+          .ValueOrDie();
+  out.push_back({"python_pyspark_tuples_workers", "python", tuples_workers, tuples_schema,
+                 "id", 0, 60000});
   // A PySpark stream of ids 0..599, 60 a microbatch in two partitions.
   const std::string total = Dir() + "/python_stream_total";
   std::ofstream(total) << 600;

@@ -1,6 +1,7 @@
 """Python data sources in seed 001's protocol, for test/cli/test_python_source.py:
 infer_schema(options), plan_partitions(options), read_partition(partition, options)."""
 
+import os
 import threading
 import time
 
@@ -84,6 +85,41 @@ class WrongType(Items):
 class NotABatch(Items):
     def read_partition(self, partition, options):
         yield {"id": 1}
+
+
+class Unpicklable(Items):
+    """Holds a lock: it cannot be sent to a worker process."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
+class FailsToUnpickle(Items):
+    """Pickles, but raises where it is unpickled (a worker process)."""
+
+    def __init__(self):
+        self.state = "here"
+
+    def __setstate__(self, state):
+        raise RuntimeError("this reader stays where it was made")
+
+
+class Exits(Items):
+    """Partition 1's reader ends its process."""
+
+    def read_partition(self, partition, options):
+        if partition["index"] == 1:
+            os._exit(3)
+        yield from super().read_partition(partition, options)
+
+
+class Chatty(Items):
+    """Prints while it reads."""
+
+    def read_partition(self, partition, options):
+        for b in super().read_partition(partition, options):
+            print(f"chatty: a batch of partition {partition['index']}")
+            yield b
 
 
 class PartsSink:

@@ -85,3 +85,38 @@ class RowLinesWriter(DataSourceWriter):
         with open(self.path + ".aborts", "a") as f:
             f.write(json.dumps([None if m is None else len(m.lines) for m in messages])
                     + "\n")
+
+
+class TaskNames(DataSource):
+    """A stream writer whose write() asks pyspark.TaskContext.get() (as Spark writers
+    do to name their files); commit() appends {"batch": batchId, "tasks": [what
+    write() saw]} to the JSON-lines file `path`."""
+
+    @classmethod
+    def name(cls):
+        return "flowsql_test_task_names"
+
+    def streamWriter(self, schema, overwrite):
+        return TaskNamesWriter(self.options["path"])
+
+
+class TaskNamesWriter(DataSourceStreamArrowWriter):
+    def __init__(self, path):
+        self.path = path
+
+    def write(self, iterator):
+        from pyspark import TaskContext
+        for _ in iterator:
+            pass
+        c = TaskContext.get()
+        return Lines([f"task {c.taskAttemptId()} partition {c.partitionId()} attempt "
+                      f"{c.attemptNumber()} stage {c.stageId()}"])
+
+    def commit(self, messages, batchId):
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"batch": batchId,
+                                "tasks": [line for m in messages for line in m.lines]})
+                    + "\n")
+
+    def abort(self, messages, batchId):
+        pass

@@ -307,6 +307,29 @@ def test_register_a_pyspark_data_source():
     assert con.sql("SELECT count(*) AS n FROM tuples1").fetchall() == [(4,)]
 
 
+def test_register_a_source_read_in_worker_processes():
+    # A class made here, as in a notebook: the workers get it by value (cloudpickle).
+    class Squares:
+        def infer_schema(self, options):
+            return pa.schema([("n", pa.int64()), ("square", pa.int64()),
+                              ("pid", pa.int64())])
+
+        def plan_partitions(self, options):
+            return [range(p * 1000, p * 1000 + 1000) for p in range(4)]
+
+        def read_partition(self, numbers, options):
+            import os
+            return ((n, n * n, os.getpid()) for n in numbers)
+
+    con = flowsql.connect().register("squares", Squares, workers=True)
+    assert con.sql("SELECT count(*), sum(square), count(DISTINCT pid) > 0, "
+                   "bool_and(pid <> %d) FROM squares" % os.getpid()).fetchall() \
+        == [(4000, sum(n * n for n in range(4000)), True, True)]
+    with pytest.raises(ValueError, match="workers applies to sources that are not "
+                                         "streaming"):
+        con.register("s", spark_sources.Counter, streaming=True, workers=True)
+
+
 def test_register_refuses_other_objects():
     with pytest.raises(TypeError, match="cannot register a builtins.list"):
         flowsql.connect().register("x", [1, 2])
