@@ -1,3 +1,4 @@
+#include "connectors/delta/delta_connector.h"
 #include "connectors/file/file_connector.h"
 #include "connectors/file/storage.h"
 #include "connectors/generate/generate_connector.h"
@@ -13,6 +14,7 @@ Status RegisterBuiltinConnectors(Registry* registry) {
   // After the file connector, which keeps the http(s) URLs that name files.
   ARROW_RETURN_NOT_OK(RegisterHttpConnector(registry));
   ARROW_RETURN_NOT_OK(RegisterPythonConnector(registry));
+  ARROW_RETURN_NOT_OK(RegisterDeltaConnector(registry));
   return Status::OK();
 }
 

@@ -153,18 +153,27 @@ std::string EncodeSplit(int begin, int end, const std::string& path) {
   return std::to_string(begin) + " " + std::to_string(end) + " " + path;
 }
 
+}  // namespace
+
 Status ParseRows(const std::string& offset, const std::string& split, int64_t* out) {
   if (offset.empty()) return Status::OK();
   auto v = ParseInt64(offset);
   if (!v || *v < 0) {
-    return Status::Invalid("file source: cannot resume ", split, " from offset '", offset,
+    return Status::Invalid("cannot resume ", split, " from offset '", offset,
                            "' (expected a row count)");
   }
   *out = *v;
   return Status::OK();
 }
 
-}  // namespace
+std::unique_ptr<SplitReader> MakeFileSplitReader(
+    std::shared_ptr<arrow::RecordBatchReader> reader, std::shared_ptr<arrow::Schema> out,
+    std::string path, int64_t skip, int64_t end, int64_t batch_size,
+    std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants) {
+  return std::make_unique<FileSplitReader>(std::move(reader), std::move(out),
+                                           std::move(path), skip, end, batch_size,
+                                           std::move(constants), RowNumbers{});
+}
 
 FileSource::FileSource(ConnectorArgs args)
     : args_(std::move(args)), path_(UriToPath(args_.uri)) {}

@@ -19,6 +19,19 @@ namespace flowsql::file {
 /// is the number of rows it has produced. Resolving the files and inferring the schema
 /// happen on the first GetSchema() or PlanSplits(); after that, OpenSplit() is
 /// thread-safe.
+/// A split reader over one file's batches, as the file source reads them: each
+/// conformed to `out` by name (ConformByName; errors name `path`), the columns of
+/// `constants` (by index into `out`) filled with their value, cut at `batch_size`
+/// rows (0: as read), from row `skip` up to row `end` (-1: the end). Its offset is
+/// the rows read so far.
+std::unique_ptr<SplitReader> MakeFileSplitReader(
+    std::shared_ptr<arrow::RecordBatchReader> reader, std::shared_ptr<arrow::Schema> out,
+    std::string path, int64_t skip, int64_t end, int64_t batch_size,
+    std::vector<std::pair<int, std::shared_ptr<arrow::Scalar>>> constants);
+
+/// A row-count offset of `split` into `out`; an empty offset leaves `out` as it is.
+Status ParseRows(const std::string& offset, const std::string& split, int64_t* out);
+
 class FileSource : public Source {
  public:
   explicit FileSource(ConnectorArgs args);

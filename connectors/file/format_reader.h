@@ -17,6 +17,10 @@
 #include "common/conform.h"
 #include "connectors/file/read_settings.h"
 
+namespace parquet::arrow {
+struct SchemaField;
+}
+
 namespace flowsql::file {
 
 /// What a scan did, for EXPLAIN ANALYZE-style checks and tests. Thread-safe counters.
@@ -116,6 +120,10 @@ Result<std::shared_ptr<arrow::Schema>> ApplyTypeSettings(
 std::shared_ptr<arrow::RecordBatchReader> NameErrors(
     std::shared_ptr<arrow::RecordBatchReader> inner, std::string path,
     std::shared_ptr<ScanStats> stats);
+
+/// Appends the Parquet leaf columns of `field` (its column indices) to `out`: what
+/// a FileReader reads to give the field.
+void CollectLeaves(const parquet::arrow::SchemaField& field, std::vector<int>* out);
 
 /// Prefixes an error with the file it concerns ("data/x.csv: ...").
 Status WithPath(const Status& st, const std::string& path);

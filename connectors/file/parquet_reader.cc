@@ -18,8 +18,6 @@
 
 namespace flowsql::file {
 
-namespace {
-
 void CollectLeaves(const parquet::arrow::SchemaField& field, std::vector<int>* out) {
   if (field.is_leaf()) {
     out->push_back(field.column_index);
@@ -27,6 +25,8 @@ void CollectLeaves(const parquet::arrow::SchemaField& field, std::vector<int>* o
   }
   for (const auto& child : field.children) CollectLeaves(child, out);
 }
+
+namespace {
 
 // Returns the row groups of `path` that may hold rows matching `filter`, or nullopt
 // when the filter cannot be applied to this file (then all are read).

@@ -139,8 +139,13 @@ Result<bool> PartitionMayMatch(const cp::Expression& filter, const arrow::Schema
     known.push_back(value->is_valid ? cp::equal(ref, cp::literal(value))
                                     : cp::is_null(ref));
   }
+  return MayMatch(filter, schema, std::move(known), simplified);
+}
+
+Result<bool> MayMatch(const cp::Expression& filter, const arrow::Schema& schema,
+                      std::vector<cp::Expression> known, cp::Expression* simplified) {
   ARROW_ASSIGN_OR_RAISE(auto bound, filter.Bind(schema));
-  ARROW_ASSIGN_OR_RAISE(auto guarantee, cp::and_(known).Bind(schema));
+  ARROW_ASSIGN_OR_RAISE(auto guarantee, cp::and_(std::move(known)).Bind(schema));
   ARROW_ASSIGN_OR_RAISE(*simplified, cp::SimplifyWithGuarantee(bound, guarantee));
   if (const auto* lit = simplified->literal(); lit && lit->is_scalar()) {
     const auto& s = *lit->scalar();

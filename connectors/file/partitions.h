@@ -47,4 +47,12 @@ Result<bool> PartitionMayMatch(const arrow::compute::Expression& filter,
                                const HivePartitions& partitions, size_t file,
                                arrow::compute::Expression* simplified);
 
+/// False when `filter` (over `schema`) cannot hold for any row for which every
+/// expression of `known` is true (column = value, min <= column <= max, ...). `filter`
+/// comes back simplified by them.
+Result<bool> MayMatch(const arrow::compute::Expression& filter,
+                      const arrow::Schema& schema,
+                      std::vector<arrow::compute::Expression> known,
+                      arrow::compute::Expression* simplified);
+
 }  // namespace flowsql::file

@@ -385,7 +385,7 @@ def test_docs_connectors_md_is_generated_from_the_declarations(flowsql):
         "docs/connectors.md is stale: run `flowsql connectors --markdown > docs/connectors.md`")
 
 
-@pytest.mark.parametrize("connector", ["http", "python"])
+@pytest.mark.parametrize("connector", ["http", "python", "delta"])
 def test_connector_readme_options_are_the_declarations(connector):
     # A connector's README ends with its options table, as `connectors --markdown`
     # generates it from the declarations.

@@ -113,6 +113,41 @@ void WriteFixtures(const std::string& root) {
   }
 }
 
+/// A Delta table under `dir` (a local folder), as the log describes one: the 3
+/// Parquet files of 1000 ids each (0..2999) that the file sink writes, added by one
+/// commit with their statistics.
+void WriteDeltaFixture(const std::string& dir) {
+  fs::create_directories(dir + "/_delta_log");
+  std::ofstream log(dir + "/_delta_log/00000000000000000000.json");
+  log << R"({"protocol":{"minReaderVersion":1,"minWriterVersion":2}})"
+      << "\n"
+      << R"({"metaData":{"id":"conformance","format":{"provider":"parquet","options":{}},)"
+      << R"("schemaString":"{\"type\":\"struct\",\"fields\":[{\"name\":\"id\",)"
+      << R"(\"type\":\"long\",\"nullable\":true,\"metadata\":{}},{\"name\":)"
+      << R"(\"name\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}]}",)"
+      << R"("partitionColumns":[],"configuration":{},"createdTime":0}})"
+      << "\n";
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "part" + std::to_string(i) + ".parquet";
+    auto args =
+        MakeArgs(TheRegistry(), "file", dir + "/" + name, {{"mode", "overwrite"}}, true)
+            .ValueOrDie();
+    auto sink = MakeSink("file", args).ValueOrDie();
+    auto batch = Batch(i * 1000, 1000);
+    Status st = sink->Open(batch->schema(), {});
+    if (st.ok()) st = sink->BeginEpoch({"fixture", 0});
+    if (st.ok()) st = sink->Write(batch);
+    if (st.ok()) st = sink->Commit({"fixture", 0});
+    if (!st.ok()) ADD_FAILURE() << "fixture " << dir << ": " << st.ToString();
+    log << R"({"add":{"path":")" << name << R"(","partitionValues":{},"size":)"
+        << fs::file_size(dir + "/" + name)
+        << R"(,"modificationTime":0,"dataChange":true,"stats":"{\"numRecords\":1000,)"
+        << R"(\"minValues\":{\"id\":)" << i * 1000 << R"(},\"maxValues\":{\"id\":)"
+        << i * 1000 + 999 << R"(},\"nullCount\":{\"id\":0}}"}})"
+        << "\n";
+  }
+}
+
 /// Python sources and sinks come from test/plugins: the embedded interpreter reads
 /// PYTHONPATH when it starts, at the first of them.
 void SetPluginPath() {
@@ -188,6 +223,11 @@ std::vector<SourceCase> Sources() {
            http_schema, "id", 0, 250});
     }
   }
+  WriteDeltaFixture(Dir() + "/delta");
+  out.push_back(
+      {"delta", "delta",
+       MakeArgs(r, "delta", "delta://" + Dir() + "/delta", {}, false).ValueOrDie(),
+       file_schema, "id", 0, 3000});
   auto series =
       MakeArgs(r, "generate", "", {{"function", "generate_series"}, {"splits", "4"}},
                false, {"0", "9999"})

@@ -1,0 +1,84 @@
+#include "connectors/delta/delta_connector.h"
+
+#include <arrow/scalar.h>
+
+#include "connectors/delta/delta_source.h"
+#include "connectors/file/storage.h"
+
+namespace flowsql {
+
+namespace {
+
+constexpr char kScheme[] = "delta://";
+
+/// The table's folder: 'delta://lake/t' -> "lake/t", 'delta://s3://b/t' -> "s3://b/t";
+/// read_delta's argument as it is.
+std::string TableUri(const std::string& uri) {
+  if (uri.rfind(kScheme, 0) == 0) return uri.substr(sizeof(kScheme) - 1);
+  return uri;
+}
+
+std::vector<OptionSpec> SourceOptions() {
+  using T = OptionType;
+  std::vector<OptionSpec> options = {
+      {"version", T::kInt, "", "Time travel: read this version of the table"},
+      {"timestamp", T::kString, "",
+       "Time travel: read the latest version committed at or before this time "
+       "('2024-03-01 10:00:00', UTC unless it names a zone)"},
+      {"batch_size", T::kInt, "0", "Rows per batch read (0: the Parquet reader's)"},
+  };
+  auto storage = file::StorageOptionSpecs();
+  options.insert(options.end(), storage.begin(), storage.end());
+  return options;
+}
+
+/// `text` as milliseconds since the epoch.
+Result<int64_t> ParseTimestamp(const std::string& text) {
+  std::string value = text;
+  if (value.size() > 10 && value[10] == ' ') value[10] = 'T';
+  auto parsed =
+      arrow::Scalar::Parse(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"), value);
+  if (!parsed.ok()) {
+    return Status::Invalid("option 'timestamp': '", text,
+                           "' is not a time ('2024-03-01 10:00:00')");
+  }
+  return static_cast<const arrow::TimestampScalar&>(**parsed).value;
+}
+
+}  // namespace
+
+Status RegisterDeltaConnector(Registry* registry) {
+  ConnectorSpec spec;
+  spec.name = "delta";
+  spec.doc =
+      "Delta Lake tables, local or in an object store: 'delta://path' or "
+      "read_delta('path', version => N | timestamp => '...'). Reads a version from the "
+      "log (checkpoints and commits); its data files are splits, read in parallel, "
+      "skipped by partition values and file statistics.";
+  spec.schemes = {"delta"};
+  spec.functions = {{"read_delta", {}}};
+  spec.positional_names = {"path"};
+  spec.source_options = SourceOptions();
+  spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
+    const std::string uri = TableUri(args.uri);
+    if (uri.empty()) return Status::Invalid("delta: name the table's folder");
+    const Options& o = args.options;
+    if (o.IsSet("version") && o.IsSet("timestamp")) {
+      return Status::Invalid(
+          "options 'version' and 'timestamp' both pick the version: "
+          "give one");
+    }
+    std::optional<int64_t> version, timestamp;
+    if (o.IsSet("version")) version = o.GetInt("version");
+    if (o.IsSet("timestamp")) {
+      ARROW_ASSIGN_OR_RAISE(timestamp, ParseTimestamp(o.GetString("timestamp")));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(uri, o));
+    auto log = std::make_shared<delta::DeltaLog>(std::move(storage), uri);
+    return std::make_unique<delta::DeltaSource>(std::move(log), version, timestamp,
+                                                o.GetInt("batch_size"));
+  };
+  return registry->Register(std::move(spec));
+}
+
+}  // namespace flowsql

@@ -1,0 +1,574 @@
+#include "connectors/delta/delta_log.h"
+
+#include <arrow/array.h>
+#include <arrow/filesystem/filesystem.h>
+#include <arrow/io/interfaces.h>
+#include <arrow/table.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <unordered_map>
+
+#include "connectors/file/format_reader.h"
+
+namespace flowsql::delta {
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+constexpr size_t kVersionDigits = 20;
+
+/// The version a log file's name starts with, or -1.
+int64_t VersionOf(const std::string& name) {
+  if (name.size() <= kVersionDigits || name[kVersionDigits] != '.') return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < kVersionDigits; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return -1;
+    v = v * 10 + (name[i] - '0');
+  }
+  return v;
+}
+
+/// The state a replay builds: the live files by path and deletion vector.
+struct Replay {
+  Snapshot snapshot;
+  std::unordered_map<std::string, AddFile> files;
+  bool has_protocol = false, has_metadata = false;
+  int64_t in_commit_timestamp = -1;  // of the commit being replayed
+
+  static std::string Key(const std::string& path,
+                         const std::optional<DeletionVector>& dv) {
+    return dv ? path + '\n' + dv->UniqueId() : path;
+  }
+  void Add(AddFile add) {
+    std::string key = Key(add.path, add.deletion_vector);
+    files[std::move(key)] = std::move(add);
+  }
+  void Remove(const std::string& path, const std::optional<DeletionVector>& dv) {
+    files.erase(Key(path, dv));
+  }
+};
+
+// --- JSON actions (commits, V2 JSON checkpoints) ---
+
+std::string Str(dom::element e) {
+  std::string_view s;
+  return e.get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
+}
+
+int64_t Int(dom::element e) {
+  int64_t v = 0;
+  if (e.get_int64().get(v) == simdjson::SUCCESS) return v;
+  return 0;
+}
+
+int64_t IntField(dom::object o, const char* key) {
+  dom::element e;
+  return o[key].get(e) == simdjson::SUCCESS ? Int(e) : 0;
+}
+
+std::string StrField(dom::object o, const char* key) {
+  dom::element e;
+  return o[key].get(e) == simdjson::SUCCESS ? Str(e) : std::string();
+}
+
+std::vector<std::string> StrList(dom::object o, const char* key) {
+  std::vector<std::string> out;
+  dom::array a;
+  if (o[key].get_array().get(a) != simdjson::SUCCESS) return out;
+  for (dom::element e : a) out.push_back(Str(e));
+  return out;
+}
+
+std::optional<DeletionVector> JsonDv(dom::object o) {
+  dom::object dv;
+  if (o["deletionVector"].get_object().get(dv) != simdjson::SUCCESS) return std::nullopt;
+  DeletionVector out;
+  out.storage_type = StrField(dv, "storageType");
+  out.path_or_inline = StrField(dv, "pathOrInlineDv");
+  out.offset = static_cast<int32_t>(IntField(dv, "offset"));
+  out.size_in_bytes = static_cast<int32_t>(IntField(dv, "sizeInBytes"));
+  out.cardinality = IntField(dv, "cardinality");
+  return out;
+}
+
+Status ApplyJsonAction(const std::string& key, dom::object value, Replay* replay) {
+  if (key == "add") {
+    AddFile add;
+    add.path = StrField(value, "path");
+    add.size = IntField(value, "size");
+    add.modification_time = IntField(value, "modificationTime");
+    add.stats = StrField(value, "stats");
+    dom::object parts;
+    if (value["partitionValues"].get_object().get(parts) == simdjson::SUCCESS) {
+      for (auto [name, v] : parts) {
+        add.partition_values[std::string(name)] =
+            v.is_null() ? std::nullopt : std::optional<std::string>(Str(v));
+      }
+    }
+    add.deletion_vector = JsonDv(value);
+    replay->Add(std::move(add));
+  } else if (key == "remove") {
+    replay->Remove(StrField(value, "path"), JsonDv(value));
+  } else if (key == "metaData") {
+    Metadata& m = replay->snapshot.metadata;
+    m = Metadata{};
+    m.id = StrField(value, "id");
+    m.schema_string = StrField(value, "schemaString");
+    m.partition_columns = StrList(value, "partitionColumns");
+    m.created_time = IntField(value, "createdTime");
+    dom::object conf;
+    if (value["configuration"].get_object().get(conf) == simdjson::SUCCESS) {
+      for (auto [name, v] : conf) m.configuration[std::string(name)] = Str(v);
+    }
+    replay->has_metadata = true;
+  } else if (key == "protocol") {
+    Protocol& p = replay->snapshot.protocol;
+    p.min_reader_version = static_cast<int32_t>(IntField(value, "minReaderVersion"));
+    p.min_writer_version = static_cast<int32_t>(IntField(value, "minWriterVersion"));
+    p.reader_features = StrList(value, "readerFeatures");
+    p.writer_features = StrList(value, "writerFeatures");
+    replay->has_protocol = true;
+  } else if (key == "txn") {
+    replay->snapshot.app_versions[StrField(value, "appId")] = IntField(value, "version");
+  } else if (key == "commitInfo") {
+    dom::element ts;
+    if (value["inCommitTimestamp"].get(ts) == simdjson::SUCCESS) {
+      replay->in_commit_timestamp = Int(ts);
+    }
+  }
+  // Other actions (cdc, domainMetadata, checkpointMetadata, ...) change no file.
+  return Status::OK();
+}
+
+/// Calls `f(key, object)` for each action of a JSON-lines log file.
+template <typename F>
+Status ForEachJsonAction(const std::string& text, const std::string& uri, F&& f) {
+  dom::parser parser;
+  size_t line_no = 0, start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    ++line_no;
+    std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    dom::object action;
+    auto error = parser.parse(line.data(), line.size()).get_object().get(action);
+    if (error) {
+      return Status::IOError(uri, ":", line_no, ": not a Delta log action (",
+                             simdjson::error_message(error), ")");
+    }
+    for (auto [key, value] : action) {
+      dom::object object;
+      if (value.get_object().get(object) != simdjson::SUCCESS) continue;
+      ARROW_RETURN_NOT_OK(f(std::string(key), object));
+    }
+  }
+  return Status::OK();
+}
+
+// --- Parquet checkpoints ---
+
+/// A struct column's child by name, or nullptr.
+std::shared_ptr<arrow::Array> Child(const arrow::StructArray& s, const char* name) {
+  return s.GetFieldByName(name);
+}
+
+std::string StrAt(const std::shared_ptr<arrow::Array>& a, int64_t i) {
+  if (!a || a->IsNull(i)) return {};
+  if (a->type_id() == arrow::Type::STRING) {
+    return std::string(static_cast<const arrow::StringArray&>(*a).GetView(i));
+  }
+  if (a->type_id() == arrow::Type::LARGE_STRING) {
+    return std::string(static_cast<const arrow::LargeStringArray&>(*a).GetView(i));
+  }
+  return {};
+}
+
+int64_t IntAt(const std::shared_ptr<arrow::Array>& a, int64_t i) {
+  if (!a || a->IsNull(i)) return 0;
+  switch (a->type_id()) {
+    case arrow::Type::INT64:
+      return static_cast<const arrow::Int64Array&>(*a).Value(i);
+    case arrow::Type::INT32:
+      return static_cast<const arrow::Int32Array&>(*a).Value(i);
+    default:
+      return 0;
+  }
+}
+
+std::vector<std::string> ListAt(const std::shared_ptr<arrow::Array>& a, int64_t i) {
+  std::vector<std::string> out;
+  if (!a || a->IsNull(i) || a->type_id() != arrow::Type::LIST) return out;
+  const auto& list = static_cast<const arrow::ListArray&>(*a);
+  auto values = list.values();
+  for (int64_t k = list.value_offset(i); k < list.value_offset(i + 1); ++k) {
+    out.push_back(StrAt(values, k));
+  }
+  return out;
+}
+
+/// A map<string, string> cell; `nulls`: NULL values are kept as nullopt.
+std::map<std::string, std::optional<std::string>> MapAt(
+    const std::shared_ptr<arrow::Array>& a, int64_t i) {
+  std::map<std::string, std::optional<std::string>> out;
+  if (!a || a->IsNull(i) || a->type_id() != arrow::Type::MAP) return out;
+  const auto& map = static_cast<const arrow::MapArray&>(*a);
+  for (int64_t k = map.value_offset(i); k < map.value_offset(i + 1); ++k) {
+    out[StrAt(map.keys(), k)] = map.items()->IsNull(k)
+                                    ? std::nullopt
+                                    : std::optional<std::string>(StrAt(map.items(), k));
+  }
+  return out;
+}
+
+std::optional<DeletionVector> DvAt(const std::shared_ptr<arrow::Array>& a, int64_t i) {
+  if (!a || a->IsNull(i) || a->type_id() != arrow::Type::STRUCT) return std::nullopt;
+  const auto& s = static_cast<const arrow::StructArray&>(*a);
+  DeletionVector dv;
+  dv.storage_type = StrAt(Child(s, "storageType"), i);
+  dv.path_or_inline = StrAt(Child(s, "pathOrInlineDv"), i);
+  dv.offset = static_cast<int32_t>(IntAt(Child(s, "offset"), i));
+  dv.size_in_bytes = static_cast<int32_t>(IntAt(Child(s, "sizeInBytes"), i));
+  dv.cardinality = IntAt(Child(s, "cardinality"), i);
+  return dv;
+}
+
+/// Applies the actions of one record batch of a Parquet checkpoint; sidecar paths
+/// (V2 checkpoints) are appended to `sidecars`.
+void ApplyCheckpointBatch(const arrow::RecordBatch& batch, Replay* replay,
+                          std::vector<std::string>* sidecars) {
+  auto column = [&](const char* name) -> const arrow::StructArray* {
+    auto c = batch.GetColumnByName(name);
+    return c && c->type_id() == arrow::Type::STRUCT
+               ? static_cast<const arrow::StructArray*>(c.get())
+               : nullptr;
+  };
+  const auto* add = column("add");
+  const auto* meta = column("metaData");
+  const auto* protocol = column("protocol");
+  const auto* txn = column("txn");
+  const auto* sidecar = column("sidecar");
+  for (int64_t i = 0; i < batch.num_rows(); ++i) {
+    if (add && add->IsValid(i)) {
+      AddFile f;
+      f.path = StrAt(Child(*add, "path"), i);
+      f.partition_values = MapAt(Child(*add, "partitionValues"), i);
+      f.size = IntAt(Child(*add, "size"), i);
+      f.modification_time = IntAt(Child(*add, "modificationTime"), i);
+      f.stats = StrAt(Child(*add, "stats"), i);
+      f.deletion_vector = DvAt(Child(*add, "deletionVector"), i);
+      replay->Add(std::move(f));
+    }
+    if (meta && meta->IsValid(i)) {
+      Metadata& m = replay->snapshot.metadata;
+      m.id = StrAt(Child(*meta, "id"), i);
+      m.schema_string = StrAt(Child(*meta, "schemaString"), i);
+      m.partition_columns = ListAt(Child(*meta, "partitionColumns"), i);
+      m.created_time = IntAt(Child(*meta, "createdTime"), i);
+      m.configuration.clear();
+      for (auto& [k, v] : MapAt(Child(*meta, "configuration"), i)) {
+        m.configuration[k] = v.value_or("");
+      }
+      replay->has_metadata = true;
+    }
+    if (protocol && protocol->IsValid(i)) {
+      Protocol& p = replay->snapshot.protocol;
+      p.min_reader_version =
+          static_cast<int32_t>(IntAt(Child(*protocol, "minReaderVersion"), i));
+      p.min_writer_version =
+          static_cast<int32_t>(IntAt(Child(*protocol, "minWriterVersion"), i));
+      p.reader_features = ListAt(Child(*protocol, "readerFeatures"), i);
+      p.writer_features = ListAt(Child(*protocol, "writerFeatures"), i);
+      replay->has_protocol = true;
+    }
+    if (txn && txn->IsValid(i)) {
+      replay->snapshot.app_versions[StrAt(Child(*txn, "appId"), i)] =
+          IntAt(Child(*txn, "version"), i);
+    }
+    if (sidecar && sidecar->IsValid(i) && sidecars != nullptr) {
+      sidecars->push_back(StrAt(Child(*sidecar, "path"), i));
+    }
+  }
+}
+
+/// Reads the checkpoint actions of a Parquet file, a row group at a time.
+Status ReadParquetActions(const file::Storage& storage, const std::string& uri,
+                          Replay* replay, std::vector<std::string>* sidecars) {
+  auto named = [&](Status st) {
+    return st.ok() ? st : Status::IOError(uri, ": ", st.message());
+  };
+  auto opened = storage.OpenFile(uri);
+  if (!opened.ok()) return named(opened.status());
+  parquet::arrow::FileReaderBuilder builder;
+  ARROW_RETURN_NOT_OK(named(builder.Open(*opened)));
+  std::unique_ptr<parquet::arrow::FileReader> reader;
+  ARROW_RETURN_NOT_OK(named(builder.Build(&reader)));
+  std::vector<int> columns;  // the leaves of the actions read
+  for (const auto& field : reader->manifest().schema_fields) {
+    const std::string& name = field.field->name();
+    if (name == "add" || name == "metaData" || name == "protocol" || name == "txn" ||
+        name == "sidecar") {
+      file::CollectLeaves(field, &columns);
+    }
+  }
+  for (int g = 0; g < reader->num_row_groups(); ++g) {
+    auto read = reader->ReadRowGroup(g, columns);
+    ARROW_RETURN_NOT_OK(named(read.status()));
+    std::shared_ptr<arrow::Table> table = *read;
+    arrow::TableBatchReader batches(*table);
+    std::shared_ptr<arrow::RecordBatch> batch;
+    while (true) {
+      ARROW_RETURN_NOT_OK(named(batches.ReadNext(&batch)));
+      if (!batch) break;
+      ApplyCheckpointBatch(*batch, replay, sidecars);
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::string> ReadText(const file::Storage& storage, const std::string& uri) {
+  ARROW_ASSIGN_OR_RAISE(auto in, storage.OpenStream(uri));
+  std::string text;
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(auto chunk, in->Read(1 << 20));
+    if (chunk->size() == 0) break;
+    text.append(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+  }
+  return text;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+std::string PercentDecode(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+/// The log's files, by version.
+struct DeltaLog::Listing {
+  struct Checkpoint {
+    std::vector<std::string> parts;  // names, in part order
+    int expected = 1;
+  };
+  std::map<int64_t, std::pair<std::string, int64_t>> commits;  // name, mtime (ms)
+  std::map<int64_t, Checkpoint> checkpoints;                   // complete ones only
+};
+
+DeltaLog::DeltaLog(std::shared_ptr<const file::Storage> storage, std::string table_uri)
+    : storage_(std::move(storage)), table_uri_(std::move(table_uri)) {
+  while (table_uri_.size() > 1 && table_uri_.back() == '/') table_uri_.pop_back();
+  log_uri_ = file::Storage::Join(table_uri_, "_delta_log");
+}
+
+std::string DeltaLog::DataFileUri(const std::string& path) const {
+  if (path.find("://") != std::string::npos) return PercentDecode(path);
+  return file::Storage::Join(table_uri_, PercentDecode(path));
+}
+
+Result<DeltaLog::Listing> DeltaLog::List() const {
+  arrow::fs::FileSelector selector;
+  selector.base_dir = storage_->PathOf(log_uri_);
+  selector.allow_not_found = true;
+  auto infos = storage_->filesystem()->GetFileInfo(selector);
+  if (!infos.ok()) return Status::IOError(log_uri_, ": ", infos.status().message());
+  Listing listing;
+  std::map<int64_t, std::map<std::string, Listing::Checkpoint>> partial;
+  for (const auto& info : *infos) {
+    if (!info.IsFile()) continue;
+    const std::string name = info.base_name();
+    const int64_t version = VersionOf(name);
+    if (version < 0) continue;
+    const std::string rest = name.substr(kVersionDigits + 1);
+    if (rest == "json") {
+      const int64_t mtime = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                info.mtime().time_since_epoch())
+                                .count();
+      listing.commits[version] = {name, mtime};
+    } else if (rest == "checkpoint.parquet") {
+      partial[version]["classic"].parts = {name};
+    } else if (rest.rfind("checkpoint.", 0) == 0 && EndsWith(rest, ".parquet") &&
+               rest.size() ==
+                   std::string("checkpoint.0000000001.0000000003.parquet").size()) {
+      // Multi-part: checkpoint.<part>.<parts>.parquet, each part 10 digits.
+      const int part = std::atoi(rest.substr(11, 10).c_str());
+      const int parts = std::atoi(rest.substr(22, 10).c_str());
+      auto& cp = partial[version]["multi" + std::to_string(parts)];
+      cp.expected = parts;
+      if (static_cast<int>(cp.parts.size()) < parts) cp.parts.resize(parts);
+      if (part >= 1 && part <= parts) cp.parts[part - 1] = name;
+    } else if (rest.rfind("checkpoint.", 0) == 0 &&
+               (EndsWith(rest, ".parquet") || EndsWith(rest, ".json"))) {
+      partial[version]["v2" + rest].parts = {name};  // V2: checkpoint.<uuid>.<ext>
+    }
+  }
+  for (auto& [version, kinds] : partial) {
+    for (auto& [kind, cp] : kinds) {
+      const bool complete = static_cast<int>(cp.parts.size()) == cp.expected &&
+                            std::none_of(cp.parts.begin(), cp.parts.end(),
+                                         [](const std::string& p) { return p.empty(); });
+      if (complete) {
+        listing.checkpoints[version] = cp;
+        break;
+      }
+    }
+  }
+  return listing;
+}
+
+Result<int64_t> DeltaLog::LatestVersion() const {
+  ARROW_ASSIGN_OR_RAISE(auto listing, List());
+  int64_t latest = -1;
+  if (!listing.commits.empty()) latest = listing.commits.rbegin()->first;
+  if (!listing.checkpoints.empty()) {
+    latest = std::max(latest, listing.checkpoints.rbegin()->first);
+  }
+  return latest;
+}
+
+Result<Snapshot> DeltaLog::Load(std::optional<int64_t> version) const {
+  ARROW_ASSIGN_OR_RAISE(auto listing, List());
+  if (listing.commits.empty() && listing.checkpoints.empty()) {
+    return Status::Invalid(table_uri_, " is not a Delta table: ", log_uri_,
+                           " holds no commit");
+  }
+  int64_t latest = listing.commits.empty() ? -1 : listing.commits.rbegin()->first;
+  if (!listing.checkpoints.empty()) {
+    latest = std::max(latest, listing.checkpoints.rbegin()->first);
+  }
+  const int64_t target = version.value_or(latest);
+  if (target < 0 || target > latest) {
+    return Status::Invalid(table_uri_, ": no version ", target, " (the latest is ",
+                           latest, ")");
+  }
+  // The latest checkpoint at or before the target.
+  int64_t start = 0;
+  const Listing::Checkpoint* checkpoint = nullptr;
+  auto cp = listing.checkpoints.upper_bound(target);
+  if (cp != listing.checkpoints.begin()) {
+    --cp;
+    start = cp->first + 1;
+    checkpoint = &cp->second;
+  }
+  for (int64_t v = start; v <= target; ++v) {
+    if (!listing.commits.count(v)) {
+      return Status::Invalid(table_uri_, ": version ", target,
+                             " cannot be read: its log lacks commit ", v,
+                             checkpoint ? "" : " and has no checkpoint before it",
+                             " (cleaned up by log retention?)");
+    }
+  }
+  Replay replay;
+  if (checkpoint) {
+    std::vector<std::string> sidecars;
+    for (const auto& part : checkpoint->parts) {
+      const std::string uri = file::Storage::Join(log_uri_, part);
+      if (EndsWith(part, ".json")) {
+        ARROW_ASSIGN_OR_RAISE(auto text, ReadText(*storage_, uri));
+        ARROW_RETURN_NOT_OK(ForEachJsonAction(
+            text, uri, [&](const std::string& key, dom::object value) -> Status {
+              if (key == "sidecar") {
+                sidecars.push_back(StrField(value, "path"));
+                return Status::OK();
+              }
+              return ApplyJsonAction(key, value, &replay);
+            }));
+      } else {
+        ARROW_RETURN_NOT_OK(ReadParquetActions(*storage_, uri, &replay, &sidecars));
+      }
+    }
+    for (const auto& sidecar : sidecars) {
+      const std::string uri =
+          file::Storage::Join(file::Storage::Join(log_uri_, "_sidecars"), sidecar);
+      ARROW_RETURN_NOT_OK(ReadParquetActions(*storage_, uri, &replay, nullptr));
+    }
+    replay.snapshot.timestamp = 0;
+  }
+  for (int64_t v = start; v <= target; ++v) {
+    const auto& [name, mtime] = listing.commits.at(v);
+    const std::string uri = file::Storage::Join(log_uri_, name);
+    ARROW_ASSIGN_OR_RAISE(auto text, ReadText(*storage_, uri));
+    replay.in_commit_timestamp = -1;
+    ARROW_RETURN_NOT_OK(
+        ForEachJsonAction(text, uri, [&](const std::string& key, dom::object value) {
+          return ApplyJsonAction(key, value, &replay);
+        }));
+    replay.snapshot.timestamp =
+        replay.in_commit_timestamp >= 0 ? replay.in_commit_timestamp : mtime;
+  }
+  if (!replay.has_protocol || !replay.has_metadata) {
+    return Status::Invalid(table_uri_, ": the log of version ", target, " has no ",
+                           replay.has_protocol ? "metaData" : "protocol", " action");
+  }
+  Snapshot snapshot = std::move(replay.snapshot);
+  snapshot.version = target;
+  snapshot.files.reserve(replay.files.size());
+  for (auto& [key, add] : replay.files) snapshot.files.push_back(std::move(add));
+  std::sort(snapshot.files.begin(), snapshot.files.end(),
+            [](const AddFile& a, const AddFile& b) { return a.path < b.path; });
+  return snapshot;
+}
+
+Result<int64_t> DeltaLog::VersionAt(int64_t timestamp_ms) const {
+  ARROW_ASSIGN_OR_RAISE(auto history, History());
+  for (const auto& commit : history) {  // newest first
+    if (commit.timestamp <= timestamp_ms) return commit.version;
+  }
+  return Status::Invalid(table_uri_,
+                         ": no version at or before that time (the oldest "
+                         "in the log is ",
+                         history.empty() ? -1 : history.back().version, ")");
+}
+
+Result<std::vector<CommitInfo>> DeltaLog::History() const {
+  ARROW_ASSIGN_OR_RAISE(auto listing, List());
+  std::vector<CommitInfo> out;
+  for (auto it = listing.commits.rbegin(); it != listing.commits.rend(); ++it) {
+    CommitInfo info;
+    info.version = it->first;
+    info.timestamp = it->second.second;
+    const std::string uri = file::Storage::Join(log_uri_, it->second.first);
+    ARROW_ASSIGN_OR_RAISE(auto text, ReadText(*storage_, uri));
+    ARROW_RETURN_NOT_OK(ForEachJsonAction(
+        text, uri, [&](const std::string& key, dom::object value) -> Status {
+          if (key != "commitInfo") return Status::OK();
+          dom::element ts;
+          if (value["inCommitTimestamp"].get(ts) == simdjson::SUCCESS) {
+            info.timestamp = Int(ts);
+          }
+          info.operation = StrField(value, "operation");
+          info.engine = StrField(value, "engineInfo");
+          dom::element params;
+          if (value["operationParameters"].get(params) == simdjson::SUCCESS) {
+            info.parameters = simdjson::minify(params);
+          }
+          return Status::OK();
+        }));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace flowsql::delta

@@ -1,0 +1,213 @@
+#include "connectors/delta/delta_schema.h"
+
+#include <arrow/util/key_value_metadata.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "connectors/delta/json.h"
+
+namespace flowsql::delta {
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+constexpr char kPhysicalName[] = "delta.columnMapping.physicalName";
+
+/// The reader features flowsql understands (PROTOCOL.md's names).
+const std::vector<std::string>& ReadableFeatures() {
+  static const std::vector<std::string> features = {
+      "timestampNtz",          // timestamp_ntz columns
+      "v2Checkpoint",          // checkpoints with sidecars
+      "vacuumProtocolCheck",   // a writer's concern
+      "checkpointProtection",  // a writer's concern
+  };
+  return features;
+}
+
+Result<std::shared_ptr<arrow::DataType>> TypeOf(dom::element type);
+
+Result<std::shared_ptr<arrow::Field>> FieldOf(dom::object field) {
+  std::string_view name;
+  if (field["name"].get_string().get(name) != simdjson::SUCCESS) {
+    return Status::Invalid("a field without a name");
+  }
+  dom::element type;
+  if (field["type"].get(type) != simdjson::SUCCESS) {
+    return Status::Invalid("field '", name, "' has no type");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto arrow_type, TypeOf(type));
+  const bool nullable = ValueOr(field["nullable"].get_bool(), true);
+  std::shared_ptr<arrow::KeyValueMetadata> metadata;
+  dom::object meta;
+  if (field["metadata"].get_object().get(meta) == simdjson::SUCCESS && meta.size() > 0) {
+    metadata = std::make_shared<arrow::KeyValueMetadata>();
+    for (auto [key, value] : meta) {
+      std::string_view text;
+      metadata->Append(std::string(key), value.get_string().get(text) == simdjson::SUCCESS
+                                             ? std::string(text)
+                                             : simdjson::minify(value));
+    }
+  }
+  return arrow::field(std::string(name), std::move(arrow_type), nullable,
+                      std::move(metadata));
+}
+
+Result<std::shared_ptr<arrow::DataType>> TypeOf(dom::element type) {
+  std::string_view name;
+  if (type.get_string().get(name) == simdjson::SUCCESS) {
+    static const std::map<std::string, std::shared_ptr<arrow::DataType>> primitives = {
+        {"string", arrow::utf8()},
+        {"long", arrow::int64()},
+        {"integer", arrow::int32()},
+        {"short", arrow::int16()},
+        {"byte", arrow::int8()},
+        {"float", arrow::float32()},
+        {"double", arrow::float64()},
+        {"boolean", arrow::boolean()},
+        {"binary", arrow::binary()},
+        {"date", arrow::date32()},
+        {"timestamp", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC")},
+        {"timestamp_ntz", arrow::timestamp(arrow::TimeUnit::MICRO)},
+    };
+    auto it = primitives.find(std::string(name));
+    if (it != primitives.end()) return it->second;
+    static const std::regex decimal(R"(decimal\(\s*(\d+)\s*,\s*(-?\d+)\s*\))");
+    std::cmatch m;
+    const std::string text(name);
+    if (std::regex_match(text.c_str(), m, decimal)) {
+      const int precision = std::stoi(m[1]), scale = std::stoi(m[2]);
+      if (precision > 38) return arrow::decimal256(precision, scale);
+      return arrow::decimal128(precision, scale);
+    }
+    return Status::NotImplemented("the Delta type '", name, "'");
+  }
+  dom::object object;
+  if (type.get_object().get(object) != simdjson::SUCCESS) {
+    return Status::Invalid("a type that is neither a name nor an object");
+  }
+  const auto kind = ValueOr(object["type"].get_string(), std::string_view());
+  if (kind == "struct") {
+    dom::array fields;
+    if (object["fields"].get_array().get(fields) != simdjson::SUCCESS) {
+      return Status::Invalid("a struct without fields");
+    }
+    arrow::FieldVector out;
+    for (dom::element f : fields) {
+      dom::object fo;
+      if (f.get_object().get(fo) != simdjson::SUCCESS) {
+        return Status::Invalid("a struct field that is not an object");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto field, FieldOf(fo));
+      out.push_back(std::move(field));
+    }
+    return arrow::struct_(std::move(out));
+  }
+  if (kind == "array") {
+    dom::element element;
+    if (object["elementType"].get(element) != simdjson::SUCCESS) {
+      return Status::Invalid("an array without elementType");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto item, TypeOf(element));
+    const bool nulls = ValueOr(object["containsNull"].get_bool(), true);
+    return arrow::list(arrow::field("element", std::move(item), nulls));
+  }
+  if (kind == "map") {
+    dom::element key, value;
+    if (object["keyType"].get(key) != simdjson::SUCCESS ||
+        object["valueType"].get(value) != simdjson::SUCCESS) {
+      return Status::Invalid("a map without keyType or valueType");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto key_type, TypeOf(key));
+    ARROW_ASSIGN_OR_RAISE(auto value_type, TypeOf(value));
+    const bool nulls = ValueOr(object["valueContainsNull"].get_bool(), true);
+    return std::make_shared<arrow::MapType>(
+        arrow::field("key", std::move(key_type), false),
+        arrow::field("value", std::move(value_type), nulls));
+  }
+  return Status::NotImplemented("the Delta type '", simdjson::minify(type), "'");
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::Schema>> SchemaFromDelta(const std::string& schema_string) {
+  dom::parser parser;
+  dom::element root;
+  if (auto error = parser.parse(schema_string).get(root)) {
+    return Status::Invalid("the table's schemaString is not JSON (",
+                           simdjson::error_message(error), ")");
+  }
+  auto type = TypeOf(root);
+  if (!type.ok()) {
+    return type.status().WithMessage("the table's schema: ", type.status().message());
+  }
+  if ((*type)->id() != arrow::Type::STRUCT) {
+    return Status::Invalid("the table's schema is not a struct");
+  }
+  return arrow::schema((*type)->fields());
+}
+
+std::string PhysicalName(const arrow::Field& field) {
+  if (field.metadata()) {
+    auto name = field.metadata()->Get(kPhysicalName);
+    if (name.ok() && !name->empty()) return *name;
+  }
+  return field.name();
+}
+
+Status CheckReadable(const Snapshot& snapshot, const std::string& table) {
+  const Protocol& p = snapshot.protocol;
+  if (p.min_reader_version > 3) {
+    return Status::NotImplemented(table, " needs Delta reader version ",
+                                  p.min_reader_version,
+                                  "; flowsql reads versions 1 to 3");
+  }
+  if (p.min_reader_version == 3) {
+    for (const auto& feature : p.reader_features) {
+      const auto& known = ReadableFeatures();
+      if (std::find(known.begin(), known.end(), feature) != known.end()) continue;
+      if (feature == "columnMapping" || feature == "deletionVectors") continue;
+      return Status::NotImplemented(table, " needs the Delta reader feature '", feature,
+                                    "', which flowsql does not read");
+    }
+  }
+  auto mode = snapshot.metadata.configuration.find("delta.columnMapping.mode");
+  if (mode != snapshot.metadata.configuration.end() && mode->second != "none") {
+    return Status::NotImplemented(table, " uses column mapping (mode '", mode->second,
+                                  "'), which flowsql does not read yet");
+  }
+  for (const auto& file : snapshot.files) {
+    if (file.deletion_vector) {
+      return Status::NotImplemented(table, " has deletion vectors (file ", file.path,
+                                    "), which flowsql does not read yet");
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::shared_ptr<arrow::Scalar>> PartitionScalar(
+    const std::optional<std::string>& text,
+    const std::shared_ptr<arrow::DataType>& type) {
+  if (!text || (text->empty() && type->id() != arrow::Type::BINARY)) {
+    return arrow::MakeNullScalar(type);
+  }
+  if (type->id() == arrow::Type::STRING) return arrow::MakeScalar(*text);
+  if (type->id() == arrow::Type::BINARY) {
+    return std::make_shared<arrow::BinaryScalar>(arrow::Buffer::FromString(*text));
+  }
+  std::string value = *text;
+  if (type->id() == arrow::Type::TIMESTAMP) {
+    // "2024-03-01 10:00:00[.ffffff]", in UTC for a timestamp with a zone.
+    if (value.size() > 10 && value[10] == ' ') value[10] = 'T';
+    if (!value.empty() && value.back() == 'Z') value.pop_back();
+  }
+  auto scalar = arrow::Scalar::Parse(type, value);
+  if (!scalar.ok()) {
+    return Status::Invalid("partition value '", *text, "' is not a ", type->ToString());
+  }
+  return scalar;
+}
+
+}  // namespace flowsql::delta

@@ -1,0 +1,35 @@
+// A Delta table's schema (metaData.schemaString: Spark's StructType as JSON) as
+// Arrow's, and the protocol features a reader must understand.
+#pragma once
+
+#include <arrow/scalar.h>
+#include <arrow/type.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "connectors/delta/delta_log.h"
+#include "flowsql/status.h"
+
+namespace flowsql::delta {
+
+/// The Arrow schema of a schemaString. Spark types map as the Delta protocol says:
+/// long -> int64, timestamp -> timestamp[us, UTC], timestamp_ntz -> timestamp[us],
+/// decimal(p,s) -> decimal128(p,s), array / map / struct nest. A field's Delta
+/// metadata is kept as the Arrow field's (column mapping's physical name among it).
+Result<std::shared_ptr<arrow::Schema>> SchemaFromDelta(const std::string& schema_string);
+
+/// The physical name of a field under column mapping, else its name.
+std::string PhysicalName(const arrow::Field& field);
+
+/// OK when flowsql can read a table with `snapshot`'s protocol and configuration; an
+/// error naming the feature it lacks otherwise, never wrong rows.
+Status CheckReadable(const Snapshot& snapshot, const std::string& table);
+
+/// A partition value as the log writes it ("2024-03-01", "1.5", "true", NULL as
+/// nullopt or "") as a scalar of `type`.
+Result<std::shared_ptr<arrow::Scalar>> PartitionScalar(
+    const std::optional<std::string>& text, const std::shared_ptr<arrow::DataType>& type);
+
+}  // namespace flowsql::delta

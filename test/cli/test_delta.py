@@ -1,0 +1,181 @@
+"""Delta tables read by flowsql: tables that delta-rs (the `deltalake` package) wrote,
+read version by version, with delta-rs's own read as the oracle (rows and types)."""
+
+import datetime
+import decimal
+import json
+import os
+
+import deltalake
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import run_flowsql
+
+SCHEMA = pa.schema([
+    ("id", pa.int64()), ("part", pa.string()), ("amount", pa.decimal128(10, 2)),
+    ("day", pa.date32()), ("at", pa.timestamp("us", tz="UTC")),
+    ("local", pa.timestamp("us")), ("score", pa.float64()), ("ok", pa.bool_()),
+    ("tags", pa.list_(pa.string())),
+    ("owner", pa.struct([("id", pa.int32()), ("name", pa.string())])),
+])
+
+
+def rows(first, n, part=None):
+    ids = list(range(first, first + n))
+    return pa.table({
+        "id": ids,
+        "part": [part or ("a" if i % 2 else "b") for i in ids],
+        "amount": [decimal.Decimal(i) / 4 for i in ids],
+        "day": [datetime.date(2024, 1, 1) + datetime.timedelta(days=i % 40) for i in ids],
+        "at": [datetime.datetime(2024, 3, 1, tzinfo=datetime.timezone.utc)
+               + datetime.timedelta(seconds=i) for i in ids],
+        "local": [datetime.datetime(2024, 3, 1, 12) + datetime.timedelta(minutes=i)
+                  for i in ids],
+        "score": [None if i % 7 == 0 else i / 3 for i in ids],
+        "ok": [i % 3 == 0 for i in ids],
+        "tags": [[str(i)] * (i % 3) for i in ids],
+        "owner": [{"id": i % 5, "name": f"o{i % 5}"} for i in ids],
+    }, schema=SCHEMA)
+
+
+@pytest.fixture
+def table(tmp_path):
+    """Version 0: ids 0..99 in partitions a and b; 1: ids 100..149 appended; 2: a
+    checkpoint of version 1, then ids 150..159 appended; 3: an overwrite with ids
+    1000..1009 in partition c."""
+    path = str(tmp_path / "t")
+    deltalake.write_deltalake(path, rows(0, 100), partition_by=["part"])
+    deltalake.write_deltalake(path, rows(100, 50), mode="append")
+    deltalake.DeltaTable(path).create_checkpoint()
+    deltalake.write_deltalake(path, rows(150, 10), mode="append")
+    deltalake.write_deltalake(path, rows(1000, 10, part="c"), mode="overwrite")
+    return path
+
+
+def read(sql, tmp_path, name="out.parquet"):
+    out = tmp_path / name
+    r = run_flowsql("-c", f"{sql} INTO '{out}'")
+    assert r.code == 0, r
+    return pq.read_table(out)
+
+
+def oracle(path, version=None):
+    t = deltalake.DeltaTable(path, version=version)
+    return pa.table(t.to_pyarrow_dataset().to_table()).sort_by("id")
+
+
+def same(got, want):
+    # Parquet names a list's item 'element' and a UTC zone 'Etc/UTC' or 'UTC'.
+    got = got.cast(want.schema)
+    assert got.equals(want), (got.to_pylist()[:3], want.to_pylist()[:3])
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_each_version_reads_as_delta_rs_reads_it(table, tmp_path, version):
+    got = read(f"SELECT * FROM read_delta('{table}', version => {version}) ORDER BY id",
+               tmp_path)
+    want = oracle(table, version)
+    assert [f.name for f in got.schema] == [f.name for f in want.schema]
+    same(got, want.select(got.schema.names))
+
+
+def test_the_latest_version_by_uri(table, tmp_path):
+    got = read(f"SELECT * FROM 'delta://{table}' ORDER BY id", tmp_path)
+    assert got.column("id").to_pylist() == list(range(1000, 1010))
+    assert set(got.column("part").to_pylist()) == {"c"}
+
+
+def test_time_travel_by_timestamp(table, tmp_path):
+    # Each commit's time is its file's modification time: set them one hour apart.
+    log = os.path.join(table, "_delta_log")
+    base = datetime.datetime(2025, 6, 1, tzinfo=datetime.timezone.utc).timestamp()
+    for v in range(4):
+        t = base + 3600 * v
+        os.utime(os.path.join(log, f"{v:020d}.json"), (t, t))
+    got = read(f"SELECT count(*) AS n FROM read_delta('{table}', "
+               "timestamp => '2025-06-01 01:30:00')", tmp_path)
+    assert got.column("n").to_pylist() == [150]  # version 1
+    r = run_flowsql("-c", f"SELECT * FROM read_delta('{table}', "
+                          "timestamp => '2025-05-31 23:00:00')")
+    assert r.code != 0 and "no version at or before that time" in r.err, r
+
+
+def test_a_filter_skips_files_by_partition_and_statistics(table, tmp_path):
+    sql = f"SELECT id FROM read_delta('{table}', version => 2) WHERE part = 'a' AND id >= 150"
+    r = run_flowsql("-c", "EXPLAIN " + sql)
+    assert r.code == 0, r
+    # Version 2's files: a and b of ids 0..99, a and b of 100..149, a and b of 150..159.
+    assert "Scan delta " + table + " version=2 files=1 read, 5 skipped" in r.out, r.out
+    got = read(sql + " ORDER BY id", tmp_path)
+    assert got.column("id").to_pylist() == [i for i in range(150, 160) if i % 2]
+
+
+def test_count_comes_from_the_log(table, tmp_path):
+    got = read(f"SELECT count(*) AS n FROM read_delta('{table}', version => 2)", tmp_path)
+    assert got.column("n").to_pylist() == [160]
+
+
+# --- what flowsql refuses, by name ---------------------------------------------------
+
+def commit(table, version, *actions):
+    with open(os.path.join(table, "_delta_log", f"{version:020d}.json"), "w") as f:
+        for a in actions:
+            f.write(json.dumps(a) + "\n")
+
+
+def test_a_folder_without_a_log_is_not_a_delta_table(tmp_path):
+    r = run_flowsql("-c", f"SELECT * FROM 'delta://{tmp_path}'")
+    assert r.code != 0, r
+    assert f"{tmp_path} is not a Delta table: {tmp_path}/_delta_log holds no commit" \
+        in r.err, r.err
+
+
+def test_a_version_past_the_latest_is_named(table):
+    r = run_flowsql("-c", f"SELECT * FROM read_delta('{table}', version => 9)")
+    assert r.code != 0 and f"{table}: no version 9 (the latest is 3)" in r.err, r.err
+
+
+@pytest.mark.parametrize("protocol,configuration,message", [
+    ({"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["variantType"],
+      "writerFeatures": ["variantType"]}, {},
+     "needs the Delta reader feature 'variantType', which flowsql does not read"),
+    ({"minReaderVersion": 4, "minWriterVersion": 7}, {},
+     "needs Delta reader version 4; flowsql reads versions 1 to 3"),
+    ({"minReaderVersion": 2, "minWriterVersion": 5}, {"delta.columnMapping.mode": "name"},
+     "uses column mapping (mode 'name'), which flowsql does not read yet"),
+])
+def test_a_table_needing_what_flowsql_lacks_is_refused(table, protocol, configuration,
+                                                       message):
+    meta = deltalake.DeltaTable(table).metadata()
+    commit(table, 4, {"protocol": protocol},
+           {"metaData": {"id": meta.id, "format": {"provider": "parquet", "options": {}},
+                         "schemaString": deltalake.DeltaTable(table).schema().to_json(),
+                         "partitionColumns": ["part"], "configuration": configuration,
+                         "createdTime": 0}})
+    r = run_flowsql("-c", f"SELECT * FROM 'delta://{table}'")
+    assert r.code != 0 and f"delta table {table} {message}" in r.err, r.err
+    # The versions before stay readable.
+    r = run_flowsql("-c", f"SELECT count(*) FROM read_delta('{table}', version => 3)")
+    assert r.code == 0, r
+
+
+def test_deletion_vectors_are_refused_until_read(table):
+    commit(table, 4, {"add": {
+        "path": "part=c/x.parquet", "partitionValues": {"part": "c"}, "size": 1,
+        "modificationTime": 0, "dataChange": True,
+        "deletionVector": {"storageType": "u", "pathOrInlineDv": "ab^-aqEH.-t@S}K{vb[*k^",
+                           "offset": 4, "sizeInBytes": 40, "cardinality": 1}}})
+    r = run_flowsql("-c", f"SELECT * FROM 'delta://{table}'")
+    assert r.code != 0 and "has deletion vectors (file part=c/x.parquet)" in r.err, r.err
+
+
+def test_a_missing_commit_is_named(table):
+    os.remove(os.path.join(table, "_delta_log", f"{0:020d}.json"))
+    # Version 0 now has neither its commit nor a checkpoint; 2 and 3 have the checkpoint.
+    r = run_flowsql("-c", f"SELECT * FROM read_delta('{table}', version => 0)")
+    assert r.code != 0, r
+    assert "version 0 cannot be read: its log lacks commit 0" in r.err, r.err
+    r = run_flowsql("-c", f"SELECT count(*) FROM read_delta('{table}', version => 2)")
+    assert r.code == 0, r
