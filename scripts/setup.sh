@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS="g++ cmake ninja-build ccache make python3-venv python3-dev libsimdjson-dev libedit-dev \
-  libgtest-dev libssl-dev libcurl4-openssl-dev clang-format time"
+  libgtest-dev libssl-dev libcurl4-openssl-dev libroaring-dev clang-format time"
 # Azurite runs on Node.js; Debian's nodejs and npm only where no node/npm is on PATH
 # (a Node.js from elsewhere ships its own npm, which Debian's npm would conflict with).
 command -v node >/dev/null && command -v npm >/dev/null || DEBS+=" nodejs npm"

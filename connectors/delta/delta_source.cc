@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "common/conform.h"
+#include "connectors/delta/deletion_vector.h"
 #include "connectors/delta/delta_schema.h"
 #include "connectors/delta/json.h"
 #include "connectors/file/file_source.h"
@@ -225,14 +226,21 @@ Result<std::unique_ptr<SplitReader>> DeltaSource::OpenSplit(const Split& split,
       scan.columns.push_back(field->name());
     }
   }
-  // Row groups are skipped by the filter with this file's partition values in it.
-  cp::Expression simplified;
-  auto keep = file::MayMatch(request.filter, *schema_, known_[index], &simplified);
-  scan.filter = keep.ok() ? simplified : cp::literal(true);
+  // Row groups are skipped by the filter with this file's partition values in it;
+  // not in a file with deleted rows, whose rows are counted from the file's first.
+  if (!add.deletion_vector) {
+    cp::Expression simplified;
+    auto keep = file::MayMatch(request.filter, *schema_, known_[index], &simplified);
+    scan.filter = keep.ok() ? simplified : cp::literal(true);
+  }
   int64_t skip = 0, stop = -1;
   ARROW_RETURN_NOT_OK(file::ParseRows(range.start, split.id, &skip));
   ARROW_RETURN_NOT_OK(file::ParseRows(range.end, split.id, &stop));
   ARROW_ASSIGN_OR_RAISE(auto reader, reader_->Open(scan));
+  if (add.deletion_vector) {
+    ARROW_ASSIGN_OR_RAISE(auto deleted, ReadDeletionVector(*add.deletion_vector, *log_));
+    reader = SkipDeletedRows(std::move(reader), std::move(deleted));
+  }
   return file::MakeFileSplitReader(std::move(reader), std::move(out), info.path, skip,
                                    stop, batch_size_, std::move(constants));
 }
@@ -250,7 +258,7 @@ int64_t DeltaSource::ExactRows() const {
         rows < 0) {
       return -1;
     }
-    total += rows;
+    total += rows - (file.deletion_vector ? file.deletion_vector->cardinality : 0);
   }
   return total;
 }
