@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "connectors/file/format_reader.h"
+
 namespace flowsql::delta {
 
 namespace {
@@ -33,42 +35,6 @@ std::string UuidText(const std::string& bytes) {
   }
   return out;
 }
-
-class DeletedRowsFilter : public arrow::RecordBatchReader {
- public:
-  DeletedRowsFilter(std::shared_ptr<arrow::RecordBatchReader> inner,
-                    std::shared_ptr<const DeletedRows> deleted)
-      : inner_(std::move(inner)), deleted_(std::move(deleted)) {}
-
-  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
-
-  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    ARROW_RETURN_NOT_OK(inner_->ReadNext(out));
-    if (*out == nullptr) return Status::OK();
-    const int64_t n = (*out)->num_rows();
-    arrow::BooleanBuilder keep;
-    ARROW_RETURN_NOT_OK(keep.Reserve(n));
-    bool any = false;
-    for (int64_t i = 0; i < n; ++i) {
-      const bool deleted = deleted_->Contains(static_cast<uint64_t>(row_ + i));
-      any |= deleted;
-      keep.UnsafeAppend(!deleted);
-    }
-    row_ += n;
-    if (!any) return Status::OK();
-    ARROW_ASSIGN_OR_RAISE(auto mask, keep.Finish());
-    ARROW_ASSIGN_OR_RAISE(auto kept, arrow::compute::Filter(*out, mask));
-    *out = kept.record_batch();
-    return Status::OK();
-  }
-
-  Status Close() override { return inner_->Close(); }
-
- private:
-  std::shared_ptr<arrow::RecordBatchReader> inner_;
-  std::shared_ptr<const DeletedRows> deleted_;
-  int64_t row_ = 0;  // of the file, at the next batch
-};
 
 }  // namespace
 
@@ -182,7 +148,27 @@ Result<std::shared_ptr<DeletedRows>> ReadDeletionVector(const DeletionVector& dv
 std::shared_ptr<arrow::RecordBatchReader> SkipDeletedRows(
     std::shared_ptr<arrow::RecordBatchReader> reader,
     std::shared_ptr<const DeletedRows> deleted) {
-  return std::make_shared<DeletedRowsFilter>(std::move(reader), std::move(deleted));
+  int64_t row = 0;  // of the file, at the next batch
+  return file::MapBatches(
+      std::move(reader),
+      [deleted = std::move(deleted),
+       row](std::shared_ptr<arrow::RecordBatch> batch) mutable
+      -> Result<std::shared_ptr<arrow::RecordBatch>> {
+        const int64_t n = batch->num_rows();
+        arrow::BooleanBuilder keep;
+        ARROW_RETURN_NOT_OK(keep.Reserve(n));
+        bool any = false;
+        for (int64_t i = 0; i < n; ++i) {
+          const bool gone = deleted->Contains(static_cast<uint64_t>(row + i));
+          any |= gone;
+          keep.UnsafeAppend(!gone);
+        }
+        row += n;
+        if (!any) return batch;
+        ARROW_ASSIGN_OR_RAISE(auto mask, keep.Finish());
+        ARROW_ASSIGN_OR_RAISE(auto kept, arrow::compute::Filter(batch, mask));
+        return kept.record_batch();
+      });
 }
 
 }  // namespace flowsql::delta

@@ -1,5 +1,7 @@
 #include "connectors/delta/delta_schema.h"
 
+#include <arrow/array.h>
+#include <arrow/record_batch.h>
 #include <arrow/util/key_value_metadata.h>
 #include <simdjson.h>
 
@@ -175,11 +177,103 @@ Status CheckReadable(const Snapshot& snapshot, const std::string& table) {
     }
   }
   auto mode = snapshot.metadata.configuration.find("delta.columnMapping.mode");
-  if (mode != snapshot.metadata.configuration.end() && mode->second != "none") {
+  if (mode != snapshot.metadata.configuration.end() && mode->second != "none" &&
+      mode->second != "name") {
     return Status::NotImplemented(table, " uses column mapping (mode '", mode->second,
                                   "'), which flowsql does not read yet");
   }
   return Status::OK();
+}
+
+bool MapsColumns(const Snapshot& snapshot) {
+  auto mode = snapshot.metadata.configuration.find("delta.columnMapping.mode");
+  return mode != snapshot.metadata.configuration.end() && mode->second == "name";
+}
+
+namespace {
+
+/// `type` (a data file's: fields by physical name) with the names of `logical`'s
+/// fields, matched by their physical names.
+std::shared_ptr<arrow::DataType> Renamed(
+    const std::shared_ptr<arrow::DataType>& type,
+    const std::shared_ptr<arrow::DataType>& logical) {
+  if (type->id() == arrow::Type::STRUCT && logical->id() == arrow::Type::STRUCT) {
+    arrow::FieldVector fields;
+    for (const auto& f : type->fields()) {
+      std::shared_ptr<arrow::Field> match;
+      for (const auto& l : logical->fields()) {
+        if (PhysicalName(*l) == f->name()) match = l;
+      }
+      fields.push_back(
+          match ? f->WithName(match->name())->WithType(Renamed(f->type(), match->type()))
+                : f);
+    }
+    return arrow::struct_(std::move(fields));
+  }
+  if (type->id() == arrow::Type::LIST && logical->id() == arrow::Type::LIST) {
+    const auto& item = static_cast<const arrow::ListType&>(*type).value_field();
+    return arrow::list(item->WithType(Renamed(
+        item->type(), static_cast<const arrow::ListType&>(*logical).value_type())));
+  }
+  if (type->id() == arrow::Type::MAP && logical->id() == arrow::Type::MAP) {
+    const auto& m = static_cast<const arrow::MapType&>(*type);
+    const auto& l = static_cast<const arrow::MapType&>(*logical);
+    return std::make_shared<arrow::MapType>(
+        m.key_field()->WithType(Renamed(m.key_type(), l.key_type())),
+        m.item_field()->WithType(Renamed(m.item_type(), l.item_type())), m.keys_sorted());
+  }
+  return type;
+}
+
+/// `data` with `type`, which differs from its own in field names only.
+std::shared_ptr<arrow::ArrayData> WithType(const std::shared_ptr<arrow::ArrayData>& data,
+                                           const std::shared_ptr<arrow::DataType>& type) {
+  auto out = data->Copy();
+  out->type = type;
+  switch (type->id()) {
+    case arrow::Type::STRUCT:
+      for (size_t i = 0; i < out->child_data.size(); ++i) {
+        out->child_data[i] =
+            WithType(out->child_data[i], type->field(static_cast<int>(i))->type());
+      }
+      break;
+    case arrow::Type::LIST:
+      out->child_data[0] = WithType(
+          out->child_data[0], static_cast<const arrow::ListType&>(*type).value_type());
+      break;
+    case arrow::Type::MAP:
+      out->child_data[0] = WithType(
+          out->child_data[0], static_cast<const arrow::MapType&>(*type).value_type());
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::RecordBatch>> ToLogicalNames(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const arrow::Schema& schema) {
+  arrow::FieldVector fields;
+  arrow::ArrayVector columns;
+  for (int i = 0; i < batch->num_columns(); ++i) {
+    const auto& field = batch->schema()->field(i);
+    std::shared_ptr<arrow::Field> logical;
+    for (const auto& f : schema.fields()) {
+      if (PhysicalName(*f) == field->name()) logical = f;
+    }
+    if (!logical) {
+      fields.push_back(field);
+      columns.push_back(batch->column(i));
+      continue;
+    }
+    auto type = Renamed(field->type(), logical->type());
+    fields.push_back(field->WithName(logical->name())->WithType(type));
+    columns.push_back(arrow::MakeArray(WithType(batch->column_data(i), type)));
+  }
+  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), batch->num_rows(),
+                                  std::move(columns));
 }
 
 Result<std::shared_ptr<arrow::Scalar>> PartitionScalar(

@@ -23,6 +23,16 @@ Result<std::shared_ptr<arrow::Schema>> SchemaFromDelta(const std::string& schema
 /// The physical name of a field under column mapping, else its name.
 std::string PhysicalName(const arrow::Field& field);
 
+/// True when the table's fields have physical names of their own
+/// (delta.columnMapping.mode = name).
+bool MapsColumns(const Snapshot& snapshot);
+
+/// `batch`, read from a data file of a table that maps columns (its columns and
+/// nested fields by physical name), with the logical names of `schema`'s fields.
+/// Columns that are not in `schema` pass as they are.
+Result<std::shared_ptr<arrow::RecordBatch>> ToLogicalNames(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const arrow::Schema& schema);
+
 /// OK when flowsql can read a table with `snapshot`'s protocol and configuration; an
 /// error naming the feature it lacks otherwise, never wrong rows.
 Status CheckReadable(const Snapshot& snapshot, const std::string& table);

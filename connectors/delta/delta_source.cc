@@ -89,6 +89,7 @@ Status DeltaSource::Prepare() {
       return schema.status().WithMessage(table, ": ", schema.status().message());
     }
     schema_ = *schema;
+    maps_columns_ = MapsColumns(snapshot_);
     partition_columns_ = snapshot_.metadata.partition_columns;
     for (const auto& name : partition_columns_) {
       if (schema_->GetFieldIndex(name) < 0) {
@@ -223,12 +224,12 @@ Result<std::unique_ptr<SplitReader>> DeltaSource::OpenSplit(const Split& split,
                           field->type()));
       constants.emplace_back(i, std::move(value));
     } else {
-      scan.columns.push_back(field->name());
+      scan.columns.push_back(maps_columns_ ? PhysicalName(*field) : field->name());
     }
   }
   // Row groups are skipped by the filter with this file's partition values in it;
   // not in a file with deleted rows, whose rows are counted from the file's first.
-  if (!add.deletion_vector) {
+  if (!add.deletion_vector && !maps_columns_) {
     cp::Expression simplified;
     auto keep = file::MayMatch(request.filter, *schema_, known_[index], &simplified);
     scan.filter = keep.ok() ? simplified : cp::literal(true);
@@ -240,6 +241,12 @@ Result<std::unique_ptr<SplitReader>> DeltaSource::OpenSplit(const Split& split,
   if (add.deletion_vector) {
     ARROW_ASSIGN_OR_RAISE(auto deleted, ReadDeletionVector(*add.deletion_vector, *log_));
     reader = SkipDeletedRows(std::move(reader), std::move(deleted));
+  }
+  if (maps_columns_) {
+    reader = file::MapBatches(std::move(reader),
+                              [schema = schema_](std::shared_ptr<arrow::RecordBatch> b) {
+                                return ToLogicalNames(b, *schema);
+                              });
   }
   return file::MakeFileSplitReader(std::move(reader), std::move(out), info.path, skip,
                                    stop, batch_size_, std::move(constants));

@@ -8,6 +8,9 @@
 // file (numRecords, minValues, maxValues, nullCount). EXPLAIN shows the version and
 // the files read and skipped.
 //
+// Deletion vectors drop the rows they name (deletion_vector.h); under column
+// mapping (name mode) the files' physical names are read as the logical ones.
+//
 // A table whose protocol needs what flowsql cannot read fails with an error naming
 // the feature (CheckReadable), never with wrong rows.
 #pragma once
@@ -55,6 +58,7 @@ class DeltaSource : public Source {
   Status prepare_status_;
   Snapshot snapshot_;
   std::shared_ptr<arrow::Schema> schema_;
+  bool maps_columns_ = false;  // the files name columns by physical names
   std::vector<std::string> partition_columns_;
   std::vector<std::vector<arrow::compute::Expression>> known_;  // by file
   std::shared_ptr<file::FormatReader> reader_;

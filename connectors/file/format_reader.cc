@@ -70,7 +70,31 @@ class ErrorNamingReader : public arrow::RecordBatchReader {
   std::shared_ptr<ScanStats> stats_;
 };
 
+class MappingReader : public arrow::RecordBatchReader {
+ public:
+  MappingReader(std::shared_ptr<arrow::RecordBatchReader> inner, BatchMap map)
+      : inner_(std::move(inner)), map_(std::move(map)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(batch));
+    if (*batch == nullptr) return Status::OK();
+    ARROW_ASSIGN_OR_RAISE(*batch, map_(std::move(*batch)));
+    return Status::OK();
+  }
+  Status Close() override { return inner_->Close(); }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  BatchMap map_;
+};
+
 }  // namespace
+
+std::shared_ptr<arrow::RecordBatchReader> MapBatches(
+    std::shared_ptr<arrow::RecordBatchReader> inner, BatchMap map) {
+  return std::make_shared<MappingReader>(std::move(inner), std::move(map));
+}
 
 std::shared_ptr<arrow::RecordBatchReader> NameErrors(
     std::shared_ptr<arrow::RecordBatchReader> inner, std::string path,

@@ -116,6 +116,15 @@ void ForEachLine(arrow::io::InputStream* in,
 Result<std::shared_ptr<arrow::Schema>> ApplyTypeSettings(
     const std::shared_ptr<arrow::Schema>& inferred, const ReadSettings& settings);
 
+/// What MapBatches applies to each batch.
+using BatchMap = std::function<Result<std::shared_ptr<arrow::RecordBatch>>(
+    std::shared_ptr<arrow::RecordBatch>)>;
+
+/// `inner`'s batches, each through `map` in order (which may keep state). Its
+/// schema() is `inner`'s, which `map` may change: readers of it conform by name.
+std::shared_ptr<arrow::RecordBatchReader> MapBatches(
+    std::shared_ptr<arrow::RecordBatchReader> inner, BatchMap map);
+
 /// Wraps a format's reader: errors name `path`, batches are counted into `stats`.
 std::shared_ptr<arrow::RecordBatchReader> NameErrors(
     std::shared_ptr<arrow::RecordBatchReader> inner, std::string path,

@@ -143,8 +143,8 @@ def test_a_version_past_the_latest_is_named(table):
      "needs the Delta reader feature 'variantType', which flowsql does not read"),
     ({"minReaderVersion": 4, "minWriterVersion": 7}, {},
      "needs Delta reader version 4; flowsql reads versions 1 to 3"),
-    ({"minReaderVersion": 2, "minWriterVersion": 5}, {"delta.columnMapping.mode": "name"},
-     "uses column mapping (mode 'name'), which flowsql does not read yet"),
+    ({"minReaderVersion": 2, "minWriterVersion": 5}, {"delta.columnMapping.mode": "id"},
+     "uses column mapping (mode 'id'), which flowsql does not read yet"),
 ])
 def test_a_table_needing_what_flowsql_lacks_is_refused(table, protocol, configuration,
                                                        message):
@@ -251,3 +251,54 @@ def test_a_missing_commit_is_named(table):
     assert "version 0 cannot be read: its log lacks commit 0" in r.err, r.err
     r = run_flowsql("-c", f"SELECT count(*) FROM read_delta('{table}', version => 2)")
     assert r.code == 0, r
+
+
+# --- column mapping ------------------------------------------------------------------
+
+def test_column_mapping_reads_physical_names_as_logical_ones(tmp_path):
+    # Made as Spark makes a table with delta.columnMapping.mode = name (and renamed
+    # columns): the files name columns by their physical names.
+    path = tmp_path / "t"
+    (path / "_delta_log").mkdir(parents=True)
+    (path / "region=eu").mkdir()
+    physical = pa.table({
+        "col-a1": pa.array([1, 2, 3], pa.int64()),
+        "col-b2": ["x", None, "z"],
+        "col-c3": pa.array([{"col-d4": 1.5}, {"col-d4": None}, None],
+                           pa.struct([("col-d4", pa.float64())])),
+    })
+    pq.write_table(physical, path / "region=eu" / "part-0.parquet")
+
+    def field(name, type_, physical, id_):
+        return {"name": name, "type": type_, "nullable": True,
+                "metadata": {"delta.columnMapping.id": id_,
+                             "delta.columnMapping.physicalName": physical}}
+
+    schema = {"type": "struct", "fields": [
+        field("id", "long", "col-a1", 1), field("renamed", "string", "col-b2", 2),
+        field("point", {"type": "struct", "fields": [field("x", "double", "col-d4", 4)]},
+              "col-c3", 3),
+        field("region", "string", "col-e5", 5)]}
+    commit(str(path), 0,
+           {"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}},
+           {"metaData": {"id": "cm", "format": {"provider": "parquet", "options": {}},
+                         "schemaString": json.dumps(schema), "partitionColumns": ["region"],
+                         "configuration": {"delta.columnMapping.mode": "name",
+                                           "delta.columnMapping.maxColumnId": "5"},
+                         "createdTime": 0}},
+           {"add": {"path": "region=eu/part-0.parquet", "partitionValues": {"col-e5": "eu"},
+                    "size": os.path.getsize(path / "region=eu" / "part-0.parquet"),
+                    "modificationTime": 0, "dataChange": True,
+                    "stats": json.dumps({"numRecords": 3, "minValues": {"col-a1": 1},
+                                         "maxValues": {"col-a1": 3},
+                                         "nullCount": {"col-a1": 0}})}})
+    got = read(f"SELECT * FROM 'delta://{path}' WHERE id >= 2 ORDER BY id", tmp_path)
+    assert got.to_pylist() == [
+        {"id": 2, "renamed": None, "point": {"x": None}, "region": "eu"},
+        {"id": 3, "renamed": "z", "point": None, "region": "eu"}]
+    # delta-rs reads the same.
+    query = deltalake.QueryBuilder().register("t", deltalake.DeltaTable(str(path)))
+    want = pa.table(query.execute("SELECT * FROM t WHERE id >= 2 ORDER BY id").read_all())
+    assert want.to_pylist() == got.to_pylist()
+    r = run_flowsql("-c", f"EXPLAIN SELECT * FROM 'delta://{path}' WHERE id > 3")
+    assert "files=0 read, 1 skipped" in r.out, r
