@@ -1,5 +1,7 @@
 #include "connectors/delta/delta_connector.h"
 
+#include <arrow/builder.h>
+#include <arrow/record_batch.h>
 #include <arrow/scalar.h>
 
 #include "connectors/delta/delta_source.h"
@@ -26,6 +28,9 @@ std::vector<OptionSpec> SourceOptions() {
        "Time travel: read the latest version committed at or before this time "
        "('2024-03-01 10:00:00', UTC unless it names a zone)"},
       {"batch_size", T::kInt, "0", "Rows per batch read (0: the Parquet reader's)"},
+      {"history", T::kBool, "false",
+       "The table's commits rather than its rows (DESCRIBE HISTORY, delta_history()): "
+       "version, timestamp, operation, operationParameters, engineInfo, newest first"},
   };
   auto storage = file::StorageOptionSpecs();
   options.insert(options.end(), storage.begin(), storage.end());
@@ -45,6 +50,46 @@ Result<int64_t> ParseTimestamp(const std::string& text) {
   return static_cast<const arrow::TimestampScalar&>(**parsed).value;
 }
 
+/// The commits of `log`'s table, newest first, as a table of one split.
+std::unique_ptr<Source> HistorySource(std::shared_ptr<delta::DeltaLog> log) {
+  auto schema = arrow::schema({
+      arrow::field("version", arrow::int64()),
+      arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MILLI, "UTC")),
+      arrow::field("operation", arrow::utf8()),
+      arrow::field("operationParameters", arrow::utf8()),
+      arrow::field("engineInfo", arrow::utf8()),
+  });
+  ReaderFactory open = [log,
+                        schema]() -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    ARROW_ASSIGN_OR_RAISE(auto commits, log->History());
+    arrow::Int64Builder version;
+    arrow::TimestampBuilder timestamp(schema->field(1)->type(),
+                                      arrow::default_memory_pool());
+    arrow::StringBuilder operation, parameters, engine;
+    for (const auto& c : commits) {
+      ARROW_RETURN_NOT_OK(version.Append(c.version));
+      ARROW_RETURN_NOT_OK(timestamp.Append(c.timestamp));
+      for (auto [builder, text] : {std::pair{&operation, &c.operation},
+                                   {&parameters, &c.parameters},
+                                   {&engine, &c.engine}}) {
+        ARROW_RETURN_NOT_OK(text->empty() ? builder->AppendNull()
+                                          : builder->Append(*text));
+      }
+    }
+    arrow::ArrayVector columns(5);
+    ARROW_RETURN_NOT_OK(version.Finish(&columns[0]));
+    ARROW_RETURN_NOT_OK(timestamp.Finish(&columns[1]));
+    ARROW_RETURN_NOT_OK(operation.Finish(&columns[2]));
+    ARROW_RETURN_NOT_OK(parameters.Finish(&columns[3]));
+    ARROW_RETURN_NOT_OK(engine.Finish(&columns[4]));
+    auto batch = arrow::RecordBatch::Make(schema, static_cast<int64_t>(commits.size()),
+                                          std::move(columns));
+    return arrow::RecordBatchReader::Make({batch}, schema);
+  };
+  const std::string what = "delta history " + log->table_uri();
+  return MakeReaderSource(schema, std::move(open), what);
+}
+
 }  // namespace
 
 Status RegisterDeltaConnector(Registry* registry) {
@@ -56,7 +101,7 @@ Status RegisterDeltaConnector(Registry* registry) {
       "log (checkpoints and commits); its data files are splits, read in parallel, "
       "skipped by partition values and file statistics.";
   spec.schemes = {"delta"};
-  spec.functions = {{"read_delta", {}}};
+  spec.functions = {{"read_delta", {}}, {"delta_history", {{"history", "true"}}}};
   spec.positional_names = {"path"};
   spec.source_options = SourceOptions();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
@@ -75,6 +120,7 @@ Status RegisterDeltaConnector(Registry* registry) {
     }
     ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(uri, o));
     auto log = std::make_shared<delta::DeltaLog>(std::move(storage), uri);
+    if (o.GetBool("history")) return HistorySource(std::move(log));
     return std::make_unique<delta::DeltaSource>(std::move(log), version, timestamp,
                                                 o.GetInt("batch_size"));
   };

@@ -221,6 +221,16 @@ struct ConnectorArgs {
   arrow::StopToken stop = arrow::StopToken::Unstoppable();
 };
 
+/// Opens one reader per scan of a reader source (MakeReaderSource).
+using ReaderFactory = std::function<Result<std::shared_ptr<arrow::RecordBatchReader>>()>;
+
+/// A bounded source of one split; each scan reads the batches of a reader that
+/// `open` returns, whose batches must have the columns of `schema` (by name; they
+/// are cast to its types). An offset counts batches: a split reopened at one
+/// opens a new reader and skips that many. `description` is for EXPLAIN.
+std::unique_ptr<Source> MakeReaderSource(std::shared_ptr<arrow::Schema> schema,
+                                         ReaderFactory open, std::string description);
+
 /// A connector's declaration. Options are declared once and validated by the
 /// engine before the factories are called.
 struct ConnectorSpec {

@@ -85,16 +85,6 @@ struct ParsedStatement;
 /// returns.
 bool IsQuery(const ParsedStatement& statement);
 
-/// Opens one reader per scan of a reader source (MakeReaderSource).
-using ReaderFactory = std::function<Result<std::shared_ptr<arrow::RecordBatchReader>>()>;
-
-/// A bounded source of one split; each scan reads the batches of a reader that
-/// `open` returns, whose batches must have the columns of `schema` (by name; they
-/// are cast to its types). An offset counts batches: a split reopened at one
-/// opens a new reader and skips that many. `description` is for EXPLAIN.
-std::shared_ptr<Source> MakeReaderSource(std::shared_ptr<arrow::Schema> schema,
-                                         ReaderFactory open, std::string description);
-
 /// Thread-safe: several threads may parse and execute statements at once, and
 /// read their results; statements that change the session (CREATE, DROP, SET,
 /// Register*) take effect for statements planned after them.

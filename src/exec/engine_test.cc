@@ -53,7 +53,7 @@ TEST(EngineRegister, ReaderSourceOpensOneReaderPerScan) {
   auto engine = MakeEngine();
   auto table = KeyValueTable();
   std::atomic<int> opened{0};
-  auto source = MakeReaderSource(
+  std::shared_ptr<Source> source = MakeReaderSource(
       table->schema(),
       [&]() -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
         ++opened;

@@ -422,6 +422,19 @@ class Parser {
 
   [[gnu::noinline]] Status ParseDescribe(Statement* stmt) {
     stmt->kind = StatementKind::kDescribe;
+    if (IsKeyword(Peek(), "HISTORY") && Peek(1).kind == TokenKind::kString) {
+      // DESCRIBE HISTORY 'delta://t' [WITH (...)]: the table's commits, as Delta's
+      // SQL has them; a query of delta_history('t', ...).
+      Next();
+      ARROW_ASSIGN_OR_RAISE(auto ref, ParseTablePrimary(/*allow_alias=*/false));
+      ref->kind = TableKind::kFunction;
+      ref->name = "delta_history";
+      ref->args = {MakeLiteral(LiteralKind::kString, ref->uri, ref->loc)};
+      ref->uri.clear();
+      stmt->kind = StatementKind::kQuery;
+      stmt->query = SelectStarFrom(std::move(ref));
+      return Status::OK();
+    }
     if (PeekKeyword("SELECT") || PeekKeyword("WITH") || IsParenthesizedQuery()) {
       ARROW_ASSIGN_OR_RAISE(stmt->query, ParseQuery());
     } else {

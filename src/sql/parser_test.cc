@@ -547,6 +547,13 @@ TEST(ParserTest, Describe) {
   EXPECT_EQ(Q("DESC read_csv('a.csv', delim = ',')"),
             "SELECT * FROM read_csv('a.csv'; delim=,)");
   EXPECT_EQ(Q("DESCRIBE my_view"), "SELECT * FROM my_view");
+  // Delta's DESCRIBE HISTORY: a query of the table's commits. `history` alone is a name.
+  Statement h = ParseOne("DESCRIBE HISTORY 'delta://t' WITH (region 'eu')");
+  EXPECT_EQ(h.kind, StatementKind::kQuery);
+  EXPECT_EQ(h.query->body->select.from->kind, TableKind::kFunction);
+  EXPECT_EQ(h.query->body->select.from->name, "delta_history");
+  EXPECT_EQ(h.query->body->select.from->options.size(), 1u);
+  EXPECT_EQ(Q("DESCRIBE history"), "SELECT * FROM history");
   EXPECT_EQ(Q("DESCRIBE SELECT a FROM t"), "SELECT a FROM t");
   EXPECT_EQ(Q("DESCRIBE (SELECT a FROM t)"), "(SELECT a FROM t)");
 }

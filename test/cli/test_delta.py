@@ -302,3 +302,22 @@ def test_column_mapping_reads_physical_names_as_logical_ones(tmp_path):
     assert want.to_pylist() == got.to_pylist()
     r = run_flowsql("-c", f"EXPLAIN SELECT * FROM 'delta://{path}' WHERE id > 3")
     assert "files=0 read, 1 skipped" in r.out, r
+
+
+def test_describe_history_lists_the_versions_as_delta_rs_does(table):
+    r = run_flowsql("--format", "csv", "-c",
+                    "SELECT version, operation, engineInfo, "
+                    "json_extract_string(operationParameters, '$.mode') AS mode "
+                    f"FROM delta_history('{table}')")
+    assert r.code == 0, r
+    want = [(h["version"], h["operation"], h["operationParameters"]["mode"])
+            for h in deltalake.DeltaTable(table).history()]
+    got = [tuple(line.split(",")) for line in r.out.splitlines()[1:]]
+    assert [(int(v), op, mode) for v, op, _, mode in got] == want
+    assert {engine for _, _, engine, _ in got} == {f"delta-rs:py-{deltalake.__version__}"}
+    # The statement Delta's SQL has.
+    r = run_flowsql("--format", "csv", "-c", f"DESCRIBE HISTORY 'delta://{table}'")
+    assert r.code == 0, r
+    assert r.out.splitlines()[0] == \
+        "version,timestamp,operation,operationParameters,engineInfo", r.out
+    assert [line.split(",")[0] for line in r.out.splitlines()[1:]] == ["3", "2", "1", "0"]

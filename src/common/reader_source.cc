@@ -1,10 +1,10 @@
-// MakeReaderSource (flowsql/engine.h): a source over readers a caller opens, one per
+// MakeReaderSource (flowsql/connector.h): a source over readers a caller opens, one per
 // scan (the Python package's registered objects).
 #include <charconv>
 #include <string>
 
 #include "common/conform.h"
-#include "flowsql/engine.h"
+#include "flowsql/connector.h"
 
 namespace flowsql {
 
@@ -89,9 +89,9 @@ class ReaderSource : public Source {
 
 }  // namespace
 
-std::shared_ptr<Source> MakeReaderSource(std::shared_ptr<arrow::Schema> schema,
+std::unique_ptr<Source> MakeReaderSource(std::shared_ptr<arrow::Schema> schema,
                                          ReaderFactory open, std::string description) {
-  return std::make_shared<ReaderSource>(std::move(schema), std::move(open),
+  return std::make_unique<ReaderSource>(std::move(schema), std::move(open),
                                         std::move(description));
 }
 
