@@ -226,6 +226,38 @@ def test_writes_read_back_by_pyarrow(store, request, flowsql):
 
 
 # -------------------------------------------------------------------------------------
+# Delta tables in a store
+
+@pytest.mark.parametrize("store", sorted(STORES))
+def test_delta_tables_in_a_store_read_as_delta_rs_reads_them(store, request, tmp_path,
+                                                            flowsql):
+    import deltalake
+    server_fixture, bucket_fixture, scheme = STORES[store]
+    server = request.getfixturevalue(server_fixture)
+    bucket = request.getfixturevalue(bucket_fixture)
+    # Written locally by delta-rs (partitioned, checkpointed, appended), then uploaded.
+    local = str(tmp_path / "lake" / "t")
+    table = pa.table({"id": pa.array(range(300), pa.int64()),
+                      "part": ["a" if i % 3 else "b" for i in range(300)],
+                      "v": [f"v{i}" for i in range(300)]})
+    deltalake.write_deltalake(local, table.slice(0, 200), partition_by=["part"])
+    deltalake.DeltaTable(local).create_checkpoint()
+    deltalake.write_deltalake(local, table.slice(200), mode="append")
+    upload(server.filesystem(), str(tmp_path / "lake"), bucket)
+    uri = "delta://%s://%s/t" % (scheme, bucket)
+    got = rows(flowsql, server.env, "SELECT * FROM '%s' ORDER BY id" % uri)
+    want = pa.table(deltalake.DeltaTable(local).to_pyarrow_dataset().to_table()).sort_by("id")
+    assert got.to_pylist() == want.select(got.column_names).to_pylist()
+    got = rows(flowsql, server.env,
+               "SELECT count(*) AS n FROM read_delta('%s://%s/t', version => 0)"
+               % (scheme, bucket))
+    assert got.to_pylist() == [{"n": 200}]
+    r = sql(flowsql, server.env,
+            "EXPLAIN SELECT * FROM '%s' WHERE part = 'b' AND id >= 200" % uri)
+    assert "version=1 files=1 read, 3 skipped" in r.stdout, r.stdout
+
+
+# -------------------------------------------------------------------------------------
 # Credentials and secrets
 
 def test_azure_options_override_the_environment(azure_server, azure_container, flowsql):
