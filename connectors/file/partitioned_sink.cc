@@ -14,7 +14,6 @@
 #include <arrow/array/array_nested.h>
 #include <arrow/array/array_primitive.h>
 #include <arrow/compute/api.h>
-#include <arrow/compute/row/grouper.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/util/byte_size.h>
 
@@ -415,31 +414,16 @@ class PartitionedSink : public Sink {
     std::vector<std::shared_ptr<arrow::Array>> columns;
     for (int i : file_columns_) columns.push_back(batch.column(i));
     auto rows = arrow::RecordBatch::Make(file_schema_, batch.num_rows(), columns);
-    if (keys_.empty()) return std::vector{std::make_pair(std::string(), rows)};
     std::vector<arrow::Datum> keys;
-    std::vector<arrow::TypeHolder> types;
     for (const auto& key : keys_) {
       ARROW_ASSIGN_OR_RAISE(auto values, KeyValues(batch, key));
-      types.emplace_back(values.type());
       keys.push_back(std::move(values));
     }
-    ARROW_ASSIGN_OR_RAISE(auto grouper, cp::Grouper::Make(types));
-    ARROW_ASSIGN_OR_RAISE(auto key_batch, cp::ExecBatch::Make(keys));
-    ARROW_ASSIGN_OR_RAISE(auto ids, grouper->Consume(cp::ExecSpan(key_batch)));
-    ARROW_ASSIGN_OR_RAISE(auto uniques, grouper->GetUniques());
-    ARROW_ASSIGN_OR_RAISE(auto groupings,
-                          cp::Grouper::MakeGroupings(*ids.array_as<arrow::UInt32Array>(),
-                                                     grouper->num_groups()));
+    ARROW_ASSIGN_OR_RAISE(auto groups, GroupRows(rows, keys));
     std::vector<std::pair<std::string, std::shared_ptr<arrow::RecordBatch>>> out;
-    for (uint32_t g = 0; g < grouper->num_groups(); ++g) {
-      std::vector<std::shared_ptr<arrow::Scalar>> values;
-      for (size_t k = 0; k < keys_.size(); ++k) {
-        ARROW_ASSIGN_OR_RAISE(auto value, uniques.values[k].make_array()->GetScalar(g));
-        values.push_back(std::move(value));
-      }
-      std::string folder = Folder(values);
-      ARROW_ASSIGN_OR_RAISE(auto taken, cp::Take(rows, groupings->value_slice(g)));
-      out.emplace_back(std::move(folder), taken.record_batch());
+    for (auto& group : groups) {
+      out.emplace_back(keys_.empty() ? std::string() : Folder(group.values),
+                       std::move(group.rows));
     }
     return out;
   }

@@ -1,7 +1,9 @@
 #include "connectors/file/partitions.h"
 
+#include <arrow/array.h>
 #include <arrow/array/builder_binary.h>
 #include <arrow/compute/api.h>
+#include <arrow/compute/row/grouper.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -155,6 +157,32 @@ Result<bool> MayMatch(const cp::Expression& filter, const arrow::Schema& schema,
     }
   }
   return true;
+}
+
+Result<std::vector<RowGroup>> GroupRows(const std::shared_ptr<arrow::RecordBatch>& rows,
+                                        const std::vector<arrow::Datum>& keys) {
+  if (keys.empty()) return std::vector<RowGroup>{{{}, rows}};
+  std::vector<arrow::TypeHolder> types;
+  for (const auto& key : keys) types.emplace_back(key.type());
+  ARROW_ASSIGN_OR_RAISE(auto grouper, cp::Grouper::Make(types));
+  ARROW_ASSIGN_OR_RAISE(auto key_batch, cp::ExecBatch::Make(keys));
+  ARROW_ASSIGN_OR_RAISE(auto ids, grouper->Consume(cp::ExecSpan(key_batch)));
+  ARROW_ASSIGN_OR_RAISE(auto uniques, grouper->GetUniques());
+  ARROW_ASSIGN_OR_RAISE(auto groupings,
+                        cp::Grouper::MakeGroupings(*ids.array_as<arrow::UInt32Array>(),
+                                                   grouper->num_groups()));
+  std::vector<RowGroup> out;
+  for (uint32_t g = 0; g < grouper->num_groups(); ++g) {
+    RowGroup group;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      ARROW_ASSIGN_OR_RAISE(auto value, uniques.values[k].make_array()->GetScalar(g));
+      group.values.push_back(std::move(value));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto taken, cp::Take(rows, groupings->value_slice(g)));
+    group.rows = taken.record_batch();
+    out.push_back(std::move(group));
+  }
+  return out;
 }
 
 }  // namespace flowsql::file

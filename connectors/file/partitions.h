@@ -3,6 +3,8 @@
 #pragma once
 
 #include <arrow/compute/expression.h>
+#include <arrow/datum.h>
+#include <arrow/record_batch.h>
 #include <arrow/scalar.h>
 #include <arrow/type.h>
 
@@ -46,6 +48,17 @@ Result<bool> PartitionMayMatch(const arrow::compute::Expression& filter,
                                const arrow::Schema& schema,
                                const HivePartitions& partitions, size_t file,
                                arrow::compute::Expression* simplified);
+
+/// The rows of one group of GroupRows.
+struct RowGroup {
+  std::vector<std::shared_ptr<arrow::Scalar>> values;  // of each key
+  std::shared_ptr<arrow::RecordBatch> rows;
+};
+
+/// The rows of `rows` grouped by the values of `keys` (arrays as long as `rows`), in
+/// the order the groups first appear.
+Result<std::vector<RowGroup>> GroupRows(const std::shared_ptr<arrow::RecordBatch>& rows,
+                                        const std::vector<arrow::Datum>& keys);
 
 /// False when `filter` (over `schema`) cannot hold for any row for which every
 /// expression of `known` is true (column = value, min <= column <= max, ...). `filter`
