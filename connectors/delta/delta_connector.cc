@@ -3,7 +3,9 @@
 #include <arrow/builder.h>
 #include <arrow/record_batch.h>
 #include <arrow/scalar.h>
+#include <arrow/util/string.h>
 
+#include "connectors/delta/delta_sink.h"
 #include "connectors/delta/delta_source.h"
 #include "connectors/file/storage.h"
 
@@ -35,6 +37,22 @@ std::vector<OptionSpec> SourceOptions() {
   auto storage = file::StorageOptionSpecs();
   options.insert(options.end(), storage.begin(), storage.end());
   return options;
+}
+
+std::vector<OptionSpec> SinkOptions() {
+  using T = OptionType;
+  return {
+      {"mode",
+       T::kEnum,
+       "error_if_exists",
+       "append: add to the table; overwrite: replace its files in the same commit "
+       "(earlier versions stay readable); error_if_exists: refuse a table that exists",
+       {"write_mode", "save_mode"},
+       {"append", "overwrite", "error_if_exists"}},
+      {"partition_by", T::kString, "",
+       "A new table's partition columns, comma-separated (an existing table keeps its "
+       "own): key=value folders, the columns left out of the files"},
+  };
 }
 
 /// `text` as milliseconds since the epoch.
@@ -123,6 +141,26 @@ Status RegisterDeltaConnector(Registry* registry) {
     if (o.GetBool("history")) return HistorySource(std::move(log));
     return std::make_unique<delta::DeltaSource>(std::move(log), version, timestamp,
                                                 o.GetInt("batch_size"));
+  };
+  spec.sink_options = SinkOptions();
+  spec.make_sink = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Sink>> {
+    const std::string uri = TableUri(args.uri);
+    if (uri.empty()) return Status::Invalid("delta: name the table's folder");
+    const Options& o = args.options;
+    const std::string mode = o.GetString("mode");
+    std::vector<std::string> partition_by;
+    for (const auto& name :
+         arrow::internal::SplitString(o.GetString("partition_by"), ',')) {
+      std::string trimmed(arrow::internal::TrimString(std::string(name)));
+      if (!trimmed.empty()) partition_by.push_back(std::move(trimmed));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(uri, o));
+    return std::make_unique<delta::DeltaSink>(
+        std::make_shared<delta::DeltaLog>(std::move(storage), uri),
+        mode == "append"      ? delta::WriteMode::kAppend
+        : mode == "overwrite" ? delta::WriteMode::kOverwrite
+                              : delta::WriteMode::kErrorIfExists,
+        std::move(partition_by));
   };
   return registry->Register(std::move(spec));
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "common/json.h"
 #include "connectors/delta/json.h"
 
 namespace flowsql::delta {
@@ -150,6 +151,118 @@ Result<std::shared_ptr<arrow::Schema>> SchemaFromDelta(const std::string& schema
     return Status::Invalid("the table's schema is not a struct");
   }
   return arrow::schema((*type)->fields());
+}
+
+namespace {
+
+Status AppendType(const std::string& column, const arrow::DataType& type,
+                  std::string* out);
+
+Status AppendField(const std::string& column, const arrow::Field& field,
+                   std::string* out) {
+  *out += "{\"name\":";
+  AppendJsonString(field.name(), out);
+  *out += ",\"type\":";
+  ARROW_RETURN_NOT_OK(AppendType(column, *field.type(), out));
+  *out += field.nullable() ? ",\"nullable\":true" : ",\"nullable\":false";
+  *out += ",\"metadata\":{}}";
+  return Status::OK();
+}
+
+Status AppendType(const std::string& column, const arrow::DataType& type,
+                  std::string* out) {
+  switch (type.id()) {
+    case arrow::Type::INT8:
+      *out += "\"byte\"";
+      return Status::OK();
+    case arrow::Type::INT16:
+      *out += "\"short\"";
+      return Status::OK();
+    case arrow::Type::INT32:
+      *out += "\"integer\"";
+      return Status::OK();
+    case arrow::Type::INT64:
+      *out += "\"long\"";
+      return Status::OK();
+    case arrow::Type::FLOAT:
+      *out += "\"float\"";
+      return Status::OK();
+    case arrow::Type::DOUBLE:
+      *out += "\"double\"";
+      return Status::OK();
+    case arrow::Type::BOOL:
+      *out += "\"boolean\"";
+      return Status::OK();
+    case arrow::Type::STRING:
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::STRING_VIEW:
+      *out += "\"string\"";
+      return Status::OK();
+    case arrow::Type::BINARY:
+    case arrow::Type::LARGE_BINARY:
+    case arrow::Type::BINARY_VIEW:
+      *out += "\"binary\"";
+      return Status::OK();
+    case arrow::Type::DATE32:
+    case arrow::Type::DATE64:
+      *out += "\"date\"";
+      return Status::OK();
+    case arrow::Type::TIMESTAMP:
+      *out += static_cast<const arrow::TimestampType&>(type).timezone().empty()
+                  ? "\"timestamp_ntz\""
+                  : "\"timestamp\"";
+      return Status::OK();
+    case arrow::Type::DECIMAL128:
+    case arrow::Type::DECIMAL256: {
+      const auto& d = static_cast<const arrow::DecimalType&>(type);
+      if (d.precision() > 38) break;
+      *out += "\"decimal(" + std::to_string(d.precision()) + "," +
+              std::to_string(d.scale()) + ")\"";
+      return Status::OK();
+    }
+    case arrow::Type::LIST:
+    case arrow::Type::LARGE_LIST: {
+      const auto& item = *type.field(0);
+      *out += "{\"type\":\"array\",\"elementType\":";
+      ARROW_RETURN_NOT_OK(AppendType(column, *item.type(), out));
+      *out += item.nullable() ? ",\"containsNull\":true}" : ",\"containsNull\":false}";
+      return Status::OK();
+    }
+    case arrow::Type::MAP: {
+      const auto& m = static_cast<const arrow::MapType&>(type);
+      *out += "{\"type\":\"map\",\"keyType\":";
+      ARROW_RETURN_NOT_OK(AppendType(column, *m.key_type(), out));
+      *out += ",\"valueType\":";
+      ARROW_RETURN_NOT_OK(AppendType(column, *m.item_type(), out));
+      *out += m.item_field()->nullable() ? ",\"valueContainsNull\":true}"
+                                         : ",\"valueContainsNull\":false}";
+      return Status::OK();
+    }
+    case arrow::Type::STRUCT: {
+      *out += "{\"type\":\"struct\",\"fields\":[";
+      for (int i = 0; i < type.num_fields(); ++i) {
+        if (i) *out += ",";
+        ARROW_RETURN_NOT_OK(AppendField(column, *type.field(i), out));
+      }
+      *out += "]}";
+      return Status::OK();
+    }
+    default:
+      break;
+  }
+  return Status::NotImplemented("column '", column, "' (", type.ToString(),
+                                "): Delta has no such type");
+}
+
+}  // namespace
+
+Result<std::string> SchemaToDelta(const arrow::Schema& schema) {
+  std::string out = "{\"type\":\"struct\",\"fields\":[";
+  for (int i = 0; i < schema.num_fields(); ++i) {
+    if (i) out += ",";
+    ARROW_RETURN_NOT_OK(AppendField(schema.field(i)->name(), *schema.field(i), &out));
+  }
+  return out + "]}";
 }
 
 std::string PhysicalName(const arrow::Field& field) {

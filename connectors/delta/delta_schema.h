@@ -20,6 +20,11 @@ namespace flowsql::delta {
 /// metadata is kept as the Arrow field's (column mapping's physical name among it).
 Result<std::shared_ptr<arrow::Schema>> SchemaFromDelta(const std::string& schema_string);
 
+/// `schema` as a schemaString: the Delta types of its columns (timestamps of any unit
+/// as Delta's microseconds, large strings as strings). An error names a column whose
+/// type Delta cannot hold (unsigned integers, times, ...).
+Result<std::string> SchemaToDelta(const arrow::Schema& schema);
+
 /// The physical name of a field under column mapping, else its name.
 std::string PhysicalName(const arrow::Field& field);
 

@@ -321,3 +321,74 @@ def test_describe_history_lists_the_versions_as_delta_rs_does(table):
     assert r.out.splitlines()[0] == \
         "version,timestamp,operation,operationParameters,engineInfo", r.out
     assert [line.split(",")[0] for line in r.out.splitlines()[1:]] == ["3", "2", "1", "0"]
+
+
+# --- writing -------------------------------------------------------------------------
+
+def write_input(tmp_path, name, table):
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def test_flowsql_writes_what_delta_rs_reads_version_by_version(tmp_path):
+    path = tmp_path / "w"
+    first, more, other = (write_input(tmp_path, n, t) for n, t in
+                          [("first", rows(0, 100)), ("more", rows(100, 50)),
+                           ("other", rows(1000, 10, part="c"))])
+    for sql in [f"SELECT * FROM '{first}' INTO 'delta://{path}' WITH (partition_by = 'part')",
+                f"SELECT * FROM '{more}' INTO 'delta://{path}' WITH (mode = 'append')",
+                f"SELECT * FROM '{other}' INTO 'delta://{path}' WITH (mode = 'overwrite')"]:
+        r = run_flowsql("-c", sql)
+        assert r.code == 0, r
+    for version, want in [(0, rows(0, 100)), (1, rows(0, 150)), (2, rows(1000, 10, "c"))]:
+        got = oracle(str(path), version)
+        assert got.schema.names == SCHEMA.names
+        same(got, want)
+    dt = deltalake.DeltaTable(str(path))
+    assert dt.metadata().partition_columns == ["part"]
+    assert [h["operationParameters"]["mode"] for h in dt.history()] == \
+        ["Overwrite", "Append", "ErrorIfExists"]
+    assert {h.get("engineInfo") for h in dt.history()} == {"flowsql"}
+    # Its statistics skip files, in flowsql and in delta-rs.
+    r = run_flowsql("-c", f"EXPLAIN SELECT id FROM read_delta('{path}', version => 1) "
+                          "WHERE id >= 120")
+    assert "version=1 files=2 read, 2 skipped" in r.out, r.out
+
+
+def test_a_write_into_an_existing_table_checks_mode_and_schema(tmp_path):
+    path = tmp_path / "w"
+    r = run_flowsql("-c", f"SELECT 1 AS id, 'x' AS name INTO 'delta://{path}'")
+    assert r.code == 0, r
+    r = run_flowsql("-c", f"SELECT 2 AS id, 'y' AS name INTO 'delta://{path}'")
+    assert r.code != 0, r
+    assert (f"delta table {path} already exists (version 0): use mode 'append' or "
+            "'overwrite'") in r.err, r.err
+    r = run_flowsql("-c", f"SELECT 2 AS id, 3 AS name INTO 'delta://{path}' "
+                          "WITH (mode = 'append')")
+    assert r.code != 0, r
+    assert f"delta table {path}: column 'name' is string in the table but int32 in the " \
+        "query" in r.err, r.err
+    r = run_flowsql("-c", f"SELECT 2 AS id INTO 'delta://{path}' WITH (mode = 'append')")
+    assert r.code != 0 and "has column 'name' (string), which the query lacks" in r.err, r
+    # Nothing was committed by the refused writes.
+    assert deltalake.DeltaTable(str(path)).version() == 0
+
+
+def test_concurrent_appenders_lose_no_rows_and_commit_contiguous_versions(tmp_path):
+    import subprocess
+    from conftest import flowsql_bin
+    path = tmp_path / "w"
+    procs = [subprocess.Popen(
+        [flowsql_bin(), "--no-progress", "-c",
+         f"SELECT range + {i * 1000} AS id FROM range(1000) "
+         f"INTO 'delta://{path}' WITH (mode = 'append')"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    dt = deltalake.DeltaTable(str(path))
+    assert dt.version() == 3
+    assert sorted(h["version"] for h in dt.history()) == [0, 1, 2, 3]
+    ids = pa.table(dt.to_pyarrow_dataset().to_table()).column("id").to_pylist()
+    assert sorted(ids) == list(range(4000))

@@ -308,6 +308,19 @@ Result<std::shared_ptr<arrow::Table>> ReadDirectory(const std::string& path) {
   return reader->ToTable();
 }
 
+/// The rows of the Delta table at `path`'s latest version (none without a log).
+Result<std::shared_ptr<arrow::Table>> ReadDelta(const std::string& path) {
+  if (!fs::exists(path + "/_delta_log")) {
+    return arrow::Table::MakeEmpty(Batch(0, 0)->schema());
+  }
+  ARROW_ASSIGN_OR_RAISE(auto args,
+                        MakeArgs(TheRegistry(), "delta", "delta://" + path, {}, false));
+  ARROW_ASSIGN_OR_RAISE(auto source,
+                        TheRegistry().FindByName("delta")->make_source(args));
+  ARROW_ASSIGN_OR_RAISE(auto reader, ScanAll(source.get(), {}));
+  return reader->ToTable();
+}
+
 std::vector<SinkCase> Sinks() {
   const auto& r = TheRegistry();
   std::vector<SinkCase> out;
@@ -357,6 +370,22 @@ std::vector<SinkCase> Sinks() {
     c.args =
         MakeArgs(r, "python", "python://" + cls, {{"path", path}}, true).ValueOrDie();
     c.read = [path] { return ReadDirectory(path); };
+    out.push_back(std::move(c));
+  }
+  // Delta tables, exactly-once through the log's txn actions; unpartitioned and
+  // partitioned (a folder per name).
+  for (const auto& [name, partition_by] :
+       std::vector<std::pair<std::string, std::string>>{{"delta", ""},
+                                                        {"delta_partitioned", "name"}}) {
+    SinkCase c;
+    c.name = name;
+    c.connector = "delta";
+    c.folder = Dir() + "/sinks" + std::to_string(n++);
+    const std::string path = c.folder + "/table";
+    c.args = MakeArgs(r, "delta", "delta://" + path,
+                      {{"mode", "append"}, {"partition_by", partition_by}}, true)
+                 .ValueOrDie();
+    c.read = [path] { return ReadDelta(path); };
     out.push_back(std::move(c));
   }
   return out;

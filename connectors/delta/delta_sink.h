@@ -1,0 +1,75 @@
+// Writes into a Delta table (a local folder; object stores need conditional puts,
+// not built yet): INTO 'delta://path' WITH (mode = ..., partition_by = '...').
+//
+// Each epoch writes Parquet files (Snappy; partitioned into key=value folders, the
+// partition columns left out of the files) and then one commit, the log's next
+// version, with an `add` action per file (its statistics: numRecords, minValues,
+// maxValues, nullCount), a `txn` action (appId: the pipeline, version: the epoch),
+// and for a new table `protocol` and `metaData`; `commitInfo` names flowsql.
+//
+// Atomic commits: the commit is written to a temporary file and linked to its
+// version's name, which fails when that version exists (another writer won). A blind
+// append then tries the next version; an overwrite, or an append that finds the
+// schema changed, fails naming the version. A failed epoch leaves files no commit
+// references (Abort deletes those it can).
+//
+// Exactly-once: LastCommittedEpoch(pipeline) is the pipeline's `txn` version in the
+// latest snapshot, so a replayed epoch (one the table held when the run began) is
+// not committed twice.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/delta/delta_log.h"
+#include "connectors/file/batch_writer.h"
+#include "flowsql/connector.h"
+
+namespace flowsql::delta {
+
+enum class WriteMode { kAppend, kOverwrite, kErrorIfExists };
+
+class DeltaSink : public Sink {
+ public:
+  DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
+            std::vector<std::string> partition_by);
+  ~DeltaSink() override;
+
+  Status Open(const std::shared_ptr<arrow::Schema>& schema,
+              const SinkContext& context) override;
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) override;
+  Status Commit(const Epoch& epoch) override;
+  Status Abort() override;
+  bool transactional() const override { return true; }
+  Result<int64_t> LastCommittedEpoch(const std::string& pipeline) override;
+  std::string Describe() const override;
+
+ private:
+  struct ColumnStats;
+  struct Output;
+  /// The file of partition `folder` ("" when unpartitioned), started when first
+  /// needed.
+  Result<Output*> OutputFor(
+      const std::string& folder,
+      const std::map<std::string, std::optional<std::string>>& values);
+  /// The commit's actions but txn, commitInfo and the new table's, as JSON lines.
+  Result<std::string> AddActions();
+  /// Writes `actions` as version `version`; false when that version exists.
+  Result<bool> TryCommit(int64_t version, const std::string& actions);
+
+  std::shared_ptr<DeltaLog> log_;
+  WriteMode mode_;
+  std::vector<std::string> partition_by_;
+  std::shared_ptr<arrow::Schema> schema_;       // what the table holds (Delta types)
+  std::shared_ptr<arrow::Schema> file_schema_;  // schema_ but the partition columns
+  std::string schema_string_;
+  int64_t read_version_ = -1;          // the snapshot the writes build on (-1: no table)
+  int64_t held_at_open_ = -1;          // the pipeline's last epoch in the table at Open()
+  bool overwrite_pending_ = false;     // the next commit replaces the table's files
+  std::vector<std::string> replaced_;  // files an overwrite removes, as the log has them
+  std::map<std::string, std::unique_ptr<Output>> outputs_;  // by partition folder
+};
+
+}  // namespace flowsql::delta
