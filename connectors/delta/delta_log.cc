@@ -3,6 +3,8 @@
 #include <arrow/array.h>
 #include <arrow/filesystem/filesystem.h>
 #include <arrow/io/interfaces.h>
+#include <arrow/json/from_string.h>
+#include <arrow/record_batch.h>
 #include <arrow/table.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
@@ -13,6 +15,8 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "common/json.h"
+#include "connectors/file/batch_writer.h"
 #include "connectors/file/format_reader.h"
 
 namespace flowsql::delta {
@@ -569,6 +573,191 @@ Result<std::vector<CommitInfo>> DeltaLog::History() const {
     out.push_back(std::move(info));
   }
   return out;
+}
+
+namespace {
+
+/// The columns of a checkpoint, as Delta's PROTOCOL.md has them.
+std::shared_ptr<arrow::DataType> CheckpointRowType() {
+  auto text = arrow::utf8();
+  auto text_map = arrow::map(text, text);
+  auto texts = arrow::list(text);
+  return arrow::struct_({
+      arrow::field("txn", arrow::struct_({arrow::field("appId", text),
+                                          arrow::field("version", arrow::int64()),
+                                          arrow::field("lastUpdated", arrow::int64())})),
+      arrow::field(
+          "add",
+          arrow::struct_(
+              {arrow::field("path", text), arrow::field("partitionValues", text_map),
+               arrow::field("size", arrow::int64()),
+               arrow::field("modificationTime", arrow::int64()),
+               arrow::field("dataChange", arrow::boolean()), arrow::field("stats", text),
+               arrow::field("deletionVector",
+                            arrow::struct_({
+                                arrow::field("storageType", text),
+                                arrow::field("pathOrInlineDv", text),
+                                arrow::field("offset", arrow::int32()),
+                                arrow::field("sizeInBytes", arrow::int32()),
+                                arrow::field("cardinality", arrow::int64()),
+                            }))})),
+      arrow::field("metaData",
+                   arrow::struct_(
+                       {arrow::field("id", text),
+                        arrow::field("format",
+                                     arrow::struct_({arrow::field("provider", text),
+                                                     arrow::field("options", text_map)})),
+                        arrow::field("schemaString", text),
+                        arrow::field("partitionColumns", texts),
+                        arrow::field("configuration", text_map),
+                        arrow::field("createdTime", arrow::int64())})),
+      arrow::field("protocol",
+                   arrow::struct_({arrow::field("minReaderVersion", arrow::int32()),
+                                   arrow::field("minWriterVersion", arrow::int32()),
+                                   arrow::field("readerFeatures", texts),
+                                   arrow::field("writerFeatures", texts)})),
+  });
+}
+
+void AppendString(const std::string& s, std::string* out) { AppendJsonString(s, out); }
+
+void AppendStrings(const std::vector<std::string>& list, std::string* out) {
+  *out += '[';
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i) *out += ',';
+    AppendString(list[i], out);
+  }
+  *out += ']';
+}
+
+/// A map<string, string> as ArrayFromJSONString takes it: [[key, value], ...].
+template <typename Map, typename Value>
+void AppendMap(const Map& map, Value value, std::string* out) {
+  *out += '[';
+  bool first = true;
+  for (const auto& [k, v] : map) {
+    if (!first) *out += ',';
+    first = false;
+    *out += '[';
+    AppendString(k, out);
+    *out += ',';
+    value(v, out);
+    *out += ']';
+  }
+  *out += ']';
+}
+
+}  // namespace
+
+Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) const {
+  const auto row_type = CheckpointRowType();
+  auto schema = arrow::schema(row_type->fields());
+  char version[32];
+  std::snprintf(version, sizeof(version), "%020lld",
+                static_cast<long long>(snapshot.version));
+  const std::string final_uri =
+      file::Storage::Join(log_uri_, std::string(version) + ".checkpoint.parquet");
+  const std::string temp_uri =
+      file::Storage::Join(log_uri_, "." + std::string(version) + ".checkpoint.tmp");
+  file::WriteSettings settings;
+  settings.format = file::FileFormat::kParquet;
+  settings.compression = arrow::Compression::SNAPPY;
+  ARROW_ASSIGN_OR_RAISE(auto stream, storage_->OpenOutput(temp_uri));
+  ARROW_ASSIGN_OR_RAISE(auto writer, file::MakeBatchWriter(settings, stream, schema));
+  int64_t rows = 0;
+  std::string json = "[";
+  int64_t pending = 0;
+  auto flush = [&]() -> Status {
+    json += ']';
+    ARROW_ASSIGN_OR_RAISE(auto array, arrow::json::ArrayFromJSONString(row_type, json));
+    ARROW_ASSIGN_OR_RAISE(auto batch, arrow::RecordBatch::FromStructArray(array));
+    ARROW_RETURN_NOT_OK(writer->Write(*batch));
+    rows += pending;
+    json = "[";
+    pending = 0;
+    return Status::OK();
+  };
+  auto next_row = [&]() {
+    if (pending++ > 0) json += ',';
+  };
+  // protocol, metaData, then each app's txn and each file.
+  const Protocol& p = snapshot.protocol;
+  next_row();
+  json += "{\"protocol\":{\"minReaderVersion\":" + std::to_string(p.min_reader_version) +
+          ",\"minWriterVersion\":" + std::to_string(p.min_writer_version);
+  if (p.min_reader_version >= 3) {
+    json += ",\"readerFeatures\":";
+    AppendStrings(p.reader_features, &json);
+  }
+  if (p.min_writer_version >= 7) {
+    json += ",\"writerFeatures\":";
+    AppendStrings(p.writer_features, &json);
+  }
+  json += "}}";
+  const Metadata& m = snapshot.metadata;
+  next_row();
+  json += "{\"metaData\":{\"id\":";
+  AppendString(m.id, &json);
+  json += ",\"format\":{\"provider\":\"parquet\",\"options\":[]},\"schemaString\":";
+  AppendString(m.schema_string, &json);
+  json += ",\"partitionColumns\":";
+  AppendStrings(m.partition_columns, &json);
+  json += ",\"configuration\":";
+  AppendMap(
+      m.configuration,
+      [](const std::string& v, std::string* out) { AppendString(v, out); }, &json);
+  json += ",\"createdTime\":" + std::to_string(m.created_time) + "}}";
+  for (const auto& [app, v] : snapshot.app_versions) {
+    next_row();
+    json += "{\"txn\":{\"appId\":";
+    AppendString(app, &json);
+    json += ",\"version\":" + std::to_string(v) + "}}";
+  }
+  constexpr int64_t kRowsPerChunk = 10000;  // memory stays bounded by a chunk
+  for (const auto& f : snapshot.files) {
+    next_row();
+    json += "{\"add\":{\"path\":";
+    AppendString(f.path, &json);
+    json += ",\"partitionValues\":";
+    AppendMap(
+        f.partition_values,
+        [](const std::optional<std::string>& v, std::string* out) {
+          if (v) {
+            AppendString(*v, out);
+          } else {
+            *out += "null";
+          }
+        },
+        &json);
+    json += ",\"size\":" + std::to_string(f.size) +
+            ",\"modificationTime\":" + std::to_string(f.modification_time) +
+            ",\"dataChange\":false";
+    if (!f.stats.empty()) {
+      json += ",\"stats\":";
+      AppendString(f.stats, &json);
+    }
+    if (f.deletion_vector) {
+      const auto& dv = *f.deletion_vector;
+      json += ",\"deletionVector\":{\"storageType\":";
+      AppendString(dv.storage_type, &json);
+      json += ",\"pathOrInlineDv\":";
+      AppendString(dv.path_or_inline, &json);
+      json += ",\"offset\":" + std::to_string(dv.offset) +
+              ",\"sizeInBytes\":" + std::to_string(dv.size_in_bytes) +
+              ",\"cardinality\":" + std::to_string(dv.cardinality) + "}";
+    }
+    json += "}}";
+    if (pending >= kRowsPerChunk) ARROW_RETURN_NOT_OK(flush());
+  }
+  if (pending > 0) ARROW_RETURN_NOT_OK(flush());
+  ARROW_RETURN_NOT_OK(writer->Close());
+  ARROW_RETURN_NOT_OK(storage_->MoveFile(temp_uri, final_uri));
+  std::string last = "{\"version\":" + std::to_string(snapshot.version) +
+                     ",\"size\":" + std::to_string(rows) + "}";
+  ARROW_ASSIGN_OR_RAISE(
+      auto out, storage_->OpenOutput(file::Storage::Join(log_uri_, "_last_checkpoint")));
+  ARROW_RETURN_NOT_OK(out->Write(last.data(), static_cast<int64_t>(last.size())));
+  return out->Close();
 }
 
 }  // namespace flowsql::delta

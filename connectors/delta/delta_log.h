@@ -94,6 +94,10 @@ class DeltaLog {
   Result<int64_t> VersionAt(int64_t timestamp_ms) const;
   /// The commits still in the log, newest first.
   Result<std::vector<CommitInfo>> History() const;
+  /// Writes a classic Parquet checkpoint of `snapshot` (its protocol, metadata, txn
+  /// and add actions), a chunk of actions at a time, then _last_checkpoint. The
+  /// checkpoint appears whole (written under a temporary name, then renamed).
+  Status WriteCheckpoint(const Snapshot& snapshot) const;
   /// The table's latest version; -1 when it has no log (not a Delta table yet).
   Result<int64_t> LatestVersion() const;
 

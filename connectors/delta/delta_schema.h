@@ -42,6 +42,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> ToLogicalNames(
 /// error naming the feature it lacks otherwise, never wrong rows.
 Status CheckReadable(const Snapshot& snapshot, const std::string& table);
 
+/// OK when flowsql can write to a table with `snapshot`'s protocol and configuration
+/// (`overwrite`: removing files too); an error naming the feature otherwise.
+Status CheckWritable(const Snapshot& snapshot, const std::string& table, bool overwrite);
+
 /// A partition value as the log writes it ("2024-03-01", "1.5", "true", NULL as
 /// nullopt or "") as a scalar of `type`.
 Result<std::shared_ptr<arrow::Scalar>> PartitionScalar(

@@ -161,7 +161,7 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
                              "): use mode 'append' or 'overwrite'");
     }
     ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load(read_version_));
-    ARROW_RETURN_NOT_OK(CheckReadable(snapshot, table));
+    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, mode_ == WriteMode::kOverwrite));
     ARROW_ASSIGN_OR_RAISE(auto existing,
                           SchemaFromDelta(snapshot.metadata.schema_string));
     // The query's columns must be the table's, by name, with the same types.
@@ -190,6 +190,10 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
           "], not by the partition_by given");
     }
     partition_by_ = snapshot.metadata.partition_columns;
+    auto interval = snapshot.metadata.configuration.find("delta.checkpointInterval");
+    if (interval != snapshot.metadata.configuration.end()) {
+      checkpoint_interval_ = std::max<int64_t>(1, std::atoll(interval->second.c_str()));
+    }
     auto app = snapshot.app_versions.find(context.pipeline);
     if (app != snapshot.app_versions.end()) held_at_open_ = app->second;
     schema_ = existing;  // the table's column order
@@ -456,7 +460,17 @@ Status DeltaSink::Commit(const Epoch& epoch) {
   outputs_.clear();
   replaced_.clear();
   overwrite_pending_ = false;
-  return Status::OK();
+  return MaybeCheckpoint();
+}
+
+Status DeltaSink::MaybeCheckpoint() {
+  // Every delta.checkpointInterval versions (10 unless the table says otherwise),
+  // as Spark and delta-rs do: a reader then replays at most that many commits.
+  if (read_version_ <= 0 || read_version_ % checkpoint_interval_ != 0) {
+    return Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load(read_version_));
+  return log_->WriteCheckpoint(snapshot);
 }
 
 Status DeltaSink::Abort() {

@@ -13,6 +13,9 @@
 // schema changed, fails naming the version. A failed epoch leaves files no commit
 // references (Abort deletes those it can).
 //
+// Checkpoints: every delta.checkpointInterval versions (default 10), a Parquet
+// checkpoint, written a chunk of actions at a time.
+//
 // Exactly-once: LastCommittedEpoch(pipeline) is the pipeline's `txn` version in the
 // latest snapshot, so a replayed epoch (one the table held when the run began) is
 // not committed twice.
@@ -56,6 +59,9 @@ class DeltaSink : public Sink {
       const std::map<std::string, std::optional<std::string>>& values);
   /// The commit's actions but txn, commitInfo and the new table's, as JSON lines.
   Result<std::string> AddActions();
+  /// Writes a checkpoint when the version just committed is a multiple of the
+  /// table's checkpoint interval.
+  Status MaybeCheckpoint();
   /// Writes `actions` as version `version`; false when that version exists.
   Result<bool> TryCommit(int64_t version, const std::string& actions);
 
@@ -66,6 +72,7 @@ class DeltaSink : public Sink {
   std::shared_ptr<arrow::Schema> file_schema_;  // schema_ but the partition columns
   std::string schema_string_;
   int64_t read_version_ = -1;          // the snapshot the writes build on (-1: no table)
+  int64_t checkpoint_interval_ = 10;   // delta.checkpointInterval
   int64_t held_at_open_ = -1;          // the pipeline's last epoch in the table at Open()
   bool overwrite_pending_ = false;     // the next commit replaces the table's files
   std::vector<std::string> replaced_;  // files an overwrite removes, as the log has them

@@ -392,3 +392,42 @@ def test_concurrent_appenders_lose_no_rows_and_commit_contiguous_versions(tmp_pa
     assert sorted(h["version"] for h in dt.history()) == [0, 1, 2, 3]
     ids = pa.table(dt.to_pyarrow_dataset().to_table()).column("id").to_pylist()
     assert sorted(ids) == list(range(4000))
+
+
+def test_every_tenth_commit_writes_a_checkpoint_delta_rs_reads(tmp_path):
+    path = tmp_path / "w"
+    for i in range(12):
+        r = run_flowsql("-c", f"SELECT range + {i * 10} AS id, 'p' || ({i} % 2) AS part "
+                              f"FROM range(10) INTO 'delta://{path}' "
+                              "WITH (mode = 'append', partition_by = 'part')")
+        assert r.code == 0, r
+    log = path / "_delta_log"
+    assert (log / f"{10:020d}.checkpoint.parquet").exists()
+    assert json.loads((log / "_last_checkpoint").read_text())["version"] == 10
+    # The checkpoint alone stands for versions 0 to 10, for delta-rs and flowsql.
+    for v in range(10):
+        (log / f"{v:020d}.json").unlink()
+    dt = deltalake.DeltaTable(str(path))
+    assert dt.version() == 11
+    ids = pa.table(dt.to_pyarrow_dataset().to_table()).column("id").to_pylist()
+    assert sorted(ids) == list(range(120))
+    got = read(f"SELECT id FROM 'delta://{path}' ORDER BY id", tmp_path)
+    assert got.column("id").to_pylist() == list(range(120))
+    got = read(f"SELECT count(*) AS n FROM read_delta('{path}', version => 10)", tmp_path,
+               "n.parquet")
+    assert got.column("n").to_pylist() == [110]
+
+
+def test_a_table_with_what_flowsql_cannot_write_is_refused(table):
+    meta = deltalake.DeltaTable(table).metadata()
+    commit(table, 4, {"protocol": {"minReaderVersion": 1, "minWriterVersion": 7,
+                                   "writerFeatures": ["generatedColumns"]}},
+           {"metaData": {"id": meta.id, "format": {"provider": "parquet", "options": {}},
+                         "schemaString": deltalake.DeltaTable(table).schema().to_json(),
+                         "partitionColumns": ["part"], "configuration": {},
+                         "createdTime": 0}})
+    r = run_flowsql("-c", f"SELECT * FROM 'delta://{table}' INTO 'delta://{table}' "
+                          "WITH (mode = 'append')")
+    assert r.code != 0, r
+    assert f"delta table {table} needs the writer feature 'generatedColumns', which " \
+        "flowsql does not write" in r.err, r.err
