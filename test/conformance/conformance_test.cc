@@ -95,20 +95,24 @@ Result<std::unique_ptr<Sink>> MakeSink(const std::string& connector,
 
 /// Writes 3 files of each format under `root`, 1000 ids each (0..2999), with the
 /// file sink.
+/// Writes ids i * 1000 .. i * 1000 + 999 into file `uri` with the file sink.
+void WriteFixtureFile(const std::string& uri, int i) {
+  auto args =
+      MakeArgs(TheRegistry(), "file", uri, {{"mode", "overwrite"}}, true).ValueOrDie();
+  auto sink = MakeSink("file", args).ValueOrDie();
+  auto batch = Batch(i * 1000, 1000);
+  Status st = sink->Open(batch->schema(), {});
+  if (st.ok()) st = sink->BeginEpoch({"fixture", 0});
+  if (st.ok()) st = sink->Write(batch);
+  if (st.ok()) st = sink->Commit({"fixture", 0});
+  if (!st.ok()) ADD_FAILURE() << "fixture " << uri << ": " << st.ToString();
+}
+
 void WriteFixtures(const std::string& root) {
   for (const char* ext : {"csv", "parquet", "ndjson", "avro"}) {
     if (root == Dir()) fs::create_directories(Dir() + "/" + ext);
     for (int i = 0; i < 3; ++i) {
-      const std::string uri = root + "/" + ext + "/part" + std::to_string(i) + "." + ext;
-      auto args = MakeArgs(TheRegistry(), "file", uri, {{"mode", "overwrite"}}, true)
-                      .ValueOrDie();
-      auto sink = MakeSink("file", args).ValueOrDie();
-      auto batch = Batch(i * 1000, 1000);
-      Status st = sink->Open(batch->schema(), {});
-      if (st.ok()) st = sink->BeginEpoch({"fixture", 0});
-      if (st.ok()) st = sink->Write(batch);
-      if (st.ok()) st = sink->Commit({"fixture", 0});
-      if (!st.ok()) ADD_FAILURE() << "fixture " << uri << ": " << st.ToString();
+      WriteFixtureFile(root + "/" + ext + "/part" + std::to_string(i) + "." + ext, i);
     }
   }
 }
@@ -129,16 +133,7 @@ void WriteDeltaFixture(const std::string& dir) {
       << "\n";
   for (int i = 0; i < 3; ++i) {
     const std::string name = "part" + std::to_string(i) + ".parquet";
-    auto args =
-        MakeArgs(TheRegistry(), "file", dir + "/" + name, {{"mode", "overwrite"}}, true)
-            .ValueOrDie();
-    auto sink = MakeSink("file", args).ValueOrDie();
-    auto batch = Batch(i * 1000, 1000);
-    Status st = sink->Open(batch->schema(), {});
-    if (st.ok()) st = sink->BeginEpoch({"fixture", 0});
-    if (st.ok()) st = sink->Write(batch);
-    if (st.ok()) st = sink->Commit({"fixture", 0});
-    if (!st.ok()) ADD_FAILURE() << "fixture " << dir << ": " << st.ToString();
+    WriteFixtureFile(dir + "/" + name, i);
     log << R"({"add":{"path":")" << name << R"(","partitionValues":{},"size":)"
         << fs::file_size(dir + "/" + name)
         << R"(,"modificationTime":0,"dataChange":true,"stats":"{\"numRecords\":1000,)"
