@@ -431,3 +431,14 @@ def test_a_table_with_what_flowsql_cannot_write_is_refused(table):
     assert r.code != 0, r
     assert f"delta table {table} needs the writer feature 'generatedColumns', which " \
         "flowsql does not write" in r.err, r.err
+
+
+def test_copy_to_a_delta_table(tmp_path):
+    path = tmp_path / "c"
+    for options in ["", " (mode 'append')"]:
+        r = run_flowsql("-c", f"COPY (SELECT range AS id FROM range(5)) TO 'delta://{path}'"
+                              + options)
+        assert r.code == 0, r
+    dt = deltalake.DeltaTable(str(path))
+    assert sorted(pa.table(dt.to_pyarrow_dataset().to_table()).column("id").to_pylist()) \
+        == sorted(list(range(5)) * 2)
