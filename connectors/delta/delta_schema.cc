@@ -303,15 +303,17 @@ Status CheckWritable(const Snapshot& snapshot, const std::string& table, bool ov
   const Protocol& p = snapshot.protocol;
   const auto& conf = snapshot.metadata.configuration;
   auto refuse = [&](const std::string& what) {
-    return Status::NotImplemented(table, " needs ", what, ", which flowsql does not write");
+    return Status::NotImplemented(table, " needs ", what,
+                                  ", which flowsql does not write");
   };
-  if (p.min_writer_version > 7 || (p.min_writer_version > 2 && p.min_writer_version < 7)) {
+  if (p.min_writer_version > 7 ||
+      (p.min_writer_version > 2 && p.min_writer_version < 7)) {
     return refuse("Delta writer version " + std::to_string(p.min_writer_version));
   }
   // Writer features whose rules an append keeps without doing anything.
+  // (Not v2Checkpoint: flowsql writes classic checkpoints.)
   static const std::vector<std::string> kept = {"timestampNtz", "deletionVectors",
-                                                "appendOnly", "v2Checkpoint",
-                                                "vacuumProtocolCheck"};
+                                                "appendOnly", "vacuumProtocolCheck"};
   for (const auto& feature : p.writer_features) {
     if (std::find(kept.begin(), kept.end(), feature) == kept.end()) {
       return refuse("the writer feature '" + feature + "'");
@@ -320,7 +322,8 @@ Status CheckWritable(const Snapshot& snapshot, const std::string& table, bool ov
   if (MapsColumns(snapshot)) return refuse("column mapping");
   auto append_only = conf.find("delta.appendOnly");
   if (overwrite && append_only != conf.end() && append_only->second == "true") {
-    return Status::Invalid(table, " is append-only (delta.appendOnly): it cannot be "
+    return Status::Invalid(table,
+                           " is append-only (delta.appendOnly): it cannot be "
                            "overwritten");
   }
   if (snapshot.metadata.schema_string.find("delta.invariants") != std::string::npos) {

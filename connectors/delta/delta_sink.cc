@@ -102,11 +102,46 @@ std::string StatText(const arrow::Scalar& value) {
   }
 }
 
+/// partitionValues as JSON: {"name": "value" | null, ...}.
+void AppendPartitionValues(
+    const std::map<std::string, std::optional<std::string>>& values, std::string* out) {
+  *out += '{';
+  bool first = true;
+  for (const auto& [name, value] : values) {
+    if (!first) *out += ',';
+    first = false;
+    AppendJsonString(name, out);
+    *out += ':';
+    if (value) {
+      AppendJsonString(*value, out);
+    } else {
+      *out += "null";
+    }
+  }
+  *out += '}';
+}
+
+/// A partition value as the log writes it: NULL (and, as in Spark, an empty string)
+/// as null; a timestamp as "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC when it has a zone).
+std::optional<std::string> PartitionText(const arrow::Scalar& value) {
+  if (!value.is_valid) return std::nullopt;
+  if (value.type->id() == arrow::Type::TIMESTAMP) {
+    std::string out;
+    AppendTimestamp(static_cast<const arrow::TimestampScalar&>(value).value,
+                    static_cast<const arrow::TimestampType&>(*value.type).unit(), &out);
+    return out;
+  }
+  std::string text = value.ToString();
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
 /// True for the types whose minimum and maximum the log keeps.
 bool HasStats(const arrow::DataType& type) {
-  return arrow::is_integer(type.id()) || arrow::is_floating(type.id()) ||
-         type.id() == arrow::Type::DECIMAL128 || type.id() == arrow::Type::DATE32 ||
-         type.id() == arrow::Type::TIMESTAMP || type.id() == arrow::Type::STRING;
+  // Not floating point: a NaN is in no minimum or maximum but passes `x > 1`.
+  return arrow::is_integer(type.id()) || type.id() == arrow::Type::DECIMAL128 ||
+         type.id() == arrow::Type::DATE32 || type.id() == arrow::Type::TIMESTAMP ||
+         type.id() == arrow::Type::STRING;
 }
 
 /// A random (version 4) UUID, as text.
@@ -200,7 +235,7 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
     schema_string_ = snapshot.metadata.schema_string;
     if (mode_ == WriteMode::kOverwrite && !context.resumed) {
       overwrite_pending_ = true;
-      for (const auto& f : snapshot.files) replaced_.push_back(f.path);
+      replaced_ = snapshot.files;
     }
   }
   arrow::FieldVector file_fields;
@@ -260,8 +295,7 @@ Status DeltaSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
     for (size_t k = 0; k < partition_by_.size(); ++k) {
       const auto& value = *group.values[k];
       folder += (k ? "/" : "") + file::HiveFolder(partition_by_[k], value);
-      values[partition_by_[k]] =
-          value.is_valid ? std::optional<std::string>(value.ToString()) : std::nullopt;
+      values[partition_by_[k]] = PartitionText(value);
     }
     ARROW_ASSIGN_OR_RAISE(Output * out, OutputFor(folder, values));
     arrow::ArrayVector columns;
@@ -298,11 +332,25 @@ Status DeltaSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
 Result<std::string> DeltaSink::AddActions() {
   const int64_t now = NowMillis();
   std::string out;
-  for (const auto& path : replaced_) {
+  for (const auto& file : replaced_) {
+    // A file is its path and its deletion vector: the remove names both.
     out += "{\"remove\":{\"path\":";
-    AppendJsonString(path, &out);
+    AppendJsonString(file.path, &out);
     out += ",\"deletionTimestamp\":" + std::to_string(now) +
-           ",\"dataChange\":true,\"extendedFileMetadata\":false}}\n";
+           ",\"dataChange\":true,\"extendedFileMetadata\":true,\"partitionValues\":";
+    AppendPartitionValues(file.partition_values, &out);
+    out += ",\"size\":" + std::to_string(file.size);
+    if (file.deletion_vector) {
+      const auto& dv = *file.deletion_vector;
+      out += ",\"deletionVector\":{\"storageType\":";
+      AppendJsonString(dv.storage_type, &out);
+      out += ",\"pathOrInlineDv\":";
+      AppendJsonString(dv.path_or_inline, &out);
+      if (dv.storage_type != "i") out += ",\"offset\":" + std::to_string(dv.offset);
+      out += ",\"sizeInBytes\":" + std::to_string(dv.size_in_bytes) +
+             ",\"cardinality\":" + std::to_string(dv.cardinality) + "}";
+    }
+    out += "}}\n";
   }
   for (auto& [folder, output] : outputs_) {
     if (!output->closed) {
@@ -331,20 +379,9 @@ Result<std::string> DeltaSink::AddActions() {
              "},\"nullCount\":{" + nulls + "}}";
     out += "{\"add\":{\"path\":";
     AppendJsonString(PercentEncode(output->relative), &out);
-    out += ",\"partitionValues\":{";
-    bool first = true;
-    for (const auto& [name, value] : output->partition_values) {
-      if (!first) out += ",";
-      first = false;
-      AppendJsonString(name, &out);
-      out += ":";
-      if (value) {
-        AppendJsonString(*value, &out);
-      } else {
-        out += "null";
-      }
-    }
-    out += "},\"size\":" + std::to_string(size) +
+    out += ",\"partitionValues\":";
+    AppendPartitionValues(output->partition_values, &out);
+    out += ",\"size\":" + std::to_string(size) +
            ",\"modificationTime\":" + std::to_string(now) +
            ",\"dataChange\":true,\"stats\":";
     AppendJsonString(stats, &out);
@@ -442,12 +479,16 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     commit += actions;
     ARROW_ASSIGN_OR_RAISE(bool committed, TryCommit(version, commit));
     if (committed) break;
-    // Another writer committed `version` first.
-    if (overwrite_pending_) {
+    // Another writer committed `version` first. Only a blind append into a table
+    // that existed is retried; a create or an overwrite fails.
+    if (overwrite_pending_ || (version == 0 && mode_ != WriteMode::kAppend)) {
       return Status::Invalid(table, ": another writer committed version ", version,
-                             " while this overwrite was written; it is not retried");
+                             " while this ",
+                             overwrite_pending_ ? "overwrite" : "new table",
+                             " was written; it is not retried");
     }
     ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
+    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, false));
     if (snapshot.metadata.schema_string != schema_string_ ||
         snapshot.metadata.partition_columns != partition_by_) {
       return Status::Invalid(table, ": another writer changed the table's schema or ",
@@ -460,7 +501,10 @@ Status DeltaSink::Commit(const Epoch& epoch) {
   outputs_.clear();
   replaced_.clear();
   overwrite_pending_ = false;
-  return MaybeCheckpoint();
+  // The commit stands whatever becomes of the checkpoint, an optimization that the
+  // next interval makes again.
+  (void)MaybeCheckpoint();
+  return Status::OK();
 }
 
 Status DeltaSink::MaybeCheckpoint() {

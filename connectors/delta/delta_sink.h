@@ -71,11 +71,11 @@ class DeltaSink : public Sink {
   std::shared_ptr<arrow::Schema> schema_;       // what the table holds (Delta types)
   std::shared_ptr<arrow::Schema> file_schema_;  // schema_ but the partition columns
   std::string schema_string_;
-  int64_t read_version_ = -1;          // the snapshot the writes build on (-1: no table)
-  int64_t checkpoint_interval_ = 10;   // delta.checkpointInterval
-  int64_t held_at_open_ = -1;          // the pipeline's last epoch in the table at Open()
-  bool overwrite_pending_ = false;     // the next commit replaces the table's files
-  std::vector<std::string> replaced_;  // files an overwrite removes, as the log has them
+  int64_t read_version_ = -1;         // the snapshot the writes build on (-1: no table)
+  int64_t checkpoint_interval_ = 10;  // delta.checkpointInterval
+  int64_t held_at_open_ = -1;         // the pipeline's last epoch in the table at Open()
+  bool overwrite_pending_ = false;    // the next commit replaces the table's files
+  std::vector<AddFile> replaced_;     // the files an overwrite removes
   std::map<std::string, std::unique_ptr<Output>> outputs_;  // by partition folder
 };
 

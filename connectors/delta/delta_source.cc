@@ -41,7 +41,10 @@ std::shared_ptr<arrow::Scalar> StatScalar(dom::element value,
     case arrow::Type::INT32:
     case arrow::Type::INT64:
     case arrow::Type::DATE32:
+      break;
     case arrow::Type::DECIMAL128:
+      // JSON numbers come back as doubles: exact to 15 digits only.
+      if (static_cast<const arrow::DecimalType&>(*type).precision() > 15) return nullptr;
       break;
     case arrow::Type::STRING:
       if (is_max && text.size() >= kStringStatsPrefix) return nullptr;

@@ -489,7 +489,7 @@ def serve():
     import os
     import pickle
     import sys
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    out = os.fdopen(os.dup(1), "wb")  # buffered: a frame is written whole
     os.dup2(2, 1)  # what user code prints goes to stderr, not into the frames
 
     def receive():
@@ -501,6 +501,7 @@ def serve():
     def frame(tag, data):
         out.write(tag + len(data).to_bytes(8, "little"))
         out.write(data)
+        out.flush()
 
     path, setup = receive()
     sys.path[:] = path
@@ -530,6 +531,7 @@ def serve():
                 frame(b"B", sink.getvalue())
             else:
                 out.write(b"E")
+                out.flush()
         except BrokenPipeError:
             return
         except BaseException as e:

@@ -4,6 +4,8 @@
 #include <arrow/io/memory.h>
 #include <arrow/ipc/reader.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,10 +39,33 @@ WorkerPool::~WorkerPool() {
   }
 }
 
+namespace {
+
+/// Calls `f` with SIGPIPE blocked in this thread, and takes the SIGPIPE it raised:
+/// a request written to a worker that died fails with EPIPE (BrokenPipeError)
+/// rather than killing flowsql (the embedded interpreter does not ignore SIGPIPE).
+template <typename F>
+auto WithoutSigpipe(F&& f) {
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  auto result = f();
+  const timespec now = {0, 0};
+  while (sigtimedwait(&pipe, nullptr, &now) == SIGPIPE) {
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return result;
+}
+
+}  // namespace
+
 Result<WorkerPool::Worker> WorkerPool::Start() {
-  ARROW_ASSIGN_OR_RAISE(
-      Ref process,
-      CallBridge("Worker", what_ + ": starting a worker process", {setup_.get()}));
+  ARROW_ASSIGN_OR_RAISE(Ref process, WithoutSigpipe([&] {
+                          return CallBridge("Worker",
+                                            what_ + ": starting a worker process",
+                                            {setup_.get()});
+                        }));
   Ref fd(PyObject_CallMethod(process.get(), "fd", nullptr));
   if (!fd) return PythonError(what_);
   // A descriptor of flowsql's own, which other children do not inherit.
@@ -73,8 +98,10 @@ Result<std::unique_ptr<WorkerStream>> WorkerPool::Read(PyObject* partition,
   std::unique_ptr<WorkerStream> stream(
       new WorkerStream(shared_from_this(), std::move(*worker)));
   Ref skipped(PyLong_FromLongLong(skip));
-  Ref sent(PyObject_CallMethod(stream->worker_.process.get(), "read", "OO", partition,
-                               skipped.get()));
+  Ref sent = WithoutSigpipe([&] {
+    return Ref(PyObject_CallMethod(stream->worker_.process.get(), "read", "OO", partition,
+                                   skipped.get()));
+  });
   if (!sent) return PythonError(what_ + ": sending a partition to a worker process");
   return stream;
 }
@@ -144,8 +171,9 @@ Result<std::shared_ptr<arrow::RecordBatch>> WorkerStream::Next() {
     if (batch == nullptr) return Status::IOError(pool_->what_, ": an empty frame");
     return batch;
   }
-  // The worker goes on to the next request: this one is over.
-  done_ = true;
+  // The worker goes on to the next request: this one is over. One that could not
+  // unpickle the reader fails every request: it is not kept.
+  done_ = tag != 'U';
   const std::string text = data->ToString();
   if (tag == 'T') return NotABatch(pool_->what_, text);
   if (tag == 'U') {

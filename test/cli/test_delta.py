@@ -442,3 +442,17 @@ def test_copy_to_a_delta_table(tmp_path):
     dt = deltalake.DeltaTable(str(path))
     assert sorted(pa.table(dt.to_pyarrow_dataset().to_table()).column("id").to_pylist()) \
         == sorted(list(range(5)) * 2)
+
+
+def test_an_overwrite_removes_files_with_deletion_vectors_too(tmp_path):
+    path = str(tmp_path / "t")
+    deltalake.write_deltalake(path, rows(0, 50))
+    delete_rows(path, [3, 4], inline=True)
+    r = run_flowsql("-c", f"SELECT * FROM read_delta('{path}') WHERE id >= 40 "
+                          f"INTO 'delta://{path}' WITH (mode = 'overwrite')")
+    assert r.code == 0, r
+    query = deltalake.QueryBuilder().register("t", deltalake.DeltaTable(path))
+    got = pa.table(query.execute("SELECT id FROM t ORDER BY id").read_all())
+    assert got.column("id").to_pylist() == list(range(40, 50))
+    got = read(f"SELECT id FROM 'delta://{path}' ORDER BY id", tmp_path)
+    assert got.column("id").to_pylist() == list(range(40, 50))
