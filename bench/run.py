@@ -32,6 +32,7 @@ import common  # noqa: E402
 import continuous  # noqa: E402
 import csv_glob  # noqa: E402
 import csv_to_parquet  # noqa: E402
+import delta_lake  # noqa: E402
 import glob_scan  # noqa: E402
 import hive_scan  # noqa: E402
 import s3_scan  # noqa: E402
@@ -42,7 +43,8 @@ import tpch  # noqa: E402
 
 WORKLOADS = {m.NAME: m for m in (csv_to_parquet, ndjson_groupby, glob_scan, hive_scan,
                                   s3_scan, csv_glob, avro_scan, continuous, tpch, python_arrow,
-                                  *api_to_parquet.WORKLOADS, *python_source.WORKLOADS)}
+                                  *api_to_parquet.WORKLOADS, *python_source.WORKLOADS,
+                                  *delta_lake.WORKLOADS)}
 
 
 def run_workload(mod, args):
