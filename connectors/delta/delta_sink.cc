@@ -440,11 +440,15 @@ Status DeltaSink::Commit(const Epoch& epoch) {
   const int64_t now = NowMillis();
   while (true) {
     const int64_t version = read_version_ + 1;
+    // An overwrite's first commit replaces (a new table's creates); later ones add.
+    const bool replaces =
+        overwrite_pending_ || (mode_ == WriteMode::kOverwrite && read_version_ < 0);
     std::string commit = "{\"commitInfo\":{\"timestamp\":" + std::to_string(now) +
                          ",\"operation\":\"WRITE\",\"operationParameters\":{\"mode\":";
-    commit += overwrite_pending_                   ? "\"Overwrite\""
-              : mode_ == WriteMode::kErrorIfExists ? "\"ErrorIfExists\""
-                                                   : "\"Append\"";
+    commit += replaces ? "\"Overwrite\""
+              : mode_ == WriteMode::kErrorIfExists && read_version_ < 0
+                  ? "\"ErrorIfExists\""
+                  : "\"Append\"";
     commit += ",\"partitionBy\":";
     std::string columns = "[";
     for (size_t i = 0; i < partition_by_.size(); ++i) {
