@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "connectors/file/format_reader.h"
+#include "connectors/file/partitions.h"
 
 namespace flowsql::delta {
 
@@ -122,7 +123,7 @@ Result<std::shared_ptr<DeletedRows>> ReadDeletionVector(const DeletionVector& dv
     uri = file::Storage::Join(log.table_uri(),
                               prefix.empty() ? name : file::Storage::Join(prefix, name));
   } else if (dv.storage_type == "p") {
-    uri = PercentDecode(dv.path_or_inline);
+    uri = file::PercentDecode(dv.path_or_inline);
   } else {
     return Status::NotImplemented("deletion vectors stored as '", dv.storage_type, "'");
   }

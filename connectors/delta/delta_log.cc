@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "connectors/file/batch_writer.h"
 #include "connectors/file/format_reader.h"
+#include "connectors/file/partitions.h"
 
 namespace flowsql::delta {
 
@@ -355,21 +356,6 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-std::string PercentDecode(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
 
 /// The log's files, by version.
 struct DeltaLog::Listing {
@@ -388,8 +374,8 @@ DeltaLog::DeltaLog(std::shared_ptr<const file::Storage> storage, std::string tab
 }
 
 std::string DeltaLog::DataFileUri(const std::string& path) const {
-  if (path.find("://") != std::string::npos) return PercentDecode(path);
-  return file::Storage::Join(table_uri_, PercentDecode(path));
+  if (path.find("://") != std::string::npos) return file::PercentDecode(path);
+  return file::Storage::Join(table_uri_, file::PercentDecode(path));
 }
 
 Result<DeltaLog::Listing> DeltaLog::List() const {

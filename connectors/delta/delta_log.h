@@ -116,7 +116,4 @@ class DeltaLog {
   std::string log_uri_;
 };
 
-/// `text` with %XX escapes decoded.
-std::string PercentDecode(const std::string& text);
-
 }  // namespace flowsql::delta

@@ -14,13 +14,12 @@ namespace flowsql::file {
 
 namespace cp = arrow::compute;
 
-namespace {
-
 std::string PercentDecode(const std::string& text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) &&
-        std::isxdigit(text[i + 2])) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
       i += 2;
     } else {
@@ -29,6 +28,9 @@ std::string PercentDecode(const std::string& text) {
   }
   return out;
 }
+
+namespace {
+
 
 /// The key=value folders of `path`, in order.
 std::vector<std::pair<std::string, std::string>> Folders(const std::string& path) {

@@ -26,6 +26,9 @@ struct HivePartitions {
   std::vector<std::vector<std::shared_ptr<arrow::Scalar>>> values;
 };
 
+/// `text` with its %XX escapes decoded (a Hive folder's value, a URI's path).
+std::string PercentDecode(const std::string& text);
+
 /// The key=value folders of each of `files` (a file's own name is not one). Values
 /// are %-decoded (as Spark writes them). A key's type is BIGINT when every value is
 /// an integer, DATE when every value is a date, else VARCHAR. Nothing when no file
