@@ -40,7 +40,7 @@ int64_t VersionOf(const std::string& name) {
 }
 
 /// The state a replay builds: the live files by path and deletion vector.
-struct Replay {
+struct ReplayState {
   Snapshot snapshot;
   std::unordered_map<std::string, AddFile> files;
   bool has_protocol = false, has_metadata = false;
@@ -102,7 +102,7 @@ std::optional<DeletionVector> JsonDv(dom::object o) {
   return out;
 }
 
-Status ApplyJsonAction(const std::string& key, dom::object value, Replay* replay) {
+Status ApplyJsonAction(const std::string& key, dom::object value, ReplayState* replay) {
   if (key == "add") {
     AddFile add;
     add.path = StrField(value, "path");
@@ -247,7 +247,7 @@ std::optional<DeletionVector> DvAt(const std::shared_ptr<arrow::Array>& a, int64
 
 /// Applies the actions of one record batch of a Parquet checkpoint; sidecar paths
 /// (V2 checkpoints) are appended to `sidecars`.
-void ApplyCheckpointBatch(const arrow::RecordBatch& batch, Replay* replay,
+void ApplyCheckpointBatch(const arrow::RecordBatch& batch, ReplayState* replay,
                           std::vector<std::string>* sidecars) {
   auto column = [&](const char* name) -> const arrow::StructArray* {
     auto c = batch.GetColumnByName(name);
@@ -305,7 +305,7 @@ void ApplyCheckpointBatch(const arrow::RecordBatch& batch, Replay* replay,
 
 /// Reads the checkpoint actions of a Parquet file, a row group at a time.
 Status ReadParquetActions(const file::Storage& storage, const std::string& uri,
-                          Replay* replay, std::vector<std::string>* sidecars) {
+                          ReplayState* replay, std::vector<std::string>* sidecars) {
   auto named = [&](Status st) {
     return st.ok() ? st : Status::IOError(uri, ": ", st.message());
   };
@@ -356,7 +356,6 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-
 /// The log's files, by version.
 struct DeltaLog::Listing {
   struct Checkpoint {
@@ -365,6 +364,12 @@ struct DeltaLog::Listing {
   };
   std::map<int64_t, std::pair<std::string, int64_t>> commits;  // name, mtime (ms)
   std::map<int64_t, Checkpoint> checkpoints;                   // complete ones only
+
+  /// The newest version, by commit or checkpoint; -1 for none.
+  int64_t latest() const {
+    int64_t v = commits.empty() ? -1 : commits.rbegin()->first;
+    return checkpoints.empty() ? v : std::max(v, checkpoints.rbegin()->first);
+  }
 };
 
 DeltaLog::DeltaLog(std::shared_ptr<const file::Storage> storage, std::string table_uri)
@@ -428,25 +433,23 @@ Result<DeltaLog::Listing> DeltaLog::List() const {
   return listing;
 }
 
-Result<int64_t> DeltaLog::LatestVersion() const {
+Result<std::optional<Snapshot>> DeltaLog::LoadLatest() const {
   ARROW_ASSIGN_OR_RAISE(auto listing, List());
-  int64_t latest = -1;
-  if (!listing.commits.empty()) latest = listing.commits.rbegin()->first;
-  if (!listing.checkpoints.empty()) {
-    latest = std::max(latest, listing.checkpoints.rbegin()->first);
-  }
-  return latest;
+  if (listing.latest() < 0) return std::nullopt;
+  return Replay(listing, std::nullopt);
 }
 
 Result<Snapshot> DeltaLog::Load(std::optional<int64_t> version) const {
   ARROW_ASSIGN_OR_RAISE(auto listing, List());
-  if (listing.commits.empty() && listing.checkpoints.empty()) {
+  return Replay(listing, version);
+}
+
+Result<Snapshot> DeltaLog::Replay(const Listing& listing,
+                                  std::optional<int64_t> version) const {
+  const int64_t latest = listing.latest();
+  if (latest < 0) {
     return Status::Invalid(table_uri_, " is not a Delta table: ", log_uri_,
                            " holds no commit");
-  }
-  int64_t latest = listing.commits.empty() ? -1 : listing.commits.rbegin()->first;
-  if (!listing.checkpoints.empty()) {
-    latest = std::max(latest, listing.checkpoints.rbegin()->first);
   }
   const int64_t target = version.value_or(latest);
   if (target < 0 || target > latest) {
@@ -470,7 +473,7 @@ Result<Snapshot> DeltaLog::Load(std::optional<int64_t> version) const {
                              " (cleaned up by log retention?)");
     }
   }
-  Replay replay;
+  ReplayState replay;
   if (checkpoint) {
     std::vector<std::string> sidecars;
     for (const auto& part : checkpoint->parts) {

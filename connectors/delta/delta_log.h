@@ -88,6 +88,8 @@ class DeltaLog {
   /// The snapshot at `version` (nullopt: the latest). Errors name the table, and the
   /// version when it does not exist.
   Result<Snapshot> Load(std::optional<int64_t> version = std::nullopt) const;
+  /// The latest snapshot; nullopt when the folder holds no table yet.
+  Result<std::optional<Snapshot>> LoadLatest() const;
   /// The latest version whose commit is at or before `timestamp_ms`: its
   /// inCommitTimestamp, else the commit file's modification time (as delta-rs and
   /// Spark read them).
@@ -98,8 +100,6 @@ class DeltaLog {
   /// and add actions), a chunk of actions at a time, then _last_checkpoint. The
   /// checkpoint appears whole (written under a temporary name, then renamed).
   Status WriteCheckpoint(const Snapshot& snapshot) const;
-  /// The table's latest version; -1 when it has no log (not a Delta table yet).
-  Result<int64_t> LatestVersion() const;
 
   const std::string& table_uri() const { return table_uri_; }
   const file::Storage& storage() const { return *storage_; }
@@ -110,6 +110,8 @@ class DeltaLog {
  private:
   struct Listing;
   Result<Listing> List() const;
+  /// The snapshot at `version` (nullopt: the latest) of the log `listing` lists.
+  Result<Snapshot> Replay(const Listing& listing, std::optional<int64_t> version) const;
 
   std::shared_ptr<const file::Storage> storage_;
   std::string table_uri_;

@@ -189,13 +189,14 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
   }
   ARROW_ASSIGN_OR_RAISE(schema_string_, SchemaToDelta(*schema));
   ARROW_ASSIGN_OR_RAISE(schema_, SchemaFromDelta(schema_string_));
-  ARROW_ASSIGN_OR_RAISE(read_version_, log_->LatestVersion());
-  if (read_version_ >= 0) {
+  ARROW_ASSIGN_OR_RAISE(auto latest, log_->LoadLatest());
+  if (latest) {
+    const Snapshot& snapshot = *latest;
+    read_version_ = snapshot.version;
     if (mode_ == WriteMode::kErrorIfExists && !context.resumed) {
       return Status::Invalid(table, " already exists (version ", read_version_,
                              "): use mode 'append' or 'overwrite'");
     }
-    ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load(read_version_));
     ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, mode_ == WriteMode::kOverwrite));
     ARROW_ASSIGN_OR_RAISE(auto existing,
                           SchemaFromDelta(snapshot.metadata.schema_string));
@@ -252,6 +253,9 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
     }
   }
   file_schema_ = arrow::schema(std::move(file_fields));
+  for (const auto& field : file_schema_->fields()) {
+    file_columns_.push_back(schema_->GetFieldIndex(field->name()));
+  }
   return Status::OK();
 }
 
@@ -284,10 +288,6 @@ Status DeltaSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
   ARROW_ASSIGN_OR_RAISE(auto rows, ConformByName(batch, schema_, Describe()));
   std::vector<arrow::Datum> keys;
   for (const auto& name : partition_by_) keys.emplace_back(rows->GetColumnByName(name));
-  std::vector<int> file_columns;
-  for (const auto& field : file_schema_->fields()) {
-    file_columns.push_back(schema_->GetFieldIndex(field->name()));
-  }
   ARROW_ASSIGN_OR_RAISE(auto groups, file::GroupRows(rows, keys));
   for (const auto& group : groups) {
     std::string folder;
@@ -299,7 +299,7 @@ Status DeltaSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
     }
     ARROW_ASSIGN_OR_RAISE(Output * out, OutputFor(folder, values));
     arrow::ArrayVector columns;
-    for (int i : file_columns) columns.push_back(group.rows->column(i));
+    for (int i : file_columns_) columns.push_back(group.rows->column(i));
     auto part = arrow::RecordBatch::Make(file_schema_, group.rows->num_rows(), columns);
     ARROW_RETURN_NOT_OK(out->writer->Write(*part));
     out->rows += part->num_rows();
@@ -534,11 +534,10 @@ Status DeltaSink::Abort() {
 }
 
 Result<int64_t> DeltaSink::LastCommittedEpoch(const std::string& pipeline) {
-  ARROW_ASSIGN_OR_RAISE(int64_t latest, log_->LatestVersion());
-  if (latest < 0) return -1;
-  ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load(latest));
-  auto it = snapshot.app_versions.find(pipeline);
-  return it == snapshot.app_versions.end() ? -1 : it->second;
+  ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->LoadLatest());
+  if (!snapshot) return -1;
+  auto it = snapshot->app_versions.find(pipeline);
+  return it == snapshot->app_versions.end() ? -1 : it->second;
 }
 
 std::string DeltaSink::Describe() const {

@@ -70,6 +70,7 @@ class DeltaSink : public Sink {
   std::vector<std::string> partition_by_;
   std::shared_ptr<arrow::Schema> schema_;       // what the table holds (Delta types)
   std::shared_ptr<arrow::Schema> file_schema_;  // schema_ but the partition columns
+  std::vector<int> file_columns_;               // file_schema_'s columns in schema_
   std::string schema_string_;
   int64_t read_version_ = -1;         // the snapshot the writes build on (-1: no table)
   int64_t checkpoint_interval_ = 10;  // delta.checkpointInterval

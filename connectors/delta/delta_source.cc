@@ -100,7 +100,15 @@ Status DeltaSource::Prepare() {
                                "' is not in the schema");
       }
     }
-    for (size_t i = 0; i < snapshot_.files.size(); ++i) known_.push_back(Known(i));
+    exact_rows_ = 0;
+    for (size_t i = 0; i < snapshot_.files.size(); ++i) {
+      int64_t rows = -1;
+      known_.push_back(Known(i, &rows));
+      const auto& dv = snapshot_.files[i].deletion_vector;
+      exact_rows_ = rows < 0 || exact_rows_ < 0
+                        ? -1
+                        : exact_rows_ + rows - (dv ? dv->cardinality : 0);
+    }
     file::ReadSettings settings;
     settings.format = file::FileFormat::kParquet;
     settings.storage = log_->storage_ptr();
@@ -111,7 +119,7 @@ Status DeltaSource::Prepare() {
   return prepare_status_;
 }
 
-std::vector<cp::Expression> DeltaSource::Known(size_t index) const {
+std::vector<cp::Expression> DeltaSource::Known(size_t index, int64_t* rows_out) const {
   const AddFile& file = snapshot_.files[index];
   std::vector<cp::Expression> known;
   for (const auto& name : partition_columns_) {
@@ -129,6 +137,7 @@ std::vector<cp::Expression> DeltaSource::Known(size_t index) const {
   dom::object stats;
   if (parser.parse(file.stats).get_object().get(stats) != simdjson::SUCCESS) return known;
   const int64_t rows = ValueOr(stats["numRecords"].get_int64(), int64_t{-1});
+  *rows_out = rows;
   dom::object mins, maxes, nulls;
   const bool has_min = stats["minValues"].get_object().get(mins) == simdjson::SUCCESS;
   const bool has_max = stats["maxValues"].get_object().get(maxes) == simdjson::SUCCESS;
@@ -257,20 +266,7 @@ Result<std::unique_ptr<SplitReader>> DeltaSource::OpenSplit(const Split& split,
 
 int64_t DeltaSource::ExactRows() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!prepared_ || !prepare_status_.ok()) return -1;
-  int64_t total = 0;
-  for (const auto& file : snapshot_.files) {
-    dom::parser parser;
-    int64_t rows = -1;
-    if (file.stats.empty() ||
-        parser.parse(file.stats)["numRecords"].get_int64().get(rows) !=
-            simdjson::SUCCESS ||
-        rows < 0) {
-      return -1;
-    }
-    total += rows - (file.deletion_vector ? file.deletion_vector->cardinality : 0);
-  }
-  return total;
+  return prepared_ && prepare_status_.ok() ? exact_rows_ : -1;
 }
 
 std::string DeltaSource::Describe() const {

@@ -46,8 +46,9 @@ class DeltaSource : public Source {
   /// Loads the snapshot, once. REQUIRES: mutex_ held.
   Status Prepare();
   /// What is known of file `index`'s rows: its partition values, and the ranges and
-  /// null counts of its statistics, as expressions over schema_.
-  std::vector<arrow::compute::Expression> Known(size_t index) const;
+  /// null counts of its statistics, as expressions over schema_. `rows`: its
+  /// numRecords, or -1 when its statistics lack them.
+  std::vector<arrow::compute::Expression> Known(size_t index, int64_t* rows) const;
 
   std::shared_ptr<DeltaLog> log_;
   std::optional<int64_t> version_, timestamp_ms_;
@@ -61,6 +62,7 @@ class DeltaSource : public Source {
   bool maps_columns_ = false;  // the files name columns by physical names
   std::vector<std::string> partition_columns_;
   std::vector<std::vector<arrow::compute::Expression>> known_;  // by file
+  int64_t exact_rows_ = -1;  // the live rows by the log's statistics; -1: unknown
   std::shared_ptr<file::FormatReader> reader_;
   std::string explained_;  // what the last PlanSplits kept and skipped
 };
