@@ -525,19 +525,31 @@ Result<Snapshot> DeltaLog::Replay(const Listing& listing,
 }
 
 Result<int64_t> DeltaLog::VersionAt(int64_t timestamp_ms) const {
-  ARROW_ASSIGN_OR_RAISE(auto history, History());
-  for (const auto& commit : history) {  // newest first
-    if (commit.timestamp <= timestamp_ms) return commit.version;
-  }
+  int64_t found = -1, oldest = -1;
+  ARROW_RETURN_NOT_OK(ForEachCommit([&](const CommitInfo& commit) {
+    oldest = commit.version;
+    if (commit.timestamp > timestamp_ms) return true;
+    found = commit.version;
+    return false;  // newest first: the first at or before is the one
+  }));
+  if (found >= 0) return found;
   return Status::Invalid(table_uri_,
                          ": no version at or before that time (the oldest "
                          "in the log is ",
-                         history.empty() ? -1 : history.back().version, ")");
+                         oldest, ")");
 }
 
 Result<std::vector<CommitInfo>> DeltaLog::History() const {
-  ARROW_ASSIGN_OR_RAISE(auto listing, List());
   std::vector<CommitInfo> out;
+  ARROW_RETURN_NOT_OK(ForEachCommit([&](const CommitInfo& commit) {
+    out.push_back(commit);
+    return true;
+  }));
+  return out;
+}
+
+Status DeltaLog::ForEachCommit(const std::function<bool(const CommitInfo&)>& f) const {
+  ARROW_ASSIGN_OR_RAISE(auto listing, List());
   for (auto it = listing.commits.rbegin(); it != listing.commits.rend(); ++it) {
     CommitInfo info;
     info.version = it->first;
@@ -559,9 +571,9 @@ Result<std::vector<CommitInfo>> DeltaLog::History() const {
           }
           return Status::OK();
         }));
-    out.push_back(std::move(info));
+    if (!f(info)) break;
   }
-  return out;
+  return Status::OK();
 }
 
 namespace {

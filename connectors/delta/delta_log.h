@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +113,9 @@ class DeltaLog {
   Result<Listing> List() const;
   /// The snapshot at `version` (nullopt: the latest) of the log `listing` lists.
   Result<Snapshot> Replay(const Listing& listing, std::optional<int64_t> version) const;
+  /// Calls `f` with each commit still in the log, newest first, reading each
+  /// commit's file only when it comes to it, until `f` returns false.
+  Status ForEachCommit(const std::function<bool(const CommitInfo&)>& f) const;
 
   std::shared_ptr<const file::Storage> storage_;
   std::string table_uri_;
