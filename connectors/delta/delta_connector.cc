@@ -46,13 +46,32 @@ std::vector<OptionSpec> SinkOptions() {
        T::kEnum,
        "error_if_exists",
        "append: add to the table; overwrite: replace its files in the same commit "
-       "(earlier versions stay readable); error_if_exists: refuse a table that exists",
+       "(earlier versions stay readable); error_if_exists: refuse a table that exists; "
+       "merge: upsert by merge_on",
        {"write_mode", "save_mode"},
-       {"append", "overwrite", "error_if_exists"}},
+       {"append", "overwrite", "error_if_exists", "merge"}},
+      {"merge_on", T::kString, "",
+       "mode 'merge': the key columns, comma-separated. An incoming row replaces the "
+       "table's rows of its key, or is inserted; of an epoch's rows of one key the "
+       "last counts; a NULL key matches nothing"},
+      {"delete_on", T::kCondition, "",
+       "mode 'merge': incoming rows meeting this SQL condition ('op = ''D''') remove "
+       "their key's rows rather than replace them. Columns only it reads are not "
+       "written unless the table has them"},
       {"partition_by", T::kString, "",
        "A new table's partition columns, comma-separated (an existing table keeps its "
        "own): key=value folders, the columns left out of the files"},
   };
+}
+
+/// The names of a comma-separated list, trimmed.
+std::vector<std::string> ColumnList(const std::string& text) {
+  std::vector<std::string> names;
+  for (const auto& name : arrow::internal::SplitString(text, ',')) {
+    std::string trimmed(arrow::internal::TrimString(std::string(name)));
+    if (!trimmed.empty()) names.push_back(std::move(trimmed));
+  }
+  return names;
 }
 
 /// `text` as milliseconds since the epoch.
@@ -148,19 +167,24 @@ Status RegisterDeltaConnector(Registry* registry) {
     if (uri.empty()) return Status::Invalid("delta: name the table's folder");
     const Options& o = args.options;
     const std::string mode = o.GetString("mode");
-    std::vector<std::string> partition_by;
-    for (const auto& name :
-         arrow::internal::SplitString(o.GetString("partition_by"), ',')) {
-      std::string trimmed(arrow::internal::TrimString(std::string(name)));
-      if (!trimmed.empty()) partition_by.push_back(std::move(trimmed));
+    delta::MergeSettings merge;
+    merge.on = ColumnList(o.GetString("merge_on"));
+    auto delete_on = args.conditions.find("delete_on");
+    if (delete_on != args.conditions.end()) merge.delete_on = delete_on->second;
+    if (mode == "merge" && merge.on.empty()) {
+      return Status::Invalid("mode 'merge' needs merge_on: the key columns");
+    }
+    if (mode != "merge" && (!merge.on.empty() || merge.delete_on)) {
+      return Status::Invalid("options 'merge_on' and 'delete_on' are for mode 'merge'");
     }
     ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(uri, o));
     return std::make_unique<delta::DeltaSink>(
         std::make_shared<delta::DeltaLog>(std::move(storage), uri),
         mode == "append"      ? delta::WriteMode::kAppend
         : mode == "overwrite" ? delta::WriteMode::kOverwrite
+        : mode == "merge"     ? delta::WriteMode::kMerge
                               : delta::WriteMode::kErrorIfExists,
-        std::move(partition_by));
+        ColumnList(o.GetString("partition_by")), std::move(merge));
   };
   return registry->Register(std::move(spec));
 }

@@ -1,8 +1,11 @@
 #include "connectors/delta/delta_sink.h"
 
+#include <arrow/builder.h>
 #include <arrow/compute/api.h>
+#include <arrow/compute/row/grouper.h>
 #include <arrow/filesystem/filesystem.h>
 #include <arrow/io/interfaces.h>
+#include <arrow/table.h>
 #include <arrow/util/string.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,6 +20,7 @@
 #include "common/json.h"
 #include "common/temporal.h"
 #include "connectors/delta/delta_schema.h"
+#include "connectors/delta/delta_source.h"
 #include "connectors/file/partitions.h"
 #include "connectors/file/sink_settings.h"
 
@@ -144,6 +148,15 @@ bool HasStats(const arrow::DataType& type) {
          type.id() == arrow::Type::STRING;
 }
 
+/// True when a query's column of type `from` goes into a table's column of type `to`
+/// without loss, as Spark's store assignment lets it: a narrower integer, a float.
+bool Widens(const arrow::DataType& from, const arrow::DataType& to) {
+  if (arrow::is_signed_integer(from.id()) && arrow::is_signed_integer(to.id())) {
+    return from.bit_width() <= to.bit_width();
+  }
+  return from.id() == arrow::Type::FLOAT && to.id() == arrow::Type::DOUBLE;
+}
+
 /// A random (version 4) UUID, as text.
 std::string RandomUuid() {
   std::string hex;
@@ -173,8 +186,11 @@ struct DeltaSink::Output {
 };
 
 DeltaSink::DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
-                     std::vector<std::string> partition_by)
-    : log_(std::move(log)), mode_(mode), partition_by_(std::move(partition_by)) {}
+                     std::vector<std::string> partition_by, MergeSettings merge)
+    : log_(std::move(log)),
+      mode_(mode),
+      partition_by_(std::move(partition_by)),
+      merge_(std::move(merge)) {}
 
 DeltaSink::~DeltaSink() { (void)Abort(); }
 
@@ -187,9 +203,35 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
         " needs conditional puts for atomic commits, which flowsql does not make yet; "
         "write to a local folder");
   }
-  ARROW_ASSIGN_OR_RAISE(schema_string_, SchemaToDelta(*schema));
-  ARROW_ASSIGN_OR_RAISE(schema_, SchemaFromDelta(schema_string_));
   ARROW_ASSIGN_OR_RAISE(auto latest, log_->LoadLatest());
+  // The columns only delete_on reads say what happened to a row, and are not
+  // written unless the table has them.
+  std::shared_ptr<arrow::Schema> written = schema;
+  if (merge_.delete_on) {
+    std::shared_ptr<arrow::Schema> existing;
+    if (latest) {
+      ARROW_ASSIGN_OR_RAISE(existing, SchemaFromDelta(latest->metadata.schema_string));
+    }
+    for (const auto& ref : cp::FieldsInExpression(*merge_.delete_on)) {
+      const std::string* name = ref.name();
+      if (name == nullptr || (existing && existing->GetFieldIndex(*name) >= 0) ||
+          std::find(merge_.on.begin(), merge_.on.end(), *name) != merge_.on.end()) {
+        continue;
+      }
+      const int i = written->GetFieldIndex(*name);
+      if (i >= 0) {
+        ARROW_ASSIGN_OR_RAISE(written, written->RemoveField(i));
+      }
+    }
+  }
+  for (const auto& name : merge_.on) {
+    if (written->GetFieldIndex(name) < 0) {
+      return Status::Invalid(table, ": merge_on column '", name,
+                             "' is not a column of the query");
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(schema_string_, SchemaToDelta(*written));
+  ARROW_ASSIGN_OR_RAISE(schema_, SchemaFromDelta(schema_string_));
   if (latest) {
     const Snapshot& snapshot = *latest;
     read_version_ = snapshot.version;
@@ -207,7 +249,8 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
         return Status::Invalid(table, " has column '", field->name(), "' (",
                                field->type()->ToString(), "), which the query lacks");
       }
-      if (!ours->type()->Equals(*field->type())) {
+      if (!ours->type()->Equals(*field->type()) &&
+          !Widens(*ours->type(), *field->type())) {
         return Status::Invalid(table, ": column '", field->name(), "' is ",
                                field->type()->ToString(), " in the table but ",
                                ours->type()->ToString(), " in the query");
@@ -259,11 +302,9 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
   return Status::OK();
 }
 
-Result<DeltaSink::Output*> DeltaSink::OutputFor(
+Result<DeltaSink::Output*> DeltaSink::NewOutput(
     const std::string& folder,
     const std::map<std::string, std::optional<std::string>>& values) {
-  auto it = outputs_.find(folder);
-  if (it != outputs_.end()) return it->second.get();
   auto out = std::make_unique<Output>();
   const std::string name = "part-00000-" + RandomUuid() + ".c000.snappy.parquet";
   out->relative = folder.empty() ? name : folder + "/" + name;
@@ -279,13 +320,34 @@ Result<DeltaSink::Output*> DeltaSink::OutputFor(
   ARROW_ASSIGN_OR_RAISE(auto stream, log_->storage().OpenOutput(uri));
   ARROW_ASSIGN_OR_RAISE(out->writer,
                         file::MakeBatchWriter(settings, stream, file_schema_));
-  Output* made = out.get();
-  outputs_[folder] = std::move(out);
-  return made;
+  outputs_.push_back(std::move(out));
+  return outputs_.back().get();
 }
 
 Status DeltaSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
   ARROW_ASSIGN_OR_RAISE(auto rows, ConformByName(batch, schema_, Describe()));
+  if (mode_ != WriteMode::kMerge) return Append(rows);
+  std::shared_ptr<arrow::Array> deletes;
+  if (merge_.delete_on) {
+    auto evaluated = [&]() -> Result<std::shared_ptr<arrow::Array>> {
+      ARROW_ASSIGN_OR_RAISE(auto bound, merge_.delete_on->Bind(*batch->schema()));
+      ARROW_ASSIGN_OR_RAISE(auto datum,
+                            cp::ExecuteScalarExpression(bound, cp::ExecBatch(*batch)));
+      if (datum.is_array()) return datum.make_array();
+      return arrow::MakeArrayFromScalar(*datum.scalar(), batch->num_rows());
+    }();
+    if (!evaluated.ok()) {
+      return evaluated.status().WithMessage(
+          Describe(), ": delete_on: ", evaluated.status().message());
+    }
+    deletes = std::move(*evaluated);
+  }
+  incoming_.push_back(std::move(rows));
+  incoming_deletes_.push_back(std::move(deletes));
+  return Status::OK();
+}
+
+Status DeltaSink::Append(const std::shared_ptr<arrow::RecordBatch>& rows) {
   std::vector<arrow::Datum> keys;
   for (const auto& name : partition_by_) keys.emplace_back(rows->GetColumnByName(name));
   ARROW_ASSIGN_OR_RAISE(auto groups, file::GroupRows(rows, keys));
@@ -297,36 +359,191 @@ Status DeltaSink::Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
       folder += (k ? "/" : "") + file::HiveFolder(partition_by_[k], value);
       values[partition_by_[k]] = PartitionText(value);
     }
-    ARROW_ASSIGN_OR_RAISE(Output * out, OutputFor(folder, values));
-    arrow::ArrayVector columns;
-    for (int i : file_columns_) columns.push_back(group.rows->column(i));
-    auto part = arrow::RecordBatch::Make(file_schema_, group.rows->num_rows(), columns);
-    ARROW_RETURN_NOT_OK(out->writer->Write(*part));
-    out->rows += part->num_rows();
-    for (int c = 0; c < part->num_columns(); ++c) {
-      const auto& column = part->column(c);
-      auto& stats = out->stats[c];
-      stats.nulls += column->null_count();
-      if (!HasStats(*column->type())) continue;
-      if (column->null_count() == column->length()) continue;
-      ARROW_ASSIGN_OR_RAISE(auto minmax, cp::MinMax(column));
-      const auto& pair = static_cast<const arrow::StructScalar&>(*minmax.scalar());
-      auto merge = [&](std::shared_ptr<arrow::Scalar>* have,
-                       const std::shared_ptr<arrow::Scalar>& got,
-                       const char* keep) -> Status {
-        if (*have == nullptr) {
-          *have = got;
-          return Status::OK();
-        }
-        ARROW_ASSIGN_OR_RAISE(auto better, cp::CallFunction(keep, {got, *have}));
-        if (better.scalar_as<arrow::BooleanScalar>().value) *have = got;
-        return Status::OK();
-      };
-      ARROW_RETURN_NOT_OK(merge(&stats.min, pair.value[0], "less"));
-      ARROW_RETURN_NOT_OK(merge(&stats.max, pair.value[1], "greater"));
+    Output*& out = appending_[folder];
+    if (out == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(out, NewOutput(folder, values));
     }
+    ARROW_RETURN_NOT_OK(WriteTo(out, *group.rows));
   }
   return Status::OK();
+}
+
+Status DeltaSink::WriteTo(Output* out, const arrow::RecordBatch& rows) {
+  arrow::ArrayVector columns;
+  for (int i : file_columns_) columns.push_back(rows.column(i));
+  auto part = arrow::RecordBatch::Make(file_schema_, rows.num_rows(), columns);
+  ARROW_RETURN_NOT_OK(out->writer->Write(*part));
+  out->rows += part->num_rows();
+  for (int c = 0; c < part->num_columns(); ++c) {
+    const auto& column = part->column(c);
+    auto& stats = out->stats[c];
+    stats.nulls += column->null_count();
+    if (!HasStats(*column->type())) continue;
+    if (column->null_count() == column->length()) continue;
+    ARROW_ASSIGN_OR_RAISE(auto minmax, cp::MinMax(column));
+    const auto& pair = static_cast<const arrow::StructScalar&>(*minmax.scalar());
+    auto merge = [&](std::shared_ptr<arrow::Scalar>* have,
+                     const std::shared_ptr<arrow::Scalar>& got,
+                     const char* keep) -> Status {
+      if (*have == nullptr) {
+        *have = got;
+        return Status::OK();
+      }
+      ARROW_ASSIGN_OR_RAISE(auto better, cp::CallFunction(keep, {got, *have}));
+      if (better.scalar_as<arrow::BooleanScalar>().value) *have = got;
+      return Status::OK();
+    };
+    ARROW_RETURN_NOT_OK(merge(&stats.min, pair.value[0], "less"));
+    ARROW_RETURN_NOT_OK(merge(&stats.max, pair.value[1], "greater"));
+  }
+  return Status::OK();
+}
+
+Status DeltaSink::Merge() {
+  replaced_.clear();
+  if (incoming_.empty()) return Status::OK();
+  const std::string table = "delta table " + log_->table_uri();
+  // The epoch's rows as one batch, and whether each deletes.
+  ARROW_ASSIGN_OR_RAISE(auto rows_table,
+                        arrow::Table::FromRecordBatches(schema_, incoming_));
+  ARROW_ASSIGN_OR_RAISE(auto rows, rows_table->CombineChunksToBatch());
+  std::vector<uint8_t> deletes(rows->num_rows(), 0);
+  int64_t at = 0;
+  for (size_t b = 0; b < incoming_.size(); ++b) {
+    if (const auto& d = incoming_deletes_[b]) {
+      const auto& flags = static_cast<const arrow::BooleanArray&>(*d);
+      for (int64_t i = 0; i < flags.length(); ++i) {
+        deletes[at + i] = flags.IsValid(i) && flags.Value(i);
+      }
+    }
+    at += incoming_[b]->num_rows();
+  }
+  incoming_.clear();
+  incoming_deletes_.clear();
+
+  // The keys, numbered by a grouper; a row with a NULL key matches nothing.
+  std::vector<int> key_indices;
+  std::vector<arrow::TypeHolder> key_types;
+  arrow::FieldVector key_fields;
+  for (const auto& name : merge_.on) {
+    key_indices.push_back(schema_->GetFieldIndex(name));
+    key_fields.push_back(schema_->GetFieldByName(name));
+    key_types.emplace_back(key_fields.back()->type());
+  }
+  auto key_batch = [&](const arrow::RecordBatch& batch) {
+    std::vector<arrow::Datum> columns;
+    for (const auto& name : merge_.on) columns.emplace_back(batch.GetColumnByName(name));
+    return cp::ExecBatch(std::move(columns), batch.num_rows());
+  };
+  std::vector<int64_t> keyed;  // the rows whose keys are all set
+  std::vector<int64_t> upserts;
+  for (int64_t i = 0; i < rows->num_rows(); ++i) {
+    bool set = true;
+    for (int k : key_indices) set = set && rows->column(k)->IsValid(i);
+    if (set) {
+      keyed.push_back(i);
+    } else if (!deletes[i]) {
+      upserts.push_back(i);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto grouper, cp::Grouper::Make(key_types));
+  {
+    arrow::Int64Builder take;
+    ARROW_RETURN_NOT_OK(take.AppendValues(keyed));
+    ARROW_ASSIGN_OR_RAISE(auto take_indices, take.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto keyed_rows, cp::Take(rows, take_indices));
+    const cp::ExecBatch keys = key_batch(*keyed_rows.record_batch());
+    ARROW_ASSIGN_OR_RAISE(auto ids, grouper->Consume(cp::ExecSpan(keys)));
+    const auto& group = static_cast<const arrow::UInt32Array&>(*ids.make_array());
+    // The last row of each key counts.
+    std::vector<int64_t> last(grouper->num_groups(), -1);
+    for (int64_t i = 0; i < group.length(); ++i) last[group.Value(i)] = keyed[i];
+    for (int64_t row : last) {
+      if (!deletes[row]) upserts.push_back(row);
+    }
+  }
+  std::sort(upserts.begin(), upserts.end());
+
+  // The table's files that hold an incoming key, rewritten without its rows.
+  if (read_version_ >= 0) {
+    ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
+    if (snapshot.metadata.schema_string != schema_string_ ||
+        snapshot.metadata.partition_columns != partition_by_) {
+      return Status::Invalid(table, ": another writer changed the table's schema or ",
+                             "partitioning in version ", snapshot.version,
+                             "; this merge is not retried");
+    }
+    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, false));
+    read_version_ = snapshot.version;
+    ARROW_ASSIGN_OR_RAISE(auto uniques, grouper->GetUniques());
+    arrow::ArrayVector unique_columns;
+    for (const auto& v : uniques.values) unique_columns.push_back(v.make_array());
+    auto unique_keys = arrow::RecordBatch::Make(arrow::schema(key_fields), uniques.length,
+                                                std::move(unique_columns));
+    DeltaSource source(log_, snapshot);
+    ARROW_RETURN_NOT_OK(source.GetSchema().status());
+    for (size_t f = 0; f < snapshot.files.size(); ++f) {
+      const AddFile& file = snapshot.files[f];
+      // What the log says of the file's keys: may any incoming key be among them?
+      std::vector<cp::Expression> on_keys;
+      for (const auto& known : source.known(f)) {
+        bool keys_only = true;
+        for (const auto& ref : cp::FieldsInExpression(known)) {
+          keys_only = keys_only && ref.name() != nullptr &&
+                      std::find(merge_.on.begin(), merge_.on.end(), *ref.name()) !=
+                          merge_.on.end();
+        }
+        if (keys_only) on_keys.push_back(known);
+      }
+      if (!on_keys.empty()) {
+        ARROW_ASSIGN_OR_RAISE(auto bound,
+                              cp::and_(std::move(on_keys)).Bind(*unique_keys->schema()));
+        ARROW_ASSIGN_OR_RAISE(
+            auto may, cp::ExecuteScalarExpression(bound, cp::ExecBatch(*unique_keys)));
+        ARROW_ASSIGN_OR_RAISE(auto any, cp::Any(may));
+        const auto& result = any.scalar_as<arrow::BooleanScalar>();
+        if (!result.is_valid || !result.value) continue;
+      }
+      const Split split{file.path, std::to_string(f)};
+      // Its key columns first: does it hold an incoming key?
+      ScanRequest keys_only;
+      keys_only.columns = merge_.on;
+      ARROW_ASSIGN_OR_RAISE(auto reader, source.OpenSplit(split, {}, keys_only));
+      bool holds = false;
+      while (!holds) {
+        ARROW_ASSIGN_OR_RAISE(auto next, reader->Next());
+        if (next.batch == nullptr) break;
+        const cp::ExecBatch keys = key_batch(*next.batch);
+        ARROW_ASSIGN_OR_RAISE(auto ids, grouper->Lookup(cp::ExecSpan(keys)));
+        holds = ids.null_count() < next.batch->num_rows();
+      }
+      if (!holds) continue;
+      // Then all of it, less the rows of those keys, into a file in its folder.
+      const std::string decoded = file::PercentDecode(file.path);
+      const size_t slash = decoded.rfind('/');
+      ARROW_ASSIGN_OR_RAISE(
+          Output * out,
+          NewOutput(slash == std::string::npos ? "" : decoded.substr(0, slash),
+                    file.partition_values));
+      ARROW_ASSIGN_OR_RAISE(reader, source.OpenSplit(split, {}, ScanRequest{}));
+      while (true) {
+        ARROW_ASSIGN_OR_RAISE(auto next, reader->Next());
+        if (next.batch == nullptr) break;
+        const cp::ExecBatch keys = key_batch(*next.batch);
+        ARROW_ASSIGN_OR_RAISE(auto ids, grouper->Lookup(cp::ExecSpan(keys)));
+        ARROW_ASSIGN_OR_RAISE(auto unmatched, cp::IsNull(ids));
+        ARROW_ASSIGN_OR_RAISE(auto kept, cp::Filter(next.batch, unmatched));
+        ARROW_RETURN_NOT_OK(WriteTo(out, *kept.record_batch()));
+      }
+      replaced_.push_back(file);
+    }
+  }
+  // The rows that update or insert, into files of their partitions.
+  arrow::Int64Builder take;
+  ARROW_RETURN_NOT_OK(take.AppendValues(upserts));
+  ARROW_ASSIGN_OR_RAISE(auto take_indices, take.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto written, cp::Take(rows, take_indices));
+  return Append(written.record_batch());
 }
 
 Result<std::string> DeltaSink::AddActions() {
@@ -352,12 +569,16 @@ Result<std::string> DeltaSink::AddActions() {
     }
     out += "}}\n";
   }
-  for (auto& [folder, output] : outputs_) {
+  for (auto& output : outputs_) {
     if (!output->closed) {
       ARROW_RETURN_NOT_OK(output->writer->Close());
       output->closed = true;
     }
     const std::string uri = file::Storage::Join(log_->table_uri(), output->relative);
+    if (output->rows == 0) {  // a rewritten file all of whose rows the merge replaced
+      ARROW_RETURN_NOT_OK(log_->storage().DeleteFile(uri));
+      continue;
+    }
     ARROW_ASSIGN_OR_RAISE(int64_t size, log_->storage().Size(uri));
     std::string stats = "{\"numRecords\":" + std::to_string(output->rows);
     std::string mins, maxes, nulls;
@@ -436,6 +657,7 @@ Status DeltaSink::Commit(const Epoch& epoch) {
   // concurrent one-off statements into one table do, holds other rows: it is no
   // reason to drop these.)
   if (held_at_open_ >= epoch.number) return Abort();
+  if (mode_ == WriteMode::kMerge) ARROW_RETURN_NOT_OK(Merge());
   ARROW_ASSIGN_OR_RAISE(std::string actions, AddActions());
   const int64_t now = NowMillis();
   while (true) {
@@ -443,12 +665,20 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     // An overwrite's first commit replaces (a new table's creates); later ones add.
     const bool replaces =
         overwrite_pending_ || (mode_ == WriteMode::kOverwrite && read_version_ < 0);
-    std::string commit = "{\"commitInfo\":{\"timestamp\":" + std::to_string(now) +
-                         ",\"operation\":\"WRITE\",\"operationParameters\":{\"mode\":";
-    commit += replaces ? "\"Overwrite\""
-              : mode_ == WriteMode::kErrorIfExists && read_version_ < 0
-                  ? "\"ErrorIfExists\""
-                  : "\"Append\"";
+    const bool merge = mode_ == WriteMode::kMerge;
+    std::string commit =
+        "{\"commitInfo\":{\"timestamp\":" + std::to_string(now) + ",\"operation\":";
+    commit += merge ? "\"MERGE\"" : "\"WRITE\"";
+    commit += ",\"operationParameters\":{";
+    commit += merge ? "\"mergeOn\":" : "\"mode\":";
+    if (merge) {
+      AppendJsonString(arrow::internal::JoinStrings(merge_.on, ","), &commit);
+    } else {
+      commit += replaces ? "\"Overwrite\""
+                : mode_ == WriteMode::kErrorIfExists && read_version_ < 0
+                    ? "\"ErrorIfExists\""
+                    : "\"Append\"";
+    }
     commit += ",\"partitionBy\":";
     std::string columns = "[";
     for (size_t i = 0; i < partition_by_.size(); ++i) {
@@ -458,7 +688,7 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     columns += "]";
     AppendJsonString(columns, &commit);
     commit += "},\"isBlindAppend\":";
-    commit += overwrite_pending_ ? "false" : "true";
+    commit += overwrite_pending_ || merge ? "false" : "true";
     commit += ",\"engineInfo\":\"flowsql\"";
     if (read_version_ >= 0) commit += ",\"readVersion\":" + std::to_string(read_version_);
     commit += "}}\n";
@@ -485,10 +715,13 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     if (committed) break;
     // Another writer committed `version` first. Only a blind append into a table
     // that existed is retried; a create or an overwrite fails.
-    if (overwrite_pending_ || (version == 0 && mode_ != WriteMode::kAppend)) {
+    if (overwrite_pending_ || mode_ == WriteMode::kMerge ||
+        (version == 0 && mode_ != WriteMode::kAppend)) {
       return Status::Invalid(table, ": another writer committed version ", version,
                              " while this ",
-                             overwrite_pending_ ? "overwrite" : "new table",
+                             overwrite_pending_           ? "overwrite"
+                             : mode_ == WriteMode::kMerge ? "merge"
+                                                          : "new table",
                              " was written; it is not retried");
     }
     ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
@@ -503,6 +736,7 @@ Status DeltaSink::Commit(const Epoch& epoch) {
   }
   ++read_version_;
   outputs_.clear();
+  appending_.clear();
   replaced_.clear();
   overwrite_pending_ = false;
   // The commit stands whatever becomes of the checkpoint, an optimization that the
@@ -523,13 +757,17 @@ Status DeltaSink::MaybeCheckpoint() {
 
 Status DeltaSink::Abort() {
   Status status;
-  for (auto& [folder, output] : outputs_) {
+  for (auto& output : outputs_) {
     if (!output->closed) (void)output->writer->Close();
     const std::string uri = file::Storage::Join(log_->table_uri(), output->relative);
     Status st = log_->storage().DeleteFile(uri);
     if (!st.ok() && status.ok()) status = st;
   }
   outputs_.clear();
+  appending_.clear();
+  incoming_.clear();
+  incoming_deletes_.clear();
+  if (mode_ == WriteMode::kMerge) replaced_.clear();
   return status;
 }
 

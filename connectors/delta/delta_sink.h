@@ -13,6 +13,16 @@
 // schema changed, fails naming the version. A failed epoch leaves files no commit
 // references (Abort deletes those it can).
 //
+// Merge (mode 'merge', merge_on): an epoch's rows upsert by key. Of the rows of one
+// key in an epoch the last counts: it replaces the table's rows of that key, or
+// removes them when it meets delete_on; a key the table lacks is inserted (unless it
+// deletes). A row with a NULL key matches nothing. The commit removes the files
+// that hold a matched key and adds them rewritten without those rows: only files
+// whose partition values and statistics may hold an incoming key are read (their
+// key columns first), and those that hold none are left as they are. Memory holds
+// the epoch's rows and one batch of a rewritten file. A merge that another writer
+// commits beside fails, naming the version.
+//
 // Checkpoints: every delta.checkpointInterval versions (default 10), a Parquet
 // checkpoint, written a chunk of actions at a time.
 //
@@ -23,6 +33,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,12 +43,20 @@
 
 namespace flowsql::delta {
 
-enum class WriteMode { kAppend, kOverwrite, kErrorIfExists };
+enum class WriteMode { kAppend, kOverwrite, kErrorIfExists, kMerge };
+
+/// What a merge matches rows on, and which incoming rows delete.
+struct MergeSettings {
+  std::vector<std::string> on;  // the key columns (merge_on)
+  /// Incoming rows meeting it remove their key's rows (delete_on); over the query's
+  /// columns, unbound. Columns only it reads are not written unless the table has them.
+  std::optional<arrow::compute::Expression> delete_on;
+};
 
 class DeltaSink : public Sink {
  public:
   DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
-            std::vector<std::string> partition_by);
+            std::vector<std::string> partition_by, MergeSettings merge = {});
   ~DeltaSink() override;
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema,
@@ -52,11 +71,16 @@ class DeltaSink : public Sink {
  private:
   struct ColumnStats;
   struct Output;
-  /// The file of partition `folder` ("" when unpartitioned), started when first
-  /// needed.
-  Result<Output*> OutputFor(
+  /// A new data file in `folder` ("" when unpartitioned), of partition `values`.
+  Result<Output*> NewOutput(
       const std::string& folder,
       const std::map<std::string, std::optional<std::string>>& values);
+  /// Writes `rows` (of schema_) into the files of their partitions.
+  Status Append(const std::shared_ptr<arrow::RecordBatch>& rows);
+  /// Writes `rows` (of schema_) into `out`, keeping its statistics.
+  Status WriteTo(Output* out, const arrow::RecordBatch& rows);
+  /// The epoch's merge: rewrites the files holding its keys, appends its upserts.
+  Status Merge();
   /// The commit's actions but txn, commitInfo and the new table's, as JSON lines.
   Result<std::string> AddActions();
   /// Writes a checkpoint when the version just committed is a multiple of the
@@ -76,8 +100,13 @@ class DeltaSink : public Sink {
   int64_t checkpoint_interval_ = 10;  // delta.checkpointInterval
   int64_t held_at_open_ = -1;         // the pipeline's last epoch in the table at Open()
   bool overwrite_pending_ = false;    // the next commit replaces the table's files
-  std::vector<AddFile> replaced_;     // the files an overwrite removes
-  std::map<std::string, std::unique_ptr<Output>> outputs_;  // by partition folder
+  std::vector<AddFile> replaced_;     // the files an overwrite or a merge removes
+  std::vector<std::unique_ptr<Output>> outputs_;  // the files the commit adds
+  std::map<std::string, Output*> appending_;      // outputs_ Append writes, by folder
+  MergeSettings merge_;
+  // A merge's epoch so far: its rows (of schema_), and whether each deletes.
+  std::vector<std::shared_ptr<arrow::RecordBatch>> incoming_;
+  std::vector<std::shared_ptr<arrow::Array>> incoming_deletes_;
 };
 
 }  // namespace flowsql::delta

@@ -76,6 +76,12 @@ DeltaSource::DeltaSource(std::shared_ptr<DeltaLog> log, std::optional<int64_t> v
       timestamp_ms_(timestamp_ms),
       batch_size_(batch_size) {}
 
+DeltaSource::DeltaSource(std::shared_ptr<DeltaLog> log, Snapshot snapshot)
+    : log_(std::move(log)),
+      batch_size_(0),
+      given_(true),
+      snapshot_(std::move(snapshot)) {}
+
 Status DeltaSource::Prepare() {
   if (prepared_) return prepare_status_;
   prepared_ = true;
@@ -84,7 +90,9 @@ Status DeltaSource::Prepare() {
     if (timestamp_ms_) {
       ARROW_ASSIGN_OR_RAISE(version, log_->VersionAt(*timestamp_ms_));
     }
-    ARROW_ASSIGN_OR_RAISE(snapshot_, log_->Load(version));
+    if (!given_) {
+      ARROW_ASSIGN_OR_RAISE(snapshot_, log_->Load(version));
+    }
     const std::string table = "delta table " + log_->table_uri();
     ARROW_RETURN_NOT_OK(CheckReadable(snapshot_, table));
     auto schema = SchemaFromDelta(snapshot_.metadata.schema_string);

@@ -32,6 +32,8 @@ class DeltaSource : public Source {
   /// `version` or `timestamp_ms` (at most one) picks the version; neither: the latest.
   DeltaSource(std::shared_ptr<DeltaLog> log, std::optional<int64_t> version,
               std::optional<int64_t> timestamp_ms, int64_t batch_size);
+  /// Reads `snapshot` (a writer's: a merge reads the files it rewrites).
+  DeltaSource(std::shared_ptr<DeltaLog> log, Snapshot snapshot);
 
   Result<std::shared_ptr<arrow::Schema>> GetSchema() override;
   Pushdown pushdown() const override { return {true, true, false}; }
@@ -42,16 +44,23 @@ class DeltaSource : public Source {
   std::string Describe() const override;
   int64_t ExactRows() const override;
 
+  /// What the log says of the rows of the snapshot's file `index`: its partition
+  /// values, and the ranges and null counts of its statistics, as conditions over
+  /// the table's columns that each of its rows meets. REQUIRES: GetSchema() succeeded.
+  const std::vector<arrow::compute::Expression>& known(size_t index) const {
+    return known_[index];
+  }
+
  private:
   /// Loads the snapshot, once. REQUIRES: mutex_ held.
   Status Prepare();
-  /// What is known of file `index`'s rows: its partition values, and the ranges and
-  /// null counts of its statistics, as expressions over schema_. `rows`: its
-  /// numRecords, or -1 when its statistics lack them.
+  /// known(index), from the log. `rows`: the file's numRecords, or -1 when its
+  /// statistics lack them.
   std::vector<arrow::compute::Expression> Known(size_t index, int64_t* rows) const;
 
   std::shared_ptr<DeltaLog> log_;
   std::optional<int64_t> version_, timestamp_ms_;
+  bool given_ = false;  // snapshot_ was given: not loaded
   int64_t batch_size_;
 
   mutable std::mutex mutex_;

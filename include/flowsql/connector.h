@@ -215,6 +215,10 @@ struct ConnectorArgs {
   std::vector<std::string> positional;
   /// Validated options: WITH (...), named arguments, COPY options.
   Options options;
+  /// A sink's condition options (OptionType::kCondition) that are set, by name: each
+  /// a boolean expression over the sink's input columns (field references by name,
+  /// not bound to a schema).
+  std::map<std::string, arrow::compute::Expression> conditions;
   /// The statement's stop token (Ctrl-C): what a source does before its readers run
   /// (GetSchema, PlanSplits: a server's first answer) ends with Cancelled when it is
   /// set.

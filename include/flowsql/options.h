@@ -26,6 +26,8 @@ enum class OptionType {
   kEnum,      // one of OptionSpec::choices (case-insensitive)
   kMap,       // {'a': 'INT', 'b': 'VARCHAR'}, or the text 'a=INT,b=VARCHAR'; stored
               // as EncodeMap() makes it, read with Options::GetMap()
+  kCondition,  // a sink's SQL condition over the rows it writes (op = 'D'), bound by
+               // the engine (ConnectorArgs::conditions)
 };
 
 const char* OptionTypeName(OptionType type);

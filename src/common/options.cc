@@ -178,6 +178,8 @@ const char* OptionTypeName(OptionType type) {
       return "enum";
     case OptionType::kMap:
       return "map";
+    case OptionType::kCondition:
+      return "condition";
   }
   return "?";
 }
@@ -288,6 +290,7 @@ Result<Options> Options::Validate(const std::vector<OptionSpec>& specs,
     switch (spec->type) {
       case OptionType::kString:
       case OptionType::kMap:
+      case OptionType::kCondition:
         break;
       case OptionType::kInt: {
         int64_t v;

@@ -403,6 +403,56 @@ struct Engine::Impl {
     return arrow::Table::Make(node->schema, t->columns(), t->num_rows());
   }
 
+  /// The sink of `target` for rows of `schema`: its options validated by its
+  /// connector (into `options`), its condition options bound over `schema`.
+  Result<std::unique_ptr<Sink>> MakeSink(const EngineOptions& run,
+                                         const sql::IntoTarget& target,
+                                         const arrow::Schema& schema, Options* options) {
+    const ConnectorSpec* connector = registry.FindByUri(target.uri);
+    if (connector == nullptr || !connector->make_sink) {
+      return Status::Invalid("no connector can write '", target.uri, "' at ",
+                             target.loc.ToString());
+    }
+    ConnectorArgs args;
+    args.uri = target.uri;
+    ARROW_ASSIGN_OR_RAISE(args.options,
+                          Options::Validate(connector->sink_options, target.options,
+                                            connector->name + " sink"));
+    for (const auto& option : connector->sink_options) {
+      if (option.type != OptionType::kCondition || !args.options.IsSet(option.name)) {
+        continue;
+      }
+      auto bound = BindCondition(run, args.options.GetString(option.name), schema);
+      if (!bound.ok()) {
+        return bound.status().WithMessage("option '", option.name, "' of ",
+                                          connector->name,
+                                          " sink: ", bound.status().message());
+      }
+      args.conditions[option.name] = std::move(*bound);
+    }
+    *options = args.options;
+    return connector->make_sink(args);
+  }
+
+  /// `text`, a SQL condition over the columns of `schema`, bound.
+  Result<arrow::compute::Expression> BindCondition(const EngineOptions& run,
+                                                   const std::string& text,
+                                                   const arrow::Schema& schema) {
+    ARROW_ASSIGN_OR_RAISE(auto expr, sql::ParseExpression(text));
+    plan::Binder::Scope scope;
+    for (const auto& field : schema.fields()) {
+      scope.columns.push_back({"", field->name(), field->name(), field->type()});
+    }
+    std::lock_guard<std::mutex> lock(session_mutex);
+    plan::Binder binder = NewBinder(run);
+    ARROW_ASSIGN_OR_RAISE(auto bound, binder.BindExpr(*expr, scope, nullptr));
+    if (bound.type->id() != arrow::Type::BOOL && bound.type->id() != arrow::Type::NA) {
+      return Status::Invalid("'", text, "' is ", bound.type->ToString(),
+                             ", not a condition");
+    }
+    return bound.expr;
+  }
+
   Result<std::unique_ptr<StatementResult>> RunWrite(const EngineOptions& run,
                                                     const sql::Statement& st) {
     ARROW_ASSIGN_OR_RAISE(auto root, Plan(run, *st.query));
@@ -410,23 +460,14 @@ struct Engine::Impl {
     std::vector<std::unique_ptr<Sink>> sinks;
     PipelineSpec spec;
     for (const auto& target : st.targets) {
-      const ConnectorSpec* connector = registry.FindByUri(target.uri);
-      if (connector == nullptr || !connector->make_sink) {
-        return Status::Invalid("no connector can write '", target.uri, "' at ",
-                               target.loc.ToString());
+      Options options;
+      ARROW_ASSIGN_OR_RAISE(auto sink, MakeSink(run, target, *root->schema, &options));
+      if (spec.flush_rows == 0 && options.IsSet("flush_rows")) {
+        spec.flush_rows = options.GetInt("flush_rows");
       }
-      ConnectorArgs args;
-      args.uri = target.uri;
-      ARROW_ASSIGN_OR_RAISE(args.options,
-                            Options::Validate(connector->sink_options, target.options,
-                                              connector->name + " sink"));
-      if (spec.flush_rows == 0 && args.options.IsSet("flush_rows")) {
-        spec.flush_rows = args.options.GetInt("flush_rows");
+      if (spec.flush_interval_ms == 0 && options.IsSet("flush_interval")) {
+        spec.flush_interval_ms = options.GetMillis("flush_interval");
       }
-      if (spec.flush_interval_ms == 0 && args.options.IsSet("flush_interval")) {
-        spec.flush_interval_ms = args.options.GetMillis("flush_interval");
-      }
-      ARROW_ASSIGN_OR_RAISE(auto sink, connector->make_sink(args));
       spec.sinks.push_back(sink.get());
       sinks.push_back(std::move(sink));
     }
@@ -531,12 +572,9 @@ struct Engine::Impl {
         text += "Write " + target.uri;
         const ConnectorSpec* connector = registry.FindByUri(target.uri);
         if (connector != nullptr && connector->make_sink) {
-          ConnectorArgs args;
-          args.uri = target.uri;
-          ARROW_ASSIGN_OR_RAISE(args.options,
-                                Options::Validate(connector->sink_options, target.options,
-                                                  connector->name + " sink"));
-          ARROW_ASSIGN_OR_RAISE(auto sink, connector->make_sink(args));
+          Options options;
+          ARROW_ASSIGN_OR_RAISE(auto sink,
+                                MakeSink(run, target, *root->schema, &options));
           text += sink->transactional() ? " (exactly-once)" : " (at-least-once)";
         }
         text += "\n";
