@@ -19,18 +19,19 @@ TIME = "/usr/bin/time"
 class Tool:
     """One way to run a workload: a command line and where its result lands."""
 
-    def __init__(self, name, argv, output, stdout_to=None):
+    def __init__(self, name, argv, output, stdout_to=None, before=None):
         self.name = name
         self.argv = argv
         self.output = output        # file or directory the tool writes
         self.stdout_to = stdout_to  # capture the child's stdout into this file
+        self.before = before        # called before each run, untimed (a table to copy)
 
     def describe(self):
         return " ".join(shlex.quote(a) for a in self.argv)
 
 
-def python_tool(name, code, output, stdout_to=None):
-    return Tool(name, [PY, "-c", code], output, stdout_to)
+def python_tool(name, code, output, stdout_to=None, before=None):
+    return Tool(name, [PY, "-c", code], output, stdout_to, before)
 
 
 def remove(path):
@@ -46,6 +47,8 @@ def run_child(tool, timeout=3600):
     remove(tool.output)
     if tool.stdout_to:
         remove(tool.stdout_to)
+    if tool.before:
+        tool.before()
     stdout = open(tool.stdout_to, "wb") if tool.stdout_to else subprocess.DEVNULL
     stderr_path = os.path.join(OUT, "%s.stderr" % tool.name)
     rss_path = os.path.join(OUT, "%s.maxrss" % tool.name)

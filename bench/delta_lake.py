@@ -11,6 +11,7 @@ status, amount, qty).
                 start included), delta-rs as 10 write_deltalake(mode="append") calls
                 in one Python process. Verified: the table's rows, sum(id) and
                 version, read back by delta-rs.
+  delta_merge:  100k rows merged by id into a copy of delta_read's table (Merge).
   delta_read:   the table delta-rs wrote (once, 10 commits) read with a filter on id
                 that one file of 10 holds, grouped by city: flowsql `FROM
                 'delta://...'`, delta-rs's QueryBuilder (DataFusion SQL). Files are
@@ -139,4 +140,66 @@ class Read:
         return ndjson_groupby.same(a, b)
 
 
-WORKLOADS = [Append, Read]
+class Merge:
+    """100k rows merged into the 10M-row table delta_read reads (a copy of it per run,
+    made before the clock starts): updates of 50k ids of its last tenth and 50k new
+    ids, as a CDC feed of recent changes brings them."""
+    NAME = "delta_merge"
+    DEFAULT_SIZE_MB = DEFAULT_MILLION_ROWS
+    CHANGES = 100_000
+
+    @staticmethod
+    def prepare(size_mb):
+        ctx = Read.prepare(size_mb)
+        rows = ctx["rows"]
+        path = os.path.join(DATA, "delta_merge_%d_into_%dm.parquet"
+                            % (Merge.CHANGES, _million(size_mb)))
+        if not os.path.exists(path):
+            import duckdb
+            half = Merge.CHANGES // 2
+            # Every other id of the last tenth's last 100k (updates), then new ids.
+            duckdb.connect().execute(
+                "COPY (SELECT id, 'updated' AS city, 'merged' AS status, amount, qty "
+                "FROM read_parquet('%s/*.parquet') WHERE id >= %d AND id %% 2 = 0 "
+                "UNION ALL SELECT id, 'new' AS city, status, amount, qty FROM (%s)) "
+                "TO '%s' (FORMAT parquet)"
+                % (_input(_million(size_mb))[0], rows - 2 * half,
+                   glob_scan._select(rows, rows + half), path))
+        ctx["changes"] = path
+        return ctx
+
+    @staticmethod
+    def tools(ctx, flowsql):
+        import shutil
+        out = lambda name: os.path.join(OUT, "%s_delta_merge" % name)  # noqa: E731
+        copy = lambda name: lambda: shutil.copytree(ctx["input"], out(name))  # noqa
+        return [
+            Tool("flowsql", [flowsql, "--no-progress", "-c",
+                             "SELECT * FROM '%s' INTO 'delta://%s' WITH (mode = 'merge', "
+                             "merge_on = 'id')" % (ctx["changes"], out("flowsql"))],
+                 out("flowsql"), before=copy("flowsql")),
+            python_tool("delta-rs",
+                        "import deltalake, pyarrow.parquet as pq\n"
+                        "(deltalake.DeltaTable('%s').merge(pq.read_table('%s'), "
+                        "'t.id = s.id', source_alias='s', target_alias='t')"
+                        ".when_matched_update_all().when_not_matched_insert_all()"
+                        ".execute())" % (out("delta-rs"), ctx["changes"]),
+                        out("delta-rs"), before=copy("delta-rs")),
+        ]
+
+    @staticmethod
+    def verify(ctx, tool):
+        import deltalake
+        import pyarrow.compute as pc
+        dt = deltalake.DeltaTable(tool.output)
+        t = dt.to_pyarrow_dataset().to_table(columns=["id", "city", "amount"])
+        return {"version": dt.version(), "rows": t.num_rows,
+                "sum_id": pc.sum(t["id"]).as_py(), "sum_amount": pc.sum(t["amount"]).as_py(),
+                "updated": pc.sum(pc.equal(t["city"], "updated")).as_py()}
+
+    @staticmethod
+    def same(a, b):
+        return a == b
+
+
+WORKLOADS = [Append, Read, Merge]

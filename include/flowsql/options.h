@@ -18,14 +18,14 @@ namespace flowsql {
 
 enum class OptionType {
   kString,
-  kInt,       // a whole number
-  kDouble,    // a number
-  kBool,      // true/false, 1/0, on/off
-  kDuration,  // '1s', '250ms', '2m', '1h', or a number of seconds
-  kSize,      // '64MB', '1GiB', or a number of bytes
-  kEnum,      // one of OptionSpec::choices (case-insensitive)
-  kMap,       // {'a': 'INT', 'b': 'VARCHAR'}, or the text 'a=INT,b=VARCHAR'; stored
-              // as EncodeMap() makes it, read with Options::GetMap()
+  kInt,        // a whole number
+  kDouble,     // a number
+  kBool,       // true/false, 1/0, on/off
+  kDuration,   // '1s', '250ms', '2m', '1h', or a number of seconds
+  kSize,       // '64MB', '1GiB', or a number of bytes
+  kEnum,       // one of OptionSpec::choices (case-insensitive)
+  kMap,        // {'a': 'INT', 'b': 'VARCHAR'}, or the text 'a=INT,b=VARCHAR'; stored
+               // as EncodeMap() makes it, read with Options::GetMap()
   kCondition,  // a sink's SQL condition over the rows it writes (op = 'D'), bound by
                // the engine (ConnectorArgs::conditions)
 };

@@ -367,19 +367,19 @@ std::vector<SinkCase> Sinks() {
     c.read = [path] { return ReadDirectory(path); };
     out.push_back(std::move(c));
   }
-  // Delta tables, exactly-once through the log's txn actions; unpartitioned and
-  // partitioned (a folder per name).
-  for (const auto& [name, partition_by] :
-       std::vector<std::pair<std::string, std::string>>{{"delta", ""},
-                                                        {"delta_partitioned", "name"}}) {
+  // Delta tables, exactly-once through the log's txn actions; unpartitioned,
+  // partitioned (a folder per name), and merged by id.
+  using Raw = std::vector<std::pair<std::string, std::string>>;
+  for (const auto& [name, options] : std::vector<std::pair<std::string, Raw>>{
+           {"delta", {{"mode", "append"}}},
+           {"delta_partitioned", {{"mode", "append"}, {"partition_by", "name"}}},
+           {"delta_merge", {{"mode", "merge"}, {"merge_on", "id"}}}}) {
     SinkCase c;
     c.name = name;
     c.connector = "delta";
     c.folder = Dir() + "/sinks" + std::to_string(n++);
     const std::string path = c.folder + "/table";
-    c.args = MakeArgs(r, "delta", "delta://" + path,
-                      {{"mode", "append"}, {"partition_by", partition_by}}, true)
-                 .ValueOrDie();
+    c.args = MakeArgs(r, "delta", "delta://" + path, options, true).ValueOrDie();
     c.read = [path] { return ReadDelta(path); };
     out.push_back(std::move(c));
   }
