@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything flowsql needs on a fresh Debian 12 machine: the Debian
 # packages for the build (and a Java runtime for the Spark tests), the project
-# virtualenv (.venv) with the pinned Python packages, and the object-store
+# virtualenv (.venv) with the pinned Python packages, .venv-delta-spark for the
+# Spark-with-Delta tests, and the object-store
 # emulators the tests run (test/servers/object_stores.py) in .tools/. Safe to
 # run again: it only installs what is missing.
 set -euo pipefail
@@ -36,6 +37,20 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
   echo "setup: installing pinned Python packages"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   cp requirements.txt "$stamp"
+fi
+# Spark with Delta Lake (test/integration/test_delta_spark.py) in a virtualenv of its
+# own, .venv-delta-spark: Delta's Spark artifact follows Spark's minor version and
+# has none yet for the PySpark above (test/requirements-delta-spark.txt).
+if [ ! -x .venv-delta-spark/bin/python ]; then
+  echo "setup: creating .venv-delta-spark"
+  "$PY" -m venv .venv-delta-spark
+fi
+stamp=.venv-delta-spark/.requirements.stamp
+if [ ! -f "$stamp" ] || ! cmp -s test/requirements-delta-spark.txt "$stamp"; then
+  echo "setup: installing pinned Python packages into .venv-delta-spark"
+  .venv-delta-spark/bin/pip install -q --disable-pip-version-check \
+    -r test/requirements-delta-spark.txt
+  cp test/requirements-delta-spark.txt "$stamp"
 fi
 
 # Object-store emulators for the s3://, gs:// and az:// tests, pinned, in .tools/

@@ -1,5 +1,6 @@
 """A local[2] Spark session for tests: loopback only, its Python workers this
 interpreter with `pythonpath`, its files under `base`; stopped on leaving.
+`conf` adds settings (or replaces these), e.g. spark.jars.packages.
 
     with local_spark(tmp_path, pythonpath, "flowsql-test") as spark: ...
 """
@@ -9,7 +10,7 @@ import sys
 
 
 @contextlib.contextmanager
-def local_spark(base, pythonpath, app):
+def local_spark(base, pythonpath, app, conf=None):
     from pyspark.sql import SparkSession
     java_tmp = base / "tmp"
     java_tmp.mkdir(exist_ok=True)
@@ -19,7 +20,7 @@ def local_spark(base, pythonpath, app):
     os.environ.update(SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
                       PYTHONPATH=pythonpath)
     try:
-        session = (SparkSession.builder.master("local[2]").appName(app)
+        builder = (SparkSession.builder.master("local[2]").appName(app)
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.driver.memory", "512m")
@@ -29,8 +30,10 @@ def local_spark(base, pythonpath, app):
                    .config("spark.local.dir", str(base / "local"))
                    .config("spark.sql.warehouse.dir", str(base / "warehouse"))
                    .config("spark.sql.shuffle.partitions", "2")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .getOrCreate())
+                   .config("spark.sql.session.timeZone", "UTC"))
+        for key, value in (conf or {}).items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
         session.sparkContext.setLogLevel("OFF")
         try:
             yield session
