@@ -58,6 +58,13 @@ std::vector<OptionSpec> SinkOptions() {
        "mode 'merge': incoming rows meeting this SQL condition ('op = ''D''') remove "
        "their key's rows rather than replace them. Columns only it reads are not "
        "written unless the table has them"},
+      {"merge_schema",
+       T::kBool,
+       "false",
+       "Columns of the query that the table lacks are added to it (schema evolution), "
+       "and columns of the table that the query lacks are written NULL; otherwise "
+       "either fails naming the column",
+       {"mergeSchema"}},
       {"partition_by", T::kString, "",
        "A new table's partition columns, comma-separated (an existing table keeps its "
        "own): key=value folders, the columns left out of the files"},
@@ -184,7 +191,8 @@ Status RegisterDeltaConnector(Registry* registry) {
         : mode == "overwrite" ? delta::WriteMode::kOverwrite
         : mode == "merge"     ? delta::WriteMode::kMerge
                               : delta::WriteMode::kErrorIfExists,
-        ColumnList(o.GetString("partition_by")), std::move(merge));
+        ColumnList(o.GetString("partition_by")), std::move(merge),
+        o.GetBool("merge_schema"));
   };
   return registry->Register(std::move(spec));
 }

@@ -148,6 +148,29 @@ bool HasStats(const arrow::DataType& type) {
          type.id() == arrow::Type::STRING;
 }
 
+/// A metaData action, as a line.
+void AppendMetadata(const Metadata& m, std::string* out) {
+  *out += "{\"metaData\":{\"id\":";
+  AppendJsonString(m.id, out);
+  *out += ",\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":";
+  AppendJsonString(m.schema_string, out);
+  *out += ",\"partitionColumns\":[";
+  for (size_t i = 0; i < m.partition_columns.size(); ++i) {
+    if (i) *out += ',';
+    AppendJsonString(m.partition_columns[i], out);
+  }
+  *out += "],\"configuration\":{";
+  bool first = true;
+  for (const auto& [key, value] : m.configuration) {
+    if (!first) *out += ',';
+    first = false;
+    AppendJsonString(key, out);
+    *out += ':';
+    AppendJsonString(value, out);
+  }
+  *out += "},\"createdTime\":" + std::to_string(m.created_time) + "}}\n";
+}
+
 /// True when a query's column of type `from` goes into a table's column of type `to`
 /// without loss, as Spark's store assignment lets it: a narrower integer, a float.
 bool Widens(const arrow::DataType& from, const arrow::DataType& to) {
@@ -186,11 +209,13 @@ struct DeltaSink::Output {
 };
 
 DeltaSink::DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
-                     std::vector<std::string> partition_by, MergeSettings merge)
+                     std::vector<std::string> partition_by, MergeSettings merge,
+                     bool merge_schema)
     : log_(std::move(log)),
       mode_(mode),
       partition_by_(std::move(partition_by)),
-      merge_(std::move(merge)) {}
+      merge_(std::move(merge)),
+      merge_schema_(merge_schema) {}
 
 DeltaSink::~DeltaSink() { (void)Abort(); }
 
@@ -242,12 +267,17 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
     ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, mode_ == WriteMode::kOverwrite));
     ARROW_ASSIGN_OR_RAISE(auto existing,
                           SchemaFromDelta(snapshot.metadata.schema_string));
-    // The query's columns must be the table's, by name, with the same types.
+    // The query's columns must be the table's, by name, with the same types; with
+    // merge_schema, the table's that it lacks are written NULL, and its that the
+    // table lacks are added to the table.
     for (const auto& field : existing->fields()) {
       auto ours = schema_->GetFieldByName(field->name());
+      if (ours == nullptr && merge_schema_) continue;
       if (ours == nullptr) {
         return Status::Invalid(table, " has column '", field->name(), "' (",
-                               field->type()->ToString(), "), which the query lacks");
+                               field->type()->ToString(),
+                               "), which the query lacks; merge_schema = true writes "
+                               "it NULL");
       }
       if (!ours->type()->Equals(*field->type()) &&
           !Widens(*ours->type(), *field->type())) {
@@ -256,11 +286,15 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
                                ours->type()->ToString(), " in the query");
       }
     }
+    arrow::FieldVector added;
     for (const auto& field : schema_->fields()) {
-      if (existing->GetFieldIndex(field->name()) < 0) {
+      if (existing->GetFieldIndex(field->name()) >= 0) continue;
+      if (!merge_schema_) {
         return Status::Invalid(table, " has no column '", field->name(), "' (",
-                               field->type()->ToString(), ")");
+                               field->type()->ToString(),
+                               "); merge_schema = true adds it");
       }
+      added.push_back(field);
     }
     if (!partition_by_.empty() && partition_by_ != snapshot.metadata.partition_columns) {
       return Status::Invalid(
@@ -275,8 +309,23 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
     }
     auto app = snapshot.app_versions.find(context.pipeline);
     if (app != snapshot.app_versions.end()) held_at_open_ = app->second;
-    schema_ = existing;  // the table's column order
+    schema_ = existing;  // the table's column order, then the columns added
     schema_string_ = snapshot.metadata.schema_string;
+    if (!added.empty()) {
+      ARROW_ASSIGN_OR_RAISE(schema_,
+                            arrow::UnifySchemas({existing, arrow::schema(added)}));
+      ARROW_ASSIGN_OR_RAISE(schema_string_, SchemaToDelta(*schema_));
+      if (schema_string_.find("\"timestamp_ntz\"") != std::string::npos &&
+          snapshot.metadata.schema_string.find("\"timestamp_ntz\"") ==
+              std::string::npos) {
+        return Status::NotImplemented(
+            table,
+            ": adding a TIMESTAMP column (without zone) needs the timestampNtz "
+            "feature, which flowsql does not add to a table");
+      }
+      evolved_ = snapshot.metadata;
+      evolved_->schema_string = schema_string_;
+    }
     if (mode_ == WriteMode::kOverwrite && !context.resumed) {
       overwrite_pending_ = true;
       replaced_ = snapshot.files;
@@ -699,12 +748,14 @@ Status DeltaSink::Commit(const Epoch& epoch) {
                     : "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
                       "\"readerFeatures\":[\"timestampNtz\"],"
                       "\"writerFeatures\":[\"timestampNtz\"]}}\n";
-      commit +=
-          "{\"metaData\":{\"id\":\"" + RandomUuid() +
-          "\",\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":";
-      AppendJsonString(schema_string_, &commit);
-      commit += ",\"partitionColumns\":" + columns +
-                ",\"configuration\":{},\"createdTime\":" + std::to_string(now) + "}}\n";
+      Metadata created;
+      created.id = RandomUuid();
+      created.schema_string = schema_string_;
+      created.partition_columns = partition_by_;
+      created.created_time = now;
+      AppendMetadata(created, &commit);
+    } else if (evolved_) {
+      AppendMetadata(*evolved_, &commit);
     }
     commit += "{\"txn\":{\"appId\":";
     AppendJsonString(epoch.pipeline, &commit);
@@ -715,12 +766,13 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     if (committed) break;
     // Another writer committed `version` first. Only a blind append into a table
     // that existed is retried; a create or an overwrite fails.
-    if (overwrite_pending_ || mode_ == WriteMode::kMerge ||
+    if (overwrite_pending_ || mode_ == WriteMode::kMerge || evolved_ ||
         (version == 0 && mode_ != WriteMode::kAppend)) {
       return Status::Invalid(table, ": another writer committed version ", version,
                              " while this ",
                              overwrite_pending_           ? "overwrite"
                              : mode_ == WriteMode::kMerge ? "merge"
+                             : evolved_                   ? "schema change"
                                                           : "new table",
                              " was written; it is not retried");
     }
@@ -735,6 +787,7 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     read_version_ = snapshot.version;  // a blind append: try the next version
   }
   ++read_version_;
+  evolved_.reset();
   outputs_.clear();
   appending_.clear();
   replaced_.clear();

@@ -23,6 +23,11 @@
 // the epoch's rows and one batch of a rewritten file. A merge that another writer
 // commits beside fails, naming the version.
 //
+// Schema: the query's columns must be the table's (a narrower integer or a float
+// widens). With merge_schema, the table's columns the query lacks are written NULL,
+// and the query's the table lacks are added to it: the first commit writes a
+// metaData action with the wider schema, and is not retried on a conflict.
+//
 // Checkpoints: every delta.checkpointInterval versions (default 10), a Parquet
 // checkpoint, written a chunk of actions at a time.
 //
@@ -56,7 +61,8 @@ struct MergeSettings {
 class DeltaSink : public Sink {
  public:
   DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
-            std::vector<std::string> partition_by, MergeSettings merge = {});
+            std::vector<std::string> partition_by, MergeSettings merge = {},
+            bool merge_schema = false);
   ~DeltaSink() override;
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema,
@@ -104,6 +110,9 @@ class DeltaSink : public Sink {
   std::vector<std::unique_ptr<Output>> outputs_;  // the files the commit adds
   std::map<std::string, Output*> appending_;      // outputs_ Append writes, by folder
   MergeSettings merge_;
+  bool merge_schema_;  // the query's columns the table lacks are added to it
+  /// The table's metadata with the columns added, for the next commit to write.
+  std::optional<Metadata> evolved_;
   // A merge's epoch so far: its rows (of schema_), and whether each deletes.
   std::vector<std::shared_ptr<arrow::RecordBatch>> incoming_;
   std::vector<std::shared_ptr<arrow::Array>> incoming_deletes_;

@@ -370,7 +370,8 @@ def test_a_write_into_an_existing_table_checks_mode_and_schema(tmp_path):
     assert f"delta table {path}: column 'name' is string in the table but int32 in the " \
         "query" in r.err, r.err
     r = run_flowsql("-c", f"SELECT 2 AS id INTO 'delta://{path}' WITH (mode = 'append')")
-    assert r.code != 0 and "has column 'name' (string), which the query lacks" in r.err, r
+    assert r.code != 0 and "has column 'name' (string), which the query lacks; " \
+        "merge_schema = true writes it NULL" in r.err, r
     # Nothing was committed by the refused writes.
     assert deltalake.DeltaTable(str(path)).version() == 0
 
@@ -456,3 +457,43 @@ def test_an_overwrite_removes_files_with_deletion_vectors_too(tmp_path):
     assert got.column("id").to_pylist() == list(range(40, 50))
     got = read(f"SELECT id FROM 'delta://{path}' ORDER BY id", tmp_path)
     assert got.column("id").to_pylist() == list(range(40, 50))
+
+
+def test_merge_schema_adds_the_querys_new_columns_as_delta_rs_reads_them(tmp_path):
+    path = str(tmp_path / "w")
+    for sql in ["SELECT 1::BIGINT AS id, 'a' AS v INTO 'delta://{p}'",
+                "SELECT 2::BIGINT AS id, 7 AS n INTO 'delta://{p}' "
+                "WITH (mode = 'append', merge_schema = true)",
+                "SELECT 3::BIGINT AS id, 'c' AS v, 8 AS n INTO 'delta://{p}' "
+                "WITH (mode = 'append')"]:
+        r = run_flowsql("-c", sql.format(p=path))
+        assert r.code == 0, r
+    want = pa.table({"id": [1, 2, 3], "v": ["a", None, "c"], "n": [None, 7, 8]},
+                    schema=pa.schema([("id", pa.int64()), ("v", pa.string()),
+                                      ("n", pa.int32())]))
+    assert oracle(path).equals(want)
+    assert read(f"SELECT * FROM 'delta://{path}' ORDER BY id", tmp_path).equals(want)
+    assert oracle(path, 1).schema.names == ["id", "v", "n"]
+    assert oracle(path, 0).schema.names == ["id", "v"]
+    # Without it, a new column fails, naming it.
+    r = run_flowsql("-c", f"SELECT 4::BIGINT AS id, 'd' AS v, 9 AS n, 1.5 AS score "
+                          f"INTO 'delta://{path}' "
+                          "WITH (mode = 'append')")
+    assert r.code != 0, r
+    assert (f"delta table {path} has no column 'score' (decimal128(2, 1)); merge_schema = "
+            "true adds it") in r.err, r.err
+
+
+def test_a_table_delta_rs_evolved_reads_version_by_version(tmp_path):
+    path = str(tmp_path / "t")
+    deltalake.write_deltalake(path, pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    deltalake.write_deltalake(path, pa.table({"id": [3], "v": ["c"], "n": [1.5]}),
+                              mode="append", schema_mode="merge")
+    deltalake.write_deltalake(path, pa.table({"id": [4], "n": [2.5]}), mode="append",
+                              schema_mode="merge")
+    for version in [0, 1, 2]:
+        got = read(f"SELECT * FROM read_delta('{path}', version => {version}) "
+                   "ORDER BY id", tmp_path, f"v{version}.parquet")
+        want = oracle(path, version)
+        assert got.schema == want.schema, (got.schema, want.schema)
+        assert got.equals(want), (got.to_pylist(), want.to_pylist())
