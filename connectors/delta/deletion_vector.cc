@@ -105,14 +105,8 @@ Result<std::string> Z85Decode(const std::string& text) {
   return out;
 }
 
-Result<std::shared_ptr<DeletedRows>> ReadDeletionVector(const DeletionVector& dv,
-                                                        const DeltaLog& log) {
-  if (dv.storage_type == "i") {
-    ARROW_ASSIGN_OR_RAISE(auto bytes, Z85Decode(dv.path_or_inline));
-    const int64_t size = std::min<int64_t>(dv.size_in_bytes, bytes.size());
-    return DeletedRows::Parse(reinterpret_cast<const uint8_t*>(bytes.data()), size);
-  }
-  std::string uri;
+Result<std::string> DeletionVectorUri(const DeletionVector& dv, const DeltaLog& log) {
+  if (dv.storage_type == "i") return std::string();
   if (dv.storage_type == "u") {
     const std::string& id = dv.path_or_inline;
     if (id.size() < 20)
@@ -120,13 +114,21 @@ Result<std::shared_ptr<DeletedRows>> ReadDeletionVector(const DeletionVector& dv
     ARROW_ASSIGN_OR_RAISE(auto uuid, Z85Decode(id.substr(id.size() - 20)));
     const std::string prefix = id.substr(0, id.size() - 20);
     const std::string name = "deletion_vector_" + UuidText(uuid) + ".bin";
-    uri = file::Storage::Join(log.table_uri(),
-                              prefix.empty() ? name : file::Storage::Join(prefix, name));
-  } else if (dv.storage_type == "p") {
-    uri = file::PercentDecode(dv.path_or_inline);
-  } else {
-    return Status::NotImplemented("deletion vectors stored as '", dv.storage_type, "'");
+    return file::Storage::Join(log.table_uri(),
+                               prefix.empty() ? name : file::Storage::Join(prefix, name));
   }
+  if (dv.storage_type == "p") return file::PercentDecode(dv.path_or_inline);
+  return Status::NotImplemented("deletion vectors stored as '", dv.storage_type, "'");
+}
+
+Result<std::shared_ptr<DeletedRows>> ReadDeletionVector(const DeletionVector& dv,
+                                                        const DeltaLog& log) {
+  if (dv.storage_type == "i") {
+    ARROW_ASSIGN_OR_RAISE(auto bytes, Z85Decode(dv.path_or_inline));
+    const int64_t size = std::min<int64_t>(dv.size_in_bytes, bytes.size());
+    return DeletedRows::Parse(reinterpret_cast<const uint8_t*>(bytes.data()), size);
+  }
+  ARROW_ASSIGN_OR_RAISE(const std::string uri, DeletionVectorUri(dv, log));
   auto read = [&]() -> Result<std::shared_ptr<DeletedRows>> {
     ARROW_ASSIGN_OR_RAISE(auto file, log.storage().OpenFile(uri));
     ARROW_ASSIGN_OR_RAISE(auto head, file->ReadAt(dv.offset, 4));

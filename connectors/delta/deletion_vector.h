@@ -38,6 +38,9 @@ class DeletedRows {
 };
 
 /// The deleted rows `dv` names, read from where it is. Errors name the file.
+/// The URI of the file that holds `dv`; "" for an inline one.
+Result<std::string> DeletionVectorUri(const DeletionVector& dv, const DeltaLog& log);
+
 Result<std::shared_ptr<DeletedRows>> ReadDeletionVector(const DeletionVector& dv,
                                                         const DeltaLog& log);
 

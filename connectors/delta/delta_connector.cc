@@ -1,5 +1,6 @@
 #include "connectors/delta/delta_connector.h"
 
+#include <arrow/array/util.h>
 #include <arrow/builder.h>
 #include <arrow/record_batch.h>
 #include <arrow/scalar.h>
@@ -7,6 +8,7 @@
 
 #include "connectors/delta/delta_sink.h"
 #include "connectors/delta/delta_source.h"
+#include "connectors/delta/delta_vacuum.h"
 #include "connectors/file/storage.h"
 
 namespace flowsql {
@@ -33,6 +35,26 @@ std::vector<OptionSpec> SourceOptions() {
       {"history", T::kBool, "false",
        "The table's commits rather than its rows (DESCRIBE HISTORY, delta_history()): "
        "version, timestamp, operation, operationParameters, engineInfo, newest first"},
+      {"optimize", T::kBool, "false",
+       "Compact the table, then give what was done (OPTIMIZE, delta_optimize()): "
+       "files_added, files_removed, partitions_optimized, total_considered_files, "
+       "total_files_skipped"},
+      {"zorder_by", T::kString, "",
+       "optimize: rewrite each partition's files with their rows in Z-order of these "
+       "columns, comma-separated (OPTIMIZE ... ZORDER BY (a, b))"},
+      {"target_size", T::kSize, "0",
+       "optimize: the size of the files to make; smaller ones are compacted (0: the "
+       "table's delta.targetFileSize, else 100MiB)"},
+      {"vacuum", T::kBool, "false",
+       "Delete the files no version within the retention needs, giving their paths "
+       "(VACUUM, delta_vacuum())"},
+      {"retain_hours", T::kDouble, "",
+       "vacuum: keep files removed less than this many hours ago (VACUUM ... RETAIN n "
+       "HOURS; default: the table's delta.deletedFileRetentionDuration, 7 days)"},
+      {"dry_run", T::kBool, "false",
+       "vacuum: list the files, delete nothing (VACUUM ... DRY RUN)"},
+      {"enforce_retention", T::kBool, "true",
+       "vacuum: refuse a retain_hours below the table's retention"},
   };
   auto storage = file::StorageOptionSpecs();
   options.insert(options.end(), storage.begin(), storage.end());
@@ -58,6 +80,10 @@ std::vector<OptionSpec> SinkOptions() {
        "mode 'merge': incoming rows meeting this SQL condition ('op = ''D''') remove "
        "their key's rows rather than replace them. Columns only it reads are not "
        "written unless the table has them"},
+      {"optimize_every", T::kInt, "0",
+       "Compact the table's small files (as OPTIMIZE does) after every this many "
+       "commits, so that a pipeline committing every second leaves no thousands of "
+       "tiny files (0: never)"},
       {"merge_schema",
        T::kBool,
        "false",
@@ -134,6 +160,62 @@ std::unique_ptr<Source> HistorySource(std::shared_ptr<delta::DeltaLog> log) {
   return MakeReaderSource(schema, std::move(open), what);
 }
 
+/// A table of `schema` with one split, whose rows `make` gives when it is read.
+std::unique_ptr<Source> ActionSource(std::shared_ptr<arrow::Schema> schema,
+                                     std::function<Result<arrow::ArrayVector>()> make,
+                                     std::string what) {
+  ReaderFactory open = [schema,
+                        make]() -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    ARROW_ASSIGN_OR_RAISE(auto columns, make());
+    const int64_t rows = columns.empty() ? 0 : columns[0]->length();
+    auto batch = arrow::RecordBatch::Make(schema, rows, std::move(columns));
+    return arrow::RecordBatchReader::Make({batch}, schema);
+  };
+  return MakeReaderSource(std::move(schema), std::move(open), std::move(what));
+}
+
+/// OPTIMIZE of `log`'s table, run when read: one row of what it did.
+std::unique_ptr<Source> OptimizeSource(std::shared_ptr<delta::DeltaLog> log,
+                                       delta::OptimizeSettings settings) {
+  const std::vector<std::string> names = {
+      "files_added", "files_removed", "partitions_optimized", "total_considered_files",
+      "total_files_skipped"};
+  arrow::FieldVector fields;
+  for (const auto& name : names) fields.push_back(arrow::field(name, arrow::int64()));
+  const std::string what = "delta optimize " + log->table_uri();
+  return ActionSource(
+      arrow::schema(fields),
+      [log, settings]() -> Result<arrow::ArrayVector> {
+        delta::DeltaSink sink(log, {});
+        ARROW_ASSIGN_OR_RAISE(auto m, sink.Optimize(settings));
+        arrow::ArrayVector columns;
+        for (int64_t v : {m.files_added, m.files_removed, m.partitions_optimized,
+                          m.total_considered_files, m.total_files_skipped}) {
+          ARROW_ASSIGN_OR_RAISE(auto a,
+                                arrow::MakeArrayFromScalar(arrow::Int64Scalar(v), 1));
+          columns.push_back(std::move(a));
+        }
+        return columns;
+      },
+      what);
+}
+
+/// VACUUM of `log`'s table, run when read: a row per file deleted (path).
+std::unique_ptr<Source> VacuumSource(std::shared_ptr<delta::DeltaLog> log,
+                                     delta::VacuumSettings settings) {
+  const std::string what = "delta vacuum " + log->table_uri();
+  return ActionSource(
+      arrow::schema({arrow::field("path", arrow::utf8())}),
+      [log, settings]() -> Result<arrow::ArrayVector> {
+        ARROW_ASSIGN_OR_RAISE(auto paths, delta::Vacuum(*log, settings));
+        arrow::StringBuilder b;
+        ARROW_RETURN_NOT_OK(b.AppendValues(paths));
+        ARROW_ASSIGN_OR_RAISE(auto array, b.Finish());
+        return arrow::ArrayVector{std::move(array)};
+      },
+      what);
+}
+
 }  // namespace
 
 Status RegisterDeltaConnector(Registry* registry) {
@@ -145,7 +227,10 @@ Status RegisterDeltaConnector(Registry* registry) {
       "log (checkpoints and commits); its data files are splits, read in parallel, "
       "skipped by partition values and file statistics.";
   spec.schemes = {"delta"};
-  spec.functions = {{"read_delta", {}}, {"delta_history", {{"history", "true"}}}};
+  spec.functions = {{"read_delta", {}},
+                    {"delta_history", {{"history", "true"}}},
+                    {"delta_optimize", {{"optimize", "true"}}},
+                    {"delta_vacuum", {{"vacuum", "true"}}}};
   spec.positional_names = {"path"};
   spec.source_options = SourceOptions();
   spec.make_source = [](const ConnectorArgs& args) -> Result<std::unique_ptr<Source>> {
@@ -165,6 +250,26 @@ Status RegisterDeltaConnector(Registry* registry) {
     ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(uri, o));
     auto log = std::make_shared<delta::DeltaLog>(std::move(storage), uri);
     if (o.GetBool("history")) return HistorySource(std::move(log));
+    if (o.GetBool("optimize")) {
+      delta::OptimizeSettings settings;
+      settings.zorder_by = ColumnList(o.GetString("zorder_by"));
+      ARROW_ASSIGN_OR_RAISE(settings.target_size,
+                            ParseSizeBytes(o.GetString("target_size")));
+      return OptimizeSource(std::move(log), std::move(settings));
+    }
+    if (o.GetBool("vacuum")) {
+      delta::VacuumSettings settings;
+      if (o.IsSet("retain_hours")) {
+        settings.retain_hours = o.GetDouble("retain_hours");
+        if (settings.retain_hours < 0) {
+          return Status::Invalid(
+              "option 'retain_hours': a number of hours, not negative");
+        }
+      }
+      settings.dry_run = o.GetBool("dry_run");
+      settings.enforce_retention = o.GetBool("enforce_retention");
+      return VacuumSource(std::move(log), settings);
+    }
     return std::make_unique<delta::DeltaSource>(std::move(log), version, timestamp,
                                                 o.GetInt("batch_size"));
   };
@@ -184,15 +289,22 @@ Status RegisterDeltaConnector(Registry* registry) {
     if (mode != "merge" && (!merge.on.empty() || merge.delete_on)) {
       return Status::Invalid("options 'merge_on' and 'delete_on' are for mode 'merge'");
     }
+    delta::DeltaWriteSettings settings;
+    settings.mode = mode == "append"      ? delta::WriteMode::kAppend
+                    : mode == "overwrite" ? delta::WriteMode::kOverwrite
+                    : mode == "merge"     ? delta::WriteMode::kMerge
+                                          : delta::WriteMode::kErrorIfExists;
+    settings.partition_by = ColumnList(o.GetString("partition_by"));
+    settings.merge = std::move(merge);
+    settings.merge_schema = o.GetBool("merge_schema");
+    settings.optimize_every = o.GetInt("optimize_every");
+    if (settings.optimize_every < 0) {
+      return Status::Invalid(
+          "option 'optimize_every': a number of commits, not negative");
+    }
     ARROW_ASSIGN_OR_RAISE(auto storage, file::Storage::Open(uri, o));
     return std::make_unique<delta::DeltaSink>(
-        std::make_shared<delta::DeltaLog>(std::move(storage), uri),
-        mode == "append"      ? delta::WriteMode::kAppend
-        : mode == "overwrite" ? delta::WriteMode::kOverwrite
-        : mode == "merge"     ? delta::WriteMode::kMerge
-                              : delta::WriteMode::kErrorIfExists,
-        ColumnList(o.GetString("partition_by")), std::move(merge),
-        o.GetBool("merge_schema"));
+        std::make_shared<delta::DeltaLog>(std::move(storage), uri), std::move(settings));
   };
   return registry->Register(std::move(spec));
 }

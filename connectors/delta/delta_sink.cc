@@ -208,14 +208,13 @@ struct DeltaSink::Output {
   bool closed = false;
 };
 
-DeltaSink::DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
-                     std::vector<std::string> partition_by, MergeSettings merge,
-                     bool merge_schema)
+DeltaSink::DeltaSink(std::shared_ptr<DeltaLog> log, DeltaWriteSettings settings)
     : log_(std::move(log)),
-      mode_(mode),
-      partition_by_(std::move(partition_by)),
-      merge_(std::move(merge)),
-      merge_schema_(merge_schema) {}
+      mode_(settings.mode),
+      partition_by_(std::move(settings.partition_by)),
+      optimize_every_(settings.optimize_every),
+      merge_(std::move(settings.merge)),
+      merge_schema_(settings.merge_schema) {}
 
 DeltaSink::~DeltaSink() { (void)Abort(); }
 
@@ -302,15 +301,9 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
           arrow::internal::JoinStrings(snapshot.metadata.partition_columns, ", "),
           "], not by the partition_by given");
     }
-    partition_by_ = snapshot.metadata.partition_columns;
-    auto interval = snapshot.metadata.configuration.find("delta.checkpointInterval");
-    if (interval != snapshot.metadata.configuration.end()) {
-      checkpoint_interval_ = std::max<int64_t>(1, std::atoll(interval->second.c_str()));
-    }
+    ARROW_RETURN_NOT_OK(AdoptTable(snapshot));  // the table's column order
     auto app = snapshot.app_versions.find(context.pipeline);
     if (app != snapshot.app_versions.end()) held_at_open_ = app->second;
-    schema_ = existing;  // the table's column order, then the columns added
-    schema_string_ = snapshot.metadata.schema_string;
     if (!added.empty()) {
       ARROW_ASSIGN_OR_RAISE(schema_,
                             arrow::UnifySchemas({existing, arrow::schema(added)}));
@@ -331,24 +324,41 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
       replaced_ = snapshot.files;
     }
   }
-  arrow::FieldVector file_fields;
-  for (const auto& field : schema_->fields()) {
-    if (std::find(partition_by_.begin(), partition_by_.end(), field->name()) ==
-        partition_by_.end()) {
-      file_fields.push_back(field);
-    }
-  }
   for (const auto& name : partition_by_) {
     if (schema_->GetFieldIndex(name) < 0) {
       return Status::Invalid(table, ": partition column '", name,
                              "' is not a column of the query");
     }
   }
-  file_schema_ = arrow::schema(std::move(file_fields));
-  for (const auto& field : file_schema_->fields()) {
-    file_columns_.push_back(schema_->GetFieldIndex(field->name()));
-  }
+  SetFileColumns();
   return Status::OK();
+}
+
+Status DeltaSink::AdoptTable(const Snapshot& snapshot) {
+  read_version_ = snapshot.version;
+  partition_by_ = snapshot.metadata.partition_columns;
+  const auto& conf = snapshot.metadata.configuration;
+  auto interval = conf.find("delta.checkpointInterval");
+  if (interval != conf.end()) {
+    checkpoint_interval_ = std::max<int64_t>(1, std::atoll(interval->second.c_str()));
+  }
+  schema_string_ = snapshot.metadata.schema_string;
+  ARROW_ASSIGN_OR_RAISE(schema_, SchemaFromDelta(schema_string_));
+  return Status::OK();
+}
+
+void DeltaSink::SetFileColumns() {
+  arrow::FieldVector fields;
+  file_columns_.clear();
+  for (int i = 0; i < schema_->num_fields(); ++i) {
+    const auto& name = schema_->field(i)->name();
+    if (std::find(partition_by_.begin(), partition_by_.end(), name) ==
+        partition_by_.end()) {
+      fields.push_back(schema_->field(i));
+      file_columns_.push_back(i);
+    }
+  }
+  file_schema_ = arrow::schema(std::move(fields));
 }
 
 Result<DeltaSink::Output*> DeltaSink::NewOutput(
@@ -595,7 +605,200 @@ Status DeltaSink::Merge() {
   return Append(written.record_batch());
 }
 
-Result<std::string> DeltaSink::AddActions() {
+namespace {
+
+/// The order that sorts `rows` by the Z-order (Morton) curve of `columns`: each
+/// column's value becomes its rank among the rows (so any sortable type, NULLs
+/// last), scaled to 64/k bits, and the ranks' bits are interleaved.
+Result<std::shared_ptr<arrow::Array>> ZOrder(const arrow::Table& rows,
+                                             const std::vector<std::string>& columns) {
+  const int64_t n = rows.num_rows();
+  const int bits = static_cast<int>(64 / columns.size());
+  std::vector<std::vector<uint64_t>> ranks;
+  for (const auto& name : columns) {
+    ARROW_ASSIGN_OR_RAISE(auto order, cp::SortIndices(*rows.GetColumnByName(name)));
+    const auto& at = static_cast<const arrow::UInt64Array&>(*order);
+    std::vector<uint64_t> rank(n);
+    for (int64_t i = 0; i < n; ++i) {
+      rank[at.Value(i)] = static_cast<uint64_t>(
+          (static_cast<unsigned __int128>(i) << bits) / static_cast<uint64_t>(n));
+    }
+    ranks.push_back(std::move(rank));
+  }
+  arrow::UInt64Builder z;
+  ARROW_RETURN_NOT_OK(z.Reserve(n));
+  for (int64_t row = 0; row < n; ++row) {
+    uint64_t key = 0;
+    for (int b = bits - 1; b >= 0; --b) {
+      for (const auto& rank : ranks) key = (key << 1) | ((rank[row] >> b) & 1);
+    }
+    z.UnsafeAppend(key);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto keys, z.Finish());
+  return cp::SortIndices(*keys);
+}
+
+}  // namespace
+
+Result<OptimizeMetrics> DeltaSink::Optimize(const OptimizeSettings& settings) {
+  const std::string table = "delta table " + log_->table_uri();
+  ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
+  ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, false));
+  ARROW_RETURN_NOT_OK(AdoptTable(snapshot));
+  SetFileColumns();
+  for (const auto& name : settings.zorder_by) {
+    if (schema_->GetFieldIndex(name) < 0) {
+      return Status::Invalid(table, " has no column '", name, "' to Z-order by");
+    }
+    if (std::find(partition_by_.begin(), partition_by_.end(), name) !=
+        partition_by_.end()) {
+      return Status::Invalid(table, ": '", name,
+                             "' is a partition column, constant in each file: Z-order "
+                             "by other columns");
+    }
+  }
+  int64_t target = settings.target_size;
+  if (target <= 0) {
+    auto it = snapshot.metadata.configuration.find("delta.targetFileSize");
+    target = it == snapshot.metadata.configuration.end()
+                 ? int64_t{100} << 20
+                 : std::max<int64_t>(1, std::atoll(it->second.c_str()));
+  }
+  // The files by partition.
+  std::map<std::string, std::vector<size_t>> partitions;
+  for (size_t i = 0; i < snapshot.files.size(); ++i) {
+    std::string key;
+    AppendPartitionValues(snapshot.files[i].partition_values, &key);
+    partitions[key].push_back(i);
+  }
+  DeltaSource source(log_, snapshot);
+  ARROW_RETURN_NOT_OK(source.GetSchema().status());
+  auto read = [&](size_t index, auto&& f) -> Status {
+    ARROW_ASSIGN_OR_RAISE(auto reader, source.OpenSplit(Split{snapshot.files[index].path,
+                                                              std::to_string(index)},
+                                                        {}, ScanRequest{}));
+    while (true) {
+      ARROW_ASSIGN_OR_RAISE(auto next, reader->Next());
+      if (next.batch == nullptr) return Status::OK();
+      ARROW_RETURN_NOT_OK(f(next.batch));
+    }
+  };
+  OptimizeMetrics metrics;
+  auto rewrite = [&]() -> Status {
+    for (const auto& [key, files] : partitions) {
+      metrics.total_considered_files += static_cast<int64_t>(files.size());
+      const AddFile& first = snapshot.files[files.front()];
+      const std::string decoded = file::PercentDecode(first.path);
+      const size_t slash = decoded.rfind('/');
+      const std::string folder =
+          slash == std::string::npos ? "" : decoded.substr(0, slash);
+      if (!settings.zorder_by.empty()) {
+        // Every file of the partition, its rows in Z-order, cut into files of about
+        // the target size.
+        std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+        int64_t bytes = 0;
+        for (size_t f : files) {
+          bytes += snapshot.files[f].size;
+          ARROW_RETURN_NOT_OK(read(f, [&](std::shared_ptr<arrow::RecordBatch> b) {
+            batches.push_back(std::move(b));
+            return Status::OK();
+          }));
+        }
+        ARROW_ASSIGN_OR_RAISE(auto rows,
+                              arrow::Table::FromRecordBatches(schema_, batches));
+        batches.clear();
+        ARROW_ASSIGN_OR_RAISE(auto order, ZOrder(*rows, settings.zorder_by));
+        ARROW_ASSIGN_OR_RAISE(auto sorted, cp::Take(rows, order));
+        ARROW_ASSIGN_OR_RAISE(auto combined, sorted.table()->CombineChunksToBatch());
+        const int64_t n = combined->num_rows();
+        const int64_t per_file =
+            std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(n) * target /
+                                                      std::max<int64_t>(1, bytes)));
+        for (int64_t at = 0; at < n; at += per_file) {
+          ARROW_ASSIGN_OR_RAISE(Output * out, NewOutput(folder, first.partition_values));
+          ARROW_RETURN_NOT_OK(WriteTo(out, *combined->Slice(at, per_file)));
+        }
+        for (size_t f : files) replaced_.push_back(snapshot.files[f]);
+        ++metrics.partitions_optimized;
+        continue;
+      }
+      // Files under the target size (or with deleted rows to drop), bin-packed in
+      // log order into files of about the target size.
+      std::vector<std::vector<size_t>> bins(1);
+      int64_t in_bin = 0;
+      for (size_t f : files) {
+        const AddFile& file = snapshot.files[f];
+        if (file.size >= target && !file.deletion_vector) {
+          ++metrics.total_files_skipped;
+          continue;
+        }
+        if (in_bin > 0 && in_bin + file.size > target) {
+          bins.emplace_back();
+          in_bin = 0;
+        }
+        bins.back().push_back(f);
+        in_bin += file.size;
+      }
+      bool optimized = false;
+      for (const auto& bin : bins) {
+        // A lone file is left as it is, unless it has rows to drop.
+        if (bin.empty()) continue;
+        if (bin.size() == 1 && !snapshot.files[bin[0]].deletion_vector) {
+          ++metrics.total_files_skipped;
+          continue;
+        }
+        ARROW_ASSIGN_OR_RAISE(Output * out, NewOutput(folder, first.partition_values));
+        for (size_t f : bin) {
+          ARROW_RETURN_NOT_OK(read(f, [&](std::shared_ptr<arrow::RecordBatch> b) {
+            return WriteTo(out, *b);
+          }));
+          replaced_.push_back(snapshot.files[f]);
+        }
+        optimized = true;
+      }
+      if (optimized) ++metrics.partitions_optimized;
+    }
+    return Status::OK();
+  };
+  auto committed = [&]() -> Status {
+    ARROW_RETURN_NOT_OK(rewrite());
+    if (replaced_.empty()) return Status::OK();
+    metrics.files_removed = static_cast<int64_t>(replaced_.size());
+    ARROW_ASSIGN_OR_RAISE(std::string actions, AddActions(/*data_change=*/false));
+    for (const auto& out : outputs_) metrics.files_added += out->rows > 0 ? 1 : 0;
+    std::string commit = "{\"commitInfo\":{\"timestamp\":" + std::to_string(NowMillis()) +
+                         ",\"operation\":\"OPTIMIZE\",\"operationParameters\":{"
+                         "\"targetSize\":" +
+                         std::to_string(target) + ",\"zOrderBy\":";
+    std::string columns = "[";
+    for (size_t i = 0; i < settings.zorder_by.size(); ++i) {
+      if (i) columns += ",";
+      AppendJsonString(settings.zorder_by[i], &columns);
+    }
+    AppendJsonString(columns + "]", &commit);
+    commit += "},\"isBlindAppend\":false,\"engineInfo\":\"flowsql\",\"readVersion\":" +
+              std::to_string(read_version_) + "}}\n" + actions;
+    ARROW_ASSIGN_OR_RAISE(bool done, TryCommit(read_version_ + 1, commit));
+    if (!done) {
+      return Status::Invalid(table, ": another writer committed version ",
+                             read_version_ + 1,
+                             " while this optimize was written; it is not retried");
+    }
+    ++read_version_;
+    return Status::OK();
+  }();
+  if (!committed.ok()) {
+    (void)Abort();
+    replaced_.clear();
+    return committed;
+  }
+  outputs_.clear();
+  replaced_.clear();
+  (void)MaybeCheckpoint();
+  return metrics;
+}
+
+Result<std::string> DeltaSink::AddActions(bool data_change) {
   const int64_t now = NowMillis();
   std::string out;
   for (const auto& file : replaced_) {
@@ -603,7 +806,8 @@ Result<std::string> DeltaSink::AddActions() {
     out += "{\"remove\":{\"path\":";
     AppendJsonString(file.path, &out);
     out += ",\"deletionTimestamp\":" + std::to_string(now) +
-           ",\"dataChange\":true,\"extendedFileMetadata\":true,\"partitionValues\":";
+           ",\"dataChange\":" + (data_change ? "true" : "false") +
+           ",\"extendedFileMetadata\":true,\"partitionValues\":";
     AppendPartitionValues(file.partition_values, &out);
     out += ",\"size\":" + std::to_string(file.size);
     if (file.deletion_vector) {
@@ -653,7 +857,7 @@ Result<std::string> DeltaSink::AddActions() {
     AppendPartitionValues(output->partition_values, &out);
     out += ",\"size\":" + std::to_string(size) +
            ",\"modificationTime\":" + std::to_string(now) +
-           ",\"dataChange\":true,\"stats\":";
+           ",\"dataChange\":" + (data_change ? "true" : "false") + ",\"stats\":";
     AppendJsonString(stats, &out);
     out += "}}\n";
   }
@@ -793,8 +997,12 @@ Status DeltaSink::Commit(const Epoch& epoch) {
   replaced_.clear();
   overwrite_pending_ = false;
   // The commit stands whatever becomes of the checkpoint, an optimization that the
-  // next interval makes again.
+  // next interval makes again; so with the compaction of optimize_every.
   (void)MaybeCheckpoint();
+  if (optimize_every_ > 0 && ++commits_since_optimize_ >= optimize_every_) {
+    commits_since_optimize_ = 0;
+    (void)Optimize({});
+  }
   return Status::OK();
 }
 

@@ -58,12 +58,39 @@ struct MergeSettings {
   std::optional<arrow::compute::Expression> delete_on;
 };
 
+struct DeltaWriteSettings {
+  WriteMode mode = WriteMode::kErrorIfExists;
+  std::vector<std::string> partition_by;  // a new table's
+  MergeSettings merge;                    // mode kMerge
+  bool merge_schema = false;   // the query's columns the table lacks are added to it
+  int64_t optimize_every = 0;  // compact the table after every N commits (0: never)
+};
+
+/// What OPTIMIZE rewrites: files smaller than `target_size` (0: the table's
+/// delta.targetFileSize, else 100 MiB), bin-packed per partition; with `zorder_by`,
+/// every file of a partition, its rows in Z-order of those columns.
+struct OptimizeSettings {
+  std::vector<std::string> zorder_by;
+  int64_t target_size = 0;
+};
+
+/// What an OPTIMIZE did, as delta-rs counts it.
+struct OptimizeMetrics {
+  int64_t files_added = 0, files_removed = 0, partitions_optimized = 0;
+  int64_t total_considered_files = 0, total_files_skipped = 0;
+};
+
 class DeltaSink : public Sink {
  public:
-  DeltaSink(std::shared_ptr<DeltaLog> log, WriteMode mode,
-            std::vector<std::string> partition_by, MergeSettings merge = {},
-            bool merge_schema = false);
+  DeltaSink(std::shared_ptr<DeltaLog> log, DeltaWriteSettings settings);
   ~DeltaSink() override;
+
+  /// OPTIMIZE: compacts the table's files (settings), in one commit (operation
+  /// OPTIMIZE, dataChange false: no row changes) that removes them and adds the
+  /// rewritten ones. Nothing to compact commits nothing. Fails, committing nothing,
+  /// when another writer commits meanwhile. Memory: one batch at a time; with
+  /// zorder_by, the rows of one partition. Called on a sink that is not open.
+  Result<OptimizeMetrics> Optimize(const OptimizeSettings& settings);
 
   Status Open(const std::shared_ptr<arrow::Schema>& schema,
               const SinkContext& context) override;
@@ -87,8 +114,14 @@ class DeltaSink : public Sink {
   Status WriteTo(Output* out, const arrow::RecordBatch& rows);
   /// The epoch's merge: rewrites the files holding its keys, appends its upserts.
   Status Merge();
+  /// Takes the table of `snapshot` as what the writes build on: its version, schema,
+  /// partition columns and checkpoint interval.
+  Status AdoptTable(const Snapshot& snapshot);
+  /// file_schema_ and file_columns_, from schema_ and partition_by_.
+  void SetFileColumns();
   /// The commit's actions but txn, commitInfo and the new table's, as JSON lines.
-  Result<std::string> AddActions();
+  /// `data_change`: false when they move rows without changing them (OPTIMIZE).
+  Result<std::string> AddActions(bool data_change = true);
   /// Writes a checkpoint when the version just committed is a multiple of the
   /// table's checkpoint interval.
   Status MaybeCheckpoint();
@@ -98,6 +131,8 @@ class DeltaSink : public Sink {
   std::shared_ptr<DeltaLog> log_;
   WriteMode mode_;
   std::vector<std::string> partition_by_;
+  int64_t optimize_every_;
+  int64_t commits_since_optimize_ = 0;
   std::shared_ptr<arrow::Schema> schema_;       // what the table holds (Delta types)
   std::shared_ptr<arrow::Schema> file_schema_;  // schema_ but the partition columns
   std::vector<int> file_columns_;               // file_schema_'s columns in schema_

@@ -255,6 +255,9 @@ class Parser {
       ARROW_ASSIGN_OR_RAISE(stmt->inner, ParseStatement());
     } else if (AcceptKeyword("DESCRIBE") || AcceptKeyword("DESC")) {
       ARROW_RETURN_NOT_OK(ParseDescribe(stmt.get()));
+    } else if ((IsKeyword(Peek(), "OPTIMIZE") || IsKeyword(Peek(), "VACUUM")) &&
+               Peek(1).kind == TokenKind::kString) {
+      ARROW_RETURN_NOT_OK(ParseMaintenance(stmt.get()));
     } else if (AcceptKeyword("CREATE")) {
       stmt->kind = StatementKind::kCreateView;
       if (AcceptKeyword("OR")) {
@@ -291,7 +294,8 @@ class Parser {
     } else {
       return ErrorAt(start,
                      "a statement (SELECT, WITH, COPY, EXPLAIN, DESCRIBE, CREATE VIEW, "
-                     "CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET)");
+                     "CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET, OPTIMIZE, "
+                     "VACUUM)");
     }
     stmt->text = sql_.substr(begin, last_end_ - begin);
     return stmt;
@@ -441,6 +445,48 @@ class Parser {
       ARROW_ASSIGN_OR_RAISE(auto ref, ParseTablePrimary(/*allow_alias=*/false));
       stmt->query = SelectStarFrom(std::move(ref));
     }
+    return Status::OK();
+  }
+
+  /// OPTIMIZE 'delta://t' [WITH (...)] [ZORDER BY (a, b)] and VACUUM 'delta://t'
+  /// [WITH (...)] [RETAIN n HOURS] [DRY RUN], as Delta's SQL has them: queries of
+  /// delta_optimize('t', ...) and delta_vacuum('t', ...), whose rows say what they did.
+  [[gnu::noinline]] Status ParseMaintenance(Statement* stmt) {
+    const bool optimize = IsKeyword(Next(), "OPTIMIZE");
+    ARROW_ASSIGN_OR_RAISE(auto ref, ParseTablePrimary(/*allow_alias=*/false));
+    auto option = [&](const char* name, std::string value, const Token& at) {
+      ref->options.push_back(RawOption{name, std::move(value), at.loc.ToString()});
+    };
+    if (optimize && AcceptKeyword("ZORDER")) {
+      const Token& at = Peek();
+      ARROW_RETURN_NOT_OK(ExpectKeyword("BY"));
+      const bool parenthesized = AcceptOp("(");
+      std::string columns;
+      do {
+        ARROW_ASSIGN_OR_RAISE(auto name, ExpectName("a column name"));
+        columns += (columns.empty() ? "" : ",") + name;
+      } while (AcceptOp(","));
+      if (parenthesized) ARROW_RETURN_NOT_OK(ExpectOp(")"));
+      option("zorder_by", columns, at);
+    }
+    if (!optimize && AcceptKeyword("RETAIN")) {
+      const Token& hours = Peek();
+      if (hours.kind != TokenKind::kNumber) return ErrorAt(hours, "a number of hours");
+      Next();
+      ARROW_RETURN_NOT_OK(ExpectKeyword("HOURS"));
+      option("retain_hours", hours.value, hours);
+    }
+    if (!optimize && AcceptKeyword("DRY")) {
+      const Token& at = Peek();
+      ARROW_RETURN_NOT_OK(ExpectKeyword("RUN"));
+      option("dry_run", "true", at);
+    }
+    ref->kind = TableKind::kFunction;
+    ref->name = optimize ? "delta_optimize" : "delta_vacuum";
+    ref->args = {MakeLiteral(LiteralKind::kString, ref->uri, ref->loc)};
+    ref->uri.clear();
+    stmt->kind = StatementKind::kQuery;
+    stmt->query = SelectStarFrom(std::move(ref));
     return Status::OK();
   }
 

@@ -737,7 +737,8 @@ TEST(ErrorTest, MisspelledStatementKeyword) {
   EXPECT_EQ(
       Err("SELEC 1"),
       "syntax error at line 1:1: expected a statement (SELECT, WITH, COPY, EXPLAIN, "
-      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET) but "
+      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET, "
+      "OPTIMIZE, VACUUM) but "
       "found 'SELEC'\n"
       "  SELEC 1\n"
       "  ^");
@@ -872,7 +873,8 @@ TEST(ErrorTest, StatementErrors) {
   EXPECT_EQ(
       FirstLine(Err("EXPLAIN")),
       "syntax error at line 1:8: expected a statement (SELECT, WITH, COPY, EXPLAIN, "
-      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET) but "
+      "DESCRIBE, CREATE VIEW, CREATE TABLE, DROP VIEW, DROP TABLE, SHOW TABLES, SET, "
+      "OPTIMIZE, VACUUM) but "
       "found end of input");
 }
 
