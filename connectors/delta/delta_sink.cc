@@ -40,24 +40,6 @@ int64_t NowMillis() {
       .count();
 }
 
-/// `path` as the log writes it: an RFC 2396 URI path ('%' and characters outside
-/// the unreserved ones and '/' escaped).
-std::string PercentEncode(const std::string& path) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~' ||
-        c == '=') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
 /// A statistic's JSON value, or "" when the log keeps none for it.
 std::string StatText(const arrow::Scalar& value) {
   if (!value.is_valid) return "";
@@ -221,11 +203,12 @@ DeltaSink::~DeltaSink() { (void)Abort(); }
 Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
                        const SinkContext& context) {
   const std::string table = "delta table " + log_->table_uri();
-  if (!log_->storage().local()) {
+  const std::string& scheme = log_->storage().scheme();
+  if (!log_->storage().local() && scheme != "s3" && scheme != "s3a") {
     return Status::NotImplemented(
-        table, ": writing Delta tables to ", log_->storage().scheme(),
-        " needs conditional puts for atomic commits, which flowsql does not make yet; "
-        "write to a local folder");
+        table, ": writing Delta tables to ", scheme,
+        " needs conditional puts for atomic commits, which flowsql makes on S3 and "
+        "local folders only");
   }
   ARROW_ASSIGN_OR_RAISE(auto latest, log_->LoadLatest());
   // The columns only delete_on reads say what happened to a row, and are not
@@ -852,7 +835,7 @@ Result<std::string> DeltaSink::AddActions(bool data_change) {
     stats += ",\"minValues\":{" + mins + "},\"maxValues\":{" + maxes +
              "},\"nullCount\":{" + nulls + "}}";
     out += "{\"add\":{\"path\":";
-    AppendJsonString(PercentEncode(output->relative), &out);
+    AppendJsonString(file::PercentEncode(output->relative), &out);
     out += ",\"partitionValues\":";
     AppendPartitionValues(output->partition_values, &out);
     out += ",\"size\":" + std::to_string(size) +
@@ -865,42 +848,14 @@ Result<std::string> DeltaSink::AddActions(bool data_change) {
 }
 
 Result<bool> DeltaSink::TryCommit(int64_t version, const std::string& actions) {
-  const std::string dir =
-      log_->storage().PathOf(file::Storage::Join(log_->table_uri(), "_delta_log"));
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
   char name[32];
   std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
-  const std::string final_path = dir + "/" + name;
-  const std::string temp =
-      dir + "/.tmp-" + file::RandomHex() + file::RandomHex() + ".json";
-  const int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError(temp, ": ", std::strerror(errno));
-  size_t written = 0;
-  while (written < actions.size()) {
-    const ssize_t n = ::write(fd, actions.data() + written, actions.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return Status::IOError(temp, ": ", std::strerror(e));
-    }
-    written += static_cast<size_t>(n);
+  const std::string dir = file::Storage::Join(log_->table_uri(), "_delta_log");
+  if (log_->storage().local()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
   }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) {
-    ::unlink(temp.c_str());
-    return Status::IOError(temp, ": fsync failed");
-  }
-  // link() fails when the version exists: another writer committed it first.
-  const int linked = ::link(temp.c_str(), final_path.c_str());
-  const int e = errno;
-  ::unlink(temp.c_str());
-  if (linked == 0) return true;
-  if (e == EEXIST) return false;
-  return Status::IOError(final_path, ": ", std::strerror(e));
+  return log_->storage().PutIfAbsent(file::Storage::Join(dir, name), actions);
 }
 
 Status DeltaSink::Commit(const Epoch& epoch) {

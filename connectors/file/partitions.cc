@@ -5,6 +5,7 @@
 #include <arrow/compute/api.h>
 #include <arrow/compute/row/grouper.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -13,6 +14,22 @@
 namespace flowsql::file {
 
 namespace cp = arrow::compute;
+
+std::string PercentEncode(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~' ||
+        c == '=') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
 
 std::string PercentDecode(const std::string& text) {
   std::string out;
@@ -31,7 +48,6 @@ std::string PercentDecode(const std::string& text) {
 
 namespace {
 
-
 /// The key=value folders of `path`, in order.
 std::vector<std::pair<std::string, std::string>> Folders(const std::string& path) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -46,7 +62,7 @@ std::vector<std::pair<std::string, std::string>> Folders(const std::string& path
 }
 
 /// Hive's escaping (FileUtils.escapePathName): these and control characters become %XX.
-std::string PercentEncode(const std::string& text) {
+std::string HiveEscape(const std::string& text) {
   static const std::string kEscaped = "\"#%'*/:=?\\\x7f{[]^";
   std::string out;
   for (unsigned char c : text) {
@@ -70,7 +86,7 @@ bool IsNullValue(const std::string& value) {
 std::string HiveValue(const arrow::Scalar& value) {
   if (!value.is_valid) return "__HIVE_DEFAULT_PARTITION__";
   std::string text = value.ToString();
-  return text.empty() ? "__HIVE_DEFAULT_PARTITION__" : PercentEncode(text);
+  return text.empty() ? "__HIVE_DEFAULT_PARTITION__" : HiveEscape(text);
 }
 
 std::string HiveFolder(const std::string& name, const arrow::Scalar& value) {

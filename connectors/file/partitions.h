@@ -28,6 +28,9 @@ struct HivePartitions {
 
 /// `text` with its %XX escapes decoded (a Hive folder's value, a URI's path).
 std::string PercentDecode(const std::string& text);
+/// `path` as an RFC 2396 URI path (a Delta log's paths, an S3 key in a URL): '%' and
+/// the characters but the unreserved ones, '/' and '=' escaped.
+std::string PercentEncode(const std::string& path);
 
 /// The key=value folders of each of `files` (a file's own name is not one). Values
 /// are %-decoded (as Spark writes them). A key's type is BIGINT when every value is

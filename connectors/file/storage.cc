@@ -5,8 +5,13 @@
 #include <arrow/filesystem/localfs.h>
 #include <arrow/filesystem/s3fs.h>
 #include <arrow/io/file.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -16,6 +21,8 @@
 #include "common/secrets.h"
 #include "common/text.h"
 #include "connectors/file/http_fs.h"
+#include "connectors/file/partitions.h"
+#include "connectors/file/sink_settings.h"
 
 namespace flowsql::file {
 
@@ -64,6 +71,20 @@ std::string ConnectionStringValue(const std::string& text, const std::string& ke
     }
   }
   return "";
+}
+
+/// The SHA-256 of `data`, in lower-case hex (S3's x-amz-content-sha256).
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 15]);
+  }
+  return out;
 }
 
 Status EnsureS3() {
@@ -350,7 +371,96 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
     return Status::Invalid("unsupported file URI scheme '", scheme,
                            "://' (file, s3, gs, az, abfss, http and https are)");
   }
-  return std::shared_ptr<const Storage>(new Storage(scheme, prefix, std::move(fs)));
+  auto storage = std::shared_ptr<Storage>(new Storage(scheme, prefix, std::move(fs)));
+  if (scheme == "s3" || scheme == "s3a") {
+    S3Access s3;
+    s3.key = OptionOrEnv(options, "access_key_id", {"AWS_ACCESS_KEY_ID"});
+    s3.secret = OptionOrEnv(options, "secret_access_key", {"AWS_SECRET_ACCESS_KEY"});
+    s3.token = OptionOrEnv(options, "session_token", {"AWS_SESSION_TOKEN"});
+    s3.region = OptionOrEnv(options, "region", {"AWS_REGION", "AWS_DEFAULT_REGION"});
+    if (s3.region.empty()) s3.region = "us-east-1";
+    const std::string endpoint =
+        OptionOrEnv(options, "endpoint", {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+    if (!endpoint.empty()) {
+      s3.scheme = options.GetBool("use_ssl", true) ? "https" : "http";
+      SplitEndpoint(endpoint, &s3.scheme, &s3.authority);
+    }
+    const std::string style = AsciiLower(options.GetString("url_style", ""));
+    s3.vhost = endpoint.empty() || style == "vhost" || style == "virtual";
+    storage->s3_ = std::move(s3);
+  }
+  return std::shared_ptr<const Storage>(std::move(storage));
+}
+
+Result<bool> Storage::PutIfAbsent(const std::string& uri, const std::string& data) const {
+  if (local()) {
+    const std::string dir = uri.substr(0, uri.rfind('/') + 1);
+    const std::string temp = dir + ".tmp-" + RandomHex() + RandomHex();
+    const int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError(temp, ": ", std::strerror(errno));
+    size_t written = 0;
+    while (written < data.size()) {
+      const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int e = errno;
+        ::close(fd);
+        ::unlink(temp.c_str());
+        return Status::IOError(temp, ": ", std::strerror(e));
+      }
+      written += static_cast<size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!synced) {
+      ::unlink(temp.c_str());
+      return Status::IOError(temp, ": fsync failed");
+    }
+    const int linked = ::link(temp.c_str(), uri.c_str());
+    const int e = errno;
+    ::unlink(temp.c_str());
+    if (linked == 0) return true;
+    if (e == EEXIST) return false;
+    return Status::IOError(uri, ": ", std::strerror(e));
+  }
+  if (!s3_) {
+    return Status::NotImplemented(
+        uri,
+        ": writing a file only where none is (a conditional put) is built for S3 "
+        "and local folders, not for ",
+        scheme_);
+  }
+  if (s3_->key.empty() || s3_->secret.empty()) {
+    return Status::Invalid(uri,
+                           ": a conditional put to S3 is signed with "
+                           "access_key_id and secret_access_key (or AWS_ACCESS_KEY_ID "
+                           "and AWS_SECRET_ACCESS_KEY); none were given");
+  }
+  const std::string path = PathOf(uri);  // bucket/key
+  const size_t slash = path.find('/');
+  const std::string bucket = path.substr(0, slash);
+  const std::string key = PercentEncode(path.substr(slash + 1));
+  const std::string host =
+      s3_->authority.empty() ? "s3." + s3_->region + ".amazonaws.com" : s3_->authority;
+  http::Request request;
+  request.method = "PUT";
+  request.url = s3_->vhost ? s3_->scheme + "://" + bucket + "." + host + "/" + key
+                           : s3_->scheme + "://" + host + "/" + bucket + "/" + key;
+  request.body = data;
+  request.max_attempts = 1;
+  request.aws_sigv4 =
+      http::AwsSigV4{"aws:amz:" + s3_->region + ":s3", s3_->key, s3_->secret};
+  request.headers = {{"If-None-Match", "*"},
+                     {"x-amz-content-sha256", Sha256Hex(data)},
+                     {"Content-Type", "application/octet-stream"}};
+  if (!s3_->token.empty())
+    request.headers.emplace_back("x-amz-security-token", s3_->token);
+  http::Client client;
+  ARROW_ASSIGN_OR_RAISE(auto response, client.Send(request));
+  if (response.ok()) return true;
+  if (response.status == 412) return false;
+  const Status failed = http::ErrorOf(request.url, response);
+  return Status::IOError(uri, ": the conditional put failed: ", failed.message());
 }
 
 std::string Storage::PathOf(const std::string& uri) const {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,14 @@ class Storage {
   /// a file a listing without `hidden` leaves out.
   static bool IsHidden(const std::string& relative);
   Status DeleteFile(const std::string& uri) const;
+  /// Writes `data` as file `uri` only when no file is there, atomically: true when
+  /// written, false when a file was there (another writer's). Locally a temporary
+  /// file, synced, then hard-linked to the name (link() fails on an existing name);
+  /// on S3 one PUT with If-None-Match: * (S3's conditional write, as MinIO and moto
+  /// have it), signed (SigV4) with access_key_id / secret_access_key or
+  /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, sent once: an answer lost on the way
+  /// is an error, never taken for "absent". Other stores: NotImplemented.
+  Result<bool> PutIfAbsent(const std::string& uri, const std::string& data) const;
   /// Copies `from` to `to` within the store (server-side for object stores).
   Status CopyFile(const std::string& from, const std::string& to) const;
   /// Renames file `from` to `to`, replacing it: rename() on the local disk (atomic), a
@@ -87,7 +96,16 @@ class Storage {
   /// Prefixes an error with `uri`, as the connector's errors are.
   Status Named(const Status& st, const std::string& uri) const;
 
+  /// What a signed S3 request needs (PutIfAbsent).
+  struct S3Access {
+    std::string scheme = "https";
+    std::string authority;  // the endpoint's host[:port]; empty: AWS's
+    bool vhost = false;     // bucket.host/key rather than host/bucket/key
+    std::string region, key, secret, token;
+  };
+
   std::string scheme_;
+  std::optional<S3Access> s3_;
   /// What PathOf() strips and UriOf() adds: "s3://"; "abfss://container@host/" maps
   /// to "container/".
   std::string prefix_;

@@ -394,6 +394,11 @@ Status CurlStream::Prepare(void* tag) {
     ARROW_RETURN_NOT_OK(set(CURLOPT_SSL_VERIFYHOST, 0L));
   }
   if (request_.decompress) ARROW_RETURN_NOT_OK(set(CURLOPT_ACCEPT_ENCODING, ""));
+  if (request_.aws_sigv4) {
+    ARROW_RETURN_NOT_OK(set(CURLOPT_AWS_SIGV4, request_.aws_sigv4->provider.c_str()));
+    ARROW_RETURN_NOT_OK(set(CURLOPT_USERNAME, request_.aws_sigv4->access_key.c_str()));
+    ARROW_RETURN_NOT_OK(set(CURLOPT_PASSWORD, request_.aws_sigv4->secret_key.c_str()));
+  }
   const std::string method = AsciiUpper(request_.method);
   if (method == "HEAD") {
     ARROW_RETURN_NOT_OK(set(CURLOPT_NOBODY, 1L));

@@ -32,6 +32,12 @@ struct ByteRange {
   int64_t last = -1;
 };
 
+/// An AWS Signature Version 4 for a request (libcurl's CURLOPT_AWS_SIGV4).
+struct AwsSigV4 {
+  std::string provider;  // "aws:amz:<region>:<service>", e.g. "aws:amz:us-east-1:s3"
+  std::string access_key, secret_key;
+};
+
 struct Request {
   /// "GET", "HEAD", "POST", ...
   std::string method = "GET";
@@ -42,6 +48,8 @@ struct Request {
   std::string body;
   /// Sent as a Range header.
   std::optional<ByteRange> range;
+  /// Signs the request (its x-amz-* headers included) when set.
+  std::optional<AwsSigV4> aws_sigv4;
   std::chrono::milliseconds connect_timeout{10000};
   /// A transfer that receives nothing for this long fails (transiently).
   std::chrono::milliseconds stall_timeout{60000};

@@ -400,3 +400,61 @@ def test_watched_bucket_reads_new_objects_once_and_deletes_them(s3_server, s3_bu
         wait_until(proc, lambda: ids() == ["1", "2", "3"] and not objects(),
                    "b.csv not read or not deleted", deadline)
         stop_cleanly(proc)
+
+
+def download(fs, bucket, prefix, local):
+    from pyarrow import fs as pafs
+    for info in fs.get_file_info(pafs.FileSelector("%s/%s" % (bucket, prefix),
+                                                   recursive=True)):
+        if info.type != pafs.FileType.File:
+            continue
+        path = os.path.join(local, os.path.relpath(info.path, bucket))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with fs.open_input_stream(info.path) as src, open(path, "wb") as dst:
+            dst.write(src.read())
+
+
+def test_delta_tables_are_written_to_s3_with_conditional_puts(s3_server, s3_bucket,
+                                                              tmp_path, flowsql):
+    """Commits on S3 are PUTs with If-None-Match: *, so four appenders racing for
+    each version of a new table lose no row; delta-rs reads what they, a merge and
+    an OPTIMIZE committed, version by version."""
+    import deltalake
+    table = "s3://%s/t" % s3_bucket
+    procs = [subprocess.Popen(
+        [flowsql, "--no-progress", "-c",
+         "SELECT range + %d AS id, 'p' || (range %% 2) AS part FROM range(1000) "
+         "INTO 'delta://%s' WITH (mode = 'append', partition_by = 'part')"
+         % (i * 1000, table)],
+        env=s3_server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=HANG)
+        assert p.returncode == 0, err
+    sql(flowsql, s3_server.env, "SELECT * FROM (VALUES (5, 'p1', 'D'), (4000, 'p0', 'U')) "
+        "s(id, part, op) INTO 'delta://%s' WITH (mode = 'merge', merge_on = 'id', "
+        "delete_on = 'op = ''D''')" % table)
+    sql(flowsql, s3_server.env, "OPTIMIZE 'delta://%s'" % table)
+    local = str(tmp_path / "t")
+    download(s3_server.filesystem(), s3_bucket, "t", str(tmp_path))
+    dt = deltalake.DeltaTable(local)
+    assert sorted(h["version"] for h in dt.history()) == [0, 1, 2, 3, 4, 5]
+    assert [h["operation"] for h in dt.history()][:2] == ["OPTIMIZE", "MERGE"]
+    ids = dt.to_pyarrow_dataset().to_table().column("id").to_pylist()
+    assert sorted(ids) == [i for i in range(4001) if i != 5]
+    for version in range(4):
+        v = deltalake.DeltaTable(local, version=version).to_pyarrow_dataset().to_table()
+        assert v.num_rows == 1000 * (version + 1)
+    got = rows(flowsql, s3_server.env, "SELECT count(*) AS n FROM 'delta://%s'" % table)
+    assert got.to_pylist() == [{"n": 4000}]
+
+
+def test_delta_writes_to_a_store_without_conditional_puts_are_refused(gcs_server,
+                                                                       gcs_bucket,
+                                                                       flowsql):
+    r = run([flowsql, "-c", "SELECT 1 AS id INTO 'delta://gs://%s/t'" % gcs_bucket],
+            gcs_server.env)
+    assert r.returncode != 0
+    assert ("delta table gs://%s/t: writing Delta tables to gs needs conditional puts "
+            "for atomic commits, which flowsql makes on S3 and local folders only"
+            % gcs_bucket) in r.stderr, r.stderr
