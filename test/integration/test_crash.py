@@ -16,6 +16,9 @@ generate's ack_log shows the acknowledgements: never past the rows every sink
 holds, never backwards, and after a clean stop up to the last committed row. After
 a clean stop, two sinks of one pipeline hold the same rows.
 
+The delta kinds append to, and merge by id into, a Delta table: exactly-once by the
+txn action each commit holds.
+
 The python kind reads a PySpark stream (test/plugins/spark_sources.Counter: ids 0, 1,
 ... up to a total a thread raises over time, label 'n<id>'), its offsets in the offset
 log and its commit() called from the acknowledgement; commit() appends the offset it
@@ -220,9 +223,10 @@ def make_kind(kind, tmp_path, stack):
         sql = ("SELECT * FROM %s INTO '%s/' WITH (format = 'parquet', flush_rows = 1000, "
                "flush_interval = '200ms')" % (gen, out))
         return Kind(kind, sql, [Output(out, "parquet")], state, acks)
-    if kind == "delta":
+    if kind in ("delta", "delta_merge"):
         out = tmp_path / "out"
-        sql = ("SELECT * FROM %s INTO 'delta://%s' WITH (mode = 'append')" % (gen, out))
+        mode = "mode = 'append'" if kind == "delta" else "mode = 'merge', merge_on = 'id'"
+        sql = ("SELECT * FROM %s INTO 'delta://%s' WITH (%s)" % (gen, out, mode))
         return Kind(kind, sql, [Output(out, "delta")], state, acks)
     if kind == "python_sink":
         out = tmp_path / "out"
@@ -571,7 +575,7 @@ def committed_rows_in_state(flowsql, kind):
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("kind_name", ["parquet", "two_sinks", *HTTP_OFFSETS, "python",
-                                       "python_sink", "delta"])
+                                       "python_sink", "delta", "delta_merge"])
 def test_fault_point_loses_and_duplicates_nothing(flowsql, procs, kinds, kind_name,
                                                    point):
     kind = kinds(kind_name)
