@@ -576,17 +576,20 @@ Status DeltaLog::ForEachCommit(const std::function<bool(const CommitInfo&)>& f) 
   return Status::OK();
 }
 
-Result<std::vector<std::pair<std::string, int64_t>>> DeltaLog::Tombstones() const {
+Result<std::vector<AddFile>> DeltaLog::Tombstones() const {
   ARROW_ASSIGN_OR_RAISE(auto listing, List());
-  std::vector<std::pair<std::string, int64_t>> out;
+  std::vector<AddFile> out;
   for (const auto& [version, commit] : listing.commits) {
     const std::string uri = file::Storage::Join(log_uri_, commit.first);
     ARROW_ASSIGN_OR_RAISE(auto text, ReadText(*storage_, uri));
     ARROW_RETURN_NOT_OK(ForEachJsonAction(
         text, uri, [&](const std::string& key, dom::object value) -> Status {
           if (key == "remove") {
-            out.emplace_back(StrField(value, "path"),
-                             IntField(value, "deletionTimestamp"));
+            AddFile removed;
+            removed.path = StrField(value, "path");
+            removed.modification_time = IntField(value, "deletionTimestamp");
+            removed.deletion_vector = JsonDv(value);
+            out.push_back(std::move(removed));
           }
           return Status::OK();
         }));

@@ -97,10 +97,10 @@ class DeltaLog {
   Result<int64_t> VersionAt(int64_t timestamp_ms) const;
   /// The commits still in the log, newest first.
   Result<std::vector<CommitInfo>> History() const;
-  /// The `remove` actions of the JSON commits still in the log: the paths (as the
-  /// log has them) and when each was removed (deletionTimestamp, ms), what VACUUM
-  /// keeps for the retention period.
-  Result<std::vector<std::pair<std::string, int64_t>>> Tombstones() const;
+  /// The `remove` actions of the JSON commits still in the log, what VACUUM keeps
+  /// for the retention period: each file's path and deletion vector, and when it
+  /// was removed (deletionTimestamp, ms, in modification_time).
+  Result<std::vector<AddFile>> Tombstones() const;
   /// Writes a classic Parquet checkpoint of `snapshot` (its protocol, metadata, txn
   /// and add actions), a chunk of actions at a time, then _last_checkpoint. The
   /// checkpoint appears whole (written under a temporary name, then renamed).

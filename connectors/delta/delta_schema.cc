@@ -298,7 +298,8 @@ Status CheckReadable(const Snapshot& snapshot, const std::string& table) {
   return Status::OK();
 }
 
-Status CheckWritable(const Snapshot& snapshot, const std::string& table, bool overwrite) {
+Status CheckWritable(const Snapshot& snapshot, const std::string& table,
+                     const char* removal) {
   ARROW_RETURN_NOT_OK(CheckReadable(snapshot, table));
   const Protocol& p = snapshot.protocol;
   const auto& conf = snapshot.metadata.configuration;
@@ -321,10 +322,9 @@ Status CheckWritable(const Snapshot& snapshot, const std::string& table, bool ov
   }
   if (MapsColumns(snapshot)) return refuse("column mapping");
   auto append_only = conf.find("delta.appendOnly");
-  if (overwrite && append_only != conf.end() && append_only->second == "true") {
-    return Status::Invalid(table,
-                           " is append-only (delta.appendOnly): it cannot be "
-                           "overwritten");
+  if (removal != nullptr && append_only != conf.end() && append_only->second == "true") {
+    return Status::Invalid(table, " is append-only (delta.appendOnly): it cannot be ",
+                           removal);
   }
   if (snapshot.metadata.schema_string.find("delta.invariants") != std::string::npos) {
     return refuse("column invariants");

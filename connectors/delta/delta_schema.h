@@ -42,9 +42,12 @@ Result<std::shared_ptr<arrow::RecordBatch>> ToLogicalNames(
 /// error naming the feature it lacks otherwise, never wrong rows.
 Status CheckReadable(const Snapshot& snapshot, const std::string& table);
 
-/// OK when flowsql can write to a table with `snapshot`'s protocol and configuration
-/// (`overwrite`: removing files too); an error naming the feature otherwise.
-Status CheckWritable(const Snapshot& snapshot, const std::string& table, bool overwrite);
+/// OK when flowsql can write to a table with `snapshot`'s protocol and configuration;
+/// an error naming the feature otherwise. `removal` names a write that removes rows
+/// ("overwritten", "merged into"), which an append-only table refuses; nullptr for
+/// one that does not (an append, OPTIMIZE).
+Status CheckWritable(const Snapshot& snapshot, const std::string& table,
+                     const char* removal);
 
 /// A partition value as the log writes it ("2024-03-01", "1.5", "true", NULL as
 /// nullopt or "") as a scalar of `type`.

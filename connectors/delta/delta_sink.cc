@@ -246,7 +246,10 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
       return Status::Invalid(table, " already exists (version ", read_version_,
                              "): use mode 'append' or 'overwrite'");
     }
-    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, mode_ == WriteMode::kOverwrite));
+    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table,
+                                      mode_ == WriteMode::kOverwrite ? "overwritten"
+                                      : mode_ == WriteMode::kMerge   ? "merged into"
+                                                                     : nullptr));
     ARROW_ASSIGN_OR_RAISE(auto existing,
                           SchemaFromDelta(snapshot.metadata.schema_string));
     // The query's columns must be the table's, by name, with the same types; with
@@ -288,9 +291,22 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
     auto app = snapshot.app_versions.find(context.pipeline);
     if (app != snapshot.app_versions.end()) held_at_open_ = app->second;
     if (!added.empty()) {
-      ARROW_ASSIGN_OR_RAISE(schema_,
-                            arrow::UnifySchemas({existing, arrow::schema(added)}));
-      ARROW_ASSIGN_OR_RAISE(schema_string_, SchemaToDelta(*schema_));
+      // The new fields go after the table's own, whose text (and so their metadata:
+      // comments, char lengths) stays as it is.
+      ARROW_ASSIGN_OR_RAISE(auto more, SchemaToDelta(*arrow::schema(added)));
+      const std::string& was = snapshot.metadata.schema_string;
+      const size_t open = more.find('['), close = more.rfind(']');
+      if (was.size() > 3 && was.compare(was.size() - 2, 2, "]}") == 0 &&
+          open != std::string::npos && close != std::string::npos) {
+        schema_string_ = was.substr(0, was.size() - 2) +
+                         (was[was.size() - 3] == '[' ? "" : ",") +
+                         more.substr(open + 1, close - open - 1) + "]}";
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto all,
+                              arrow::UnifySchemas({existing, arrow::schema(added)}));
+        ARROW_ASSIGN_OR_RAISE(schema_string_, SchemaToDelta(*all));
+      }
+      ARROW_ASSIGN_OR_RAISE(schema_, SchemaFromDelta(schema_string_));
       if (schema_string_.find("\"timestamp_ntz\"") != std::string::npos &&
           snapshot.metadata.schema_string.find("\"timestamp_ntz\"") ==
               std::string::npos) {
@@ -299,6 +315,7 @@ Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
             ": adding a TIMESTAMP column (without zone) needs the timestampNtz "
             "feature, which flowsql does not add to a table");
       }
+      table_schema_string_ = snapshot.metadata.schema_string;
       evolved_ = snapshot.metadata;
       evolved_->schema_string = schema_string_;
     }
@@ -509,13 +526,14 @@ Status DeltaSink::Merge() {
   // The table's files that hold an incoming key, rewritten without its rows.
   if (read_version_ >= 0) {
     ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
-    if (snapshot.metadata.schema_string != schema_string_ ||
+    const std::string& expected = evolved_ ? table_schema_string_ : schema_string_;
+    if (snapshot.metadata.schema_string != expected ||
         snapshot.metadata.partition_columns != partition_by_) {
       return Status::Invalid(table, ": another writer changed the table's schema or ",
                              "partitioning in version ", snapshot.version,
                              "; this merge is not retried");
     }
-    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, false));
+    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, "merged into"));
     read_version_ = snapshot.version;
     ARROW_ASSIGN_OR_RAISE(auto uniques, grouper->GetUniques());
     arrow::ArrayVector unique_columns;
@@ -575,7 +593,10 @@ Status DeltaSink::Merge() {
         ARROW_ASSIGN_OR_RAISE(auto ids, grouper->Lookup(cp::ExecSpan(keys)));
         ARROW_ASSIGN_OR_RAISE(auto unmatched, cp::IsNull(ids));
         ARROW_ASSIGN_OR_RAISE(auto kept, cp::Filter(next.batch, unmatched));
-        ARROW_RETURN_NOT_OK(WriteTo(out, *kept.record_batch()));
+        // The file's columns may be fewer than the merge writes (merge_schema).
+        ARROW_ASSIGN_OR_RAISE(auto rows,
+                              ConformByName(kept.record_batch(), schema_, Describe()));
+        ARROW_RETURN_NOT_OK(WriteTo(out, *rows));
       }
       replaced_.push_back(file);
     }
@@ -626,7 +647,7 @@ Result<std::shared_ptr<arrow::Array>> ZOrder(const arrow::Table& rows,
 Result<OptimizeMetrics> DeltaSink::Optimize(const OptimizeSettings& settings) {
   const std::string table = "delta table " + log_->table_uri();
   ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
-  ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, false));
+  ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, nullptr));
   ARROW_RETURN_NOT_OK(AdoptTable(snapshot));
   SetFileColumns();
   for (const auto& name : settings.zorder_by) {
@@ -761,7 +782,7 @@ Result<OptimizeMetrics> DeltaSink::Optimize(const OptimizeSettings& settings) {
     AppendJsonString(columns + "]", &commit);
     commit += "},\"isBlindAppend\":false,\"engineInfo\":\"flowsql\",\"readVersion\":" +
               std::to_string(read_version_) + "}}\n" + actions;
-    ARROW_ASSIGN_OR_RAISE(bool done, TryCommit(read_version_ + 1, commit));
+    ARROW_ASSIGN_OR_RAISE(bool done, TryCommitOrKeep(read_version_ + 1, commit));
     if (!done) {
       return Status::Invalid(table, ": another writer committed version ",
                              read_version_ + 1,
@@ -847,6 +868,17 @@ Result<std::string> DeltaSink::AddActions(bool data_change) {
   return out;
 }
 
+Result<bool> DeltaSink::TryCommitOrKeep(int64_t version, const std::string& actions) {
+  auto committed = TryCommit(version, actions);
+  if (!committed.ok()) {
+    // Perhaps the commit landed and only its answer was lost: the files it names
+    // must stay (Abort deletes outputs_); VACUUM removes them if it did not.
+    outputs_.clear();
+    appending_.clear();
+  }
+  return committed;
+}
+
 Result<bool> DeltaSink::TryCommit(int64_t version, const std::string& actions) {
   char name[32];
   std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
@@ -921,7 +953,7 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     commit += ",\"version\":" + std::to_string(epoch.number) +
               ",\"lastUpdated\":" + std::to_string(now) + "}}\n";
     commit += actions;
-    ARROW_ASSIGN_OR_RAISE(bool committed, TryCommit(version, commit));
+    ARROW_ASSIGN_OR_RAISE(bool committed, TryCommitOrKeep(version, commit));
     if (committed) break;
     // Another writer committed `version` first. Only a blind append into a table
     // that existed is retried; a create or an overwrite fails.
@@ -936,7 +968,7 @@ Status DeltaSink::Commit(const Epoch& epoch) {
                              " was written; it is not retried");
     }
     ARROW_ASSIGN_OR_RAISE(auto snapshot, log_->Load());
-    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, false));
+    ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, nullptr));
     if (snapshot.metadata.schema_string != schema_string_ ||
         snapshot.metadata.partition_columns != partition_by_) {
       return Status::Invalid(table, ": another writer changed the table's schema or ",

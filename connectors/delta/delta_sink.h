@@ -127,6 +127,9 @@ class DeltaSink : public Sink {
   Status MaybeCheckpoint();
   /// Writes `actions` as version `version`; false when that version exists.
   Result<bool> TryCommit(int64_t version, const std::string& actions);
+  /// TryCommit; on an error, whose outcome is unknown, the files written are kept
+  /// (no longer Abort's to delete): the commit may reference them.
+  Result<bool> TryCommitOrKeep(int64_t version, const std::string& actions);
 
   std::shared_ptr<DeltaLog> log_;
   WriteMode mode_;
@@ -148,6 +151,7 @@ class DeltaSink : public Sink {
   bool merge_schema_;  // the query's columns the table lacks are added to it
   /// The table's metadata with the columns added, for the next commit to write.
   std::optional<Metadata> evolved_;
+  std::string table_schema_string_;  // with evolved_: the table's, before it
   // A merge's epoch so far: its rows (of schema_), and whether each deletes.
   std::vector<std::shared_ptr<arrow::RecordBatch>> incoming_;
   std::vector<std::shared_ptr<arrow::Array>> incoming_deletes_;

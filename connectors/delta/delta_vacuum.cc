@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "connectors/delta/deletion_vector.h"
+#include "connectors/delta/delta_schema.h"
 #include "connectors/file/partitions.h"
 
 namespace flowsql::delta {
@@ -17,23 +20,34 @@ namespace {
 
 constexpr double kDefaultRetentionHours = 7 * 24;
 
-/// delta.deletedFileRetentionDuration ("interval 7 days", "interval 12 hours") in
-/// hours; the default when absent or not understood.
-double RetentionHours(const Metadata& metadata) {
+/// delta.deletedFileRetentionDuration ("interval 7 days", "interval 1 week 2 days")
+/// in hours: the sum of its number-unit pairs; the default when absent, and an error
+/// when not understood.
+Result<double> RetentionHours(const Metadata& metadata, const std::string& table) {
   auto it = metadata.configuration.find("delta.deletedFileRetentionDuration");
   if (it == metadata.configuration.end()) return kDefaultRetentionHours;
-  const std::string& text = it->second;
-  const char* p = text.c_str();
-  while (*p != '\0' && !std::isdigit(static_cast<unsigned char>(*p))) ++p;
-  char* end = nullptr;
-  const double n = std::strtod(p, &end);
-  if (end == p) return kDefaultRetentionHours;
-  const std::string unit(end);
-  if (unit.find("day") != std::string::npos) return n * 24;
-  if (unit.find("hour") != std::string::npos) return n;
-  if (unit.find("minute") != std::string::npos) return n / 60;
-  if (unit.find("week") != std::string::npos) return n * 24 * 7;
-  return kDefaultRetentionHours;
+  std::istringstream in(it->second);
+  std::string word, unit;
+  double total = 0;
+  bool any = false;
+  in >> word;  // "interval"
+  double n = 0;
+  while (in >> n >> unit) {
+    const double hours = unit.rfind("week", 0) == 0     ? n * 24 * 7
+                         : unit.rfind("day", 0) == 0    ? n * 24
+                         : unit.rfind("hour", 0) == 0   ? n
+                         : unit.rfind("minute", 0) == 0 ? n / 60
+                         : unit.rfind("second", 0) == 0 ? n / 3600
+                                                        : -1;
+    if (hours < 0) break;
+    total += hours;
+    any = true;
+  }
+  if (!any || !in.eof()) {
+    return Status::Invalid(table, ": delta.deletedFileRetentionDuration '", it->second,
+                           "' is not an interval ('interval 7 days')");
+  }
+  return total;
 }
 
 /// `hours` as text: "168", "0.5".
@@ -43,8 +57,15 @@ std::string Hours(double hours) {
   return text;
 }
 
-/// `uri` relative to the table's folder, or "" when it lies outside it.
-std::string Relative(const std::string& uri, const std::string& table) {
+/// `uri` relative to the folder `table`, or "" when it lies outside it. Local paths
+/// are compared absolute ("file:///t/x", "/t/x" and "t/x" in /).
+std::string Relative(std::string uri, std::string table, bool local) {
+  if (local) {
+    if (uri.rfind("file://", 0) == 0) uri = uri.substr(7);
+    uri = std::filesystem::absolute(uri).lexically_normal().string();
+    table = std::filesystem::absolute(table).lexically_normal().string();
+    while (table.size() > 1 && table.back() == '/') table.pop_back();
+  }
   if (uri.rfind(table + "/", 0) != 0) return "";
   return uri.substr(table.size() + 1);
 }
@@ -55,7 +76,8 @@ Result<std::vector<std::string>> Vacuum(const DeltaLog& log,
                                         const VacuumSettings& settings) {
   const std::string table = "delta table " + log.table_uri();
   ARROW_ASSIGN_OR_RAISE(auto snapshot, log.Load());
-  const double retention = RetentionHours(snapshot.metadata);
+  ARROW_RETURN_NOT_OK(CheckWritable(snapshot, table, nullptr));
+  ARROW_ASSIGN_OR_RAISE(const double retention, RetentionHours(snapshot.metadata, table));
   const double retain = settings.retain_hours < 0 ? retention : settings.retain_hours;
   if (settings.enforce_retention && retain < retention) {
     return Status::Invalid(table, ": RETAIN ", Hours(retain),
@@ -70,24 +92,36 @@ Result<std::vector<std::string>> Vacuum(const DeltaLog& log,
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   const int64_t cutoff = now - static_cast<int64_t>(retain * 3600 * 1000);
-  // What a version within the retention may read.
+  // What a version within the retention may read: files and deletion vectors,
+  // relative to the table (the log's paths may be relative, %-encoded, or URIs).
   std::set<std::string> kept;
-  auto keep = [&](const std::string& log_path) {
-    kept.insert(file::PercentDecode(log_path));
-  };
-  for (const auto& file : snapshot.files) {
-    keep(file.path);
+  const bool local = log.storage().local();
+  auto keep = [&](const AddFile& file) -> Status {
+    kept.insert(Relative(log.DataFileUri(file.path), log.table_uri(), local));
     if (file.deletion_vector) {
       ARROW_ASSIGN_OR_RAISE(auto uri, DeletionVectorUri(*file.deletion_vector, log));
-      if (!uri.empty()) kept.insert(Relative(uri, log.table_uri()));
+      if (!uri.empty()) kept.insert(Relative(uri, log.table_uri(), local));
     }
-  }
+    return Status::OK();
+  };
+  for (const auto& file : snapshot.files) ARROW_RETURN_NOT_OK(keep(file));
   ARROW_ASSIGN_OR_RAISE(auto tombstones, log.Tombstones());
-  for (const auto& [path, removed_at] : tombstones) {
-    if (removed_at >= cutoff) keep(path);
+  for (const auto& removed : tombstones) {
+    if (removed.modification_time >= cutoff) ARROW_RETURN_NOT_OK(keep(removed));
   }
   std::vector<std::string> files;
   ARROW_RETURN_NOT_OK(log.storage().ListFiles(log.table_uri(), &files));
+  // Each file of the latest version must be among those listed, or the paths are
+  // not understood alike: then nothing is deleted.
+  const std::set<std::string> listed(files.begin(), files.end());
+  for (const auto& file : snapshot.files) {
+    const std::string relative =
+        Relative(log.DataFileUri(file.path), log.table_uri(), local);
+    if (!relative.empty() && listed.count(relative) == 0) {
+      return Status::Invalid(table, ": its latest version's file ", relative,
+                             " is not in the table's folder; VACUUM deletes nothing");
+    }
+  }
   std::vector<std::string> deleted;
   for (const auto& relative : files) {
     if (kept.count(relative) > 0) continue;

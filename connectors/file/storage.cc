@@ -439,13 +439,19 @@ Result<bool> Storage::PutIfAbsent(const std::string& uri, const std::string& dat
   const std::string path = PathOf(uri);  // bucket/key
   const size_t slash = path.find('/');
   const std::string bucket = path.substr(0, slash);
-  const std::string key = PercentEncode(path.substr(slash + 1));
+  // The key as SigV4 signs it: '=' escaped too (libcurl signs the path as sent).
+  std::string key;
+  for (char c : PercentEncode(path.substr(slash + 1))) {
+    key += c == '=' ? std::string("%3D") : std::string(1, c);
+  }
   const std::string host =
       s3_->authority.empty() ? "s3." + s3_->region + ".amazonaws.com" : s3_->authority;
   http::Request request;
   request.method = "PUT";
-  request.url = s3_->vhost ? s3_->scheme + "://" + bucket + "." + host + "/" + key
-                           : s3_->scheme + "://" + host + "/" + bucket + "/" + key;
+  // A bucket named with dots is not a host name the TLS certificate covers.
+  const bool vhost = s3_->vhost && bucket.find('.') == std::string::npos;
+  request.url = vhost ? s3_->scheme + "://" + bucket + "." + host + "/" + key
+                      : s3_->scheme + "://" + host + "/" + bucket + "/" + key;
   request.body = data;
   request.max_attempts = 1;
   request.aws_sigv4 =

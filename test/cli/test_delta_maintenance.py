@@ -145,3 +145,21 @@ def test_optimize_every_compacts_a_pipelines_small_files(tmp_path):
     got = read(f"SELECT count(*) AS n, count(DISTINCT id) AS d FROM 'delta://{path}'",
                tmp_path)
     assert got.to_pylist() == [{"n": 12000, "d": 12000}]
+
+
+def test_vacuum_reads_the_tables_retention_and_refuses_one_it_does_not_understand(
+        tmp_path):
+    path = str(tmp_path / "t")
+    deltalake.write_deltalake(path, pa.table({"id": [1]}), configuration={
+        "delta.deletedFileRetentionDuration": "interval 1 day 12 hours"})
+    r = run_flowsql("-c", f"VACUUM 'delta://{path}' RETAIN 24 HOURS")
+    assert r.code != 0 and "RETAIN 24 HOURS is less than the table's retention of 36 " \
+        "hours" in r.err, r.err
+    r = run_flowsql("-c", f"VACUUM 'delta://{path}' RETAIN 36 HOURS")
+    assert r.code == 0, r
+    deltalake.DeltaTable(path).alter.set_table_properties(
+        {"delta.deletedFileRetentionDuration": "interval soon"})
+    r = run_flowsql("-c", f"VACUUM 'delta://{path}'")
+    assert r.code != 0, r
+    assert (f"delta table {path}: delta.deletedFileRetentionDuration 'interval soon' is "
+            "not an interval ('interval 7 days')") in r.err, r.err

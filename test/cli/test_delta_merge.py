@@ -160,3 +160,30 @@ def test_bad_merge_options_are_named(tmp_path, options, message):
                           f"WITH ({options})")
     assert r.code != 0 and message in r.err, r
     assert not os.path.exists(os.path.join(path, "_delta_log"))
+
+
+def test_a_merge_with_merge_schema_adds_the_new_column_to_rewritten_rows_as_null(
+        tmp_path):
+    path = str(tmp_path / "t")
+    r = run_flowsql("-c", f"SELECT * FROM (VALUES (1, 'a'), (2, 'b')) s(id, v) "
+                          f"INTO 'delta://{path}'")
+    assert r.code == 0, r
+    r = run_flowsql("-c", "SELECT * FROM (VALUES (2, 'b2', 7), (3, 'c', 8)) s(id, v, n) "
+                          f"INTO 'delta://{path}' WITH (mode = 'merge', merge_on = 'id', "
+                          "merge_schema = true)")
+    assert r.code == 0, r
+    t = pa.table(deltalake.DeltaTable(path).to_pyarrow_dataset().to_table()).sort_by("id")
+    assert t.to_pylist() == [{"id": 1, "v": "a", "n": None}, {"id": 2, "v": "b2", "n": 7},
+                             {"id": 3, "v": "c", "n": 8}]
+
+
+def test_an_append_only_table_refuses_a_merge(tmp_path):
+    path = str(tmp_path / "t")
+    deltalake.write_deltalake(path, pa.table({"id": [1]}),
+                              configuration={"delta.appendOnly": "true"})
+    r = run_flowsql("-c", f"SELECT 1::BIGINT AS id INTO 'delta://{path}' "
+                          "WITH (mode = 'merge', merge_on = 'id')")
+    assert r.code != 0, r
+    assert f"delta table {path} is append-only (delta.appendOnly): it cannot be merged " \
+        "into" in r.err, r.err
+    assert deltalake.DeltaTable(path).version() == 0
