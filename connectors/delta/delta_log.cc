@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <sstream>
 #include <unordered_map>
 
 #include "common/json.h"
@@ -50,12 +51,19 @@ struct ReplayState {
                          const std::optional<DeletionVector>& dv) {
     return dv ? path + '\n' + dv->UniqueId() : path;
   }
+  std::unordered_map<std::string, AddFile> removed;  // tombstones, by the same key
+
   void Add(AddFile add) {
     std::string key = Key(add.path, add.deletion_vector);
+    removed.erase(key);
     files[std::move(key)] = std::move(add);
   }
-  void Remove(const std::string& path, const std::optional<DeletionVector>& dv) {
-    files.erase(Key(path, dv));
+  /// `file`: the remove's path, deletion vector, partition values and size, and its
+  /// deletionTimestamp as modification_time.
+  void Remove(AddFile file) {
+    std::string key = Key(file.path, file.deletion_vector);
+    files.erase(key);
+    removed[std::move(key)] = std::move(file);
   }
 };
 
@@ -103,23 +111,26 @@ std::optional<DeletionVector> JsonDv(dom::object o) {
 }
 
 Status ApplyJsonAction(const std::string& key, dom::object value, ReplayState* replay) {
-  if (key == "add") {
-    AddFile add;
-    add.path = StrField(value, "path");
-    add.size = IntField(value, "size");
-    add.modification_time = IntField(value, "modificationTime");
-    add.stats = StrField(value, "stats");
+  if (key == "add" || key == "remove") {
+    AddFile file;
+    file.path = StrField(value, "path");
+    file.size = IntField(value, "size");
+    file.modification_time =
+        IntField(value, key == "add" ? "modificationTime" : "deletionTimestamp");
+    file.stats = StrField(value, "stats");
     dom::object parts;
     if (value["partitionValues"].get_object().get(parts) == simdjson::SUCCESS) {
       for (auto [name, v] : parts) {
-        add.partition_values[std::string(name)] =
+        file.partition_values[std::string(name)] =
             v.is_null() ? std::nullopt : std::optional<std::string>(Str(v));
       }
     }
-    add.deletion_vector = JsonDv(value);
-    replay->Add(std::move(add));
-  } else if (key == "remove") {
-    replay->Remove(StrField(value, "path"), JsonDv(value));
+    file.deletion_vector = JsonDv(value);
+    if (key == "add") {
+      replay->Add(std::move(file));
+    } else {
+      replay->Remove(std::move(file));
+    }
   } else if (key == "metaData") {
     Metadata& m = replay->snapshot.metadata;
     m = Metadata{};
@@ -256,6 +267,7 @@ void ApplyCheckpointBatch(const arrow::RecordBatch& batch, ReplayState* replay,
                : nullptr;
   };
   const auto* add = column("add");
+  const auto* remove = column("remove");
   const auto* meta = column("metaData");
   const auto* protocol = column("protocol");
   const auto* txn = column("txn");
@@ -270,6 +282,15 @@ void ApplyCheckpointBatch(const arrow::RecordBatch& batch, ReplayState* replay,
       f.stats = StrAt(Child(*add, "stats"), i);
       f.deletion_vector = DvAt(Child(*add, "deletionVector"), i);
       replay->Add(std::move(f));
+    }
+    if (remove && remove->IsValid(i)) {
+      AddFile f;
+      f.path = StrAt(Child(*remove, "path"), i);
+      f.partition_values = MapAt(Child(*remove, "partitionValues"), i);
+      f.size = IntAt(Child(*remove, "size"), i);
+      f.modification_time = IntAt(Child(*remove, "deletionTimestamp"), i);
+      f.deletion_vector = DvAt(Child(*remove, "deletionVector"), i);
+      replay->Remove(std::move(f));
     }
     if (meta && meta->IsValid(i)) {
       Metadata& m = replay->snapshot.metadata;
@@ -318,8 +339,8 @@ Status ReadParquetActions(const file::Storage& storage, const std::string& uri,
   std::vector<int> columns;  // the leaves of the actions read
   for (const auto& field : reader->manifest().schema_fields) {
     const std::string& name = field.field->name();
-    if (name == "add" || name == "metaData" || name == "protocol" || name == "txn" ||
-        name == "sidecar") {
+    if (name == "add" || name == "remove" || name == "metaData" || name == "protocol" ||
+        name == "txn" || name == "sidecar") {
       file::CollectLeaves(field, &columns);
     }
   }
@@ -371,6 +392,34 @@ struct DeltaLog::Listing {
     return checkpoints.empty() ? v : std::max(v, checkpoints.rbegin()->first);
   }
 };
+
+// The sum of the interval's number-unit pairs.
+Result<double> RetentionHours(const Metadata& metadata, const std::string& table) {
+  auto it = metadata.configuration.find("delta.deletedFileRetentionDuration");
+  if (it == metadata.configuration.end()) return 7.0 * 24;
+  std::istringstream in(it->second);
+  std::string word, unit;
+  double total = 0;
+  bool any = false;
+  in >> word;  // "interval"
+  double n = 0;
+  while (in >> n >> unit) {
+    const double hours = unit.rfind("week", 0) == 0     ? n * 24 * 7
+                         : unit.rfind("day", 0) == 0    ? n * 24
+                         : unit.rfind("hour", 0) == 0   ? n
+                         : unit.rfind("minute", 0) == 0 ? n / 60
+                         : unit.rfind("second", 0) == 0 ? n / 3600
+                                                        : -1;
+    if (hours < 0) break;
+    total += hours;
+    any = true;
+  }
+  if (!any || !in.eof()) {
+    return Status::Invalid(table, ": delta.deletedFileRetentionDuration '", it->second,
+                           "' is not an interval ('interval 7 days')");
+  }
+  return total;
+}
 
 DeltaLog::DeltaLog(std::shared_ptr<const file::Storage> storage, std::string table_uri)
     : storage_(std::move(storage)), table_uri_(std::move(table_uri)) {
@@ -519,8 +568,10 @@ Result<Snapshot> DeltaLog::Replay(const Listing& listing,
   snapshot.version = target;
   snapshot.files.reserve(replay.files.size());
   for (auto& [key, add] : replay.files) snapshot.files.push_back(std::move(add));
-  std::sort(snapshot.files.begin(), snapshot.files.end(),
-            [](const AddFile& a, const AddFile& b) { return a.path < b.path; });
+  for (auto& [key, gone] : replay.removed) snapshot.tombstones.push_back(std::move(gone));
+  auto by_path = [](const AddFile& a, const AddFile& b) { return a.path < b.path; };
+  std::sort(snapshot.files.begin(), snapshot.files.end(), by_path);
+  std::sort(snapshot.tombstones.begin(), snapshot.tombstones.end(), by_path);
   return snapshot;
 }
 
@@ -576,27 +627,6 @@ Status DeltaLog::ForEachCommit(const std::function<bool(const CommitInfo&)>& f) 
   return Status::OK();
 }
 
-Result<std::vector<AddFile>> DeltaLog::Tombstones() const {
-  ARROW_ASSIGN_OR_RAISE(auto listing, List());
-  std::vector<AddFile> out;
-  for (const auto& [version, commit] : listing.commits) {
-    const std::string uri = file::Storage::Join(log_uri_, commit.first);
-    ARROW_ASSIGN_OR_RAISE(auto text, ReadText(*storage_, uri));
-    ARROW_RETURN_NOT_OK(ForEachJsonAction(
-        text, uri, [&](const std::string& key, dom::object value) -> Status {
-          if (key == "remove") {
-            AddFile removed;
-            removed.path = StrField(value, "path");
-            removed.modification_time = IntField(value, "deletionTimestamp");
-            removed.deletion_vector = JsonDv(value);
-            out.push_back(std::move(removed));
-          }
-          return Status::OK();
-        }));
-  }
-  return out;
-}
-
 namespace {
 
 /// The columns of a checkpoint, as Delta's PROTOCOL.md has them.
@@ -623,6 +653,22 @@ std::shared_ptr<arrow::DataType> CheckpointRowType() {
                                 arrow::field("sizeInBytes", arrow::int32()),
                                 arrow::field("cardinality", arrow::int64()),
                             }))})),
+      arrow::field(
+          "remove",
+          arrow::struct_({arrow::field("path", text),
+                          arrow::field("deletionTimestamp", arrow::int64()),
+                          arrow::field("dataChange", arrow::boolean()),
+                          arrow::field("extendedFileMetadata", arrow::boolean()),
+                          arrow::field("partitionValues", text_map),
+                          arrow::field("size", arrow::int64()),
+                          arrow::field("deletionVector",
+                                       arrow::struct_({
+                                           arrow::field("storageType", text),
+                                           arrow::field("pathOrInlineDv", text),
+                                           arrow::field("offset", arrow::int32()),
+                                           arrow::field("sizeInBytes", arrow::int32()),
+                                           arrow::field("cardinality", arrow::int64()),
+                                       }))})),
       arrow::field("metaData",
                    arrow::struct_(
                        {arrow::field("id", text),
@@ -736,9 +782,23 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) const {
     json += ",\"version\":" + std::to_string(v) + "}}";
   }
   constexpr int64_t kRowsPerChunk = 10000;  // memory stays bounded by a chunk
-  for (const auto& f : snapshot.files) {
+  // The tombstones a VACUUM within the retention still needs (Spark's and
+  // delta-rs's read them from the checkpoint).
+  ARROW_ASSIGN_OR_RAISE(const double retain,
+                        RetentionHours(snapshot.metadata, table_uri_));
+  const int64_t cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count() -
+                         static_cast<int64_t>(retain * 3600 * 1000);
+  std::vector<std::pair<const AddFile*, bool>> actions;  // file, is an add
+  for (const auto& f : snapshot.files) actions.emplace_back(&f, true);
+  for (const auto& f : snapshot.tombstones) {
+    if (f.modification_time >= cutoff) actions.emplace_back(&f, false);
+  }
+  for (const auto& [file, is_add] : actions) {
+    const AddFile& f = *file;
     next_row();
-    json += "{\"add\":{\"path\":";
+    json += is_add ? "{\"add\":{\"path\":" : "{\"remove\":{\"path\":";
     AppendString(f.path, &json);
     json += ",\"partitionValues\":";
     AppendMap(
@@ -752,9 +812,10 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) const {
         },
         &json);
     json += ",\"size\":" + std::to_string(f.size) +
-            ",\"modificationTime\":" + std::to_string(f.modification_time) +
-            ",\"dataChange\":false";
-    if (!f.stats.empty()) {
+            (is_add ? ",\"modificationTime\":" : ",\"deletionTimestamp\":") +
+            std::to_string(f.modification_time) + ",\"dataChange\":false";
+    if (!is_add) json += ",\"extendedFileMetadata\":true";
+    if (is_add && !f.stats.empty()) {
       json += ",\"stats\":";
       AppendString(f.stats, &json);
     }

@@ -78,8 +78,16 @@ struct Snapshot {
   Protocol protocol;
   Metadata metadata;
   std::vector<AddFile> files;
+  /// The files `remove` actions took out (and none added back), as the log and its
+  /// checkpoints still have them: modification_time is the deletionTimestamp. What
+  /// VACUUM keeps for the retention, and a checkpoint carries on.
+  std::vector<AddFile> tombstones;
   std::map<std::string, int64_t> app_versions;  // txn: appId -> version
 };
+
+/// The table's delta.deletedFileRetentionDuration ("interval 1 week 2 days") in hours,
+/// 7 days when it has none; an error naming `table` when it cannot be read.
+Result<double> RetentionHours(const Metadata& metadata, const std::string& table);
 
 /// The log of the table at `table_uri` (a folder, local or in an object store).
 class DeltaLog {
@@ -97,12 +105,9 @@ class DeltaLog {
   Result<int64_t> VersionAt(int64_t timestamp_ms) const;
   /// The commits still in the log, newest first.
   Result<std::vector<CommitInfo>> History() const;
-  /// The `remove` actions of the JSON commits still in the log, what VACUUM keeps
-  /// for the retention period: each file's path and deletion vector, and when it
-  /// was removed (deletionTimestamp, ms, in modification_time).
-  Result<std::vector<AddFile>> Tombstones() const;
   /// Writes a classic Parquet checkpoint of `snapshot` (its protocol, metadata, txn
-  /// and add actions), a chunk of actions at a time, then _last_checkpoint. The
+  /// and add actions, and the remove actions of its tombstones within the
+  /// retention), a chunk of actions at a time, then _last_checkpoint. The
   /// checkpoint appears whole (written under a temporary name, then renamed).
   Status WriteCheckpoint(const Snapshot& snapshot) const;
 

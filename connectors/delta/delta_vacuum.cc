@@ -18,38 +18,6 @@ namespace flowsql::delta {
 
 namespace {
 
-constexpr double kDefaultRetentionHours = 7 * 24;
-
-/// delta.deletedFileRetentionDuration ("interval 7 days", "interval 1 week 2 days")
-/// in hours: the sum of its number-unit pairs; the default when absent, and an error
-/// when not understood.
-Result<double> RetentionHours(const Metadata& metadata, const std::string& table) {
-  auto it = metadata.configuration.find("delta.deletedFileRetentionDuration");
-  if (it == metadata.configuration.end()) return kDefaultRetentionHours;
-  std::istringstream in(it->second);
-  std::string word, unit;
-  double total = 0;
-  bool any = false;
-  in >> word;  // "interval"
-  double n = 0;
-  while (in >> n >> unit) {
-    const double hours = unit.rfind("week", 0) == 0     ? n * 24 * 7
-                         : unit.rfind("day", 0) == 0    ? n * 24
-                         : unit.rfind("hour", 0) == 0   ? n
-                         : unit.rfind("minute", 0) == 0 ? n / 60
-                         : unit.rfind("second", 0) == 0 ? n / 3600
-                                                        : -1;
-    if (hours < 0) break;
-    total += hours;
-    any = true;
-  }
-  if (!any || !in.eof()) {
-    return Status::Invalid(table, ": delta.deletedFileRetentionDuration '", it->second,
-                           "' is not an interval ('interval 7 days')");
-  }
-  return total;
-}
-
 /// `hours` as text: "168", "0.5".
 std::string Hours(double hours) {
   char text[32];
@@ -105,8 +73,7 @@ Result<std::vector<std::string>> Vacuum(const DeltaLog& log,
     return Status::OK();
   };
   for (const auto& file : snapshot.files) ARROW_RETURN_NOT_OK(keep(file));
-  ARROW_ASSIGN_OR_RAISE(auto tombstones, log.Tombstones());
-  for (const auto& removed : tombstones) {
+  for (const auto& removed : snapshot.tombstones) {
     if (removed.modification_time >= cutoff) ARROW_RETURN_NOT_OK(keep(removed));
   }
   std::vector<std::string> files;

@@ -163,3 +163,31 @@ def test_vacuum_reads_the_tables_retention_and_refuses_one_it_does_not_understan
     assert r.code != 0, r
     assert (f"delta table {path}: delta.deletedFileRetentionDuration 'interval soon' is "
             "not an interval ('interval 7 days')") in r.err, r.err
+
+
+def test_a_checkpoint_carries_the_tombstones_vacuum_keeps(tmp_path):
+    import pyarrow.parquet as pq
+    path = str(tmp_path / "t")
+    r = run_flowsql("-c", f"SELECT range AS id FROM range(5) INTO 'delta://{path}'")
+    assert r.code == 0, r
+    first = deltalake.DeltaTable(path).file_uris()[0]
+    r = run_flowsql("-c", f"SELECT range + 5 AS id FROM range(5) INTO 'delta://{path}' "
+                          "WITH (mode = 'overwrite')")
+    assert r.code == 0, r
+    for i in range(9):  # versions 2..10: the checkpoint at 10
+        r = run_flowsql("-c", f"SELECT {100 + i}::BIGINT AS id INTO 'delta://{path}' "
+                              "WITH (mode = 'append')")
+        assert r.code == 0, r
+    log = os.path.join(path, "_delta_log")
+    checkpoint = pq.read_table(os.path.join(log, "%020d.checkpoint.parquet" % 10))
+    removes = [r for r in checkpoint.column("remove").to_pylist() if r]
+    assert [os.path.basename(r["path"]) for r in removes] == [os.path.basename(first)]
+    assert removes[0]["dataChange"] is False and removes[0]["deletionTimestamp"] > 0
+    # The commits before the checkpoint cleaned up, as a log retention would.
+    for v in range(10):
+        os.remove(os.path.join(log, "%020d.json" % v))
+    r = run_flowsql("--format", "csv", "-c", f"VACUUM 'delta://{path}'")
+    assert r.code == 0 and csv_rows(r) == [], r
+    assert os.path.exists(first.replace("file://", ""))
+    assert sorted(oracle(path).column("id").to_pylist()) == \
+        [5, 6, 7, 8, 9] + list(range(100, 109))
