@@ -256,6 +256,19 @@ std::optional<DeletionVector> DvAt(const std::shared_ptr<arrow::Array>& a, int64
   return dv;
 }
 
+/// The file of row `i` of a checkpoint's add or remove column; `time`: the field
+/// that goes in modification_time.
+AddFile FileAt(const arrow::StructArray& action, int64_t i, const char* time) {
+  AddFile f;
+  f.path = StrAt(Child(action, "path"), i);
+  f.partition_values = MapAt(Child(action, "partitionValues"), i);
+  f.size = IntAt(Child(action, "size"), i);
+  f.modification_time = IntAt(Child(action, time), i);
+  f.stats = StrAt(Child(action, "stats"), i);
+  f.deletion_vector = DvAt(Child(action, "deletionVector"), i);
+  return f;
+}
+
 /// Applies the actions of one record batch of a Parquet checkpoint; sidecar paths
 /// (V2 checkpoints) are appended to `sidecars`.
 void ApplyCheckpointBatch(const arrow::RecordBatch& batch, ReplayState* replay,
@@ -273,24 +286,9 @@ void ApplyCheckpointBatch(const arrow::RecordBatch& batch, ReplayState* replay,
   const auto* txn = column("txn");
   const auto* sidecar = column("sidecar");
   for (int64_t i = 0; i < batch.num_rows(); ++i) {
-    if (add && add->IsValid(i)) {
-      AddFile f;
-      f.path = StrAt(Child(*add, "path"), i);
-      f.partition_values = MapAt(Child(*add, "partitionValues"), i);
-      f.size = IntAt(Child(*add, "size"), i);
-      f.modification_time = IntAt(Child(*add, "modificationTime"), i);
-      f.stats = StrAt(Child(*add, "stats"), i);
-      f.deletion_vector = DvAt(Child(*add, "deletionVector"), i);
-      replay->Add(std::move(f));
-    }
+    if (add && add->IsValid(i)) replay->Add(FileAt(*add, i, "modificationTime"));
     if (remove && remove->IsValid(i)) {
-      AddFile f;
-      f.path = StrAt(Child(*remove, "path"), i);
-      f.partition_values = MapAt(Child(*remove, "partitionValues"), i);
-      f.size = IntAt(Child(*remove, "size"), i);
-      f.modification_time = IntAt(Child(*remove, "deletionTimestamp"), i);
-      f.deletion_vector = DvAt(Child(*remove, "deletionVector"), i);
-      replay->Remove(std::move(f));
+      replay->Remove(FileAt(*remove, i, "deletionTimestamp"));
     }
     if (meta && meta->IsValid(i)) {
       Metadata& m = replay->snapshot.metadata;
