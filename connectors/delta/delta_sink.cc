@@ -203,12 +203,11 @@ DeltaSink::~DeltaSink() { (void)Abort(); }
 Status DeltaSink::Open(const std::shared_ptr<arrow::Schema>& schema,
                        const SinkContext& context) {
   const std::string table = "delta table " + log_->table_uri();
-  const std::string& scheme = log_->storage().scheme();
-  if (!log_->storage().local() && scheme != "s3" && scheme != "s3a") {
+  if (!log_->storage().conditional_puts()) {
     return Status::NotImplemented(
-        table, ": writing Delta tables to ", scheme,
-        " needs conditional puts for atomic commits, which flowsql makes on S3 and "
-        "local folders only");
+        table, ": writing Delta tables to ", log_->storage().scheme(),
+        " needs conditional puts for atomic commits, which flowsql makes on S3, Azure "
+        "and local folders only");
   }
   ARROW_ASSIGN_OR_RAISE(auto latest, log_->LoadLatest());
   // The columns only delete_on reads say what happened to a row, and are not

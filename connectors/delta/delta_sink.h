@@ -1,5 +1,5 @@
-// Writes into a Delta table (a local folder, or on S3: its commits need conditional
-// puts, Storage::PutIfAbsent): INTO 'delta://path' WITH (mode = ..., ...).
+// Writes into a Delta table (a local folder, on S3 or Azure: its commits need
+// conditional puts, Storage::PutIfAbsent): INTO 'delta://path' WITH (mode = ...).
 //
 // Each epoch writes Parquet files (Snappy; partitioned into key=value folders, the
 // partition columns left out of the files) and then one commit, the log's next
@@ -8,7 +8,8 @@
 // and for a new table `protocol` and `metaData`; `commitInfo` names flowsql.
 //
 // Atomic commits: the commit is put only if its version's file is absent (a
-// hard link locally, If-None-Match on S3); when it exists another writer won. A blind
+// hard link locally, If-None-Match on S3 and Azure); when it exists another writer
+// won. A blind
 // append then tries the next version; an overwrite, or an append that finds the
 // schema changed, fails naming the version. A failed epoch leaves files no commit
 // references (Abort deletes those it can).

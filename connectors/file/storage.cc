@@ -7,11 +7,13 @@
 #include <arrow/io/file.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -71,6 +73,37 @@ std::string ConnectionStringValue(const std::string& text, const std::string& ke
     }
   }
   return "";
+}
+
+/// The current time as HTTP has it: "Tue, 01 Dec 2026 10:00:00 GMT".
+std::string HttpDate() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[64];
+  std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  return text;
+}
+
+/// HMAC-SHA256 of `text` keyed with base64 `key`, in base64 (Azure's Shared Key).
+Result<std::string> HmacSha256Base64(const std::string& key, const std::string& text) {
+  std::string raw((key.size() / 4 + 1) * 3, '\0');
+  const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                      reinterpret_cast<const unsigned char*>(key.data()),
+                                      static_cast<int>(key.size()));
+  if (decoded < 0) return Status::Invalid("the Azure account key is not base64");
+  size_t padding = 0;
+  for (size_t i = key.size(); i > 0 && key[i - 1] == '='; --i) ++padding;
+  raw.resize(static_cast<size_t>(decoded) - padding);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), raw.data(), static_cast<int>(raw.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &size);
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), mac,
+                                static_cast<int>(size));
+  out.resize(static_cast<size_t>(n));
+  return out;
 }
 
 /// The SHA-256 of `data`, in lower-case hex (S3's x-amz-content-sha256).
@@ -174,9 +207,10 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> MakeGcs(const Options& o) {
 }
 
 /// `account`: from an abfss:// URI's host, else empty.
-Result<std::shared_ptr<arrow::fs::FileSystem>> MakeAzure(const Options& o,
-                                                         std::string account) {
-  arrow::fs::AzureOptions az;
+/// The account, endpoint and credentials of an Azure URI: options first, then the
+/// connection string, then AZURE_STORAGE_*.
+Result<Storage::AzureAccess> ResolveAzure(const Options& o, std::string account) {
+  Storage::AzureAccess az;
   const std::string connection =
       OptionOrEnv(o, "connection_string", {"AZURE_STORAGE_CONNECTION_STRING"});
   RegisterSecret(connection);
@@ -190,29 +224,38 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> MakeAzure(const Options& o,
         "Azure: no storage account; set option account_name, an abfss:// URI with "
         "container@account.dfs.core.windows.net, or AZURE_STORAGE_CONNECTION_STRING");
   }
-  az.account_name = account;
+  az.account = account;
   std::string endpoint = o.GetString("endpoint", "");
   if (endpoint.empty()) endpoint = ConnectionStringValue(connection, "BlobEndpoint");
   if (!endpoint.empty()) {
-    std::string scheme = o.GetBool("use_ssl", true) ? "https" : "http";
-    std::string authority;
-    SplitEndpoint(endpoint, &scheme, &authority);
-    az.blob_storage_authority = az.dfs_storage_authority = authority;
-    az.blob_storage_scheme = az.dfs_storage_scheme = scheme;
+    az.scheme = o.GetBool("use_ssl", true) ? "https" : "http";
+    SplitEndpoint(endpoint, &az.scheme, &az.authority);
   }
-  std::string key =
+  az.key =
       OptionOrEnv(o, "account_key", {"AZURE_STORAGE_KEY", "AZURE_STORAGE_ACCOUNT_KEY"});
-  if (key.empty()) key = ConnectionStringValue(connection, "AccountKey");
-  std::string sas = OptionOrEnv(o, "sas_token", {"AZURE_STORAGE_SAS_TOKEN"});
-  if (sas.empty()) sas = ConnectionStringValue(connection, "SharedAccessSignature");
-  RegisterSecret(key);
-  RegisterSecret(sas);
-  if (o.GetBool("anonymous", false)) {
+  if (az.key.empty()) az.key = ConnectionStringValue(connection, "AccountKey");
+  az.sas = OptionOrEnv(o, "sas_token", {"AZURE_STORAGE_SAS_TOKEN"});
+  if (az.sas.empty()) az.sas = ConnectionStringValue(connection, "SharedAccessSignature");
+  RegisterSecret(az.key);
+  RegisterSecret(az.sas);
+  az.anonymous = o.GetBool("anonymous", false);
+  return az;
+}
+
+Result<std::shared_ptr<arrow::fs::FileSystem>> MakeAzure(
+    const Storage::AzureAccess& access) {
+  arrow::fs::AzureOptions az;
+  az.account_name = access.account;
+  if (!access.authority.empty()) {
+    az.blob_storage_authority = az.dfs_storage_authority = access.authority;
+    az.blob_storage_scheme = az.dfs_storage_scheme = access.scheme;
+  }
+  if (access.anonymous) {
     ARROW_RETURN_NOT_OK(az.ConfigureAnonymousCredential());
-  } else if (!key.empty()) {
-    ARROW_RETURN_NOT_OK(az.ConfigureAccountKeyCredential(key));
-  } else if (!sas.empty()) {
-    ARROW_RETURN_NOT_OK(az.ConfigureSASCredential(sas));
+  } else if (!access.key.empty()) {
+    ARROW_RETURN_NOT_OK(az.ConfigureAccountKeyCredential(access.key));
+  } else if (!access.sas.empty()) {
+    ARROW_RETURN_NOT_OK(az.ConfigureSASCredential(access.sas));
   } else {
     ARROW_RETURN_NOT_OK(az.ConfigureDefaultCredential());
   }
@@ -342,6 +385,7 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
   const std::string scheme = AsciiLower(uri.substr(0, colon));
   if (scheme == "file") return Local();
   std::shared_ptr<arrow::fs::FileSystem> fs;
+  std::optional<AzureAccess> azure;
   std::string prefix = uri.substr(0, colon + 3);
   if (scheme == "s3" || scheme == "s3a") {
     ARROW_ASSIGN_OR_RAISE(fs, MakeS3(options));
@@ -361,7 +405,8 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
       account = host.substr(0, host.find('.'));
       prefix += rest.substr(0, at) + "@" + host + "/";
     }
-    ARROW_ASSIGN_OR_RAISE(fs, MakeAzure(options, account));
+    ARROW_ASSIGN_OR_RAISE(azure, ResolveAzure(options, account));
+    ARROW_ASSIGN_OR_RAISE(fs, MakeAzure(*azure));
   } else if (scheme == "http" || scheme == "https") {
     // Paths are the URLs themselves, query included (signed URLs).
     http::RegisterUrlSecrets(uri);
@@ -389,7 +434,58 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
     s3.vhost = endpoint.empty() || style == "vhost" || style == "virtual";
     storage->s3_ = std::move(s3);
   }
+  storage->azure_ = std::move(azure);
   return std::shared_ptr<const Storage>(std::move(storage));
+}
+
+Result<bool> Storage::AzurePutIfAbsent(const std::string& uri,
+                                       const std::string& data) const {
+  const AzureAccess& az = *azure_;
+  if (az.key.empty() && az.sas.empty()) {
+    return Status::Invalid(uri,
+                           ": a conditional put to Azure is signed with "
+                           "account_key or sas_token (or AZURE_STORAGE_KEY, "
+                           "AZURE_STORAGE_SAS_TOKEN, a connection string); none were "
+                           "given");
+  }
+  // container/blob; the account's host, or the endpoint's with the account first.
+  const std::string path = "/" + PercentEncode(PathOf(uri));
+  const std::string url_path = az.authority.empty() ? path : "/" + az.account + path;
+  const std::string host =
+      az.authority.empty() ? az.account + ".blob.core.windows.net" : az.authority;
+  http::Request request;
+  request.method = "PUT";
+  request.url =
+      (az.authority.empty() ? std::string("https") : az.scheme) + "://" + host + url_path;
+  request.body = data;
+  request.max_attempts = 1;
+  const std::string date = HttpDate();
+  const std::string version = "2021-08-06";
+  request.headers = {{"Content-Type", "application/octet-stream"},
+                     {"If-None-Match", "*"},
+                     {"x-ms-blob-type", "BlockBlob"},
+                     {"x-ms-date", date},
+                     {"x-ms-version", version}};
+  if (!az.key.empty()) {
+    // Shared Key: the request's canonical form, HMAC-SHA256 with the account key.
+    const std::string to_sign =
+        "PUT\n\n\n" + (data.empty() ? std::string() : std::to_string(data.size())) +
+        "\n\napplication/"
+        "octet-stream\n\n\n\n*\n\n\nx-ms-blob-type:BlockBlob\nx-ms-date:" +
+        date + "\nx-ms-version:" + version + "\n/" + az.account + url_path;
+    ARROW_ASSIGN_OR_RAISE(auto signature, HmacSha256Base64(az.key, to_sign));
+    request.headers.emplace_back("Authorization",
+                                 "SharedKey " + az.account + ":" + signature);
+  } else {
+    request.url += "?" + (az.sas[0] == '?' ? az.sas.substr(1) : az.sas);
+  }
+  http::Client client;
+  ARROW_ASSIGN_OR_RAISE(auto response, client.Send(request));
+  if (response.ok()) return true;
+  if (response.status == 409 || response.status == 412)
+    return false;  // BlobAlreadyExists
+  const Status failed = http::ErrorOf(request.url, response);
+  return Status::IOError(uri, ": the conditional put failed: ", failed.message());
 }
 
 Result<bool> Storage::PutIfAbsent(const std::string& uri, const std::string& data) const {
@@ -423,6 +519,7 @@ Result<bool> Storage::PutIfAbsent(const std::string& uri, const std::string& dat
     if (e == EEXIST) return false;
     return Status::IOError(uri, ": ", std::strerror(e));
   }
+  if (azure_) return AzurePutIfAbsent(uri, data);
   if (!s3_) {
     return Status::NotImplemented(
         uri,

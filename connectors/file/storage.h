@@ -80,14 +80,27 @@ class Storage {
   /// file, synced, then hard-linked to the name (link() fails on an existing name);
   /// on S3 one PUT with If-None-Match: * (S3's conditional write, as MinIO and moto
   /// have it), signed (SigV4) with access_key_id / secret_access_key or
-  /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, sent once: an answer lost on the way
-  /// is an error, never taken for "absent". Other stores: NotImplemented.
+  /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; on Azure a Put Blob with
+  /// If-None-Match: *, signed with the account key or a SAS token. Sent once: an
+  /// answer lost on the way is an error, never taken for "absent". GCS:
+  /// NotImplemented.
   Result<bool> PutIfAbsent(const std::string& uri, const std::string& data) const;
+  /// True when PutIfAbsent works here: the local disk, S3, Azure.
+  bool conditional_puts() const { return local() || s3_ || azure_; }
   /// Copies `from` to `to` within the store (server-side for object stores).
   Status CopyFile(const std::string& from, const std::string& to) const;
   /// Renames file `from` to `to`, replacing it: rename() on the local disk (atomic), a
   /// server-side copy then a delete on object stores (`to` appears whole).
   Status MoveFile(const std::string& from, const std::string& to) const;
+
+  /// What a signed Azure request needs (PutIfAbsent), and Arrow's Azure filesystem.
+  struct AzureAccess {
+    std::string account;
+    std::string scheme = "https";
+    std::string authority;  // the endpoint's host[:port]; empty: the account's
+    std::string key, sas;
+    bool anonymous = false;
+  };
 
  private:
   Storage(std::string scheme, std::string prefix,
@@ -106,6 +119,10 @@ class Storage {
 
   std::string scheme_;
   std::optional<S3Access> s3_;
+  std::optional<AzureAccess> azure_;
+  /// PutIfAbsent on Azure: a Put Blob with If-None-Match: *, signed with the
+  /// account's key (Shared Key) or a SAS token.
+  Result<bool> AzurePutIfAbsent(const std::string& uri, const std::string& data) const;
   /// What PathOf() strips and UriOf() adds: "s3://"; "abfss://container@host/" maps
   /// to "container/".
   std::string prefix_;

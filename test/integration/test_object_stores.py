@@ -414,13 +414,17 @@ def download(fs, bucket, prefix, local):
             dst.write(src.read())
 
 
-def test_delta_tables_are_written_to_s3_with_conditional_puts(s3_server, s3_bucket,
-                                                              tmp_path, flowsql):
-    """Commits on S3 are PUTs with If-None-Match: *, so four appenders racing for
-    each version of a new table lose no row; delta-rs reads what they, a merge and
-    an OPTIMIZE committed, version by version."""
+@pytest.mark.parametrize("store", ["s3", "azure"])
+def test_delta_tables_are_written_with_conditional_puts(store, request, tmp_path,
+                                                        flowsql):
+    """Commits on S3 and Azure are PUTs with If-None-Match: *, so four appenders
+    racing for each version of a new table lose no row; delta-rs reads what they, a
+    merge and an OPTIMIZE committed, version by version."""
     import deltalake
-    table = "s3://%s/t" % s3_bucket
+    server_fixture, bucket_fixture, scheme = STORES[store]
+    s3_server = request.getfixturevalue(server_fixture)
+    s3_bucket = request.getfixturevalue(bucket_fixture)
+    table = "%s://%s/t" % (scheme, s3_bucket)
     procs = [subprocess.Popen(
         [flowsql, "--no-progress", "-c",
          "SELECT range + %d AS id, 'p' || (range %% 2) AS part FROM range(1000) "
@@ -456,5 +460,5 @@ def test_delta_writes_to_a_store_without_conditional_puts_are_refused(gcs_server
             gcs_server.env)
     assert r.returncode != 0
     assert ("delta table gs://%s/t: writing Delta tables to gs needs conditional puts "
-            "for atomic commits, which flowsql makes on S3 and local folders only"
+            "for atomic commits, which flowsql makes on S3, Azure and local folders only"
             % gcs_bucket) in r.stderr, r.stderr
