@@ -206,9 +206,9 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> MakeGcs(const Options& o) {
   return std::static_pointer_cast<arrow::fs::FileSystem>(fs);
 }
 
-/// `account`: from an abfss:// URI's host, else empty.
 /// The account, endpoint and credentials of an Azure URI: options first, then the
-/// connection string, then AZURE_STORAGE_*.
+/// connection string, then AZURE_STORAGE_*. `account`: from an abfss:// URI's host,
+/// else empty.
 Result<Storage::AzureAccess> ResolveAzure(const Options& o, std::string account) {
   Storage::AzureAccess az;
   const std::string connection =
