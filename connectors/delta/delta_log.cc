@@ -632,6 +632,13 @@ std::shared_ptr<arrow::DataType> CheckpointRowType() {
   auto text = arrow::utf8();
   auto text_map = arrow::map(text, text);
   auto texts = arrow::list(text);
+  auto dv = arrow::struct_({
+      arrow::field("storageType", text),
+      arrow::field("pathOrInlineDv", text),
+      arrow::field("offset", arrow::int32()),
+      arrow::field("sizeInBytes", arrow::int32()),
+      arrow::field("cardinality", arrow::int64()),
+  });
   return arrow::struct_({
       arrow::field("txn", arrow::struct_({arrow::field("appId", text),
                                           arrow::field("version", arrow::int64()),
@@ -643,30 +650,15 @@ std::shared_ptr<arrow::DataType> CheckpointRowType() {
                arrow::field("size", arrow::int64()),
                arrow::field("modificationTime", arrow::int64()),
                arrow::field("dataChange", arrow::boolean()), arrow::field("stats", text),
-               arrow::field("deletionVector",
-                            arrow::struct_({
-                                arrow::field("storageType", text),
-                                arrow::field("pathOrInlineDv", text),
-                                arrow::field("offset", arrow::int32()),
-                                arrow::field("sizeInBytes", arrow::int32()),
-                                arrow::field("cardinality", arrow::int64()),
-                            }))})),
-      arrow::field(
-          "remove",
-          arrow::struct_({arrow::field("path", text),
-                          arrow::field("deletionTimestamp", arrow::int64()),
-                          arrow::field("dataChange", arrow::boolean()),
-                          arrow::field("extendedFileMetadata", arrow::boolean()),
-                          arrow::field("partitionValues", text_map),
-                          arrow::field("size", arrow::int64()),
-                          arrow::field("deletionVector",
-                                       arrow::struct_({
-                                           arrow::field("storageType", text),
-                                           arrow::field("pathOrInlineDv", text),
-                                           arrow::field("offset", arrow::int32()),
-                                           arrow::field("sizeInBytes", arrow::int32()),
-                                           arrow::field("cardinality", arrow::int64()),
-                                       }))})),
+               arrow::field("deletionVector", dv)})),
+      arrow::field("remove",
+                   arrow::struct_({arrow::field("path", text),
+                                   arrow::field("deletionTimestamp", arrow::int64()),
+                                   arrow::field("dataChange", arrow::boolean()),
+                                   arrow::field("extendedFileMetadata", arrow::boolean()),
+                                   arrow::field("partitionValues", text_map),
+                                   arrow::field("size", arrow::int64()),
+                                   arrow::field("deletionVector", dv)})),
       arrow::field("metaData",
                    arrow::struct_(
                        {arrow::field("id", text),
@@ -686,15 +678,6 @@ std::shared_ptr<arrow::DataType> CheckpointRowType() {
 }
 
 void AppendString(const std::string& s, std::string* out) { AppendJsonString(s, out); }
-
-void AppendStrings(const std::vector<std::string>& list, std::string* out) {
-  *out += '[';
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (i) *out += ',';
-    AppendString(list[i], out);
-  }
-  *out += ']';
-}
 
 /// A map<string, string> as ArrayFromJSONString takes it: [[key, value], ...].
 template <typename Map, typename Value>
@@ -753,11 +736,11 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) const {
           ",\"minWriterVersion\":" + std::to_string(p.min_writer_version);
   if (p.min_reader_version >= 3) {
     json += ",\"readerFeatures\":";
-    AppendStrings(p.reader_features, &json);
+    AppendJsonStrings(p.reader_features, &json);
   }
   if (p.min_writer_version >= 7) {
     json += ",\"writerFeatures\":";
-    AppendStrings(p.writer_features, &json);
+    AppendJsonStrings(p.writer_features, &json);
   }
   json += "}}";
   const Metadata& m = snapshot.metadata;
@@ -767,7 +750,7 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snapshot) const {
   json += ",\"format\":{\"provider\":\"parquet\",\"options\":[]},\"schemaString\":";
   AppendString(m.schema_string, &json);
   json += ",\"partitionColumns\":";
-  AppendStrings(m.partition_columns, &json);
+  AppendJsonStrings(m.partition_columns, &json);
   json += ",\"configuration\":";
   AppendMap(
       m.configuration,

@@ -130,18 +130,22 @@ bool HasStats(const arrow::DataType& type) {
          type.id() == arrow::Type::STRING;
 }
 
+/// `list` as the text of a JSON array of strings (what operationParameters hold).
+std::string JsonStrings(const std::vector<std::string>& list) {
+  std::string out;
+  AppendJsonStrings(list, &out);
+  return out;
+}
+
 /// A metaData action, as a line.
 void AppendMetadata(const Metadata& m, std::string* out) {
   *out += "{\"metaData\":{\"id\":";
   AppendJsonString(m.id, out);
   *out += ",\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":";
   AppendJsonString(m.schema_string, out);
-  *out += ",\"partitionColumns\":[";
-  for (size_t i = 0; i < m.partition_columns.size(); ++i) {
-    if (i) *out += ',';
-    AppendJsonString(m.partition_columns[i], out);
-  }
-  *out += "],\"configuration\":{";
+  *out += ",\"partitionColumns\":";
+  AppendJsonStrings(m.partition_columns, out);
+  *out += ",\"configuration\":{";
   bool first = true;
   for (const auto& [key, value] : m.configuration) {
     if (!first) *out += ',';
@@ -769,18 +773,11 @@ Result<OptimizeMetrics> DeltaSink::Optimize(const OptimizeSettings& settings) {
     metrics.files_removed = static_cast<int64_t>(replaced_.size());
     ARROW_ASSIGN_OR_RAISE(std::string actions, AddActions(/*data_change=*/false));
     for (const auto& out : outputs_) metrics.files_added += out->rows > 0 ? 1 : 0;
-    std::string commit = "{\"commitInfo\":{\"timestamp\":" + std::to_string(NowMillis()) +
-                         ",\"operation\":\"OPTIMIZE\",\"operationParameters\":{"
-                         "\"targetSize\":" +
-                         std::to_string(target) + ",\"zOrderBy\":";
-    std::string columns = "[";
-    for (size_t i = 0; i < settings.zorder_by.size(); ++i) {
-      if (i) columns += ",";
-      AppendJsonString(settings.zorder_by[i], &columns);
-    }
-    AppendJsonString(columns + "]", &commit);
-    commit += "},\"isBlindAppend\":false,\"engineInfo\":\"flowsql\",\"readVersion\":" +
-              std::to_string(read_version_) + "}}\n" + actions;
+    std::string parameters =
+        "\"targetSize\":" + std::to_string(target) + ",\"zOrderBy\":";
+    AppendJsonString(JsonStrings(settings.zorder_by), &parameters);
+    const std::string commit =
+        CommitInfo("OPTIMIZE", parameters, /*blind_append=*/false, NowMillis()) + actions;
     ARROW_ASSIGN_OR_RAISE(bool done, TryCommitOrKeep(read_version_ + 1, commit));
     if (!done) {
       return Status::Invalid(table, ": another writer committed version ",
@@ -867,6 +864,17 @@ Result<std::string> DeltaSink::AddActions(bool data_change) {
   return out;
 }
 
+std::string DeltaSink::CommitInfo(const char* operation, const std::string& parameters,
+                                  bool blind_append, int64_t now) const {
+  std::string line = "{\"commitInfo\":{\"timestamp\":" + std::to_string(now) +
+                     ",\"operation\":\"" + operation + "\",\"operationParameters\":{" +
+                     parameters +
+                     "},\"isBlindAppend\":" + (blind_append ? "true" : "false") +
+                     ",\"engineInfo\":\"flowsql\"";
+  if (read_version_ >= 0) line += ",\"readVersion\":" + std::to_string(read_version_);
+  return line + "}}\n";
+}
+
 Result<bool> DeltaSink::TryCommitOrKeep(int64_t version, const std::string& actions) {
   auto committed = TryCommit(version, actions);
   if (!committed.ok()) {
@@ -905,32 +913,19 @@ Status DeltaSink::Commit(const Epoch& epoch) {
     const bool replaces =
         overwrite_pending_ || (mode_ == WriteMode::kOverwrite && read_version_ < 0);
     const bool merge = mode_ == WriteMode::kMerge;
-    std::string commit =
-        "{\"commitInfo\":{\"timestamp\":" + std::to_string(now) + ",\"operation\":";
-    commit += merge ? "\"MERGE\"" : "\"WRITE\"";
-    commit += ",\"operationParameters\":{";
-    commit += merge ? "\"mergeOn\":" : "\"mode\":";
+    std::string parameters = merge ? "\"mergeOn\":" : "\"mode\":";
     if (merge) {
-      AppendJsonString(arrow::internal::JoinStrings(merge_.on, ","), &commit);
+      AppendJsonString(arrow::internal::JoinStrings(merge_.on, ","), &parameters);
     } else {
-      commit += replaces ? "\"Overwrite\""
-                : mode_ == WriteMode::kErrorIfExists && read_version_ < 0
-                    ? "\"ErrorIfExists\""
-                    : "\"Append\"";
+      parameters += replaces ? "\"Overwrite\""
+                    : mode_ == WriteMode::kErrorIfExists && read_version_ < 0
+                        ? "\"ErrorIfExists\""
+                        : "\"Append\"";
     }
-    commit += ",\"partitionBy\":";
-    std::string columns = "[";
-    for (size_t i = 0; i < partition_by_.size(); ++i) {
-      if (i) columns += ",";
-      AppendJsonString(partition_by_[i], &columns);
-    }
-    columns += "]";
-    AppendJsonString(columns, &commit);
-    commit += "},\"isBlindAppend\":";
-    commit += overwrite_pending_ || merge ? "false" : "true";
-    commit += ",\"engineInfo\":\"flowsql\"";
-    if (read_version_ >= 0) commit += ",\"readVersion\":" + std::to_string(read_version_);
-    commit += "}}\n";
+    parameters += ",\"partitionBy\":";
+    AppendJsonString(JsonStrings(partition_by_), &parameters);
+    std::string commit = CommitInfo(merge ? "MERGE" : "WRITE", parameters,
+                                    !(overwrite_pending_ || merge), now);
     if (version == 0) {
       // timestamp_ntz columns need reader 3 and writer 7 with the timestampNtz feature.
       commit += schema_string_.find("\"timestamp_ntz\"") == std::string::npos

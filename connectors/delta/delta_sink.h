@@ -126,6 +126,10 @@ class DeltaSink : public Sink {
   /// Writes a checkpoint when the version just committed is a multiple of the
   /// table's checkpoint interval.
   Status MaybeCheckpoint();
+  /// The commitInfo action, as a line: `operation`, its operationParameters (the
+  /// object's members, as JSON), the read version, engineInfo flowsql.
+  std::string CommitInfo(const char* operation, const std::string& parameters,
+                         bool blind_append, int64_t now) const;
   /// Writes `actions` as version `version`; false when that version exists.
   Result<bool> TryCommit(int64_t version, const std::string& actions);
   /// TryCommit; on an error, whose outcome is unknown, the files written are kept

@@ -8,6 +8,15 @@
 
 namespace flowsql {
 
+void AppendJsonStrings(const std::vector<std::string>& list, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonString(list[i], out);
+  }
+  out->push_back(']');
+}
+
 void AppendJsonString(std::string_view s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "flowsql/status.h"
 
@@ -15,6 +16,8 @@ namespace flowsql {
 /// Appends `s` to `out` as a quoted JSON string, escaping quotes, backslashes and
 /// control characters. REQUIRES: s is UTF-8 (it is copied as is).
 void AppendJsonString(std::string_view s, std::string* out);
+/// Appends `list` as a JSON array of strings: ["a","b"].
+void AppendJsonStrings(const std::vector<std::string>& list, std::string* out);
 
 /// Writes the values of one Arrow array as JSON: numbers and booleans as such, text
 /// quoted, decimals as bare numbers, dates, timestamps and other types as their
