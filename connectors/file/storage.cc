@@ -140,34 +140,46 @@ void ShutdownStorage() {
 
 namespace {
 
-Result<std::shared_ptr<arrow::fs::FileSystem>> MakeS3(const Options& o) {
-  ARROW_RETURN_NOT_OK(EnsureS3());
-  arrow::fs::S3Options s3;
-  const std::string key = OptionOrEnv(o, "access_key_id", {"AWS_ACCESS_KEY_ID"});
-  const std::string secret =
-      OptionOrEnv(o, "secret_access_key", {"AWS_SECRET_ACCESS_KEY"});
-  const std::string token = OptionOrEnv(o, "session_token", {"AWS_SESSION_TOKEN"});
-  RegisterSecret(secret);
-  RegisterSecret(token);
-  if (o.GetBool("anonymous", false)) {
-    s3 = arrow::fs::S3Options::Anonymous();
-  } else if (!key.empty() && o.IsSet("access_key_id")) {
-    s3 = arrow::fs::S3Options::FromAccessKey(key, secret, token);
-  } else {
-    // The AWS chain: AWS_ACCESS_KEY_ID..., AWS_PROFILE and ~/.aws, instance roles.
-    s3 = arrow::fs::S3Options::Defaults();
-  }
+/// The endpoint and credentials of an S3 URI: options first, then AWS_*.
+Storage::S3Access ResolveS3(const Options& o) {
+  Storage::S3Access s3;
+  s3.key = OptionOrEnv(o, "access_key_id", {"AWS_ACCESS_KEY_ID"});
+  s3.secret = OptionOrEnv(o, "secret_access_key", {"AWS_SECRET_ACCESS_KEY"});
+  s3.token = OptionOrEnv(o, "session_token", {"AWS_SESSION_TOKEN"});
+  RegisterSecret(s3.secret);
+  RegisterSecret(s3.token);
+  s3.key_given = o.IsSet("access_key_id");
+  s3.anonymous = o.GetBool("anonymous", false);
   s3.region = OptionOrEnv(o, "region", {"AWS_REGION", "AWS_DEFAULT_REGION"});
   if (s3.region.empty()) s3.region = "us-east-1";
   const std::string endpoint =
       OptionOrEnv(o, "endpoint", {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
   if (!endpoint.empty()) {
-    std::string scheme = o.GetBool("use_ssl", true) ? "https" : "http";
-    SplitEndpoint(endpoint, &scheme, &s3.endpoint_override);
-    s3.scheme = scheme;
+    s3.scheme = o.GetBool("use_ssl", true) ? "https" : "http";
+    SplitEndpoint(endpoint, &s3.scheme, &s3.authority);
   }
   const std::string style = AsciiLower(o.GetString("url_style", ""));
-  s3.force_virtual_addressing = style == "vhost" || style == "virtual";
+  s3.vhost = style == "vhost" || style == "virtual";
+  return s3;
+}
+
+Result<std::shared_ptr<arrow::fs::FileSystem>> MakeS3(const Storage::S3Access& access) {
+  ARROW_RETURN_NOT_OK(EnsureS3());
+  arrow::fs::S3Options s3;
+  if (access.anonymous) {
+    s3 = arrow::fs::S3Options::Anonymous();
+  } else if (!access.key.empty() && access.key_given) {
+    s3 = arrow::fs::S3Options::FromAccessKey(access.key, access.secret, access.token);
+  } else {
+    // The AWS chain: AWS_ACCESS_KEY_ID..., AWS_PROFILE and ~/.aws, instance roles.
+    s3 = arrow::fs::S3Options::Defaults();
+  }
+  s3.region = access.region;
+  if (!access.authority.empty()) {
+    s3.endpoint_override = access.authority;
+    s3.scheme = access.scheme;
+  }
+  s3.force_virtual_addressing = access.vhost;
   // A write must not make buckets appear; a missing bucket is an error.
   s3.allow_bucket_creation = false;
   s3.connect_timeout = 10;
@@ -385,10 +397,12 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
   const std::string scheme = AsciiLower(uri.substr(0, colon));
   if (scheme == "file") return Local();
   std::shared_ptr<arrow::fs::FileSystem> fs;
+  std::optional<S3Access> s3;
   std::optional<AzureAccess> azure;
   std::string prefix = uri.substr(0, colon + 3);
   if (scheme == "s3" || scheme == "s3a") {
-    ARROW_ASSIGN_OR_RAISE(fs, MakeS3(options));
+    s3 = ResolveS3(options);
+    ARROW_ASSIGN_OR_RAISE(fs, MakeS3(*s3));
   } else if (scheme == "gs" || scheme == "gcs") {
     ARROW_ASSIGN_OR_RAISE(fs, MakeGcs(options));
   } else if (scheme == "az" || scheme == "azure" || scheme == "abfs" ||
@@ -417,23 +431,7 @@ Result<std::shared_ptr<const Storage>> Storage::Open(const std::string& uri,
                            "://' (file, s3, gs, az, abfss, http and https are)");
   }
   auto storage = std::shared_ptr<Storage>(new Storage(scheme, prefix, std::move(fs)));
-  if (scheme == "s3" || scheme == "s3a") {
-    S3Access s3;
-    s3.key = OptionOrEnv(options, "access_key_id", {"AWS_ACCESS_KEY_ID"});
-    s3.secret = OptionOrEnv(options, "secret_access_key", {"AWS_SECRET_ACCESS_KEY"});
-    s3.token = OptionOrEnv(options, "session_token", {"AWS_SESSION_TOKEN"});
-    s3.region = OptionOrEnv(options, "region", {"AWS_REGION", "AWS_DEFAULT_REGION"});
-    if (s3.region.empty()) s3.region = "us-east-1";
-    const std::string endpoint =
-        OptionOrEnv(options, "endpoint", {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
-    if (!endpoint.empty()) {
-      s3.scheme = options.GetBool("use_ssl", true) ? "https" : "http";
-      SplitEndpoint(endpoint, &s3.scheme, &s3.authority);
-    }
-    const std::string style = AsciiLower(options.GetString("url_style", ""));
-    s3.vhost = endpoint.empty() || style == "vhost" || style == "virtual";
-    storage->s3_ = std::move(s3);
-  }
+  storage->s3_ = std::move(s3);
   storage->azure_ = std::move(azure);
   return std::shared_ptr<const Storage>(std::move(storage));
 }
@@ -546,7 +544,8 @@ Result<bool> Storage::PutIfAbsent(const std::string& uri, const std::string& dat
   http::Request request;
   request.method = "PUT";
   // A bucket named with dots is not a host name the TLS certificate covers.
-  const bool vhost = s3_->vhost && bucket.find('.') == std::string::npos;
+  const bool vhost =
+      (s3_->authority.empty() || s3_->vhost) && bucket.find('.') == std::string::npos;
   request.url = vhost ? s3_->scheme + "://" + bucket + "." + host + "/" + key
                       : s3_->scheme + "://" + host + "/" + bucket + "/" + key;
   request.body = data;

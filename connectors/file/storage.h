@@ -93,6 +93,15 @@ class Storage {
   /// server-side copy then a delete on object stores (`to` appears whole).
   Status MoveFile(const std::string& from, const std::string& to) const;
 
+  /// What a signed S3 request needs (PutIfAbsent), and Arrow's S3 filesystem.
+  struct S3Access {
+    std::string scheme = "https";
+    std::string authority;  // the endpoint's host[:port]; empty: AWS's
+    bool vhost = false;     // url_style vhost: bucket.host/key, not host/bucket/key
+    std::string region, key, secret, token;
+    bool key_given = false;  // access_key_id was an option (else from the AWS chain)
+    bool anonymous = false;
+  };
   /// What a signed Azure request needs (PutIfAbsent), and Arrow's Azure filesystem.
   struct AzureAccess {
     std::string account;
@@ -108,14 +117,6 @@ class Storage {
       : scheme_(std::move(scheme)), prefix_(std::move(prefix)), fs_(std::move(fs)) {}
   /// Prefixes an error with `uri`, as the connector's errors are.
   Status Named(const Status& st, const std::string& uri) const;
-
-  /// What a signed S3 request needs (PutIfAbsent).
-  struct S3Access {
-    std::string scheme = "https";
-    std::string authority;  // the endpoint's host[:port]; empty: AWS's
-    bool vhost = false;     // bucket.host/key rather than host/bucket/key
-    std::string region, key, secret, token;
-  };
 
   std::string scheme_;
   std::optional<S3Access> s3_;
